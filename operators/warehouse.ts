@@ -1,0 +1,64 @@
+/**
+ * Connections to the warehouse database. One Sequelize instance per file and process, shared by every
+ * task; Sequelize's SQLite dialect gives each transaction its own connection, and the busy timeout
+ * lets concurrent writers queue instead of failing with SQLITE_BUSY.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Sequelize } from 'sequelize';
+
+const open = new Map<string, Promise<Sequelize>>();
+
+/** Set on every new connection: WAL so readers never block the writer; a busy timeout so writers queue. */
+const PRAGMAS = 'PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;';
+const BUSY_TIMEOUT_MS = 60_000;
+
+interface RawConnection {
+  configure(option: 'busyTimeout', ms: number): void;
+  exec(sql: string, cb: (err: Error | null) => void): void;
+}
+
+/**
+ * Sequelize's SQLite dialect opens a fresh sqlite3 connection per transaction and has no afterConnect
+ * hook, so the per-connection settings are applied by wrapping its getConnection, once per connection.
+ */
+export function applyConnectionPragmas(sequelize: Sequelize): void {
+  const manager = sequelize.connectionManager as unknown as { getConnection(o?: unknown): Promise<RawConnection> };
+  const getConnection = manager.getConnection.bind(manager);
+  const prepared = new WeakSet<RawConnection>();
+  manager.getConnection = async (options?: unknown) => {
+    const connection = await getConnection(options);
+    if (!prepared.has(connection)) {
+      prepared.add(connection);
+      connection.configure('busyTimeout', BUSY_TIMEOUT_MS);
+      await new Promise<void>((resolve, reject) => connection.exec(PRAGMAS, (err) => (err ? reject(err) : resolve())));
+    }
+    return connection;
+  };
+}
+
+async function connect(file: string): Promise<Sequelize> {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const sequelize = new Sequelize({ dialect: 'sqlite', storage: file, logging: false });
+  applyConnectionPragmas(sequelize);
+  await sequelize.authenticate();
+  return sequelize;
+}
+
+/** The shared Sequelize instance for a warehouse file, opened on first use. */
+export function openWarehouse(file: string): Promise<Sequelize> {
+  let db = open.get(file);
+  if (!db) {
+    db = connect(file);
+    open.set(file, db);
+    db.catch(() => open.delete(file));
+  }
+  return db;
+}
+
+/** Closes every warehouse connection of this process (tests, shutdown). */
+export async function closeWarehouses(): Promise<void> {
+  const all = [...open.values()];
+  open.clear();
+  await Promise.all(all.map(async (p) => (await p).close()));
+}

@@ -1,0 +1,121 @@
+/**
+ * The DAG-authoring API. A DAG file does `export default defineDag({...})`; the task ids are inferred
+ * from the `tasks` object, so a misspelt `upstream` entry fails to compile. At run time the same
+ * checks run again (DAG files are loaded by tsx without type checking): cycles, unknown upstream,
+ * bad ids, bad schedule or dates each throw a DagDefinitionError that names the DAG and the problem.
+ */
+import { DagDefinitionError } from './errors/DagDefinitionError.js';
+import type { Dag, DagSpec, Task } from './interfaces.js';
+import { validateSchedule } from './timetable.js';
+
+const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+/** Marks a DAG object so the loader can tell a DAG export from anything else. */
+const DAG_BRAND = Symbol.for('drivetrain.dag');
+
+/** Parses `YYYY-MM-DD` or an ISO date-time as UTC. */
+export function parseUtcDate(value: string | Date, what: string, dagId: string): Date {
+  const d =
+    value instanceof Date
+      ? new Date(value.getTime())
+      : new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(d.getTime())) throw new DagDefinitionError(`DAG '${dagId}': invalid ${what} '${String(value)}'`, dagId);
+  return d;
+}
+
+function nonNegative(value: number | undefined, what: string, dagId: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value < 0) throw new DagDefinitionError(`DAG '${dagId}': invalid ${what} '${value}'`, dagId);
+  return value;
+}
+
+function positiveInt(value: number, what: string, dagId: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new DagDefinitionError(`DAG '${dagId}': invalid ${what} '${value}'`, dagId);
+  return value;
+}
+
+/** Orders tasks so each comes after its upstream (Kahn); names the tasks of a cycle if there is one. */
+function topologicalOrder(dagId: string, tasks: readonly Task[]): Task[] {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const indegree = new Map(tasks.map((t) => [t.id, t.upstream.length]));
+  const downstream = new Map<string, string[]>(tasks.map((t) => [t.id, []]));
+  for (const t of tasks) for (const u of t.upstream) downstream.get(u)!.push(t.id);
+  const ready = tasks.filter((t) => t.upstream.length === 0).map((t) => t.id);
+  const order: Task[] = [];
+  while (ready.length > 0) {
+    const id = ready.shift()!;
+    order.push(byId.get(id)!);
+    for (const d of downstream.get(id)!) {
+      const left = indegree.get(d)! - 1;
+      indegree.set(d, left);
+      if (left === 0) ready.push(d);
+    }
+  }
+  if (order.length !== tasks.length) {
+    const inCycle = tasks.filter((t) => indegree.get(t.id)! > 0).map((t) => t.id);
+    throw new DagDefinitionError(`DAG '${dagId}' has a cycle among tasks: ${inCycle.join(', ')}`, dagId);
+  }
+  return order;
+}
+
+/** Validates a DAG spec and applies its defaults. Throws DagDefinitionError. */
+export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
+  const dagId = spec?.id;
+  if (typeof dagId !== 'string' || !ID_PATTERN.test(dagId)) {
+    throw new DagDefinitionError(`invalid DAG id '${String(dagId)}': use letters, digits, '_', '-' and '.'`);
+  }
+  try {
+    validateSchedule(spec.schedule);
+  } catch (err) {
+    throw new DagDefinitionError(`DAG '${dagId}': ${(err as Error).message}`, dagId);
+  }
+  if (spec.tasks === null || typeof spec.tasks !== 'object' || Array.isArray(spec.tasks)) {
+    throw new DagDefinitionError(`DAG '${dagId}': tasks must be an object keyed by task id`, dagId);
+  }
+  const entries = Object.entries(spec.tasks) as [string, DagSpec<K>['tasks'][K]][];
+  if (entries.length === 0) throw new DagDefinitionError(`DAG '${dagId}' has no tasks`, dagId);
+  const ids = new Set(entries.map(([id]) => id));
+  const tasks: Task[] = entries.map(([id, t]) => {
+    if (!ID_PATTERN.test(id)) throw new DagDefinitionError(`DAG '${dagId}': invalid task id '${id}'`, dagId);
+    if (typeof t?.run !== 'function') throw new DagDefinitionError(`DAG '${dagId}': task '${id}' has no run function`, dagId);
+    const upstream = [...(t.upstream ?? [])] as string[];
+    const seen = new Set<string>();
+    for (const u of upstream) {
+      if (!ids.has(u)) throw new DagDefinitionError(`DAG '${dagId}': task '${id}' has unknown upstream '${u}'`, dagId);
+      if (seen.has(u)) throw new DagDefinitionError(`DAG '${dagId}': task '${id}' lists upstream '${u}' twice`, dagId);
+      seen.add(u);
+    }
+    return {
+      id,
+      run: t.run,
+      upstream,
+      retries: nonNegative(t.retries, `retries of task '${id}'`, dagId),
+      retryDelayS: nonNegative(t.retryDelayS, `retryDelayS of task '${id}'`, dagId),
+      timeoutS: nonNegative(t.timeoutS, `timeoutS of task '${id}'`, dagId),
+      batch: t.batch ?? false,
+      description: t.description,
+    };
+  });
+  const dag: Dag & { [DAG_BRAND]?: true } = {
+    id: dagId,
+    schedule: spec.schedule,
+    startDate: parseUtcDate(spec.startDate, 'startDate', dagId),
+    endDate: spec.endDate === undefined ? undefined : parseUtcDate(spec.endDate, 'endDate', dagId),
+    catchup: spec.catchup ?? true,
+    maxActiveRuns: positiveInt(spec.maxActiveRuns ?? 1, 'maxActiveRuns', dagId),
+    maxActiveTasks: positiveInt(spec.maxActiveTasks ?? 16, 'maxActiveTasks', dagId),
+    retries: nonNegative(spec.retries, 'retries', dagId),
+    retryDelayS: nonNegative(spec.retryDelayS, 'retryDelayS', dagId),
+    timeoutS: nonNegative(spec.timeoutS, 'timeoutS', dagId),
+    waitFor: [...(spec.waitFor ?? [])],
+    description: spec.description,
+    tasks: topologicalOrder(dagId, tasks),
+  };
+  Object.defineProperty(dag, DAG_BRAND, { value: true, enumerable: false });
+  return dag;
+}
+
+/** True for objects made by {@link defineDag}. */
+export function isDag(value: unknown): value is Dag {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[DAG_BRAND] === true;
+}

@@ -1,0 +1,181 @@
+/**
+ * Every public type of Drivetrain's scheduler, in one place.
+ *
+ * DAG files, operators and the CLI import from here; nothing here imports the
+ * metadata database, so operators stay ignorant of the scheduler's tables.
+ */
+import type { Settings } from './settings.js';
+
+export type { Settings } from './settings.js';
+
+/** A small structured logger: the only logging surface operators see. */
+export interface Logger {
+  debug(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  error(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** The source of "now". Data logic never calls it; only run creation does. Tests pass a fixed one. */
+export interface Clock {
+  now(): Date;
+}
+
+/** Airflow's presets, or a 5-field cron expression; null means manual triggers only. */
+export type Schedule = '@once' | '@hourly' | '@daily' | '@weekly' | '@monthly' | '@yearly' | (string & {}) | null;
+
+/** A half-open data interval [start, end) in UTC. */
+export interface DataInterval {
+  /** Inclusive start; equals the run's logical date. */
+  readonly start: Date;
+  /** Exclusive end; a scheduled run is created only once this has passed. */
+  readonly end: Date;
+}
+
+/** How a DAG run came to be. */
+export type RunType = 'scheduled' | 'manual' | 'backfill';
+
+/** Lifecycle of a DAG run. */
+export type DagRunState = 'queued' | 'running' | 'success' | 'failed';
+
+/** Lifecycle of one task instance (a task in one DAG run). */
+export type TaskInstanceState =
+  | 'queued'
+  | 'running'
+  | 'success'
+  | 'failed'
+  | 'up_for_retry'
+  | 'upstream_failed'
+  | 'skipped';
+
+/** What a task's function receives: the run's interval, never the wall clock. */
+export interface TaskContext {
+  /** The DAG's id. */
+  readonly dagId: string;
+  /** The task's id within its DAG. */
+  readonly taskId: string;
+  /** The DAG run's id, e.g. `scheduled__2024-01-01T00:00:00+00:00`. */
+  readonly runId: string;
+  /** 1 on the first attempt, counting every attempt including those lost to a crash. */
+  readonly tryNumber: number;
+  /** The run's logical date (= data interval start). */
+  readonly logicalDate: Date;
+  /** The logical date as `YYYY-MM-DD` (UTC). */
+  readonly ds: string;
+  /** Start of the run's data interval (inclusive). */
+  readonly dataIntervalStart: Date;
+  /** End of the run's data interval (exclusive). */
+  readonly dataIntervalEnd: Date;
+  /** The logical date's month as `YYYY-MM-01`; the partition key of monthly runs. */
+  readonly month: string;
+  /**
+   * The consecutive data intervals this call covers, oldest first. Length 1, the run's own interval,
+   * unless the task is `batch: true` and a backfill handed it several runs at once; the task must then
+   * write exactly what one call per interval would have written.
+   */
+  readonly intervals: readonly DataInterval[];
+  /** Aborted on timeout or shutdown; long work must check it. */
+  readonly signal: AbortSignal;
+  /** Writes to this attempt's log file. */
+  readonly log: Logger;
+  /** The resolved settings of this process. */
+  readonly settings: Settings;
+  /** Run configuration given at trigger time (`dags trigger --conf`), else empty. */
+  readonly params: Readonly<Record<string, unknown>>;
+}
+
+/** The work of a task; its resolved value is logged, its rejection fails the attempt. */
+export type TaskFn = (ctx: TaskContext) => unknown | Promise<unknown>;
+
+/** One task of a DAG, as written in a DAG file. `U` is the union of the DAG's task ids. */
+export interface TaskSpec<U extends string = string> {
+  /** The work to do. */
+  readonly run: TaskFn;
+  /** Tasks that must succeed first (trigger rule all_success). Default: none. */
+  readonly upstream?: readonly U[];
+  /** Retries after the first attempt. Default: the DAG's, else DRIVETRAIN_TASK_RETRIES. */
+  readonly retries?: number;
+  /** Delay before the first retry in seconds, doubling each retry. Default: the DAG's, else DRIVETRAIN_TASK_RETRY_DELAY_S. */
+  readonly retryDelayS?: number;
+  /** Timeout of one attempt in seconds; the signal is aborted then. Default: the DAG's, else none. */
+  readonly timeoutS?: number;
+  /** The task can take several consecutive intervals in one call during a backfill. Default false. */
+  readonly batch?: boolean;
+  /** One line on what the task does, shown by `dags list --verbose`. */
+  readonly description?: string;
+}
+
+/**
+ * A DAG as written in a DAG file. The task ids are inferred from `tasks`, so an `upstream`
+ * naming a task that does not exist is a compile error.
+ */
+export interface DagSpec<K extends string = string> {
+  /** Unique id; letters, digits, `_`, `-`, `.`. */
+  readonly id: string;
+  /** When runs are created. */
+  readonly schedule: Schedule;
+  /** First logical date, `YYYY-MM-DD` or an ISO date-time (UTC). */
+  readonly startDate: string | Date;
+  /** Last logical date (inclusive). Default: none. */
+  readonly endDate?: string | Date;
+  /** Create every missed run since startDate (true) or only the latest (false). Default true. */
+  readonly catchup?: boolean;
+  /** Runs of this DAG executing at once. Default 1, so runs execute in logical-date order. */
+  readonly maxActiveRuns?: number;
+  /** Task instances of this DAG executing at once. Default 16. */
+  readonly maxActiveTasks?: number;
+  /** Default retries of its tasks. Default DRIVETRAIN_TASK_RETRIES. */
+  readonly retries?: number;
+  /** Default first retry delay of its tasks, seconds. Default DRIVETRAIN_TASK_RETRY_DELAY_S. */
+  readonly retryDelayS?: number;
+  /** Default timeout of its tasks' attempts, seconds. Default none. */
+  readonly timeoutS?: number;
+  /**
+   * DAGs whose output this DAG reads. A run starts only once each of them has a successful run whose
+   * data interval ends at or after this run's; a backfill runs that upstream once, first, for its
+   * last completed interval. Default none.
+   */
+  readonly waitFor?: readonly string[];
+  /** Shown by `dags list`. */
+  readonly description?: string;
+  /** The tasks, keyed by task id. */
+  readonly tasks: { readonly [T in K]: TaskSpec<NoInfer<K>> };
+}
+
+/** A task after validation, with every default applied. */
+export interface Task {
+  readonly id: string;
+  readonly run: TaskFn;
+  readonly upstream: readonly string[];
+  readonly retries: number | undefined;
+  readonly retryDelayS: number | undefined;
+  readonly timeoutS: number | undefined;
+  readonly batch: boolean;
+  readonly description?: string;
+}
+
+/** A validated DAG, as the scheduler holds it. */
+export interface Dag {
+  readonly id: string;
+  readonly schedule: Schedule;
+  readonly startDate: Date;
+  readonly endDate: Date | undefined;
+  readonly catchup: boolean;
+  readonly maxActiveRuns: number;
+  readonly maxActiveTasks: number;
+  readonly retries: number | undefined;
+  readonly retryDelayS: number | undefined;
+  readonly timeoutS: number | undefined;
+  readonly waitFor: readonly string[];
+  readonly description?: string;
+  /** Tasks in a topological order (every task after its upstream). */
+  readonly tasks: readonly Task[];
+  /** The file it was loaded from, when loaded from a file. */
+  readonly fileloc?: string;
+}
+
+/** A DAG file that could not be loaded, kept so `dags list` and the log can say why. */
+export interface DagImportError {
+  readonly file: string;
+  readonly reason: string;
+}

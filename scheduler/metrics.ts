@@ -1,0 +1,81 @@
+/**
+ * The process's Prometheus metrics, defined once so every part records into the same registry and
+ * `/metrics` (scheduler/httpServer.ts) serves them all. Names follow Prometheus conventions.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'drivetrain_process_' });
+
+/** DAG runs known to the metadata database, by DAG and state (set by the scheduler loop). */
+export const dagRunsGauge = new Gauge({
+  name: 'drivetrain_dag_runs',
+  help: 'DAG runs by DAG and state',
+  labelNames: ['dag_id', 'state'] as const,
+  registers: [registry],
+});
+
+/** Task instances known to the metadata database, by DAG and state (set by the scheduler loop). */
+export const taskInstancesGauge = new Gauge({
+  name: 'drivetrain_task_instances',
+  help: 'Task instances by DAG and state',
+  labelNames: ['dag_id', 'state'] as const,
+  registers: [registry],
+});
+
+/** Finished task attempts, by outcome. */
+export const taskAttemptsCounter = new Counter({
+  name: 'drivetrain_task_attempts_total',
+  help: 'Task attempts finished, by DAG, task and outcome (success, failed, up_for_retry)',
+  labelNames: ['dag_id', 'task_id', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** Duration of task attempts. */
+export const taskDurationHistogram = new Histogram({
+  name: 'drivetrain_task_duration_seconds',
+  help: 'Duration of task attempts in seconds',
+  labelNames: ['dag_id', 'task_id'] as const,
+  buckets: [0.005, 0.025, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+  registers: [registry],
+});
+
+/** Circuit breaker state per source host: 0 closed, 1 half-open, 2 open. */
+export const breakerStateGauge = new Gauge({
+  name: 'drivetrain_circuit_breaker_state',
+  help: 'Circuit breaker state per source host: 0 closed, 1 half-open, 2 open',
+  labelNames: ['host'] as const,
+  registers: [registry],
+});
+
+/** Rows received from the source, per entity. */
+export const rowsFetchedCounter = new Counter({
+  name: 'drivetrain_rows_fetched_total',
+  help: 'Rows fetched from the source, per entity',
+  labelNames: ['entity'] as const,
+  registers: [registry],
+});
+
+/** Rows written to the raw tables, per entity. */
+export const rowsLoadedCounter = new Counter({
+  name: 'drivetrain_rows_loaded_total',
+  help: 'Rows loaded into raw tables, per entity',
+  labelNames: ['entity'] as const,
+  registers: [registry],
+});
+
+/** Rows sent to `rejects`, per entity. */
+export const rowsRejectedCounter = new Counter({
+  name: 'drivetrain_rows_rejected_total',
+  help: 'Rows rejected by validation, per entity',
+  labelNames: ['entity'] as const,
+  registers: [registry],
+});
+
+/** Compressed bytes written to the data lake, per entity. */
+export const lakeBytesCounter = new Counter({
+  name: 'drivetrain_lake_bytes_written_total',
+  help: 'Bytes written to the data lake, per entity',
+  labelNames: ['entity'] as const,
+  registers: [registry],
+});
