@@ -12,7 +12,7 @@ type Main = (argv: string[]) => Promise<number>;
 const COMMANDS: Readonly<Record<string, () => Promise<{ main: Main }>>> = {
   start: () => import('../scheduler/cli/main.js'),
   backfill: () => import('../scheduler/cli/main.js'),
-  logs: () => import('../scheduler/cli/main.js'),
+  logs: () => import('../scheduler/cli/logs.js'),
   dags: () => import('../scheduler/cli/main.js'),
   tasks: () => import('../scheduler/cli/main.js'),
   runs: () => import('../scheduler/cli/main.js'),

@@ -1,0 +1,31 @@
+/** Shared test set-up: a fresh temporary directory per test, and settings pointing into it. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadSettings, type Settings } from '../../scheduler/settings.js';
+
+/** A new empty directory under the OS temp dir; removed by the returned cleanup. */
+export function makeTmpDir(prefix = 'drivetrain-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * The environment of a test process whose home and logs live in `dir`, plus overrides.
+ * Inherits PATH and friends, but no DRIVETRAIN_* variable of the developer's shell.
+ */
+export function testEnv(dir: string, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
+  return {
+    ...env,
+    DRIVETRAIN_HOME: path.join(dir, 'home'),
+    DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'),
+    ...overrides,
+  };
+}
+
+/** Settings for an in-process test whose home and logs live in `dir`. */
+export function testSettings(dir: string, overrides: Record<string, string> = {}): Settings {
+  return loadSettings({ env: testEnv(dir, overrides), cwd: dir, warn: () => {} });
+}
