@@ -1,0 +1,65 @@
+/**
+ * Data Vault hash keys and hashdiffs, computed in Node at load because SQLite has no md5().
+ * As AutomateDV: business keys are trimmed and upper-cased before hashing, nulls become '^^',
+ * and multi-part values are joined with '||', so 'abc ' and 'ABC' are the same key.
+ */
+import { createHash } from 'node:crypto';
+import type { Entity } from '../../scheduler/settings.js';
+
+const NULL_MARK = '^^';
+const SEPARATOR = '||';
+
+/** The normalised text of one value: trimmed, upper-cased, null as '^^'. */
+function normalise(value: unknown): string {
+  if (value === null || value === undefined) return NULL_MARK;
+  const text = String(value).trim().toUpperCase();
+  return text === '' ? NULL_MARK : text;
+}
+
+function md5(text: string): string {
+  return createHash('md5').update(text, 'utf8').digest('hex');
+}
+
+/** Hash key of one business key (or of several, for a link), in the given order. */
+export function hashKey(...businessKeys: unknown[]): string {
+  return md5(businessKeys.map(normalise).join(SEPARATOR));
+}
+
+/** The descriptive fields of each entity, in the contract's order: what its hashdiff covers. */
+export const DESCRIPTIVE_FIELDS: Readonly<Record<Entity, readonly string[]>> = {
+  cars: ['vin', 'brand', 'model', 'engine_type', 'license_plate', 'registration_date', 'deregistration_date'],
+  customers: [
+    'first_name',
+    'second_name',
+    'type',
+    'company_name',
+    'address_city',
+    'address_zip',
+    'address_street',
+    'address_street_house',
+  ],
+  subscriptions: ['created_at', 'start_date', 'term_month', 'monthly_rate'],
+};
+
+/** Hashdiff of a row: changes exactly when one of its entity's descriptive fields changes. */
+export function hashDiff(entity: Entity, row: Readonly<Record<string, unknown>>): string {
+  return md5(DESCRIPTIVE_FIELDS[entity].map((f) => normalise(row[f])).join(SEPARATOR));
+}
+
+/** The vault columns a raw row of `entity` carries besides the source's fields. */
+export function vaultColumns(entity: Entity, row: Readonly<Record<string, unknown>>): Record<string, string> {
+  switch (entity) {
+    case 'cars':
+      return { hk_car: hashKey(row.id), hashdiff: hashDiff(entity, row) };
+    case 'customers':
+      return { hk_customer: hashKey(row.id), hashdiff: hashDiff(entity, row) };
+    case 'subscriptions':
+      return {
+        hk_subscription: hashKey(row.id),
+        hk_customer: hashKey(row.customer_id),
+        hk_car: hashKey(row.car_id),
+        hk_subscription_link: hashKey(row.id, row.customer_id, row.car_id),
+        hashdiff: hashDiff(entity, row),
+      };
+  }
+}
