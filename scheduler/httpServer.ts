@@ -1,0 +1,134 @@
+/**
+ * The daemon's one small HTTP listener: `GET /healthz` for container health checks and
+ * `GET /metrics` for Prometheus. It knows nothing about how health is judged: the daemon hands it a
+ * `health()` callback (heartbeat freshness, metadata database reachable) and this module only turns
+ * the answer into a status code, so a probe never blocks or crashes the scheduler.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { registry } from './metrics.js';
+
+/** What the daemon's health callback answers. */
+export interface HealthReport {
+  /** True while the scheduler loop is alive and the metadata database answers. */
+  readonly healthy: boolean;
+  /** Why it is unhealthy; shown in the 503 body. */
+  readonly reason?: string;
+}
+
+/** Options of {@link startHttpServer}. */
+export interface HttpServerOptions {
+  /** Address to listen on (DRIVETRAIN_HTTP_HOST), e.g. `127.0.0.1` or `0.0.0.0`. */
+  host: string;
+  /** Port to listen on (DRIVETRAIN_HTTP_PORT); 0 picks a free one, returned by the call. */
+  port: number;
+  /** Judges the daemon's health on every `/healthz` request. A throw or a hang counts as unhealthy. */
+  health: () => Promise<HealthReport>;
+}
+
+/** A running listener. */
+export interface HttpServerHandle {
+  /** The port actually bound (useful with port 0). */
+  readonly port: number;
+  /** Stops listening and drops open keep-alive connections, so shutdown is not held up by a scraper. */
+  close(): Promise<void>;
+}
+
+/**
+ * How long `/healthz` waits for `health()`. A probe that hangs longer is itself the symptom (the
+ * database is locked, the event loop is starved), and Docker's own probe timeout must not be hit first.
+ */
+export const HEALTH_TIMEOUT_MS = 2000;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function send(res: http.ServerResponse, req: http.IncomingMessage, status: number, contentType: string, body: string, extra: http.OutgoingHttpHeaders = {}): void {
+  res.writeHead(status, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...extra,
+  });
+  // HEAD gets the same headers as GET, without the body.
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** Runs `health()` with a deadline; never rejects. */
+async function judge(health: () => Promise<HealthReport>): Promise<HealthReport> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<HealthReport>((resolve) => {
+    timer = setTimeout(() => resolve({ healthy: false, reason: 'health check timed out' }), HEALTH_TIMEOUT_MS);
+    // A pending probe must not keep a stopping process alive.
+    timer.unref();
+  });
+  try {
+    // Wrapped in an async thunk so a health() that throws synchronously is caught too.
+    return await Promise.race([(async () => health())(), deadline]);
+  } catch (err) {
+    return { healthy: false, reason: err instanceof Error ? err.message : String(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, health: () => Promise<HealthReport>): Promise<void> {
+  const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+  const known = pathname === '/healthz' || pathname === '/metrics';
+  if (!known) {
+    send(res, req, 404, JSON_TYPE, JSON.stringify({ error: `not found: ${pathname}` }));
+    return;
+  }
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(res, req, 405, JSON_TYPE, JSON.stringify({ error: `method not allowed: ${req.method}` }), { allow: 'GET, HEAD' });
+    return;
+  }
+  if (pathname === '/healthz') {
+    const report = await judge(health);
+    const body = report.healthy
+      ? { status: 'ok' }
+      : { status: 'unhealthy', reason: report.reason ?? 'unhealthy (no reason given)' };
+    send(res, req, report.healthy ? 200 : 503, JSON_TYPE, JSON.stringify(body));
+    return;
+  }
+  send(res, req, 200, registry.contentType, await registry.metrics());
+}
+
+/**
+ * Starts the health and metrics listener. Resolves once it is listening; rejects if the address is
+ * taken or invalid (the daemon treats that as a start-up failure).
+ */
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
+  const server = http.createServer((req, res) => {
+    handle(req, res, opts.health).catch((err: unknown) => {
+      // Only reached if the metrics registry itself fails; answer rather than leave the probe hanging.
+      if (res.headersSent) res.destroy();
+      else send(res, req, 500, JSON_TYPE, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
+    });
+  });
+  // Probes are tiny; short timeouts keep a misbehaving client from holding sockets.
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Idle keep-alive sockets would otherwise hold close() open until they time out.
+        server.closeIdleConnections();
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
