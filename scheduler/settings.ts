@@ -243,7 +243,7 @@ function setPath(tree: Tree, keys: readonly string[], value: unknown): void {
   node[keys[keys.length - 1]] = value;
 }
 
-function describeIssue(issue: z.ZodIssue, envVarFor: (p: readonly (string | number)[]) => string | undefined): string {
+function describeIssue(issue: z.core.$ZodIssue, envVarFor: (p: readonly PropertyKey[]) => string | undefined): string {
   const key = issue.path.join('.');
   const variable = envVarFor(issue.path);
   return `setting '${key}'${variable ? ` (${variable})` : ''}: ${issue.message}`;
@@ -288,7 +288,7 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
     setPath(tree, binding.path, value);
   }
 
-  const envVarFor = (p: readonly (string | number)[]): string | undefined =>
+  const envVarFor = (p: readonly PropertyKey[]): string | undefined =>
     Object.entries(ENV_BINDINGS).find(([, b]) => b.path.join('.') === p.join('.'))?.[0];
   const parsed = fileSchema.safeParse(tree);
   if (!parsed.success) {

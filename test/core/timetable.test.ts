@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import {
+  firstInterval,
+  intervalFor,
+  intervalsBetween,
+  isAligned,
+  latestCompletedInterval,
+  nextInterval,
+  toDs,
+  toMonth,
+  validateSchedule,
+} from '../../scheduler/timetable.js';
+import type { DataInterval } from '../../scheduler/interfaces.js';
+
+const d = (iso: string): Date => new Date(iso.length === 10 ? `${iso}T00:00:00Z` : iso);
+const show = (i: DataInterval | undefined) => i && [i.start.toISOString(), i.end.toISOString()];
+
+describe('timetable', () => {
+  describe('intervals of each preset', () => {
+    const cases: [string, string, string, string][] = [
+      ['@hourly', '2024-02-29T23:00:00Z', '2024-02-29T23:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+      ['@daily', '2024-02-28', '2024-02-28T00:00:00.000Z', '2024-02-29T00:00:00.000Z'],
+      ['@daily', '2024-02-29', '2024-02-29T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+      ['@daily', '2023-12-31', '2023-12-31T00:00:00.000Z', '2024-01-01T00:00:00.000Z'],
+      ['@weekly', '2024-03-03', '2024-03-03T00:00:00.000Z', '2024-03-10T00:00:00.000Z'],
+      ['@monthly', '2024-02-01', '2024-02-01T00:00:00.000Z', '2024-03-01T00:00:00.000Z'],
+      ['@monthly', '2023-02-01', '2023-02-01T00:00:00.000Z', '2023-03-01T00:00:00.000Z'],
+      ['@monthly', '2023-12-01', '2023-12-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z'],
+      ['@yearly', '2024-01-01', '2024-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z'],
+    ];
+    for (const [schedule, logical, start, end] of cases) {
+      it(`gives ${schedule} at ${logical} the interval [${start}, ${end})`, () => {
+        expect(show(intervalFor(schedule, d(logical)))).to.deep.equal([start, end]);
+      });
+    }
+
+    it('treats @once as a single instant at the start date', () => {
+      expect(show(firstInterval('@once', d('2024-01-05')))).to.deep.equal(['2024-01-05T00:00:00.000Z', '2024-01-05T00:00:00.000Z']);
+      expect(nextInterval('@once', intervalFor('@once', d('2024-01-05')))).to.equal(undefined);
+    });
+
+    it('gives a manual-only DAG no scheduled interval', () => {
+      expect(firstInterval(null, d('2024-01-01'))).to.equal(undefined);
+      expect(latestCompletedInterval(null, d('2024-01-01'), d('2025-01-01'))).to.equal(undefined);
+    });
+  });
+
+  describe('cron expressions around month ends and a leap day', () => {
+    it('skips months without a 31st for "0 0 31 * *"', () => {
+      const first = firstInterval('0 0 31 * *', d('2024-01-15'))!;
+      expect(show(first)).to.deep.equal(['2024-01-31T00:00:00.000Z', '2024-03-31T00:00:00.000Z']);
+      expect(show(nextInterval('0 0 31 * *', first))).to.deep.equal(['2024-03-31T00:00:00.000Z', '2024-05-31T00:00:00.000Z']);
+    });
+
+    it('finds Feb 29 only in leap years for "0 12 29 2 *"', () => {
+      const first = firstInterval('0 12 29 2 *', d('2023-01-01'))!;
+      expect(show(first)).to.deep.equal(['2024-02-29T12:00:00.000Z', '2028-02-29T12:00:00.000Z']);
+    });
+
+    it('handles a step expression across midnight', () => {
+      const i = intervalFor('30 */6 * * *', d('2024-02-29T19:00:00Z'));
+      expect(show(i)).to.deep.equal(['2024-02-29T18:30:00.000Z', '2024-03-01T00:30:00.000Z']);
+    });
+  });
+
+  describe('first interval and alignment', () => {
+    it('starts at the first tick at or after the start date', () => {
+      expect(show(firstInterval('@daily', d('2024-01-01T05:00:00Z')))).to.deep.equal([
+        '2024-01-02T00:00:00.000Z',
+        '2024-01-03T00:00:00.000Z',
+      ]);
+      expect(show(firstInterval('@daily', d('2024-01-01')))).to.deep.equal(['2024-01-01T00:00:00.000Z', '2024-01-02T00:00:00.000Z']);
+    });
+
+    it('tells aligned logical dates from unaligned ones', () => {
+      expect(isAligned('@monthly', d('2024-03-01'))).to.equal(true);
+      expect(isAligned('@monthly', d('2024-03-02'))).to.equal(false);
+    });
+  });
+
+  describe('latest completed interval (what catchup=false creates)', () => {
+    it('is the interval that ended last before now', () => {
+      const i = latestCompletedInterval('@daily', d('2022-01-01'), d('2024-03-01T13:00:00Z'));
+      expect(show(i)).to.deep.equal(['2024-02-29T00:00:00.000Z', '2024-03-01T00:00:00.000Z']);
+    });
+
+    it('counts an interval ending exactly now as completed', () => {
+      const i = latestCompletedInterval('@monthly', d('2022-01-01'), d('2024-03-01T00:00:00Z'));
+      expect(show(i)).to.deep.equal(['2024-02-01T00:00:00.000Z', '2024-03-01T00:00:00.000Z']);
+    });
+
+    it('is undefined before the first interval has ended', () => {
+      expect(latestCompletedInterval('@daily', d('2024-03-01'), d('2024-03-01T23:59:59Z'))).to.equal(undefined);
+    });
+
+    it('stops at the end date', () => {
+      const i = latestCompletedInterval('@daily', d('2022-01-01'), d('2024-03-01'), d('2023-06-30'));
+      expect(show(i)).to.deep.equal(['2023-06-30T00:00:00.000Z', '2023-07-01T00:00:00.000Z']);
+    });
+  });
+
+  describe('intervals between two dates', () => {
+    it('lists logical dates in [from, to] across a leap day, clipped to the start date', () => {
+      const days = [...intervalsBetween('@daily', d('2024-02-28'), d('2024-02-01'), d('2024-03-01'))].map((i) => toDs(i.start));
+      expect(days).to.deep.equal(['2024-02-28', '2024-02-29', '2024-03-01']);
+    });
+
+    it('gives 25 monthly runs from 2022-01 through 2024-01', () => {
+      const months = [...intervalsBetween('@monthly', d('2022-01-01'), d('2022-01-01'), d('2024-01-31'))];
+      expect(months).to.have.length(25);
+      expect(toMonth(months[24].start)).to.equal('2024-01-01');
+    });
+  });
+
+  describe('validation', () => {
+    it('accepts presets, cron expressions and null', () => {
+      for (const s of ['@once', '@hourly', '@daily', '@weekly', '@monthly', '@yearly', '*/15 * * * *', null]) {
+        expect(() => validateSchedule(s)).not.to.throw();
+      }
+    });
+
+    it('quotes a bad cron pattern', () => {
+      expect(() => validateSchedule('61 * * * *')).to.throw(/invalid cron pattern '61 \* \* \* \*'/);
+      expect(() => validateSchedule('* * *')).to.throw(/expected 5 fields/);
+      expect(() => validateSchedule('@fortnightly')).to.throw(/unknown preset/);
+    });
+  });
+});
