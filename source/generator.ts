@@ -1,0 +1,158 @@
+/**
+ * The seeded dataset generator. Every row is a pure function of (seed, entity, index), so the same seed
+ * and sizes give the same bytes, and the paged API can start at any cursor without materialising the
+ * rows before it. Ids are UUID-shaped with the row number in the first 8 hex digits, so ordering by id
+ * is ordering by index. Time is anchored to fixed dates, never the wall clock.
+ */
+import { CAR_MODELS, CITIES, COMPANY_FORMS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, STREET_STEMS, STREET_SUFFIXES } from './germanData.js';
+import type { City, CarModel } from './germanData.js';
+import { Prng, mix32 } from './prng.js';
+
+export type EntityName = 'cars' | 'customers' | 'subscriptions';
+
+/** One source row, with the original field names. */
+export type Row = Record<string, string | number | null>;
+
+/** How many rows of each entity the dataset has. */
+export interface DatasetSizes {
+  readonly cars: number;
+  readonly customers: number;
+  readonly subscriptions: number;
+}
+
+/** Registrations fall in [2022-01-01, 2024-01-01) UTC. */
+const REG_FROM_MS = Date.UTC(2022, 0, 1);
+const REG_SPAN_MS = Date.UTC(2024, 0, 1) - REG_FROM_MS;
+const DAY_MS = 86_400_000;
+/** Share of customers that are companies. */
+const B2B_SHARE = 0.1;
+/** Share of cars with a deregistration date (some of them after the data's end: planned). */
+const DEREGISTERED_SHARE = 0.3;
+
+const ENTITY_CODE: Readonly<Record<EntityName, number>> = { cars: 1, customers: 2, subscriptions: 3 };
+
+function weighted<T extends { weight: number }>(items: readonly T[]): (r: number) => T {
+  const total = items.reduce((s, i) => s + i.weight, 0);
+  const cumulative = items.map(
+    (
+      (acc) => (i: T) =>
+        (acc += i.weight / total)
+    )(0),
+  );
+  return (r) => {
+    for (let k = 0; k < items.length; k++) if (r < cumulative[k]) return items[k];
+    return items[items.length - 1];
+  };
+}
+const pickCity: (r: number) => City = weighted(CITIES);
+const pickModel: (r: number) => CarModel = weighted(CAR_MODELS);
+
+/** The row's own PRNG stream; its first draws are the id, so {@link idOf} needs no other field. */
+function rowPrng(seed: number, entity: EntityName, index: number): Prng {
+  return new Prng(mix32(seed, ENTITY_CODE[entity], index));
+}
+
+function uuidFrom(index: number, p: Prng): string {
+  const variant = '89ab'[p.nextU32() & 3];
+  return `${(index + 1).toString(16).padStart(8, '0')}-${p.hex(4)}-4${p.hex(3)}-${variant}${p.hex(3)}-${p.hex(12)}`;
+}
+
+/** The id of row `index` of `entity`. */
+export function idOf(entity: EntityName, index: number, seed: number): string {
+  return uuidFrom(index, rowPrng(seed, entity, index));
+}
+
+/** The row index encoded in a generated id, or undefined when `id` is not one of ours. */
+export function indexOfId(id: string): number | undefined {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(id)) return undefined;
+  return parseInt(id.slice(0, 8), 16) - 1;
+}
+
+/** ISO 8601 without zone, with 'T' and microseconds, as the original API prints datetimes. */
+export function isoMicros(ms: number, micros: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(micros).padStart(6, '0')}`;
+}
+
+const PLATE_LETTERS = 'ABCDEFGHJKLMNPRSTUVWXYZ';
+const VIN_CHARS = 'ABCDEFGHJKLMNPRSTUVWXYZ0123456789';
+
+function carRow(index: number, seed: number): { row: Row; registeredMs: number; model: CarModel } {
+  const p = rowPrng(seed, 'cars', index);
+  const id = uuidFrom(index, p);
+  const m = pickModel(p.next());
+  const city = pickCity(p.next());
+  let vin = '';
+  for (let k = 0; k < 17; k++) vin += VIN_CHARS[p.int(0, VIN_CHARS.length - 1)];
+  const plate = `${city.plate}-${PLATE_LETTERS[p.int(0, 22)]}${PLATE_LETTERS[p.int(0, 22)]} ${p.int(1, 9999)}`;
+  const registeredMs = REG_FROM_MS + Math.floor(p.next() * REG_SPAN_MS);
+  const deregistered = p.next() < DEREGISTERED_SHARE;
+  const deregMs = registeredMs + p.int(180, 900) * DAY_MS + p.int(0, DAY_MS - 1);
+  const row: Row = {
+    id,
+    vin,
+    brand: m.brand,
+    model: m.model,
+    engine_type: m.engine,
+    license_plate: plate,
+    registration_date: isoMicros(registeredMs, p.int(0, 999_999)),
+    deregistration_date: deregistered ? isoMicros(deregMs, p.int(0, 999_999)) : null,
+  };
+  return { row, registeredMs, model: m };
+}
+
+function customerRow(index: number, seed: number): Row {
+  const p = rowPrng(seed, 'customers', index);
+  const id = uuidFrom(index, p);
+  const b2b = p.next() < B2B_SHARE;
+  const city = pickCity(p.next());
+  const zip = String(p.int(city.zipFrom, city.zipTo)).padStart(5, '0');
+  const street = `${p.pick(STREET_STEMS)}${p.pick(STREET_SUFFIXES)}`;
+  const house = p.next() < 0.1 ? `${p.int(1, 40)}/${p.int(1, 9)}` : String(p.int(1, 180)) + (p.next() < 0.1 ? 'a' : '');
+  const last = p.pick(LAST_NAMES);
+  const company = p.next() < 0.5 ? `${last} ${p.pick(COMPANY_WORDS)} ${p.pick(COMPANY_FORMS)}` : `${last} ${p.pick(COMPANY_FORMS)}`;
+  return {
+    id,
+    first_name: b2b ? null : p.pick(FIRST_NAMES),
+    second_name: b2b ? null : last,
+    type: b2b ? 'b2b' : 'b2c',
+    company_name: b2b ? company : null,
+    address_city: city.name,
+    address_zip: zip,
+    address_street: street,
+    address_street_house: house,
+  };
+}
+
+function subscriptionRow(index: number, sizes: DatasetSizes, seed: number): Row {
+  const p = rowPrng(seed, 'subscriptions', index);
+  const id = uuidFrom(index, p);
+  const customerIndex = p.int(0, sizes.customers - 1);
+  const carIndex = p.int(0, sizes.cars - 1);
+  // A subscription is created after its car is registered (some reach into 2024: future starts).
+  const car = carRow(carIndex, seed);
+  const createdMs = car.registeredMs + p.int(0, 60) * DAY_MS + p.int(0, DAY_MS - 1);
+  const startMs = createdMs + p.int(1, 30) * DAY_MS;
+  const micros = p.int(0, 999_999);
+  return {
+    id,
+    customer_id: idOf('customers', customerIndex, seed),
+    car_id: car.row.id,
+    created_at: isoMicros(createdMs, micros),
+    start_date: isoMicros(startMs, micros),
+    term_month: p.next() < 0.15 ? 'six' : 'twelve',
+    monthly_rate: p.pick(car.model.rates),
+  };
+}
+
+/** Row `index` of `entity`; needs the sizes because subscriptions refer to existing customers and cars. */
+export function generateRow(entity: EntityName, index: number, sizes: DatasetSizes, seed: number): Row {
+  if (entity === 'cars') return carRow(index, seed).row;
+  if (entity === 'customers') return customerRow(index, seed);
+  if (sizes.customers < 1 || sizes.cars < 1) throw new RangeError('subscriptions need at least one customer and one car');
+  return subscriptionRow(index, sizes, seed);
+}
+
+/** The rows of `entity` from index `from` on, generated lazily. */
+export function* generateRows(entity: EntityName, sizes: DatasetSizes, seed: number, from = 0): Generator<Row> {
+  for (let i = Math.max(0, from); i < sizes[entity]; i++) yield generateRow(entity, i, sizes, seed);
+}

@@ -1,0 +1,189 @@
+/**
+ * The sample source service on node:http: the original unpaged routes, keyset-paged /v1 routes,
+ * /healthz and /openapi.json. Bodies are streamed batch by batch with backpressure, so a million
+ * rows are served in flat memory.
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FaultInjector, noFaults, type FaultOptions } from './faults.js';
+import type { EntityName, Row } from './generator.js';
+import { openApiDocument } from './openapi.js';
+import { BadCursorError, type RowSource } from './rowSource.js';
+
+/** Options of {@link startSourceServer}. */
+export interface SourceServerOptions {
+  /** Where rows come from. */
+  readonly source: RowSource;
+  /** Listen address. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Listen port; 0 = a free one. Default 0. */
+  readonly port?: number;
+  /** Fault injection; default none. */
+  readonly faults?: Partial<FaultOptions>;
+  /** Close the row source when the server closes. Default true. */
+  readonly closeSource?: boolean;
+}
+
+/** A running source service. */
+export interface SourceServer {
+  /** Base URL, e.g. http://127.0.0.1:41234 */
+  readonly url: string;
+  readonly port: number;
+  /** The live fault settings: change them to change behaviour of later requests. */
+  readonly faults: FaultOptions;
+  /** Requests received per path (data routes and the others), for tests. */
+  readonly requests: Map<string, number>;
+  /** Total data-route requests. */
+  dataRequests(): number;
+  close(): Promise<void>;
+}
+
+const ENTITIES: readonly EntityName[] = ['cars', 'customers', 'subscriptions'];
+const DEFAULT_LIMIT = 1000;
+const MAX_LIMIT = 100_000;
+
+/** The opaque cursor of an id: base64url, so clients do not build them. */
+export function encodeCursor(id: string): string {
+  return Buffer.from(id, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new BadCursorError(cursor);
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}
+
+function route(pathname: string): { entity: EntityName; paged: boolean } | undefined {
+  for (const entity of ENTITIES) {
+    if (pathname === `/${entity}/` || pathname === `/${entity}`) return { entity, paged: false };
+    if (pathname === `/v1/${entity}` || pathname === `/v1/${entity}/`) return { entity, paged: true };
+  }
+  return undefined;
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Writes with backpressure; resolves false when the client went away. */
+async function write(res: http.ServerResponse, chunk: string): Promise<boolean> {
+  if (res.destroyed) return false;
+  if (!res.write(chunk)) {
+    await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  }
+  return !res.destroyed;
+}
+
+async function streamRows(
+  res: http.ServerResponse,
+  source: RowSource,
+  faults: FaultInjector,
+  entity: EntityName,
+  after: string | undefined,
+  limit: number,
+  paged: boolean,
+): Promise<void> {
+  const iterator = source.batches(entity, after, limit)[Symbol.asyncIterator]();
+  // Pull the first batch before the headers, so a bad cursor is still a clean 400.
+  let first: IteratorResult<Row[]>;
+  try {
+    first = await iterator.next();
+  } catch (err) {
+    if (err instanceof BadCursorError) return sendJson(res, 400, { detail: err.message });
+    throw err;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  if (!(await write(res, paged ? '{"data":[' : '['))) return;
+  let served = 0;
+  let lastId: string | undefined;
+  for (let step = first; !step.done; step = await iterator.next()) {
+    const rows = step.value;
+    let chunk = '';
+    for (const row of rows) {
+      chunk += (served++ === 0 ? '' : ',') + JSON.stringify(faults.maybeMalform(entity, row));
+    }
+    lastId = String(rows[rows.length - 1].id);
+    if (!(await write(res, chunk))) {
+      await iterator.return?.();
+      return;
+    }
+  }
+  if (paged) {
+    const next = served === limit && lastId !== undefined ? JSON.stringify(encodeCursor(lastId)) : 'null';
+    res.end(`],"next_cursor":${next}}`);
+  } else {
+    res.end(']');
+  }
+}
+
+/** Starts the service; resolves once it listens. */
+export async function startSourceServer(opts: SourceServerOptions): Promise<SourceServer> {
+  const faults: FaultOptions = { ...noFaults(), ...opts.faults };
+  const injector = new FaultInjector(faults);
+  const requests = new Map<string, number>();
+  let dataRequests = 0;
+  let url = '';
+
+  const server = http.createServer((req, res) => {
+    const parsed = new URL(req.url ?? '/', 'http://x');
+    requests.set(parsed.pathname, (requests.get(parsed.pathname) ?? 0) + 1);
+    const handle = async (): Promise<void> => {
+      if (req.method !== 'GET') return sendJson(res, 405, { detail: `method ${req.method} not allowed` });
+      if (parsed.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+      if (parsed.pathname === '/openapi.json') return sendJson(res, 200, openApiDocument(url));
+      const r = route(parsed.pathname);
+      if (!r) return sendJson(res, 404, { detail: `no route ${parsed.pathname}` });
+      dataRequests++;
+      const decision = injector.decide();
+      if (decision.hang) return; // never answer; the socket stays open until the client aborts or we close
+      if (faults.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+      if (decision.failStatus !== undefined) {
+        const headers: Record<string, string> = faults.retryAfterS !== undefined ? { 'retry-after': String(faults.retryAfterS) } : {};
+        return sendJson(res, decision.failStatus, { detail: `injected failure ${decision.failStatus}` }, headers);
+      }
+      let limit = Number.MAX_SAFE_INTEGER;
+      let after: string | undefined;
+      if (r.paged) {
+        const rawLimit = parsed.searchParams.get('limit');
+        limit = rawLimit === null ? DEFAULT_LIMIT : Number(rawLimit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+          return sendJson(res, 400, { detail: `limit '${rawLimit}' is not an integer in 1..${MAX_LIMIT}` });
+        }
+        const cursor = parsed.searchParams.get('cursor');
+        if (cursor) {
+          try {
+            after = decodeCursor(cursor);
+          } catch (err) {
+            return sendJson(res, 400, { detail: (err as Error).message });
+          }
+        }
+      }
+      await streamRows(res, opts.source, injector, r.entity, after, limit, r.paged);
+    };
+    handle().catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { detail: (err as Error).message });
+      else res.destroy(err as Error);
+    });
+  });
+
+  server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const host = opts.host ?? '127.0.0.1';
+  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  return {
+    url,
+    port,
+    faults,
+    requests,
+    dataRequests: () => dataRequests,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (opts.closeSource !== false) await opts.source.close();
+    },
+  };
+}
