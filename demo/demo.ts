@@ -1,0 +1,201 @@
+/**
+ * `drivetrain demo` (`npm run demo`): the whole system in one command on a fresh clone. It serves a
+ * seeded generated dataset with the sample source in this process, runs the real `backfill` command
+ * as a child process against it (its progress streams to the terminal), then prints a summary of each
+ * mart and where the data and logs are. The clock is fixed (DRIVETRAIN_NOW), so the same options give
+ * the same tables every time.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { UsageError } from '../scheduler/errors/UsageError.js';
+import { GeneratedRowSource } from '../source/rowSource.js';
+import { startSourceServer } from '../source/server.js';
+import { MARTS, summariseMarts, summariseRaw } from './summary.js';
+
+/** The repository root: the demo runs the repo's own bin and DAGs whatever the working directory. */
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Written into a home the demo created, so a re-run may wipe it and nothing else. */
+const MARKER = '.drivetrain-demo';
+
+/** Options of the demo. */
+interface DemoOptions {
+  /** Where data/ and logs/ go. Wiped first if an earlier demo made it. */
+  home: string;
+  /** First logical date of the backfill. */
+  from: string;
+  /** Last logical date; "now" is fixed to the morning after it. */
+  to: string;
+  cars: number;
+  customers: number;
+  subscriptions: number;
+  seed: number;
+}
+
+function intArg(name: string, min: number) {
+  return (raw: string): number => {
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw new UsageError(`${name} '${raw}' is not an integer >= ${min}`);
+    return v;
+  };
+}
+
+function dateArg(name: string) {
+  return (raw: string): string => {
+    const d = new Date(`${raw}T00:00:00Z`);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== raw) {
+      throw new UsageError(`${name} '${raw}' is not a date YYYY-MM-DD`);
+    }
+    return raw;
+  };
+}
+
+function parseArgs(argv: string[]): DemoOptions | undefined {
+  const program = new Command('drivetrain demo')
+    .description('generate a sample dataset, serve it, run the pipeline over it and summarise the marts')
+    .option('--home <dir>', 'where the demo keeps data/ and logs/ (wiped first if an earlier demo made it)', path.join(os.tmpdir(), 'drivetrain-demo'))
+    .option('--from <date>', 'first logical date to backfill', dateArg('--from'), '2023-11-01')
+    .option('--to <date>', 'last logical date to backfill', dateArg('--to'), '2023-12-31')
+    .option('--cars <n>', 'generated cars', intArg('--cars', 1), 1200)
+    .option('--customers <n>', 'generated customers', intArg('--customers', 1), 600)
+    .option('--subscriptions <n>', 'generated subscriptions', intArg('--subscriptions', 0), 1500)
+    .option('--seed <s>', 'generator seed', intArg('--seed', 0), 42)
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} });
+  try {
+    program.parse(argv.slice(1), { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander has already printed the help.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return undefined;
+      throw new UsageError(err.message.replace(/^error: /, ''));
+    }
+    throw err;
+  }
+  const opts = program.opts<DemoOptions>();
+  if (opts.from > opts.to) throw new UsageError(`--from '${opts.from}' is after --to '${opts.to}'`);
+  return { ...opts, home: path.resolve(opts.home) };
+}
+
+/** Makes `home` empty: only if it does not exist, is empty, or an earlier demo made it. */
+function prepareHome(home: string): void {
+  if (existsSync(home) && readdirSync(home).length > 0) {
+    if (!existsSync(path.join(home, MARKER))) {
+      throw new UsageError(`--home '${home}' is not empty and was not made by the demo; give an empty or new directory`);
+    }
+    rmSync(home, { recursive: true, force: true });
+  }
+  mkdirSync(home, { recursive: true });
+  writeFileSync(path.join(home, MARKER), 'made by `drivetrain demo`; the next demo run wipes this directory\n');
+}
+
+/** The day after `ds` at 06:00 UTC: every interval up to `ds` has ended, none after it. */
+function morningAfter(ds: string): string {
+  const d = new Date(`${ds}T06:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString();
+}
+
+/**
+ * Runs the real CLI as a child process with the demo's environment; stdio is shared so its progress
+ * bar and log lines reach the terminal as they happen. Resolves with its exit code.
+ */
+function runCli(args: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'bin', 'drivetrain.ts'), ...args], {
+      // tsx is resolved from the working directory, so run inside the repo.
+      cwd: REPO,
+      env,
+      stdio: 'inherit',
+    });
+    // Ctrl-C reaches the child too (same process group); wait for it to stop rather than die first.
+    const ignore = (): void => {};
+    process.on('SIGINT', ignore);
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', ignore);
+      resolve(code ?? (signal === 'SIGINT' ? 130 : 1));
+    });
+  });
+}
+
+const say = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+/** Entry point of `drivetrain demo`; returns the exit code (the backfill's when it fails). */
+export async function main(argv: string[]): Promise<number> {
+  const opts = parseArgs(argv);
+  if (!opts) return 0;
+  const t0 = Date.now();
+  const dataDir = path.join(opts.home, 'data');
+  const logDir = path.join(opts.home, 'logs');
+  prepareHome(opts.home);
+
+  say(`Drivetrain demo: home ${opts.home}`);
+  say(`[1/3] serving a generated dataset (seed ${opts.seed}: ${opts.cars} cars, ${opts.customers} customers, ${opts.subscriptions} subscriptions)`);
+  const source = await startSourceServer({
+    source: new GeneratedRowSource({ cars: opts.cars, customers: opts.customers, subscriptions: opts.subscriptions }, opts.seed),
+    host: '127.0.0.1',
+    port: 0,
+  });
+  let code: number;
+  try {
+    say(`      sample source at ${source.url}`);
+    const now = morningAfter(opts.to);
+    const env: NodeJS.ProcessEnv = {};
+    // The demo's own settings only: a DRIVETRAIN_* variable of the caller's shell would change the result.
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
+    Object.assign(env, {
+      DRIVETRAIN_ENV: 'development',
+      DRIVETRAIN_HOME: dataDir,
+      DRIVETRAIN_LOG_DIR: logDir,
+      DRIVETRAIN_DAGS_DIR: path.join(REPO, 'dags'),
+      DRIVETRAIN_SOURCE_URL: source.url,
+      DRIVETRAIN_SOURCE_PAGE_SIZE: '500',
+      DRIVETRAIN_NOW: now,
+      // A demo should fail fast and say why, not wait out production's retry delays.
+      DRIVETRAIN_TASK_RETRIES: '1',
+      DRIVETRAIN_TASK_RETRY_DELAY_S: '1',
+    });
+    say(`[2/3] backfilling ${opts.from} .. ${opts.to} (clock fixed at ${now})`);
+    say(`      drivetrain backfill --from ${opts.from} --to ${opts.to}`);
+    code = await runCli(['backfill', '--from', opts.from, '--to', opts.to], env);
+  } finally {
+    await source.close();
+  }
+
+  const warehouseDb = path.join(dataDir, 'warehouse.db');
+  const where = [
+    `  data      ${dataDir}  (metadata.db, warehouse.db, lake/)`,
+    `  logs      ${logDir}  (scheduler.log, dag_id=*/run_id=*/task_id=*/attempt=*.log)`,
+    `  query     sqlite3 ${warehouseDb} 'SELECT * FROM type_share LIMIT 10'`,
+    `  task logs DRIVETRAIN_HOME=${dataDir} DRIVETRAIN_LOG_DIR=${logDir} npm run logs`,
+  ].join('\n');
+
+  if (code !== 0) {
+    say();
+    say(`The backfill failed (exit ${code}); the failed tasks' attempt logs say why.`);
+    say(where);
+    return code;
+  }
+
+  say();
+  say(`[3/3] the marts (${MARTS.length}) in ${warehouseDb}`);
+  if (!existsSync(warehouseDb)) {
+    say(`  the warehouse database was not created: the DAGs in ${path.join(REPO, 'dags')} wrote nothing`);
+    return 1;
+  }
+  const raw = await summariseRaw(warehouseDb);
+  if (raw) say(`  raw layer: ${raw} rows`);
+  say();
+  const { text, complete } = await summariseMarts(warehouseDb, { month: `${opts.to.slice(0, 7)}-01` });
+  say(text);
+  say();
+  say(`Done in ${((Date.now() - t0) / 1000).toFixed(1)} s. Where things are:`);
+  say(where);
+  return complete ? 0 : 1;
+}
