@@ -1,0 +1,19 @@
+/** A source request answered with a non-2xx status. */
+export class SourceHttpError extends Error {
+  override readonly name = 'SourceHttpError';
+  constructor(
+    /** The request URL. */
+    readonly url: string,
+    /** The HTTP status. */
+    readonly status: number,
+    /** Retry-After in ms when the source sent one. */
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(`source answered ${status} to GET ${url}`);
+  }
+
+  /** 4xx other than 408 (timeout) and 429 (rate limit) will not change on a retry. */
+  get retryable(): boolean {
+    return !(this.status >= 400 && this.status < 500 && this.status !== 408 && this.status !== 429);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * One opossum circuit breaker per source host, shared by every task of the process, so a source that
+ * is down is failed fast by all extracts at once instead of being hammered by each. State changes are
+ * logged (naming the host) to every task currently using that breaker, and exported as a gauge.
+ */
+import CircuitBreaker from 'opossum';
+import type { Logger } from '../../scheduler/interfaces.js';
+import { breakerStateGauge } from '../../scheduler/metrics.js';
+import type { Settings } from '../../scheduler/settings.js';
+import { CircuitOpenError } from './CircuitOpenError.js';
+
+type Thunk = () => Promise<unknown>;
+
+/** A host's breaker with the loggers of the tasks using it. */
+export interface HostBreaker {
+  readonly host: string;
+  readonly breaker: CircuitBreaker<[Thunk], unknown>;
+  /** Loggers of tasks currently calling through this breaker. */
+  readonly listeners: Set<Logger>;
+  /** When it last opened (undefined while closed). */
+  openedAt: Date | undefined;
+  readonly resetTimeoutMs: number;
+}
+
+const registry = new Map<string, HostBreaker>();
+
+/** Failures that say nothing about the host's health (a 404, a bad body) do not count towards opening. */
+export type IgnoreError = (err: unknown) => boolean;
+
+function broadcast(b: HostBreaker, level: 'info' | 'warn', message: string, meta: Record<string, unknown>): void {
+  for (const log of b.listeners) log[level](message, meta);
+}
+
+/** The breaker of `host`, created from `settings` on first use. */
+export function breakerFor(host: string, settings: Settings['source']['breaker'], ignore: IgnoreError): HostBreaker {
+  let b = registry.get(host);
+  if (b) return b;
+  const breaker = new CircuitBreaker<[Thunk], unknown>((thunk: Thunk) => thunk(), {
+    // Requests have their own timeout (settings.source.timeoutMs); opossum's would cut long bodies.
+    timeout: false,
+    errorThresholdPercentage: settings.errorThresholdPercentage,
+    volumeThreshold: settings.volumeThreshold,
+    rollingCountTimeout: settings.rollingCountTimeoutMs,
+    resetTimeout: settings.resetTimeoutMs,
+    errorFilter: ignore,
+  });
+  const hb: HostBreaker = { host, breaker, listeners: new Set(), openedAt: undefined, resetTimeoutMs: settings.resetTimeoutMs };
+  breakerStateGauge.set({ host }, 0);
+  breaker.on('open', () => {
+    hb.openedAt = new Date();
+    breakerStateGauge.set({ host }, 2);
+    const until = new Date(hb.openedAt.getTime() + hb.resetTimeoutMs).toISOString();
+    broadcast(hb, 'warn', `circuit breaker for ${host} opened: failing fast until ${until}`, { host, state: 'open', until });
+  });
+  breaker.on('halfOpen', () => {
+    breakerStateGauge.set({ host }, 1);
+    broadcast(hb, 'info', `circuit breaker for ${host} half-open: letting a trial request through`, { host, state: 'half_open' });
+  });
+  breaker.on('close', () => {
+    hb.openedAt = undefined;
+    breakerStateGauge.set({ host }, 0);
+    broadcast(hb, 'info', `circuit breaker for ${host} closed: the source answers again`, { host, state: 'closed' });
+  });
+  registry.set(host, hb);
+  return hb;
+}
+
+/** Runs `thunk` through the host's breaker; an open breaker rejects with {@link CircuitOpenError}. */
+export async function throughBreaker<T>(hb: HostBreaker, thunk: () => Promise<T>): Promise<T> {
+  try {
+    return (await hb.breaker.fire(thunk)) as T;
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EOPENBREAKER') {
+      const opened = hb.openedAt ?? new Date();
+      throw new CircuitOpenError(hb.host, new Date(opened.getTime() + hb.resetTimeoutMs));
+    }
+    throw err;
+  }
+}
+
+/** Drops every breaker (tests; a process normally keeps them for its lifetime). */
+export function resetBreakers(): void {
+  for (const b of registry.values()) b.breaker.shutdown();
+  registry.clear();
+}

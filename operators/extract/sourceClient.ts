@@ -1,0 +1,151 @@
+/**
+ * One source request, done right: a timeout (also aborted by the task's signal), the host's circuit
+ * breaker, p-retry with exponential backoff and jitter, Retry-After honoured, and the body tokenized as
+ * it streams in. A 4xx other than 408/429 is final (NonRetryableError), and so is an open circuit for
+ * this attempt (it fails fast; the task's own retry comes back later).
+ */
+import pRetry from 'p-retry';
+import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import type { Logger } from '../../scheduler/interfaces.js';
+import type { Settings } from '../../scheduler/settings.js';
+import { breakerFor, throughBreaker, type HostBreaker } from './breakers.js';
+import { CircuitOpenError } from './CircuitOpenError.js';
+import { JsonRowStreamParser } from './jsonRowStream.js';
+import { SourceHttpError } from './SourceHttpError.js';
+
+/** What a body held besides its rows. */
+export interface BodyResult {
+  /** Rows tokenized. */
+  readonly rows: number;
+  /** The envelope's next_cursor (null/undefined for the last page and for the unpaged API). */
+  readonly nextCursor: string | null | undefined;
+}
+
+/** Receives rows as they are tokenized; may return a promise to slow the body down (backpressure). */
+export interface RowSink {
+  /** A row's JSON text. */
+  row(json: string): void;
+  /** Called after each network chunk; awaited before the next is read. */
+  flush(): Promise<void> | void;
+  /** Called before a retry: forget rows of the failed attempt. */
+  reset(): Promise<void> | void;
+}
+
+/** Options of {@link fetchRows}. */
+export interface FetchOptions {
+  readonly settings: Settings['source'];
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+}
+
+function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A failure that says nothing about the host being down, so it must not trip the breaker. */
+function isClientFault(err: unknown): boolean {
+  return err instanceof SourceHttpError && !err.retryable;
+}
+
+async function requestOnce(url: string, opts: FetchOptions, sink: RowSink): Promise<BodyResult> {
+  const timeout = AbortSignal.timeout(opts.settings.timeoutMs);
+  const signal = AbortSignal.any([opts.signal, timeout]);
+  try {
+    const res = await fetch(url, { signal, headers: { accept: 'application/json' } });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new SourceHttpError(url, res.status, parseRetryAfter(res.headers.get('retry-after'), Date.now()));
+    }
+    if (!res.body) throw new Error(`GET ${url}: empty body`);
+    const parser = new JsonRowStreamParser((json) => sink.row(json));
+    const decoder = new TextDecoder('utf-8');
+    for await (const chunk of res.body) {
+      parser.write(decoder.decode(chunk, { stream: true }));
+      await sink.flush();
+    }
+    parser.write(decoder.decode());
+    const scalars = parser.end();
+    const next = scalars.next_cursor;
+    if (next !== undefined && next !== null && typeof next !== 'string') throw new Error(`GET ${url}: next_cursor is not a string or null`);
+    return { rows: parser.rows, nextCursor: next };
+  } catch (err) {
+    if (timeout.aborted && !opts.signal.aborted) {
+      throw new Error(`GET ${url} timed out after ${opts.settings.timeoutMs} ms`, { cause: err });
+    }
+    if (err instanceof TypeError && !(err instanceof SourceHttpError)) {
+      const cause = (err as { cause?: { message?: string } }).cause?.message;
+      throw new Error(`GET ${url} failed: ${cause ?? err.message}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/** The host's shared breaker for a source URL. */
+export function sourceBreaker(url: string, settings: Settings['source']): HostBreaker {
+  return breakerFor(new URL(url).host, settings.breaker, isClientFault);
+}
+
+/**
+ * GETs `url`, retrying per settings, handing rows to `sink` as they stream in. Rejects with
+ * NonRetryableError for a 4xx other than 408/429; with CircuitOpenError (retryable by the task) when the
+ * host's circuit is open; with the last error once retries are exhausted.
+ */
+export async function fetchRows(url: string, opts: FetchOptions, sink: RowSink): Promise<BodyResult> {
+  const hb = sourceBreaker(url, opts.settings);
+  hb.listeners.add(opts.log);
+  try {
+    return await pRetry(
+      async (attempt) => {
+        if (attempt > 1) await sink.reset();
+        return throughBreaker(hb, () => requestOnce(url, opts, sink));
+      },
+      {
+        retries: opts.settings.retries,
+        factor: 2,
+        minTimeout: opts.settings.retryMinTimeoutMs,
+        maxTimeout: opts.settings.retryMaxTimeoutMs,
+        randomize: true,
+        signal: opts.signal,
+        shouldRetry: async ({ error }) => {
+          if (error instanceof CircuitOpenError || error instanceof NonRetryableError || isClientFault(error)) return false;
+          if (error instanceof SourceHttpError && error.retryAfterMs !== undefined) {
+            // Honour Retry-After (capped at the backoff cap); p-retry's own backoff follows.
+            const wait = Math.min(error.retryAfterMs, opts.settings.retryMaxTimeoutMs);
+            opts.log.info(`source asked to retry after ${Math.round(wait)} ms`, { url, retryAfterMs: error.retryAfterMs });
+            await sleep(wait, opts.signal);
+          }
+          return true;
+        },
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          opts.log.warn(`GET ${url} attempt ${attemptNumber} failed: ${error.message}`, { url, attempt: attemptNumber, retriesLeft });
+        },
+      },
+    );
+  } catch (err) {
+    if (isClientFault(err)) throw new NonRetryableError((err as Error).message, { cause: err });
+    if (err instanceof CircuitOpenError) throw err;
+    if (opts.signal.aborted) throw err;
+    throw new Error(`GET ${url} failed after ${opts.settings.retries + 1} attempts: ${(err as Error).message}`, { cause: err });
+  } finally {
+    hb.listeners.delete(opts.log);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Reads a complete lake partition: refuses one without `_SUCCESS`, verifies each part's bytes, sha256
+ * and row count against the manifest while streaming it. A mismatch is detected at the end of the part,
+ * after its rows were handed out, so consumers must apply rows transactionally (the load does).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip } from 'node:zlib';
+import { LakePartitionError } from './LakePartitionError.js';
+import { MANIFEST_FILE, partitionDir, type LakeManifest } from './manifest.js';
+
+/** The manifest of a complete partition; throws {@link LakePartitionError} when there is none. */
+export async function readManifest(lakeDir: string, entity: string, ds: string): Promise<LakeManifest> {
+  const dir = partitionDir(lakeDir, entity, ds);
+  let text: string;
+  try {
+    text = await readFile(path.join(dir, MANIFEST_FILE), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new LakePartitionError(`lake partition ${entity}/ds=${ds} is missing or incomplete (no ${MANIFEST_FILE} in '${dir}'): run the extract first`, dir);
+    }
+    throw err;
+  }
+  let manifest: LakeManifest;
+  try {
+    manifest = JSON.parse(text) as LakeManifest;
+  } catch {
+    throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${MANIFEST_FILE} is not JSON`, dir);
+  }
+  if (manifest.entity !== entity || manifest.ds !== ds || !Array.isArray(manifest.parts)) {
+    throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${MANIFEST_FILE} describes '${manifest.entity}' ds '${manifest.ds}'`, dir);
+  }
+  return manifest;
+}
+
+/** Batches of raw lines (one row's JSON text each) of a complete partition, in order, verified. */
+export async function* readLakeLines(lakeDir: string, entity: string, ds: string, manifest?: LakeManifest): AsyncGenerator<string[]> {
+  const m = manifest ?? (await readManifest(lakeDir, entity, ds));
+  const dir = partitionDir(lakeDir, entity, ds);
+  let total = 0;
+  for (const part of m.parts) {
+    const file = path.join(dir, part.file);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    const input = createReadStream(file, { highWaterMark: 256 * 1024 });
+    input.on('data', (chunk) => {
+      bytes += chunk.length;
+      hash.update(chunk as Buffer);
+    });
+    const gunzip = createGunzip();
+    input.on('error', (err) => gunzip.destroy(err));
+    input.pipe(gunzip);
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    let rows = 0;
+    try {
+      for await (const chunk of gunzip) {
+        const text = rest + decoder.write(chunk as Buffer);
+        const lines = text.split('\n');
+        rest = lines.pop() ?? '';
+        rows += lines.length;
+        if (lines.length > 0) yield lines;
+      }
+    } catch (err) {
+      throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} is unreadable: ${(err as Error).message}`, dir);
+    } finally {
+      input.destroy();
+    }
+    rest += decoder.end();
+    if (rest !== '') throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} ends without a newline`, dir);
+    const sha = hash.digest('hex');
+    if (bytes !== part.bytes || sha !== part.sha256) {
+      throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${bytes} bytes, sha256 ${sha}; the manifest says ${part.bytes} bytes, ${part.sha256}`, dir);
+    }
+    if (rows !== part.rows) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${rows} rows; the manifest says ${part.rows}`, dir);
+    total += rows;
+  }
+  if (total !== m.rows) throw new LakePartitionError(`lake partition ${entity}/ds=${ds} has ${total} rows; the manifest says ${m.rows}`, dir);
+}
+
+/** The rows of a complete partition, parsed, as an async iterable (flat memory: one chunk at a time). */
+export async function* readLakePartition(lakeDir: string, entity: string, ds: string): AsyncGenerator<Record<string, unknown>> {
+  for await (const lines of readLakeLines(lakeDir, entity, ds)) {
+    for (const line of lines) yield JSON.parse(line) as Record<string, unknown>;
+  }
+}
