@@ -1,0 +1,105 @@
+/**
+ * Leases on task instances. A claim writes the claimer's owner id and an expiry; the owner renews it
+ * by heartbeat. An instance whose lease expired, or whose owner process on this host is gone, is
+ * lost: recovery re-queues it (up_for_retry, due now) with its try counted, or fails it when its
+ * tries are used up.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { MetadataDb } from './metadata/db.js';
+
+/** `hostname:pid:random` — unique per process start, even when a pid is reused. */
+export function newLeaseOwner(): string {
+  return `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/** The host and pid encoded in an owner id (the host may itself contain ':'). */
+export function parseLeaseOwner(owner: string): { host: string; pid: number } | undefined {
+  const parts = owner.split(':');
+  if (parts.length < 3) return undefined;
+  const pid = Number(parts[parts.length - 2]);
+  if (!Number.isInteger(pid)) return undefined;
+  return { host: parts.slice(0, -2).join(':'), pid };
+}
+
+/** True when the owner ran on this host and its process no longer exists. */
+export function ownerIsDeadHere(owner: string): boolean {
+  const parsed = parseLeaseOwner(owner);
+  if (!parsed || parsed.host !== os.hostname()) return false;
+  try {
+    process.kill(parsed.pid, 0);
+    return false;
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+/** Renews every lease `owner` holds on running task instances. */
+export async function renewLeases(db: MetadataDb, owner: string, leaseS: number, nowMs = Date.now()): Promise<void> {
+  await db.tx((sql) =>
+    sql.run(
+      "UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'",
+      [nowMs + Math.round(leaseS * 1000), nowMs, owner],
+    ),
+  );
+}
+
+/** One task instance found lost by {@link recoverLostTaskInstances}. */
+export interface RecoveredInstance {
+  readonly id: number;
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly tryNumber: number;
+  readonly newState: 'up_for_retry' | 'failed';
+  readonly reason: string;
+}
+
+/**
+ * Re-queues (or fails, when out of tries) the running instances whose lease expired or whose owner
+ * died on this host. `self` is never considered lost: this process knows what it runs.
+ */
+export async function recoverLostTaskInstances(db: MetadataDb, self: string, nowMs = Date.now()): Promise<RecoveredInstance[]> {
+  return db.tx(async (sql) => {
+    const running = await sql.all<{
+      id: number;
+      dag_id: string;
+      run_id: string;
+      task_id: string;
+      try_number: number;
+      max_tries: number;
+      lease_owner: string | null;
+      lease_expires_at: number | null;
+    }>(
+      "SELECT id, dag_id, run_id, task_id, try_number, max_tries, lease_owner, lease_expires_at FROM task_instances WHERE state = 'running' AND (lease_owner IS NULL OR lease_owner <> ?)",
+      [self],
+    );
+    const out: RecoveredInstance[] = [];
+    const endIso = new Date(nowMs).toISOString();
+    for (const ti of running) {
+      let reason: string | undefined;
+      if (ti.lease_owner === null) reason = 'running without a lease owner';
+      else if (ti.lease_expires_at === null || ti.lease_expires_at < nowMs) reason = `lease of ${ti.lease_owner} expired`;
+      else if (ownerIsDeadHere(ti.lease_owner)) reason = `owner ${ti.lease_owner} is no longer running`;
+      if (!reason) continue;
+      const retry = ti.try_number <= ti.max_tries;
+      const message = `attempt ${ti.try_number} lost: ${reason}`;
+      await sql.run(
+        `UPDATE task_instances SET state = ?, next_retry_at = ?, end_date = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ? AND state = 'running'`,
+        [retry ? 'up_for_retry' : 'failed', retry ? nowMs : null, endIso, message, ti.id],
+      );
+      out.push({
+        id: ti.id,
+        dagId: ti.dag_id,
+        runId: ti.run_id,
+        taskId: ti.task_id,
+        tryNumber: ti.try_number,
+        newState: retry ? 'up_for_retry' : 'failed',
+        reason: message,
+      });
+    }
+    return out;
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * The metadata schema as an ordered list of migrations. `schema_version` records the applied ones;
+ * a start applies the missing ones in order, each in its own transaction, so an older database is
+ * brought forward and a newer one is refused instead of being misread.
+ */
+
+/** One schema step: its version and the statements that take the previous version to it. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly statements: readonly string[];
+}
+
+/** Every migration, oldest first. Append only; never edit an applied one. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'dags, dag runs and task instances',
+    statements: [
+      `CREATE TABLE dags (
+        dag_id TEXT PRIMARY KEY,
+        paused INTEGER NOT NULL DEFAULT 0,
+        fileloc TEXT,
+        last_seen_at TEXT
+      )`,
+      // (dag_id, logical_date) is unique so the daemon, a backfill and a trigger can never create the
+      // same run twice: every creator inserts with OR IGNORE and reads back what exists.
+      `CREATE TABLE dag_runs (
+        id INTEGER PRIMARY KEY,
+        dag_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        logical_date TEXT NOT NULL,
+        data_interval_start TEXT NOT NULL,
+        data_interval_end TEXT NOT NULL,
+        run_type TEXT NOT NULL,
+        state TEXT NOT NULL,
+        conf TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL,
+        started_at TEXT,
+        ended_at TEXT,
+        UNIQUE (dag_id, logical_date),
+        UNIQUE (dag_id, run_id)
+      )`,
+      `CREATE INDEX dag_runs_by_state ON dag_runs (state, dag_id, logical_date)`,
+      // state NULL = waiting for its upstream (Airflow's "none"). Lease times are epoch ms so the
+      // claim and recovery predicates compare integers.
+      `CREATE TABLE task_instances (
+        id INTEGER PRIMARY KEY,
+        run_pk INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+        dag_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        state TEXT,
+        try_number INTEGER NOT NULL DEFAULT 0,
+        max_tries INTEGER NOT NULL DEFAULT 0,
+        start_date TEXT,
+        end_date TEXT,
+        duration REAL,
+        pid INTEGER,
+        hostname TEXT,
+        lease_owner TEXT,
+        lease_expires_at INTEGER,
+        heartbeat_at INTEGER,
+        next_retry_at INTEGER,
+        last_error TEXT,
+        UNIQUE (run_pk, task_id)
+      )`,
+      `CREATE INDEX task_instances_by_state ON task_instances (state, dag_id)`,
+      `CREATE INDEX task_instances_by_owner ON task_instances (lease_owner)`,
+    ],
+  },
+];
+
+/** The version a fully migrated database has. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,0 +1,114 @@
+/**
+ * Sequelize models over the metadata tables (the schema itself is owned by migrations.ts). The CLI's
+ * listings read through these; the executor's hot path uses batched SQL on the same connection.
+ */
+import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
+import type { DagRunState, RunType, TaskInstanceState } from '../interfaces.js';
+
+/** A row of `dags`. */
+export interface DagRow {
+  dag_id: string;
+  paused: number;
+  fileloc: string | null;
+  last_seen_at: string | null;
+}
+
+/** A row of `dag_runs`. Dates are ISO 8601 UTC strings. */
+export interface DagRunRow {
+  id: number;
+  dag_id: string;
+  run_id: string;
+  logical_date: string;
+  data_interval_start: string;
+  data_interval_end: string;
+  run_type: RunType;
+  state: DagRunState;
+  conf: string;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+}
+
+/** A row of `task_instances`; state null = waiting for upstream. Lease times are epoch ms. */
+export interface TaskInstanceRow {
+  id: number;
+  run_pk: number;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  state: TaskInstanceState | null;
+  try_number: number;
+  max_tries: number;
+  start_date: string | null;
+  end_date: string | null;
+  duration: number | null;
+  pid: number | null;
+  hostname: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  heartbeat_at: number | null;
+  next_retry_at: number | null;
+  last_error: string | null;
+}
+
+/** The three models. */
+export interface MetadataModels {
+  readonly Dag: ModelStatic<Model<DagRow>>;
+  readonly DagRun: ModelStatic<Model<DagRunRow>>;
+  readonly TaskInstance: ModelStatic<Model<TaskInstanceRow>>;
+}
+
+const text = { type: DataTypes.TEXT, allowNull: true };
+const int = { type: DataTypes.INTEGER, allowNull: true };
+
+/** Defines the models on `sequelize` (no sync: migrations create the tables). */
+export function defineModels(sequelize: Sequelize): MetadataModels {
+  const Dag = sequelize.define<Model<DagRow>>(
+    'Dag',
+    { dag_id: { type: DataTypes.TEXT, primaryKey: true }, paused: int, fileloc: text, last_seen_at: text },
+    { tableName: 'dags', timestamps: false },
+  );
+  const DagRun = sequelize.define<Model<DagRunRow>>(
+    'DagRun',
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      dag_id: text,
+      run_id: text,
+      logical_date: text,
+      data_interval_start: text,
+      data_interval_end: text,
+      run_type: text,
+      state: text,
+      conf: text,
+      created_at: text,
+      started_at: text,
+      ended_at: text,
+    },
+    { tableName: 'dag_runs', timestamps: false },
+  );
+  const TaskInstance = sequelize.define<Model<TaskInstanceRow>>(
+    'TaskInstance',
+    {
+      id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+      run_pk: int,
+      dag_id: text,
+      run_id: text,
+      task_id: text,
+      state: text,
+      try_number: int,
+      max_tries: int,
+      start_date: text,
+      end_date: text,
+      duration: { type: DataTypes.REAL, allowNull: true },
+      pid: int,
+      hostname: text,
+      lease_owner: text,
+      lease_expires_at: int,
+      heartbeat_at: int,
+      next_retry_at: int,
+      last_error: text,
+    },
+    { tableName: 'task_instances', timestamps: false },
+  );
+  return { Dag, DagRun, TaskInstance };
+}
