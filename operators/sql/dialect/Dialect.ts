@@ -1,0 +1,21 @@
+/**
+ * The SQL a model needs that differs between databases: date arithmetic and parameter syntax.
+ * Models call these through template macros ({{ day('x') }}), so adding PostgreSQL means adding one
+ * implementation of this interface, not editing models.
+ */
+export interface Dialect {
+  /** Dialect name, e.g. 'sqlite'. */
+  readonly name: string;
+  /** The UTC calendar day ('YYYY-MM-DD') of a date or timestamp text expression. */
+  day(expr: string): string;
+  /** The first day of the month of a day expression. */
+  monthStart(expr: string): string;
+  /** A day plus n days (n: an integer or an SQL integer expression). */
+  addDays(expr: string, n: string): string;
+  /** The first of a month plus n months (no clamping needed: the 1st exists in every month). */
+  addMonthsToMonthStart(expr: string, n: string): string;
+  /** A day plus n months, clamped to the last day of the target month (PostgreSQL's date + interval). */
+  addMonthsClamped(expr: string, n: string): string;
+  /** A named bind parameter's placeholder as the driver wants it (':start_day' -> '$start_day'). */
+  placeholder(name: string): string;
+}

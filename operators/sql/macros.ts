@@ -1,0 +1,205 @@
+/**
+ * The macros models call: ref/source (dependencies), date arithmetic (delegated to the dialect), and
+ * the Data Vault loading patterns written once (hub, link, satellite, latest-row predicate), plus the
+ * generic data tests. The vault patterns follow AutomateDV: insert-only, keys hashed at load.
+ */
+import { DESCRIPTIVE_FIELDS } from '../load/hashing.js';
+import type { Entity } from '../../scheduler/settings.js';
+import { ModelError } from './ModelError.js';
+import type { Macro, MacroArgs, MacroValue, RenderContext } from './template.js';
+
+function arg(args: MacroArgs, ctx: RenderContext, name: string, index?: number): MacroValue {
+  const v = args.named[name] ?? (index === undefined ? undefined : args.positional[index]);
+  if (v === undefined) throw new ModelError(`model '${ctx.model}': macro argument '${name}' is missing`, ctx.model, name);
+  return v;
+}
+
+function str(args: MacroArgs, ctx: RenderContext, name: string, index?: number): string {
+  const v = arg(args, ctx, name, index);
+  if (typeof v === 'number') return String(v);
+  if (typeof v !== 'string') throw new ModelError(`model '${ctx.model}': macro argument '${name}' must be a string, got '${JSON.stringify(v)}'`, ctx.model, name);
+  return v;
+}
+
+function list(args: MacroArgs, ctx: RenderContext, name: string, fallback?: readonly string[]): readonly string[] {
+  const v = args.named[name];
+  if (v === undefined && fallback) return fallback;
+  if (!Array.isArray(v)) throw new ModelError(`model '${ctx.model}': macro argument '${name}' must be a list, got '${JSON.stringify(v)}'`, ctx.model, name);
+  return v as readonly string[];
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+function ident(ctx: RenderContext, value: string): string {
+  if (!IDENT.test(value)) throw new ModelError(`model '${ctx.model}': bad identifier '${value}'`, ctx.model, value);
+  return value;
+}
+
+/** The record source written to vault rows loaded from a raw table. */
+export function recordSource(rawTable: string): string {
+  return `raw.${rawTable}`;
+}
+
+/** Descriptive fields of an entity: the satellite's payload, the same list the load's hashdiff covers. */
+function entityFields(ctx: RenderContext, entity: string): readonly string[] {
+  const fields = DESCRIPTIVE_FIELDS[entity as Entity];
+  if (!fields) throw new ModelError(`model '${ctx.model}': unknown entity '${entity}'`, ctx.model, entity);
+  return fields;
+}
+
+/**
+ * hub(hash_key='hk_car', business_key='car_id', sources=['cars.id', 'subscriptions.car_id']):
+ * every key of the ds's raw partitions not yet in the hub; the first source is the entity's own and
+ * is loaded first, so its record source wins. Raw tables carry the hash key under the hub's column name.
+ */
+const hub: Macro = (args, ctx) => {
+  const hk = ident(ctx, str(args, ctx, 'hash_key'));
+  const bk = ident(ctx, str(args, ctx, 'business_key'));
+  ctx.shape = {
+    columns: [`${hk} TEXT NOT NULL`, `${bk} TEXT NOT NULL`, 'load_date TEXT NOT NULL', 'record_source TEXT NOT NULL'],
+    primaryKey: [hk],
+  };
+  return list(args, ctx, 'sources')
+    .map((spec) => {
+      const [table, column] = spec.split('.');
+      const raw = ctx.source(ident(ctx, table));
+      ident(ctx, column ?? '');
+      return (
+        `INSERT INTO ${ctx.model} (${hk}, ${bk}, load_date, record_source)\n` +
+        `SELECT r.${hk}, r.${column}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
+        `WHERE r.processing_date = :ds AND r.${column} IS NOT NULL AND r.${hk} IS NOT NULL\n` +
+        `ON CONFLICT DO NOTHING;`
+      );
+    })
+    .join('\n');
+};
+
+/**
+ * link(hash_key='hk_subscription_link', source='subscriptions', keys=['hk_subscription', ...],
+ * required=['customer_id', 'car_id']): every new key combination of the ds's raw partition; rows
+ * missing a required business key have no link (their subscription counts as unknown).
+ */
+const link: Macro = (args, ctx) => {
+  const hk = ident(ctx, str(args, ctx, 'hash_key'));
+  const raw = ctx.source(ident(ctx, str(args, ctx, 'source')));
+  const keys = list(args, ctx, 'keys').map((k) => ident(ctx, k));
+  const required = list(args, ctx, 'required', []).map((k) => ident(ctx, k));
+  ctx.shape = {
+    columns: [`${hk} TEXT NOT NULL`, ...keys.map((k) => `${k} TEXT NOT NULL`), 'load_date TEXT NOT NULL', 'record_source TEXT NOT NULL'],
+    primaryKey: [hk],
+    indexes: keys.map((k) => [k, 'load_date']),
+  };
+  const cols = [hk, ...keys];
+  return (
+    `INSERT INTO ${ctx.model} (${cols.join(', ')}, load_date, record_source)\n` +
+    `SELECT ${cols.map((c) => `r.${c}`).join(', ')}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
+    `WHERE r.processing_date = :ds${required.map((c) => ` AND r.${c} IS NOT NULL`).join('')}\n` +
+    `ON CONFLICT DO NOTHING;`
+  );
+};
+
+/** is_latest('sat_car', 'hk_car', 's'): true for the row of alias `s` that is its key's latest version. */
+const isLatest: Macro = (args, ctx) => {
+  const table = ctx.ref(ident(ctx, str(args, ctx, 'table', 0)));
+  const hk = ident(ctx, str(args, ctx, 'hash_key', 1));
+  const alias = ident(ctx, str(args, ctx, 'alias', 2));
+  return `${alias}.load_date = (SELECT max(x.load_date) FROM ${table} x WHERE x.${hk} = ${alias}.${hk})`;
+};
+
+/**
+ * sat(hash_key='hk_car', entity='cars', real=['monthly_rate']): inserts a row for each key of the ds's
+ * raw partition whose hashdiff differs from the key's latest row at or before this load_date, so a
+ * re-run of the same ds inserts nothing and unchanged keys never get a new version.
+ */
+const sat: Macro = (args, ctx) => {
+  const hk = ident(ctx, str(args, ctx, 'hash_key'));
+  const entity = str(args, ctx, 'entity');
+  const raw = ctx.source(ident(ctx, entity));
+  const real = new Set(list(args, ctx, 'real', []));
+  const fields = entityFields(ctx, entity);
+  ctx.shape = {
+    columns: [
+      `${hk} TEXT NOT NULL`,
+      'load_date TEXT NOT NULL',
+      'hashdiff TEXT NOT NULL',
+      'record_source TEXT NOT NULL',
+      ...fields.map((f) => `${f} ${real.has(f) ? 'REAL' : 'TEXT'}`),
+    ],
+    primaryKey: [hk, 'load_date'],
+  };
+  return (
+    `INSERT INTO ${ctx.model} (${hk}, load_date, hashdiff, record_source, ${fields.join(', ')})\n` +
+    `SELECT r.${hk}, :load_date, r.hashdiff, '${recordSource(raw)}', ${fields.map((f) => `r.${f}`).join(', ')}\n` +
+    `FROM ${raw} r\n` +
+    `WHERE r.processing_date = :ds AND r.${hk} IS NOT NULL\n` +
+    `  AND NOT EXISTS (SELECT 1 FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.hashdiff = r.hashdiff\n` +
+    `    AND s.load_date = (SELECT max(s2.load_date) FROM ${ctx.model} s2 WHERE s2.${hk} = r.${hk} AND s2.load_date <= :load_date))\n` +
+    `ON CONFLICT DO NOTHING;`
+  );
+};
+
+/**
+ * sat_current(sat='sat_car', hub='hub_car', hash_key='hk_car', business_key='car_id', entity='cars'):
+ * the latest version per key with the source's field names (the business key as `id`).
+ */
+const satCurrent: Macro = (args, ctx) => {
+  const satTable = ctx.ref(ident(ctx, str(args, ctx, 'sat')));
+  const hubTable = ctx.ref(ident(ctx, str(args, ctx, 'hub')));
+  const hk = ident(ctx, str(args, ctx, 'hash_key'));
+  const bk = ident(ctx, str(args, ctx, 'business_key'));
+  const fields = entityFields(ctx, str(args, ctx, 'entity'));
+  return (
+    `SELECT h.${bk} AS id, ${fields.map((f) => `s.${f}`).join(', ')}, s.${hk}, s.load_date, s.hashdiff\n` +
+    `FROM ${satTable} s JOIN ${hubTable} h ON h.${hk} = s.${hk}\n` +
+    `WHERE s.load_date = (SELECT max(x.load_date) FROM ${satTable} x WHERE x.${hk} = s.${hk})`
+  );
+};
+
+/** The macros every model may call. */
+export const MACROS: Readonly<Record<string, Macro>> = {
+  ref: (args, ctx) => ctx.ref(str(args, ctx, 'name', 0)),
+  source: (args, ctx) => ctx.source(str(args, ctx, 'name', 0)),
+  day: (args, ctx) => ctx.dialect.day(str(args, ctx, 'expr', 0)),
+  month_start: (args, ctx) => ctx.dialect.monthStart(str(args, ctx, 'expr', 0)),
+  add_days: (args, ctx) => ctx.dialect.addDays(str(args, ctx, 'expr', 0), str(args, ctx, 'n', 1)),
+  add_months_to_month_start: (args, ctx) => ctx.dialect.addMonthsToMonthStart(str(args, ctx, 'expr', 0), str(args, ctx, 'n', 1)),
+  add_months_clamped: (args, ctx) => ctx.dialect.addMonthsClamped(str(args, ctx, 'expr', 0), str(args, ctx, 'n', 1)),
+  hub,
+  link,
+  sat,
+  sat_current: satCurrent,
+  is_latest: isLatest,
+};
+
+/** A generic data test declared in a model's header, e.g. `unique(day)`. */
+export interface GenericTestSpec {
+  readonly kind: 'not_null' | 'unique' | 'accepted_values' | 'relationships';
+  readonly args: readonly string[];
+}
+
+/** Renders a generic test on `table` to SQL returning the offending rows. */
+export function renderGenericTest(table: string, spec: GenericTestSpec, model: string): { sql: string; refs: string[] } {
+  const bad = (why: string) => new ModelError(`model '${model}': ${why} in test '${spec.kind}(${spec.args.join(', ')})'`, model, spec.kind);
+  const cols = spec.args.map((a) => a.trim());
+  switch (spec.kind) {
+    case 'not_null':
+      if (cols.length === 0) throw bad('no column');
+      return { sql: `SELECT * FROM ${table} WHERE ${cols.map((c) => `${c} IS NULL`).join(' OR ')}`, refs: [] };
+    case 'unique':
+      if (cols.length === 0) throw bad('no column');
+      return { sql: `SELECT ${cols.join(', ')}, count(*) AS n FROM ${table} GROUP BY ${cols.join(', ')} HAVING count(*) > 1`, refs: [] };
+    case 'accepted_values': {
+      const [col, ...values] = cols;
+      if (!col || values.length === 0) throw bad('need a column and values');
+      return { sql: `SELECT ${col}, count(*) AS n FROM ${table} WHERE ${col} IS NOT NULL AND ${col} NOT IN (${values.join(', ')}) GROUP BY ${col}`, refs: [] };
+    }
+    case 'relationships': {
+      const [col, target] = cols;
+      const [toTable, toCol] = (target ?? '').split('.');
+      if (!col || !toTable || !toCol) throw bad("need 'column, table.column'");
+      return {
+        sql: `SELECT t.${col}, count(*) AS n FROM ${table} t WHERE t.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${toTable} p WHERE p.${toCol} = t.${col}) GROUP BY t.${col}`,
+        refs: [toTable],
+      };
+    }
+  }
+}

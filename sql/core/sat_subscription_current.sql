@@ -1,0 +1,15 @@
+-- materialized: view
+-- description: the latest version of every subscription with its customer_id and car_id (from its latest link), source field names
+-- tests: unique(id); accepted_values(term_month, 'six', 'twelve')
+SELECT h.subscription_id AS id, hc.customer_id, hr.car_id,
+       s.created_at, s.start_date, s.term_month, s.monthly_rate,
+       s.hk_subscription, l.hk_customer, l.hk_car, s.load_date, s.hashdiff
+FROM {{ ref('sat_subscription') }} s
+JOIN {{ ref('hub_subscription') }} h ON h.hk_subscription = s.hk_subscription
+-- a subscription whose customer or car id was missing has no link: it stays, with null ids (unknown)
+LEFT JOIN {{ ref('link_subscription') }} l ON l.hk_subscription_link = (
+  SELECT x.hk_subscription_link FROM {{ ref('link_subscription') }} x
+  WHERE x.hk_subscription = s.hk_subscription ORDER BY x.load_date DESC, x.hk_subscription_link DESC LIMIT 1)
+LEFT JOIN {{ ref('hub_customer') }} hc ON hc.hk_customer = l.hk_customer
+LEFT JOIN {{ ref('hub_car') }} hr ON hr.hk_car = l.hk_car
+WHERE {{ is_latest('sat_subscription', 'hk_subscription', 's') }}

@@ -1,0 +1,150 @@
+/**
+ * Test set-up for the warehouse: raw tables shaped and hashed exactly as the load writes them
+ * (operators/load/hashing.ts), task contexts for given intervals, and runners that execute a DAG's
+ * model tasks in order, as the scheduler would.
+ */
+import { QueryTypes } from 'sequelize';
+import { hashKey, vaultColumns } from '../../operators/load/hashing.js';
+import { modelTaskSpecs, type ModelDag } from '../../operators/sql/dagTasks.js';
+import { openWarehouse } from '../../operators/warehouse.js';
+import type { DataInterval, Logger, TaskContext } from '../../scheduler/interfaces.js';
+import type { Entity, Settings } from '../../scheduler/settings.js';
+
+export type Row = Record<string, string | number | null>;
+
+/** Source fields per entity, in the contract's order. */
+export const SOURCE_FIELDS: Record<Entity, readonly string[]> = {
+  cars: ['id', 'vin', 'brand', 'model', 'engine_type', 'license_plate', 'registration_date', 'deregistration_date'],
+  customers: ['id', 'first_name', 'second_name', 'type', 'company_name', 'address_city', 'address_zip', 'address_street', 'address_street_house'],
+  subscriptions: ['id', 'customer_id', 'car_id', 'created_at', 'start_date', 'term_month', 'monthly_rate'],
+};
+
+const VAULT_FIELDS: Record<Entity, readonly string[]> = {
+  cars: ['hk_car', 'hashdiff'],
+  customers: ['hk_customer', 'hashdiff'],
+  subscriptions: ['hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'],
+};
+
+/** The raw tables of the contract, as the load creates them. */
+export async function createRawTables(file: string): Promise<void> {
+  const db = await openWarehouse(file);
+  for (const e of Object.keys(SOURCE_FIELDS) as Entity[]) {
+    const cols = [...SOURCE_FIELDS[e], 'processing_date', ...VAULT_FIELDS[e]].map((c) =>
+      c === 'monthly_rate' ? 'monthly_rate REAL' : c === 'id' || c === 'processing_date' ? `${c} TEXT NOT NULL` : `${c} TEXT`,
+    );
+    await db.query(`CREATE TABLE IF NOT EXISTS ${e} (${cols.join(', ')})`);
+    await db.query(`CREATE INDEX IF NOT EXISTS ${e}_processing_date ON ${e} (processing_date)`);
+  }
+}
+
+/** Replaces the raw partition processing_date = ds of `entity` with `rows`, hashed as the load does. */
+export async function writeRaw(file: string, entity: Entity, ds: string, rows: readonly Row[]): Promise<void> {
+  const db = await openWarehouse(file);
+  const cols = [...SOURCE_FIELDS[entity], 'processing_date', ...VAULT_FIELDS[entity]];
+  await db.transaction(async (t) => {
+    await db.query(`DELETE FROM ${entity} WHERE processing_date = ?`, { replacements: [ds], transaction: t });
+    for (const row of rows) {
+      const v = { ...row, processing_date: ds, ...vaultColumns(entity, row) } as Row;
+      await db.query(`INSERT INTO ${entity} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, {
+        replacements: cols.map((c) => v[c] ?? null),
+        transaction: t,
+      });
+    }
+  });
+}
+
+/** A logger that keeps its lines, so tests can read what a task logged. */
+export class MemoryLog implements Logger {
+  readonly lines: { level: string; message: string; meta?: Record<string, unknown> }[] = [];
+  debug(message: string, meta?: Record<string, unknown>) { this.lines.push({ level: 'debug', message, meta }); }
+  info(message: string, meta?: Record<string, unknown>) { this.lines.push({ level: 'info', message, meta }); }
+  warn(message: string, meta?: Record<string, unknown>) { this.lines.push({ level: 'warn', message, meta }); }
+  error(message: string, meta?: Record<string, unknown>) { this.lines.push({ level: 'error', message, meta }); }
+}
+
+const utc = (day: string) => new Date(`${day}T00:00:00Z`);
+
+/** The daily interval of `day`. */
+export function dayInterval(day: string): DataInterval {
+  const start = utc(day);
+  return { start, end: new Date(start.getTime() + 86_400_000) };
+}
+
+/** The monthly interval of `month` ('YYYY-MM-01'). */
+export function monthInterval(month: string): DataInterval {
+  const start = utc(month);
+  const end = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
+  return { start, end };
+}
+
+/** A task context covering `intervals` (oldest first), as the scheduler builds it. */
+export function contextFor(settings: Settings, dagId: string, taskId: string, intervals: readonly DataInterval[], log: Logger = new MemoryLog()): TaskContext {
+  const first = intervals[0];
+  const ds = first.start.toISOString().slice(0, 10);
+  return {
+    dagId,
+    taskId,
+    runId: `backfill__${first.start.toISOString().slice(0, 19)}+00:00`,
+    tryNumber: 1,
+    logicalDate: first.start,
+    ds,
+    dataIntervalStart: first.start,
+    dataIntervalEnd: intervals[intervals.length - 1].end,
+    month: `${ds.slice(0, 7)}-01`,
+    intervals,
+    signal: new AbortController().signal,
+    log,
+    settings,
+    params: {},
+  };
+}
+
+/** Runs every task of a model DAG once for `intervals`, in topological order; returns the log. */
+export async function runModelDag(settings: Settings, dag: ModelDag, intervals: readonly DataInterval[], opts: { skip?: string[] } = {}): Promise<MemoryLog> {
+  const log = new MemoryLog();
+  const specs = modelTaskSpecs(dag);
+  for (const [id, spec] of Object.entries(specs)) {
+    if (opts.skip?.includes(id)) continue;
+    await spec.run(contextFor(settings, dag, id, intervals, log));
+  }
+  return log;
+}
+
+/** One source snapshot. */
+export interface Snapshot {
+  readonly cars: readonly Row[];
+  readonly customers: readonly Row[];
+  readonly subscriptions: readonly Row[];
+}
+
+/** Loads `snapshot` as the raw partitions of ds and runs the ingest DAG's vault models and tests. */
+export async function ingest(settings: Settings, ds: string, snapshot: Snapshot): Promise<MemoryLog> {
+  await createRawTables(settings.warehouseDb);
+  for (const e of ['cars', 'customers', 'subscriptions'] as const) await writeRaw(settings.warehouseDb, e, ds, snapshot[e]);
+  return runModelDag(settings, 'ingest', [dayInterval(ds)]);
+}
+
+/** Every row of `table`, ordered by all columns, for comparing whole tables. */
+export async function tableRows(file: string, table: string): Promise<Record<string, unknown>[]> {
+  const db = await openWarehouse(file);
+  const cols = (await db.query(`PRAGMA table_info(${table})`, { type: QueryTypes.SELECT, raw: true })) as { name: string }[];
+  if (cols.length === 0) return [];
+  return db.query(`SELECT * FROM ${table} ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`, { type: QueryTypes.SELECT, raw: true });
+}
+
+/** All mart tables. */
+export const MARTS = ['infleeted_cars_volumes', 'defleeted_cars_volumes', 'cars_deliveries', 'type_share', 'type_distribution'] as const;
+
+/** Every vault, helper and mart table's rows, keyed by table (views excluded: they follow their tables). */
+export async function snapshotWarehouse(file: string): Promise<Record<string, Record<string, unknown>[]>> {
+  const tables = [
+    'hub_car', 'hub_customer', 'hub_subscription', 'link_subscription', 'sat_car', 'sat_customer', 'sat_subscription',
+    'car_timeline', 'subscription_timeline', ...MARTS,
+  ];
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const t of tables) out[t] = await tableRows(file, t);
+  return out;
+}
+
+/** Hash key of one business key, as the load computes it (re-exported for tests). */
+export { hashKey };
