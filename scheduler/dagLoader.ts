@@ -1,0 +1,270 @@
+/**
+ * Loads the DAG files of a folder into a DagBag, and reloads them when the folder changes.
+ *
+ * A DAG file is any `*.ts` file in the folder (not recursive) except `*.d.ts` and names starting with
+ * `_` or `.` (use those for shared helpers). It must `export default defineDag({...})`. A file that
+ * fails to import (syntax error, missing import, a throw at module level, a DagDefinitionError for a
+ * cycle / duplicate / unknown upstream), that exports something else, or whose DAG id another file
+ * already took, becomes a one-line {file, reason} error; every other file still loads.
+ *
+ * Reloading: each import URL carries `?v=<mtime>.<size>`, so a changed file is a new module to Node's ESM
+ * loader (tsx honours the query) and an unchanged one is served from the module cache. Only the DAG
+ * file itself re-evaluates: modules it imports (e.g. `_common.ts`) stay cached until the process
+ * restarts. A folder outside any `"type": "module"` package makes tsx load the files as CommonJS, where
+ * the query is ignored; the loader then drops the file from require.cache first, so reload still works.
+ */
+import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isDag } from './dag.js';
+import type { Dag, DagImportError, Logger } from './interfaces.js';
+
+/** The DAGs of a folder and the files that could not be loaded. */
+export interface DagBag {
+  /** Loaded DAGs by id. */
+  readonly dags: ReadonlyMap<string, Dag>;
+  /** Files that could not be loaded, in file-name order. */
+  readonly errors: readonly DagImportError[];
+}
+
+/** Options of {@link loadDagBag}. */
+export interface LoadDagBagOptions {
+  /** A file whose import has not settled after this long is reported as an error. Default 30000 ms. */
+  readonly importTimeoutMs?: number;
+}
+
+/** Options of {@link watchDagBag}. */
+export interface WatchDagBagOptions extends LoadDagBagOptions {
+  /** Quiet time after the last change before reloading; editors write a file in several steps. Default 300 ms. */
+  readonly debounceMs?: number;
+  /**
+   * Also compare the folder's file times every this many ms, for file systems where fs.watch misses
+   * events (network and some container bind mounts). 0 turns polling off. Default 2000 ms.
+   */
+  readonly pollMs?: number;
+  /** Use fs.watch events. Default true; false leaves only polling (for file systems without events). */
+  readonly fsEvents?: boolean;
+}
+
+/** Longest reason kept; a reason is one line for `dags list` and the log. */
+const MAX_REASON = 300;
+
+/** True for names the loader treats as DAG files. */
+export function isDagFileName(name: string): boolean {
+  return name.endsWith('.ts') && !name.endsWith('.d.ts') && !name.startsWith('_') && !name.startsWith('.');
+}
+
+const requireCache = createRequire(import.meta.url).cache;
+
+/** The version each file was last imported at, and whether that import failed (failed ones retry). */
+const imported = new Map<string, { version: string; failed: boolean }>();
+let retryCounter = 0;
+
+/**
+ * Imports one file at `version`. A file whose last import failed gets a fresh URL even when unchanged,
+ * since the failure may have been in something it imports that has changed since.
+ */
+async function importVersion(file: string, mtimeMs: number, size: number): Promise<unknown> {
+  const prev = imported.get(file);
+  let version = `${Math.trunc(mtimeMs * 1000)}.${size}`;
+  const unchanged = prev !== undefined && prev.version.split('-')[0] === version;
+  if (unchanged && prev.failed) version = `${version}-${++retryCounter}`;
+  else if (unchanged) version = prev.version;
+  if (prev?.version !== version) delete requireCache[file];
+  imported.set(file, { version, failed: false });
+  try {
+    return await import(`${pathToFileURL(file).href}?v=${version}`);
+  } catch (err) {
+    imported.set(file, { version, failed: true });
+    throw err;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, file: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`import did not finish within ${ms} ms (top-level await?) in ${path.basename(file)}`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Shortens to one line of at most MAX_REASON characters. */
+function oneLine(text: string): string {
+  const flat = text.replace(/\s*\n\s*/g, ' ').trim();
+  return flat.length > MAX_REASON ? `${flat.slice(0, MAX_REASON - 1)}…` : flat;
+}
+
+/**
+ * A one-line reason for an import failure, e.g. `SyntaxError: Expected "}" but found ";" (line 3, column 32)`
+ * or `Error: boom (line 4)`. esbuild's TransformError (what tsx throws for a syntax error) carries the
+ * location inside its message; for runtime throws the line comes from the first stack frame in the file.
+ */
+export function importFailureReason(err: unknown, file: string): string {
+  if (!(err instanceof Error)) return oneLine(`thrown ${String(err)}`);
+  const transform = /^(?<f>[^\n]*?):(?<line>\d+):(?<col>\d+): ERROR: (?<msg>[^\n]*)/m.exec(err.message);
+  if (err.name === 'TransformError' && transform?.groups) {
+    const { line, col, msg } = transform.groups;
+    return oneLine(`SyntaxError: ${msg} (line ${line}, column ${col})`);
+  }
+  const dir = path.dirname(file) + path.sep;
+  let message = `${err.name}: ${err.message.split('\n')[0]}`.split(dir).join('');
+  const frame = (err.stack ?? '')
+    .split('\n')
+    .find((l) => /^\s+at /.test(l) && (l.includes(`${file}:`) || l.includes(`${pathToFileURL(file).href}`)));
+  const line = frame ? /:(\d+):\d+\)?\s*$/.exec(frame)?.[1] : undefined;
+  if (line && err.name !== 'DagDefinitionError') message += ` (line ${line})`;
+  return oneLine(message);
+}
+
+/** The DAG files of `dir`, sorted by name so duplicate ids resolve the same way every time. */
+async function listDagFiles(dir: string): Promise<{ file: string; mtimeMs: number; size: number }[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: { file: string; mtimeMs: number; size: number }[] = [];
+  for (const e of entries) {
+    if (!isDagFileName(e.name) || !(e.isFile() || e.isSymbolicLink())) continue;
+    const file = path.join(dir, e.name);
+    try {
+      const s = await stat(file);
+      if (s.isFile()) files.push({ file, mtimeMs: s.mtimeMs, size: s.size });
+    } catch {
+      // Removed between readdir and stat (an editor's rename): the next change event reloads.
+    }
+  }
+  return files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+}
+
+/**
+ * Imports every DAG file in `dir` (see the module comment). Import errors are logged at error level
+ * and returned in `errors`; they never reject. Rejects only when `dir` cannot be read.
+ */
+export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOptions = {}): Promise<DagBag> {
+  const absDir = path.resolve(dir);
+  const timeoutMs = opts.importTimeoutMs ?? 30_000;
+  const files = await listDagFiles(absDir);
+  // Import in parallel (independent files); results are then taken in name order.
+  const results = await Promise.allSettled(files.map(({ file, mtimeMs, size }) => withTimeout(importVersion(file, mtimeMs, size), timeoutMs, file)));
+
+  const dags = new Map<string, Dag>();
+  const errors: DagImportError[] = [];
+  const fail = (file: string, reason: string): void => {
+    errors.push({ file, reason });
+    log?.error('DAG file failed to load', { file, reason });
+  };
+  files.forEach(({ file }, i) => {
+    const result = results[i];
+    if (result.status === 'rejected') return fail(file, importFailureReason(result.reason, file));
+    const exported = (result.value as { default?: unknown }).default;
+    if (!isDag(exported)) {
+      const what = exported === undefined ? 'no default export' : `default export is ${describeValue(exported)}`;
+      return fail(file, `${what}; expected \`export default defineDag({...})\``);
+    }
+    const other = dags.get(exported.id);
+    if (other) {
+      return fail(file, `duplicate DAG id '${exported.id}': already defined in ${other.fileloc ?? '?'}`);
+    }
+    // The DAG object was created by this module evaluation, so recording its file on it is safe.
+    if (exported.fileloc === undefined) (exported as { fileloc?: string }).fileloc = file;
+    dags.set(exported.id, exported);
+  });
+  log?.info('DAG folder loaded', { dir: absDir, dags: dags.size, errors: errors.length });
+  return { dags, errors };
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'function') return `a function${v.name ? ` '${v.name}'` : ''}`;
+  if (typeof v === 'object') return `an object (${v.constructor?.name ?? 'Object'})`;
+  return `a ${typeof v}`;
+}
+
+/** Names and times of every entry in `dir`: any change (a DAG, a helper, a removal) changes it. */
+function fingerprint(dir: string): string {
+  try {
+    const parts: string[] = [];
+    for (const name of readdirSync(dir).sort()) {
+      if (!name.endsWith('.ts')) continue;
+      try {
+        const s = statSync(path.join(dir, name));
+        parts.push(`${name}:${s.mtimeMs}:${s.size}`);
+      } catch {
+        parts.push(`${name}:gone`);
+      }
+    }
+    return parts.join('|');
+  } catch (err) {
+    return `unreadable:${(err as NodeJS.ErrnoException).code ?? ''}`;
+  }
+}
+
+/**
+ * Watches `dir` and calls `onChange` with a freshly loaded bag after its `.ts` files change (added,
+ * edited, removed), debounced. Reloads never overlap; a change during a reload triggers one more.
+ * Call this after the initial {@link loadDagBag}; changes made in between are seen by the next poll
+ * only if the files' times differ from those at watch start.
+ */
+export function watchDagBag(
+  dir: string,
+  onChange: (bag: DagBag) => void,
+  log?: Logger,
+  opts: WatchDagBagOptions = {},
+): { close(): void } {
+  const absDir = path.resolve(dir);
+  const debounceMs = opts.debounceMs ?? 300;
+  const pollMs = opts.pollMs ?? 2000;
+  let last = fingerprint(absDir);
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let again = false;
+
+  const reload = async (): Promise<void> => {
+    if (closed) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      const now = fingerprint(absDir);
+      if (now === last) return;
+      last = now;
+      log?.info('DAG folder changed; reloading', { dir: absDir });
+      const bag = await loadDagBag(absDir, log, opts);
+      if (!closed) onChange(bag);
+    } catch (err) {
+      log?.error('DAG folder reload failed', { dir: absDir, error: (err as Error).message });
+    } finally {
+      running = false;
+      if (again && !closed) {
+        again = false;
+        schedule();
+      }
+    }
+  };
+  const schedule = (): void => {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => void reload(), debounceMs);
+  };
+
+  let watcher: FSWatcher | undefined;
+  if (opts.fsEvents ?? true) try {
+    watcher = watch(absDir, { persistent: false }, () => schedule());
+    watcher.on('error', (err) => log?.warn('DAG folder watch failed; polling only', { dir: absDir, error: err.message }));
+  } catch (err) {
+    log?.warn('cannot watch DAG folder; polling only', { dir: absDir, error: (err as Error).message });
+  }
+  const poller = pollMs > 0 ? setInterval(() => { if (fingerprint(absDir) !== last) schedule(); }, pollMs) : undefined;
+  poller?.unref();
+
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      if (poller) clearInterval(poller);
+      watcher?.close();
+    },
+  };
+}

@@ -1,0 +1,251 @@
+import { expect } from 'chai';
+import { rmSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadDagBag, watchDagBag, isDagFileName, type DagBag } from '../../scheduler/dagLoader.js';
+import type { Logger } from '../../scheduler/interfaces.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixtures = path.resolve(here, '..', 'fixtures', 'dags');
+/** DAG files written into temp dirs import the real defineDag by absolute URL. */
+const dagModule = pathToFileURL(path.resolve(here, '..', '..', 'scheduler', 'dag.ts')).href;
+
+interface Entry {
+  level: string;
+  message: string;
+  meta?: Record<string, unknown>;
+}
+function memoryLogger(): Logger & { entries: Entry[] } {
+  const entries: Entry[] = [];
+  const at = (level: string) => (message: string, meta?: Record<string, unknown>) => void entries.push({ level, message, meta });
+  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** A DAG file's source with the given id and task ids (a chain). */
+function dagSource(id: string, tasks: string[]): string {
+  const body = tasks.map((t, i) => `    ${t}: { run: () => '${t}'${i > 0 ? `, upstream: ['${tasks[i - 1]}']` : ''} },`).join('\n');
+  return `import { defineDag } from '${dagModule}';\nexport default defineDag({\n  id: '${id}',\n  schedule: '@daily',\n  startDate: '2024-01-01',\n  tasks: {\n${body}\n  },\n});\n`;
+}
+
+/** Writes a file and moves its mtime forward, so a rewrite within the same clock tick still counts as a change. */
+let tick = Date.now() / 1000;
+function writeFile(file: string, text: string): void {
+  writeFileSync(file, text);
+  tick += 2;
+  utimesSync(file, tick, tick);
+}
+
+function reasonOf(bag: DagBag, name: string): string | undefined {
+  return bag.errors.find((e) => path.basename(e.file) === name)?.reason;
+}
+
+describe('DAG loader', () => {
+  let tmp: ReturnType<typeof makeTmpDir>;
+  beforeEach(() => {
+    tmp = makeTmpDir('drivetrain-loader-');
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('loads the valid DAG of a folder and reports each broken file with its file and reason', async () => {
+    const log = memoryLogger();
+    const dir = path.join(fixtures, 'mixed');
+    const bag = await loadDagBag(dir, log);
+
+    expect([...bag.dags.keys()]).to.deep.equal(['fixture_good']);
+    const good = bag.dags.get('fixture_good')!;
+    expect(good.tasks.map((t) => t.id)).to.deep.equal(['extract', 'load']);
+    expect(good.fileloc).to.equal(path.join(dir, 'good.ts'));
+
+    expect(bag.errors.map((e) => path.basename(e.file))).to.deep.equal(['cycle.ts', 'no_default.ts', 'not_a_dag.ts', 'unknown_upstream.ts']);
+    expect(reasonOf(bag, 'cycle.ts')).to.equal("DagDefinitionError: DAG 'fixture_cycle' has a cycle among tasks: a, b");
+    expect(reasonOf(bag, 'unknown_upstream.ts')).to.equal("DagDefinitionError: DAG 'fixture_unknown_upstream': task 'load' has unknown upstream 'extrct'");
+    expect(reasonOf(bag, 'no_default.ts')).to.match(/^no default export; expected `export default defineDag/);
+    expect(reasonOf(bag, 'not_a_dag.ts')).to.match(/^default export is an object \(Object\); expected/);
+    for (const e of bag.errors) expect(e.file).to.equal(path.join(dir, path.basename(e.file)));
+
+    const logged = log.entries.filter((e) => e.level === 'error');
+    expect(logged.map((e) => e.meta)).to.deep.equal(bag.errors.map((e) => ({ file: e.file, reason: e.reason })));
+  });
+
+  it('reports a syntax error and a cycle in one folder while the good DAG next to them loads', async () => {
+    writeFile(path.join(tmp.dir, 'good.ts'), dagSource('good', ['a', 'b']));
+    writeFile(path.join(tmp.dir, 'broken.ts'), `import { defineDag } from '${dagModule}';\nconst x = 1\nexport default defineDag({ id: 'broken' ;\n`);
+    writeFile(
+      path.join(tmp.dir, 'cyclic.ts'),
+      `import { defineDag } from '${dagModule}';\nexport default defineDag({ id: 'cyclic', schedule: null, startDate: '2024-01-01', tasks: { x: { run: () => 1, upstream: ['y'] }, y: { run: () => 1, upstream: ['x'] } } });\n`,
+    );
+    const bag = await loadDagBag(tmp.dir);
+    expect([...bag.dags.keys()]).to.deep.equal(['good']);
+    expect(bag.errors.map((e) => path.basename(e.file))).to.deep.equal(['broken.ts', 'cyclic.ts']);
+    expect(reasonOf(bag, 'broken.ts')).to.equal('SyntaxError: Expected "}" but found ";" (line 3, column 40)');
+    expect(reasonOf(bag, 'cyclic.ts')).to.equal("DagDefinitionError: DAG 'cyclic' has a cycle among tasks: x, y");
+  });
+
+  it('reports a throw at module level with the line it came from', async () => {
+    writeFile(path.join(tmp.dir, 'throws.ts'), `const n: number = 1;\nif (n === 1) throw new TypeError('settings missing');\nexport default n;\n`);
+    const bag = await loadDagBag(tmp.dir);
+    expect(bag.errors).to.have.length(1);
+    expect(bag.errors[0].reason).to.equal('TypeError: settings missing (line 2)');
+  });
+
+  it('reports a missing import in one line without the folder path', async () => {
+    writeFile(path.join(tmp.dir, 'imports.ts'), `import { x } from './_missing.js';\nexport default x;\n`);
+    const bag = await loadDagBag(tmp.dir);
+    expect(bag.errors).to.have.length(1);
+    const { reason } = bag.errors[0];
+    expect(reason).to.include('_missing');
+    expect(reason).to.not.include('\n');
+    expect(reason.length).to.be.at.most(300);
+  });
+
+  it('keeps the first file of a duplicate DAG id and names both files in the error', async () => {
+    const dir = path.join(fixtures, 'duplicate');
+    const bag = await loadDagBag(dir);
+    expect([...bag.dags.keys()].sort()).to.deep.equal(['fixture_dup', 'fixture_other']);
+    expect(bag.dags.get('fixture_dup')!.tasks[0].id).to.equal('first');
+    expect(bag.errors).to.deep.equal([
+      { file: path.join(dir, 'b_second.ts'), reason: `duplicate DAG id 'fixture_dup': already defined in ${path.join(dir, 'a_first.ts')}` },
+    ]);
+  });
+
+  it('ignores declaration files, helper files and hidden files', () => {
+    expect(isDagFileName('daily.ts')).to.equal(true);
+    expect(isDagFileName('types.d.ts')).to.equal(false);
+    expect(isDagFileName('_common.ts')).to.equal(false);
+    expect(isDagFileName('.daily.ts')).to.equal(false);
+    expect(isDagFileName('daily.js')).to.equal(false);
+    expect(isDagFileName('daily.ts.swp')).to.equal(false);
+  });
+
+  it('returns an empty bag for an empty folder and rejects for a missing one', async () => {
+    const bag = await loadDagBag(tmp.dir);
+    expect(bag.dags.size).to.equal(0);
+    expect(bag.errors).to.deep.equal([]);
+    let caught: unknown;
+    await loadDagBag(path.join(tmp.dir, 'nope')).catch((e: unknown) => (caught = e));
+    expect((caught as NodeJS.ErrnoException).code).to.equal('ENOENT');
+  });
+
+  it('does not re-evaluate an unchanged file when the folder is loaded again', async () => {
+    const file = path.join(tmp.dir, 'counted.ts');
+    const key = `__drivetrain_loader_count_${path.basename(tmp.dir)}`;
+    writeFile(file, `const g = globalThis as Record<string, number>;\ng['${key}'] = (g['${key}'] ?? 0) + 1;\n${dagSource('counted', ['a'])}`);
+    const first = await loadDagBag(tmp.dir);
+    const second = await loadDagBag(tmp.dir);
+    expect((globalThis as Record<string, unknown>)[key]).to.equal(1);
+    expect(second.dags.get('counted')).to.equal(first.dags.get('counted'));
+    writeFile(file, `const g = globalThis as Record<string, number>;\ng['${key}'] = (g['${key}'] ?? 0) + 1;\n${dagSource('counted', ['a', 'b'])}`);
+    const third = await loadDagBag(tmp.dir);
+    expect((globalThis as Record<string, unknown>)[key]).to.equal(2);
+    expect(third.dags.get('counted')!.tasks.map((t) => t.id)).to.deep.equal(['a', 'b']);
+  });
+
+  it('reports a file whose top-level await never settles once the import timeout passes', async () => {
+    // Top-level await needs an ES module scope.
+    writeFileSync(path.join(tmp.dir, 'package.json'), '{"type":"module"}\n');
+    writeFile(path.join(tmp.dir, 'hangs.ts'), `await new Promise(() => {});\nexport default 1;\n`);
+    writeFile(path.join(tmp.dir, 'fine.ts'), dagSource('fine', ['a']));
+    const bag = await loadDagBag(tmp.dir, undefined, { importTimeoutMs: 200 });
+    expect([...bag.dags.keys()]).to.deep.equal(['fine']);
+    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 200 ms (top-level await?) in hangs.ts']);
+  });
+
+  // tsx loads a .ts file as CommonJS outside a "type": "module" package (e.g. a temp dir) and as an ES
+  // module inside one; the cache-busting query works differently in each, so both are exercised.
+  for (const scope of ['CommonJS', 'ES module'] as const) {
+    describe(`watching a folder (${scope} scope)`, () => {
+      let watcher: { close(): void } | undefined;
+      let bags: DagBag[];
+      let waiters: ((bag: DagBag) => void)[];
+      const nextBag = (what: string): Promise<DagBag> =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no reload after: ${what}`)), 5000);
+          waiters.push((bag) => {
+            clearTimeout(timer);
+            resolve(bag);
+          });
+        });
+
+      beforeEach(async () => {
+        if (scope === 'ES module') writeFileSync(path.join(tmp.dir, 'package.json'), '{"type":"module"}\n');
+        writeFile(path.join(tmp.dir, 'daily.ts'), dagSource('daily', ['extract']));
+        await loadDagBag(tmp.dir);
+        bags = [];
+        waiters = [];
+        watcher = watchDagBag(
+          tmp.dir,
+          (bag) => {
+            bags.push(bag);
+            waiters.shift()?.(bag);
+          },
+          undefined,
+          { debounceMs: 50, pollMs: 0 },
+        );
+      });
+      afterEach(() => watcher?.close());
+
+      it('reloads a DAG file after it changes', async () => {
+        const next = nextBag('edit');
+        writeFile(path.join(tmp.dir, 'daily.ts'), dagSource('daily', ['extract', 'load']));
+        const bag = await next;
+        expect(bag.dags.get('daily')!.tasks.map((t) => t.id)).to.deep.equal(['extract', 'load']);
+      });
+
+      it('loads a file again once its syntax error is fixed', async () => {
+        let next = nextBag('break');
+        writeFile(path.join(tmp.dir, 'daily.ts'), `${dagSource('daily', ['extract'])}\nconst oops = ;\n`);
+        let bag = await next;
+        expect(bag.dags.size).to.equal(0);
+        expect(bag.errors[0].reason).to.match(/^SyntaxError: Unexpected ";" \(line \d+, column \d+\)$/);
+
+        next = nextBag('fix');
+        writeFile(path.join(tmp.dir, 'daily.ts'), dagSource('daily', ['extract', 'transform']));
+        bag = await next;
+        expect(bag.errors).to.deep.equal([]);
+        expect(bag.dags.get('daily')!.tasks.map((t) => t.id)).to.deep.equal(['extract', 'transform']);
+      });
+
+      it('picks up a new file and drops a removed one', async () => {
+        let next = nextBag('add');
+        writeFile(path.join(tmp.dir, 'monthly.ts'), dagSource('monthly', ['report']));
+        let bag = await next;
+        expect([...bag.dags.keys()].sort()).to.deep.equal(['daily', 'monthly']);
+
+        next = nextBag('remove');
+        rmSync(path.join(tmp.dir, 'daily.ts'));
+        bag = await next;
+        expect([...bag.dags.keys()]).to.deep.equal(['monthly']);
+      });
+
+      it('calls back once for a burst of writes and not after close', async () => {
+        const next = nextBag('burst');
+        for (let i = 0; i < 5; i++) writeFile(path.join(tmp.dir, 'daily.ts'), dagSource('daily', ['extract', `step${i}`]));
+        const bag = await next;
+        expect(bag.dags.get('daily')!.tasks.map((t) => t.id)).to.deep.equal(['extract', 'step4']);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(bags).to.have.length(1);
+
+        watcher!.close();
+        writeFile(path.join(tmp.dir, 'daily.ts'), dagSource('daily', ['after_close']));
+        await new Promise((r) => setTimeout(r, 200));
+        expect(bags).to.have.length(1);
+      });
+    });
+  }
+
+  it('notices a change by polling alone when file events are off', async () => {
+    writeFile(path.join(tmp.dir, 'polled.ts'), dagSource('polled', ['a']));
+    await loadDagBag(tmp.dir);
+    const seen: DagBag[] = [];
+    const w = watchDagBag(tmp.dir, (b) => seen.push(b), undefined, { debounceMs: 50, pollMs: 100, fsEvents: false });
+    try {
+      writeFile(path.join(tmp.dir, 'polled.ts'), dagSource('polled', ['a', 'b']));
+      const deadline = Date.now() + 5000;
+      while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(seen.at(-1)!.dags.get('polled')!.tasks).to.have.length(2);
+    } finally {
+      w.close();
+    }
+  });
+});
