@@ -139,6 +139,8 @@ export class Executor {
   private heartbeat: NodeJS.Timeout | undefined;
   private recovery: NodeJS.Timeout | undefined;
   private idleWhenDone = false;
+  private drained = false;
+  private stopped: Promise<void> | undefined;
   private lastTickAt = 0;
   /** Called with the number of task instances each finished call covered (bench, progress). */
   onAttemptDone: ((covered: number) => void) | undefined;
@@ -150,6 +152,11 @@ export class Executor {
     this.owner = opts.owner ?? newLeaseOwner();
     this.pollMs = opts.pollMs ?? 200;
     this.batchCap = opts.batchCap ?? 400;
+  }
+
+  /** True when stop() ended the loop before its scope was done (a signal, not completion). */
+  get interrupted(): boolean {
+    return this.stopping && !this.drained;
   }
 
   /** Epoch ms of the last completed tick: the daemon's health check reads it. */
@@ -184,7 +191,7 @@ export class Executor {
     this.idleWhenDone = true;
     if (!this.loopDone) await this.start();
     await this.loopDone;
-    await this.stop(0);
+    await this.stop();
   }
 
   /** Nudges the loop: something changed (a run was created, a DAG unpaused). */
@@ -211,7 +218,10 @@ export class Executor {
       }
       if (this.stopping) break;
       if (!progressed && this.idleWhenDone && this.inflight.size === 0 && this.completions.length === 0) {
-        if (await this.scopeIsDone()) break;
+        if (await this.scopeIsDone()) {
+          this.drained = true;
+          break;
+        }
       }
       if (progressed || this.dirty || this.completions.length > 0) continue;
       await new Promise<void>((resolve) => {
@@ -229,7 +239,12 @@ export class Executor {
    * Stops claiming, lets running attempts finish for up to `graceMs`, then aborts their signals and
    * records them up_for_retry (try counted). Resolves once everything is written.
    */
-  async stop(graceMs = this.settings.scheduler.shutdownGraceMs): Promise<void> {
+  stop(graceMs = this.settings.scheduler.shutdownGraceMs): Promise<void> {
+    this.stopped ??= this.stopNow(graceMs);
+    return this.stopped;
+  }
+
+  private async stopNow(graceMs: number): Promise<void> {
     this.stopping = true;
     this.wakeUp?.();
     await this.loopDone;

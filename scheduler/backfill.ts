@@ -1,0 +1,292 @@
+/**
+ * Backfill: create (or resume) the runs of some DAGs over a range of logical dates and execute them
+ * in this process, in date order, with batching of `batch: true` tasks.
+ *
+ * Idempotent and resumable: runs already successful are skipped unless `reset`; failed ones are
+ * cleared and run again; unfinished ones (an earlier backfill was interrupted) simply continue. Runs
+ * are recorded as run_type backfill under the same unique (dag_id, logical_date) the daemon uses, so a
+ * daemon never creates them again.
+ */
+import { UsageError } from './errors/UsageError.js';
+import { Executor } from './executor.js';
+import type { Clock, Dag, DataInterval, Logger } from './interfaces.js';
+import type { MetadataDb } from './metadata/db.js';
+import { retryPolicyFor } from './retryPolicy.js';
+import { dbDate } from './runIds.js';
+import { insertRuns, type NewRun } from './runCreator.js';
+import type { Settings } from './settings.js';
+import { intervalsBetween, latestCompletedInterval } from './timetable.js';
+
+/** Options of {@link runBackfill}. */
+export interface BackfillOptions {
+  readonly db: MetadataDb;
+  readonly settings: Settings;
+  readonly clock: Clock;
+  /** The scheduler log. */
+  readonly log: Logger;
+  /** Every loaded DAG (waitFor upstreams are looked up here). */
+  readonly dags: ReadonlyMap<string, Dag>;
+  /** DAGs to backfill; default every DAG with catchup on and a recurring schedule. */
+  readonly dagIds?: readonly string[];
+  /** First logical date (inclusive). */
+  readonly from: Date;
+  /** Last logical date (inclusive); default each DAG's last completed interval. */
+  readonly to?: Date;
+  /** Re-run runs that already succeeded. */
+  readonly reset: boolean;
+  /** Called with progress counts while running. */
+  readonly onProgress?: (p: BackfillProgress) => void;
+  /** Most intervals one batched call covers. */
+  readonly batchCap?: number;
+  /** Called once the executor exists, so the caller can stop it on a signal. */
+  readonly onExecutor?: (executor: Executor) => void;
+}
+
+/** Run counts of the backfill's range. */
+export interface BackfillProgress {
+  readonly total: number;
+  readonly done: number;
+  readonly failed: number;
+  readonly left: number;
+}
+
+/** One DAG's line of the summary. */
+export interface BackfillSummaryRow {
+  readonly dagId: string;
+  readonly from: string;
+  readonly to: string;
+  readonly runs: number;
+  /** Already successful before this backfill, and not reset. */
+  readonly skipped: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  /** Still queued or running (interrupted). */
+  readonly left: number;
+}
+
+/** What a backfill did. */
+export interface BackfillResult {
+  readonly ok: boolean;
+  readonly rows: readonly BackfillSummaryRow[];
+  /** Task instances executed by this process. */
+  readonly taskInstances: number;
+}
+
+interface Plan {
+  readonly dag: Dag;
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/** The DAGs and date bounds a backfill covers; UsageError for unknown or unschedulable DAGs. */
+export function planBackfill(dags: ReadonlyMap<string, Dag>, dagIds: readonly string[] | undefined, from: Date, to: Date | undefined, now: Date): Plan[] {
+  let chosen: Dag[];
+  if (dagIds && dagIds.length > 0) {
+    chosen = dagIds.map((id) => {
+      const dag = dags.get(id);
+      if (!dag) throw new UsageError(`unknown DAG '${id}' (see 'drivetrain dags list')`);
+      if (dag.schedule === null || dag.schedule === '@once') {
+        throw new UsageError(`DAG '${id}' has schedule '${String(dag.schedule)}': there are no intervals to backfill`);
+      }
+      return dag;
+    });
+  } else {
+    chosen = [...dags.values()].filter((d) => d.catchup && d.schedule !== null && d.schedule !== '@once');
+  }
+  const plans: Plan[] = [];
+  for (const dag of chosen) {
+    const last = to ?? latestCompletedInterval(dag.schedule, dag.startDate, now, dag.endDate)?.start;
+    if (!last || last.getTime() < from.getTime()) continue;
+    plans.push({ dag, from, to: last });
+  }
+  return plans;
+}
+
+/** Creates missing runs and clears failed (or, with reset, all finished) ones in [from, to]; returns skipped count. */
+async function prepareRuns(db: MetadataDb, settings: Settings, dag: Dag, intervals: Iterable<DataInterval>, reset: boolean): Promise<number> {
+  let skipped = 0;
+  let chunk: DataInterval[] = [];
+  const flush = async (): Promise<void> => {
+    if (chunk.length === 0) return;
+    const list = chunk;
+    chunk = [];
+    skipped += await db.tx(async (sql) => {
+      const existing = await sql.all<{ id: number; logical_date: string; state: string }>(
+        'SELECT id, logical_date, state FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ?',
+        [dag.id, dbDate(list[0].start), dbDate(list[list.length - 1].start)],
+      );
+      const byDate = new Map(existing.map((r) => [r.logical_date, r]));
+      const fresh: NewRun[] = [];
+      const clear: number[] = [];
+      let skip = 0;
+      for (const i of list) {
+        const run = byDate.get(dbDate(i.start));
+        if (!run) fresh.push({ dagId: dag.id, type: 'backfill', logicalDate: i.start, interval: i });
+        else if (run.state === 'success' && !reset) skip += 1;
+        else if (run.state === 'success' || run.state === 'failed') clear.push(run.id);
+        // queued / running: an interrupted backfill (or the daemon) is on it; it just continues.
+      }
+      await insertRuns(sql, fresh);
+      if (clear.length > 0) {
+        await sql.run("UPDATE dag_runs SET state = 'queued', ended_at = NULL WHERE id IN (?)", [clear]);
+        // Airflow's clear: the instance gets its retries again on top of the tries it already used.
+        for (const task of dag.tasks) {
+          await sql.run(
+            `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, last_error = NULL
+             WHERE run_pk IN (?) AND task_id = ? AND state IS NOT 'running' ${reset ? '' : "AND state IN ('failed', 'upstream_failed')"}`,
+            [retryPolicyFor(task, dag, settings).retries, clear, task.id],
+          );
+        }
+      }
+      return skip;
+    });
+  };
+  for (const i of intervals) {
+    chunk.push(i);
+    if (chunk.length >= 500) await flush();
+  }
+  await flush();
+  return skipped;
+}
+
+/** Counts of runs by state for each plan's range. */
+async function countRuns(db: MetadataDb, plans: readonly Plan[]): Promise<Map<string, Record<string, number>>> {
+  const out = new Map<string, Record<string, number>>();
+  await db.read(async (sql) => {
+    for (const p of plans) {
+      const rows = await sql.all<{ state: string; n: number }>(
+        'SELECT state, COUNT(*) AS n FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ? GROUP BY state',
+        [p.dag.id, dbDate(p.from), dbDate(p.to)],
+      );
+      out.set(p.dag.id, Object.fromEntries(rows.map((r) => [r.state, r.n])));
+    }
+  });
+  return out;
+}
+
+/**
+ * Runs a waited-for DAG once for its last completed interval, unless a successful run already covers
+ * it (and not reset). Returns false if that run failed.
+ */
+async function runUpstreamOnce(opts: BackfillOptions, upstream: Dag, executorFor: (scope: { dagIds: string[]; from: string; to: string }) => Executor): Promise<boolean> {
+  const now = opts.clock.now();
+  const last = latestCompletedInterval(upstream.schedule, upstream.startDate, now, upstream.endDate);
+  if (!last) {
+    opts.log.warn('waited-for DAG has no completed interval yet', { dagId: upstream.id });
+    return true;
+  }
+  const [row] = await opts.db.read((sql) =>
+    sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM dag_runs WHERE dag_id = ? AND state = 'success' AND data_interval_end >= ?", [
+      upstream.id,
+      dbDate(last.end),
+    ]),
+  );
+  if (row.n > 0 && !opts.reset) return true;
+  opts.log.info('running the waited-for DAG once first', { dagId: upstream.id, logicalDate: last.start.toISOString() });
+  await prepareRuns(opts.db, opts.settings, upstream, [last], opts.reset);
+  const executor = executorFor({ dagIds: [upstream.id], from: dbDate(last.start), to: dbDate(last.start) });
+  await executor.drain();
+  if (executor.interrupted) return false;
+  const [state] = await opts.db.read((sql) =>
+    sql.all<{ state: string }>('SELECT state FROM dag_runs WHERE dag_id = ? AND logical_date = ?', [upstream.id, dbDate(last.start)]),
+  );
+  return state?.state === 'success';
+}
+
+/** Runs the backfill to the end (or until its executor is stopped) and summarises it. */
+export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult> {
+  const now = opts.clock.now();
+  const plans = planBackfill(opts.dags, opts.dagIds, opts.from, opts.to, now);
+  let taskInstances = 0;
+  let stopped = false;
+  const executorFor = (scope: { dagIds: string[]; from: string; to: string }): Executor => {
+    const executor = new Executor({
+      db: opts.db,
+      settings: opts.settings,
+      log: opts.log,
+      dags: () => opts.dags,
+      scope: { runTypes: ['scheduled', 'manual', 'backfill'], respectPause: false, batching: true, ...scope },
+      batchCap: opts.batchCap,
+    });
+    executor.onAttemptDone = (n) => (taskInstances += n);
+    opts.onExecutor?.(executor);
+    return executor;
+  };
+  const drain = async (executor: Executor): Promise<void> => {
+    await executor.drain();
+    if (executor.interrupted) stopped = true;
+  };
+
+  // Waited-for DAGs first, once each, for their own last completed interval.
+  let current: Executor | undefined;
+  const upstreamIds = new Set(plans.flatMap((p) => p.dag.waitFor));
+  const upstreamFailed: string[] = [];
+  for (const id of upstreamIds) {
+    const upstream = opts.dags.get(id);
+    if (!upstream) throw new UsageError(`DAG waits for unknown DAG '${id}'`);
+    if (!(await runUpstreamOnce(opts, upstream, (scope) => {
+      const e = executorFor(scope);
+      current = e;
+      return e;
+    }))) upstreamFailed.push(id);
+    if (current?.interrupted) stopped = true;
+    if (stopped) break;
+  }
+
+  const skippedByDag = new Map<string, number>();
+  const runnable = plans.filter((p) => !p.dag.waitFor.some((w) => upstreamFailed.includes(w)));
+  if (!stopped) {
+    for (const p of runnable) {
+      const intervals = intervalsBetween(p.dag.schedule, p.dag.startDate, p.from, p.to, p.dag.endDate);
+      skippedByDag.set(p.dag.id, await prepareRuns(opts.db, opts.settings, p.dag, intervals, opts.reset));
+    }
+  }
+
+  if (!stopped && runnable.length > 0) {
+    const from = runnable.reduce((m, p) => (p.from < m ? p.from : m), runnable[0].from);
+    const to = runnable.reduce((m, p) => (p.to > m ? p.to : m), runnable[0].to);
+    const executor = executorFor({ dagIds: runnable.map((p) => p.dag.id), from: dbDate(from), to: dbDate(to) });
+    const report = async (): Promise<void> => {
+      if (!opts.onProgress) return;
+      const counts = await countRuns(opts.db, runnable);
+      let total = 0;
+      let done = 0;
+      let failed = 0;
+      for (const c of counts.values()) {
+        for (const [state, n] of Object.entries(c)) {
+          total += n;
+          if (state === 'success') done += n;
+          if (state === 'failed') failed += n;
+        }
+      }
+      opts.onProgress({ total, done, failed, left: total - done - failed });
+    };
+    await report();
+    const timer = setInterval(() => void report().catch(() => undefined), 500);
+    try {
+      await drain(executor);
+    } finally {
+      clearInterval(timer);
+    }
+    await report();
+  }
+
+  const counts = await countRuns(opts.db, plans);
+  const rows: BackfillSummaryRow[] = plans.map((p) => {
+    const c = counts.get(p.dag.id) ?? {};
+    const runs = Object.values(c).reduce((a, b) => a + b, 0);
+    const skipped = skippedByDag.get(p.dag.id) ?? 0;
+    return {
+      dagId: p.dag.id,
+      from: p.from.toISOString().slice(0, 10),
+      to: p.to.toISOString().slice(0, 10),
+      runs,
+      skipped,
+      succeeded: (c.success ?? 0) - skipped,
+      failed: c.failed ?? 0,
+      left: (c.queued ?? 0) + (c.running ?? 0),
+    };
+  });
+  const ok = upstreamFailed.length === 0 && !stopped && rows.every((r) => r.failed === 0 && r.left === 0);
+  return { ok, rows, taskInstances };
+}

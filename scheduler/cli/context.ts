@@ -1,0 +1,77 @@
+/**
+ * What every scheduler command opens: the settings (loaded once per process), the scheduler log, the
+ * metadata database and the DAG bag. close() releases them in reverse order.
+ */
+import { clockFromSettings } from '../clock.js';
+import { loadDagBag, type DagBag } from '../dagLoader.js';
+import { UsageError } from '../errors/UsageError.js';
+import type { Clock, Dag } from '../interfaces.js';
+import { createSchedulerLogger, type SchedulerLogger } from '../logging.js';
+import { syncDags } from '../metadata/dagTable.js';
+import { MetadataDb } from '../metadata/db.js';
+import { loadSettings, type Settings } from '../settings.js';
+
+let cachedSettings: Settings | undefined;
+
+/** The process's settings, loaded and validated on first use (ConfigError -> exit 2). */
+export function settingsOnce(): Settings {
+  cachedSettings ??= loadSettings();
+  return cachedSettings;
+}
+
+/** An opened command context. */
+export interface CommandContext {
+  readonly settings: Settings;
+  readonly clock: Clock;
+  readonly log: SchedulerLogger;
+  readonly db: MetadataDb;
+  readonly bag: DagBag;
+  /** The DAG with this id, or UsageError naming it. */
+  dag(id: string): Dag;
+  close(): Promise<void>;
+}
+
+/** Opens settings, log, metadata and DAG bag; `stdout` also sends the scheduler log to stdout. */
+export async function openContext(opts: { stdout?: boolean } = {}): Promise<CommandContext> {
+  const settings = settingsOnce();
+  const log = createSchedulerLogger(settings, { stdout: opts.stdout ?? false });
+  let db: MetadataDb;
+  try {
+    db = await MetadataDb.open(settings.metadataDb);
+  } catch (err) {
+    await log.close();
+    throw err;
+  }
+  const bag = await loadDagBag(settings.dagsDir, log);
+  for (const e of bag.errors) log.error('DAG file failed to import', { file: e.file, reason: e.reason });
+  await syncDags(db, bag.dags.values());
+  return {
+    settings,
+    clock: clockFromSettings(settings),
+    log,
+    db,
+    bag,
+    dag(id: string): Dag {
+      const dag = bag.dags.get(id);
+      if (!dag) {
+        const failed = bag.errors.length > 0 ? ` (${bag.errors.length} DAG file(s) failed to import: see 'dags list')` : '';
+        throw new UsageError(`unknown DAG '${id}'${failed}`);
+      }
+      return dag;
+    },
+    async close() {
+      await db.close();
+      await log.close();
+    },
+  };
+}
+
+/** Runs `fn` with an opened context and always closes it. */
+export async function withContext<T>(fn: (ctx: CommandContext) => Promise<T>, opts: { stdout?: boolean } = {}): Promise<T> {
+  const ctx = await openContext(opts);
+  try {
+    return await fn(ctx);
+  } finally {
+    await ctx.close();
+  }
+}

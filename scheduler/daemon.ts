@@ -1,0 +1,158 @@
+/**
+ * The long-running scheduler (`drivetrain start`): loads and watches the DAG bag, creates due runs on
+ * a node-cron tick, executes scheduled and manual runs, recovers lost task instances, serves
+ * /healthz and /metrics, and shuts down cleanly on SIGTERM/SIGINT.
+ */
+import cron from 'node-cron';
+import { clockFromSettings } from './clock.js';
+import { loadDagBag, watchDagBag, type DagBag } from './dagLoader.js';
+import { Executor } from './executor.js';
+import { startHttpServer, type HealthReport } from './httpServer.js';
+import type { Clock, Dag } from './interfaces.js';
+import { removeOldTaskLogs } from './logRetention.js';
+import type { SchedulerLogger } from './logging.js';
+import { syncDags } from './metadata/dagTable.js';
+import type { MetadataDb } from './metadata/db.js';
+import { dagRunsGauge, taskInstancesGauge } from './metrics.js';
+import { createDueRuns } from './runCreator.js';
+import type { Settings } from './settings.js';
+
+/** Options of {@link Daemon}. */
+export interface DaemonOptions {
+  readonly settings: Settings;
+  readonly db: MetadataDb;
+  readonly log: SchedulerLogger;
+  /** Default: the fixed clock of DRIVETRAIN_NOW, else the wall clock. */
+  readonly clock?: Clock;
+}
+
+/** Executor loop older than this makes /healthz unhealthy. */
+const STALE_LOOP_MS = 30_000;
+const HOUR_MS = 3600_000;
+
+/** The daemon; start() then wait for stopped, or call stop(). */
+export class Daemon {
+  private bag: DagBag = { dags: new Map(), errors: [] };
+  private executor: Executor | undefined;
+  private watcher: { close(): void } | undefined;
+  private tickTask: ReturnType<typeof cron.schedule> | undefined;
+  private http: { port: number; close(): Promise<void> } | undefined;
+  private retention: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private lastRunCreation = Date.now();
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: DaemonOptions) {
+    this.clock = opts.clock ?? clockFromSettings(opts.settings);
+  }
+
+  /** The bound health/metrics port (after start). */
+  get httpPort(): number | undefined {
+    return this.http?.port;
+  }
+
+  private setBag(bag: DagBag): void {
+    this.bag = bag;
+    for (const e of bag.errors) this.opts.log.error('DAG file failed to import', { file: e.file, reason: e.reason });
+    this.opts.log.info('DAG bag loaded', { dags: [...bag.dags.keys()], errors: bag.errors.length });
+  }
+
+  private dags(): ReadonlyMap<string, Dag> {
+    return this.bag.dags;
+  }
+
+  /** Loads the bag, recovers, and starts every loop and the listener. */
+  async start(): Promise<void> {
+    const { settings, db, log } = this.opts;
+    this.setBag(await loadDagBag(settings.dagsDir, log));
+    await syncDags(db, this.bag.dags.values());
+    this.executor = new Executor({
+      db,
+      settings,
+      log,
+      dags: () => this.dags(),
+      scope: { runTypes: ['scheduled', 'manual'], respectPause: true, batching: false },
+    });
+    await this.executor.start();
+    this.watcher = watchDagBag(
+      settings.dagsDir,
+      (bag) => {
+        this.setBag(bag);
+        syncDags(db, bag.dags.values())
+          .then(() => this.createRuns())
+          .catch((err) => log.error('DAG bag sync failed', { error: (err as Error).message }));
+      },
+      log,
+    );
+    await this.createRuns();
+    this.tickTask = cron.schedule(settings.scheduler.tick, () => void this.createRuns(), { noOverlap: true });
+    this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health() });
+    this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);
+    this.retention.unref();
+    void this.removeOldLogs();
+    log.info('scheduler started', { pid: process.pid, owner: this.executor.owner, httpPort: this.http.port, dagsDir: settings.dagsDir });
+  }
+
+  private async createRuns(): Promise<void> {
+    const { db, log } = this.opts;
+    try {
+      const n = await createDueRuns(db, this.bag.dags.values(), this.clock.now(), log);
+      this.lastRunCreation = Date.now();
+      if (n > 0) this.executor?.wake();
+      await this.updateGauges();
+    } catch (err) {
+      log.error('run creation failed', { error: (err as Error).message });
+    }
+  }
+
+  private async updateGauges(): Promise<void> {
+    const rows = await this.opts.db.read(async (sql) => ({
+      runs: await sql.all<{ dag_id: string; state: string; n: number }>('SELECT dag_id, state, COUNT(*) AS n FROM dag_runs GROUP BY dag_id, state'),
+      tis: await sql.all<{ dag_id: string; state: string | null; n: number }>(
+        'SELECT dag_id, state, COUNT(*) AS n FROM task_instances GROUP BY dag_id, state',
+      ),
+    }));
+    dagRunsGauge.reset();
+    taskInstancesGauge.reset();
+    for (const r of rows.runs) dagRunsGauge.set({ dag_id: r.dag_id, state: r.state }, r.n);
+    for (const r of rows.tis) taskInstancesGauge.set({ dag_id: r.dag_id, state: r.state ?? 'none' }, r.n);
+  }
+
+  private async removeOldLogs(): Promise<void> {
+    const { settings, log } = this.opts;
+    try {
+      // Retention is housekeeping on real files, so it uses the wall clock, not DRIVETRAIN_NOW.
+      const removed = await removeOldTaskLogs(settings.logDir, settings.scheduler.logRetentionDays, new Date());
+      if (removed > 0) log.info('old task logs removed', { runs: removed });
+    } catch (err) {
+      log.error('log retention failed', { error: (err as Error).message });
+    }
+  }
+
+  /** Healthy while the executor loop ticks and the metadata database answers SELECT 1. */
+  async health(): Promise<HealthReport> {
+    const age = Date.now() - (this.executor?.lastTick ?? 0);
+    if (age > STALE_LOOP_MS) return { healthy: false, reason: `scheduler loop last ticked ${Math.round(age / 1000)} s ago` };
+    try {
+      await this.opts.db.ping();
+    } catch (err) {
+      return { healthy: false, reason: `metadata database: ${(err as Error).message}` };
+    }
+    return { healthy: true };
+  }
+
+  /** Stops creating runs and claiming, gives running tasks the grace period, records the rest up_for_retry. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const { log } = this.opts;
+      log.info('scheduler stopping', { graceMs: this.opts.settings.scheduler.shutdownGraceMs, running: this.executor?.running ?? 0 });
+      await this.tickTask?.stop();
+      this.watcher?.close();
+      if (this.retention) clearInterval(this.retention);
+      await this.executor?.stop();
+      await this.http?.close();
+      log.info('scheduler stopped');
+    })();
+    return this.stopping;
+  }
+}
