@@ -389,7 +389,9 @@ export class Executor {
             let bad = false;
             let ok = true;
             for (const u of task.upstream) {
-              const s = byTask.get(u)?.state ?? 'success';
+              // An upstream with no instance (added to the DAG after this run started) does not block.
+              const up = byTask.get(u);
+              const s = up ? (up.state ?? 'none') : 'success';
               if (BAD.has(s)) bad = true;
               else if (!OK.has(s)) ok = false;
             }
@@ -588,7 +590,7 @@ export class Executor {
       if (!ti || taken.has(ti.id)) break;
       const due = ti.state === null || ti.state === 'queued' || (ti.state === 'up_for_retry' && (ti.next_retry_at ?? 0) <= nowMs);
       if (!due) break;
-      if (!task.upstream.every((u) => OK.has(m!.get(u)?.state ?? 'success'))) break;
+      if (!task.upstream.every((u) => { const up = m!.get(u); return !up || OK.has(up.state ?? 'none'); })) break;
       out.push({ ti, run });
     }
     const toStart = out.filter((o) => o.run.state === 'queued').map((o) => o.run);

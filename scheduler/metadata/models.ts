@@ -58,31 +58,32 @@ export interface MetadataModels {
   readonly TaskInstance: ModelStatic<Model<TaskInstanceRow>>;
 }
 
-const text = { type: DataTypes.TEXT, allowNull: true };
-const int = { type: DataTypes.INTEGER, allowNull: true };
+// Fresh objects per attribute: Sequelize writes the field name into the definition it is given.
+const text = () => ({ type: DataTypes.TEXT, allowNull: true });
+const int = () => ({ type: DataTypes.INTEGER, allowNull: true });
 
 /** Defines the models on `sequelize` (no sync: migrations create the tables). */
 export function defineModels(sequelize: Sequelize): MetadataModels {
   const Dag = sequelize.define<Model<DagRow>>(
     'Dag',
-    { dag_id: { type: DataTypes.TEXT, primaryKey: true }, paused: int, fileloc: text, last_seen_at: text },
+    { dag_id: { type: DataTypes.TEXT, primaryKey: true }, paused: int(), fileloc: text(), last_seen_at: text() },
     { tableName: 'dags', timestamps: false },
   );
   const DagRun = sequelize.define<Model<DagRunRow>>(
     'DagRun',
     {
       id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
-      dag_id: text,
-      run_id: text,
-      logical_date: text,
-      data_interval_start: text,
-      data_interval_end: text,
-      run_type: text,
-      state: text,
-      conf: text,
-      created_at: text,
-      started_at: text,
-      ended_at: text,
+      dag_id: text(),
+      run_id: text(),
+      logical_date: text(),
+      data_interval_start: text(),
+      data_interval_end: text(),
+      run_type: text(),
+      state: text(),
+      conf: text(),
+      created_at: text(),
+      started_at: text(),
+      ended_at: text(),
     },
     { tableName: 'dag_runs', timestamps: false },
   );
@@ -90,23 +91,23 @@ export function defineModels(sequelize: Sequelize): MetadataModels {
     'TaskInstance',
     {
       id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
-      run_pk: int,
-      dag_id: text,
-      run_id: text,
-      task_id: text,
-      state: text,
-      try_number: int,
-      max_tries: int,
-      start_date: text,
-      end_date: text,
+      run_pk: int(),
+      dag_id: text(),
+      run_id: text(),
+      task_id: text(),
+      state: text(),
+      try_number: int(),
+      max_tries: int(),
+      start_date: text(),
+      end_date: text(),
       duration: { type: DataTypes.REAL, allowNull: true },
-      pid: int,
-      hostname: text,
-      lease_owner: text,
-      lease_expires_at: int,
-      heartbeat_at: int,
-      next_retry_at: int,
-      last_error: text,
+      pid: int(),
+      hostname: text(),
+      lease_owner: text(),
+      lease_expires_at: int(),
+      heartbeat_at: int(),
+      next_retry_at: int(),
+      last_error: text(),
     },
     { tableName: 'task_instances', timestamps: false },
   );
