@@ -90,6 +90,10 @@ export interface LogTailOptions {
   readonly initialLines: number;
   /** Time between polls. Default 500 ms. */
   readonly intervalMs?: number;
+  /** An item unchanged this long is checked only on full scans. Default {@link HOT_MS}. */
+  readonly hotMs?: number;
+  /** Every this many polls is a full scan. Default {@link FULL_SCAN_EVERY}. */
+  readonly fullScanEvery?: number;
   /** Receives prefixed lines, each ending in a newline; a returned promise is awaited (backpressure). */
   readonly write: (text: string) => void | Promise<void>;
 }
@@ -114,6 +118,8 @@ export class LogTail {
   private readonly files = new Map<string, FileState>();
   private readonly dirs = new Map<string, DirState>();
   private readonly intervalMs: number;
+  private readonly hotMs: number;
+  private readonly fullScanEvery: number;
   private polls = 0;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
@@ -121,6 +127,8 @@ export class LogTail {
 
   constructor(private readonly opts: LogTailOptions) {
     this.intervalMs = opts.intervalMs ?? 500;
+    this.hotMs = opts.hotMs ?? HOT_MS;
+    this.fullScanEvery = opts.fullScanEvery ?? FULL_SCAN_EVERY;
   }
 
   /** Prints the end of every existing matching file, then polls for new lines until {@link stop}. */
@@ -156,12 +164,12 @@ export class LogTail {
 
   private async poll(): Promise<void> {
     const now = Date.now();
-    const full = ++this.polls % FULL_SCAN_EVERY === 0;
+    const full = ++this.polls % this.fullScanEvery === 0;
     const found = await this.scan(full, now);
     for (const file of found) {
       if (this.stopped) return;
       const st = this.files.get(file);
-      if (!full && st && now - st.lastChange > HOT_MS) continue;
+      if (!full && st && now - st.lastChange > this.hotMs) continue;
       // A file first seen now was created after the start: print all of it.
       await this.readNew(file, Infinity, now);
     }
@@ -194,7 +202,7 @@ export class LogTail {
   /** A directory's entries; re-read only when its mtime moved, and checked at all only when hot or on a full scan. */
   private async children(dir: string, full: boolean, now: number): Promise<string[]> {
     const known = this.dirs.get(dir);
-    if (known && !full && now - known.lastChange > HOT_MS) return known.children;
+    if (known && !full && now - known.lastChange > this.hotMs) return known.children;
     let mtimeMs: number;
     try {
       mtimeMs = (await stat(dir)).mtimeMs;

@@ -31,19 +31,36 @@ export interface SchedulerLoggerOptions {
 /** The name of the scheduler log inside the log directory; rotated copies are scheduler.log.1 (newest), .2, ... */
 export const SCHEDULER_LOG_FILE = 'scheduler.log';
 
-/** Errors in meta become {name, message, stack} instead of JSON.stringify's `{}`. */
+/** Errors in meta become {name, message, ...fields, cause, stack} instead of JSON.stringify's `{}`. */
 function jsonReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
-    return { ...value, name: value.name, message: value.message, stack: value.stack };
+    const cause = value.cause === undefined ? {} : { cause: value.cause };
+    return { ...value, name: value.name, message: value.message, ...cause, stack: value.stack };
   }
   if (typeof value === 'bigint') return value.toString();
   return value;
 }
 
+/**
+ * JSON.stringify that never throws: a log call must not fail the task or the scheduler because its
+ * meta holds a cycle or a getter that throws; such meta is written as util.inspect's text instead.
+ */
+export function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, jsonReplacer) ?? 'null';
+  } catch {
+    return JSON.stringify({ unserializable: inspect(value, { depth: 3, breakLength: Infinity }) });
+  }
+}
+
 /** Our line shape: timestamp, level and message first, then the meta, so lines read well and sort by time. */
 const jsonLine = winston.format.printf((info) => {
   const { timestamp, level, message, ...meta } = info;
-  return JSON.stringify({ timestamp, level, message, ...meta }, jsonReplacer);
+  try {
+    return JSON.stringify({ timestamp, level, message, ...meta }, jsonReplacer);
+  } catch {
+    return JSON.stringify({ timestamp, level, message, meta: inspect(meta, { depth: 3, breakLength: Infinity }) });
+  }
 });
 
 /**
@@ -215,7 +232,7 @@ export function openAttemptLog(logDir: string, refs: readonly AttemptRef[], opts
     echo?.write(text);
   };
   const line = (level: Level, message: string, meta?: Record<string, unknown>): string => {
-    const m = meta && Object.keys(meta).length > 0 ? ` ${JSON.stringify(meta, jsonReplacer)}` : '';
+    const m = meta && Object.keys(meta).length > 0 ? ` ${safeJson(meta)}` : '';
     return `${new Date().toISOString()} ${level.toUpperCase()} ${message}${m}\n`;
   };
   const log = (level: Level) => (message: string, meta?: Record<string, unknown>) => {
@@ -233,7 +250,7 @@ export function openAttemptLog(logDir: string, refs: readonly AttemptRef[], opts
       let text = '';
       const header = (prefix: string, e: unknown): string => {
         const ctx = e instanceof Error ? contextFields(e) : undefined;
-        return `${ts} ERROR ${prefix}${describe(e)}${ctx ? ` ${JSON.stringify(ctx, jsonReplacer)}` : ''}\n`;
+        return `${ts} ERROR ${prefix}${describe(e)}${ctx ? ` ${safeJson(ctx)}` : ''}\n`;
       };
       // Walk the chain breadth-first: err.cause, then an AggregateError's errors; `seen` stops cycles.
       const seen = new Set<unknown>([err]);

@@ -99,6 +99,21 @@ describe('scheduler logger', () => {
     expect(Buffer.byteLength(live)).to.be.at.most(1024);
   });
 
+  it('writes a line whose meta cannot be serialized instead of throwing', async () => {
+    const settings = testSettings(tmp.dir);
+    const log = createSchedulerLogger(settings, { stdout: false });
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic.self = cyclic;
+    log.info('cyclic meta', { value: cyclic });
+    log.info('after', { n: 1n });
+    await log.close();
+    const lines = readFileSync(path.join(settings.logDir, 'scheduler.log'), 'utf8').trimEnd().split('\n');
+    const first = JSON.parse(lines[0]) as Record<string, unknown>;
+    expect(first).to.include({ level: 'info', message: 'cyclic meta' });
+    expect(first.meta).to.include('[Circular');
+    expect(JSON.parse(lines[1])).to.include({ message: 'after', n: '1' });
+  });
+
   it('closes idempotently, also with nothing logged', async () => {
     const settings = testSettings(tmp.dir);
     const log = createSchedulerLogger(settings, { stdout: false });
@@ -144,6 +159,19 @@ describe('task attempt logs', () => {
     expect(lines[0].slice(25)).to.equal('INFO fetching {"entity":"cars","page":1}');
     expect(lines[1].slice(25)).to.equal('WARN slow page');
     expect(lines[2].slice(25)).to.equal('DEBUG detail');
+  });
+
+  it('writes meta it cannot serialize as inspected text rather than throwing into the task', async () => {
+    const cyclic: Record<string, unknown> = { id: 7 };
+    cyclic.self = cyclic;
+    const err = Object.assign(new Error('bad row'), { row: cyclic });
+    const log = openAttemptLog(tmp.dir, [ref]);
+    log.info('returned', { value: cyclic });
+    log.logError(err);
+    await log.close();
+    const lines = readFileSync(attemptLogPath(tmp.dir, ref), 'utf8').split('\n');
+    expect(lines[0]).to.match(LINE).and.include('INFO returned {"unserializable":"{ value: <ref *1> { id: 7, self: [Circular *1] } }"}');
+    expect(lines[1]).to.include('ERROR Error: bad row {"unserializable":');
   });
 
   it('drops lines below the given level', async () => {
