@@ -3,6 +3,7 @@
  * As AutomateDV: business keys are trimmed and upper-cased before hashing, nulls become '^^',
  * and multi-part values are joined with '||', so 'abc ' and 'ABC' are the same key.
  */
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import type { Entity } from '../../scheduler/settings.js';
 
@@ -16,8 +17,11 @@ function normalise(value: unknown): string {
   return text === '' ? NULL_MARK : text;
 }
 
+/** crypto.hash (Node >= 20.12) is the one-shot digest: ~4x faster than createHash for short inputs. */
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
 function md5(text: string): string {
-  return createHash('md5').update(text, 'utf8').digest('hex');
+  return oneShot ? oneShot('md5', text, 'hex') : createHash('md5').update(text, 'utf8').digest('hex');
 }
 
 /** Hash key of one business key (or of several, for a link), in the given order. */

@@ -44,9 +44,6 @@ interface RawConnection {
   run(sql: string, params: unknown[], cb: (err: Error | null) => void): void;
 }
 
-/** SQLite's default limit of bound parameters per statement. */
-const MAX_VARIABLES = 32_766;
-
 function prepare(conn: RawConnection, sql: string): Promise<RawStatement> {
   return new Promise((resolve, reject) => {
     const stmt = conn.prepare(sql, (err) => (err ? reject(err) : resolve(stmt)));
@@ -60,53 +57,59 @@ function finalize(stmt: RawStatement): Promise<void> {
 }
 
 /**
- * Multi-row INSERTs of a fixed width through one prepared statement: the parameters are bound, never
- * spliced into SQL text, and the statement is compiled once per width instead of once per batch.
+ * Multi-row INSERTs through one prepared statement that takes a whole batch as ONE bound JSON array
+ * and unpacks it in SQLite (`SELECT value->>0, ... FROM json_each(?)`). Why: node-sqlite3 converts bound
+ * parameters on the JS thread (~0.7 us each, 13 per subscription), while json_each runs in SQLite on
+ * the worker thread; and one batch is inserted while the next is being validated (one in flight).
  */
 class BatchInserter {
-  private readonly statements = new Map<number, Promise<RawStatement>>();
-  private values: unknown[] = [];
-  private rows = 0;
-  readonly batchRows: number;
+  private statement: Promise<RawStatement> | undefined;
+  private batch: unknown[][] = [];
+  private inflight: Promise<void> | undefined;
 
   constructor(
     private readonly conn: RawConnection,
     private readonly table: string,
     private readonly columns: readonly string[],
-    batchRows: number,
-  ) {
-    this.batchRows = Math.max(1, Math.min(batchRows, Math.floor(MAX_VARIABLES / columns.length)));
+    /** Rows per INSERT. */
+    readonly batchRows: number,
+  ) {}
+
+  /** Queues one row's values (in column order); sends a full batch. */
+  async add(values: unknown[]): Promise<void> {
+    this.batch.push(values);
+    if (this.batch.length >= this.batchRows) await this.send();
   }
 
-  private statement(rows: number): Promise<RawStatement> {
-    let s = this.statements.get(rows);
-    if (!s) {
-      const tuple = `(${this.columns.map(() => '?').join(',')})`;
-      const sql = `INSERT INTO "${this.table}" (${this.columns.map((c) => `"${c}"`).join(',')}) VALUES ${Array(rows).fill(tuple).join(',')}`;
-      s = prepare(this.conn, sql);
-      this.statements.set(rows, s);
-    }
-    return s;
+  private async send(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const json = JSON.stringify(this.batch);
+    this.batch = [];
+    if (this.inflight) await this.inflight;
+    this.statement ??= prepare(
+      this.conn,
+      `INSERT INTO "${this.table}" (${this.columns.map((c) => `"${c}"`).join(',')}) ` +
+        `SELECT ${this.columns.map((_, i) => `value->>${i}`).join(',')} FROM json_each(?)`,
+    );
+    const stmt = await this.statement;
+    const p = runStatement(stmt, [json]);
+    // Awaited by the next send or by flush(); this keeps a failure from being unhandled meanwhile.
+    p.catch(() => {});
+    this.inflight = p;
   }
 
-  /** Queues one row's values (in column order); inserts when a batch is full. */
-  async add(values: readonly unknown[]): Promise<void> {
-    for (const v of values) this.values.push(v);
-    if (++this.rows >= this.batchRows) await this.flush();
-  }
-
+  /** Sends what is queued and waits until every batch is in. */
   async flush(): Promise<void> {
-    if (this.rows === 0) return;
-    const values = this.values;
-    const rows = this.rows;
-    this.values = [];
-    this.rows = 0;
-    await runStatement(await this.statement(rows), values);
+    await this.send();
+    const p = this.inflight;
+    this.inflight = undefined;
+    if (p) await p;
   }
 
   async close(): Promise<void> {
-    for (const s of this.statements.values()) await finalize(await s);
-    this.statements.clear();
+    await this.inflight?.catch(() => {});
+    if (this.statement) await finalize(await this.statement);
+    this.statement = undefined;
   }
 }
 

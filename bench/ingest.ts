@@ -1,0 +1,165 @@
+/**
+ * Ingest benchmark: 1,000,000 subscriptions, 1,000,000 cars and 500,000 customers (x --scale),
+ * generated and served by the sample source in a CHILD process (its memory is not ours), extracted over
+ * loopback into the lake and loaded into the raw tables in THIS process. Prints rows/s end to end, peak
+ * RSS of this process, and the ratio to the sqlite3 CLI's `.import` of the same rows as CSV.
+ *
+ *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000]
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger, TaskContext } from '../scheduler/interfaces.js';
+import { loadSettings, type Entity } from '../scheduler/settings.js';
+import { extractEntity } from '../operators/extract/extractTask.js';
+import { loadEntity } from '../operators/load/loadTask.js';
+import { closeWarehouses } from '../operators/warehouse.js';
+import { generateRows, type DatasetSizes } from '../source/generator.js';
+import { FIELDS } from '../source/rowSource.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const n = Number(args[i + 1]);
+  if (!Number.isFinite(n) || n <= 0) {
+    process.stderr.write(`bench ingest: ${name} '${args[i + 1]}' is not a positive number\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const scale = flag('--scale', 1);
+const pageSize = flag('--page-size', 5000);
+const SEED = 20240101;
+const sizes: DatasetSizes = {
+  cars: Math.round(1_000_000 * scale),
+  customers: Math.round(500_000 * scale),
+  subscriptions: Math.round(1_000_000 * scale),
+};
+const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];
+const total = sizes.cars + sizes.customers + sizes.subscriptions;
+const dir = mkdtempSync(path.join(os.tmpdir(), 'drivetrain-bench-ingest-'));
+
+function vmHwmMb(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
+}
+
+async function startChildSource(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(here, '..', 'bin', 'drivetrain.ts'), 'source', '--generate',
+      '--cars', String(sizes.cars), '--customers', String(sizes.customers), '--subscriptions', String(sizes.subscriptions),
+      '--seed', String(SEED), '--port', '0'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /"url":"([^"]+)"/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`source exited with ${code}: ${out}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+const quiet: Logger = { debug() {}, info() {}, warn: (m) => process.stderr.write(`warn: ${m}\n`), error: (m) => process.stderr.write(`error: ${m}\n`) };
+
+async function main(): Promise<void> {
+  process.stdout.write(`ingest bench: ${sizes.cars} cars, ${sizes.customers} customers, ${sizes.subscriptions} subscriptions (${total} rows), page size ${pageSize}\n`);
+  const source = await startChildSource();
+  const settings = loadSettings({
+    env: { DRIVETRAIN_HOME: path.join(dir, 'home'), DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'), DRIVETRAIN_SOURCE_URL: source.url, DRIVETRAIN_SOURCE_PAGE_SIZE: String(pageSize) },
+    cwd: dir,
+    warn: () => {},
+  });
+  const ds = '2024-01-31';
+  const start = new Date(`${ds}T00:00:00Z`);
+  const ctx = (entity: Entity): TaskContext => ({
+    dagId: 'bench', taskId: entity, runId: 'bench', tryNumber: 1, logicalDate: start, ds,
+    dataIntervalStart: start, dataIntervalEnd: new Date(start.getTime() + 86_400_000), month: '2024-01-01',
+    intervals: [{ start, end: new Date(start.getTime() + 86_400_000) }], signal: new AbortController().signal,
+    log: quiet, settings, params: {},
+  });
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+
+  const t0 = performance.now();
+  const times: string[] = [];
+  // The three extracts run concurrently (I/O bound, the server is another process); each load starts as
+  // soon as its extract is done, loads one after the other (SQLite has one writer).
+  let loads = Promise.resolve();
+  const done = ENTITIES.map(async (entity) => {
+    const e0 = performance.now();
+    await extractEntity(ctx(entity), { entity });
+    times.push(`extract ${entity} ${((performance.now() - e0) / 1000).toFixed(1)} s`);
+    const next = loads.then(async () => {
+      const l0 = performance.now();
+      const r = await loadEntity(ctx(entity), { entity });
+      times.push(`load ${entity} ${((performance.now() - l0) / 1000).toFixed(1)} s (${r.loaded} loaded, ${r.rejected} rejected)`);
+    });
+    loads = next;
+    await next;
+  });
+  await Promise.all(done);
+  const elapsed = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  await closeWarehouses();
+  await source.stop();
+
+  // The floor: the sqlite3 CLI importing the same rows from CSV.
+  const csvDb = path.join(dir, 'import.db');
+  let importS = 0;
+  for (const entity of ENTITIES) {
+    const file = path.join(dir, `${entity}.csv`);
+    const out = createWriteStream(file);
+    const fields = FIELDS[entity];
+    const csv = (v: unknown): string => (v === null ? '' : typeof v === 'number' ? String(v) : `"${String(v).replace(/"/g, '""')}"`);
+    out.write(fields.join(',') + '\n');
+    let buf = '';
+    for (const row of generateRows(entity, sizes, SEED)) {
+      buf += fields.map((f) => csv(row[f])).join(',') + '\n';
+      if (buf.length > 1 << 20) {
+        if (!out.write(buf)) await once(out, 'drain');
+        buf = '';
+      }
+    }
+    out.end(buf);
+    await once(out, 'finish');
+    const i0 = performance.now();
+    const r = spawnSync('sqlite3', [csvDb, '.mode csv', `.import ${file} ${entity}`], { stdio: 'inherit' });
+    if (r.status !== 0) throw new Error(`sqlite3 .import failed for ${entity}`);
+    importS += (performance.now() - i0) / 1000;
+  }
+
+  const lakeBytes = ENTITIES.reduce((s, e) => {
+    const m = JSON.parse(readFileSync(path.join(settings.lakeDir, e, `ds=${ds}`, '_SUCCESS'), 'utf8')) as { parts: { bytes: number }[] };
+    return s + m.parts.reduce((a, p) => a + p.bytes, 0);
+  }, 0);
+  const rate = total / elapsed;
+  const peakMb = Math.max(peak / 2 ** 20, vmHwmMb());
+  for (const t of times) process.stdout.write(`  ${t}\n`);
+  process.stdout.write(`end to end: ${total} rows in ${elapsed.toFixed(1)} s = ${Math.round(rate)} rows/s (target >= 100000)\n`);
+  process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB)\n`);
+  process.stdout.write(`lake: ${(lakeBytes / 2 ** 20).toFixed(0)} MB gzip; warehouse: ${(statSync(settings.warehouseDb).size / 2 ** 20).toFixed(0)} MB\n`);
+  process.stdout.write(`sqlite3 CLI .import of the same rows as CSV: ${importS.toFixed(1)} s = ${Math.round(total / importS)} rows/s; pipeline / import time = ${(elapsed / importS).toFixed(1)}x\n`);
+}
+
+try {
+  await main();
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
