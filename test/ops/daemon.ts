@@ -72,3 +72,14 @@ export async function stop(child: Child, signal: NodeJS.Signals, killAfterMs: nu
   clearTimeout(timer);
   return { code, ms: Date.now() - t0 };
 }
+
+/** One sample of a Prometheus text exposition, or undefined. */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = new Map([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) return Number(m[3]);
+  }
+  return undefined;
+}
