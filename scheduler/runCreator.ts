@@ -56,26 +56,34 @@ export async function insertRuns(sql: Sql, runs: readonly NewRun[], now = new Da
   return created;
 }
 
-/** The scheduled intervals of `dag` that are due at `now` and not yet created after `lastScheduled`. */
-export function dueIntervals(dag: Dag, now: Date, lastScheduled: Date | undefined): DataInterval[] {
-  if (dag.schedule === null) return [];
+/**
+ * The scheduled intervals of `dag` due at `now`, creating from logical date `from` on (undefined: from
+ * the start date), and where creation resumes next time. Intervals already taken by other runs are
+ * still returned (the insert ignores them) and passed, so creation never sticks on them.
+ */
+export function dueIntervals(dag: Dag, now: Date, from: Date | undefined): { due: DataInterval[]; next: Date | undefined } {
+  if (dag.schedule === null) return { due: [], next: from };
   const endOk = (i: DataInterval) => !dag.endDate || i.start.getTime() <= dag.endDate.getTime();
   if (dag.schedule === '@once') {
     const once = firstInterval(dag.schedule, dag.startDate);
-    return !lastScheduled && once && once.end.getTime() <= now.getTime() && endOk(once) ? [once] : [];
+    if (from || !once || once.end.getTime() > now.getTime() || !endOk(once)) return { due: [], next: from };
+    return { due: [once], next: new Date(once.start.getTime() + 1) };
   }
   if (!dag.catchup) {
     const latest = latestCompletedInterval(dag.schedule, dag.startDate, now, dag.endDate);
-    if (!latest || (lastScheduled && latest.start.getTime() <= lastScheduled.getTime())) return [];
-    return [latest];
+    if (!latest || (from && latest.start.getTime() < from.getTime())) return { due: [], next: from };
+    return { due: [latest], next: latest.end };
   }
-  const out: DataInterval[] = [];
-  let i = lastScheduled ? nextInterval(dag.schedule, intervalFor(dag.schedule, lastScheduled)) : firstInterval(dag.schedule, dag.startDate);
-  while (i && i.end.getTime() <= now.getTime() && endOk(i) && out.length < MAX_RUNS_PER_TICK) {
-    out.push(i);
+  const due: DataInterval[] = [];
+  let i = from ? firstInterval(dag.schedule, from) : firstInterval(dag.schedule, dag.startDate);
+  if (i && i.start.getTime() < dag.startDate.getTime()) i = firstInterval(dag.schedule, dag.startDate);
+  let next = from;
+  while (i && i.end.getTime() <= now.getTime() && endOk(i) && due.length < MAX_RUNS_PER_TICK) {
+    due.push(i);
+    next = i.end;
     i = nextInterval(dag.schedule, i);
   }
-  return out;
+  return { due, next };
 }
 
 /** Creates the due scheduled runs of every unpaused DAG; returns how many were created. */
@@ -83,16 +91,29 @@ export async function createDueRuns(db: MetadataDb, dags: Iterable<Dag>, now: Da
   const list = [...dags].filter((d) => d.schedule !== null);
   if (list.length === 0) return 0;
   return db.tx(async (sql) => {
-    const paused = new Set((await sql.all<{ dag_id: string }>('SELECT dag_id FROM dags WHERE paused = 1')).map((r) => r.dag_id));
+    const rows = await sql.all<{ dag_id: string; paused: number; next_dagrun: string | null }>('SELECT dag_id, paused, next_dagrun FROM dags');
+    const byId = new Map(rows.map((r) => [r.dag_id, r]));
     let total = 0;
     for (const dag of list) {
-      if (paused.has(dag.id)) continue;
-      const [row] = await sql.all<{ d: string | null }>(
-        "SELECT MAX(logical_date) AS d FROM dag_runs WHERE dag_id = ? AND run_type IN ('scheduled', 'backfill')",
-        [dag.id],
-      );
-      const last = row?.d ? new Date(row.d) : undefined;
-      const due = dueIntervals(dag, now, last);
+      const row = byId.get(dag.id);
+      if (row?.paused) continue;
+      let from = row?.next_dagrun ? new Date(row.next_dagrun) : undefined;
+      if (!from) {
+        // First pass for this DAG (or a database from before next_dagrun): resume after its last scheduled run.
+        const [last] = await sql.all<{ d: string | null }>(
+          "SELECT MAX(logical_date) AS d FROM dag_runs WHERE dag_id = ? AND run_type = 'scheduled'",
+          [dag.id],
+        );
+        if (last?.d) from = new Date(new Date(last.d).getTime() + 1);
+      }
+      const { due, next } = dueIntervals(dag, now, from);
+      if (next && next.getTime() !== from?.getTime()) {
+        await sql.run(
+          `INSERT INTO dags (dag_id, paused, fileloc, next_dagrun) VALUES (?, 0, ?, ?)
+           ON CONFLICT (dag_id) DO UPDATE SET next_dagrun = excluded.next_dagrun`,
+          [dag.id, dag.fileloc ?? null, next.toISOString()],
+        );
+      }
       if (due.length === 0) continue;
       const n = await insertRuns(
         sql,

@@ -69,6 +69,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX task_instances_by_owner ON task_instances (lease_owner)`,
     ],
   },
+  {
+    version: 2,
+    description: "dags.next_dagrun: where run creation resumes, so runs created by others are passed, not re-tried",
+    statements: ['ALTER TABLE dags ADD COLUMN next_dagrun TEXT'],
+  },
 ];
 
 /** The version a fully migrated database has. */

@@ -11,6 +11,8 @@ export interface DagRow {
   paused: number;
   fileloc: string | null;
   last_seen_at: string | null;
+  /** Logical date (ISO) from which the next scheduled run is created; null = not yet computed. */
+  next_dagrun: string | null;
 }
 
 /** A row of `dag_runs`. Dates are ISO 8601 UTC strings. */
@@ -66,7 +68,7 @@ const int = () => ({ type: DataTypes.INTEGER, allowNull: true });
 export function defineModels(sequelize: Sequelize): MetadataModels {
   const Dag = sequelize.define<Model<DagRow>>(
     'Dag',
-    { dag_id: { type: DataTypes.TEXT, primaryKey: true }, paused: int(), fileloc: text(), last_seen_at: text() },
+    { dag_id: { type: DataTypes.TEXT, primaryKey: true }, paused: int(), fileloc: text(), last_seen_at: text(), next_dagrun: text() },
     { tableName: 'dags', timestamps: false },
   );
   const DagRun = sequelize.define<Model<DagRunRow>>(

@@ -1,0 +1,252 @@
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import { defineDag } from '../../scheduler/dag.js';
+import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import type { TaskContext } from '../../scheduler/interfaces.js';
+import { attemptLogPath } from '../../scheduler/logging.js';
+import { openHarness, type Harness } from './harness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Counts tasks running at once, overall and per key. */
+function gauge() {
+  let now = 0;
+  let max = 0;
+  return {
+    async around(ms: number) {
+      now += 1;
+      max = Math.max(max, now);
+      await sleep(ms);
+      now -= 1;
+    },
+    get max() {
+      return max;
+    },
+  };
+}
+
+describe('executor', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('runs tasks after their upstream, each once, and the run succeeds', async () => {
+    h = await openHarness();
+    const order: string[] = [];
+    const rec = (ctx: TaskContext) => void order.push(`${ctx.ds}:${ctx.taskId}`);
+    const dag = defineDag({
+      id: 'deps',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: { extract: { run: rec }, left: { run: rec, upstream: ['extract'] }, right: { run: rec, upstream: ['extract'] }, join: { run: rec, upstream: ['left', 'right'] } },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-02');
+    await h.drain([dag]);
+    expect(order).to.have.length(8);
+    for (const ds of ['2024-01-01', '2024-01-02']) {
+      const pos = (t: string) => order.indexOf(`${ds}:${t}`);
+      expect(pos('extract')).to.be.lessThan(pos('left')).and.lessThan(pos('right'));
+      expect(pos('join')).to.be.greaterThan(pos('left')).and.greaterThan(pos('right'));
+    }
+    // One run at a time (maxActiveRuns 1): the first day finishes before the second starts.
+    expect(order.indexOf('2024-01-01:join')).to.be.lessThan(order.indexOf('2024-01-02:extract'));
+    expect((await h.runs('deps')).map((r) => r.state)).to.deep.equal(['success', 'success']);
+    expect(existsSync(attemptLogPath(h.settings.logDir, { dagId: 'deps', runId: 'backfill__2024-01-01T00:00:00+00:00', taskId: 'join', attempt: 1 }))).to.equal(true);
+  });
+
+  it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {
+    h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
+    const ran: string[] = [];
+    const dag = defineDag({
+      id: 'rule',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: {
+        ok: { run: () => void ran.push('ok') },
+        boom: { run: () => { ran.push('boom'); throw new Error('disk full'); } },
+        after: { run: () => void ran.push('after'), upstream: ['ok', 'boom'] },
+        later: { run: () => void ran.push('later'), upstream: ['after'] },
+      },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    await h.drain([dag]);
+    const states = Object.fromEntries((await h.tis('rule')).map((t) => [t.task_id, t.state]));
+    expect(states).to.deep.equal({ ok: 'success', boom: 'failed', after: 'upstream_failed', later: 'upstream_failed' });
+    expect(ran).to.not.include('after');
+    expect((await h.runs('rule'))[0].state).to.equal('failed');
+    const boom = (await h.tis('rule')).find((t) => t.task_id === 'boom')!;
+    expect(boom.last_error).to.contain('disk full');
+  });
+
+  it('retries with doubling delays recorded as up_for_retry, then succeeds', async () => {
+    h = await openHarness();
+    const at: number[] = [];
+    const dag = defineDag({
+      id: 'retry',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: {
+        flaky: {
+          retries: 3,
+          retryDelayS: 0.2,
+          run: (ctx) => {
+            at.push(Date.now());
+            if (ctx.tryNumber < 3) throw new Error(`try ${ctx.tryNumber} failed`);
+          },
+        },
+      },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    const states: string[] = [];
+    const draining = h.drain([dag]);
+    // Observe the metadata between attempts: the retry is a recorded state with its due time.
+    while (at.length < 3) {
+      const [ti] = await h.tis('retry');
+      if (ti?.state === 'up_for_retry') {
+        expect(ti.next_retry_at).to.be.a('number');
+        states.push(`${ti.state}@${ti.try_number}`);
+      }
+      await sleep(20);
+    }
+    await draining;
+    const [ti] = await h.tis('retry');
+    expect(ti).to.include({ state: 'success', try_number: 3 });
+    expect(states).to.include('up_for_retry@1').and.to.include('up_for_retry@2');
+    // Delay 0.2 s then 0.4 s, each with at most 20% jitter either way.
+    expect(at[1] - at[0]).to.be.at.least(160);
+    expect(at[2] - at[1]).to.be.at.least(320);
+  });
+
+  it('fails a NonRetryableError at once, without using its retries', async () => {
+    h = await openHarness();
+    let calls = 0;
+    const dag = defineDag({
+      id: 'fatal',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: { bad: { retries: 5, retryDelayS: 0.01, run: () => { calls += 1; throw new NonRetryableError('row 7 is malformed'); } } },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    await h.drain([dag]);
+    const [ti] = await h.tis('fatal');
+    expect(calls).to.equal(1);
+    expect(ti).to.include({ state: 'failed', try_number: 1 });
+    expect(ti.last_error).to.contain('NonRetryableError: row 7 is malformed');
+  });
+
+  it('aborts an attempt at its timeout and fails it with TaskTimeoutError', async () => {
+    h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
+    let aborted = false;
+    const dag = defineDag({
+      id: 'slow',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: {
+        hang: {
+          timeoutS: 0.1,
+          run: (ctx) =>
+            new Promise((resolve) => {
+              ctx.signal.addEventListener('abort', () => (aborted = true));
+              setTimeout(resolve, 5000).unref();
+            }),
+        },
+      },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    await h.drain([dag]);
+    const [ti] = await h.tis('slow');
+    expect(aborted).to.equal(true);
+    expect(ti.state).to.equal('failed');
+    expect(ti.last_error).to.contain('TaskTimeoutError');
+  });
+
+  it('never runs more task instances at once than the global parallelism', async () => {
+    h = await openHarness({ DRIVETRAIN_PARALLELISM: '2' });
+    const g = gauge();
+    const tasks = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`t${i}`, { run: () => g.around(40) }]));
+    const dag = defineDag({ id: 'wide', schedule: '@daily', startDate: '2024-01-01', maxActiveTasks: 16, tasks });
+    await h.addRuns(dag, '2024-01-01', '2024-01-02');
+    await h.drain([dag]);
+    expect(g.max).to.equal(2);
+    expect((await h.tis('wide')).every((t) => t.state === 'success')).to.equal(true);
+  });
+
+  it("never runs more of a DAG's task instances at once than its maxActiveTasks", async () => {
+    h = await openHarness({ DRIVETRAIN_PARALLELISM: '8' });
+    const g = gauge();
+    const tasks = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`t${i}`, { run: () => g.around(40) }]));
+    const dag = defineDag({ id: 'capped', schedule: '@daily', startDate: '2024-01-01', maxActiveTasks: 3, maxActiveRuns: 2, tasks });
+    await h.addRuns(dag, '2024-01-01', '2024-01-02');
+    await h.drain([dag]);
+    expect(g.max).to.equal(3);
+  });
+
+  it('keeps at most maxActiveRuns runs active and starts them in logical-date order', async () => {
+    h = await openHarness({ DRIVETRAIN_PARALLELISM: '8' });
+    const active = new Set<string>();
+    let maxRuns = 0;
+    const firstStart: string[] = [];
+    const work = async (ctx: TaskContext) => {
+      if (!firstStart.includes(ctx.ds)) firstStart.push(ctx.ds);
+      active.add(ctx.ds);
+      maxRuns = Math.max(maxRuns, active.size);
+      await sleep(30);
+      if (ctx.taskId === 'b') active.delete(ctx.ds);
+    };
+    const dag = defineDag({
+      id: 'runs',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      maxActiveRuns: 2,
+      tasks: { a: { run: work }, b: { run: work, upstream: ['a'] } },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-06');
+    await h.drain([dag]);
+    expect(maxRuns).to.equal(2);
+    expect(firstStart).to.deep.equal([...firstStart].sort());
+    expect((await h.runs('runs')).every((r) => r.state === 'success')).to.equal(true);
+  });
+
+  it('gives a batch task one call for many consecutive backfill intervals, and every instance its log', async () => {
+    h = await openHarness();
+    const calls: string[] = [];
+    const perDay: string[] = [];
+    const dag = defineDag({
+      id: 'batched',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: {
+        load: {
+          batch: true,
+          run: (ctx) => {
+            calls.push(`${ctx.intervals.length} ${ctx.ds} ${ctx.dataIntervalEnd.toISOString().slice(0, 10)}`);
+            ctx.log.info('loaded', { days: ctx.intervals.length });
+          },
+        },
+        report: { run: (ctx) => void perDay.push(ctx.ds), upstream: ['load'] },
+      },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-10');
+    await h.drain([dag], { batching: true });
+    expect(calls).to.deep.equal(['10 2024-01-01 2024-01-11']);
+    expect(perDay).to.deep.equal([...perDay].sort()).and.to.have.length(10);
+    const tis = await h.tis('batched');
+    expect(tis.every((t) => t.state === 'success')).to.equal(true);
+    for (const t of tis.filter((x) => x.task_id === 'load')) {
+      expect(existsSync(attemptLogPath(h.settings.logDir, { dagId: 'batched', runId: t.run_id, taskId: 'load', attempt: 1 }))).to.equal(true);
+    }
+  });
+
+  it('does not batch outside backfill runs', async () => {
+    h = await openHarness();
+    const calls: number[] = [];
+    const dag = defineDag({
+      id: 'nobatch',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: { load: { batch: true, run: (ctx) => void calls.push(ctx.intervals.length) } },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-03', 'scheduled');
+    await h.drain([dag], { batching: true });
+    expect(calls).to.deep.equal([1, 1, 1]);
+  });
+});
