@@ -8,8 +8,7 @@
  * makes tens of thousands. To keep a poll cheap on such trees, a file or directory that has not
  * changed for {@link HOT_MS} is only re-checked on every {@link FULL_SCAN_EVERY}th poll (~5 s).
  */
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import {
   attemptPrefix,
@@ -19,7 +18,7 @@ import {
   SCHEDULER_PREFIX,
   type AttemptLogFilter,
 } from './logFiles.js';
-import { encodePathSegment, SCHEDULER_LOG_FILE } from './logging.js';
+import { decodePathSegment, SCHEDULER_LOG_FILE } from './logging.js';
 
 /** An item unchanged for this long is "cold": checked only on full scans. */
 export const HOT_MS = 30_000;
@@ -99,19 +98,30 @@ export interface LogTailOptions {
 }
 
 interface FileState {
-  prefix: string;
+  /** Its line prefix. */
+  readonly prefix: string;
+  /** Bytes read so far. */
   offset: number;
+  /** The inode read, to notice a rotation. */
   ino: number;
+  /** Bytes after the last newline, held until the line is complete. */
   partial: Buffer;
-  /** When its size last changed (or it appeared), for the hot/cold schedule. */
+  /** When it last grew (its mtime when first seen), for the hot/cold schedule. */
   lastChange: number;
+  /** Always checked (scheduler.log). */
+  readonly alwaysHot: boolean;
 }
 
 interface DirState {
+  /** 0 = the log directory, 1 = dag_id=, 2 = run_id=, 3 = task_id=. */
+  readonly depth: number;
   mtimeMs: number;
-  children: string[];
+  /** When its entries last changed (its mtime when first seen), for the hot/cold schedule. */
   lastChange: number;
 }
+
+/** Entry name prefix expected at each depth below the log directory. */
+const LEVEL_PREFIX = ['dag_id=', 'run_id=', 'task_id=', 'attempt='] as const;
 
 /** Follows a log directory until stopped. */
 export class LogTail {
@@ -133,9 +143,7 @@ export class LogTail {
 
   /** Prints the end of every existing matching file, then polls for new lines until {@link stop}. */
   async start(): Promise<void> {
-    const now = Date.now();
-    const found = await this.scan(true, now);
-    for (const file of found) await this.readNew(file, this.opts.initialLines, now);
+    await this.cycle(true, this.opts.initialLines);
     this.schedule();
   }
 
@@ -155,93 +163,135 @@ export class LogTail {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      this.running = this.poll().finally(() => {
+      this.running = this.cycle(++this.polls % this.fullScanEvery === 0, Infinity).finally(() => {
         this.running = undefined;
         this.schedule();
       });
     }, this.intervalMs);
   }
 
-  private async poll(): Promise<void> {
+  /**
+   * One poll: finds new files (checking hot directories, or all on a full scan), then reads what the
+   * hot files (all on a full scan) gained, and writes it in path order. `newLines` is how much of a
+   * file read for the first time to print: the start's --lines, or all of it in later polls (the
+   * file was created since).
+   */
+  private async cycle(full: boolean, newLines: number): Promise<void> {
     const now = Date.now();
-    const full = ++this.polls % this.fullScanEvery === 0;
-    const found = await this.scan(full, now);
-    for (const file of found) {
-      if (this.stopped) return;
-      const st = this.files.get(file);
-      if (!full && st && now - st.lastChange > this.hotMs) continue;
-      // A file first seen now was created after the start: print all of it.
-      await this.readNew(file, Infinity, now);
+    if (this.opts.scheduler && !this.files.has(this.schedulerLog)) this.addFile(this.schedulerLog, SCHEDULER_PREFIX, now, true);
+    if (this.opts.attempts) this.scanDirs(full, now);
+    const out: [string, string][] = [];
+    for (const [file, st] of this.files) {
+      if (!full && !st.alwaysHot && st.offset !== -1 && now - st.lastChange > this.hotMs) continue;
+      const text = this.readNew(file, st, newLines, now);
+      if (text) out.push([file, text]);
     }
+    out.sort(([a], [b]) => (a === this.schedulerLog ? -1 : b === this.schedulerLog ? 1 : comparePaths(a, b)));
+    for (const [, text] of out) await this.opts.write(text);
   }
 
-  /** The followed files that exist now, scheduler log first, then attempt logs in path order. */
-  private async scan(full: boolean, now: number): Promise<string[]> {
-    const out: string[] = [];
-    const { logDir, filter } = this.opts;
-    if (this.opts.scheduler) out.push(path.join(logDir, SCHEDULER_LOG_FILE));
-    if (!this.opts.attempts) return out;
-    const level = async (dir: string, prefix: string, exact: string | undefined): Promise<string[]> => {
-      if (exact !== undefined) return [path.join(dir, `${prefix}${encodePathSegment(exact)}`)];
-      return (await this.children(dir, full, now)).filter((n) => n.startsWith(prefix)).map((n) => path.join(dir, n));
-    };
-    const attempts: string[] = [];
-    for (const dagDir of await level(logDir, 'dag_id=', filter.dagId)) {
-      for (const runDir of await level(dagDir, 'run_id=', undefined)) {
-        for (const taskDir of await level(runDir, 'task_id=', filter.taskId)) {
-          for (const file of await level(taskDir, 'attempt=', undefined)) {
-            const ref = parseAttemptLogPath(logDir, file);
-            if (ref && matchesFilter(ref, filter)) attempts.push(file);
-          }
-        }
-      }
-    }
-    return [...out, ...attempts.sort(comparePaths)];
+  private get schedulerLog(): string {
+    return path.join(this.opts.logDir, SCHEDULER_LOG_FILE);
   }
 
-  /** A directory's entries; re-read only when its mtime moved, and checked at all only when hot or on a full scan. */
-  private async children(dir: string, full: boolean, now: number): Promise<string[]> {
-    const known = this.dirs.get(dir);
-    if (known && !full && now - known.lastChange > this.hotMs) return known.children;
-    let mtimeMs: number;
-    try {
-      mtimeMs = (await stat(dir)).mtimeMs;
-    } catch {
-      this.dirs.delete(dir);
-      return [];
-    }
-    if (known && known.mtimeMs === mtimeMs) return known.children;
-    let children: string[];
-    try {
-      children = await readdir(dir);
-    } catch {
-      return [];
-    }
-    this.dirs.set(dir, { mtimeMs, children, lastChange: now });
-    return children;
+  private addFile(file: string, prefix: string, now: number, alwaysHot: boolean): void {
+    this.files.set(file, { prefix, offset: -1, ino: 0, partial: Buffer.alloc(0), lastChange: now, alwaysHot });
   }
 
   /**
-   * Prints what `file` gained since last read. On first sight, starts `initialLines` from its end.
-   * A new inode at the path (scheduler.log rotated) first drains the old file, now `scheduler.log.1`;
-   * a shrunken file (truncated) starts again from its beginning.
+   * Checks the known directories (hot ones, or all on a full scan) and registers the entries of those
+   * that changed; new directories are checked in the same pass. Directories and files that are gone
+   * (log retention) are forgotten. Synchronous on purpose: this process does nothing else meanwhile,
+   * and a sync stat costs microseconds where an async one costs a thread-pool round trip.
    */
-  private async readNew(file: string, initialLines: number, now: number): Promise<void> {
+  private scanDirs(full: boolean, now: number): void {
+    const { logDir, filter } = this.opts;
+    if (!this.dirs.has(logDir)) this.dirs.set(logDir, { depth: 0, mtimeMs: -1, lastChange: now });
+    const queue = [...this.dirs.keys()];
+    for (let i = 0; i < queue.length; i++) {
+      const dir = queue[i];
+      const st = this.dirs.get(dir);
+      if (!st) continue;
+      if (!full && st.mtimeMs !== -1 && now - st.lastChange > this.hotMs) continue;
+      let mtimeMs: number;
+      try {
+        mtimeMs = statSync(dir).mtimeMs;
+      } catch {
+        if (dir !== logDir) this.forget(dir);
+        continue;
+      }
+      if (mtimeMs === st.mtimeMs) continue;
+      // First sight: as hot as its last change on disk, so an old tree starts cold.
+      st.lastChange = st.mtimeMs === -1 ? Math.min(now, mtimeMs) : now;
+      st.mtimeMs = mtimeMs;
+      let names: string[];
+      try {
+        names = readdirSync(dir);
+      } catch {
+        continue;
+      }
+      const prefix = LEVEL_PREFIX[st.depth];
+      for (const name of names) {
+        if (!name.startsWith(prefix)) continue;
+        const child = path.join(dir, name);
+        if (st.depth < 3) {
+          if (this.dirs.has(child) || !this.wanted(st.depth, name, filter)) continue;
+          this.dirs.set(child, { depth: st.depth + 1, mtimeMs: -1, lastChange: now });
+          queue.push(child);
+        } else if (!this.files.has(child)) {
+          const ref = parseAttemptLogPath(logDir, child);
+          if (!ref || !matchesFilter(ref, filter)) continue;
+          this.addFile(child, attemptPrefix(ref), now, false);
+        }
+      }
+    }
+  }
+
+  /** Whether a directory entry at `depth` can hold files the filter wants. */
+  private wanted(depth: number, name: string, filter: AttemptLogFilter): boolean {
+    const value = decodePathSegment(name.slice(LEVEL_PREFIX[depth].length));
+    if (depth === 0) return filter.dagId === undefined || value === filter.dagId;
+    if (depth === 1) return filter.run === undefined || value.includes(filter.run);
+    return filter.taskId === undefined || value === filter.taskId;
+  }
+
+  /** Drops a removed directory and everything known below it. */
+  private forget(dir: string): void {
+    const below = dir + path.sep;
+    this.dirs.delete(dir);
+    for (const d of this.dirs.keys()) if (d.startsWith(below)) this.dirs.delete(d);
+    for (const f of this.files.keys()) if (f.startsWith(below)) this.files.delete(f);
+  }
+
+  /**
+   * What `file` gained since last read, as prefixed lines. On first read, starts `firstLines` from
+   * its end. A new inode at the path (scheduler.log rotated) first drains the old file, now
+   * `<file>.1`; a shrunken file (truncated) starts again from its beginning.
+   */
+  private readNew(file: string, st: FileState, firstLines: number, now: number): string {
+    if (st.offset !== -1) {
+      // The common case, an unchanged file, costs one stat.
+      try {
+        const s = statSync(file);
+        if (s.ino === st.ino && s.size === st.offset) return '';
+      } catch {
+        return '';
+      }
+    }
     let fd: number;
     try {
       fd = openSync(file, 'r');
     } catch {
-      return; // not there (yet, or any more): a later poll sees it
+      return ''; // not there (yet, or any more): a later poll sees it
     }
     const chunks: string[] = [];
     try {
       const s = fstatSync(fd);
-      let st = this.files.get(file);
-      if (!st) {
-        const ref = parseAttemptLogPath(this.opts.logDir, file);
-        st = { prefix: ref ? attemptPrefix(ref) : SCHEDULER_PREFIX, offset: 0, ino: s.ino, partial: Buffer.alloc(0), lastChange: now };
-        st.offset = offsetOfLastLines(fd, s.size, initialLines);
-        this.files.set(file, st);
+      if (st.offset === -1) {
+        st.ino = s.ino;
+        st.offset = offsetOfLastLines(fd, s.size, firstLines);
+        // As hot as its last write, so the files of old runs start cold.
+        st.lastChange = Math.min(now, s.mtimeMs);
       } else if (st.ino !== s.ino) {
         this.drainRotated(file, st, chunks);
         st.ino = s.ino;
@@ -252,17 +302,16 @@ export class LogTail {
       }
       if (s.size > st.offset) {
         st.lastChange = now;
-        const state = st;
         st.offset = readRange(fd, st.offset, s.size, (chunk) => {
-          const { lines, rest } = splitLines(state.partial, chunk);
-          state.partial = rest;
-          if (lines.length > 0) chunks.push(lines.map((l) => `${state.prefix} ${l}\n`).join(''));
+          const { lines, rest } = splitLines(st.partial, chunk);
+          st.partial = rest;
+          if (lines.length > 0) chunks.push(lines.map((l) => `${st.prefix} ${l}\n`).join(''));
         });
       }
     } finally {
       closeSync(fd);
     }
-    for (const text of chunks) await this.opts.write(text);
+    return chunks.join('');
   }
 
   /** After a rotation, reads the rest of the file we were following, if it is now `<file>.1`. */

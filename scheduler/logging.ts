@@ -145,6 +145,29 @@ export function attemptLogPath(logDir: string, ref: AttemptRef): string {
   );
 }
 
+/** Task directories this process created or found, so a retry or a batch skips mkdir's walk. Bounded. */
+const knownDirs = new Set<string>();
+
+/**
+ * Opens `file` for appending, creating its directories unless this process already made them. An
+ * ENOENT then means log retention removed the directory meanwhile: it is created again.
+ */
+function openCreatingDirs(file: string): number {
+  const dir = path.dirname(file);
+  if (!knownDirs.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    if (knownDirs.size >= 10_000) knownDirs.clear();
+    knownDirs.add(dir);
+  }
+  try {
+    return openSync(file, 'a');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dir, { recursive: true });
+    return openSync(file, 'a');
+  }
+}
+
 /** The log of one task attempt (or of a batch of task instances run by one call). */
 export interface AttemptLogger extends Logger {
   /** Writes an error: its message, its cause chain (`caused by:` lines) and its stack. */
@@ -205,18 +228,7 @@ export function openAttemptLog(logDir: string, refs: readonly AttemptRef[], opts
   const fds: number[] = [];
   try {
     for (const ref of refs) {
-      const file = attemptLogPath(logDir, ref);
-      mkdirSync(path.dirname(file), { recursive: true });
-      let fd: number;
-      try {
-        fd = openSync(file, 'a');
-      } catch (err) {
-        // Log retention may have removed a just-emptied dag_id directory between mkdir and open.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        mkdirSync(path.dirname(file), { recursive: true });
-        fd = openSync(file, 'a');
-      }
-      fds.push(fd);
+      fds.push(openCreatingDirs(attemptLogPath(logDir, ref)));
     }
   } catch (err) {
     for (const fd of fds) closeSync(fd);

@@ -192,6 +192,27 @@ describe('drivetrain logs', () => {
       expect(out).to.not.include('older');
     });
 
+    it('starts with only the last --lines lines of the scheduler log and of each attempt log', async () => {
+      appendFileSync(path.join(logDir, 'scheduler.log'), '{"message":"newest"}\n');
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      const ac = new AbortController();
+      const done = main(['logs', '--follow', '--lines', '1'], { stdout, env: testEnv(tmp.dir), signal: ac.signal });
+      const deadline = Date.now() + 5000;
+      while (!out.includes('r1') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      ac.abort();
+      expect(await done).to.equal(0);
+      expect(out.split('\n').filter(Boolean).map((l) => l.replace(/ \S+Z /, ' '))).to.deep.equal([
+        '[scheduler] {"message":"newest"}',
+        `[daily/extract/${RUN1}#1] INFO e1 second`,
+        `[daily/extract/${RUN1}#2] INFO e2`,
+        `[daily/extract/${RUN1}#10] INFO e10`,
+        `[daily/load/${RUN2}#1] INFO l1`,
+        `[monthly/report/${RUN1}#1] INFO r1`,
+      ]);
+    });
+
     it('prints attempt logs in directories created after the start, including a new DAG', async () => {
       const stdout = new PassThrough();
       let out = '';
