@@ -1,0 +1,143 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import sqlite3 from 'sqlite3';
+import { generateRows } from '../../source/generator.js';
+import { GeneratedRowSource, SqliteRowSource } from '../../source/rowSource.js';
+import { startSourceServer, type SourceServer } from '../../source/server.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+const sizes = { cars: 57, customers: 23, subscriptions: 101 };
+
+async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+async function allPages(base: string, entity: string, limit: number): Promise<{ rows: unknown[]; pages: number }> {
+  const rows: unknown[] = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const { body } = await getJson(`${base}/v1/${entity}?limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+    const page = body as { data: unknown[]; next_cursor: string | null };
+    rows.push(...page.data);
+    cursor = page.next_cursor;
+    pages++;
+  } while (cursor);
+  return { rows, pages };
+}
+
+/** The original source schema (as ../shared/data/source.db), with two rows each. */
+async function makeSourceDb(file: string): Promise<void> {
+  const db = new sqlite3.Database(file);
+  const exec = (sql: string) => new Promise<void>((resolve, reject) => db.exec(sql, (e) => (e ? reject(e) : resolve())));
+  await exec(`
+    CREATE TABLE cars (id VARCHAR(36) NOT NULL, vin VARCHAR, brand VARCHAR, model VARCHAR, engine_type VARCHAR(8), license_plate VARCHAR, registration_date DATETIME, deregistration_date DATETIME, PRIMARY KEY (id));
+    CREATE TABLE customers (id VARCHAR(36) NOT NULL, first_name VARCHAR, second_name VARCHAR, type VARCHAR(3), company_name VARCHAR, address_city VARCHAR, address_zip VARCHAR, address_street VARCHAR, address_street_house VARCHAR, PRIMARY KEY (id));
+    CREATE TABLE subscriptions (id VARCHAR(36) NOT NULL, customer_id VARCHAR(36), car_id VARCHAR(36), created_at DATETIME, start_date DATETIME, term_month VARCHAR(6), monthly_rate FLOAT, PRIMARY KEY (id));
+    INSERT INTO cars VALUES ('b-car', 'VIN2', 'BMW', 'i3', 'electric', 'EUAB1234', '2023-07-14 22:25:12.055285', '2024-02-22 22:09:13.513788');
+    INSERT INTO cars VALUES ('a-car', 'VIN1', 'Tesla', 'Model S', 'electric', 'EUXN6786', '2023-10-21 23:17:35.945166', NULL);
+    INSERT INTO customers VALUES ('c1', NULL, NULL, 'b2b', 'Gerlach GmbH & Co. KGaA', 'Böblingen', '19465', 'Schmidtkering', '1/6');
+    INSERT INTO customers VALUES ('c2', 'Roland', 'Thanel', 'b2c', NULL, 'Rehau', '30120', 'Wolf-Eberth-Ring', '5');
+    INSERT INTO subscriptions VALUES ('s1', 'c1', 'a-car', '2023-12-10 00:05:14.393870', '2023-12-27 00:05:14.393870', 'twelve', 450.0);
+  `);
+  await new Promise<void>((resolve) => db.close(() => resolve()));
+}
+
+describe('source service', () => {
+  let tmp: ReturnType<typeof makeTmpDir>;
+  let server: SourceServer | undefined;
+  beforeEach(() => (tmp = makeTmpDir('ingest-source-')));
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    tmp.cleanup();
+  });
+
+  it('serves the same rows on the unpaged route and through every page of the paged route', async () => {
+    server = await startSourceServer({ source: new GeneratedRowSource(sizes, 11) });
+    for (const entity of ['cars', 'customers', 'subscriptions'] as const) {
+      const unpaged = await getJson(`${server.url}/${entity}/`);
+      expect(unpaged.status).to.equal(200);
+      const paged = await allPages(server.url, entity, 10);
+      expect(paged.rows).to.deep.equal(unpaged.body);
+      expect(unpaged.body).to.deep.equal([...generateRows(entity, sizes, 11)]);
+      expect(paged.pages).to.equal(Math.floor(sizes[entity] / 10) + 1);
+    }
+  });
+
+  it('serves a SQLite file in the original schema with ISO datetimes and numbers', async () => {
+    const file = path.join(tmp.dir, 'source.db');
+    await makeSourceDb(file);
+    server = await startSourceServer({ source: await SqliteRowSource.open(file) });
+    const cars = (await getJson(`${server.url}/cars/`)).body as Record<string, unknown>[];
+    expect(cars.map((c) => c.id)).to.deep.equal(['a-car', 'b-car']);
+    expect(cars[0]).to.deep.equal({
+      id: 'a-car', vin: 'VIN1', brand: 'Tesla', model: 'Model S', engine_type: 'electric', license_plate: 'EUXN6786',
+      registration_date: '2023-10-21T23:17:35.945166', deregistration_date: null,
+    });
+    const subs = (await getJson(`${server.url}/subscriptions/`)).body as Record<string, unknown>[];
+    expect(subs[0].monthly_rate).to.equal(450);
+    expect(subs[0].start_date).to.equal('2023-12-27T00:05:14.393870');
+    const page1 = (await getJson(`${server.url}/v1/customers?limit=1`)).body as { data: { id: string }[]; next_cursor: string };
+    expect(page1.data.map((c) => c.id)).to.deep.equal(['c1']);
+    const page2 = (await getJson(`${server.url}/v1/customers?limit=1&cursor=${page1.next_cursor}`)).body as { data: { id: string }[]; next_cursor: string };
+    expect(page2.data.map((c) => c.id)).to.deep.equal(['c2']);
+    const page3 = (await getJson(`${server.url}/v1/customers?limit=1&cursor=${page2.next_cursor}`)).body;
+    expect(page3).to.deep.equal({ data: [], next_cursor: null });
+  });
+
+  it('answers 400 for a bad limit or cursor, 404 for an unknown route', async () => {
+    server = await startSourceServer({ source: new GeneratedRowSource(sizes, 1) });
+    expect((await getJson(`${server.url}/v1/cars?limit=0`)).status).to.equal(400);
+    expect((await getJson(`${server.url}/v1/cars?limit=abc`)).status).to.equal(400);
+    expect((await getJson(`${server.url}/v1/cars?cursor=${Buffer.from('nope').toString('base64url')}`)).status).to.equal(400);
+    expect((await getJson(`${server.url}/trucks/`)).status).to.equal(404);
+  });
+
+  it('serves /healthz and an OpenAPI 3 document naming every route', async () => {
+    server = await startSourceServer({ source: new GeneratedRowSource(sizes, 1) });
+    expect(await getJson(`${server.url}/healthz`)).to.deep.equal({ status: 200, body: { status: 'ok' } });
+    const doc = (await getJson(`${server.url}/openapi.json`)).body as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).to.match(/^3\./);
+    for (const p of ['/cars/', '/customers/', '/subscriptions/', '/v1/cars', '/v1/customers', '/v1/subscriptions', '/healthz']) {
+      expect(doc.paths).to.have.property(p);
+    }
+  });
+
+  it('injects failures for the first N requests, then answers', async () => {
+    server = await startSourceServer({ source: new GeneratedRowSource(sizes, 1), faults: { failFirst: 2, failStatus: 503, retryAfterS: 3 } });
+    const r1 = await fetch(`${server.url}/cars/`);
+    expect(r1.status).to.equal(503);
+    expect(r1.headers.get('retry-after')).to.equal('3');
+    expect((await fetch(`${server.url}/cars/`)).status).to.equal(503);
+    expect((await fetch(`${server.url}/cars/`)).status).to.equal(200);
+    expect(server.dataRequests()).to.equal(3);
+  });
+
+  it('serves a stable share of rows malformed', async () => {
+    const big = { cars: 2000, customers: 1, subscriptions: 0 };
+    server = await startSourceServer({ source: new GeneratedRowSource(big, 1), faults: { malformedRate: 0.05 } });
+    const clean = [...generateRows('cars', big, 1)];
+    const a = (await getJson(`${server.url}/cars/`)).body as Record<string, unknown>[];
+    const b = (await getJson(`${server.url}/cars/`)).body as Record<string, unknown>[];
+    expect(a).to.deep.equal(b);
+    const broken = a.filter((r, i) => JSON.stringify(r) !== JSON.stringify(clean[i]));
+    expect(broken.length).to.be.within(50, 150);
+  });
+
+  it('streams a large unpaged body in chunks rather than as one sized buffer', async () => {
+    const large = { cars: 50_000, customers: 1, subscriptions: 0 };
+    server = await startSourceServer({ source: new GeneratedRowSource(large, 1) });
+    const res = await fetch(`${server.url}/cars/`);
+    const reader = res.body!.getReader();
+    let bytes = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.length;
+    }
+    expect(res.headers.get('content-length')).to.equal(null);
+    expect(bytes).to.be.greaterThan(50_000 * 200);
+  });
+});
