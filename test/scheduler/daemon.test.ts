@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { MetadataDb } from '../../scheduler/metadata/db.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+import { cliEnv, outLines, runCli, spawnCli, waitUntil } from './harness.js';
+
+/** The task instances of the `slow` fixture DAG, read from the daemon's metadata file. */
+async function slowInstances(dir: string) {
+  const db = await MetadataDb.open(path.join(dir, 'home', 'metadata.db'));
+  try {
+    return await db.read((sql) =>
+      sql.all<{ run_id: string; state: string; try_number: number; last_error: string | null }>(
+        "SELECT run_id, state, try_number, last_error FROM task_instances WHERE dag_id = 'slow'",
+      ),
+    );
+  } finally {
+    await db.close();
+  }
+}
+
+describe('drivetrain start (daemon)', function () {
+  this.timeout(60_000);
+  let tmp: { dir: string; cleanup: () => void };
+  beforeEach(() => (tmp = makeTmpDir('drivetrain-daemon-')));
+  afterEach(() => tmp.cleanup());
+
+  const env = (extra: Record<string, string> = {}) =>
+    cliEnv(tmp.dir, 'crash', { DRIVETRAIN_NOW: '2024-01-03T06:00:00Z', DRIVETRAIN_SCHEDULER_TICK: '* * * * * *', ...extra });
+
+  it('re-runs a task exactly once after the daemon is killed with SIGKILL mid-task', async () => {
+    const first = spawnCli(['start'], env({ DT_FIXTURE_HOLD_MS: '60000' }));
+    await waitUntil(() => outLines(tmp.dir).includes('start 2024-01-02 try=1'), 'the first attempt to start');
+    first.child.kill('SIGKILL');
+    const killed = await first.done;
+    expect(killed.signal).to.equal('SIGKILL');
+    expect((await slowInstances(tmp.dir))[0]).to.include({ state: 'running', try_number: 1 });
+
+    const second = spawnCli(['start'], env({ DT_FIXTURE_HOLD_MS: '60000' }));
+    await waitUntil(() => outLines(tmp.dir).includes('done 2024-01-02 try=2'), 'the retry to finish');
+    await waitUntil(async () => (await slowInstances(tmp.dir))[0]?.state === 'success', 'the instance to be recorded success');
+    // Give a duplicate claim every chance to show up before stopping.
+    await new Promise((r) => setTimeout(r, 1500));
+    second.child.kill('SIGTERM');
+    const stopped = await second.done;
+    expect(stopped.code).to.equal(0);
+    expect(outLines(tmp.dir)).to.deep.equal(['start 2024-01-02 try=1', 'start 2024-01-02 try=2', 'done 2024-01-02 try=2']);
+    const [ti] = await slowInstances(tmp.dir);
+    expect(ti).to.include({ state: 'success', try_number: 2 });
+    expect(second.stdout()).to.contain('recovered a lost task instance');
+  });
+
+  it('on SIGTERM gives a running task the grace period, then records it up_for_retry and exits 0', async () => {
+    const daemon = spawnCli(['start'], env({ DT_FIXTURE_HOLD_MS: '60000', DRIVETRAIN_SHUTDOWN_GRACE_MS: '300' }));
+    await waitUntil(() => outLines(tmp.dir).includes('start 2024-01-02 try=1'), 'the attempt to start');
+    const t0 = Date.now();
+    daemon.child.kill('SIGTERM');
+    const result = await daemon.done;
+    expect(result.code).to.equal(0);
+    expect(Date.now() - t0).to.be.at.least(300);
+    const [ti] = await slowInstances(tmp.dir);
+    expect(ti).to.include({ state: 'up_for_retry', try_number: 1 });
+    expect(ti.last_error).to.contain('ShutdownError');
+    expect(outLines(tmp.dir)).to.not.include('done 2024-01-02 try=1');
+  });
+
+  it('lets a task that finishes within the grace period succeed on SIGTERM', async () => {
+    const daemon = spawnCli(['start'], env({ DT_FIXTURE_HOLD_MS: '700', DRIVETRAIN_SHUTDOWN_GRACE_MS: '5000' }));
+    await waitUntil(() => outLines(tmp.dir).includes('start 2024-01-02 try=1'), 'the attempt to start');
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.done).code).to.equal(0);
+    expect(outLines(tmp.dir)).to.include('done 2024-01-02 try=1');
+    expect((await slowInstances(tmp.dir))[0]).to.include({ state: 'success', try_number: 1 });
+  });
+
+  it('exits 2 naming the variable when a setting is malformed', async () => {
+    const result = await runCli(['start'], env({ DRIVETRAIN_PARALLELISM: 'lots' }));
+    expect(result.code).to.equal(2);
+    expect(result.stderr.trim().split('\n')).to.have.length(1);
+    expect(result.stderr).to.contain('DRIVETRAIN_PARALLELISM').and.contain("'lots'");
+  });
+});
