@@ -17,6 +17,8 @@ export interface HostBreaker {
   readonly breaker: CircuitBreaker<[Thunk], unknown>;
   /** Loggers of tasks currently calling through this breaker. */
   readonly listeners: Set<Logger>;
+  /** State changes seen while no task was listening (e.g. half-open on its timer); told to the next task. */
+  readonly pending: Array<{ level: 'info' | 'warn'; message: string; meta: Record<string, unknown> }>;
   /** When it last opened (undefined while closed). */
   openedAt: Date | undefined;
   readonly resetTimeoutMs: number;
@@ -28,7 +30,17 @@ const registry = new Map<string, HostBreaker>();
 export type IgnoreError = (err: unknown) => boolean;
 
 function broadcast(b: HostBreaker, level: 'info' | 'warn', message: string, meta: Record<string, unknown>): void {
+  if (b.listeners.size === 0) {
+    b.pending.push({ level, message, meta });
+    if (b.pending.length > 10) b.pending.shift();
+  }
   for (const log of b.listeners) log[level](message, meta);
+}
+
+/** Registers a task's logger for state-change lines, first telling it what happened while nobody listened. */
+export function listen(b: HostBreaker, log: Logger): void {
+  for (const p of b.pending.splice(0)) log[p.level](p.message, p.meta);
+  b.listeners.add(log);
 }
 
 /** The breaker of `host`, created from `settings` on first use. */
@@ -44,7 +56,7 @@ export function breakerFor(host: string, settings: Settings['source']['breaker']
     resetTimeout: settings.resetTimeoutMs,
     errorFilter: ignore,
   });
-  const hb: HostBreaker = { host, breaker, listeners: new Set(), openedAt: undefined, resetTimeoutMs: settings.resetTimeoutMs };
+  const hb: HostBreaker = { host, breaker, listeners: new Set(), pending: [], openedAt: undefined, resetTimeoutMs: settings.resetTimeoutMs };
   breakerStateGauge.set({ host }, 0);
   breaker.on('open', () => {
     hb.openedAt = new Date();

@@ -8,7 +8,7 @@ import pRetry from 'p-retry';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Logger } from '../../scheduler/interfaces.js';
 import type { Settings } from '../../scheduler/settings.js';
-import { breakerFor, throughBreaker, type HostBreaker } from './breakers.js';
+import { breakerFor, listen, throughBreaker, type HostBreaker } from './breakers.js';
 import { CircuitOpenError } from './CircuitOpenError.js';
 import { JsonRowStreamParser } from './jsonRowStream.js';
 import { SourceHttpError } from './SourceHttpError.js';
@@ -111,7 +111,7 @@ export function sourceBreaker(url: string, settings: Settings['source']): HostBr
  */
 export async function fetchRows(url: string, opts: FetchOptions, sink: RowSink): Promise<BodyResult> {
   const hb = sourceBreaker(url, opts.settings);
-  hb.listeners.add(opts.log);
+  listen(hb, opts.log);
   try {
     return await pRetry(
       async (attempt) => {

@@ -1,0 +1,153 @@
+import { expect } from 'chai';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { extractTask } from '../../operators/extract/extractTask.js';
+import { resetBreakers } from '../../operators/extract/breakers.js';
+import { readLakePartition, readManifest } from '../../operators/lake/reader.js';
+import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import { breakerStateGauge } from '../../scheduler/metrics.js';
+import { generateRows } from '../../source/generator.js';
+import { GeneratedRowSource } from '../../source/rowSource.js';
+import { startSourceServer, type SourceServer } from '../../source/server.js';
+import type { FaultOptions } from '../../source/faults.js';
+import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { taskContext } from './context.js';
+
+const sizes = { cars: 120, customers: 40, subscriptions: 90 };
+const DS = '2024-01-15';
+
+async function lakeRows(lakeDir: string, entity: string): Promise<unknown[]> {
+  const rows: unknown[] = [];
+  for await (const r of readLakePartition(lakeDir, entity, DS)) rows.push(r);
+  return rows;
+}
+
+describe('extract operator', () => {
+  let tmp: ReturnType<typeof makeTmpDir>;
+  let server: SourceServer;
+  const start = async (faults: Partial<FaultOptions> = {}) => {
+    server = await startSourceServer({ source: new GeneratedRowSource(sizes, 5), faults });
+  };
+  const settings = (env: Record<string, string> = {}) =>
+    testSettings(tmp.dir, {
+      DRIVETRAIN_SOURCE_URL: server.url,
+      DRIVETRAIN_SOURCE_PAGE_SIZE: '25',
+      DRIVETRAIN_SOURCE_RETRY_MIN_TIMEOUT_MS: '5',
+      DRIVETRAIN_SOURCE_RETRY_MAX_TIMEOUT_MS: '20',
+      DRIVETRAIN_BREAKER_VOLUME_THRESHOLD: '1000',
+      ...env,
+    });
+
+  beforeEach(() => (tmp = makeTmpDir('ingest-extract-')));
+  afterEach(async () => {
+    await server?.close();
+    resetBreakers();
+    tmp.cleanup();
+  });
+
+  it('writes the same rows to the lake through the paged and the unpaged API', async () => {
+    await start();
+    const paged = settings();
+    await extractTask({ entity: 'cars' })(taskContext(paged, DS));
+    const fromPages = await lakeRows(paged.lakeDir, 'cars');
+    expect(server.requests.get('/v1/cars')).to.equal(5);
+    const unpaged = testSettings(path.join(tmp.dir, 'u'), { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '0' });
+    await extractTask({ entity: 'cars' })(taskContext(unpaged, DS));
+    expect(server.requests.get('/cars/')).to.equal(1);
+    expect(await lakeRows(unpaged.lakeDir, 'cars')).to.deep.equal(fromPages);
+    expect(fromPages).to.deep.equal([...generateRows('cars', sizes, 5)]);
+    const manifest = await readManifest(paged.lakeDir, 'cars', DS);
+    expect(manifest).to.include({ entity: 'cars', ds: DS, rows: 120, source_url: `${server.url}/v1/cars?limit=25` });
+  });
+
+  it('retries failed requests with backoff and succeeds when the source recovers', async () => {
+    await start({ failFirst: 3, failStatus: 503 });
+    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '3' }), DS);
+    await extractTask({ entity: 'customers' })(ctx);
+    expect(server.dataRequests()).to.equal(3 + 2);
+    expect((await lakeRows(ctx.settings.lakeDir, 'customers')).length).to.equal(40);
+    expect(ctx.log.lines.filter((l) => l.level === 'warn' && /attempt \d failed: source answered 503/.test(l.message))).to.have.length(3);
+  });
+
+  it('fails once retries are exhausted and leaves no partition behind', async () => {
+    await start({ failRate: 1, failStatus: 500 });
+    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '2' }), DS);
+    let error: Error | undefined;
+    await extractTask({ entity: 'cars' })(ctx).then(() => {}, (e: Error) => (error = e));
+    expect(error?.message).to.match(/failed after 3 attempts: source answered 500/);
+    expect(error).to.not.be.instanceOf(NonRetryableError);
+    expect(server.dataRequests()).to.equal(3);
+    expect(existsSync(path.join(ctx.settings.lakeDir, 'cars', `ds=${DS}`))).to.equal(false);
+  });
+
+  it('does not retry a 404 and fails the task as non-retryable', async () => {
+    await start({ failRate: 1, failStatus: 404 });
+    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), DS);
+    let error: unknown;
+    await extractTask({ entity: 'cars' })(ctx).then(() => {}, (e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(NonRetryableError);
+    expect((error as Error).message).to.match(/source answered 404/);
+    expect(server.dataRequests()).to.equal(1);
+  });
+
+  it('retries a 429 after the Retry-After the source asked for', async () => {
+    await start({ failFirst: 1, failStatus: 429, retryAfterS: 1 });
+    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_RETRY_MAX_TIMEOUT_MS: '2000' }), DS);
+    await extractTask({ entity: 'customers' })(ctx);
+    expect(server.dataRequests()).to.equal(1 + 2);
+    expect(ctx.log.lines.some((l) => /retry after 1000 ms/.test(l.message))).to.equal(true);
+  });
+
+  it('times out a source that never answers', async () => {
+    await start({ hang: true });
+    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_TIMEOUT_MS: '150' }), DS);
+    let error: Error | undefined;
+    await extractTask({ entity: 'cars' })(ctx).then(() => {}, (e: Error) => (error = e));
+    expect(error?.message).to.match(/timed out after 150 ms/);
+    expect(server.dataRequests()).to.equal(2);
+  });
+
+  it('opens the breaker past the failure threshold, fails fast, half-opens and closes again', async () => {
+    await start({ failRate: 1, failStatus: 503 });
+    const s = settings({
+      DRIVETRAIN_SOURCE_RETRIES: '0',
+      DRIVETRAIN_BREAKER_VOLUME_THRESHOLD: '2',
+      DRIVETRAIN_BREAKER_ERROR_THRESHOLD_PCT: '50',
+      DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS: '300',
+    });
+    const host = new URL(server.url).host;
+    const ctx = taskContext(s, DS);
+    const run = () => extractTask({ entity: 'cars' })(ctx).then(() => undefined, (e: Error) => e);
+    expect((await run())?.message).to.match(/503/);
+    expect((await run())?.message).to.match(/503/);
+    expect(server.dataRequests()).to.equal(2);
+    expect(ctx.log.lines.some((l) => l.message.includes(`circuit breaker for ${host} opened`))).to.equal(true);
+
+    // Open: the request is not sent, and the error says until when.
+    const fast = await run();
+    expect(fast?.message).to.match(new RegExp(`circuit for ${host} is open until \\d{4}-\\d{2}-\\d{2}T[\\d:.]+Z`));
+    expect(fast).to.not.be.instanceOf(NonRetryableError);
+    expect(server.dataRequests()).to.equal(2);
+    expect((await breakerStateGauge.get()).values.find((v) => v.labels.host === host)?.value).to.equal(2);
+
+    // After the reset timeout a trial request goes through; the source has recovered, so it closes.
+    server.faults.failRate = 0;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await run()).to.equal(undefined);
+    const messages = ctx.log.lines.map((l) => l.message);
+    expect(messages.some((m) => m.includes(`circuit breaker for ${host} half-open`))).to.equal(true);
+    expect(messages.some((m) => m.includes(`circuit breaker for ${host} closed`))).to.equal(true);
+    expect((await breakerStateGauge.get()).values.find((v) => v.labels.host === host)?.value).to.equal(0);
+  });
+
+  it('shares one breaker per host between tasks', async () => {
+    await start({ failRate: 1, failStatus: 503 });
+    const s = settings({ DRIVETRAIN_SOURCE_RETRIES: '0', DRIVETRAIN_BREAKER_VOLUME_THRESHOLD: '2', DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS: '60000' });
+    await extractTask({ entity: 'cars' })(taskContext(s, DS)).catch(() => {});
+    await extractTask({ entity: 'customers' })(taskContext(s, DS)).catch(() => {});
+    const other = taskContext(s, DS);
+    const err = await extractTask({ entity: 'subscriptions' })(other).then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.match(/circuit for .* is open until/);
+    expect(server.requests.get('/v1/subscriptions') ?? 0).to.equal(0);
+  });
+});

@@ -1,0 +1,64 @@
+import { expect } from 'chai';
+import { JsonRowStreamParser, SourceJsonError } from '../../operators/extract/jsonRowStream.js';
+
+function parseInChunks(body: string, chunkSize: number): { rows: string[]; scalars: Record<string, unknown> } {
+  const rows: string[] = [];
+  const p = new JsonRowStreamParser((r) => rows.push(r));
+  for (let i = 0; i < body.length; i += chunkSize) p.write(body.slice(i, i + chunkSize));
+  return { rows, scalars: p.end() };
+}
+
+const ROWS = [
+  { id: 'a', name: 'Quote " and backslash \\ and \\" combos', n: -12.5e3, ok: true, nothing: null },
+  { id: 'b', city: 'München', emoji: '🚗', esc: 'tab\there\nnewline \u0001 \\u0041', neg: -0.25, f: false },
+  {},
+  { id: 'c', big: 12345678901234, exp: 1e-7 },
+];
+
+describe('streaming JSON row tokenizer', () => {
+  it('yields each row of a top-level array, whatever the chunk boundaries', () => {
+    const body = ` [\n ${ROWS.map((r) => JSON.stringify(r, null, 1)).join(' ,\r\n')} ] \n`;
+    for (const size of [1, 2, 3, 5, 7, 13, 64, body.length]) {
+      const { rows } = parseInChunks(body, size);
+      expect(rows.map((r) => JSON.parse(r)), `chunk size ${size}`).to.deep.equal(ROWS);
+      for (const r of rows) expect(r).to.not.match(/[\r\n]/);
+    }
+  });
+
+  it('yields the rows of an envelope and its next_cursor, in any key order', () => {
+    const a = JSON.stringify({ data: ROWS, next_cursor: 'YWJj' });
+    const b = `{"next_cursor": null, "extra": 3, "data": ${JSON.stringify(ROWS)}}`;
+    for (const size of [1, 4, 9, 1000]) {
+      const ra = parseInChunks(a, size);
+      expect(ra.rows.map((r) => JSON.parse(r))).to.deep.equal(ROWS);
+      expect(ra.scalars.next_cursor).to.equal('YWJj');
+      const rb = parseInChunks(b, size);
+      expect(rb.rows.length).to.equal(ROWS.length);
+      expect(rb.scalars).to.deep.equal({ next_cursor: null, extra: 3 });
+    }
+  });
+
+  it('handles empty arrays and an empty envelope', () => {
+    expect(parseInChunks('[]', 1).rows).to.deep.equal([]);
+    expect(parseInChunks('{"data":[],"next_cursor":null}', 3)).to.deep.equal({ rows: [], scalars: { next_cursor: null } });
+  });
+
+  it('keeps a number split across chunks whole', () => {
+    const { rows } = parseInChunks('[{"x":12.5e+3}]', 1);
+    expect(JSON.parse(rows[0])).to.deep.equal({ x: 12500 });
+    const env = parseInChunks('{"data":[],"n":-1.5e2}', 1);
+    expect(env.scalars.n).to.equal(-150);
+  });
+
+  it('rejects bodies that are not the expected shape, naming the offset', () => {
+    const bad = ['{"data": 5}', '[1, 2]', '[{"a": {"nested": 1}}]', '[{"a": 1} {"b": 2}]', '[{"a" 1}]', '[{"a": tru}]', '[{"a":1}] x'];
+    for (const body of bad) {
+      expect(() => parseInChunks(body, 2), body).to.throw(SourceJsonError, /offset \d+/);
+    }
+  });
+
+  it('reports a body that ends early', () => {
+    expect(() => parseInChunks('[{"a": 1}, {"b"', 4)).to.throw(SourceJsonError, /ended early/);
+    expect(() => parseInChunks('{"data":[{"a":1}]', 4)).to.throw(SourceJsonError, /ended early/);
+  });
+});
