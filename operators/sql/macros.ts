@@ -67,6 +67,8 @@ const hub: Macro = (args, ctx) => {
         `INSERT INTO ${ctx.model} (${hk}, ${bk}, load_date, record_source)\n` +
         `SELECT r.${hk}, r.${column}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
         `WHERE r.processing_date = :ds AND r.${column} IS NOT NULL AND r.${hk} IS NOT NULL\n` +
+        // Key order: the primary key B-tree is appended to, not split at random (hash keys are random).
+        `ORDER BY r.${hk}\n` +
         `ON CONFLICT DO NOTHING;`
       );
     })
@@ -86,13 +88,15 @@ const link: Macro = (args, ctx) => {
   ctx.shape = {
     columns: [`${hk} TEXT NOT NULL`, ...keys.map((k) => `${k} TEXT NOT NULL`), 'load_date TEXT NOT NULL', 'record_source TEXT NOT NULL'],
     primaryKey: [hk],
-    indexes: keys.map((k) => [k, 'load_date']),
+    // The current view finds a subscription's latest link; hub lookups go link -> hub, so no other index.
+    indexes: [[keys[0], 'load_date', hk]],
   };
   const cols = [hk, ...keys];
   return (
     `INSERT INTO ${ctx.model} (${cols.join(', ')}, load_date, record_source)\n` +
     `SELECT ${cols.map((c) => `r.${c}`).join(', ')}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
     `WHERE r.processing_date = :ds${required.map((c) => ` AND r.${c} IS NOT NULL`).join('')}\n` +
+    `ORDER BY r.${hk}\n` +
     `ON CONFLICT DO NOTHING;`
   );
 };
@@ -133,6 +137,7 @@ const sat: Macro = (args, ctx) => {
     `WHERE r.processing_date = :ds AND r.${hk} IS NOT NULL\n` +
     `  AND NOT EXISTS (SELECT 1 FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.hashdiff = r.hashdiff\n` +
     `    AND s.load_date = (SELECT max(s2.load_date) FROM ${ctx.model} s2 WHERE s2.${hk} = r.${hk} AND s2.load_date <= :load_date))\n` +
+    `ORDER BY r.${hk}\n` +
     `ON CONFLICT DO NOTHING;`
   );
 };

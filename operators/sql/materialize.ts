@@ -56,18 +56,40 @@ export async function select<T extends object = Record<string, unknown>>(db: Seq
 const columnName = (definition: string) => definition.trim().split(/\s+/)[0];
 
 /** Creates the model's table and indexes if missing; recreates it when its columns changed. */
-async function ensureTable(db: Sequelize, model: Model, t: Transaction): Promise<void> {
+async function ensureTable(db: Sequelize, model: Model, t: Transaction, dialect: Dialect = sqliteDialect): Promise<void> {
   const cols = model.shape.columns!;
   const existing = (await db.query(`PRAGMA table_info(${model.name})`, { transaction: t, type: QueryTypes.SELECT, raw: true })) as { name: string }[];
   const wanted = cols.map(columnName);
   if (existing.length > 0 && existing.map((c) => c.name).join(',') !== wanted.join(',')) {
     await db.query(`DROP TABLE ${model.name}`, { transaction: t });
   }
-  const pk = model.shape.primaryKey?.length ? `, PRIMARY KEY (${model.shape.primaryKey.join(', ')})` : '';
-  await db.query(`CREATE TABLE IF NOT EXISTS ${model.name} (${cols.join(', ')}${pk})`, { transaction: t });
+  const hasPk = (model.shape.primaryKey?.length ?? 0) > 0;
+  const pk = hasPk ? `, PRIMARY KEY (${model.shape.primaryKey!.join(', ')})` : '';
+  await db.query(`CREATE TABLE IF NOT EXISTS ${model.name} (${cols.join(', ')}${pk})${hasPk ? dialect.primaryKeyTableSuffix : ''}`, { transaction: t });
+  await createIndexes(db, model, t);
+}
+
+function indexName(model: Model, idx: readonly string[]): string {
+  return `${model.name}__${idx.join('__')}`;
+}
+
+async function createIndexes(db: Sequelize, model: Model, t: Transaction): Promise<void> {
   for (const idx of model.shape.indexes ?? []) {
-    await db.query(`CREATE INDEX IF NOT EXISTS ${model.name}__${idx.join('__')} ON ${model.name} (${idx.join(', ')})`, { transaction: t });
+    await db.query(`CREATE INDEX IF NOT EXISTS ${indexName(model, idx)} ON ${model.name} (${idx.join(', ')})`, { transaction: t });
   }
+}
+
+/** Rebuilding a whole table: indexes are dropped first and built once after, by sorting, not row by row. */
+async function dropIndexes(db: Sequelize, model: Model, t: Transaction): Promise<void> {
+  for (const idx of model.shape.indexes ?? []) await db.query(`DROP INDEX IF EXISTS ${indexName(model, idx)}`, { transaction: t });
+}
+
+/**
+ * Per-connection cache for set-based work on million-row tables: SQLite's 2 MB default makes
+ * random-key index inserts (hash keys) thrash. Set on the transaction's own connection.
+ */
+export async function tuneConnection(db: Sequelize, t?: Transaction): Promise<void> {
+  await db.query('PRAGMA cache_size = -262144', { transaction: t });
 }
 
 /** Runs `model` once with `params`; one transaction. */
@@ -77,6 +99,7 @@ export async function runModel(db: Sequelize, model: Model, params: RunParams): 
   let inserted = 0;
   const opts = (transaction: Transaction) => ({ transaction, model: model.name });
   await db.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (t) => {
+    await tuneConnection(db, t);
     const cfg = model.config;
     switch (cfg.materialized) {
       case 'view':
@@ -86,8 +109,11 @@ export async function runModel(db: Sequelize, model: Model, params: RunParams): 
       case 'table': {
         await ensureTable(db, model, t);
         const cols = model.shape.columns!.map(columnName).join(', ');
+        await dropIndexes(db, model, t);
         deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts(t));
-        inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m`, params, opts(t));
+        const order = model.shape.primaryKey?.length ? ` ORDER BY ${model.shape.primaryKey.join(', ')}` : '';
+        inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m${order}`, params, opts(t));
+        await createIndexes(db, model, t);
         break;
       }
       case 'incremental':

@@ -1,4 +1,3 @@
 -- materialized: incremental
 -- description: one row per car business key ever seen (cars, and cars referenced by subscriptions)
--- tests: not_null(hk_car, car_id, load_date); unique(hk_car)
 {{ hub(hash_key='hk_car', business_key='car_id', sources=['cars.id', 'subscriptions.car_id']) }}

@@ -1,4 +1,3 @@
 -- materialized: incremental
 -- description: one row per customer business key ever seen (customers, and customers referenced by subscriptions)
--- tests: not_null(hk_customer, customer_id, load_date); unique(hk_customer)
 {{ hub(hash_key='hk_customer', business_key='customer_id', sources=['customers.id', 'subscriptions.customer_id']) }}

@@ -1,5 +1,4 @@
 -- materialized: incremental
 -- description: subscription -> customer, car; one row per distinct combination ever seen
--- tests: not_null(hk_subscription_link, hk_subscription, hk_customer, hk_car); unique(hk_subscription_link)
 -- tests: relationships(hk_subscription, hub_subscription.hk_subscription); relationships(hk_customer, hub_customer.hk_customer); relationships(hk_car, hub_car.hk_car)
 {{ link(hash_key='hk_subscription_link', source='subscriptions', keys=['hk_subscription', 'hk_customer', 'hk_car'], required=['customer_id', 'car_id']) }}

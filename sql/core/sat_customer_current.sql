@@ -1,4 +1,3 @@
 -- materialized: view
 -- description: the latest version of every customer, with the source's field names
--- tests: unique(id); accepted_values(type, 'b2b', 'b2c')
 {{ sat_current(sat='sat_customer', hub='hub_customer', hash_key='hk_customer', business_key='customer_id', entity='customers') }}

@@ -1,6 +1,5 @@
 -- materialized: view
 -- description: the latest version of every subscription with its customer_id and car_id (from its latest link), source field names
--- tests: unique(id); accepted_values(term_month, 'six', 'twelve')
 SELECT h.subscription_id AS id, hc.customer_id, hr.car_id,
        s.created_at, s.start_date, s.term_month, s.monthly_rate,
        s.hk_subscription, l.hk_customer, l.hk_car, s.load_date, s.hashdiff

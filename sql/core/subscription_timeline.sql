@@ -1,7 +1,6 @@
 -- materialized: table
 -- description: every current subscription whose customer and car are known, with its customer's current type and city, its car's brand and its active days [start_day, end_day); what the subscription marts read
 -- columns: id TEXT NOT NULL, customer_id TEXT NOT NULL, car_id TEXT NOT NULL, brand TEXT, customer_type TEXT, address_city TEXT, term_month TEXT, start_day TEXT, end_day TEXT, start_month TEXT, last_month TEXT
--- primary_key: id
 -- indexes: start_day, address_city; last_month
 -- end_day = start day + term months, clamped to the target month's last day (Aug 31 + 6 months =
 -- Feb 29 in a leap year); the subscription is active in every month from its start month to the

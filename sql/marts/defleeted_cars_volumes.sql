@@ -4,7 +4,6 @@
 -- description: cars deregistered per day (UTC day of deregistration_date), planned future ones included
 -- columns: day TEXT NOT NULL, cnt INTEGER NOT NULL
 -- primary_key: day
--- tests: not_null(day, cnt)
 SELECT deregistration_day AS day, count(*) AS cnt
 FROM {{ ref('car_timeline') }}
 WHERE deregistration_day >= :start_day

@@ -4,7 +4,6 @@
 -- description: cars registered per day (UTC day of registration_date)
 -- columns: day TEXT NOT NULL, cnt INTEGER NOT NULL
 -- primary_key: day
--- tests: not_null(day, cnt)
 SELECT registration_day AS day, count(*) AS cnt
 FROM {{ ref('car_timeline') }}
 WHERE registration_day >= :start_day

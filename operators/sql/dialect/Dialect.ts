@@ -16,6 +16,8 @@ export interface Dialect {
   addMonthsToMonthStart(expr: string, n: string): string;
   /** A day plus n months, clamped to the last day of the target month (PostgreSQL's date + interval). */
   addMonthsClamped(expr: string, n: string): string;
+  /** Appended to CREATE TABLE of a table with a primary key (SQLite: WITHOUT ROWID, one B-tree not two). */
+  readonly primaryKeyTableSuffix: string;
   /** A named bind parameter's placeholder as the driver wants it (':start_day' -> '$start_day'). */
   placeholder(name: string): string;
 }

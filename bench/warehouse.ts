@@ -1,0 +1,171 @@
+/**
+ * Warehouse benchmark: raw tables with 1,000,000 cars, 500,000 customers and 1,000,000 subscriptions
+ * (seeded, generated straight into SQLite, hashed as the load hashes), then
+ *   1. one daily run: the ingest DAG's vault models and core tests, the daily and monthly marts;
+ *   2. a two-year backfill of the mart DAGs, driven as the scheduler's batching does (730 daily
+ *      intervals in batches of BATCH_CAP, 25 monthly intervals in one batch).
+ * Targets: daily run < 30 s; backfill < 60 s.  Run: node --import tsx bench/warehouse.ts
+ * Sizes can be scaled with BENCH_SCALE (e.g. 0.1) for a quick look.
+ */
+import { rmSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sqlite3 from 'sqlite3';
+import { hashDiff, hashKey } from '../operators/load/hashing.js';
+import { modelTaskSpecs, type ModelDag } from '../operators/sql/dagTasks.js';
+import { closeWarehouses } from '../operators/warehouse.js';
+import type { DataInterval, Logger, TaskContext } from '../scheduler/interfaces.js';
+import { loadSettings, type Settings } from '../scheduler/settings.js';
+
+const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+const N_CARS = Math.round(1_000_000 * SCALE);
+const N_CUSTOMERS = Math.round(500_000 * SCALE);
+const N_SUBS = Math.round(1_000_000 * SCALE);
+/** The executor's default batch cap (scheduler/executor.ts). */
+const BATCH_CAP = Number(process.env.BENCH_BATCH_CAP ?? '400');
+const DS = '2024-01-31';
+
+/** mulberry32: a small seeded PRNG, so every run generates the same data. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const DAY_MS = 86_400_000;
+const T0 = Date.UTC(2021, 6, 1);
+const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+function run(db: sqlite3.Database, sql: string): Promise<void> {
+  return new Promise((resolve, reject) => db.exec(sql, (e) => (e ? reject(e) : resolve())));
+}
+
+async function insertAll(db: sqlite3.Database, table: string, cols: string[], count: number, row: (i: number) => unknown[]): Promise<void> {
+  await run(db, 'BEGIN');
+  const stmt = db.prepare(`INSERT INTO ${table} (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`);
+  for (let i = 0; i < count; i++) {
+    const values = row(i);
+    // Wait on the driver every few thousand rows so the queue (and memory) stays flat.
+    if (i % 5000 === 4999) await new Promise<void>((res, rej) => stmt.run(values, (e: Error | null) => (e ? rej(e) : res())));
+    else stmt.run(values);
+  }
+  await new Promise<void>((res, rej) => stmt.finalize((e) => (e ? rej(e) : res())));
+  await run(db, 'COMMIT');
+}
+
+async function generate(file: string): Promise<void> {
+  const db = new sqlite3.Database(file);
+  await run(db, 'PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;');
+  await run(
+    db,
+    `CREATE TABLE cars (id TEXT NOT NULL, vin TEXT, brand TEXT, model TEXT, engine_type TEXT, license_plate TEXT, registration_date TEXT, deregistration_date TEXT, processing_date TEXT NOT NULL, hk_car TEXT, hashdiff TEXT);
+     CREATE TABLE customers (id TEXT NOT NULL, first_name TEXT, second_name TEXT, type TEXT, company_name TEXT, address_city TEXT, address_zip TEXT, address_street TEXT, address_street_house TEXT, processing_date TEXT NOT NULL, hk_customer TEXT, hashdiff TEXT);
+     CREATE TABLE subscriptions (id TEXT NOT NULL, customer_id TEXT, car_id TEXT, created_at TEXT, start_date TEXT, term_month TEXT, monthly_rate REAL, processing_date TEXT NOT NULL, hk_subscription TEXT, hk_customer TEXT, hk_car TEXT, hk_subscription_link TEXT, hashdiff TEXT);`,
+  );
+  const rnd = prng(42);
+  const brands = ['Tesla', 'BMW', 'Audi', 'VW', 'Mercedes', 'Skoda', 'Seat', 'Kia', 'Hyundai', 'Fiat'];
+  const engines = ['electric', 'hybrid', 'gasoline', 'diesel'];
+  const cities = Array.from({ length: 80 }, (_, i) => `City${i}`);
+  const carCols = ['id', 'vin', 'brand', 'model', 'engine_type', 'license_plate', 'registration_date', 'deregistration_date', 'processing_date', 'hk_car', 'hashdiff'];
+  await insertAll(db, 'cars', carCols, N_CARS, (i) => {
+    const reg = T0 + Math.floor(rnd() * 940) * DAY_MS + Math.floor(rnd() * DAY_MS);
+    const dereg = rnd() < 0.3 ? ts(reg + Math.floor(60 + rnd() * 900) * DAY_MS) : null;
+    const r = { id: `car-${i}`, vin: `VIN${i}`, brand: brands[i % brands.length], model: 'M', engine_type: engines[i % 4], license_plate: `P${i}`, registration_date: ts(reg), deregistration_date: dereg };
+    return [r.id, r.vin, r.brand, r.model, r.engine_type, r.license_plate, r.registration_date, r.deregistration_date, DS, hashKey(r.id), hashDiff('cars', r)];
+  });
+  const custCols = ['id', 'first_name', 'second_name', 'type', 'company_name', 'address_city', 'address_zip', 'address_street', 'address_street_house', 'processing_date', 'hk_customer', 'hashdiff'];
+  await insertAll(db, 'customers', custCols, N_CUSTOMERS, (i) => {
+    const b2b = rnd() < 0.4;
+    const r = { id: `cust-${i}`, first_name: b2b ? null : 'F', second_name: b2b ? null : 'S', type: b2b ? 'b2b' : 'b2c', company_name: b2b ? `Co${i}` : null, address_city: cities[Math.floor(rnd() * cities.length)], address_zip: '10115', address_street: 'Street', address_street_house: String(i % 200) };
+    return [r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, DS, hashKey(r.id), hashDiff('customers', r)];
+  });
+  const subCols = ['id', 'customer_id', 'car_id', 'created_at', 'start_date', 'term_month', 'monthly_rate', 'processing_date', 'hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'];
+  await insertAll(db, 'subscriptions', subCols, N_SUBS, (i) => {
+    const start = Date.UTC(2022, 0, 1) + Math.floor(rnd() * 780) * DAY_MS + Math.floor(rnd() * DAY_MS);
+    const r = { id: `sub-${i}`, customer_id: `cust-${Math.floor(rnd() * N_CUSTOMERS)}`, car_id: `car-${Math.floor(rnd() * N_CARS)}`, created_at: ts(start - 14 * DAY_MS), start_date: ts(start), term_month: rnd() < 0.5 ? 'six' : 'twelve', monthly_rate: 400 + (i % 10) * 50 };
+    return [r.id, r.customer_id, r.car_id, r.created_at, r.start_date, r.term_month, r.monthly_rate, DS, hashKey(r.id), hashKey(r.customer_id), hashKey(r.car_id), hashKey(r.id, r.customer_id, r.car_id), hashDiff('subscriptions', r)];
+  });
+  await run(db, 'CREATE INDEX cars_pd ON cars (processing_date); CREATE INDEX customers_pd ON customers (processing_date); CREATE INDEX subscriptions_pd ON subscriptions (processing_date);');
+  await new Promise<void>((res) => db.close(() => res()));
+}
+
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function ctxFor(settings: Settings, dagId: string, taskId: string, intervals: readonly DataInterval[]): TaskContext {
+  const first = intervals[0];
+  const ds = first.start.toISOString().slice(0, 10);
+  return {
+    dagId, taskId, runId: `backfill__${ds}`, tryNumber: 1, logicalDate: first.start, ds,
+    dataIntervalStart: first.start, dataIntervalEnd: intervals[intervals.length - 1].end, month: `${ds.slice(0, 7)}-01`,
+    intervals, signal: new AbortController().signal, log: quiet, settings, params: {},
+  };
+}
+
+/** Runs each task of a model DAG for `intervals`; returns ms per task. */
+async function runDag(settings: Settings, dag: ModelDag, intervals: readonly DataInterval[], times: Map<string, number>): Promise<void> {
+  for (const [id, spec] of Object.entries(modelTaskSpecs(dag))) {
+    const t = performance.now();
+    const cpu = process.cpuUsage();
+    await spec.run(ctxFor(settings, dag, id, intervals));
+    times.set(id, (times.get(id) ?? 0) + performance.now() - t);
+    const used = process.cpuUsage(cpu);
+    cpuTimes.set(id, (cpuTimes.get(id) ?? 0) + (used.user + used.system) / 1000);
+  }
+}
+
+/** CPU time per task (this process, SQLite's worker threads included): wall time is inflated when the machine is busy. */
+const cpuTimes = new Map<string, number>();
+
+function days(from: string, count: number): DataInterval[] {
+  const start = Date.parse(`${from}T00:00:00Z`);
+  return Array.from({ length: count }, (_, i) => ({ start: new Date(start + i * DAY_MS), end: new Date(start + (i + 1) * DAY_MS) }));
+}
+function months(from: string, count: number): DataInterval[] {
+  const d = new Date(`${from}T00:00:00Z`);
+  return Array.from({ length: count }, (_, i) => ({ start: new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + i, 1)), end: new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + i + 1, 1)) }));
+}
+const sec = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+function report(title: string, times: Map<string, number>): number {
+  const total = [...times.values()].reduce((a, b) => a + b, 0);
+  process.stdout.write(`${title}: ${sec(total)} wall\n`);
+  for (const [id, ms] of times) process.stdout.write(`    ${id.padEnd(28)} ${sec(ms).padStart(9)} wall\n`);
+  return total;
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'drivetrain-bench-wh-'));
+try {
+  const settings = loadSettings({ env: { DRIVETRAIN_HOME: dir, DRIVETRAIN_LOG_DIR: path.join(dir, 'logs') }, cwd: dir, warn: () => {} });
+  let t = performance.now();
+  await generate(settings.warehouseDb);
+  process.stdout.write(`generated ${N_CARS} cars, ${N_CUSTOMERS} customers, ${N_SUBS} subscriptions in ${sec(performance.now() - t)}\n`);
+
+  process.stdout.write(`load average before the runs: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs\n`);
+  const ingestTimes = new Map<string, number>();
+  await runDag(settings, 'ingest', days(DS, 1), ingestTimes);
+  const dailyTimes = new Map<string, number>();
+  await runDag(settings, 'marts_daily', days('2024-01-30', 1), dailyTimes);
+  const monthlyTimes = new Map<string, number>();
+  await runDag(settings, 'marts_monthly', months('2023-12-01', 1), monthlyTimes);
+  const cpuDaily = [...cpuTimes.values()].reduce((a, b) => a + b, 0);
+  cpuTimes.clear();
+  const daily = report('daily run: vault (ingest DAG models + core tests)', ingestTimes) + report('daily run: marts_daily for 2024-01-30', dailyTimes) + report('daily run: marts_monthly for 2023-12', monthlyTimes);
+  process.stdout.write(`DAILY RUN TOTAL (vault + marts + tests): ${sec(daily)}  (target < 30 s); CPU ${sec(cpuDaily)}\n\n`);
+
+  t = performance.now();
+  const backfillDaily = new Map<string, number>();
+  const all = days('2022-01-01', 730);
+  for (let i = 0; i < all.length; i += BATCH_CAP) await runDag(settings, 'marts_daily', all.slice(i, i + BATCH_CAP), backfillDaily);
+  const backfillMonthly = new Map<string, number>();
+  await runDag(settings, 'marts_monthly', months('2022-01-01', 25), backfillMonthly);
+  const bf = report(`backfill marts_daily: 730 days in batches of ${BATCH_CAP}`, backfillDaily) + report('backfill marts_monthly: 25 months in one batch', backfillMonthly);
+  process.stdout.write(`BACKFILL TOTAL (two years of both mart DAGs, with tests): ${sec(bf)}  (target < 60 s); CPU ${sec([...cpuTimes.values()].reduce((a, b) => a + b, 0))}\n`);
+} finally {
+  await closeWarehouses();
+  if (process.env.BENCH_KEEP) process.stdout.write(`kept ${dir}\n`);
+  else rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,16 @@
+/**
+ * Monthly marts: each run replaces its month of type_share and refreshes later months, and rebuilds
+ * type_distribution. Waits for an ingest run covering its interval.
+ */
+import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
+import { defineDag } from '../scheduler/dag.js';
+
+export default defineDag({
+  id: 'marts_monthly',
+  schedule: '@monthly',
+  startDate: '2022-01-01',
+  catchup: true,
+  waitFor: ['ingest'],
+  description: 'type_share per month and brand; type_distribution',
+  tasks: modelTaskSpecs('marts_monthly', { testTaskId: 'test_marts_monthly' }),
+});
