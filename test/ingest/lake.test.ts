@@ -1,0 +1,120 @@
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { extractTask } from '../../operators/extract/extractTask.js';
+import { resetBreakers } from '../../operators/extract/breakers.js';
+import { LakePartitionError } from '../../operators/lake/LakePartitionError.js';
+import { readLakePartition, readManifest } from '../../operators/lake/reader.js';
+import { LakePartitionWriter } from '../../operators/lake/writer.js';
+import { GeneratedRowSource } from '../../source/rowSource.js';
+import { startSourceServer } from '../../source/server.js';
+import { makeTmpDir, testEnv, testSettings } from '../helpers/tmp.js';
+import { taskContext } from './context.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const DS = '2024-01-15';
+
+async function collect(lakeDir: string, entity: string, ds = DS): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for await (const r of readLakePartition(lakeDir, entity, ds)) rows.push(r);
+  return rows;
+}
+
+describe('raw data lake', () => {
+  let tmp: ReturnType<typeof makeTmpDir>;
+  beforeEach(() => (tmp = makeTmpDir('ingest-lake-')));
+  afterEach(() => tmp.cleanup());
+
+  it('writes parts of N rows with a manifest of rows, bytes and sha256, and reads them back in order', async () => {
+    const lake = path.join(tmp.dir, 'lake');
+    const w = await LakePartitionWriter.open(lake, 'cars', DS, { partRows: 3 });
+    await w.writeLines(['{"id":"1"}', '{"id":"2"}']);
+    await w.writeLines(['{"id":"3"}', '{"id":"4"}']);
+    await w.writeLines(['{"id":"5"}']);
+    const m = await w.commit('http://src/cars/', new Date('2024-01-16T01:02:03Z'));
+    expect(m.rows).to.equal(5);
+    expect(m.parts.map((p) => [p.file, p.rows])).to.deep.equal([['part-00000.ndjson.gz', 4], ['part-00001.ndjson.gz', 1]]);
+    for (const p of m.parts) expect(p.sha256).to.match(/^[0-9a-f]{64}$/);
+    expect(readdirSync(path.join(lake, 'cars'))).to.deep.equal([`ds=${DS}`]);
+    expect(await readManifest(lake, 'cars', DS)).to.deep.equal(m);
+    expect((await collect(lake, 'cars')).map((r) => r.id)).to.deep.equal(['1', '2', '3', '4', '5']);
+  });
+
+  it('refuses a partition without _SUCCESS and one whose part does not match the manifest', async () => {
+    const lake = path.join(tmp.dir, 'lake');
+    let err: unknown = await collect(lake, 'cars').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(LakePartitionError);
+    expect((err as Error).message).to.match(/missing or incomplete/);
+
+    const w = await LakePartitionWriter.open(lake, 'cars', DS);
+    await w.writeLines(['{"id":"1"}']);
+    const m = await w.commit('u', new Date());
+    const manifestFile = path.join(lake, 'cars', `ds=${DS}`, '_SUCCESS');
+    writeFileSync(manifestFile, JSON.stringify({ ...m, parts: [{ ...m.parts[0], sha256: '0'.repeat(64) }] }));
+    err = await collect(lake, 'cars').catch((e: unknown) => e);
+    expect((err as Error).message).to.match(/sha256/);
+    writeFileSync(manifestFile, JSON.stringify({ ...m, rows: 2, parts: [{ ...m.parts[0], rows: 2 }] }));
+    err = await collect(lake, 'cars').catch((e: unknown) => e);
+    expect((err as Error).message).to.match(/has 1 rows; the manifest says 2/);
+  });
+
+  it('replaces a partition on a rerun and keeps the old one when a write is aborted', async () => {
+    const lake = path.join(tmp.dir, 'lake');
+    const first = await LakePartitionWriter.open(lake, 'cars', DS);
+    await first.writeLines(['{"id":"old"}']);
+    await first.commit('u', new Date());
+    const aborted = await LakePartitionWriter.open(lake, 'cars', DS);
+    await aborted.writeLines(['{"id":"never"}']);
+    await aborted.abort();
+    expect((await collect(lake, 'cars')).map((r) => r.id)).to.deep.equal(['old']);
+    const second = await LakePartitionWriter.open(lake, 'cars', DS);
+    await second.writeLines(['{"id":"new1"}', '{"id":"new2"}']);
+    await second.commit('u', new Date());
+    expect((await collect(lake, 'cars')).map((r) => r.id)).to.deep.equal(['new1', 'new2']);
+    expect(readdirSync(path.join(lake, 'cars'))).to.deep.equal([`ds=${DS}`]);
+  });
+
+  it('leaves no complete-looking partition when the extracting process is killed mid-write', async function () {
+    this.timeout(30_000);
+    const server = await startSourceServer({ source: new GeneratedRowSource({ cars: 200, customers: 1, subscriptions: 0 }, 3), faults: { latencyMs: 60 } });
+    const env = testEnv(tmp.dir, { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '10' });
+    const settings = testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '10' });
+    const entityDir = path.join(settings.lakeDir, 'cars');
+    try {
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'fixtures', 'extractChild.ts')], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = once(child, 'exit');
+      // Kill it once it has fetched several pages and written at least one part file.
+      const deadline = Date.now() + 20_000;
+      const tmpParts = (): string[] =>
+        existsSync(entityDir) ? readdirSync(entityDir).filter((d) => d.startsWith(`.ds=${DS}.tmp-`)).flatMap((d) => readdirSync(path.join(entityDir, d))) : [];
+      while (!(server.dataRequests() >= 6 && tmpParts().length > 0)) {
+        if (Date.now() > deadline) throw new Error('the child never got going');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGKILL');
+      const [, signal] = await exited;
+      expect(signal).to.equal('SIGKILL');
+      expect(server.dataRequests()).to.be.lessThan(20);
+
+      // The half-written data is only in a hidden temporary directory; readers refuse the partition.
+      expect(readdirSync(entityDir).some((d) => d.startsWith(`.ds=${DS}.tmp-${child.pid}-`))).to.equal(true);
+      expect(existsSync(path.join(entityDir, `ds=${DS}`))).to.equal(false);
+      const err = await readManifest(settings.lakeDir, 'cars', DS).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(LakePartitionError);
+
+      // A rerun completes the partition and clears the dead writer's leftovers.
+      server.faults.latencyMs = 0;
+      await extractTask({ entity: 'cars' })(taskContext(settings, DS));
+      expect(readdirSync(entityDir)).to.deep.equal([`ds=${DS}`]);
+      expect((await collect(settings.lakeDir, 'cars')).length).to.equal(200);
+      const manifest = JSON.parse(readFileSync(path.join(entityDir, `ds=${DS}`, '_SUCCESS'), 'utf8')) as { rows: number };
+      expect(manifest.rows).to.equal(200);
+    } finally {
+      await server.close();
+      resetBreakers();
+    }
+  });
+});
