@@ -1,0 +1,193 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import sqlite3 from 'sqlite3';
+import { LakePartitionWriter } from '../../operators/lake/writer.js';
+import { extractTask } from '../../operators/extract/extractTask.js';
+import { resetBreakers } from '../../operators/extract/breakers.js';
+import { hashDiff, hashKey } from '../../operators/load/hashing.js';
+import { loadTask } from '../../operators/load/loadTask.js';
+import { isIsoDateTime } from '../../operators/load/validation.js';
+import { closeWarehouses } from '../../operators/warehouse.js';
+import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import type { Settings } from '../../scheduler/settings.js';
+import { generateRows } from '../../source/generator.js';
+import { GeneratedRowSource } from '../../source/rowSource.js';
+import { startSourceServer } from '../../source/server.js';
+import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { taskContext } from './context.js';
+
+const DS = '2024-01-15';
+
+function query<T = Record<string, unknown>>(file: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY);
+    db.all(sql, params, (err, rows) => db.close(() => (err ? reject(err) : resolve(rows as T[]))));
+  });
+}
+
+async function writeLake(settings: Settings, entity: string, rows: unknown[], ds = DS): Promise<void> {
+  const w = await LakePartitionWriter.open(settings.lakeDir, entity, ds);
+  await w.writeLines(rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))));
+  await w.commit('test', new Date());
+}
+
+const car = (id: unknown, extra: Record<string, unknown> = {}) => ({
+  id, vin: 'V1', brand: 'Tesla', model: 'Model 3', engine_type: 'electric', license_plate: 'B-AB 1',
+  registration_date: '2023-05-01T10:00:00.123456', deregistration_date: null, ...extra,
+});
+
+describe('load operator', () => {
+  let tmp: ReturnType<typeof makeTmpDir>;
+  let settings: Settings;
+  beforeEach(() => {
+    tmp = makeTmpDir('ingest-load-');
+    settings = testSettings(tmp.dir, { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1', DRIVETRAIN_LOAD_BATCH_ROWS: '7' });
+  });
+  afterEach(async () => {
+    await closeWarehouses();
+    tmp.cleanup();
+  });
+
+  it('loads valid rows with processing_date and vault hashes, values as received', async () => {
+    const rows = [car('c1'), car(' c2 ', { deregistration_date: '2024-03-01 08:00:00', brand: 'BMW' })];
+    await writeLake(settings, 'cars', rows);
+    const result = await loadTask({ entity: 'cars' })(taskContext(settings, DS));
+    expect(result).to.deep.equal({ entity: 'cars', ds: DS, fetched: 2, loaded: 2, rejected: 0 });
+    const loaded = await query(settings.warehouseDb, 'SELECT * FROM cars ORDER BY rowid');
+    expect(loaded[1]).to.deep.equal({
+      ...rows[1], processing_date: DS, hk_car: hashKey('c2'), hashdiff: hashDiff('cars', rows[1]),
+    });
+    expect(loaded[0].hk_car).to.equal(hashKey('C1'));
+  });
+
+  it('sends malformed rows to rejects with a one-line reason naming the field and value', async () => {
+    const lines = [
+      car('ok1'),
+      car('', {}),
+      car(undefined),
+      car('e1', { engine_type: 'steam' }),
+      car('d1', { registration_date: '2023-02-30T00:00:00' }),
+      car('t1', { brand: 42 }),
+      car('ok1', { brand: 'Dup' }),
+      'not json at all',
+    ];
+    await writeLake(settings, 'cars', lines);
+    const result = (await loadTask({ entity: 'cars' })(taskContext(settings, DS))) as { loaded: number; rejected: number };
+    expect(result).to.include({ loaded: 1, rejected: 7 });
+    const rejects = await query<{ source: string; processing_date: string; raw_json: string; reason: string }>(
+      settings.warehouseDb, 'SELECT * FROM rejects ORDER BY rowid');
+    expect(rejects.map((r) => r.reason)).to.deep.equal([
+      'id: is empty (value "")',
+      'id: is missing',
+      'engine_type: is not one of electric|hybrid|gasoline|diesel (value "steam")',
+      'registration_date: is not an ISO 8601 date or date-time (value "2023-02-30T00:00:00")',
+      'brand: must be a string or null (value 42)',
+      'id: duplicate within the partition (value "ok1")',
+      'row: not valid JSON',
+    ]);
+    expect(rejects.every((r) => r.source === 'cars' && r.processing_date === DS)).to.equal(true);
+    expect(JSON.parse(rejects[2].raw_json)).to.deep.equal(lines[3]);
+    expect(rejects[6].raw_json).to.equal('not json at all');
+    expect(await query(settings.warehouseDb, 'SELECT id, brand FROM cars')).to.deep.equal([{ id: 'ok1', brand: 'Tesla' }]);
+  });
+
+  it('validates subscriptions: terms, numeric rates and dates', async () => {
+    const sub = { id: 's', customer_id: 'c', car_id: 'k', created_at: '2023-01-01T00:00:00', start_date: '2023-01-10', term_month: 'six', monthly_rate: 450 };
+    await writeLake(settings, 'subscriptions', [
+      sub,
+      { ...sub, id: 's2', term_month: 'eighteen' },
+      { ...sub, id: 's3', monthly_rate: '450' },
+      { ...sub, id: 's4', customer_id: null },
+    ]);
+    await loadTask({ entity: 'subscriptions' })(taskContext(settings, DS));
+    const reasons = (await query<{ reason: string }>(settings.warehouseDb, 'SELECT reason FROM rejects ORDER BY rowid')).map((r) => r.reason);
+    expect(reasons).to.deep.equal([
+      'term_month: is not one of six|twelve (value "eighteen")',
+      'monthly_rate: must be a number (value "450")',
+      'customer_id: must be a string (value null)',
+    ]);
+    const [row] = await query<Record<string, unknown>>(settings.warehouseDb, 'SELECT * FROM subscriptions');
+    expect(row.monthly_rate).to.equal(450);
+    expect(row.hk_subscription_link).to.equal(hashKey('s', 'c', 'k'));
+  });
+
+  it('accepts the ISO 8601 shapes the contract allows and refuses the rest', () => {
+    for (const ok of ['2023-10-21', '2023-10-21T23:17:35.945166', '2023-10-21 23:17:35', '2023-10-21T23:17Z', '2023-10-21T23:17:35+02:00', '2024-02-29']) {
+      expect(isIsoDateTime(ok), ok).to.equal(true);
+    }
+    for (const bad of ['2023-02-29', '2023-13-01', '21.10.2023', '2023-10-21T25:00:00', 'yesterday', '2023-10-21T']) {
+      expect(isIsoDateTime(bad), bad).to.equal(false);
+    }
+  });
+
+  it('keeps the books: rows fetched from the source = rows loaded + rows rejected', async () => {
+    const sizes = { cars: 300, customers: 150, subscriptions: 300 };
+    const server = await startSourceServer({ source: new GeneratedRowSource(sizes, 4), faults: { malformedRate: 0.05 } });
+    try {
+      const s = testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '64', DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.5' });
+      for (const entity of ['cars', 'customers', 'subscriptions'] as const) {
+        const ctx = taskContext(s, DS);
+        await extractTask({ entity })(ctx);
+        const r = (await loadTask({ entity })(ctx)) as { fetched: number; loaded: number; rejected: number };
+        expect(r.fetched).to.equal(sizes[entity]);
+        expect(r.rejected).to.be.greaterThan(0);
+        const [{ n }] = await query<{ n: number }>(s.warehouseDb, `SELECT count(*) n FROM ${entity} WHERE processing_date = ?`, [DS]);
+        const [{ m }] = await query<{ m: number }>(s.warehouseDb, 'SELECT count(*) m FROM rejects WHERE source = ? AND processing_date = ?', [entity, DS]);
+        expect(n + m).to.equal(sizes[entity]);
+        expect([n, m]).to.deep.equal([r.loaded, r.rejected]);
+        expect(ctx.log.lines.some((l) => l.message === `loaded ${entity} for ${DS}: fetched ${r.fetched} = loaded ${r.loaded} + rejected ${r.rejected}`)).to.equal(true);
+      }
+    } finally {
+      await server.close();
+      resetBreakers();
+    }
+  });
+
+  it('leaves the same rows when the same ds is loaded twice, and other days untouched', async () => {
+    const rows = [...generateRows('customers', { cars: 1, customers: 50, subscriptions: 0 }, 8)];
+    await writeLake(settings, 'customers', rows, '2024-01-14');
+    await writeLake(settings, 'customers', [...rows, { ...rows[0], id: null }]);
+    await loadTask({ entity: 'customers' })(taskContext(settings, '2024-01-14'));
+    await loadTask({ entity: 'customers' })(taskContext(settings, DS));
+    const snapshot = () => Promise.all([
+      query(settings.warehouseDb, 'SELECT * FROM customers ORDER BY processing_date, id'),
+      query(settings.warehouseDb, 'SELECT source, processing_date, raw_json, reason FROM rejects ORDER BY processing_date, raw_json'),
+    ]);
+    const once = await snapshot();
+    await loadTask({ entity: 'customers' })(taskContext(settings, DS));
+    expect(await snapshot()).to.deep.equal(once);
+    expect(once[0]).to.have.length(100);
+    expect(once[1]).to.have.length(1);
+  });
+
+  it('commits rows and rejects, then fails non-retryably when rejects exceed the allowed share', async () => {
+    const strict = testSettings(tmp.dir, { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.2' });
+    await writeLake(strict, 'cars', [car('a'), car('b'), car('c', { engine_type: 'warp' })]);
+    const err = await Promise.resolve(loadTask({ entity: 'cars' })(taskContext(strict, DS))).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(NonRetryableError);
+    expect((err as Error).message).to.match(/1 of 3 rows rejected \(33\.33%\), more than the allowed 20\.00%/);
+    expect(await query(strict.warehouseDb, 'SELECT id FROM cars ORDER BY id')).to.deep.equal([{ id: 'a' }, { id: 'b' }]);
+    expect(await query(strict.warehouseDb, 'SELECT count(*) n FROM rejects')).to.deep.equal([{ n: 1 }]);
+  });
+
+  it('fails non-retryably without a complete lake partition, calling no source', async () => {
+    const err = await Promise.resolve(loadTask({ entity: 'cars' })(taskContext(settings, DS))).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(NonRetryableError);
+    expect((err as Error).message).to.match(/lake partition cars\/ds=2024-01-15 is missing or incomplete/);
+  });
+
+  it('creates the raw tables with processing_date indexes and no key but NOT NULL id and processing_date', async () => {
+    await writeLake(settings, 'cars', [car('x')]);
+    await loadTask({ entity: 'cars' })(taskContext(settings, DS));
+    const indexes = await query<{ tbl_name: string }>(settings.warehouseDb, "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%processing_date%'");
+    expect(indexes.map((i) => i.tbl_name).sort()).to.include.members(['cars', 'customers', 'subscriptions', 'rejects']);
+    const cols = await query<{ name: string; notnull: number; pk: number }>(settings.warehouseDb, 'PRAGMA table_info(subscriptions)');
+    expect(cols.map((c) => c.name)).to.deep.equal([
+      'id', 'customer_id', 'car_id', 'created_at', 'start_date', 'term_month', 'monthly_rate', 'processing_date',
+      'hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff',
+    ]);
+    expect(cols.filter((c) => c.notnull).map((c) => c.name)).to.deep.equal(['id', 'processing_date']);
+    expect(cols.some((c) => c.pk)).to.equal(false);
+    expect(path.basename(settings.warehouseDb)).to.equal('warehouse.db');
+  });
+});
