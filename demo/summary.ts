@@ -44,6 +44,8 @@ export function textTable(rows: readonly Row[], columns: readonly string[], inde
 }
 
 const n = (v: Value | undefined): string => (typeof v === 'number' ? v.toLocaleString('en-US') : String(v ?? 0));
+/** `3 days`, `1 day`. */
+const count = (v: Value | undefined, one: string, many = `${one}s`): string => `${n(v)} ${v === 1 ? one : many}`;
 
 /** What one mart's section says; `missing` when the table is not there at all. */
 interface Section {
@@ -73,7 +75,7 @@ export async function summariseMarts(warehouseDb: string, opts: { month: string 
           const t = await db.one(`SELECT count(*) AS days, sum(cnt) AS total, min(day) AS first, max(day) AS last FROM ${mart}`);
           const busiest = await db.all(`SELECT day, cnt FROM ${mart} ORDER BY cnt DESC, day LIMIT 3`);
           return [
-            `  ${mart}: ${n(t.total)} ${label} on ${n(t.days)} days, ${t.first ?? '-'} .. ${t.last ?? '-'}; busiest days:`,
+            `  ${mart}: ${n(t.total)} ${label} on ${count(t.days, 'day')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; busiest days:`,
             textTable(busiest, ['day', 'cnt']),
           ].join('\n');
         }),
@@ -90,7 +92,7 @@ export async function summariseMarts(warehouseDb: string, opts: { month: string 
           `SELECT city, sum(deliveries_number) AS deliveries FROM cars_deliveries GROUP BY city ORDER BY deliveries DESC, city LIMIT 5`,
         );
         return [
-          `  cars_deliveries: ${n(t.total)} deliveries on ${n(t.days)} days in ${n(t.cities)} cities, ${t.first ?? '-'} .. ${t.last ?? '-'}; top cities:`,
+          `  cars_deliveries: ${n(t.total)} deliveries on ${count(t.days, 'day')} in ${count(t.cities, 'city', 'cities')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; top cities:`,
           textTable(cities, ['city', 'deliveries']),
         ].join('\n');
       }),
@@ -106,7 +108,7 @@ export async function summariseMarts(warehouseDb: string, opts: { month: string 
           [opts.month],
         );
         return [
-          `  type_share: ${n(t.brands)} brands over ${n(t.months)} months, ${t.first ?? '-'} .. ${t.last ?? '-'}; biggest brands in ${latest[0]?.month ?? opts.month}:`,
+          `  type_share: ${count(t.brands, 'brand')} over ${count(t.months, 'month')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; biggest brands in ${latest[0]?.month ?? opts.month}:`,
           textTable(latest, ['month', 'brand', 'b2b_customers', 'b2c_customers', 'b2b_share', 'b2c_share']),
         ].join('\n');
       }),

@@ -37,7 +37,7 @@ describe('the demo summary', function () {
     expect(complete).to.equal(true);
     expect(text).to.include('infleeted_cars_volumes: 11 cars registered on 3 days, 2023-12-01 .. 2023-12-03');
     expect(text).to.match(/2023-12-02\s+7/);
-    expect(text).to.include('defleeted_cars_volumes: 2 cars deregistered on 1 days, 2024-03-05 .. 2024-03-05');
+    expect(text).to.include('defleeted_cars_volumes: 2 cars deregistered on 1 day, 2024-03-05 .. 2024-03-05');
     expect(text).to.include('cars_deliveries: 7 deliveries on 2 days in 2 cities');
     expect(text).to.match(/Berlin\s+5\n\s+Köln\s+2/);
     // type_share shows the asked month, biggest brand first, shares with six decimals at most.
