@@ -73,7 +73,7 @@ describe('extract operator', () => {
     await start({ failRate: 1, failStatus: 500 });
     const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '2' }), DS);
     let error: Error | undefined;
-    await extractTask({ entity: 'cars' })(ctx).then(() => {}, (e: Error) => (error = e));
+    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: Error) => (error = e));
     expect(error?.message).to.match(/failed after 3 attempts: source answered 500/);
     expect(error).to.not.be.instanceOf(NonRetryableError);
     expect(server.dataRequests()).to.equal(3);
@@ -84,7 +84,7 @@ describe('extract operator', () => {
     await start({ failRate: 1, failStatus: 404 });
     const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), DS);
     let error: unknown;
-    await extractTask({ entity: 'cars' })(ctx).then(() => {}, (e: unknown) => (error = e));
+    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: unknown) => (error = e));
     expect(error).to.be.instanceOf(NonRetryableError);
     expect((error as Error).message).to.match(/source answered 404/);
     expect(server.dataRequests()).to.equal(1);
@@ -102,7 +102,7 @@ describe('extract operator', () => {
     await start({ hang: true });
     const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_TIMEOUT_MS: '150' }), DS);
     let error: Error | undefined;
-    await extractTask({ entity: 'cars' })(ctx).then(() => {}, (e: Error) => (error = e));
+    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: Error) => (error = e));
     expect(error?.message).to.match(/timed out after 150 ms/);
     expect(server.dataRequests()).to.equal(2);
   });
@@ -117,7 +117,7 @@ describe('extract operator', () => {
     });
     const host = new URL(server.url).host;
     const ctx = taskContext(s, DS);
-    const run = () => extractTask({ entity: 'cars' })(ctx).then(() => undefined, (e: Error) => e);
+    const run = () => Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => undefined, (e: Error) => e);
     expect((await run())?.message).to.match(/503/);
     expect((await run())?.message).to.match(/503/);
     expect(server.dataRequests()).to.equal(2);
@@ -143,10 +143,10 @@ describe('extract operator', () => {
   it('shares one breaker per host between tasks', async () => {
     await start({ failRate: 1, failStatus: 503 });
     const s = settings({ DRIVETRAIN_SOURCE_RETRIES: '0', DRIVETRAIN_BREAKER_VOLUME_THRESHOLD: '2', DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS: '60000' });
-    await extractTask({ entity: 'cars' })(taskContext(s, DS)).catch(() => {});
-    await extractTask({ entity: 'customers' })(taskContext(s, DS)).catch(() => {});
+    await Promise.resolve(extractTask({ entity: 'cars' })(taskContext(s, DS))).catch(() => {});
+    await Promise.resolve(extractTask({ entity: 'customers' })(taskContext(s, DS))).catch(() => {});
     const other = taskContext(s, DS);
-    const err = await extractTask({ entity: 'subscriptions' })(other).then(() => undefined, (e: Error) => e);
+    const err = await Promise.resolve(extractTask({ entity: 'subscriptions' })(other)).then(() => undefined, (e: Error) => e);
     expect(err?.message).to.match(/circuit for .* is open until/);
     expect(server.requests.get('/v1/subscriptions') ?? 0).to.equal(0);
   });
