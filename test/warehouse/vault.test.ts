@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { closeWarehouses } from '../../operators/warehouse.js';
+import type { Settings } from '../../scheduler/settings.js';
+import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
+import { hashKey, ingest, snapshotWarehouse, tableRows } from './fixtures.js';
+import { hashDiff } from '../../operators/load/hashing.js';
+
+describe('warehouse vault', function () {
+  this.timeout(60_000);
+  let tmp: { dir: string; cleanup: () => void };
+  let settings: Settings;
+  beforeEach(() => {
+    tmp = makeTmpDir();
+    settings = testSettings(tmp.dir);
+  });
+  afterEach(async () => {
+    await closeWarehouses();
+    tmp.cleanup();
+  });
+
+  it('loads hubs with hash keys, business keys, the interval-end load_date and the record source', async () => {
+    await ingest(settings, '2024-01-10', SNAPSHOT_A);
+    const hubCar = await tableRows(settings.warehouseDb, 'hub_car');
+    // c9 is only referenced by subscription s6: it is a key in the hub (links never dangle), from the subscriptions source
+    expect(hubCar.map((r) => [r.car_id, r.hk_car, r.load_date, r.record_source]).sort()).to.deep.equal(
+      [
+        ['c1', hashKey('c1'), '2024-01-11 00:00:00', 'raw.cars'],
+        ['c2', hashKey('c2'), '2024-01-11 00:00:00', 'raw.cars'],
+        ['c3', hashKey('c3'), '2024-01-11 00:00:00', 'raw.cars'],
+        ['c4', hashKey('c4'), '2024-01-11 00:00:00', 'raw.cars'],
+        ['c9', hashKey('c9'), '2024-01-11 00:00:00', 'raw.subscriptions'],
+      ].sort(),
+    );
+    expect((await tableRows(settings.warehouseDb, 'hub_customer')).map((r) => r.customer_id).sort()).to.deep.equal(['u1', 'u2', 'u3', 'u9']);
+    expect(await tableRows(settings.warehouseDb, 'hub_subscription')).to.have.length(8);
+    const links = await tableRows(settings.warehouseDb, 'link_subscription');
+    expect(links.find((l) => l.hk_subscription === hashKey('s1'))).to.deep.include({
+      hk_subscription_link: hashKey('s1', 'u1', 'c1'),
+      hk_customer: hashKey('u1'),
+      hk_car: hashKey('c1'),
+      load_date: '2024-01-11 00:00:00',
+    });
+  });
+
+  it('satellites insert a row only when the hashdiff changes, and the current views show the latest version under source names', async () => {
+    await ingest(settings, '2024-01-10', SNAPSHOT_A);
+    await ingest(settings, '2024-01-11', SNAPSHOT_B);
+    await ingest(settings, '2024-01-12', SNAPSHOT_B);
+    const sat = await tableRows(settings.warehouseDb, 'sat_customer');
+    expect(sat).to.have.length(4); // u1, u2, u3 once; u3 again after moving
+    const u3 = sat.filter((r) => r.hk_customer === hashKey('u3'));
+    expect(u3.map((r) => [r.load_date, r.address_city, r.hashdiff])).to.deep.equal([
+      ['2024-01-11 00:00:00', 'Hamburg', hashDiff('customers', SNAPSHOT_A.customers[2])],
+      ['2024-01-12 00:00:00', 'Cologne', hashDiff('customers', SNAPSHOT_B.customers[2])],
+    ]);
+    expect(await tableRows(settings.warehouseDb, 'sat_car')).to.have.length(4);
+    expect(await tableRows(settings.warehouseDb, 'sat_subscription')).to.have.length(8);
+    const current = await tableRows(settings.warehouseDb, 'sat_customer_current');
+    expect(current.map((r) => [r.id, r.type, r.address_city])).to.have.deep.members([
+      ['u1', 'b2c', 'Berlin'],
+      ['u2', 'b2b', 'Munich'],
+      ['u3', 'b2c', 'Cologne'],
+    ]);
+    const subs = await tableRows(settings.warehouseDb, 'sat_subscription_current');
+    const s6 = subs.find((s) => s.id === 's6')!;
+    expect(s6).to.deep.include({ customer_id: 'u2', car_id: 'c9', start_date: '2023-12-01 00:00:00', term_month: 'six', monthly_rate: 499.5 });
+  });
+
+  it('re-running the same ingest ds leaves every table as it was', async () => {
+    await ingest(settings, '2024-01-10', SNAPSHOT_A);
+    const once = await snapshotWarehouse(settings.warehouseDb);
+    await ingest(settings, '2024-01-10', SNAPSHOT_A);
+    expect(await snapshotWarehouse(settings.warehouseDb)).to.deep.equal(once);
+  });
+
+  it('reports subscriptions with an unknown customer or car as a warning and keeps them out of the timeline', async () => {
+    const log = await ingest(settings, '2024-01-10', SNAPSHOT_A);
+    const warning = log.lines.find((l) => l.level === 'warn' && l.message.includes('unknown_subscription_parties'));
+    expect(warning?.message).to.include('2 offending row(s)');
+    expect(warning?.meta?.samples).to.have.deep.members([
+      { id: 's5', customer_id: 'u9', car_id: 'c1', reason: 'unknown customer' },
+      { id: 's6', customer_id: 'u2', car_id: 'c9', reason: 'unknown car' },
+    ]);
+    expect(log.lines.filter((l) => l.level === 'error')).to.deep.equal([]);
+    const timeline = await tableRows(settings.warehouseDb, 'subscription_timeline');
+    expect(timeline.map((t) => t.id).sort()).to.deep.equal(['s1', 's2', 's3', 's4', 's7', 's8']);
+    expect(timeline.find((t) => t.id === 's1')).to.deep.include({ start_day: '2023-08-31', end_day: '2024-02-29', last_month: '2024-02-01' });
+  });
+});
