@@ -4,7 +4,7 @@
  * loopback into the lake and loaded into the raw tables in THIS process. Prints rows/s end to end, peak
  * RSS of this process, and the ratio to the sqlite3 CLI's `.import` of the same rows as CSV.
  *
- *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000]
+ *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -34,6 +34,7 @@ const flag = (name: string, fallback: number): number => {
 };
 const scale = flag('--scale', 1);
 const pageSize = flag('--page-size', 5000);
+const batchRows = flag('--batch-rows', 500);
 const SEED = 20240101;
 const sizes: DatasetSizes = {
   cars: Math.round(1_000_000 * scale),
@@ -78,10 +79,10 @@ async function startChildSource(): Promise<{ url: string; stop: () => Promise<vo
 const quiet: Logger = { debug() {}, info() {}, warn: (m) => process.stderr.write(`warn: ${m}\n`), error: (m) => process.stderr.write(`error: ${m}\n`) };
 
 async function main(): Promise<void> {
-  process.stdout.write(`ingest bench: ${sizes.cars} cars, ${sizes.customers} customers, ${sizes.subscriptions} subscriptions (${total} rows), page size ${pageSize}\n`);
+  process.stdout.write(`ingest bench: ${sizes.cars} cars, ${sizes.customers} customers, ${sizes.subscriptions} subscriptions (${total} rows), page size ${pageSize}, batch rows ${batchRows}\n`);
   const source = await startChildSource();
   const settings = loadSettings({
-    env: { DRIVETRAIN_HOME: path.join(dir, 'home'), DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'), DRIVETRAIN_SOURCE_URL: source.url, DRIVETRAIN_SOURCE_PAGE_SIZE: String(pageSize) },
+    env: { DRIVETRAIN_HOME: path.join(dir, 'home'), DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'), DRIVETRAIN_SOURCE_URL: source.url, DRIVETRAIN_SOURCE_PAGE_SIZE: String(pageSize), DRIVETRAIN_LOAD_BATCH_ROWS: String(batchRows) },
     cwd: dir,
     warn: () => {},
   });
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
 
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const times: string[] = [];
   // The three extracts run concurrently (I/O bound, the server is another process); each load starts as
@@ -115,6 +117,8 @@ async function main(): Promise<void> {
   });
   await Promise.all(done);
   const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuS = (cpu.user + cpu.system) / 1e6;
   clearInterval(sampler);
   peak = Math.max(peak, process.memoryUsage().rss);
   await closeWarehouses();
@@ -153,6 +157,7 @@ async function main(): Promise<void> {
   const peakMb = Math.max(peak / 2 ** 20, vmHwmMb());
   for (const t of times) process.stdout.write(`  ${t}\n`);
   process.stdout.write(`end to end: ${total} rows in ${elapsed.toFixed(1)} s = ${Math.round(rate)} rows/s (target >= 100000)\n`);
+  process.stdout.write(`CPU of the pipeline process: ${cpuS.toFixed(1)} s = ${(cpuS * 1e6 / total).toFixed(1)} us/row (machine load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)\n`);
   process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB)\n`);
   process.stdout.write(`lake: ${(lakeBytes / 2 ** 20).toFixed(0)} MB gzip; warehouse: ${(statSync(settings.warehouseDb).size / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`sqlite3 CLI .import of the same rows as CSV: ${importS.toFixed(1)} s = ${Math.round(total / importS)} rows/s; pipeline / import time = ${(elapsed / importS).toFixed(1)}x\n`);

@@ -175,7 +175,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
           seen.add(id);
           const vault = vaultColumns(entity, v.row);
           const values: unknown[] = [];
-          for (const f of sourceFields) values.push(v.row[f]);
+          for (const f of sourceFields) values.push(v.row[f] ?? null);
           values.push(ds);
           for (const f of vaultFields) values.push(vault[f]);
           await rows.add(values);
