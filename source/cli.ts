@@ -71,10 +71,8 @@ export async function main(argv: string[]): Promise<number> {
     flags = program.opts<SourceFlags>();
   } catch (err) {
     if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') {
-        process.stdout.write(program.helpInformation());
-        return 0;
-      }
+      // Commander has already printed the help text.
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return 0;
       throw new UsageError(err.message.replace(/^error: /, ''));
     }
     throw err;
