@@ -77,7 +77,16 @@ export function createSchedulerLogger(settings: Settings, opts: SchedulerLoggerO
     maxFiles: settings.scheduler.schedulerLogMaxFiles,
   });
   const transports: winston.transport[] = [file];
-  if (opts.stdout ?? true) transports.push(new winston.transports.Stream({ stream: opts.stream ?? process.stdout, eol: '\n' }));
+  if (opts.stdout ?? true) {
+    const stream = opts.stream ?? process.stdout;
+    const toStdout = new winston.transports.Stream({ stream, eol: '\n' });
+    // stdout closed under us (`drivetrain start | head`, a dead log shipper): stop writing there
+    // instead of dying of an unhandled EPIPE; scheduler.log keeps every line.
+    stream.on('error', () => {
+      toStdout.silent = true;
+    });
+    transports.push(toStdout);
+  }
   const logger = winston.createLogger({
     level: settings.logLevel,
     format: winston.format.combine(winston.format.timestamp(), jsonLine),

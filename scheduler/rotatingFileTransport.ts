@@ -9,9 +9,10 @@
  * simple: a line is a few hundred bytes into the page cache, and nothing is buffered in this process,
  * so nothing is lost on a crash.
  *
- * Several processes may append to the same file (the daemon and a CLI backfill): writes use O_APPEND
- * and, before rotating, the transport checks that the file at the path is still the one it has open;
- * when another process has rotated it already, it just reopens.
+ * Several processes may append to the same file (the daemon and a CLI backfill): writes use O_APPEND,
+ * the cap is checked against the file's size (fstat, ~1 µs) rather than our own count, and before
+ * rotating the transport checks that the file at the path is still the one it has open; when another
+ * process has rotated it already, it just reopens.
  */
 import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
@@ -96,6 +97,8 @@ export class RotatingFileTransport extends TransportBase {
     const bytes = Buffer.byteLength(line);
     try {
       if (this.fd === undefined) this.open();
+      // The file's real size, not a count of our own writes: another process may append to it too.
+      this.size = fstatSync(this.fd!).size;
       if (this.size > 0 && this.size + bytes > this.maxBytes) this.rotate();
       writeSync(this.fd!, line);
       this.size += bytes;

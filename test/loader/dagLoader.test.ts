@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadDagBag, watchDagBag, isDagFileName, type DagBag } from '../../scheduler/dagLoader.js';
@@ -233,6 +233,23 @@ describe('DAG loader', () => {
       });
     });
   }
+
+  it('starts watching a folder that does not exist yet and loads it once it appears', async () => {
+    const later = path.join(tmp.dir, 'later');
+    const log = memoryLogger();
+    const seen: DagBag[] = [];
+    const w = watchDagBag(later, (b) => seen.push(b), log, { debounceMs: 20, pollMs: 50 });
+    try {
+      expect(log.entries.map((e) => e.level)).to.include('warn');
+      mkdirSync(later);
+      writeFile(path.join(later, 'arrived.ts'), dagSource('arrived', ['a']));
+      const deadline = Date.now() + 5000;
+      while (!seen.some((b) => b.dags.has('arrived')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      expect(seen.at(-1)!.dags.has('arrived')).to.equal(true);
+    } finally {
+      w.close();
+    }
+  });
 
   it('notices a change by polling alone when file events are off', async () => {
     writeFile(path.join(tmp.dir, 'polled.ts'), dagSource('polled', ['a']));

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { ConfigError } from '../../scheduler/errors/ConfigError.js';
@@ -114,6 +114,39 @@ describe('scheduler logger', () => {
     expect(JSON.parse(lines[1])).to.include({ message: 'after', n: '1' });
   });
 
+  it('keeps every line and the cap when two loggers (as two processes would) append to the same file', async () => {
+    const settings = testSettings(tmp.dir, { DRIVETRAIN_SCHEDULER_LOG_MAX_BYTES: '1024', DRIVETRAIN_SCHEDULER_LOG_MAX_FILES: '100' });
+    const a = createSchedulerLogger(settings, { stdout: false });
+    const b = createSchedulerLogger(settings, { stdout: false });
+    for (let i = 0; i < 150; i++) {
+      a.info('from a', { i });
+      b.info('from b', { i });
+    }
+    await Promise.all([a.close(), b.close()]);
+    const files = readdirSync(settings.logDir);
+    const lines = files.flatMap((f) => readFileSync(path.join(settings.logDir, f), 'utf8').trimEnd().split('\n'));
+    const seen = lines.map((l) => JSON.parse(l) as { message: string; i: number }).map((l) => `${l.message} ${l.i}`);
+    expect(seen).to.have.length(300);
+    expect(new Set(seen).size).to.equal(300);
+    for (const f of files) expect(statSync(path.join(settings.logDir, f)).size, f).to.be.at.most(1024);
+  });
+
+  it('stops writing to stdout once it fails, and keeps writing scheduler.log', async () => {
+    const settings = testSettings(tmp.dir);
+    const out = new PassThrough();
+    const log = createSchedulerLogger(settings, { stream: out });
+    log.info('before');
+    out.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' }));
+    await new Promise((r) => setImmediate(r));
+    log.info('after');
+    await log.close();
+    const messages = readFileSync(path.join(settings.logDir, 'scheduler.log'), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { message: string }).message);
+    expect(messages).to.deep.equal(['before', 'after']);
+  });
+
   it('closes idempotently, also with nothing logged', async () => {
     const settings = testSettings(tmp.dir);
     const log = createSchedulerLogger(settings, { stdout: false });
@@ -172,6 +205,17 @@ describe('task attempt logs', () => {
     const lines = readFileSync(attemptLogPath(tmp.dir, ref), 'utf8').split('\n');
     expect(lines[0]).to.match(LINE).and.include('INFO returned {"unserializable":"{ value: <ref *1> { id: 7, self: [Circular *1] } }"}');
     expect(lines[1]).to.include('ERROR Error: bad row {"unserializable":');
+  });
+
+  it('opens an attempt log again after retention removed its directories', async () => {
+    let log = openAttemptLog(tmp.dir, [ref]);
+    log.info('first');
+    await log.close();
+    rmSync(path.join(tmp.dir, 'dag_id=daily'), { recursive: true });
+    log = openAttemptLog(tmp.dir, [ref]);
+    log.info('second');
+    await log.close();
+    expect(readFileSync(attemptLogPath(tmp.dir, ref), 'utf8')).to.match(/^\S+Z INFO second\n$/);
   });
 
   it('drops lines below the given level', async () => {
