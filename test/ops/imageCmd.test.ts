@@ -108,6 +108,12 @@ describe('the Docker image', function () {
       if (failure) throw failure;
       expect(code, daemon.output()).to.equal(0);
       expect(ms, 'SIGTERM to exit, ms').to.be.below(DOCKER_STOP_TIMEOUT_MS);
+      // Every DAG file of the image imported with production dependencies only.
+      const bagLine = daemon.output().split('\n').find((l) => l.includes('"DAG bag loaded"'));
+      expect(bagLine, daemon.output()).to.be.a('string');
+      const bag = JSON.parse(bagLine as string) as { dags: string[]; errors: number };
+      expect(bag.errors, daemon.output()).to.equal(0);
+      expect(bag.dags.length).to.be.greaterThan(0);
       // State went to the volumes, not into the image's WORKDIR.
       expect(existsSync(path.join(tmp.dir, 'volume-data', 'metadata.db'))).to.equal(true);
       expect(existsSync(path.join(tmp.dir, 'volume-logs', 'scheduler.log'))).to.equal(true);
