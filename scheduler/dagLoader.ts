@@ -17,7 +17,7 @@ import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDag } from './dag.js';
 import type { Dag, DagImportError, Logger } from './interfaces.js';
 
@@ -96,25 +96,53 @@ function oneLine(text: string): string {
   return flat.length > MAX_REASON ? `${flat.slice(0, MAX_REASON - 1)}…` : flat;
 }
 
+/** `file` relative to `dir` when inside it (`_common.ts`), else as given. */
+function shortName(file: string, dir: string): string {
+  const rel = path.relative(dir, file);
+  return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+}
+
+/** The path and line of a stack frame line (`    at f (/x/y.ts:4:7)` or `file:///x/y.ts:4:7`). */
+function frameLocation(frame: string): { file: string; line: string } | undefined {
+  const m = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?\s*$/.exec(frame);
+  if (!m) return undefined;
+  let f = m[1];
+  if (f.startsWith('file://')) {
+    try {
+      f = fileURLToPath(f.replace(/\?.*$/, ''));
+    } catch {
+      return undefined;
+    }
+  }
+  return { file: f, line: m[2] };
+}
+
 /**
  * A one-line reason for an import failure, e.g. `SyntaxError: Expected "}" but found ";" (line 3, column 32)`
  * or `Error: boom (line 4)`. esbuild's TransformError (what tsx throws for a syntax error) carries the
- * location inside its message; for runtime throws the line comes from the first stack frame in the file.
+ * location inside its message; for runtime throws the line comes from the innermost stack frame in the
+ * DAG's folder, naming the file when it is a helper rather than the DAG file: `(_common.ts line 4)`.
  */
 export function importFailureReason(err: unknown, file: string): string {
   if (!(err instanceof Error)) return oneLine(`thrown ${String(err)}`);
+  const dir = path.dirname(file);
   const transform = /^(?<f>[^\n]*?):(?<line>\d+):(?<col>\d+): ERROR: (?<msg>[^\n]*)/m.exec(err.message);
   if (err.name === 'TransformError' && transform?.groups) {
-    const { line, col, msg } = transform.groups;
-    return oneLine(`SyntaxError: ${msg} (line ${line}, column ${col})`);
+    const { f, line, col, msg } = transform.groups;
+    const where = path.resolve(f) === file ? '' : ` in ${shortName(path.resolve(f), dir)}`;
+    return oneLine(`SyntaxError${where}: ${msg} (line ${line}, column ${col})`);
   }
-  const dir = path.dirname(file) + path.sep;
-  let message = `${err.name}: ${err.message.split('\n')[0]}`.split(dir).join('');
-  const frame = (err.stack ?? '')
-    .split('\n')
-    .find((l) => /^\s+at /.test(l) && (l.includes(`${file}:`) || l.includes(`${pathToFileURL(file).href}`)));
-  const line = frame ? /:(\d+):\d+\)?\s*$/.exec(frame)?.[1] : undefined;
-  if (line && err.name !== 'DagDefinitionError') message += ` (line ${line})`;
+  let message = `${err.name}: ${err.message.split('\n')[0]}`.split(dir + path.sep).join('');
+  if (err.name !== 'DagDefinitionError') {
+    const frames = (err.stack ?? '')
+      .split('\n')
+      .filter((l) => /^\s+at /.test(l))
+      .map(frameLocation)
+      .filter((x): x is { file: string; line: string } => x !== undefined);
+    // The innermost frame in the DAG's folder is where it went wrong: the file itself or a helper.
+    const at = frames.find((x) => path.dirname(x.file) === dir);
+    if (at) message += at.file === file ? ` (line ${at.line})` : ` (${shortName(at.file, dir)} line ${at.line})`;
+  }
   return oneLine(message);
 }
 

@@ -89,6 +89,16 @@ describe('DAG loader', () => {
     expect(bag.errors[0].reason).to.equal('TypeError: settings missing (line 2)');
   });
 
+  it('names the helper module when the syntax error or the throw is in a file the DAG imports', async () => {
+    writeFile(path.join(tmp.dir, '_broken.ts'), `export const x = ;\n`);
+    writeFile(path.join(tmp.dir, 'uses_broken.ts'), `import { x } from './_broken.js';\nexport default x;\n`);
+    writeFile(path.join(tmp.dir, '_throws.ts'), `export function setup(): never {\n  throw new RangeError('no credentials');\n}\n`);
+    writeFile(path.join(tmp.dir, 'uses_throws.ts'), `import { setup } from './_throws.js';\nexport default setup();\n`);
+    const bag = await loadDagBag(tmp.dir);
+    expect(reasonOf(bag, 'uses_broken.ts')).to.equal('SyntaxError in _broken.ts: Unexpected ";" (line 1, column 17)');
+    expect(reasonOf(bag, 'uses_throws.ts')).to.equal('RangeError: no credentials (_throws.ts line 2)');
+  });
+
   it('reports a missing import in one line without the folder path', async () => {
     writeFile(path.join(tmp.dir, 'imports.ts'), `import { x } from './_missing.js';\nexport default x;\n`);
     const bag = await loadDagBag(tmp.dir);

@@ -213,6 +213,22 @@ describe('drivetrain logs', () => {
       ]);
     });
 
+    it('waits for a log directory that does not exist yet', async () => {
+      const stdout = new PassThrough();
+      let out = '';
+      stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+      const ac = new AbortController();
+      const env = testEnv(tmp.dir, { DRIVETRAIN_LOG_DIR: path.join(tmp.dir, 'not-yet') });
+      const done = main(['logs', '--follow'], { stdout, env, signal: ac.signal });
+      await new Promise((r) => setTimeout(r, 600));
+      await writeAttempt(path.join(tmp.dir, 'not-yet'), { dagId: 'd', runId: RUN1, taskId: 't', attempt: 1 }, ['finally']);
+      const deadline = Date.now() + 5000;
+      while (!out.includes('finally') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      ac.abort();
+      expect(await done).to.equal(0);
+      expect(out).to.match(new RegExp(`^\\[d/t/${RUN1.replace(/[+]/g, '\\+')}#1\\] \\S+Z INFO finally\\n$`));
+    });
+
     it('prints attempt logs in directories created after the start, including a new DAG', async () => {
       const stdout = new PassThrough();
       let out = '';
