@@ -88,8 +88,9 @@ const link: Macro = (args, ctx) => {
   ctx.shape = {
     columns: [`${hk} TEXT NOT NULL`, ...keys.map((k) => `${k} TEXT NOT NULL`), 'load_date TEXT NOT NULL', 'record_source TEXT NOT NULL'],
     primaryKey: [hk],
-    // The current view finds a subscription's latest link; hub lookups go link -> hub, so no other index.
-    indexes: [[keys[0], 'load_date', hk]],
+    // The current view finds a driving key's latest link from this index alone (covering: no second
+    // lookup by the random link hash); hub lookups go link -> hub, so no other index.
+    indexes: [[keys[0], 'load_date', hk, ...keys.slice(1)]],
   };
   const cols = [hk, ...keys];
   return (

@@ -1,8 +1,9 @@
 -- materialized: table
--- description: every current car with its registration and deregistration days (UTC), indexed for the daily fleet marts
--- columns: id TEXT NOT NULL, hk_car TEXT NOT NULL, brand TEXT, registration_day TEXT, deregistration_day TEXT
+-- description: every current car with its brand and registration and deregistration days (UTC): a narrow table the fleet marts and the subscription timeline read
+-- columns: hk_car TEXT NOT NULL, id TEXT NOT NULL, brand TEXT, registration_day TEXT, deregistration_day TEXT
+-- primary_key: hk_car
 -- indexes: registration_day; deregistration_day
-SELECT c.id, c.hk_car, c.brand,
+SELECT c.hk_car, c.id, c.brand,
        {{ day('c.registration_date') }} AS registration_day,
        {{ day('c.deregistration_date') }} AS deregistration_day
 FROM {{ ref('sat_car_current') }} c

@@ -1,11 +1,12 @@
 -- materialized: table
 -- description: every current subscription whose customer and car are known, with its customer's current type and city, its car's brand and its active days [start_day, end_day); what the subscription marts read
--- columns: id TEXT NOT NULL, customer_id TEXT NOT NULL, car_id TEXT NOT NULL, brand TEXT, customer_type TEXT, address_city TEXT, term_month TEXT, start_day TEXT, end_day TEXT, start_month TEXT, last_month TEXT
+-- columns: hk_subscription TEXT NOT NULL, id TEXT NOT NULL, customer_id TEXT NOT NULL, car_id TEXT NOT NULL, brand TEXT, customer_type TEXT, address_city TEXT, term_month TEXT, start_day TEXT, end_day TEXT, start_month TEXT, last_month TEXT
+-- primary_key: hk_subscription
 -- indexes: start_day, address_city; last_month
 -- end_day = start day + term months, clamped to the target month's last day (Aug 31 + 6 months =
 -- Feb 29 in a leap year); the subscription is active in every month from its start month to the
 -- month of end_day - 1 day. An unknown term has no end_day and is active in no month.
-SELECT v.id, v.customer_id, v.car_id, v.brand, v.customer_type, v.address_city, v.term_month, v.start_day, v.end_day,
+SELECT v.hk_subscription, v.id, v.customer_id, v.car_id, v.brand, v.customer_type, v.address_city, v.term_month, v.start_day, v.end_day,
        {{ month_start('v.start_day') }} AS start_month,
        {{ month_start('v.last_day') }} AS last_month
 FROM (
@@ -13,12 +14,12 @@ FROM (
   FROM (
     SELECT t.*, {{ add_months_clamped('t.start_day', 't.term_months') }} AS end_day
     FROM (
-      SELECT s.id, c.id AS customer_id, r.id AS car_id, r.brand, c.type AS customer_type, c.address_city, s.term_month,
+      SELECT s.hk_subscription, s.id, c.id AS customer_id, r.id AS car_id, r.brand, c.type AS customer_type, c.address_city, s.term_month,
              {{ day('s.start_date') }} AS start_day,
              CASE s.term_month WHEN 'six' THEN 6 WHEN 'twelve' THEN 12 END AS term_months
       FROM {{ ref('sat_subscription_current') }} s
-      JOIN {{ ref('sat_customer_current') }} c ON c.hk_customer = s.hk_customer
-      JOIN {{ ref('sat_car_current') }} r ON r.hk_car = s.hk_car
+      JOIN {{ ref('customer_profile') }} c ON c.hk_customer = s.hk_customer
+      JOIN {{ ref('car_timeline') }} r ON r.hk_car = s.hk_car
     ) t
   ) u
 ) v

@@ -139,7 +139,7 @@ export const MARTS = ['infleeted_cars_volumes', 'defleeted_cars_volumes', 'cars_
 export async function snapshotWarehouse(file: string): Promise<Record<string, Record<string, unknown>[]>> {
   const tables = [
     'hub_car', 'hub_customer', 'hub_subscription', 'link_subscription', 'sat_car', 'sat_customer', 'sat_subscription',
-    'car_timeline', 'subscription_timeline', ...MARTS,
+    'car_timeline', 'customer_profile', 'subscription_timeline', ...MARTS,
   ];
   const out: Record<string, Record<string, unknown>[]> = {};
   for (const t of tables) out[t] = await tableRows(file, t);

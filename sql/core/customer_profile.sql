@@ -1,0 +1,6 @@
+-- materialized: table
+-- description: every current customer's type and city: a narrow table the subscription timeline joins (cheap to probe by hash key)
+-- columns: hk_customer TEXT NOT NULL, id TEXT NOT NULL, type TEXT, address_city TEXT
+-- primary_key: hk_customer
+SELECT c.hk_customer, c.id, c.type, c.address_city
+FROM {{ ref('sat_customer_current') }} c
