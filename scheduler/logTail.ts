@@ -27,6 +27,10 @@ export const FULL_SCAN_EVERY = 10;
 
 const CHUNK = 64 * 1024;
 const NEWLINE = 0x0a;
+/** Bytes read from one file per poll, so memory stays flat however fast a file grows; the rest follows at once. */
+export const MAX_READ_PER_POLL = 4 * 1024 * 1024;
+/** A "line" this long without a newline is printed as it is rather than held further. */
+export const MAX_LINE_BYTES = 1024 * 1024;
 
 /**
  * The byte offset from which `fd` holds its last `n` lines (a final line without a newline counts).
@@ -66,13 +70,14 @@ export function readRange(fd: number, from: number, to: number, onChunk: (chunk:
   return pos;
 }
 
-/** Splits `partial + chunk` into complete lines and the unterminated rest. */
+/** Splits `partial + chunk` into complete lines and the unterminated rest (unless that passes {@link MAX_LINE_BYTES}). */
 export function splitLines(partial: Buffer, chunk: Buffer): { lines: string[]; rest: Buffer } {
   const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
   const last = data.lastIndexOf(NEWLINE);
-  if (last === -1) return { lines: [], rest: Buffer.from(data) };
-  const text = data.subarray(0, last).toString('utf8');
-  return { lines: text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)), rest: Buffer.from(data.subarray(last + 1)) };
+  const lines = last === -1 ? [] : data.subarray(0, last).toString('utf8').split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  const rest = Buffer.from(data.subarray(last + 1));
+  if (rest.length > MAX_LINE_BYTES) return { lines: [...lines, rest.toString('utf8')], rest: Buffer.alloc(0) };
+  return { lines, rest };
 }
 
 /** What is followed. */
@@ -131,6 +136,8 @@ export class LogTail {
   private readonly hotMs: number;
   private readonly fullScanEvery: number;
   private polls = 0;
+  /** A file had more than {@link MAX_READ_PER_POLL} new bytes: poll again at once. */
+  private behind = false;
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -162,12 +169,14 @@ export class LogTail {
 
   private schedule(): void {
     if (this.stopped) return;
+    const delay = this.behind ? 0 : this.intervalMs;
+    this.behind = false;
     this.timer = setTimeout(() => {
       this.running = this.cycle(++this.polls % this.fullScanEvery === 0, Infinity).finally(() => {
         this.running = undefined;
         this.schedule();
       });
-    }, this.intervalMs);
+    }, delay);
   }
 
   /**
@@ -302,7 +311,9 @@ export class LogTail {
       }
       if (s.size > st.offset) {
         st.lastChange = now;
-        st.offset = readRange(fd, st.offset, s.size, (chunk) => {
+        const to = Math.min(s.size, st.offset + MAX_READ_PER_POLL);
+        if (to < s.size) this.behind = true;
+        st.offset = readRange(fd, st.offset, to, (chunk) => {
           const { lines, rest } = splitLines(st.partial, chunk);
           st.partial = rest;
           if (lines.length > 0) chunks.push(lines.map((l) => `${st.prefix} ${l}\n`).join(''));

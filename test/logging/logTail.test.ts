@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { attemptLogPath, type AttemptRef } from '../../scheduler/logging.js';
-import { LogTail, offsetOfLastLines, splitLines } from '../../scheduler/logTail.js';
+import { LogTail, MAX_LINE_BYTES, offsetOfLastLines, splitLines } from '../../scheduler/logTail.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 /** What offsetOfLastLines says the last `n` lines of `file` are. */
@@ -57,6 +57,13 @@ describe('log tail', () => {
     });
   });
 
+  it('gives up holding a line without a newline once it passes the line limit', () => {
+    const big = Buffer.alloc(MAX_LINE_BYTES + 10, 0x61);
+    const { lines, rest } = splitLines(Buffer.from('x\n'), big);
+    expect(lines.map((l) => l.length)).to.deep.equal([1, MAX_LINE_BYTES + 10]);
+    expect(rest.length).to.equal(0);
+  });
+
   describe('following', () => {
     const ref: AttemptRef = { dagId: 'd', runId: 'r1', taskId: 't', attempt: 1 };
     let out: string;
@@ -101,6 +108,21 @@ describe('log tail', () => {
       writeFileSync(retry, 'retry in a cold directory\n');
       await waitFor('[d/t/r1#1] appended while cold\n');
       await waitFor('[d/t/r1#2] retry in a cold directory\n');
+    });
+
+    it('prints a file that grew by more than one poll reads, every line in order', async () => {
+      const file = attemptLogPath(tmp.dir, ref);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, '');
+      await follow();
+      // ~10 MB in one go: more than MAX_READ_PER_POLL, so it arrives over several polls.
+      const lines = Array.from({ length: 100_000 }, (_v, i) => `line ${i} ${'y'.repeat(90)}`);
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      await waitFor('line 99999 ');
+      const got = out.trimEnd().split('\n');
+      expect(got).to.have.length(100_000);
+      expect(got[0]).to.equal(`[d/t/r1#1] ${lines[0]}`);
+      expect(got.every((l, i) => l === `[d/t/r1#1] ${lines[i]}`)).to.equal(true);
     });
 
     it('starts a truncated file again from its beginning', async () => {
