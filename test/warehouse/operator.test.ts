@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import sqlite3 from 'sqlite3';
+import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
+import { sqliteDialect } from '../../operators/sql/dialect/sqlite.js';
+import { ModelError } from '../../operators/sql/ModelError.js';
+import { ModelRegistry } from '../../operators/sql/registry.js';
+import { dataTestTask, modelTask } from '../../operators/sql/sqlTask.js';
+import { parameterNames, toPlaceholders } from '../../operators/sql/template.js';
+import { closeWarehouses } from '../../operators/warehouse.js';
+import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { contextFor, dayInterval, MemoryLog, tableRows } from './fixtures.js';
+
+function sqlDir(root: string, files: Record<string, string>): string {
+  const dir = path.join(root, 'sql');
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    writeFileSync(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+function evaluate(sql: string): Promise<string> {
+  const db = new sqlite3.Database(':memory:');
+  return new Promise((resolve, reject) =>
+    db.get(`SELECT ${sql} AS v`, (err: Error | null, row: { v: string }) => (db.close(), err ? reject(err) : resolve(row.v))),
+  );
+}
+
+describe('SQL operator', function () {
+  this.timeout(30_000);
+  let tmp: { dir: string; cleanup: () => void };
+  beforeEach(() => (tmp = makeTmpDir()));
+  afterEach(async () => {
+    await closeWarehouses();
+    tmp.cleanup();
+  });
+
+  it('keeps run values out of the SQL: models carry named parameters the driver binds', () => {
+    const registry = ModelRegistry.load();
+    const sql = registry.model('marts/infleeted_cars_volumes').statements[0];
+    expect(parameterNames(sql)).to.deep.equal(['start_day']);
+    expect(sql).not.to.match(/\d{4}-\d{2}-\d{2}/);
+    expect(toPlaceholders(sql, sqliteDialect)).to.include('$start_day');
+    expect(parameterNames("SELECT ':not_a_param', x FROM t WHERE d >= :start_day -- :nor_this")).to.deep.equal(['start_day']);
+  });
+
+  it('adds months clamped to the month end as PostgreSQL does, in the one dialect module', async () => {
+    const cases: [string, number, string][] = [
+      ['2023-08-31', 6, '2024-02-29'],
+      ['2022-08-31', 6, '2023-02-28'],
+      ['2023-03-31', 6, '2023-09-30'],
+      ['2023-12-15', 12, '2024-12-15'],
+      ['2024-02-29', 12, '2025-02-28'],
+      ['2023-01-30', 1, '2023-02-28'],
+    ];
+    for (const [day, n, expected] of cases) {
+      expect(await evaluate(sqliteDialect.addMonthsClamped(`'${day}'`, String(n))), `${day} + ${n} months`).to.equal(expected);
+    }
+    expect(await evaluate(sqliteDialect.day("'2023-03-31T23:30:00-02:00'"))).to.equal('2023-04-01');
+  });
+
+  it('rejects a bad model with one line naming it and quoting the bad part', () => {
+    let n = 0;
+    const bad = (files: Record<string, string>) => () => ModelRegistry.load(sqlDir(path.join(tmp.dir, String(n++)), files));
+    expect(bad({ 'marts/a.sql': '-- materialized: sometimes\nSELECT 1' })).to.throw(ModelError, "model 'a': bad materialized 'sometimes'");
+    expect(bad({ 'marts/a.sql': '-- materialized: view\nSELECT {{ nope(1) }}' })).to.throw(ModelError, "unknown macro 'nope'");
+    expect(bad({ 'marts/a.sql': "-- materialized: view\nSELECT * FROM {{ ref('missing') }}" })).to.throw(ModelError, "'a' refs unknown model 'missing'");
+    expect(bad({ 'marts/a.sql': '-- colour: blue\nSELECT 1' })).to.throw(ModelError, "unknown header key 'colour'");
+  });
+
+  it('fails a data-test task without retries, with the count and five sample rows in the attempt log; a warning only logs', async () => {
+    const dir = sqlDir(tmp.dir, {
+      'marts/numbers.sql': '-- materialized: table\n-- columns: n INTEGER\nWITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 7) SELECT n FROM c',
+      'tests/no_numbers.sql': "SELECT n FROM {{ ref('numbers') }}",
+      'tests/few_numbers.sql': "-- severity: warn\nSELECT n FROM {{ ref('numbers') }} WHERE n > 5",
+    });
+    const registry = ModelRegistry.load(dir);
+    const settings = testSettings(tmp.dir);
+    await modelTask('numbers', { registry })(contextFor(settings, 'd', 'numbers', [dayInterval('2024-01-01')]));
+    expect(await tableRows(settings.warehouseDb, 'numbers')).to.have.length(7);
+
+    const log = new MemoryLog();
+    const warnOnly = await dataTestTask(['few_numbers'], { registry })(contextFor(settings, 'd', 't', [dayInterval('2024-01-01')], log));
+    expect(warnOnly).to.deep.equal({ passed: 0, warned: 1 });
+    expect(log.lines.map((l) => l.level)).to.deep.equal(['warn']);
+
+    const failLog = new MemoryLog();
+    const err = await Promise.resolve(dataTestTask(['no_numbers'], { registry })(contextFor(settings, 'd', 't', [dayInterval('2024-01-01')], failLog))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(NonRetryableError);
+    expect((err as Error).message).to.equal('1 data test(s) failed: no_numbers (7 rows)');
+    const line = failLog.lines.find((l) => l.level === 'error')!;
+    expect(line.message).to.include('7 offending row(s)');
+    expect(line.meta?.samples).to.have.length(5);
+  });
+
+  it('builds DAG tasks from the model graph, so a new model file needs no wiring', () => {
+    const dir = sqlDir(tmp.dir, {
+      'core/base.sql': "-- materialized: view\nSELECT id FROM {{ source('cars') }}",
+      'marts/daily_a.sql': "-- materialized: partition\n-- partition_by: day\n-- partition_column: day\n-- columns: day TEXT\nSELECT id AS day FROM {{ ref('base') }}",
+      'marts/daily_b.sql': "-- materialized: partition\n-- partition_by: day\n-- partition_column: day\n-- columns: day TEXT\nSELECT day FROM {{ ref('daily_a') }}",
+      'marts/monthly.sql': "-- materialized: table\n-- columns: n INTEGER\nSELECT count(*) AS n FROM {{ ref('base') }}",
+      'tests/b_ok.sql': "SELECT * FROM {{ ref('daily_b') }} WHERE day IS NULL",
+    });
+    const registry = ModelRegistry.load(dir);
+    const ingest = modelTaskSpecs('ingest', { registry, sourceTask: (s) => `load_${s}` });
+    expect(Object.keys(ingest)).to.deep.equal(['base']);
+    expect(ingest.base.upstream).to.deep.equal(['load_cars']);
+    const daily = modelTaskSpecs('marts_daily', { registry });
+    expect(Object.entries(daily).map(([id, t]) => [id, t.upstream, t.batch])).to.deep.equal([
+      ['daily_a', [], true],
+      ['daily_b', ['daily_a'], true],
+      ['data_tests', ['daily_a', 'daily_b'], true],
+    ]);
+    expect(Object.keys(modelTaskSpecs('marts_monthly', { registry }))).to.deep.equal(['monthly']);
+  });
+
+  it('wires the company DAGs: extract, load, vault in ref order, tests; marts batched and waiting for ingest', async () => {
+    const daily = (await import('../../dags/marts_daily.js')).default;
+    expect([daily.id, daily.schedule, daily.catchup, daily.waitFor]).to.deep.equal(['marts_daily', '@daily', true, ['ingest']]);
+    expect(daily.tasks.filter((t) => t.batch).map((t) => t.id).sort()).to.deep.equal(
+      ['cars_deliveries', 'defleeted_cars_volumes', 'infleeted_cars_volumes', 'test_marts_daily'],
+    );
+    const monthly = (await import('../../dags/marts_monthly.js')).default;
+    expect([monthly.id, monthly.schedule, monthly.catchup, monthly.waitFor]).to.deep.equal(['marts_monthly', '@monthly', true, ['ingest']]);
+    expect(monthly.tasks.map((t) => t.id).sort()).to.deep.equal(['test_marts_monthly', 'type_distribution', 'type_share']);
+    const ingest = (await import('../../dags/ingest.js')).default;
+    expect([ingest.id, ingest.schedule, ingest.catchup]).to.deep.equal(['ingest', '@daily', false]);
+    const up = (id: string) => ingest.tasks.find((t) => t.id === id)!.upstream;
+    expect(up('load_cars')).to.deep.equal(['extract_cars']);
+    expect(up('hub_car')).to.have.members(['load_cars', 'load_subscriptions']);
+    expect(up('link_subscription')).to.deep.equal(['load_subscriptions']);
+    expect(up('sat_customer_current')).to.have.members(['sat_customer', 'hub_customer']);
+    expect(up('subscription_timeline')).to.have.members(['sat_subscription_current', 'customer_profile', 'car_timeline']);
+    expect(up('test_core')).to.include.members(['hub_car', 'sat_subscription_current', 'subscription_timeline']);
+  });
+});
