@@ -411,7 +411,6 @@ export class Executor {
         }
         if (allDone) finished.push({ run, state: anyBad ? 'failed' : 'success' });
       }
-      if (toQueue.length > 0) await sql.run("UPDATE task_instances SET state = 'queued' WHERE id IN (?) AND state IS NULL", [toQueue]);
       if (toUpstreamFailed.length > 0) {
         await sql.run("UPDATE task_instances SET state = 'upstream_failed', end_date = ? WHERE id IN (?) AND state IS NULL", [
           nowIso,
@@ -424,32 +423,35 @@ export class Executor {
       }
       if (toQueue.length + toUpstreamFailed.length + finished.length > 0) changed = true;
 
-      // Claim within the free slots.
-      let slots = this.settings.scheduler.parallelism - this.inflight.size;
-      if (slots <= 0 || ready.length === 0) return;
-      const runningPerDag = new Map(
-        (
-          await sql.all<{ dag_id: string; n: number }>(
-            "SELECT dag_id, COUNT(*) AS n FROM task_instances WHERE state = 'running' AND dag_id IN (?) GROUP BY dag_id",
-            [[...new Set(ready.map((r) => r.dag.id))]],
-          )
-        ).map((r) => [r.dag_id, r.n]),
-      );
+      // Claim within the free slots. Instances running in the window count against max active tasks
+      // (only a batch reaches past the window, and a batch is one call).
+      let slots = this.stopping ? 0 : this.settings.scheduler.parallelism - this.inflight.size;
       const claimedIds = new Set<number>();
-      for (const r of ready) {
-        if (slots <= 0) break;
-        if (claimedIds.has(r.ti.id)) continue;
-        const dagRunning = runningPerDag.get(r.dag.id) ?? 0;
-        if (dagRunning >= r.dag.maxActiveTasks) continue;
-        let items = [{ ti: r.ti, run: r.run }];
-        if (r.task.batch && this.opts.scope.batching && r.run.run_type === 'backfill') {
-          items = items.concat(await this.extendBatch(sql, r.dag, r.task, r.run, nowMs, nowIso, waitCache, claimedIds));
+      if (slots > 0 && ready.length > 0) {
+        const runningPerDag = new Map<string, number>();
+        for (const run of window) {
+          for (const ti of tisByRun.get(run.id)?.values() ?? []) {
+            if (ti.state === 'running') runningPerDag.set(run.dag_id, (runningPerDag.get(run.dag_id) ?? 0) + 1);
+          }
         }
-        for (const it of items) claimedIds.add(it.ti.id);
-        runningPerDag.set(r.dag.id, dagRunning + 1);
-        slots -= 1;
-        claims.push({ dag: r.dag, task: r.task, items });
+        for (const r of ready) {
+          if (slots <= 0) break;
+          if (claimedIds.has(r.ti.id)) continue;
+          const dagRunning = runningPerDag.get(r.dag.id) ?? 0;
+          if (dagRunning >= r.dag.maxActiveTasks) continue;
+          let items = [{ ti: r.ti, run: r.run }];
+          if (r.task.batch && this.opts.scope.batching && r.run.run_type === 'backfill') {
+            items = items.concat(await this.extendBatch(sql, r.dag, r.task, r.run, nowMs, nowIso, waitCache, claimedIds));
+          }
+          for (const it of items) claimedIds.add(it.ti.id);
+          runningPerDag.set(r.dag.id, dagRunning + 1);
+          slots -= 1;
+          claims.push({ dag: r.dag, task: r.task, items });
+        }
       }
+      // Instances that became ready but were not claimed now are recorded queued; claimed ones go straight to running.
+      const stillQueued = toQueue.filter((id) => !claimedIds.has(id));
+      if (stillQueued.length > 0) await sql.run("UPDATE task_instances SET state = 'queued' WHERE id IN (?) AND state IS NULL", [stillQueued]);
       if (claims.length === 0) return;
       const ids = claims.flatMap((c) => c.items.map((i) => i.ti.id));
       await sql.run(

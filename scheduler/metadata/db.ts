@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
-import { QueryTypes, Sequelize } from 'sequelize';
+import { Sequelize } from 'sequelize';
 import { ConfigError } from '../errors/ConfigError.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { defineModels, type MetadataModels } from './models.js';
@@ -30,9 +30,33 @@ export interface Sql {
   run(sql: string, params?: readonly SqlValue[]): Promise<void>;
 }
 
+/** The sqlite3 Database behind Sequelize's default connection (the parts used here). */
 interface RawConnection {
   configure(option: 'busyTimeout', ms: number): void;
   exec(sql: string, cb: (err: Error | null) => void): void;
+  all(sql: string, params: unknown[], cb: (err: Error | null, rows: unknown[]) => void): void;
+  run(sql: string, params: unknown[], cb: (err: Error | null) => void): void;
+}
+
+/**
+ * Expands each `?` whose parameter is an array into `?, ?, ...` and flattens the parameters, so
+ * `IN (?)` takes a list. (No statement here has a literal `?` inside a string.)
+ */
+function expand(sql: string, params: readonly SqlValue[]): { text: string; values: (string | number | null)[] } {
+  if (!params.some(Array.isArray)) return { text: sql, values: params as (string | number | null)[] };
+  const values: (string | number | null)[] = [];
+  let i = 0;
+  const text = sql.replace(/\?/g, () => {
+    const p = params[i++];
+    if (!Array.isArray(p)) {
+      values.push(p as string | number | null);
+      return '?';
+    }
+    if (p.length === 0) return 'NULL';
+    values.push(...p);
+    return p.map(() => '?').join(', ');
+  });
+  return { text, values };
 }
 
 function isBusy(err: unknown): boolean {
@@ -52,6 +76,7 @@ export class MetadataDb {
     readonly sequelize: Sequelize,
     /** The database file. */
     readonly file: string,
+    private readonly connection: RawConnection,
   ) {
     this.models = defineModels(sequelize);
   }
@@ -67,18 +92,31 @@ export class MetadataDb {
         err ? reject(err) : resolve(),
       ),
     );
-    const db = new MetadataDb(sequelize, file);
+    const db = new MetadataDb(sequelize, file, connection);
     await db.migrate();
     return db;
   }
 
+  /**
+   * Statements go straight to the sqlite3 connection Sequelize opened, with bound parameters. Why not
+   * sequelize.query: it costs ~0.3 ms a statement (it builds an Error for its stack trace each time,
+   * which source maps make expensive, and re-escapes every value), and the executor issues several
+   * statements per tick; measured, bypassing it is ~3x faster. The models still work on the same
+   * connection, serialised by the same queue.
+   */
   private sql(): Sql {
+    const conn = this.connection;
     return {
-      all: async <T>(sql: string, params: readonly SqlValue[] = []) =>
-        (await this.sequelize.query(sql, { replacements: params as unknown[], type: QueryTypes.SELECT })) as T[],
-      run: async (sql: string, params: readonly SqlValue[] = []) => {
-        await this.sequelize.query(sql, { replacements: params as unknown[], type: QueryTypes.RAW });
-      },
+      all: <T>(sql: string, params: readonly SqlValue[] = []) =>
+        new Promise<T[]>((resolve, reject) => {
+          const { text, values } = expand(sql, params);
+          conn.all(text, values, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+        }),
+      run: (sql: string, params: readonly SqlValue[] = []) =>
+        new Promise<void>((resolve, reject) => {
+          const { text, values } = expand(sql, params);
+          conn.run(text, values, (err) => (err ? reject(err) : resolve()));
+        }),
     };
   }
 
