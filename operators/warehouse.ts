@@ -37,10 +37,30 @@ export function applyConnectionPragmas(sequelize: Sequelize): void {
   };
 }
 
+/**
+ * Runs this process's managed write transactions one at a time. SQLite has one writer anyway, but
+ * node-sqlite3 runs each statement on libuv's small thread pool: writers waiting in the busy
+ * handler occupy those threads, the lock holder's next statement then finds none free, and
+ * everything stalls for the whole busy timeout. Queuing in-process writers here keeps the busy
+ * timeout for what it is for: another process (the daemon and a CLI backfill) holding the lock.
+ * Unmanaged transactions (`transaction()` without a callback) are not queued; don't use them.
+ */
+export function serializeTransactions(sequelize: Sequelize): void {
+  const transaction = sequelize.transaction.bind(sequelize) as (...args: unknown[]) => Promise<unknown>;
+  let queue: Promise<unknown> = Promise.resolve();
+  sequelize.transaction = ((...args: unknown[]) => {
+    if (typeof args[args.length - 1] !== 'function') return transaction(...args);
+    const run = queue.then(() => transaction(...args));
+    queue = run.catch(() => undefined);
+    return run;
+  }) as Sequelize['transaction'];
+}
+
 async function connect(file: string): Promise<Sequelize> {
   mkdirSync(path.dirname(file), { recursive: true });
   const sequelize = new Sequelize({ dialect: 'sqlite', storage: file, logging: false });
   applyConnectionPragmas(sequelize);
+  serializeTransactions(sequelize);
   await sequelize.authenticate();
   return sequelize;
 }
