@@ -82,13 +82,24 @@ describe('load operator', () => {
       'engine_type: is not one of electric|hybrid|gasoline|diesel (value "steam")',
       'registration_date: is not an ISO 8601 date or date-time (value "2023-02-30T00:00:00")',
       'brand: must be a string or null (value 42)',
-      'id: duplicate within the partition (value "ok1")',
       'row: not valid JSON',
+      // Duplicates are confirmed after the partition is read, so they come last.
+      'id: duplicate within the partition (value "ok1")',
     ]);
     expect(rejects.every((r) => r.source === 'cars' && r.processing_date === DS)).to.equal(true);
     expect(JSON.parse(rejects[2].raw_json)).to.deep.equal(lines[3]);
-    expect(rejects[6].raw_json).to.equal('not json at all');
+    expect(rejects[5].raw_json).to.equal('not json at all');
+    expect(JSON.parse(rejects[6].raw_json)).to.deep.equal(lines[6]);
     expect(await query(settings.warehouseDb, 'SELECT id, brand FROM cars')).to.deep.equal([{ id: 'ok1', brand: 'Tesla' }]);
+  });
+
+  it('keeps the first of many rows with the same id and rejects the others, across batches', async () => {
+    const rows = Array.from({ length: 60 }, (_, i) => car(`id-${i % 20}`, { vin: `V${i}` }));
+    await writeLake(settings, 'cars', rows);
+    const r = (await loadTask({ entity: 'cars' })(taskContext(settings, DS))) as { loaded: number; rejected: number };
+    expect(r).to.include({ loaded: 20, rejected: 40 });
+    const kept = await query<{ vin: string }>(settings.warehouseDb, 'SELECT vin FROM cars ORDER BY CAST(substr(vin, 2) AS INTEGER)');
+    expect(kept.map((k) => k.vin)).to.deep.equal(Array.from({ length: 20 }, (_, i) => `V${i}`));
   });
 
   it('validates subscriptions: terms, numeric rates and dates', async () => {

@@ -1,0 +1,15 @@
+import { expect } from 'chai';
+import { IdHashSet } from '../../operators/load/IdHashSet.js';
+
+describe('id hash set', () => {
+  it('says whether an id was seen, growing past its expected size', () => {
+    const set = new IdHashSet(4);
+    const ids = Array.from({ length: 50_000 }, (_, i) => `${i.toString(16).padStart(8, '0')}-5b1c-4a2e-9f3d-0123456789ab`);
+    expect(ids.every((id) => set.add(id))).to.equal(true);
+    expect(ids.every((id) => !set.add(id))).to.equal(true);
+    expect(set.add('')).to.equal(true);
+    expect(set.add('')).to.equal(false);
+    expect(set.add('ok1')).to.equal(true);
+    expect(set.add('OK1')).to.equal(true);
+  });
+});
