@@ -6,6 +6,7 @@
 import cron from 'node-cron';
 import { clockFromSettings } from './clock.js';
 import { loadDagBag, watchDagBag, type DagBag } from './dagLoader.js';
+import { ConfigError } from './errors/ConfigError.js';
 import { Executor } from './executor.js';
 import { startHttpServer, type HealthReport } from './httpServer.js';
 import type { Clock, Dag } from './interfaces.js';
@@ -64,6 +65,9 @@ export class Daemon {
   /** Loads the bag, recovers, and starts every loop and the listener. */
   async start(): Promise<void> {
     const { settings, db, log } = this.opts;
+    if (!cron.validate(settings.scheduler.tick)) {
+      throw new ConfigError(`DRIVETRAIN_SCHEDULER_TICK: '${settings.scheduler.tick}' is not a valid node-cron pattern`, 'DRIVETRAIN_SCHEDULER_TICK');
+    }
     this.setBag(await loadDagBag(settings.dagsDir, log));
     await syncDags(db, this.bag.dags.values());
     this.executor = new Executor({
