@@ -95,7 +95,14 @@ async function main(): Promise<void> {
     log: quiet, settings, params: {},
   });
   let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  let atPeak = process.memoryUsage();
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage();
+    if (m.rss > peak) {
+      peak = m.rss;
+      atPeak = m;
+    }
+  }, 50);
 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -158,7 +165,7 @@ async function main(): Promise<void> {
   for (const t of times) process.stdout.write(`  ${t}\n`);
   process.stdout.write(`end to end: ${total} rows in ${elapsed.toFixed(1)} s = ${Math.round(rate)} rows/s (target >= 100000)\n`);
   process.stdout.write(`CPU of the pipeline process: ${cpuS.toFixed(1)} s = ${(cpuS * 1e6 / total).toFixed(1)} us/row (machine load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)\n`);
-  process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB)\n`);
+  process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB); at the peak: heap ${(atPeak.heapUsed / 2 ** 20).toFixed(0)} of ${(atPeak.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(atPeak.external / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`lake: ${(lakeBytes / 2 ** 20).toFixed(0)} MB gzip; warehouse: ${(statSync(settings.warehouseDb).size / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`sqlite3 CLI .import of the same rows as CSV: ${importS.toFixed(1)} s = ${Math.round(total / importS)} rows/s; pipeline / import time = ${(elapsed / importS).toFixed(1)}x\n`);
 }
