@@ -7,14 +7,18 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultInjector, noFaults, type FaultOptions } from './faults.js';
-import type { EntityName, Row } from './generator.js';
+import type { DatasetSizes, EntityName, Row } from './generator.js';
 import { openApiDocument } from './openapi.js';
-import { BadCursorError, type RowSource } from './rowSource.js';
+import { BadCursorError, GeneratedRowSource, SqliteRowSource, type RowSource } from './rowSource.js';
 
 /** Options of {@link startSourceServer}. */
 export interface SourceServerOptions {
-  /** Where rows come from. */
-  readonly source: RowSource;
+  /** Where rows come from; or give `db` or `generate` instead. */
+  readonly source?: RowSource;
+  /** Serve this SQLite file (original source schema). */
+  readonly db?: string;
+  /** Serve a generated dataset of these sizes and seed. */
+  readonly generate?: { readonly sizes: DatasetSizes; readonly seed: number };
   /** Listen address. Default 127.0.0.1. */
   readonly host?: string;
   /** Listen port; 0 = a free one. Default 0. */
@@ -128,6 +132,9 @@ async function streamRows(
 
 /** Starts the service; resolves once it listens. */
 export async function startSourceServer(opts: SourceServerOptions): Promise<SourceServer> {
+  const given = [opts.source, opts.db, opts.generate].filter((x) => x !== undefined).length;
+  if (given !== 1) throw new TypeError('startSourceServer needs exactly one of source, db, generate');
+  const source: RowSource = opts.source ?? (opts.db !== undefined ? await SqliteRowSource.open(opts.db) : new GeneratedRowSource(opts.generate!.sizes, opts.generate!.seed));
   const faults: FaultOptions = { ...noFaults(), ...opts.faults };
   const injector = new FaultInjector(faults);
   const requests = new Map<string, number>();
@@ -168,7 +175,7 @@ export async function startSourceServer(opts: SourceServerOptions): Promise<Sour
           }
         }
       }
-      await streamRows(res, opts.source, injector, r.entity, after, limit, r.paged);
+      await streamRows(res, source, injector, r.entity, after, limit, r.paged);
     };
     handle().catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { detail: (err as Error).message });
@@ -191,7 +198,7 @@ export async function startSourceServer(opts: SourceServerOptions): Promise<Sour
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (opts.closeSource !== false) await opts.source.close();
+      if (opts.closeSource !== false) await source.close();
     },
   };
 }

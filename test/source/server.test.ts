@@ -55,7 +55,7 @@ describe('source service', () => {
   });
 
   it('serves the same rows on the unpaged route and through every page of the paged route', async () => {
-    server = await startSourceServer({ source: new GeneratedRowSource(sizes, 11) });
+    server = await startSourceServer({ generate: { sizes, seed: 11 } });
     for (const entity of ['cars', 'customers', 'subscriptions'] as const) {
       const unpaged = await getJson(`${server.url}/${entity}/`);
       expect(unpaged.status).to.equal(200);
