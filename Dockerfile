@@ -31,17 +31,12 @@ RUN apt-get update \
  && mkdir -p /var/lib/drivetrain /var/log/drivetrain \
  && chown node:node /var/lib/drivetrain /var/log/drivetrain
 WORKDIR /app
-# UV_THREADPOOL_SIZE: sqlite3 runs every statement on libuv's thread pool (default 4 threads) and a
-# connection waiting for a SQLite write lock sleeps on one; with DRIVETRAIN_PARALLELISM tasks writing
-# at once, 4 threads can all be taken by waiters while the lock holder starves (until the 60 s busy
-# timeout). Keep it above the parallelism.
 ENV NODE_ENV=production \
     DRIVETRAIN_ENV=production \
     DRIVETRAIN_HOME=/var/lib/drivetrain \
     DRIVETRAIN_LOG_DIR=/var/log/drivetrain \
     DRIVETRAIN_HTTP_HOST=0.0.0.0 \
-    DRIVETRAIN_HTTP_PORT=8974 \
-    UV_THREADPOOL_SIZE=16
+    DRIVETRAIN_HTTP_PORT=8974
 # Production dependencies only (tsx is one: DAG files are TypeScript loaded at run time).
 COPY --from=build /app/node_modules ./node_modules
 # Sources stay owned by root: the daemon writes only to its two volumes (and tsx's cache in /tmp).

@@ -160,11 +160,6 @@ export async function main(argv: string[]): Promise<number> {
       // A demo should fail fast and say why, not wait out production's retry delays.
       DRIVETRAIN_TASK_RETRIES: '1',
       DRIVETRAIN_TASK_RETRY_DELAY_S: '1',
-      // sqlite3 runs every statement on libuv's thread pool (4 threads by default), and a connection
-      // waiting for the warehouse's write lock sleeps on one of them. With several SQL tasks at once
-      // the waiters can take every thread, so the lock holder cannot finish until a busy timeout
-      // (60 s) expires. More threads than concurrent connections avoids that starvation.
-      UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16',
     });
     say(`[2/3] backfilling ${opts.from} .. ${opts.to} (clock fixed at ${now})`);
     say(`      drivetrain backfill --from ${opts.from} --to ${opts.to}`);
