@@ -331,27 +331,66 @@ export class Executor {
       const nowMs = Date.now();
       const nowIso = new Date(nowMs).toISOString();
 
-      // Running runs of these DAGs, whoever runs them: max active runs counts them all.
-      const running = await sql.all<RunRow>(
-        `SELECT id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf
-         FROM dag_runs WHERE state = 'running' AND dag_id IN (?) ORDER BY dag_id, logical_date`,
-        [[...dags.keys()]],
+      // One statement: each DAG's running runs (whoever runs them: max active runs counts them all),
+      // numbered in logical-date order, with the instances of those inside the window.
+      const caps: (string | number)[] = [];
+      for (const dag of dags.values()) caps.push(dag.id, dag.maxActiveRuns);
+      const rows = await sql.all<RunRow & { rn: number; ti_id: number | null; task_id: string | null; ti_state: string | null; try_number: number | null; max_tries: number | null; next_retry_at: number | null }>(
+        `WITH m AS (SELECT column1 AS dag_id, column2 AS max_runs FROM (VALUES ${placeholders(dags.size, 2)})),
+         r AS (
+           SELECT dr.id, dr.dag_id, dr.run_id, dr.logical_date, dr.data_interval_start, dr.data_interval_end, dr.run_type, dr.state, dr.conf,
+             ROW_NUMBER() OVER (PARTITION BY dr.dag_id ORDER BY dr.logical_date) AS rn, m.max_runs
+           FROM dag_runs dr JOIN m ON m.dag_id = dr.dag_id WHERE dr.state = 'running')
+         SELECT r.id, r.dag_id, r.run_id, r.logical_date, r.data_interval_start, r.data_interval_end, r.run_type, r.state, r.conf, r.rn,
+           ti.id AS ti_id, ti.task_id, ti.state AS ti_state, ti.try_number, ti.max_tries, ti.next_retry_at
+         FROM r LEFT JOIN task_instances ti ON ti.run_pk = r.id AND r.rn <= r.max_runs
+         ORDER BY r.dag_id, r.logical_date`,
+        caps,
       );
       const runningByDag = new Map<string, RunRow[]>();
-      for (const r of running) {
-        let list = runningByDag.get(r.dag_id);
-        if (!list) runningByDag.set(r.dag_id, (list = []));
-        list.push(r);
+      const tisByRun = new Map<number, Map<string, TiRow>>();
+      for (const row of rows) {
+        let byTask = tisByRun.get(row.id);
+        if (!byTask) {
+          tisByRun.set(row.id, (byTask = new Map()));
+          let list = runningByDag.get(row.dag_id);
+          if (!list) runningByDag.set(row.dag_id, (list = []));
+          list.push(row);
+        }
+        if (row.ti_id !== null && row.task_id !== null) {
+          byTask.set(row.task_id, {
+            id: row.ti_id,
+            run_pk: row.id,
+            task_id: row.task_id,
+            state: row.ti_state,
+            try_number: row.try_number ?? 0,
+            max_tries: row.max_tries ?? 0,
+            next_retry_at: row.next_retry_at,
+          });
+        }
       }
       const waitCache = new Map<string, string | null>();
+      const started: RunRow[] = [];
       for (const dag of dags.values()) {
         const list = runningByDag.get(dag.id) ?? [];
         if (list.length >= dag.maxActiveRuns) continue;
-        const started = await this.startQueuedRuns(sql, dag, dag.maxActiveRuns - list.length, nowIso, waitCache);
-        if (started.length > 0) {
+        const now = await this.startQueuedRuns(sql, dag, dag.maxActiveRuns - list.length, nowIso, waitCache);
+        if (now.length > 0) {
           changed = true;
-          list.push(...started);
+          list.push(...now);
+          started.push(...now);
           runningByDag.set(dag.id, list);
+        }
+      }
+      if (started.length > 0) {
+        const fresh = await sql.all<TiRow>(
+          'SELECT id, run_pk, task_id, state, try_number, max_tries, next_retry_at FROM task_instances WHERE run_pk IN (?)',
+          [started.map((r) => r.id)],
+        );
+        for (const ti of fresh) {
+          let m = tisByRun.get(ti.run_pk);
+          if (!m) tisByRun.set(ti.run_pk, (m = new Map()));
+          m.set(ti.task_id, ti);
         }
       }
 
@@ -362,16 +401,6 @@ export class Executor {
         for (const r of list.slice(0, dag.maxActiveRuns)) if (this.inScope(r)) window.push(r);
       }
       if (window.length === 0) return;
-      const tis = await sql.all<TiRow>(
-        'SELECT id, run_pk, task_id, state, try_number, max_tries, next_retry_at FROM task_instances WHERE run_pk IN (?)',
-        [window.map((r) => r.id)],
-      );
-      const tisByRun = new Map<number, Map<string, TiRow>>();
-      for (const ti of tis) {
-        let m = tisByRun.get(ti.run_pk);
-        if (!m) tisByRun.set(ti.run_pk, (m = new Map()));
-        m.set(ti.task_id, ti);
-      }
 
       const toQueue: number[] = [];
       const toUpstreamFailed: number[] = [];
