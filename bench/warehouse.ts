@@ -24,6 +24,7 @@ const N_SUBS = Math.round(1_000_000 * SCALE);
 /** The executor's default batch cap (scheduler/executor.ts). */
 const BATCH_CAP = Number(process.env.BENCH_BATCH_CAP ?? '400');
 const DS = '2024-01-31';
+const DS2 = '2024-02-01';
 
 /** mulberry32: a small seeded PRNG, so every run generates the same data. */
 function prng(seed: number): () => number {
@@ -94,6 +95,36 @@ async function generate(file: string): Promise<void> {
   await new Promise<void>((res) => db.close(() => res()));
 }
 
+/**
+ * The next day's snapshot, as the load would write it: every row again under processing_date = ds2,
+ * with 1% of customers moved to another city and 0.2% of cars given a deregistration date (their
+ * hashdiffs recomputed), so the vault's satellites get new versions for those keys only.
+ */
+async function nextSnapshot(file: string, ds2: string): Promise<void> {
+  const db = new sqlite3.Database(file);
+  const all = <T>(sql: string) => new Promise<T[]>((res, rej) => db.all(sql, (e: Error | null, rows: T[]) => (e ? rej(e) : res(rows))));
+  await run(db, 'PRAGMA synchronous=OFF; BEGIN');
+  await run(db, `INSERT INTO cars SELECT id, vin, brand, model, engine_type, license_plate, registration_date, deregistration_date, '${ds2}', hk_car, hashdiff FROM cars WHERE processing_date = '${DS}' AND abs(cast(substr(id, 5) AS INTEGER)) % 500 <> 7`);
+  const cars = await all<Record<string, string | null>>(`SELECT * FROM cars WHERE processing_date = '${DS}' AND abs(cast(substr(id, 5) AS INTEGER)) % 500 = 7`);
+  const carStmt = db.prepare('INSERT INTO cars VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+  for (const c of cars) {
+    const r: Record<string, string | null> = { ...c, deregistration_date: '2024-06-30 12:00:00' };
+    carStmt.run([r.id, r.vin, r.brand, r.model, r.engine_type, r.license_plate, r.registration_date, r.deregistration_date, ds2, r.hk_car, hashDiff('cars', r)]);
+  }
+  await new Promise<void>((res) => carStmt.finalize(() => res()));
+  await run(db, `INSERT INTO customers SELECT id, first_name, second_name, type, company_name, address_city, address_zip, address_street, address_street_house, '${ds2}', hk_customer, hashdiff FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 <> 3`);
+  const customers = await all<Record<string, string | null>>(`SELECT * FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 = 3`);
+  const custStmt = db.prepare('INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?)');
+  for (const c of customers) {
+    const r: Record<string, string | null> = { ...c, address_city: 'Moved City' };
+    custStmt.run([r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, ds2, r.hk_customer, hashDiff('customers', r)]);
+  }
+  await new Promise<void>((res) => custStmt.finalize(() => res()));
+  await run(db, `INSERT INTO subscriptions SELECT id, customer_id, car_id, created_at, start_date, term_month, monthly_rate, '${ds2}', hk_subscription, hk_customer, hk_car, hk_subscription_link, hashdiff FROM subscriptions WHERE processing_date = '${DS}'`);
+  await run(db, 'COMMIT');
+  await new Promise<void>((res) => db.close(() => res()));
+}
+
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 function ctxFor(settings: Settings, dagId: string, taskId: string, intervals: readonly DataInterval[]): TaskContext {
@@ -145,15 +176,29 @@ try {
   process.stdout.write(`generated ${N_CARS} cars, ${N_CUSTOMERS} customers, ${N_SUBS} subscriptions in ${sec(performance.now() - t)}\n`);
 
   process.stdout.write(`load average before the runs: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs\n`);
+  const initialTimes = new Map<string, number>();
+  await runDag(settings, 'ingest', days(DS, 1), initialTimes);
+  const cpuInitial = [...cpuTimes.values()].reduce((a, b) => a + b, 0);
+  cpuTimes.clear();
+  const initial = report(`initial vault load (empty vault, ingest DAG models + core tests for ${DS})`, initialTimes);
+  process.stdout.write(`INITIAL LOAD TOTAL: ${sec(initial)}; CPU ${sec(cpuInitial)}\n\n`);
+
+  t = performance.now();
+  await closeWarehouses(); // the next snapshot is written by a separate connection, as the load would
+  await nextSnapshot(settings.warehouseDb, DS2);
+  process.stdout.write(`wrote the next day's raw partitions (${DS2}: 1% of customers moved, 0.2% of cars deregistered) in ${sec(performance.now() - t)}\n`);
   const ingestTimes = new Map<string, number>();
-  await runDag(settings, 'ingest', days(DS, 1), ingestTimes);
+  await runDag(settings, 'ingest', days(DS2, 1), ingestTimes);
   const dailyTimes = new Map<string, number>();
-  await runDag(settings, 'marts_daily', days('2024-01-30', 1), dailyTimes);
+  await runDag(settings, 'marts_daily', days(DS, 1), dailyTimes);
   const monthlyTimes = new Map<string, number>();
   await runDag(settings, 'marts_monthly', months('2023-12-01', 1), monthlyTimes);
   const cpuDaily = [...cpuTimes.values()].reduce((a, b) => a + b, 0);
   cpuTimes.clear();
-  const daily = report('daily run: vault (ingest DAG models + core tests)', ingestTimes) + report('daily run: marts_daily for 2024-01-30', dailyTimes) + report('daily run: marts_monthly for 2023-12', monthlyTimes);
+  const daily =
+    report(`daily run: ingest DAG models + core tests for ${DS2} on yesterday's vault`, ingestTimes) +
+    report(`daily run: marts_daily for ${DS}`, dailyTimes) +
+    report('daily run: marts_monthly for 2023-12', monthlyTimes);
   process.stdout.write(`DAILY RUN TOTAL (vault + marts + tests): ${sec(daily)}  (target < 30 s); CPU ${sec(cpuDaily)}\n\n`);
 
   t = performance.now();

@@ -183,27 +183,28 @@ export interface GenericTestSpec {
 }
 
 /** Renders a generic test on `table` to SQL returning the offending rows. */
-export function renderGenericTest(table: string, spec: GenericTestSpec, model: string): { sql: string; refs: string[] } {
+export function renderGenericTest(table: string, spec: GenericTestSpec, model: string, scope?: string): { sql: string; refs: string[] } {
+  const and = scope ? ` AND (${scope})` : '';
   const bad = (why: string) => new ModelError(`model '${model}': ${why} in test '${spec.kind}(${spec.args.join(', ')})'`, model, spec.kind);
   const cols = spec.args.map((a) => a.trim());
   switch (spec.kind) {
     case 'not_null':
       if (cols.length === 0) throw bad('no column');
-      return { sql: `SELECT * FROM ${table} WHERE ${cols.map((c) => `${c} IS NULL`).join(' OR ')}`, refs: [] };
+      return { sql: `SELECT * FROM ${table} WHERE (${cols.map((c) => `${c} IS NULL`).join(' OR ')})${and}`, refs: [] };
     case 'unique':
       if (cols.length === 0) throw bad('no column');
-      return { sql: `SELECT ${cols.join(', ')}, count(*) AS n FROM ${table} GROUP BY ${cols.join(', ')} HAVING count(*) > 1`, refs: [] };
+      return { sql: `SELECT ${cols.join(', ')}, count(*) AS n FROM ${table}${scope ? ` WHERE ${scope}` : ''} GROUP BY ${cols.join(', ')} HAVING count(*) > 1`, refs: [] };
     case 'accepted_values': {
       const [col, ...values] = cols;
       if (!col || values.length === 0) throw bad('need a column and values');
-      return { sql: `SELECT ${col}, count(*) AS n FROM ${table} WHERE ${col} IS NOT NULL AND ${col} NOT IN (${values.join(', ')}) GROUP BY ${col}`, refs: [] };
+      return { sql: `SELECT ${col}, count(*) AS n FROM ${table} WHERE ${col} IS NOT NULL AND ${col} NOT IN (${values.join(', ')})${and} GROUP BY ${col}`, refs: [] };
     }
     case 'relationships': {
       const [col, target] = cols;
       const [toTable, toCol] = (target ?? '').split('.');
       if (!col || !toTable || !toCol) throw bad("need 'column, table.column'");
       return {
-        sql: `SELECT t.${col}, count(*) AS n FROM ${table} t WHERE t.${col} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ${toTable} p WHERE p.${toCol} = t.${col}) GROUP BY t.${col}`,
+        sql: `SELECT t.${col}, count(*) AS n FROM ${table} t WHERE t.${col} IS NOT NULL${and} AND NOT EXISTS (SELECT 1 FROM ${toTable} p WHERE p.${toCol} = t.${col}) GROUP BY t.${col}`,
         refs: [toTable],
       };
     }

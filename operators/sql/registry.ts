@@ -31,6 +31,8 @@ export interface ModelConfig {
   readonly indexes?: readonly (readonly string[])[];
   /** Generic tests on this model's table. */
   readonly tests: readonly GenericTestSpec[];
+  /** A condition limiting this model's generic tests to the rows a run wrote (e.g. `load_date = :load_date` on insert-only tables). */
+  readonly testScope?: string;
   /** Of a data test: 'error' fails its task, 'warn' only logs. */
   readonly severity: 'error' | 'warn';
   /** One line on what it is. */
@@ -69,7 +71,7 @@ export interface DataTest {
 /** The default sql/ folder of this repository, found relative to this module. */
 export const DEFAULT_SQL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
 
-const HEADER_KEYS = new Set(['materialized', 'partition_by', 'partition_column', 'columns', 'primary_key', 'indexes', 'tests', 'severity', 'description']);
+const HEADER_KEYS = new Set(['test_scope', 'materialized', 'partition_by', 'partition_column', 'columns', 'primary_key', 'indexes', 'tests', 'severity', 'description']);
 
 function parseHeader(name: string, text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -122,6 +124,7 @@ function parseConfig(name: string, header: Record<string, string>, isTest: boole
     primaryKey: csv(header.primary_key),
     indexes: header.indexes?.split(';').map((i) => csv(i)!).filter((i) => i.length > 0),
     tests: parseTests(name, header.tests),
+    testScope: header.test_scope,
     severity,
     description: header.description,
   };
@@ -185,7 +188,7 @@ export class ModelRegistry {
     }
     for (const m of models.values()) {
       for (const spec of m.config.tests) {
-        const { sql, refs } = renderGenericTest(m.name, spec, m.name);
+        const { sql, refs } = renderGenericTest(m.name, spec, m.name, m.config.testScope);
         const cols = spec.kind === 'not_null' || spec.kind === 'unique' ? spec.args : spec.args.slice(0, 1);
         const testName = `${spec.kind}__${m.name}__${cols.join('_').replace(/\W+/g, '_')}`;
         tests.set(testName, { name: testName, file: m.file, sql, refs: [m.name, ...refs], sources: [], severity: 'error' });

@@ -1,4 +1,5 @@
 -- materialized: incremental
 -- description: car descriptive history; a new row only when the hashdiff changes
--- tests: relationships(hk_car, hub_car.hk_car); accepted_values(engine_type, 'electric', 'hybrid', 'gasoline', 'diesel')
+-- tests: accepted_values(engine_type, 'electric', 'hybrid', 'gasoline', 'diesel')
+-- test_scope: load_date = :load_date
 {{ sat(hash_key='hk_car', entity='cars') }}

@@ -1,4 +1,5 @@
 -- materialized: incremental
 -- description: customer descriptive history (addresses move); a new row only when the hashdiff changes
--- tests: relationships(hk_customer, hub_customer.hk_customer); accepted_values(type, 'b2b', 'b2c')
+-- tests: accepted_values(type, 'b2b', 'b2c')
+-- test_scope: load_date = :load_date
 {{ sat(hash_key='hk_customer', entity='customers') }}

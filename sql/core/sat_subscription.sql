@@ -1,4 +1,5 @@
 -- materialized: incremental
 -- description: subscription descriptive history; a new row only when the hashdiff changes
--- tests: relationships(hk_subscription, hub_subscription.hk_subscription); accepted_values(term_month, 'six', 'twelve')
+-- tests: accepted_values(term_month, 'six', 'twelve')
+-- test_scope: load_date = :load_date
 {{ sat(hash_key='hk_subscription', entity='subscriptions', real=['monthly_rate']) }}
