@@ -65,6 +65,7 @@ async function once(maxActiveRuns: number): Promise<void> {
     const db = await MetadataDb.open(settings.metadataDb);
     const dag = benchDag(maxActiveRuns);
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const result = await runBackfill({
       db,
       settings,
@@ -76,6 +77,8 @@ async function once(maxActiveRuns: number): Promise<void> {
       reset: false,
     });
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     await db.close();
     if (!result.ok) throw new Error(`bench backfill failed: ${JSON.stringify(result.rows)}`);
     const gaps: number[] = [];
@@ -90,6 +93,7 @@ async function once(maxActiveRuns: number): Promise<void> {
     console.log(
       `maxActiveRuns=${String(maxActiveRuns).padEnd(2)}  runs=${result.rows[0].runs}  task instances=${tis}  ` +
         `wall=${seconds.toFixed(1)} s  throughput=${Math.round(tis / seconds)} TI/s  ` +
+        `cpu=${cpuSeconds.toFixed(1)} s (${Math.round(tis / cpuSeconds)} TI per CPU-second)  ` +
         `median overhead=${median(gaps).toFixed(2)} ms/TI  p95=${[...gaps].sort((a, b) => a - b)[Math.floor(gaps.length * 0.95)].toFixed(2)} ms`,
     );
   } finally {
@@ -97,5 +101,8 @@ async function once(maxActiveRuns: number): Promise<void> {
   }
 }
 
-console.log(`scheduler bench: 20-task DAG, 730 daily runs, SQLite metadata, ${os.cpus().length} CPUs, node ${process.version}`);
+console.log(
+  `scheduler bench: 20-task DAG, 730 daily runs, SQLite metadata, ${os.cpus().length} CPUs, node ${process.version}, ` +
+    `load average ${os.loadavg()[0].toFixed(1)} (other processes share the CPUs: compare TI per CPU-second)`,
+);
 for (const m of (process.env.BENCH_MAX_ACTIVE_RUNS ?? "1,16").split(",").map(Number)) await once(m);
