@@ -16,7 +16,13 @@ export async function startCommand(): Promise<number> {
       process.once('SIGTERM', () => resolve('SIGTERM'));
       process.once('SIGINT', () => resolve('SIGINT'));
     });
-    await daemon.start();
+    try {
+      await daemon.start();
+    } catch (err) {
+      // E.g. the port is taken: stop what did start, so the process can exit with the error.
+      await daemon.stop();
+      throw err;
+    }
     const signal = await signalled;
     log.info('signal received', { signal });
     await daemon.stop();
