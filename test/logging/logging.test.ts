@@ -295,7 +295,7 @@ describe('task attempt logs', () => {
     ]);
   });
 
-  it('throws and closes the files it already opened when a later ref cannot be opened', function () {
+  it('keeps writing the files it could open when another cannot be, reporting it once, and leaks no fd', async function () {
     if (!existsSync('/proc/self/fd')) this.skip();
     const good = { ...ref, attempt: 1 };
     const bad = { ...ref, taskId: 'blocked', attempt: 1 };
@@ -304,8 +304,28 @@ describe('task attempt logs', () => {
     mkdirSync(path.dirname(taskDir), { recursive: true });
     writeFileSync(taskDir, 'not a directory');
     const fdsBefore = readdirSync('/proc/self/fd').length;
-    expect(() => openAttemptLog(tmp.dir, [good, bad])).to.throw(/ENOTDIR|EEXIST/);
-    expect(existsSync(attemptLogPath(tmp.dir, good))).to.equal(true);
+    const errors: [string, string][] = [];
+    const log = openAttemptLog(tmp.dir, [good, bad], { onError: (err, file) => errors.push([(err as NodeJS.ErrnoException).code ?? '', file]) });
+    log.info('still logged');
+    log.info('twice');
+    await log.close();
+    expect(errors).to.have.length(1);
+    expect(errors[0][0]).to.be.oneOf(['ENOTDIR', 'EEXIST']);
+    expect(errors[0][1]).to.equal(attemptLogPath(tmp.dir, bad));
+    expect(readFileSync(attemptLogPath(tmp.dir, good), 'utf8')).to.match(/INFO still logged\n.*INFO twice\n$/);
     expect(readdirSync('/proc/self/fd').length).to.equal(fdsBefore);
+  });
+
+  it('writes lines logged before the file is open, in order, and every line is on disk when close resolves', async () => {
+    const refs = Array.from({ length: 50 }, (_v, i) => ({ ...ref, runId: `backfill__${i}`, attempt: 1 }));
+    const loggers = refs.map((r) => openAttemptLog(tmp.dir, [r]));
+    loggers.forEach((l, i) => {
+      for (let k = 0; k < 3; k++) l.info(`run ${i} line ${k}`);
+    });
+    await Promise.all(loggers.map((l) => l.close()));
+    refs.forEach((r, i) => {
+      const text = readFileSync(attemptLogPath(tmp.dir, r), 'utf8');
+      expect(text.split('\n').filter(Boolean).map((l) => l.slice(25))).to.deep.equal([0, 1, 2].map((k) => `INFO run ${i} line ${k}`));
+    });
   });
 });
