@@ -59,7 +59,8 @@ async function once(maxActiveRuns: number): Promise<void> {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       DRIVETRAIN_HOME: path.join(dir, 'home'),
-      DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'),
+      // BENCH_LOG_DIR: put the attempt logs elsewhere (e.g. tmpfs) to separate their cost from the metadata's.
+      DRIVETRAIN_LOG_DIR: process.env.BENCH_LOG_DIR ? mkdtempSync(path.join(process.env.BENCH_LOG_DIR, 'drivetrain-bench-logs-')) : path.join(dir, 'logs'),
     };
     const settings = loadSettings({ env, cwd: dir, warn: () => undefined });
     const db = await MetadataDb.open(settings.metadataDb);
