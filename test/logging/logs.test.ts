@@ -162,6 +162,25 @@ describe('drivetrain logs', () => {
     });
   });
 
+  it('exits 0 without a stack trace when its reader goes away early (logs | head)', async () => {
+    const ref = { dagId: 'big', runId: RUN1, taskId: 't', attempt: 1 };
+    const log = openAttemptLog(logDir, [ref]);
+    for (let i = 0; i < 30_000; i++) log.info(`line ${i} of a long log`);
+    await log.close();
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'bin', 'drivetrain.ts'), 'logs', '--dag', 'big'], {
+      cwd: repoRoot,
+      env: testEnv(tmp.dir),
+    });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (c: Buffer) => resolve(c.toString('utf8'))));
+    expect(first).to.match(/^\[big\/t\/scheduled__2024-01-01T00:00:00\+00:00#1\] \S+Z INFO line 0 of a long log\n/);
+    child.stdout.destroy();
+    expect(await exited).to.equal(0);
+    expect(err).to.equal('');
+  });
+
   describe('--follow in-process', () => {
     it('prints a scheduler.log rotated under it without losing the old file\'s last lines', async () => {
       const stdout = new PassThrough();
