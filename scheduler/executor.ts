@@ -320,7 +320,24 @@ export class Executor {
     const done = this.completions.splice(0);
     const claims: Claim[] = [];
     let changed = done.length > 0;
+    try {
+      await this.tickTx(done, claims, (c) => (changed = changed || c));
+    } catch (err) {
+      // Rolled back: keep the finished attempts for the next turn, or their instances would stay
+      // 'running' under our (renewed) lease forever. Claims were rolled back too and never launched.
+      this.completions.unshift(...done);
+      throw err;
+    }
+    for (const c of claims) this.launch(c);
+    return changed;
+  }
+
+  private async tickTx(done: readonly Completion[], claims: Claim[], markChanged: (changed: boolean) => void): Promise<void> {
+    let changed = false;
     await this.db.tx(async (sql) => {
+      // The transaction may be retried (SQLITE_BUSY): start from scratch each time.
+      claims.length = 0;
+      changed = false;
       if (done.length > 0) await this.writeCompletions(sql, done);
       if (this.stopping) return;
       const paused = this.opts.scope.respectPause
@@ -492,8 +509,7 @@ export class Executor {
       for (const c of claims) for (const it of c.items) it.ti.try_number += 1;
       changed = true;
     });
-    for (const c of claims) this.launch(c);
-    return changed;
+    markChanged(changed);
   }
 
   /** Max data_interval_end of the successful runs of `dagId` (cached per tick). */
