@@ -7,15 +7,22 @@
  * cycle / duplicate / unknown upstream), that exports something else, or whose DAG id another file
  * already took, becomes a one-line {file, reason} error; every other file still loads.
  *
- * Reloading: each import URL carries `?v=<mtime>.<size>`, so a changed file is a new module to Node's ESM
- * loader (tsx honours the query) and an unchanged one is served from the module cache. Only the DAG
- * file itself re-evaluates: modules it imports (e.g. `_common.ts`) stay cached until the process
- * restarts. A folder outside any `"type": "module"` package makes tsx load the files as CommonJS, where
- * the query is ignored; the loader then drops the file from require.cache first, so reload still works.
+ * Reloading: the folder has a version, a hash of the names, times and sizes of its `.ts` files. Each
+ * DAG file is imported as `file.ts?dtv=<version>`, so after any change in the folder it is a new module
+ * to Node's ESM loader (tsx honours the query) and with no change it comes from the module cache. A
+ * resolve hook (registered once) gives modules a DAG file imports from its own folder or below (its
+ * helpers, `_common.ts`) the same query, so they are re-evaluated with it and a helper fixed after a
+ * syntax error loads again (Node caches a failed ES module for good under its URL). Modules outside
+ * the folder (operators/, scheduler/, packages) keep one instance: they are not reloaded.
+ *
+ * A folder outside any `"type": "module"` package makes tsx load the files as CommonJS, where neither
+ * the query nor the hook applies; the loader then drops the folder's files from require.cache before
+ * importing, with the same effect.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDag } from './dag.js';
@@ -58,27 +65,89 @@ export function isDagFileName(name: string): boolean {
 
 const requireCache = createRequire(import.meta.url).cache;
 
-/** The version each file was last imported at, and whether that import failed (failed ones retry). */
+/** The query parameter carrying a folder version; the resolve hook below looks for it. */
+const VERSION_PARAM = 'dtv';
+
+/**
+ * Runs in Node's loader thread: a module imported by a versioned module, resolving to a file in the
+ * importer's folder or below (not node_modules), gets the importer's version too.
+ */
+const RESOLVE_HOOK = `
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  const parent = context.parentURL;
+  if (!parent || !parent.startsWith('file:') || !r.url.startsWith('file:') || r.url.includes('/node_modules/')) return r;
+  const p = new URL(parent);
+  const v = p.searchParams.get('${VERSION_PARAM}');
+  if (v === null) return r;
+  const u = new URL(r.url);
+  if (u.searchParams.has('${VERSION_PARAM}') || !u.pathname.startsWith(p.pathname.slice(0, p.pathname.lastIndexOf('/') + 1))) return r;
+  u.searchParams.set('${VERSION_PARAM}', v);
+  return { ...r, url: u.href };
+}`;
+
+let hookRegistered = false;
+/** Registers {@link RESOLVE_HOOK} once. Without it (no module.register), helpers are simply not reloaded. */
+function registerResolveHook(): void {
+  if (hookRegistered) return;
+  hookRegistered = true;
+  try {
+    register(`data:text/javascript,${encodeURIComponent(RESOLVE_HOOK)}`);
+  } catch {
+    // Node without module.register: DAG files still reload, their helpers keep their first version.
+  }
+}
+
+/** Names, times and sizes of the `.ts` files directly in `dir`: any edit, addition or removal changes it. */
+function fingerprint(dir: string): string {
+  try {
+    const parts: string[] = [];
+    for (const name of readdirSync(dir).sort()) {
+      if (!name.endsWith('.ts')) continue;
+      try {
+        const s = statSync(path.join(dir, name));
+        parts.push(`${name}:${s.mtimeMs}:${s.size}`);
+      } catch {
+        parts.push(`${name}:gone`);
+      }
+    }
+    return parts.join('|');
+  } catch (err) {
+    return `unreadable:${(err as NodeJS.ErrnoException).code ?? ''}`;
+  }
+}
+
+/** The folder's version: a short hash of its fingerprint. */
+function folderVersion(dir: string): string {
+  return createHash('sha1').update(fingerprint(dir)).digest('hex').slice(0, 12);
+}
+
+/** The version each file was last imported at, and whether that import failed. */
 const imported = new Map<string, { version: string; failed: boolean }>();
 let retryCounter = 0;
 
 /**
- * Imports one file at `version`. A file whose last import failed gets a fresh URL even when unchanged,
- * since the failure may have been in something it imports that has changed since.
+ * Imports one DAG file at the folder's `version`. A file whose import failed at this same version is
+ * retried under a fresh one: a missing import may have appeared since, without the folder changing.
  */
-async function importVersion(file: string, mtimeMs: number, size: number): Promise<unknown> {
+async function importVersion(file: string, folder: string): Promise<unknown> {
   const prev = imported.get(file);
-  let version = `${Math.trunc(mtimeMs * 1000)}.${size}`;
-  const unchanged = prev !== undefined && prev.version.split('-')[0] === version;
-  if (unchanged && prev.failed) version = `${version}-${++retryCounter}`;
-  else if (unchanged) version = prev.version;
-  if (prev?.version !== version) delete requireCache[file];
+  let version = folder;
+  if (prev && prev.version.split('-')[0] === folder) version = prev.failed ? `${folder}-${++retryCounter}` : prev.version;
   imported.set(file, { version, failed: false });
   try {
-    return await import(`${pathToFileURL(file).href}?v=${version}`);
+    return await import(`${pathToFileURL(file).href}?${VERSION_PARAM}=${version}`);
   } catch (err) {
     imported.set(file, { version, failed: true });
     throw err;
+  }
+}
+
+/** CommonJS scope: forgets the folder's modules (DAG files and helpers), so the next import re-evaluates them. */
+function forgetRequired(dir: string): void {
+  const prefix = dir + path.sep;
+  for (const key of Object.keys(requireCache)) {
+    if (key.startsWith(prefix) && !key.includes(`${path.sep}node_modules${path.sep}`)) delete requireCache[key];
   }
 }
 
@@ -147,20 +216,19 @@ export function importFailureReason(err: unknown, file: string): string {
 }
 
 /** The DAG files of `dir`, sorted by name so duplicate ids resolve the same way every time. */
-async function listDagFiles(dir: string): Promise<{ file: string; mtimeMs: number; size: number }[]> {
+async function listDagFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const files: { file: string; mtimeMs: number; size: number }[] = [];
+  const files: string[] = [];
   for (const e of entries) {
     if (!isDagFileName(e.name) || !(e.isFile() || e.isSymbolicLink())) continue;
     const file = path.join(dir, e.name);
     try {
-      const s = await stat(file);
-      if (s.isFile()) files.push({ file, mtimeMs: s.mtimeMs, size: s.size });
+      if ((await stat(file)).isFile()) files.push(file);
     } catch {
       // Removed between readdir and stat (an editor's rename): the next change event reloads.
     }
   }
-  return files.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /**
@@ -171,8 +239,11 @@ export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOpti
   const absDir = path.resolve(dir);
   const timeoutMs = opts.importTimeoutMs ?? 30_000;
   const files = await listDagFiles(absDir);
+  registerResolveHook();
+  const version = folderVersion(absDir);
+  if (files.some((f) => imported.get(f)?.version.split('-')[0] !== version)) forgetRequired(absDir);
   // Import in parallel (independent files); results are then taken in name order.
-  const results = await Promise.allSettled(files.map(({ file, mtimeMs, size }) => withTimeout(importVersion(file, mtimeMs, size), timeoutMs, file)));
+  const results = await Promise.allSettled(files.map((file) => withTimeout(importVersion(file, version), timeoutMs, file)));
 
   const dags = new Map<string, Dag>();
   const errors: DagImportError[] = [];
@@ -180,7 +251,7 @@ export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOpti
     errors.push({ file, reason });
     log?.error('DAG file failed to load', { file, reason });
   };
-  files.forEach(({ file }, i) => {
+  files.forEach((file, i) => {
     const result = results[i];
     if (result.status === 'rejected') return fail(file, importFailureReason(result.reason, file));
     const exported = (result.value as { default?: unknown }).default;
@@ -205,25 +276,6 @@ function describeValue(v: unknown): string {
   if (typeof v === 'function') return `a function${v.name ? ` '${v.name}'` : ''}`;
   if (typeof v === 'object') return `an object (${v.constructor?.name ?? 'Object'})`;
   return `a ${typeof v}`;
-}
-
-/** Names and times of every entry in `dir`: any change (a DAG, a helper, a removal) changes it. */
-function fingerprint(dir: string): string {
-  try {
-    const parts: string[] = [];
-    for (const name of readdirSync(dir).sort()) {
-      if (!name.endsWith('.ts')) continue;
-      try {
-        const s = statSync(path.join(dir, name));
-        parts.push(`${name}:${s.mtimeMs}:${s.size}`);
-      } catch {
-        parts.push(`${name}:gone`);
-      }
-    }
-    return parts.join('|');
-  } catch (err) {
-    return `unreadable:${(err as NodeJS.ErrnoException).code ?? ''}`;
-  }
 }
 
 /**

@@ -161,6 +161,47 @@ describe('DAG loader', () => {
     expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 200 ms (top-level await?) in hangs.ts']);
   });
 
+  for (const scope of ['CommonJS', 'ES module'] as const) {
+    describe(`helper modules in the DAG folder (${scope} scope)`, () => {
+      let dags: string;
+      let counterKey: string;
+      beforeEach(() => {
+        if (scope === 'ES module') writeFileSync(path.join(tmp.dir, 'package.json'), '{"type":"module"}\n');
+        dags = path.join(tmp.dir, 'dags');
+        mkdirSync(dags);
+        // A module outside the DAG folder that counts its evaluations.
+        counterKey = `__drivetrain_shared_${path.basename(tmp.dir)}`;
+        writeFile(path.join(tmp.dir, 'shared.ts'), `const g = globalThis as Record<string, number>;\ng['${counterKey}'] = (g['${counterKey}'] ?? 0) + 1;\nexport const prefix = 'step_';\n`);
+        writeFile(
+          path.join(dags, 'uses_helper.ts'),
+          `import { defineDag } from '${dagModule}';\nimport { prefix } from '../shared.js';\nimport { steps } from './_steps.js';\n` +
+            `export default defineDag({ id: 'uses_helper', schedule: null, startDate: '2024-01-01', tasks: Object.fromEntries(steps.map((s) => [prefix + s, { run: () => s }])) });\n`,
+        );
+      });
+
+      it('re-evaluates a DAG file when only its helper changed, but not modules outside the folder', async () => {
+        writeFile(path.join(dags, '_steps.ts'), `export const steps: string[] = ['a'];\n`);
+        const first = await loadDagBag(dags);
+        expect(first.dags.get('uses_helper')!.tasks.map((t) => t.id)).to.deep.equal(['step_a']);
+        writeFile(path.join(dags, '_steps.ts'), `export const steps: string[] = ['a', 'b'];\n`);
+        const second = await loadDagBag(dags);
+        expect(second.errors).to.deep.equal([]);
+        expect(second.dags.get('uses_helper')!.tasks.map((t) => t.id)).to.deep.equal(['step_a', 'step_b']);
+        expect((globalThis as Record<string, unknown>)[counterKey]).to.equal(1);
+      });
+
+      it('loads the DAG again once a broken helper is fixed', async () => {
+        writeFile(path.join(dags, '_steps.ts'), `export const steps: string[] = [;\n`);
+        const broken = await loadDagBag(dags);
+        expect(broken.errors.map((e) => e.reason)).to.deep.equal(['SyntaxError in _steps.ts: Unexpected ";" (line 1, column 32)']);
+        writeFile(path.join(dags, '_steps.ts'), `export const steps: string[] = ['fixed'];\n`);
+        const fixed = await loadDagBag(dags);
+        expect(fixed.errors).to.deep.equal([]);
+        expect(fixed.dags.get('uses_helper')!.tasks.map((t) => t.id)).to.deep.equal(['step_fixed']);
+      });
+    });
+  }
+
   // tsx loads a .ts file as CommonJS outside a "type": "module" package (e.g. a temp dir) and as an ES
   // module inside one; the cache-busting query works differently in each, so both are exercised.
   for (const scope of ['CommonJS', 'ES module'] as const) {
