@@ -125,7 +125,11 @@ async function nextSnapshot(file: string, ds2: string): Promise<void> {
   await new Promise<void>((res) => db.close(() => res()));
 }
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+/** BENCH_VERBOSE=1 prints what the tasks log (per-statement counts, per-test times). */
+const print = (level: string) => (message: string) => process.stdout.write(`      [${level}] ${message.slice(0, 200)}\n`);
+const quiet: Logger = process.env.BENCH_VERBOSE
+  ? { debug() {}, info: print('info'), warn: print('warn'), error: print('error') }
+  : { debug() {}, info() {}, warn() {}, error() {} };
 
 function ctxFor(settings: Settings, dagId: string, taskId: string, intervals: readonly DataInterval[]): TaskContext {
   const first = intervals[0];

@@ -26,11 +26,13 @@ export interface DataTestResult {
 export async function runDataTests(db: Sequelize, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
   const results: DataTestResult[] = [];
   for (const t of tests) {
+    const started = Date.now();
     const [{ n }] = await select<{ n: number }>(db, `SELECT count(*) AS n FROM (${t.sql}) AS offending`, params);
     const samples = n > 0 ? await select(db, `SELECT * FROM (${t.sql}) AS offending LIMIT ${SAMPLE_ROWS}`, params) : [];
     const result: DataTestResult = { name: t.name, severity: t.severity, failures: n, samples };
     results.push(result);
-    if (n === 0) log.info(`data test ${t.name}: pass`);
+    const ms = Date.now() - started;
+    if (n === 0) log.info(`data test ${t.name}: pass (${ms} ms)`, { test: t.name, ms });
     else {
       const line = `data test ${t.name}: ${n} offending row(s)${t.severity === 'warn' ? ' (warning only)' : ''}; sample: ${JSON.stringify(samples)}`;
       if (t.severity === 'warn') log.warn(line, { test: t.name, failures: n, samples });
