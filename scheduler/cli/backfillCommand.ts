@@ -66,6 +66,8 @@ export async function backfillCommand(o: BackfillCommandOptions): Promise<number
         onProgress: (p) => {
           const payload = { done: p.done, failed: p.failed, left: p.left };
           if (!started) {
+            // Nothing left (everything already succeeded): no bar, just the summary.
+            if (p.left === 0) return;
             bar.start(p.total, p.done + p.failed, payload);
             started = true;
           } else {
