@@ -72,6 +72,18 @@ describe('drivetrain start (daemon)', function () {
     expect((await slowInstances(tmp.dir))[0]).to.include({ state: 'success', try_number: 1 });
   });
 
+  it('creates the missed scheduled runs with catchup on and runs them in logical-date order', async () => {
+    const e = cliEnv(tmp.dir, 'backfill', { DRIVETRAIN_NOW: '2024-01-04T01:00:00Z', DRIVETRAIN_SCHEDULER_TICK: '* * * * * *' });
+    const daemon = spawnCli(['start'], e);
+    await waitUntil(() => outLines(tmp.dir).length >= 6, 'three runs to finish');
+    await new Promise((r) => setTimeout(r, 1200)); // a further tick must create nothing more
+    daemon.child.kill('SIGTERM');
+    expect((await daemon.done).code).to.equal(0);
+    expect(outLines(tmp.dir)).to.deep.equal(['a 2024-01-01', 'b 2024-01-01', 'a 2024-01-02', 'b 2024-01-02', 'a 2024-01-03', 'b 2024-01-03']);
+    const listed = await runCli(['runs', 'list', 'days'], e);
+    expect(listed.stdout.match(/scheduled__2024-01-0\dT00:00:00\+00:00\s+scheduled\s+success/g)).to.have.length(3);
+  });
+
   it('exits 2 naming the variable when a setting is malformed', async () => {
     const result = await runCli(['start'], env({ DRIVETRAIN_PARALLELISM: 'lots' }));
     expect(result.code).to.equal(2);
