@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { attemptLogPath, type AttemptRef } from '../../scheduler/logging.js';
 import { LogTail, MAX_LINE_BYTES, offsetOfLastLines, splitLines } from '../../scheduler/logTail.js';
@@ -123,6 +123,21 @@ describe('log tail', () => {
       expect(got).to.have.length(100_000);
       expect(got[0]).to.equal(`[d/t/r1#1] ${lines[0]}`);
       expect(got.every((l, i) => l === `[d/t/r1#1] ${lines[i]}`)).to.equal(true);
+    });
+
+    it('carries on when retention removes a followed run, and sees a run created afterwards', async () => {
+      const file = attemptLogPath(tmp.dir, ref);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, 'old run\n');
+      await follow();
+      await waitFor('old run');
+      rmSync(path.join(tmp.dir, 'dag_id=d'), { recursive: true });
+      await new Promise((r) => setTimeout(r, 100));
+      const next = attemptLogPath(tmp.dir, { ...ref, runId: 'r2' });
+      mkdirSync(path.dirname(next), { recursive: true });
+      writeFileSync(next, 'new run\n');
+      await waitFor('[d/t/r2#1] new run\n');
+      expect(out).to.equal('[d/t/r1#1] old run\n[d/t/r2#1] new run\n');
     });
 
     it('starts a truncated file again from its beginning', async () => {
