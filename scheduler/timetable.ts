@@ -121,6 +121,11 @@ export function* intervalsBetween(
 ): Generator<DataInterval> {
   const lower = from.getTime() > startDate.getTime() ? from : startDate;
   const upper = endDate && endDate.getTime() < to.getTime() ? endDate : to;
+  if (schedule === '@once') {
+    // The one run of @once is at the start date itself, whatever [from, to] asks for.
+    if (startDate.getTime() >= from.getTime() && startDate.getTime() <= upper.getTime()) yield { start: startDate, end: startDate };
+    return;
+  }
   let interval = firstInterval(schedule, lower);
   while (interval && interval.start.getTime() <= upper.getTime()) {
     yield interval;

@@ -105,6 +105,14 @@ describe('timetable', () => {
       expect(days).to.deep.equal(['2024-02-28', '2024-02-29', '2024-03-01']);
     });
 
+    it('gives @once its single run only when the start date is in range', () => {
+      expect([...intervalsBetween('@once', d('2024-01-05'), d('2024-01-01'), d('2024-01-31'))].map((i) => toDs(i.start))).to.deep.equal([
+        '2024-01-05',
+      ]);
+      expect([...intervalsBetween('@once', d('2024-01-05'), d('2024-01-06'), d('2024-01-31'))]).to.deep.equal([]);
+      expect([...intervalsBetween(null, d('2024-01-05'), d('2024-01-01'), d('2024-01-31'))]).to.deep.equal([]);
+    });
+
     it('gives 25 monthly runs from 2022-01 through 2024-01', () => {
       const months = [...intervalsBetween('@monthly', d('2022-01-01'), d('2022-01-01'), d('2024-01-31'))];
       expect(months).to.have.length(25);
