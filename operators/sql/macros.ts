@@ -67,6 +67,8 @@ const hub: Macro = (args, ctx) => {
         `INSERT INTO ${ctx.model} (${hk}, ${bk}, load_date, record_source)\n` +
         `SELECT r.${hk}, r.${column}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
         `WHERE r.processing_date = :ds AND r.${column} IS NOT NULL AND r.${hk} IS NOT NULL\n` +
+        // Known keys are dropped before the sort, so a daily load of a mostly known snapshot sorts little.
+        `  AND NOT EXISTS (SELECT 1 FROM ${ctx.model} h WHERE h.${hk} = r.${hk})\n` +
         // Key order: the primary key B-tree is appended to, not split at random (hash keys are random).
         `ORDER BY r.${hk}\n` +
         `ON CONFLICT DO NOTHING;`
@@ -97,6 +99,7 @@ const link: Macro = (args, ctx) => {
     `INSERT INTO ${ctx.model} (${cols.join(', ')}, load_date, record_source)\n` +
     `SELECT ${cols.map((c) => `r.${c}`).join(', ')}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
     `WHERE r.processing_date = :ds${required.map((c) => ` AND r.${c} IS NOT NULL`).join('')}\n` +
+    `  AND NOT EXISTS (SELECT 1 FROM ${ctx.model} k WHERE k.${hk} = r.${hk})\n` +
     `ORDER BY r.${hk}\n` +
     `ON CONFLICT DO NOTHING;`
   );
