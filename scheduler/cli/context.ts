@@ -43,7 +43,6 @@ export async function openContext(opts: { stdout?: boolean } = {}): Promise<Comm
     throw err;
   }
   const bag = await loadDagBag(settings.dagsDir, log);
-  for (const e of bag.errors) log.error('DAG file failed to import', { file: e.file, reason: e.reason });
   await syncDags(db, bag.dags.values());
   return {
     settings,
