@@ -109,6 +109,9 @@ export async function runModel(db: Sequelize, model: Model, params: RunParams): 
         await execute(db, `CREATE VIEW ${model.name} AS ${model.statements[0]}`, params, opts(t));
         break;
       case 'table': {
+        // Emptied and refilled inside one transaction rather than built aside and renamed: readers see
+        // the old rows or the new ones all the same, and SQLite's ALTER TABLE RENAME re-checks every
+        // view, which fails while a view refers to the table being swapped out.
         await ensureTable(db, model, t);
         const cols = model.shape.columns!.map(columnName).join(', ');
         await dropIndexes(db, model, t);
