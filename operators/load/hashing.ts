@@ -67,3 +67,49 @@ export function vaultColumns(entity: Entity, row: Readonly<Record<string, unknow
       };
   }
 }
+
+/** normalise() for the load's hot path: a string needs no String() call, and most need no trim. */
+function norm(value: unknown): string {
+  if (value === null || value === undefined) return NULL_MARK;
+  const text = (typeof value === 'string' ? value : String(value)).trim().toUpperCase();
+  return text === '' ? NULL_MARK : text;
+}
+
+/**
+ * Appends the vault columns of a valid row to `out`, in VAULT_FIELDS order: the same values as
+ * {@link vaultColumns}, without the intermediate arrays and object (a subscription's five digests are
+ * the load's largest cost after SQLite itself); each business key is normalised once, not twice.
+ */
+export function pushVaultValues(entity: Entity, row: Readonly<Record<string, unknown>>, out: unknown[]): void {
+  const S = SEPARATOR;
+  switch (entity) {
+    case 'cars':
+      out.push(
+        md5(norm(row.id)),
+        md5(norm(row.vin) + S + norm(row.brand) + S + norm(row.model) + S + norm(row.engine_type) + S + norm(row.license_plate) + S + norm(row.registration_date) + S + norm(row.deregistration_date)),
+      );
+      return;
+    case 'customers':
+      out.push(
+        md5(norm(row.id)),
+        md5(
+          norm(row.first_name) + S + norm(row.second_name) + S + norm(row.type) + S + norm(row.company_name) + S +
+            norm(row.address_city) + S + norm(row.address_zip) + S + norm(row.address_street) + S + norm(row.address_street_house),
+        ),
+      );
+      return;
+    case 'subscriptions': {
+      const id = norm(row.id);
+      const customer = norm(row.customer_id);
+      const car = norm(row.car_id);
+      out.push(
+        md5(id),
+        md5(customer),
+        md5(car),
+        md5(id + S + customer + S + car),
+        md5(norm(row.created_at) + S + norm(row.start_date) + S + norm(row.term_month) + S + norm(row.monthly_rate)),
+      );
+      return;
+    }
+  }
+}
