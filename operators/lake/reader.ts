@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { LakePartitionError } from './LakePartitionError.js';
 import { MANIFEST_FILE, partitionDir, type LakeManifest } from './manifest.js';
@@ -50,27 +49,38 @@ export async function* readLakeLines(lakeDir: string, entity: string, ds: string
       bytes += chunk.length;
       hash.update(chunk as Buffer);
     });
-    const gunzip = createGunzip();
+    // Big output chunks: zlib's default 16 KB means a callback and a split per 16 KB (~3x the CPU).
+    const gunzip = createGunzip({ chunkSize: 512 * 1024 });
     input.on('error', (err) => gunzip.destroy(err));
     input.pipe(gunzip);
-    const decoder = new StringDecoder('utf8');
-    let rest = '';
+    // Lines are cut at the last newline of each chunk, in bytes (a newline byte never occurs inside a
+    // UTF-8 sequence), so a chunk is decoded once and no decoder state is needed.
+    let rest: Buffer | undefined;
     let rows = 0;
     try {
       for await (const chunk of gunzip) {
-        const text = rest + decoder.write(chunk as Buffer);
-        const lines = text.split('\n');
-        rest = lines.pop() ?? '';
+        let buf = chunk as Buffer;
+        const cut = buf.lastIndexOf(10);
+        if (cut < 0) {
+          rest = rest ? Buffer.concat([rest, buf]) : buf;
+          continue;
+        }
+        if (rest) {
+          buf = Buffer.concat([rest, buf]);
+          rest = undefined;
+        }
+        const end = buf.length - (chunk as Buffer).length + cut;
+        const lines = buf.toString('utf8', 0, end).split('\n');
+        if (end + 1 < buf.length) rest = buf.subarray(end + 1);
         rows += lines.length;
-        if (lines.length > 0) yield lines;
+        yield lines;
       }
     } catch (err) {
       throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} is unreadable: ${(err as Error).message}`, dir);
     } finally {
       input.destroy();
     }
-    rest += decoder.end();
-    if (rest !== '') throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} ends without a newline`, dir);
+    if (rest && rest.length > 0) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} ends without a newline`, dir);
     const sha = hash.digest('hex');
     if (bytes !== part.bytes || sha !== part.sha256) {
       throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${bytes} bytes, sha256 ${sha}; the manifest says ${part.bytes} bytes, ${part.sha256}`, dir);
