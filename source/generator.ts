@@ -141,20 +141,35 @@ function customerRow(index: number, seed: number): Row {
   };
 }
 
+/**
+ * What a subscription needs of its car (id, model, registration) without building the car's strings:
+ * the car's stream is advanced past the city, VIN and plate draws exactly as {@link carRow} does, so
+ * the values are the same. A subscription row costs about half as much this way.
+ */
+function carCore(index: number, seed: number): { id: string; registeredMs: number; model: CarModel } {
+  const p = rowPrng(seed, 'cars', index);
+  const id = uuidFrom(index, p);
+  const model = pickModel(p.next());
+  // city (1), VIN (17) and plate (3) draws of carRow.
+  for (let k = 0; k < 21; k++) p.nextU32();
+  const registeredMs = REG_FROM_MS + Math.floor(p.next() * REG_SPAN_MS);
+  return { id, registeredMs, model };
+}
+
 function subscriptionRow(index: number, sizes: DatasetSizes, seed: number): Row {
   const p = rowPrng(seed, 'subscriptions', index);
   const id = uuidFrom(index, p);
   const customerIndex = p.int(0, sizes.customers - 1);
   const carIndex = p.int(0, sizes.cars - 1);
   // A subscription is created after its car is registered (some reach into 2024: future starts).
-  const car = carRow(carIndex, seed);
+  const car = carCore(carIndex, seed);
   const createdMs = car.registeredMs + p.int(0, 60) * DAY_MS + p.int(0, DAY_MS - 1);
   const startMs = createdMs + p.int(1, 30) * DAY_MS;
   const micros = p.int(0, 999_999);
   return {
     id,
     customer_id: idOf('customers', customerIndex, seed),
-    car_id: car.row.id,
+    car_id: car.id,
     created_at: isoMicros(createdMs, micros),
     start_date: isoMicros(startMs, micros),
     term_month: p.next() < 0.15 ? 'six' : 'twelve',

@@ -27,6 +27,15 @@ describe('source generator', () => {
     expect([...generateRows('subscriptions', sizes, 7, 390)]).to.deep.equal(all.slice(390));
   });
 
+  it("gives each subscription an existing car's id, created after that car's registration", () => {
+    const cars = new Map([...generateRows('cars', sizes, 5)].map((c) => [c.id, c]));
+    for (const sub of generateRows('subscriptions', sizes, 5)) {
+      const car = cars.get(sub.car_id);
+      expect(car, String(sub.car_id)).to.not.equal(undefined);
+      expect(String(sub.created_at) >= String(car!.registration_date), String(sub.id)).to.equal(true);
+    }
+  });
+
   it('orders ids by row index and can recover the index from an id', () => {
     const ids = [...generateRows('cars', sizes, 1)].map((r) => String(r.id));
     expect([...ids].sort()).to.deep.equal(ids);
