@@ -6,6 +6,7 @@ import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { lakeBytesCounter, rowsFetchedCounter } from '../../scheduler/metrics.js';
 import type { Entity } from '../../scheduler/settings.js';
 import { LakePartitionWriter } from '../lake/writer.js';
+import { NdjsonBuffer } from './NdjsonBuffer.js';
 import { fetchRows, type RowSink } from './sourceClient.js';
 
 /** Options of {@link extractTask}. */
@@ -26,8 +27,10 @@ export interface ExtractResult {
   readonly bytes: number;
 }
 
-/** Rows buffered before they are handed to the gzip stream in the unpaged mode. */
-const FLUSH_ROWS = 2000;
+/** Bytes buffered before they are handed to the gzip stream in the unpaged mode. */
+const FLUSH_BYTES = 256 * 1024;
+/** A row buffer's starting size: a 5000-row page of ~270-byte rows fits without growing. */
+const PAGE_BYTES = 2 * 1024 * 1024;
 
 /** Fetches the whole entity into the lake partition for ctx.ds. */
 export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Promise<ExtractResult> {
@@ -40,39 +43,46 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
   const fetchOpts = { settings: source, signal: ctx.signal, log: ctx.log };
   let pages = 0;
   try {
+    // Row buffers go back to this pool once gzip has read them, so pages reuse a few megabytes.
+    const pool: NdjsonBuffer[] = [];
+    const take = (): NdjsonBuffer => pool.pop() ?? new NdjsonBuffer(PAGE_BYTES);
+    const write = (buf: NdjsonBuffer): Promise<void> =>
+      writer.writeNdjson(buf.view(), buf.rows, () => {
+        buf.clear();
+        pool.push(buf);
+      });
     if (source.pageSize === 0) {
       // One body with every row: stream it into the lake; a retry starts the partition over.
-      let pending: string[] = [];
+      let pending = take();
       const sink: RowSink = {
-        row: (json) => void pending.push(json),
+        row: (buf, start, end, newlines) => pending.add(buf, start, end, newlines),
         flush: async () => {
-          if (pending.length < FLUSH_ROWS) return;
-          const lines = pending;
-          pending = [];
-          await writer.writeLines(lines);
+          if (pending.bytes < FLUSH_BYTES) return;
+          const full = pending;
+          pending = take();
+          await write(full);
         },
         reset: async () => {
-          pending = [];
+          pending.clear();
           await writer.reset();
         },
       };
       const result = await fetchRows(sourceUrl, fetchOpts, sink);
-      await writer.writeLines(pending);
-      pending = [];
+      await write(pending);
       pages = 1;
       rowsFetchedCounter.inc({ entity }, result.rows);
     } else {
-      // Page by page: a page's rows are held once (as JSON text) until the page is complete, so a
+      // Page by page: a page's rows are held once (as NDJSON bytes) until the page is complete, so a
       // retried page never leaves half a page in the lake.
       let cursor: string | null | undefined;
       do {
         const url = cursor ? `${sourceUrl}&cursor=${encodeURIComponent(cursor)}` : sourceUrl;
-        let page: string[] = [];
-        const sink: RowSink = { row: (json) => void page.push(json), flush: () => {}, reset: () => void (page = []) };
+        const page = take();
+        const sink: RowSink = { row: (buf, start, end, newlines) => page.add(buf, start, end, newlines), flush: () => {}, reset: () => page.clear() };
         const result = await fetchRows(url, fetchOpts, sink);
-        await writer.writeLines(page);
-        rowsFetchedCounter.inc({ entity }, page.length);
-        page = [];
+        const rows = page.rows;
+        await write(page);
+        rowsFetchedCounter.inc({ entity }, rows);
         pages++;
         if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
           throw new Error(`source returned the same next_cursor twice for ${entity}: refusing to loop`);

@@ -1,9 +1,11 @@
 /**
  * A streaming tokenizer for the source's two body shapes: a top-level array of flat objects
  * (`[ {...}, {...} ]`, the original API) and an envelope (`{"data": [ {...} ], "next_cursor": ...}`).
- * Chunks may split anywhere; each complete row object is handed on as its own JSON text (one line),
- * so a body is never held whole and never parsed into objects here: the lake stores the text as
- * received and the load parses it once. Rows must be flat (strings, numbers, booleans, null).
+ * It works on the body's BYTES: chunks may split anywhere (inside a UTF-8 sequence too); each complete
+ * row object is handed on as a byte span of the current chunk, so rows are never decoded, parsed or
+ * re-encoded here: the lake stores the bytes as received and the load parses them once. (Decoding to
+ * text, slicing a string per row and encoding the joined page again cost ~2 us a row.) Rows must be
+ * flat (strings, numbers, booleans, null).
  */
 
 /** The body is not what the source should send; `offset` is the character offset in the body. */
@@ -31,30 +33,68 @@ const enum S {
 }
 
 const INCOMPLETE = -1;
-const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
+// Byte codes of the grammar.
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const QUOTE = 0x22;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+const BACKSLASH = 0x5c;
+const NL = 10;
+const CR = 13;
 
 function isWs(c: number): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9;
 }
 
+/** Receives one row: bytes [start, end) of `buf` (valid only during the call); `newlines` when the
+ * span holds a raw CR or LF (whitespace between tokens), which a line-per-row consumer must replace. */
+export type RowBytesHandler = (buf: Uint8Array, start: number, end: number, newlines: boolean) => void;
+
 /** Tokenizes one body; call write() per chunk, then end(). */
 export class JsonRowStreamParser {
-  private buf = '';
+  private buf: Uint8Array = new Uint8Array(0);
+  /** Where a token split across chunks is joined with the next chunk. */
+  private scratch = new Uint8Array(128 * 1024);
   private pos = 0;
-  /** Characters dropped from the front of buf so far, for error offsets. */
+  /** Bytes dropped from the front of buf so far, for error offsets. */
   private consumed = 0;
   private state = S.Start;
   private envKey = '';
   private inEnvelope = false;
+  /** Set by the scanners when a raw CR/LF was passed in the current row. */
+  private newlines = false;
   private readonly scalars: Record<string, string | number | boolean | null> = {};
   /** Rows handed on so far. */
   rows = 0;
 
-  /** `onRow` receives each row object's JSON text, without newlines. */
-  constructor(private readonly onRow: (json: string) => void) {}
+  constructor(private readonly onRow: RowBytesHandler) {}
 
-  write(chunk: string): void {
-    this.buf = this.pos < this.buf.length ? this.buf.slice(this.pos) + chunk : chunk;
+  /** Feeds the next chunk (bytes; a string is encoded as UTF-8). */
+  write(chunk: Uint8Array | string): void {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    if (this.pos < this.buf.length) {
+      // An incomplete token is carried over: the rest and the new chunk are joined in a scratch
+      // buffer reused from chunk to chunk (a fresh one per chunk made the GC a top cost).
+      const restLength = this.buf.length - this.pos;
+      const size = restLength + bytes.length;
+      if (this.scratch.length < size) {
+        const grown = new Uint8Array(Math.max(size, this.scratch.length * 2));
+        grown.set(this.buf.subarray(this.pos), 0);
+        this.scratch = grown;
+      } else if (this.buf.buffer === this.scratch.buffer) {
+        this.scratch.copyWithin(0, this.pos, this.buf.length); // buf is scratch[0, buf.length)
+      } else {
+        this.scratch.set(this.buf.subarray(this.pos), 0);
+      }
+      this.scratch.set(bytes, restLength);
+      this.buf = this.scratch.subarray(0, size);
+    } else {
+      this.buf = bytes;
+    }
     this.consumed += this.pos;
     this.pos = 0;
     this.run(false);
@@ -68,8 +108,12 @@ export class JsonRowStreamParser {
   }
 
   private fail(i: number, expected: string): never {
-    const found = i < this.buf.length ? `'${this.buf[i]}'` : 'the end';
+    const found = i < this.buf.length ? `'${String.fromCharCode(this.buf[i])}'` : 'the end';
     throw new SourceJsonError(`expected ${expected} but found ${found}`, this.consumed + i);
+  }
+
+  private text(start: number, end: number): string {
+    return Buffer.from(this.buf.buffer, this.buf.byteOffset + start, end - start).toString('utf8');
   }
 
   private run(final: boolean): void {
@@ -77,13 +121,13 @@ export class JsonRowStreamParser {
     const n = s.length;
     let i = this.pos;
     for (;;) {
-      while (i < n && isWs(s.charCodeAt(i))) i++;
+      while (i < n && isWs(s[i])) i++;
       if (i >= n) break;
       const c = s[i];
       switch (this.state) {
         case S.Start:
-          if (c === '[') this.state = S.ArrFirst;
-          else if (c === '{') {
+          if (c === LBRACKET) this.state = S.ArrFirst;
+          else if (c === LBRACE) {
             this.state = S.EnvFirst;
             this.inEnvelope = true;
           } else this.fail(i, "'[' or '{'");
@@ -91,67 +135,65 @@ export class JsonRowStreamParser {
           continue;
         case S.ArrFirst:
         case S.ArrRow: {
-          if (c === ']' && this.state === S.ArrFirst) {
+          if (c === RBRACKET && this.state === S.ArrFirst) {
             i++;
             this.state = this.inEnvelope ? S.EnvNext : S.Done;
             continue;
           }
-          if (c !== '{') this.fail(i, this.state === S.ArrFirst ? "'{' or ']'" : "'{'");
+          if (c !== LBRACE) this.fail(i, this.state === S.ArrFirst ? "'{' or ']'" : "'{'");
+          this.newlines = false;
           const end = this.scanObject(s, i);
           if (end === INCOMPLETE) break;
-          let text = s.slice(i, end);
-          // Raw newlines cannot occur inside JSON strings, so removing them keeps one row per line.
-          if (text.indexOf('\n') >= 0 || text.indexOf('\r') >= 0) text = text.replace(/[\r\n]+/g, ' ');
           this.rows++;
-          this.onRow(text);
+          this.onRow(s, i, end, this.newlines);
           i = end;
           this.state = S.ArrNext;
           continue;
         }
         case S.ArrNext:
-          if (c === ',') this.state = S.ArrRow;
-          else if (c === ']') this.state = this.inEnvelope ? S.EnvNext : S.Done;
+          if (c === COMMA) this.state = S.ArrRow;
+          else if (c === RBRACKET) this.state = this.inEnvelope ? S.EnvNext : S.Done;
           else this.fail(i, "',' or ']'");
           i++;
           continue;
         case S.EnvFirst:
         case S.EnvKey: {
-          if (c === '}' && this.state === S.EnvFirst) {
+          if (c === RBRACE && this.state === S.EnvFirst) {
             i++;
             this.state = S.Done;
             continue;
           }
-          if (c !== '"') this.fail(i, 'a key');
-          const end = scanString(s, i);
+          if (c !== QUOTE) this.fail(i, 'a key');
+          const end = this.scanString(s, i);
           if (end === INCOMPLETE) break;
-          this.envKey = JSON.parse(s.slice(i, end)) as string;
+          this.envKey = JSON.parse(this.text(i, end)) as string;
           i = end;
           this.state = S.EnvColon;
           continue;
         }
         case S.EnvColon:
-          if (c !== ':') this.fail(i, "':'");
+          if (c !== COLON) this.fail(i, "':'");
           i++;
           this.state = S.EnvValue;
           continue;
         case S.EnvValue: {
           if (this.envKey === 'data') {
-            if (c !== '[') this.fail(i, "'[' (the data array)");
+            if (c !== LBRACKET) this.fail(i, "'[' (the data array)");
             i++;
             this.state = S.ArrFirst;
             continue;
           }
-          const end = scanScalar(s, i, final);
+          const end = this.scanScalar(s, i, final);
           if (end === INCOMPLETE) break;
           if (end < 0) this.fail(i, 'a string, number, true, false or null');
-          this.scalars[this.envKey] = JSON.parse(s.slice(i, end)) as string | number | boolean | null;
+          this.scalars[this.envKey] = JSON.parse(this.text(i, end)) as string | number | boolean | null;
           i = end;
           this.state = S.EnvNext;
           continue;
         }
         case S.EnvNext:
-          if (c === ',') this.state = S.EnvKey;
-          else if (c === '}') this.state = S.Done;
+          if (c === COMMA) this.state = S.EnvKey;
+          else if (c === RBRACE) this.state = S.Done;
           else this.fail(i, "',' or '}'");
           i++;
           continue;
@@ -163,73 +205,112 @@ export class JsonRowStreamParser {
     this.pos = i;
   }
 
+  /** Index of the first non-whitespace byte at or after i (n when none); notes raw newlines. */
+  private skipWs(s: Uint8Array, i: number, n: number): number {
+    for (; i < n; i++) {
+      const c = s[i];
+      if (c === 32 || c === 9) continue;
+      if (c === NL || c === CR) {
+        this.newlines = true;
+        continue;
+      }
+      break;
+    }
+    return i;
+  }
+
   /** End index (exclusive) of the flat object starting at i, or INCOMPLETE; throws on bad grammar. */
-  private scanObject(s: string, start: number): number {
+  private scanObject(s: Uint8Array, start: number): number {
     const n = s.length;
-    let i = start + 1;
-    // Whitespace skipping is inlined: a closure here would be created once per row (and tsx's keepNames
-    // wraps each creation in a __name() call, ~2 us per row in the profile).
-    while (i < n && isWs(s.charCodeAt(i))) i++;
+    // No closures here: one would be created per row (and tsx's keepNames wraps each in __name()).
+    let i = this.skipWs(s, start + 1, n);
     if (i >= n) return INCOMPLETE;
-    if (s[i] === '}') return i + 1;
+    if (s[i] === RBRACE) return i + 1;
     for (;;) {
-      if (s[i] !== '"') this.fail(i, 'a key');
-      const k = scanString(s, i);
+      if (s[i] !== QUOTE) this.fail(i, 'a key');
+      const k = this.scanString(s, i);
       if (k === INCOMPLETE) return INCOMPLETE;
-      i = k;
-      while (i < n && isWs(s.charCodeAt(i))) i++;
+      i = this.skipWs(s, k, n);
       if (i >= n) return INCOMPLETE;
-      if (s[i] !== ':') this.fail(i, "':'");
-      i++;
-      while (i < n && isWs(s.charCodeAt(i))) i++;
+      if (s[i] !== COLON) this.fail(i, "':'");
+      i = this.skipWs(s, i + 1, n);
       if (i >= n) return INCOMPLETE;
-      const v = scanScalar(s, i, false);
+      const v = this.scanScalar(s, i, false);
       if (v === INCOMPLETE) return INCOMPLETE;
-      if (v < 0) this.fail(i, s[i] === '{' || s[i] === '[' ? 'a flat value (rows hold no nested objects or arrays)' : 'a value');
-      i = v;
-      while (i < n && isWs(s.charCodeAt(i))) i++;
+      if (v < 0) this.fail(i, s[i] === LBRACE || s[i] === LBRACKET ? 'a flat value (rows hold no nested objects or arrays)' : 'a value');
+      i = this.skipWs(s, v, n);
       if (i >= n) return INCOMPLETE;
-      if (s[i] === '}') return i + 1;
-      if (s[i] !== ',') this.fail(i, "',' or '}'");
-      i++;
-      while (i < n && isWs(s.charCodeAt(i))) i++;
+      if (s[i] === RBRACE) return i + 1;
+      if (s[i] !== COMMA) this.fail(i, "',' or '}'");
+      i = this.skipWs(s, i + 1, n);
       if (i >= n) return INCOMPLETE;
     }
   }
+
+  /** End of the string token starting at the quote at i, or INCOMPLETE. A backslash skips the next
+   * byte; UTF-8 continuation bytes are never quote or backslash, so bytes are scanned as they come. */
+  private scanString(s: Uint8Array, i: number): number {
+    const n = s.length;
+    for (let k = i + 1; k < n; k++) {
+      const c = s[k];
+      if (c === QUOTE) return k + 1;
+      if (c === BACKSLASH) k++;
+      else if (c === NL || c === CR) this.newlines = true;
+    }
+    return INCOMPLETE;
+  }
+
+  /** End of the scalar starting at i; INCOMPLETE when it may continue in the next chunk; -2 when it is no scalar. */
+  private scanScalar(s: Uint8Array, i: number, final: boolean): number {
+    const c = s[i];
+    if (c === QUOTE) return this.scanString(s, i);
+    const n = s.length;
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+      // '12.' or '1e' at a chunk's end may still become a number: wait for more unless the body ended.
+      let j = i + 1;
+      while (j < n && isNumberByte(s[j])) j++;
+      if (j >= n && !final) return INCOMPLETE;
+      const end = numberEnd(s, i, j);
+      return end < 0 ? -2 : end;
+    }
+    for (const lit of LITERALS) {
+      let k = 0;
+      while (k < lit.length && i + k < n && s[i + k] === lit.charCodeAt(k)) k++;
+      if (k === lit.length) return i + k;
+      if (i + k >= n && !final) return INCOMPLETE;
+    }
+    return -2;
+  }
 }
 
-/** End of the string token starting at the quote at i, or INCOMPLETE. Escapes are skipped by counting backslashes. */
-function scanString(s: string, i: number): number {
-  let k = i + 1;
-  for (;;) {
-    const q = s.indexOf('"', k);
-    if (q < 0) return INCOMPLETE;
-    let b = 0;
-    while (s.charCodeAt(q - 1 - b) === 92) b++;
-    if (b % 2 === 0) return q + 1;
-    k = q + 1;
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** End of the longest JSON number (-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?) starting at i within [i, n), or -1. */
+function numberEnd(s: Uint8Array, i: number, n: number): number {
+  let k = i;
+  if (k < n && s[k] === 0x2d) k++;
+  if (k < n && s[k] === 0x30) k++;
+  else if (k < n && s[k] >= 0x31 && s[k] <= 0x39) while (k < n && isDigit(s[k])) k++;
+  else return -1;
+  if (k + 1 < n && s[k] === 0x2e && isDigit(s[k + 1])) {
+    k += 2;
+    while (k < n && isDigit(s[k])) k++;
   }
+  if (k < n && (s[k] === 0x65 || s[k] === 0x45)) {
+    let m = k + 1;
+    if (m < n && (s[m] === 0x2b || s[m] === 0x2d)) m++;
+    if (m < n && isDigit(s[m])) {
+      k = m + 1;
+      while (k < n && isDigit(s[k])) k++;
+    }
+  }
+  return k;
+}
+
+function isNumberByte(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d;
 }
 
 const LITERALS = ['true', 'false', 'null'];
-
-/** End of the scalar starting at i; INCOMPLETE when it may continue in the next chunk; -2 when it is no scalar. */
-function scanScalar(s: string, i: number, final: boolean): number {
-  const c = s[i];
-  if (c === '"') return scanString(s, i);
-  if (c === '-' || (c >= '0' && c <= '9')) {
-    NUMBER.lastIndex = i;
-    const m = NUMBER.exec(s);
-    if (!m) return s.length - i <= 1 && !final ? INCOMPLETE : -2;
-    const end = i + m[0].length;
-    // '12.' or '1e' at a chunk's end may still become a number: wait for more unless the body ended.
-    let j = end;
-    while (j < s.length && '0123456789.eE+-'.includes(s[j])) j++;
-    return j >= s.length && !final ? INCOMPLETE : end;
-  }
-  for (const lit of LITERALS) {
-    if (s.startsWith(lit, i)) return i + lit.length;
-    if (!final && lit.startsWith(s.slice(i, i + lit.length)) && s.length - i < lit.length) return INCOMPLETE;
-  }
-  return -2;
-}

@@ -23,8 +23,8 @@ export interface BodyResult {
 
 /** Receives rows as they are tokenized; may return a promise to slow the body down (backpressure). */
 export interface RowSink {
-  /** A row's JSON text. */
-  row(json: string): void;
+  /** A row's JSON bytes: [start, end) of `buf`, valid only during the call (see RowBytesHandler). */
+  row(buf: Uint8Array, start: number, end: number, newlines: boolean): void;
   /** Called after each network chunk; awaited before the next is read. */
   flush(): Promise<void> | void;
   /** Called before a retry: forget rows of the failed attempt. */
@@ -76,13 +76,12 @@ async function requestOnce(url: string, opts: FetchOptions, sink: RowSink): Prom
       throw new SourceHttpError(url, res.status, parseRetryAfter(res.headers.get('retry-after'), Date.now()));
     }
     if (!res.body) throw new Error(`GET ${url}: empty body`);
-    const parser = new JsonRowStreamParser((json) => sink.row(json));
-    const decoder = new TextDecoder('utf-8');
+    // Bytes straight from the socket to the tokenizer: rows are never decoded to text here.
+    const parser = new JsonRowStreamParser((buf, start, end, newlines) => sink.row(buf, start, end, newlines));
     for await (const chunk of res.body) {
-      parser.write(decoder.decode(chunk, { stream: true }));
+      parser.write(chunk);
       await sink.flush();
     }
-    parser.write(decoder.decode());
     const scalars = parser.end();
     const next = scalars.next_cursor;
     if (next !== undefined && next !== null && typeof next !== 'string') throw new Error(`GET ${url}: next_cursor is not a string or null`);

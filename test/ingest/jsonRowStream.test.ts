@@ -1,11 +1,20 @@
 import { expect } from 'chai';
 import { JsonRowStreamParser, SourceJsonError } from '../../operators/extract/jsonRowStream.js';
+import { NdjsonBuffer } from '../../operators/extract/NdjsonBuffer.js';
 
+/** Feeds the body's UTF-8 bytes in chunks of `chunkSize` BYTES (so multi-byte characters get split
+ * too) and collects the rows as the extract does, as NDJSON lines. */
 function parseInChunks(body: string, chunkSize: number): { rows: string[]; scalars: Record<string, unknown> } {
-  const rows: string[] = [];
-  const p = new JsonRowStreamParser((r) => rows.push(r));
-  for (let i = 0; i < body.length; i += chunkSize) p.write(body.slice(i, i + chunkSize));
-  return { rows, scalars: p.end() };
+  const lines = new NdjsonBuffer(16);
+  const p = new JsonRowStreamParser((buf, start, end, newlines) => lines.add(buf, start, end, newlines));
+  const bytes = Buffer.from(body, 'utf8');
+  for (let i = 0; i < bytes.length; i += chunkSize) p.write(Uint8Array.prototype.slice.call(bytes, i, i + chunkSize));
+  const scalars = p.end();
+  const rows = lines.rows;
+  const text = lines.view().toString('utf8');
+  const out = text === '' ? [] : text.slice(0, -1).split('\n');
+  expect(out.length).to.equal(rows);
+  return { rows: out, scalars };
 }
 
 const ROWS = [
