@@ -15,8 +15,9 @@ import os from 'node:os';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
 import type { Dag, DataInterval, Logger, RunType, Task } from './interfaces.js';
 import { renewLeases, recoverLostTaskInstances, newLeaseOwner } from './lease.js';
-import { openAttemptLog, type AttemptLogger, type AttemptRef } from './logging.js';
+import { openAttemptLog, type AttemptRef } from './logging.js';
 import type { MetadataDb, Sql } from './metadata/db.js';
+import type { DagRunRow } from './metadata/models.js';
 import { taskAttemptsCounter, taskDurationHistogram } from './metrics.js';
 import { isRetryable, retryDelayMs, retryPolicyFor } from './retryPolicy.js';
 import { runAttempt } from './runner.js';
@@ -59,17 +60,8 @@ export interface ExecutorOptions {
   readonly echo?: NodeJS.WritableStream;
 }
 
-interface RunRow {
-  id: number;
-  dag_id: string;
-  run_id: string;
-  logical_date: string;
-  data_interval_start: string;
-  data_interval_end: string;
-  run_type: RunType;
-  state: string;
-  conf: string;
-}
+/** The columns of a DAG run the executor reads. */
+type RunRow = Pick<DagRunRow, 'id' | 'dag_id' | 'run_id' | 'logical_date' | 'data_interval_start' | 'data_interval_end' | 'run_type' | 'state' | 'conf'>;
 
 interface TiRow {
   id: number;
@@ -684,7 +676,6 @@ export class Executor {
     const { dag, task, items } = claim;
     const first = items[0];
     const refs: AttemptRef[] = items.map((i) => ({ dagId: dag.id, runId: i.run.run_id, taskId: task.id, attempt: i.ti.try_number }));
-    let attemptLog: AttemptLogger | undefined;
     const endOf = (ok: boolean, error: unknown, durationS: number, aborted: boolean): void => {
       const endIso = new Date().toISOString();
       const interrupted = !ok && aborted && this.shutdown.signal.aborted && !(error instanceof TaskTimeoutError);
@@ -717,14 +708,12 @@ export class Executor {
       taskDurationHistogram.observe({ dag_id: dag.id, task_id: task.id }, durationS);
       this.onAttemptDone?.(items.length);
     };
-    try {
-      attemptLog = openAttemptLog(this.settings.logDir, refs, { echo: this.opts.echo });
-    } catch (err) {
-      this.log.error('cannot open the attempt log', { dagId: dag.id, taskId: task.id, error: errorText(err) });
-      endOf(false, err, 0, false);
-      return;
-    }
-    const log = attemptLog;
+    // openAttemptLog never throws: a file that cannot be opened or written is reported here, and the
+    // attempt still runs (its log lines are lost, not its work).
+    const log = openAttemptLog(this.settings.logDir, refs, {
+      echo: this.opts.echo,
+      onError: (err, file) => this.log.error('attempt log write failed', { dagId: dag.id, taskId: task.id, file, error: errorText(err) }),
+    });
     const intervals = items.map((i) => interval(i.run));
     log.info(`attempt ${first.ti.try_number} of ${dag.id}.${task.id}`, {
       runId: first.run.run_id,

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { defineDag } from '../../scheduler/dag.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext } from '../../scheduler/interfaces.js';
 import { attemptLogPath } from '../../scheduler/logging.js';
+import { makeTmpDir } from '../helpers/tmp.js';
 import { openHarness, type Harness } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -51,6 +53,27 @@ describe('executor', () => {
     expect(order.indexOf('2024-01-01:join')).to.be.lessThan(order.indexOf('2024-01-02:extract'));
     expect((await h.runs('deps')).map((r) => r.state)).to.deep.equal(['success', 'success']);
     expect(existsSync(attemptLogPath(h.settings.logDir, { dagId: 'deps', runId: 'backfill__2024-01-01T00:00:00+00:00', taskId: 'join', attempt: 1 }))).to.equal(true);
+  });
+
+  it('still runs a task whose attempt log cannot be written, and says so in the scheduler log', async () => {
+    // The log directory is a plain file, so no attempt log directory can be created under it.
+    const tmp = makeTmpDir('drivetrain-nolog-');
+    try {
+      const notADir = path.join(tmp.dir, 'logs');
+      writeFileSync(notADir, 'x');
+      h = await openHarness({ DRIVETRAIN_LOG_DIR: notADir });
+      let ran = 0;
+      const dag = defineDag({ id: 'nolog', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: (ctx) => { ctx.log.info('hello'); ran += 1; } } } });
+      await h.addRuns(dag, '2024-01-01', '2024-01-01');
+      await h.drain([dag]);
+      expect(ran).to.equal(1);
+      expect((await h.runs('nolog'))[0].state).to.equal('success');
+      const failure = h.log.lines.find((l) => l.startsWith('error attempt log write failed'));
+      expect(failure, h.log.lines.join('\n')).to.not.equal(undefined);
+      expect(failure).to.contain('"taskId":"only"').and.contain(notADir);
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {

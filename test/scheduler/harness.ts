@@ -28,6 +28,8 @@ export interface Harness {
   readonly dir: string;
   readonly settings: Settings;
   readonly db: MetadataDb;
+  /** The scheduler log drain() gives its executors (warnings and errors kept). */
+  readonly log: Logger & { lines: string[] };
   /** Inserts backfill runs of `dag` for [from, to] (logical dates, YYYY-MM-DD). */
   addRuns(dag: Dag, from: string, to: string, type?: 'backfill' | 'scheduled' | 'manual'): Promise<void>;
   /** Runs every queued run of `dags` to the end in this process. */
@@ -42,10 +44,12 @@ export async function openHarness(overrides: Record<string, string> = {}): Promi
   const { dir, cleanup } = makeTmpDir('drivetrain-sched-');
   const settings = testSettings(dir, overrides);
   const db = await MetadataDb.open(settings.metadataDb);
+  const log = memoryLog();
   return {
     dir,
     settings,
     db,
+    log,
     async addRuns(dag, from, to, type = 'backfill') {
       const runs = [...intervalsBetween(dag.schedule, dag.startDate, new Date(`${from}T00:00:00Z`), new Date(`${to}T00:00:00Z`), dag.endDate)].map(
         (interval) => ({ dagId: dag.id, type, logicalDate: interval.start, interval }),
@@ -56,7 +60,7 @@ export async function openHarness(overrides: Record<string, string> = {}): Promi
       const executor = new Executor({
         db,
         settings,
-        log: memoryLog(),
+        log,
         dags: () => new Map(dags.map((d) => [d.id, d])),
         scope: { runTypes: ['backfill', 'scheduled', 'manual'], respectPause: false, batching: false, ...scope },
         pollMs: 20,
