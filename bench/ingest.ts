@@ -96,16 +96,19 @@ async function main(): Promise<void> {
   });
   let peak = process.memoryUsage().rss;
   let atPeak = process.memoryUsage();
+  let peakAt = 0;
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
     if (m.rss > peak) {
       peak = m.rss;
       atPeak = m;
+      peakAt = (performance.now() - t0) / 1000;
     }
   }, 50);
 
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
+  const at = (t: number): string => ((t - t0) / 1000).toFixed(1);
   const times: string[] = [];
   // The three extracts run concurrently (I/O bound, the server is another process); each load starts as
   // soon as its extract is done, loads one after the other (SQLite has one writer).
@@ -113,11 +116,11 @@ async function main(): Promise<void> {
   const done = ENTITIES.map(async (entity) => {
     const e0 = performance.now();
     await extractEntity(ctx(entity), { entity });
-    times.push(`extract ${entity} ${((performance.now() - e0) / 1000).toFixed(1)} s`);
+    times.push(`extract ${entity} ${((performance.now() - e0) / 1000).toFixed(1)} s (t = ${at(e0)}..${at(performance.now())} s)`);
     const next = loads.then(async () => {
       const l0 = performance.now();
       const r = await loadEntity(ctx(entity), { entity });
-      times.push(`load ${entity} ${((performance.now() - l0) / 1000).toFixed(1)} s (${r.loaded} loaded, ${r.rejected} rejected)`);
+      times.push(`load ${entity} ${((performance.now() - l0) / 1000).toFixed(1)} s (t = ${at(l0)}..${at(performance.now())} s; ${r.loaded} loaded, ${r.rejected} rejected)`);
     });
     loads = next;
     await next;
@@ -165,7 +168,7 @@ async function main(): Promise<void> {
   for (const t of times) process.stdout.write(`  ${t}\n`);
   process.stdout.write(`end to end: ${total} rows in ${elapsed.toFixed(1)} s = ${Math.round(rate)} rows/s (target >= 100000)\n`);
   process.stdout.write(`CPU of the pipeline process: ${cpuS.toFixed(1)} s = ${(cpuS * 1e6 / total).toFixed(1)} us/row (machine load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)\n`);
-  process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB); at the peak: heap ${(atPeak.heapUsed / 2 ** 20).toFixed(0)} of ${(atPeak.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(atPeak.external / 2 ** 20).toFixed(0)} MB\n`);
+  process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB); at the peak (t = ${peakAt.toFixed(1)} s): heap ${(atPeak.heapUsed / 2 ** 20).toFixed(0)} of ${(atPeak.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(atPeak.external / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`lake: ${(lakeBytes / 2 ** 20).toFixed(0)} MB gzip; warehouse: ${(statSync(settings.warehouseDb).size / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`sqlite3 CLI .import of the same rows as CSV: ${importS.toFixed(1)} s = ${Math.round(total / importS)} rows/s; pipeline / import time = ${(elapsed / importS).toFixed(1)}x\n`);
 }
