@@ -3,13 +3,13 @@
  * a node-cron tick, executes scheduled and manual runs, recovers lost task instances, serves
  * /healthz and /metrics, and shuts down cleanly on SIGTERM/SIGINT.
  */
-import cron from 'node-cron';
+import cron, { type Logger as CronLogger } from 'node-cron';
 import { clockFromSettings } from './clock.js';
 import { loadDagBag, watchDagBag, type DagBag } from './dagLoader.js';
 import { ConfigError } from './errors/ConfigError.js';
 import { Executor } from './executor.js';
 import { startHttpServer, type HealthReport } from './httpServer.js';
-import type { Clock, Dag } from './interfaces.js';
+import type { Clock, Dag, Logger } from './interfaces.js';
 import { removeOldTaskLogs } from './logRetention.js';
 import type { SchedulerLogger } from './logging.js';
 import { syncDags } from './metadata/dagTable.js';
@@ -27,9 +27,26 @@ export interface DaemonOptions {
   readonly clock?: Clock;
 }
 
-/** Executor loop older than this makes /healthz unhealthy. */
-const STALE_LOOP_MS = 30_000;
+/**
+ * How old the executor loop's last turn may be before /healthz turns unhealthy: one lease period
+ * (DRIVETRAIN_LEASE_S). A loop stalled that long can no longer renew its leases, so other processes
+ * may already be taking its task instances over; that is exactly when ops should hear about it.
+ */
+export function staleLoopMs(settings: Settings): number {
+  return settings.scheduler.leaseS * 1000;
+}
 const HOUR_MS = 3600_000;
+
+/** node-cron's logger interface, routed into the scheduler log. */
+function cronLogger(log: Logger): CronLogger {
+  const text = (m: string | Error): string => (m instanceof Error ? m.message : m);
+  return {
+    info: (m) => log.info(`node-cron: ${m}`),
+    warn: (m) => log.warn(`node-cron: ${m}`),
+    error: (m, err) => log.error(`node-cron: ${text(m)}`, err ? { error: err.message } : undefined),
+    debug: (m, err) => log.debug(`node-cron: ${text(m)}`, err ? { error: err.message } : undefined),
+  };
+}
 
 /** The daemon; start() then wait for stopped, or call stop(). */
 export class Daemon {
@@ -89,7 +106,14 @@ export class Daemon {
       log,
     );
     await this.createRuns();
-    this.tickTask = cron.schedule(settings.scheduler.tick, () => void this.createRuns(), { noOverlap: true });
+    this.tickTask = cron.schedule(settings.scheduler.tick, () => void this.createRuns(), {
+      noOverlap: true,
+      // node-cron's own logger prints coloured plain text through console.*; stdout is JSON lines.
+      logger: cronLogger(log),
+    });
+    // A blocked event loop makes node-cron skip ticks; the next tick creates whatever is due anyway,
+    // so a missed tick is worth a debug line, not a warning (listening also silences node-cron's own).
+    this.tickTask.on('execution:missed', (ctx) => log.debug('run-creation tick missed', { at: ctx.date.toISOString() }));
     this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health() });
     this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);
     this.retention.unref();
@@ -136,7 +160,7 @@ export class Daemon {
   /** Healthy while the executor loop ticks and the metadata database answers SELECT 1. */
   async health(): Promise<HealthReport> {
     const age = Date.now() - (this.executor?.lastTick ?? 0);
-    if (age > STALE_LOOP_MS) return { healthy: false, reason: `scheduler loop last ticked ${Math.round(age / 1000)} s ago` };
+    if (age > staleLoopMs(this.opts.settings)) return { healthy: false, reason: `scheduler loop last ticked ${Math.round(age / 1000)} s ago` };
     try {
       await this.opts.db.ping();
     } catch (err) {
