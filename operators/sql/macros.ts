@@ -57,6 +57,8 @@ const hub: Macro = (args, ctx) => {
   ctx.shape = {
     columns: [`${hk} TEXT NOT NULL`, `${bk} TEXT NOT NULL`, 'load_date TEXT NOT NULL', 'record_source TEXT NOT NULL'],
     primaryKey: [hk],
+    // The keys one load added (data tests scoped to a load); appended to, load dates only grow.
+    indexes: [['load_date']],
   };
   return list(args, ctx, 'sources')
     .map((spec) => {
@@ -92,7 +94,9 @@ const link: Macro = (args, ctx) => {
     primaryKey: [hk],
     // The current view finds a driving key's latest link from this index alone (covering: no second
     // lookup by the random link hash); hub lookups go link -> hub, so no other index.
-    indexes: [[keys[0], 'load_date', hk, ...keys.slice(1)]],
+    // By load date: the links one load added; by each other key: the driving keys a changed customer
+    // or car reaches (keyed timelines re-derive only those).
+    indexes: [[keys[0], 'load_date', hk, ...keys.slice(1)], ['load_date', keys[0]], ...keys.slice(1).map((k) => [k, keys[0]])],
   };
   const cols = [hk, ...keys];
   return (
@@ -133,14 +137,18 @@ const sat: Macro = (args, ctx) => {
       ...fields.map((f) => `${f} ${real.has(f) ? 'REAL' : 'TEXT'}`),
     ],
     primaryKey: [hk, 'load_date'],
+    // The keys one load changed: what keyed timelines re-derive and scoped data tests read.
+    indexes: [['load_date']],
   };
   return (
     `INSERT INTO ${ctx.model} (${hk}, load_date, hashdiff, record_source, ${fields.join(', ')})\n` +
     `SELECT r.${hk}, :load_date, r.hashdiff, '${recordSource(raw)}', ${fields.map((f) => `r.${f}`).join(', ')}\n` +
     `FROM ${raw} r\n` +
     `WHERE r.processing_date = :ds AND r.${hk} IS NOT NULL\n` +
-    `  AND NOT EXISTS (SELECT 1 FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.hashdiff = r.hashdiff\n` +
-    `    AND s.load_date = (SELECT max(s2.load_date) FROM ${ctx.model} s2 WHERE s2.${hk} = r.${hk} AND s2.load_date <= :load_date))\n` +
+    // One probe per raw row: the key's latest row at or before this load, read straight from the
+    // primary key B-tree (hash key, load_date) backwards; "no such row" and "other hashdiff" insert.
+    `  AND NOT coalesce((SELECT s.hashdiff = r.hashdiff FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.load_date <= :load_date\n` +
+    `    ORDER BY s.load_date DESC LIMIT 1), 0)\n` +
     `ORDER BY r.${hk}\n` +
     `ON CONFLICT DO NOTHING;`
   );

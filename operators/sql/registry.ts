@@ -10,14 +10,17 @@ import type { Dialect } from './dialect/Dialect.js';
 import { sqliteDialect } from './dialect/sqlite.js';
 import { MACROS, renderGenericTest, type GenericTestSpec } from './macros.js';
 import { ModelError } from './ModelError.js';
-import { renderTemplate, splitStatements, type RenderContext, type TableShape } from './template.js';
+import { parameterNames, renderTemplate, splitStatements, type RenderContext, type TableShape } from './template.js';
 
 /** How a model's result is written. */
-export type Materialization = 'view' | 'table' | 'incremental' | 'partition';
+export type Materialization = 'view' | 'table' | 'incremental' | 'partition' | 'keyed';
 
 /** A model's header config (`-- key: value` lines at the top of its file). */
 export interface ModelConfig {
-  /** view | table (rebuilt) | incremental (insert-only) | partition (replace a range of days or months). */
+  /**
+   * view | table (rebuilt) | incremental (insert-only) | partition (replace a range of days or months) |
+   * keyed (a table kept equal to its SELECT by re-inserting only the keys its upstream loads touched).
+   */
   readonly materialized: Materialization;
   /** Partition grain of a partition model. */
   readonly partitionBy?: 'day' | 'month';
@@ -106,7 +109,7 @@ function parseTests(name: string, text: string | undefined): GenericTestSpec[] {
 
 function parseConfig(name: string, header: Record<string, string>, isTest: boolean): ModelConfig {
   const materialized = (header.materialized ?? (isTest ? 'view' : '')) as Materialization;
-  if (!['view', 'table', 'incremental', 'partition'].includes(materialized)) {
+  if (!['view', 'table', 'incremental', 'partition', 'keyed'].includes(materialized)) {
     throw new ModelError(`model '${name}': bad materialized '${header.materialized ?? ''}'`, name, header.materialized);
   }
   const partitionBy = header.partition_by as ModelConfig['partitionBy'];
@@ -183,7 +186,10 @@ export class ModelRegistry {
         indexes: [...(ctx.shape.indexes ?? []), ...(config.indexes ?? []).map((i) => [...i])],
       };
       if (config.materialized !== 'view' && !shape.columns) throw new ModelError(`model '${name}': a ${config.materialized} model needs a 'columns' header`, name, file);
-      if (config.materialized !== 'incremental' && statements.length !== 1) throw new ModelError(`model '${name}': one SELECT expected`, name, file);
+      if (config.materialized === 'keyed') {
+        if (statements.length !== 2) throw new ModelError(`model '${name}': a keyed model needs two SELECTs: its rows, then its changed keys`, name, file);
+        if (shape.primaryKey?.length !== 1) throw new ModelError(`model '${name}': a keyed model needs a one-column primary_key`, name, file);
+      } else if (config.materialized !== 'incremental' && statements.length !== 1) throw new ModelError(`model '${name}': one SELECT expected`, name, file);
       models.set(name, { name, layer, file, config, statements, refs: [...refs], sources: [...sources], shape });
     }
     for (const m of models.values()) {
@@ -192,6 +198,17 @@ export class ModelRegistry {
         const cols = spec.kind === 'not_null' || spec.kind === 'unique' ? spec.args : spec.args.slice(0, 1);
         const testName = `${spec.kind}__${m.name}__${cols.join('_').replace(/\W+/g, '_')}`;
         tests.set(testName, { name: testName, file: m.file, sql, refs: [m.name, ...refs], sources: [], severity: 'error' });
+      }
+    }
+    for (const m of models.values()) {
+      if (m.config.materialized !== 'keyed') continue;
+      // `:loads__X` must name an insert-only model this one reads: only those write the load log.
+      for (const p of parameterNames(m.statements[1])) {
+        if (!p.startsWith('loads__')) continue;
+        const up = p.slice('loads__'.length);
+        if (!m.refs.includes(up) || models.get(up)?.config.materialized !== 'incremental') {
+          throw new ModelError(`model '${m.name}': ':${p}' must name an incremental model it refs, got '${up}'`, m.name, p);
+        }
       }
     }
     for (const item of [...models.values(), ...tests.values()]) {

@@ -1,4 +1,4 @@
--- materialized: table
+-- materialized: keyed
 -- description: every current subscription whose customer and car are known, with its customer's current type and city, its car's brand and its active days [start_day, end_day); what the subscription marts read
 -- columns: hk_subscription TEXT NOT NULL, id TEXT NOT NULL, customer_id TEXT NOT NULL, car_id TEXT NOT NULL, brand TEXT, customer_type TEXT, address_city TEXT, term_month TEXT, start_day TEXT, end_day TEXT, start_month TEXT, last_month TEXT
 -- primary_key: hk_subscription
@@ -6,6 +6,8 @@
 -- end_day = start day + term months, clamped to the target month's last day (Aug 31 + 6 months =
 -- Feb 29 in a leap year); the subscription is active in every month from its start month to the
 -- month of end_day - 1 day. An unknown term has no end_day and is active in no month.
+-- Keyed: a run re-derives only the subscriptions whose own rows changed since the last run (satellite
+-- or link) and those linked to a customer or car whose satellite changed (the second statement).
 SELECT v.hk_subscription, v.id, v.customer_id, v.car_id, v.brand, v.customer_type, v.address_city, v.term_month, v.start_day, v.end_day,
        {{ month_start('v.start_day') }} AS start_month,
        {{ month_start('v.last_day') }} AS last_month
@@ -22,4 +24,14 @@ FROM (
       JOIN {{ ref('car_timeline') }} r ON r.hk_car = s.hk_car
     ) t
   ) u
-) v
+) v;
+
+SELECT s.hk_subscription FROM {{ ref('sat_subscription') }} s WHERE s.load_date IN (SELECT value FROM json_each(:loads__sat_subscription))
+UNION ALL
+SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l WHERE l.load_date IN (SELECT value FROM json_each(:loads__link_subscription))
+UNION ALL
+SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l
+WHERE l.hk_customer IN (SELECT c.hk_customer FROM {{ ref('sat_customer') }} c WHERE c.load_date IN (SELECT value FROM json_each(:loads__sat_customer)))
+UNION ALL
+SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l
+WHERE l.hk_car IN (SELECT r.hk_car FROM {{ ref('sat_car') }} r WHERE r.load_date IN (SELECT value FROM json_each(:loads__sat_car)))

@@ -5,6 +5,9 @@ import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
 import { hashKey, ingest, snapshotWarehouse, tableRows } from './fixtures.js';
 import { hashDiff } from '../../operators/load/hashing.js';
+import { select } from '../../operators/sql/materialize.js';
+import { defaultRegistry } from '../../operators/sql/sqlTask.js';
+import { openWarehouse } from '../../operators/warehouse.js';
 
 describe('warehouse vault', function () {
   this.timeout(60_000);
@@ -86,5 +89,42 @@ describe('warehouse vault', function () {
     const timeline = await tableRows(settings.warehouseDb, 'subscription_timeline');
     expect(timeline.map((t) => t.id).sort()).to.deep.equal(['s1', 's2', 's3', 's4', 's7', 's8']);
     expect(timeline.find((t) => t.id === 's1')).to.deep.include({ start_day: '2023-08-31', end_day: '2024-02-29', last_month: '2024-02-01' });
+  });
+
+  it('keyed timelines updated load by load equal their whole definition, through moves, relinks, late parties and a back-dated load', async () => {
+    const timelines = ['car_timeline', 'customer_profile', 'subscription_timeline'];
+    const check = async (step: string) => {
+      const db = await openWarehouse(settings.warehouseDb);
+      for (const name of timelines) {
+        const cols = Object.keys((await tableRows(settings.warehouseDb, name))[0] ?? {});
+        const full = await select(db, `SELECT ${cols.join(', ')} FROM (${defaultRegistry().model(name).statements[0]}) ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`, {});
+        expect(await tableRows(settings.warehouseDb, name), `${name} after ${step}`).to.deep.equal(full);
+      }
+    };
+    await ingest(settings, '2024-01-10', SNAPSHOT_A);
+    await check('the first load');
+    await ingest(settings, '2024-01-11', SNAPSHOT_B);
+    await check('a customer move');
+    // c1 deregistered, u9 (unknown so far) and c9 appear, s8 moves to car c4, a new subscription s9
+    const c: typeof SNAPSHOT_B = {
+      cars: [...SNAPSHOT_B.cars.map((r) => (r.id === 'c1' ? { ...r, deregistration_date: '2024-05-01 00:00:00' } : r)), { ...SNAPSHOT_B.cars[3], id: 'c9', brand: 'Kia' }],
+      customers: [...SNAPSHOT_B.customers, { ...SNAPSHOT_B.customers[0], id: 'u9', type: 'b2b', address_city: 'Essen' }],
+      subscriptions: [
+        ...SNAPSHOT_B.subscriptions.map((r) => (r.id === 's8' ? { ...r, car_id: 'c4' } : r)),
+        { ...SNAPSHOT_B.subscriptions[0], id: 's9', customer_id: 'u2', car_id: 'c2' },
+      ],
+    };
+    await ingest(settings, '2024-01-12', c);
+    await check('a deregistration, late customer and car, a relink and a new subscription');
+    // a back-dated load (an older ds run after newer ones) with a car only it knows, and u1 elsewhere
+    await ingest(settings, '2024-01-05', {
+      ...SNAPSHOT_A,
+      cars: [...SNAPSHOT_A.cars, { ...SNAPSHOT_A.cars[0], id: 'c7', brand: 'Fiat' }],
+      customers: SNAPSHOT_A.customers.map((r) => (r.id === 'u1' ? { ...r, address_city: 'Bonn' } : r)),
+    });
+    await check('a back-dated load');
+    expect((await tableRows(settings.warehouseDb, 'car_timeline')).map((r) => r.id)).to.include('c7');
+    await ingest(settings, '2024-01-12', c);
+    await check('a re-run');
   });
 });
