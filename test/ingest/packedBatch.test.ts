@@ -1,0 +1,51 @@
+import { expect } from 'chai';
+import sqlite3 from 'sqlite3';
+import { packBatch, packedInsertSql, packedParams } from '../../operators/load/packedBatch.js';
+
+function run(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise<void> {
+  return new Promise((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve())));
+}
+function all(db: sqlite3.Database, sql: string): Promise<unknown[]> {
+  return new Promise((resolve, reject) => db.all(sql, [], (err, rows) => (err ? reject(err) : resolve(rows))));
+}
+
+const COLUMNS = ['a', 'b', 'rate'];
+
+describe('packed insert batches', () => {
+  let db: sqlite3.Database;
+  beforeEach(async () => {
+    db = new sqlite3.Database(':memory:');
+    for (const t of ['packed', 'json']) await run(db, `CREATE TABLE ${t} (a TEXT, b TEXT, rate REAL, day TEXT)`);
+  });
+  afterEach(() => new Promise<void>((resolve) => db.close(() => resolve())));
+
+  it('store exactly what the JSON form stores: text as received, NULLs, numbers as REAL', async () => {
+    const rows: unknown[][] = [
+      ['x', null, 450],
+      ['', 'trailing  ', 449.5],
+      ['  lead', '----', 1e-7],
+      ['-', undefined, -0.25],
+      ['0042', 'a "quoted" \\ one', 123456789012],
+      ['x'.repeat(300), '\t tab', 7],
+    ];
+    const packed = packBatch(rows, 3);
+    expect(packed).to.not.equal(undefined);
+    await run(db, packedInsertSql('packed', COLUMNS, ['day']), packedParams(packed!, ['2024-01-15']));
+    await run(db, `INSERT INTO json (a, b, rate, day) SELECT value->>0, value->>1, value->>2, ?2 FROM json_each(?1)`, [JSON.stringify(rows), '2024-01-15']);
+    const q = (t: string) => all(db, `SELECT a, b, rate, day, typeof(a) ta, typeof(b) tb, typeof(rate) tr FROM ${t} ORDER BY rowid`);
+    const got = await q('packed');
+    expect(got).to.deep.equal(await q('json'));
+    expect(got).to.have.length(rows.length);
+    expect(got[0]).to.deep.include({ b: null, tr: 'real', rate: 450 });
+    expect(got[1]).to.deep.include({ a: '', b: 'trailing  ' });
+  });
+
+  it('decline batches that are not plain ASCII or hold a value too long or of another type', () => {
+    expect(packBatch([['München', 'x', 1]], 3)).to.equal(undefined);
+    expect(packBatch([['a\u0000b', 'x', 1]], 3)).to.equal(undefined);
+    expect(packBatch([['x'.repeat(10_000), 'x', 1]], 3)).to.equal(undefined);
+    expect(packBatch([['x', 'y', Number.NaN]], 3)).to.equal(undefined);
+    expect(packBatch([['x', { o: 1 }, 1]], 3)).to.equal(undefined);
+    expect(packBatch([['x', 'y', 1]], 3)).to.not.equal(undefined);
+  });
+});
