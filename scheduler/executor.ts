@@ -14,7 +14,7 @@
 import os from 'node:os';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
 import type { Dag, DataInterval, Logger, RunType, Task } from './interfaces.js';
-import { renewLeases, recoverLostTaskInstances, newLeaseOwner } from './lease.js';
+import { newLeaseOwner, recoverLostTaskInstances, recoverOrphanedBackfillRuns, releaseBackfillRuns, renewLeases } from './lease.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
 import type { MetadataDb, Sql } from './metadata/db.js';
 import type { DagRunRow } from './metadata/models.js';
@@ -195,7 +195,9 @@ export class Executor {
   private async recover(): Promise<void> {
     const lost = await recoverLostTaskInstances(this.db, this.owner);
     for (const r of lost) this.log.warn('recovered a lost task instance', { ...r });
-    if (lost.length > 0) this.wake();
+    const orphaned = await recoverOrphanedBackfillRuns(this.db, this.owner);
+    for (const r of orphaned) this.log.warn('re-queued a backfill run of a dead backfill', { ...r });
+    if (lost.length + orphaned.length > 0) this.wake();
   }
 
   private async loop(): Promise<void> {
@@ -254,7 +256,12 @@ export class Executor {
     if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.recovery) clearInterval(this.recovery);
     const left = this.completions.splice(0);
-    if (left.length > 0) await this.db.tx((sql) => this.writeCompletions(sql, left));
+    await this.db.tx(async (sql) => {
+      if (left.length > 0) await this.writeCompletions(sql, left);
+      // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
+      // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
+      await releaseBackfillRuns(sql, this.owner);
+    });
     await Promise.allSettled([...this.logCloses]);
   }
 
@@ -544,8 +551,9 @@ export class Executor {
 
   /** queued -> running, and the run's task instances created (waiting, or kept when cleared). */
   private async markRunsRunning(sql: Sql, dag: Dag, runs: readonly RunRow[], nowIso: string): Promise<void> {
-    await sql.run("UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, ?), ended_at = NULL WHERE id IN (?)", [
+    await sql.run("UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, ?), ended_at = NULL, owner = ? WHERE id IN (?)", [
       nowIso,
+      this.owner,
       runs.map((r) => r.id),
     ]);
     const rows: (string | number)[] = [];
@@ -634,8 +642,9 @@ export class Executor {
     }
     const toStart = out.filter((o) => o.run.state === 'queued').map((o) => o.run);
     if (toStart.length > 0) {
-      await sql.run("UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, ?), ended_at = NULL WHERE id IN (?)", [
+      await sql.run("UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, ?), ended_at = NULL, owner = ? WHERE id IN (?)", [
         nowIso,
+        this.owner,
         toStart.map((r) => r.id),
       ]);
       for (const r of toStart) r.state = 'running';

@@ -2,11 +2,12 @@
  * Leases on task instances. A claim writes the claimer's owner id and an expiry; the owner renews it
  * by heartbeat. An instance whose lease expired, or whose owner process on this host is gone, is
  * lost: recovery re-queues it (up_for_retry, due now) with its try counted, or fails it when its
- * tries are used up.
+ * tries are used up. Backfill runs carry their starter's owner id too, so a dead backfill's runs go
+ * back to queued instead of holding max-active-runs slots.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import type { MetadataDb } from './metadata/db.js';
+import type { MetadataDb, Sql } from './metadata/db.js';
 
 /** `hostname:pid:random` — unique per process start, even when a pid is reused. */
 export function newLeaseOwner(): string {
@@ -101,5 +102,53 @@ export async function recoverLostTaskInstances(db: MetadataDb, self: string, now
       });
     }
     return out;
+  });
+}
+
+/**
+ * Puts `owner`'s running backfill runs back to queued, unless one of their instances is still running
+ * (another backfill racing over the same range holds it). Nothing else executes backfill runs, so left
+ * 'running' after their backfill ended they would count against max active runs until the next
+ * backfill; queued, they wait for it without blocking anyone. Returns how many were released.
+ */
+export async function releaseBackfillRuns(sql: Sql, owner: string): Promise<number> {
+  const [before] = await sql.all<{ n: number }>('SELECT total_changes() AS n');
+  await sql.run(
+    `UPDATE dag_runs SET state = 'queued', owner = NULL
+     WHERE owner = ? AND state = 'running' AND run_type = 'backfill'
+       AND NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = dag_runs.id AND ti.state = 'running')`,
+    [owner],
+  );
+  const [after] = await sql.all<{ n: number }>('SELECT total_changes() AS n');
+  return after.n - before.n;
+}
+
+/** A backfill run re-queued by {@link recoverOrphanedBackfillRuns}. */
+export interface OrphanedRun {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly owner: string;
+}
+
+/**
+ * Re-queues the running backfill runs whose owner process died on this host (a backfill killed with
+ * SIGKILL or a crash; a stopped backfill releases its own). Run after {@link recoverLostTaskInstances},
+ * so the dead owner's instances are no longer 'running'.
+ */
+export async function recoverOrphanedBackfillRuns(db: MetadataDb, self: string): Promise<OrphanedRun[]> {
+  return db.tx(async (sql) => {
+    const owners = await sql.all<{ owner: string }>(
+      "SELECT DISTINCT owner FROM dag_runs WHERE state = 'running' AND run_type = 'backfill' AND owner IS NOT NULL AND owner <> ?",
+      [self],
+    );
+    const dead = owners.map((o) => o.owner).filter(ownerIsDeadHere);
+    if (dead.length === 0) return [];
+    const runs = await sql.all<{ dag_id: string; run_id: string; owner: string }>(
+      `SELECT dag_id, run_id, owner FROM dag_runs WHERE state = 'running' AND run_type = 'backfill' AND owner IN (?)
+         AND NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = dag_runs.id AND ti.state = 'running')`,
+      [dead],
+    );
+    for (const owner of dead) await releaseBackfillRuns(sql, owner);
+    return runs.map((r) => ({ dagId: r.dag_id, runId: r.run_id, owner: r.owner }));
   });
 }

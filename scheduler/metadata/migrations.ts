@@ -74,6 +74,11 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "dags.next_dagrun: where run creation resumes, so runs created by others are passed, not re-tried",
     statements: ['ALTER TABLE dags ADD COLUMN next_dagrun TEXT'],
   },
+  {
+    version: 3,
+    description: 'dag_runs.owner: the executor that started a run, so a dead backfill\'s runs can be released',
+    statements: ['ALTER TABLE dag_runs ADD COLUMN owner TEXT'],
+  },
 ];
 
 /** The version a fully migrated database has. */

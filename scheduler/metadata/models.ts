@@ -29,6 +29,8 @@ export interface DagRunRow {
   created_at: string;
   started_at: string | null;
   ended_at: string | null;
+  /** Lease owner id of the executor that started the run (null before it starts). */
+  owner: string | null;
 }
 
 /** A row of `task_instances`; state null = waiting for upstream. Lease times are epoch ms. */
@@ -86,6 +88,7 @@ export function defineModels(sequelize: Sequelize): MetadataModels {
       created_at: text(),
       started_at: text(),
       ended_at: text(),
+      owner: text(),
     },
     { tableName: 'dag_runs', timestamps: false },
   );

@@ -67,6 +67,9 @@ describe('drivetrain backfill', function () {
     const states = (await runsOf(tmp.dir, 'days')).map((r) => r.state);
     expect(states).to.include('success');
     expect(states.some((s) => s !== 'success')).to.equal(true);
+    // The stopped backfill released its unfinished runs: left 'running', they would hold the daemon's
+    // max-active-runs slots until the next backfill.
+    expect(states).to.not.include('running');
 
     const resumed = await runCli(['backfill', '--from', '2024-01-01'], env());
     expect(resumed.code, resumed.stderr).to.equal(0);

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { defineDag } from '../../scheduler/dag.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
@@ -74,6 +75,29 @@ describe('executor', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+
+  it('re-queues the running backfill runs of a dead backfill, so they no longer block the daemon\'s runs', async () => {
+    h = await openHarness();
+    const ran: string[] = [];
+    const dag = defineDag({ id: 'orphans', schedule: '@daily', startDate: '2024-01-01', maxActiveRuns: 2, tasks: { only: { run: (ctx) => void ran.push(ctx.ds) } } });
+    await h.addRuns(dag, '2024-01-01', '2024-01-02', 'backfill');
+    await h.addRuns(dag, '2024-01-03', '2024-01-03', 'scheduled');
+    // What a backfill killed with SIGKILL leaves: its runs running, one instance mid-attempt, its process gone.
+    const dead = `${os.hostname()}:2147483646:deadbeef`;
+    await h.db.tx(async (sql) => {
+      await sql.run("UPDATE dag_runs SET state = 'running', owner = ? WHERE run_type = 'backfill'", [dead]);
+      await sql.run(
+        `INSERT INTO task_instances (run_pk, dag_id, run_id, task_id, state, try_number, max_tries, lease_owner, lease_expires_at)
+         SELECT id, dag_id, run_id, 'only', 'running', 1, 3, ?, ? FROM dag_runs WHERE run_type = 'backfill'`,
+        [dead, Date.now() + 60_000],
+      );
+    });
+    // The daemon's scope: scheduled and manual runs only.
+    await h.drain([dag], { runTypes: ['scheduled', 'manual'] });
+    expect(ran).to.deep.equal(['2024-01-03']);
+    expect((await h.runs('orphans')).map((r) => r.state)).to.deep.equal(['queued', 'queued', 'success']);
+    expect(h.log.lines.filter((l) => l.includes('re-queued a backfill run of a dead backfill'))).to.have.length(2);
   });
 
   it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {
