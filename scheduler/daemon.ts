@@ -57,7 +57,6 @@ export class Daemon {
   private http: { port: number; close(): Promise<void> } | undefined;
   private retention: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
-  private lastRunCreation = Date.now();
   private readonly clock: Clock;
 
   constructor(private readonly opts: DaemonOptions) {
@@ -125,7 +124,6 @@ export class Daemon {
     const { db, log } = this.opts;
     try {
       const n = await createDueRuns(db, this.bag.dags.values(), this.clock.now(), log);
-      this.lastRunCreation = Date.now();
       if (n > 0) this.executor?.wake();
       await this.updateGauges();
     } catch (err) {

@@ -203,11 +203,13 @@ export class Executor {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       let progressed = false;
+      let failed = false;
       this.dirty = false;
       try {
         progressed = await this.tick();
         this.lastTickAt = Date.now();
       } catch (err) {
+        failed = true;
         this.log.error('scheduler tick failed', { error: errorText(err) });
       }
       if (this.stopping) break;
@@ -217,7 +219,9 @@ export class Executor {
           break;
         }
       }
-      if (progressed || this.dirty || this.completions.length > 0) continue;
+      // A failed tick keeps its completions for the next turn; retrying at once would spin the loop
+      // (and the log) as fast as the failure comes back, so it waits a poll interval first.
+      if (!failed && (progressed || this.dirty || this.completions.length > 0)) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, this.pollMs);
         this.wakeUp = () => {

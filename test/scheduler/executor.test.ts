@@ -7,7 +7,8 @@ import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext } from '../../scheduler/interfaces.js';
 import { attemptLogPath } from '../../scheduler/logging.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { openHarness, type Harness } from './harness.js';
+import { Executor } from '../../scheduler/executor.js';
+import { openHarness, waitUntil, type Harness } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -98,6 +99,36 @@ describe('executor', () => {
     expect(ran).to.deep.equal(['2024-01-03']);
     expect((await h.runs('orphans')).map((r) => r.state)).to.deep.equal(['queued', 'queued', 'success']);
     expect(h.log.lines.filter((l) => l.includes('re-queued a backfill run of a dead backfill'))).to.have.length(2);
+  });
+
+  it('waits a poll interval after a failed tick instead of retrying it at once, and keeps its finished attempts', async () => {
+    h = await openHarness();
+    const dag = defineDag({ id: 'flaky', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: () => undefined } } });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    let finished = false;
+    let failedTurns = 0;
+    const executor = new Executor({
+      db: h.db,
+      settings: h.settings,
+      log: h.log,
+      pollMs: 50,
+      // Once the attempt has finished, every turn fails (as a metadata write failing fast would).
+      dags: () => {
+        if (!finished) return new Map([[dag.id, dag]]);
+        failedTurns += 1;
+        throw new Error('DAG bag unavailable');
+      },
+      scope: { runTypes: ['backfill'], respectPause: false, batching: false },
+    });
+    executor.onAttemptDone = () => (finished = true);
+    await executor.start();
+    await waitUntil(() => finished, 'the attempt to finish');
+    await sleep(500);
+    await executor.stop(0);
+    // About ten turns at a 50 ms poll; a loop that retries a failed turn at once makes thousands.
+    expect(failedTurns).to.be.within(1, 30);
+    // The finished attempt was kept through the failed turns and written by the stop.
+    expect((await h.tis('flaky'))[0]).to.include({ state: 'success', try_number: 1 });
   });
 
   it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {
