@@ -50,7 +50,7 @@ function vmHwmMb(): number {
   return m ? Number(m[1]) / 1024 : process.memoryUsage().rss / 2 ** 20;
 }
 
-async function startChildSource(): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startChildSource(): Promise<{ url: string; cpuSeconds: () => number; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(here, '..', 'bin', 'drivetrain.ts'), 'source', '--generate',
@@ -69,6 +69,11 @@ async function startChildSource(): Promise<{ url: string; stop: () => Promise<vo
   });
   return {
     url,
+    cpuSeconds: () => {
+      // utime + stime of the child, in clock ticks (100 per second on Linux).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
     stop: async () => {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -130,6 +135,7 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const cpuS = (cpu.user + cpu.system) / 1e6;
   clearInterval(sampler);
+  const sourceCpuS = source.cpuSeconds();
   peak = Math.max(peak, process.memoryUsage().rss);
   await closeWarehouses();
   await source.stop();
@@ -168,6 +174,7 @@ async function main(): Promise<void> {
   for (const t of times) process.stdout.write(`  ${t}\n`);
   process.stdout.write(`end to end: ${total} rows in ${elapsed.toFixed(1)} s = ${Math.round(rate)} rows/s (target >= 100000)\n`);
   process.stdout.write(`CPU of the pipeline process: ${cpuS.toFixed(1)} s = ${(cpuS * 1e6 / total).toFixed(1)} us/row (machine load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)\n`);
+  process.stdout.write(`CPU of the source process (generating and serving; it shares the cores): ${sourceCpuS.toFixed(1)} s = ${(sourceCpuS * 1e6 / total).toFixed(1)} us/row\n`);
   process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB); at the peak (t = ${peakAt.toFixed(1)} s): heap ${(atPeak.heapUsed / 2 ** 20).toFixed(0)} of ${(atPeak.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(atPeak.external / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`lake: ${(lakeBytes / 2 ** 20).toFixed(0)} MB gzip; warehouse: ${(statSync(settings.warehouseDb).size / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`sqlite3 CLI .import of the same rows as CSV: ${importS.toFixed(1)} s = ${Math.round(total / importS)} rows/s; pipeline / import time = ${(elapsed / importS).toFixed(1)}x\n`);
