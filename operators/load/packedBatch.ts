@@ -8,8 +8,8 @@
  * length, zero-padded, or `----` for NULL) followed by every value padded to its column's widest
  * value in the batch, so record k starts at k * width and column c at a per-batch offset.
  *
- * Only for batches of pure ASCII text (no NUL), where characters are bytes; anything else (e.g.
- * customers' umlauts) returns undefined and goes the JSON way. Values must be strings, finite numbers
+ * Lengths and offsets are in bytes (UTF-8; for ASCII text, characters). A batch with a NUL, a surrogate
+ * or a value over 9999 bytes returns undefined and goes the JSON way. Values must be strings, finite numbers
  * (written as String(n), which SQLite's REAL affinity reads back exactly as it reads JSON numbers) or
  * null/undefined (NULL); CAST(... AS TEXT) keeps text values as received.
  */
@@ -25,15 +25,16 @@ export interface PackedBatch {
 const HEADER = 4;
 const MAX_WIDTH = 9999;
 const NOT_ASCII = /[^\x01-\x7f]/;
+const NUL_OR_SURROGATE = /[\u0000\ud800-\udfff]/;
 
 function lengthField(n: number): string {
   return n < 10 ? `000${n}` : n < 100 ? `00${n}` : n < 1000 ? `0${n}` : String(n);
 }
 
-/** Packs `rows` (each `columns` values); undefined when the batch is not plain ASCII or a value is too long. */
+/** Packs `rows` (each `columns` values); undefined when a value is too long, of another type, or holds
+ * NUL or a surrogate (astral or lone: their UTF-8 form is not worth special-casing here). */
 export function packBatch(rows: readonly unknown[][], columns: number): PackedBatch | undefined {
   const texts: Array<string | null> = new Array(rows.length * columns);
-  const widths = new Array<number>(columns).fill(0);
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
     for (let c = 0; c < columns; c++) {
@@ -44,8 +45,34 @@ export function packBatch(rows: readonly unknown[][], columns: number): PackedBa
       else if (typeof v === 'number' && Number.isFinite(v)) s = String(v);
       else return undefined;
       texts[r * columns + c] = s;
-      if (s !== null && s.length > widths[c]) widths[c] = s.length;
     }
+  }
+  // Characters are bytes for ASCII text (the common case: one pass, latin1 encoding); otherwise
+  // widths and lengths are counted in UTF-8 bytes.
+  const ascii = pack(texts, rows.length, columns, (s) => s.length);
+  if (ascii === undefined) return undefined;
+  if (!NOT_ASCII.test(ascii.text)) return { blob: Buffer.from(ascii.text, 'latin1'), width: ascii.width, offsets: ascii.offsets };
+  if (NUL_OR_SURROGATE.test(ascii.text)) return undefined;
+  const utf8 = pack(texts, rows.length, columns, (s) => Buffer.byteLength(s, 'utf8'));
+  if (utf8 === undefined) return undefined;
+  const blob = Buffer.from(utf8.text, 'utf8');
+  return blob.length === utf8.width * rows.length ? { blob, width: utf8.width, offsets: utf8.offsets } : undefined;
+}
+
+function pack(
+  texts: ReadonlyArray<string | null>,
+  rows: number,
+  columns: number,
+  size: (s: string) => number,
+): { text: string; width: number; offsets: number[] } | undefined {
+  const sizes = new Array<number>(texts.length);
+  const widths = new Array<number>(columns).fill(0);
+  for (let i = 0; i < texts.length; i++) {
+    const s = texts[i];
+    const n = s === null ? 0 : size(s);
+    sizes[i] = n;
+    const c = i % columns;
+    if (n > widths[c]) widths[c] = n;
   }
   const offsets: number[] = [];
   let width = HEADER * columns;
@@ -55,23 +82,24 @@ export function packBatch(rows: readonly unknown[][], columns: number): PackedBa
     width += widths[c];
   }
   let out = '';
-  for (let r = 0; r < rows.length; r++) {
+  for (let r = 0; r < rows; r++) {
     let header = '';
     let body = '';
     for (let c = 0; c < columns; c++) {
-      const s = texts[r * columns + c];
+      const i = r * columns + c;
+      const s = texts[i];
+      const n = sizes[i];
       if (s === null) {
         header += '----';
         body += ' '.repeat(widths[c]);
       } else {
-        header += lengthField(s.length);
-        body += s.length === widths[c] ? s : s.padEnd(widths[c]);
+        header += lengthField(n);
+        body += n === widths[c] ? s : s + ' '.repeat(widths[c] - n);
       }
     }
     out += header + body;
   }
-  if (NOT_ASCII.test(out)) return undefined;
-  return { blob: Buffer.from(out, 'latin1'), width, offsets };
+  return { text: out, width, offsets };
 }
 
 /**

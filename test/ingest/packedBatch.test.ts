@@ -40,8 +40,24 @@ describe('packed insert batches', () => {
     expect(got[1]).to.deep.include({ a: '', b: 'trailing  ' });
   });
 
-  it('decline batches that are not plain ASCII or hold a value too long or of another type', () => {
-    expect(packBatch([['München', 'x', 1]], 3)).to.equal(undefined);
+  it('count widths in UTF-8 bytes for non-ASCII text, as the JSON form stores it', async () => {
+    const rows: unknown[][] = [
+      ['München', 'Düsseldorfer Straße', 1],
+      ['x', null, 2],
+      ['€uro ✓', 'Ä', 3.5],
+    ];
+    const packed = packBatch(rows, 3);
+    expect(packed).to.not.equal(undefined);
+    await run(db, packedInsertSql('packed', COLUMNS, ['day']), packedParams(packed!, ['d']));
+    await run(db, `INSERT INTO json (a, b, rate, day) SELECT value->>0, value->>1, value->>2, ?2 FROM json_each(?1)`, [JSON.stringify(rows), 'd']);
+    const q = (t: string) => all(db, `SELECT a, b, rate, day, typeof(b) tb FROM ${t} ORDER BY rowid`);
+    expect(await q('packed')).to.deep.equal(await q('json'));
+    expect((await q('packed'))[0]).to.deep.include({ a: 'München', b: 'Düsseldorfer Straße' });
+  });
+
+  it('decline batches with NUL or surrogates, or a value too long or of another type', () => {
+    expect(packBatch([['🚗', 'x', 1]], 3)).to.equal(undefined);
+    expect(packBatch([['\ud800', 'x', 1]], 3)).to.equal(undefined);
     expect(packBatch([['a\u0000b', 'x', 1]], 3)).to.equal(undefined);
     expect(packBatch([['x'.repeat(10_000), 'x', 1]], 3)).to.equal(undefined);
     expect(packBatch([['x', 'y', Number.NaN]], 3)).to.equal(undefined);
