@@ -23,6 +23,7 @@ import { isRetryable, retryDelayMs, retryPolicyFor } from './retryPolicy.js';
 import { runAttempt } from './runner.js';
 import type { Settings } from './settings.js';
 import { buildTaskContext } from './taskContext.js';
+import { LeaseLostError } from './errors/LeaseLostError.js';
 import { ShutdownError } from './errors/ShutdownError.js';
 
 /** Which runs an executor works on. */
@@ -80,6 +81,11 @@ interface Claim {
   readonly items: readonly { readonly ti: TiRow; readonly run: RunRow }[];
 }
 
+/** A launched claim, with what aborts it when its lease is lost. */
+interface Running extends Claim {
+  readonly leaseLost: AbortController;
+}
+
 interface Completion {
   readonly id: number;
   readonly state: 'success' | 'failed' | 'up_for_retry';
@@ -121,7 +127,7 @@ export class Executor {
   private readonly batchCap: number;
   private readonly hostname = os.hostname();
   private readonly completions: Completion[] = [];
-  private readonly inflight = new Map<Promise<void>, Claim>();
+  private readonly inflight = new Map<Promise<void>, Running>();
   private readonly logCloses = new Set<Promise<void>>();
   private readonly shutdown = new AbortController();
   private stopping = false;
@@ -166,9 +172,7 @@ export class Executor {
     await this.recover();
     this.heartbeat = setInterval(() => {
       if (this.inflight.size === 0) return;
-      renewLeases(this.db, this.owner, this.settings.scheduler.leaseS).catch((err) =>
-        this.log.error('lease heartbeat failed', { error: errorText(err) }),
-      );
+      this.keepLeases().catch((err) => this.log.error('lease heartbeat failed', { error: errorText(err) }));
     }, this.settings.scheduler.heartbeatS * 1000);
     this.recovery = setInterval(() => {
       this.recover().catch((err) => this.log.error('recovery failed', { error: errorText(err) }));
@@ -190,6 +194,32 @@ export class Executor {
   wake(): void {
     this.dirty = true;
     this.wakeUp?.();
+  }
+
+  /**
+   * Renews this process's leases, then aborts the attempts whose instance another process has taken
+   * over meanwhile (this process could not renew in time): their result would be discarded anyway,
+   * and aborting them keeps the overlap with the new attempt short.
+   */
+  private async keepLeases(): Promise<void> {
+    await renewLeases(this.db, this.owner, this.settings.scheduler.leaseS);
+    const running = [...this.inflight.values()];
+    const ids = running.flatMap((c) => c.items.map((i) => i.ti.id));
+    if (ids.length === 0) return;
+    const rows = await this.db.read((sql) =>
+      sql.all<{ id: number; state: string | null; lease_owner: string | null }>('SELECT id, state, lease_owner FROM task_instances WHERE id IN (?)', [ids]),
+    );
+    const held = new Map(rows.map((r) => [r.id, r]));
+    const still = new Set(this.inflight.values());
+    for (const c of running) {
+      // Finished meanwhile: its completion, not the lease, decides.
+      if (!still.has(c) || c.leaseLost.signal.aborted) continue;
+      const lost = c.items.map((i) => held.get(i.ti.id)).find((r) => !r || r.state !== 'running' || r.lease_owner !== this.owner);
+      if (!lost) continue;
+      const holder = lost.state === 'running' ? lost.lease_owner : null;
+      this.log.warn('lease lost: aborting the attempt', { dagId: c.dag.id, taskId: c.task.id, runId: c.items[0].run.run_id, holder });
+      c.leaseLost.abort(new LeaseLostError(c.task.id, holder));
+    }
   }
 
   private async recover(): Promise<void> {
@@ -676,16 +706,17 @@ export class Executor {
 
   /** Runs a claimed call outside the transaction; its result is recorded by the next tick. */
   private launch(claim: Claim): void {
-    const p = this.execute(claim)
+    const running: Running = { ...claim, leaseLost: new AbortController() };
+    const p = this.execute(running)
       .catch((err) => this.log.error('attempt bookkeeping failed', { taskId: claim.task.id, error: errorText(err) }))
       .finally(() => {
         this.inflight.delete(p);
         this.wake();
       });
-    this.inflight.set(p, claim);
+    this.inflight.set(p, running);
   }
 
-  private async execute(claim: Claim): Promise<void> {
+  private async execute(claim: Running): Promise<void> {
     const { dag, task, items } = claim;
     const first = items[0];
     const refs: AttemptRef[] = items.map((i) => ({ dagId: dag.id, runId: i.run.run_id, taskId: task.id, attempt: i.ti.try_number }));
@@ -755,7 +786,7 @@ export class Executor {
           settings: this.settings,
           params,
         }),
-      { timeoutS: task.timeoutS ?? dag.timeoutS, signal: this.shutdown.signal },
+      { timeoutS: task.timeoutS ?? dag.timeoutS, signal: AbortSignal.any([this.shutdown.signal, claim.leaseLost.signal]) },
     );
     if (outcome.ok) {
       log.info('attempt succeeded', outcome.value === undefined ? { durationS: outcome.durationS } : { durationS: outcome.durationS, returned: outcome.value });

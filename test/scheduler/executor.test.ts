@@ -131,6 +131,49 @@ describe('executor', () => {
     expect((await h.tis('flaky'))[0]).to.include({ state: 'success', try_number: 1 });
   });
 
+  it('aborts an attempt whose instance another process has taken over, and does not record its result', async () => {
+    h = await openHarness({ DRIVETRAIN_HEARTBEAT_S: '0.05' });
+    let abortedWith: unknown;
+    const dag = defineDag({
+      id: 'taken',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: {
+        hold: {
+          run: (ctx) =>
+            new Promise<void>((_, reject) =>
+              ctx.signal.addEventListener('abort', () => {
+                abortedWith = ctx.signal.reason;
+                reject(ctx.signal.reason as Error);
+              }),
+            ),
+        },
+      },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    const executor = new Executor({
+      db: h.db,
+      settings: h.settings,
+      log: h.log,
+      pollMs: 20,
+      dags: () => new Map([[dag.id, dag]]),
+      scope: { runTypes: ['backfill'], respectPause: false, batching: false },
+    });
+    await executor.start();
+    const state = async () => (await h.db.read((sql) => sql.all<{ state: string; lease_owner: string | null }>('SELECT state, lease_owner FROM task_instances')))[0];
+    await waitUntil(async () => (await state())?.state === 'running', 'the attempt to start');
+    // What recovery and a new claim in another process do once this one failed to renew in time.
+    const other = 'elsewhere:1:cafe';
+    await h.db.tx((sql) => sql.run("UPDATE task_instances SET lease_owner = ?, try_number = try_number + 1", [other]));
+    await waitUntil(() => abortedWith !== undefined, 'the attempt to be aborted');
+    await executor.stop(0);
+    expect((abortedWith as Error).name).to.equal('LeaseLostError');
+    expect((abortedWith as Error).message).to.contain(other);
+    // The other process's claim stands: this one's failure was not recorded over it.
+    expect(await state()).to.deep.equal({ state: 'running', lease_owner: other });
+    expect(h.log.lines.some((l) => l.startsWith('warn lease lost'))).to.equal(true);
+  });
+
   it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {
     h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
     const ran: string[] = [];
