@@ -36,9 +36,14 @@ add --verbose to any command for stack traces`;
 
 async function run(argv: string[]): Promise<number> {
   const [command] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+  if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
+    return 0;
+  }
+  // No command is bad usage: the usage goes to stderr with exit 2, so stdout stays clean for pipes.
+  if (command === undefined) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
   }
   const load = COMMANDS[command];
   if (!load) throw new UsageError(`unknown command '${command}' (see 'drivetrain --help')`);

@@ -61,6 +61,13 @@ describe('drivetrain dags / tasks / runs', function () {
     expect(unknown.stderr).to.contain("unknown DAG 'ghost'");
   });
 
+  it('exits 2 with the usage on stderr, not stdout, when no command is given', async () => {
+    const r = await runCli([], env);
+    expect(r.code).to.equal(2);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr).to.contain('usage: drivetrain <command>');
+  });
+
   it('triggers a manual run with a conf, refuses a second run at the same date, and lists it', async () => {
     const t = await runCli(['dags', 'trigger', 'good', '--date', '2024-01-02', '--conf', '{"full":true}'], env);
     expect(t.code, t.stderr).to.equal(0);
