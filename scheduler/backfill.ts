@@ -80,6 +80,9 @@ interface Plan {
 
 /** The DAGs and date bounds a backfill covers; UsageError for unknown or unschedulable DAGs. */
 export function planBackfill(dags: ReadonlyMap<string, Dag>, dagIds: readonly string[] | undefined, from: Date, to: Date | undefined, now: Date): Plan[] {
+  if (to && to.getTime() < from.getTime()) {
+    throw new UsageError(`--to '${to.toISOString().slice(0, 10)}' is before --from '${from.toISOString().slice(0, 10)}'`);
+  }
   let chosen: Dag[];
   if (dagIds && dagIds.length > 0) {
     chosen = dagIds.map((id) => {

@@ -124,12 +124,15 @@ describe('drivetrain backfill', function () {
     expect(outLines(tmp.dir)).to.deep.equal(['a 2024-01-01', 'b 2024-01-01', 'a 2024-01-02', 'a 2024-01-03', 'b 2024-01-03', 'b 2024-01-02']);
   });
 
-  it('exits 2 for an unknown DAG or a malformed date, quoting it', async () => {
+  it('exits 2 for an unknown DAG, a malformed date or --to before --from, quoting them', async () => {
     const unknown = await runCli(['backfill', '--from', '2024-01-01', '--dag', 'nope'], env());
     expect(unknown.code).to.equal(2);
     expect(unknown.stderr).to.contain("unknown DAG 'nope'");
     const badDate = await runCli(['backfill', '--from', '2024-13-45'], env());
     expect(badDate.code).to.equal(2);
     expect(badDate.stderr).to.contain("'2024-13-45'");
+    const reversed = await runCli(['backfill', '--from', '2024-01-05', '--to', '2024-01-02'], env());
+    expect(reversed.code).to.equal(2);
+    expect(reversed.stderr).to.contain("'2024-01-02'").and.contain("'2024-01-05'");
   });
 });
