@@ -70,7 +70,7 @@ export class Daemon {
 
   private setBag(bag: DagBag): void {
     this.bag = bag;
-    for (const e of bag.errors) this.opts.log.error('DAG file failed to import', { file: e.file, reason: e.reason });
+    // Import errors are not logged here: the loader already logs each with its file and reason.
     this.opts.log.info('DAG bag loaded', { dags: [...bag.dags.keys()], errors: bag.errors.length });
   }
 

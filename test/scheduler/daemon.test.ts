@@ -1,8 +1,10 @@
 import { expect } from 'chai';
 import path from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Daemon } from '../../scheduler/daemon.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
-import { makeTmpDir } from '../helpers/tmp.js';
-import { cliEnv, outLines, runCli, spawnCli, waitUntil } from './harness.js';
+import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { cliEnv, memoryLog, outLines, runCli, spawnCli, waitUntil } from './harness.js';
 
 /** The task instances of the `slow` fixture DAG, read from the daemon's metadata file. */
 async function slowInstances(dir: string) {
@@ -82,6 +84,25 @@ describe('drivetrain start (daemon)', function () {
     expect(outLines(tmp.dir)).to.deep.equal(['a 2024-01-01', 'b 2024-01-01', 'a 2024-01-02', 'b 2024-01-02', 'a 2024-01-03', 'b 2024-01-03']);
     const listed = await runCli(['runs', 'list', 'days'], e);
     expect(listed.stdout.match(/scheduled__2024-01-0\dT00:00:00\+00:00\s+scheduled\s+success/g)).to.have.length(3);
+  });
+
+  it('logs a DAG file that fails to import once, with its file and reason, and runs the others', async () => {
+    const dags = path.join(tmp.dir, 'dags');
+    mkdirSync(dags, { recursive: true });
+    writeFileSync(path.join(dags, 'broken.ts'), 'export default {{{ nope\n');
+    const settings = testSettings(tmp.dir, { DRIVETRAIN_DAGS_DIR: dags, DRIVETRAIN_HTTP_PORT: '0' });
+    const lines = memoryLog();
+    const db = await MetadataDb.open(settings.metadataDb);
+    const daemon = new Daemon({ settings, db, log: Object.assign(lines, { close: async () => undefined }) });
+    try {
+      await daemon.start();
+    } finally {
+      await daemon.stop();
+      await db.close();
+    }
+    const errors = lines.lines.filter((l) => l.startsWith('error '));
+    expect(errors, errors.join('\n')).to.have.length(1);
+    expect(errors[0]).to.contain('broken.ts');
   });
 
   it('exits 2 naming the variable when a setting is malformed', async () => {
