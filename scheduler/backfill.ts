@@ -223,10 +223,13 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
   // Waited-for DAGs first, once each, for their own last completed interval.
   let current: Executor | undefined;
   const upstreamIds = new Set(plans.flatMap((p) => p.dag.waitFor));
+  for (const p of plans) {
+    const missing = p.dag.waitFor.find((id) => !opts.dags.has(id));
+    if (missing) throw new UsageError(`DAG '${p.dag.id}' waits for unknown DAG '${missing}' (see 'drivetrain dags list')`);
+  }
   const upstreamFailed: string[] = [];
   for (const id of upstreamIds) {
-    const upstream = opts.dags.get(id);
-    if (!upstream) throw new UsageError(`DAG waits for unknown DAG '${id}'`);
+    const upstream = opts.dags.get(id)!;
     if (!(await runUpstreamOnce(opts, upstream, (scope) => {
       const e = executorFor(scope);
       current = e;

@@ -46,7 +46,9 @@ export async function tasksClearCommand(
   o: { from?: Date; to?: Date; taskId?: string },
 ): Promise<number> {
   const dag = ctx.dag(dagId);
-  if (o.taskId && !dag.tasks.some((t) => t.id === o.taskId)) throw new UsageError(`DAG '${dagId}' has no task '${o.taskId}'`);
+  if (o.taskId && !dag.tasks.some((t) => t.id === o.taskId)) {
+    throw new UsageError(`DAG '${dagId}' has no task '${o.taskId}' (tasks: ${dag.tasks.map((t) => t.id).join(', ')})`);
+  }
   const taskIds = o.taskId ? withDownstream(dag, o.taskId) : dag.tasks.map((t) => t.id);
   const { runs, instances } = await ctx.db.tx(async (sql) => {
     const runRows = await sql.all<{ id: number }>(

@@ -1,8 +1,12 @@
 import { expect } from 'chai';
 import path from 'node:path';
+import { runBackfill } from '../../scheduler/backfill.js';
+import { fixedClock } from '../../scheduler/clock.js';
+import { defineDag } from '../../scheduler/dag.js';
+import { UsageError } from '../../scheduler/errors/UsageError.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-import { cliEnv, outLines, runCli, spawnCli, waitUntil } from './harness.js';
+import { cliEnv, openHarness, outLines, runCli, spawnCli, waitUntil } from './harness.js';
 
 /** Runs of a DAG with their type and state, oldest first. */
 async function runsOf(dir: string, dagId: string) {
@@ -134,5 +138,32 @@ describe('drivetrain backfill', function () {
     const reversed = await runCli(['backfill', '--from', '2024-01-05', '--to', '2024-01-02'], env());
     expect(reversed.code).to.equal(2);
     expect(reversed.stderr).to.contain("'2024-01-02'").and.contain("'2024-01-05'");
+  });
+});
+
+describe('runBackfill', () => {
+  it('refuses a DAG waiting for an unknown DAG before running anything, naming both', async () => {
+    const h = await openHarness();
+    try {
+      const ran: string[] = [];
+      const ok = defineDag({ id: 'ingest', schedule: '@daily', startDate: '2024-01-01', tasks: { t: { run: (ctx) => void ran.push(ctx.ds) } } });
+      const typo = defineDag({ id: 'marts', schedule: '@daily', startDate: '2024-01-01', waitFor: ['ingest', 'ingset'], tasks: { t: { run: () => undefined } } });
+      const run = runBackfill({
+        db: h.db,
+        settings: h.settings,
+        clock: fixedClock(new Date('2024-01-03T00:00:00Z')),
+        log: h.log,
+        dags: new Map([[ok.id, ok], [typo.id, typo]]),
+        dagIds: ['marts'],
+        from: new Date('2024-01-01T00:00:00Z'),
+        reset: false,
+      });
+      const err = await run.then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(UsageError);
+      expect((err as Error).message).to.equal("DAG 'marts' waits for unknown DAG 'ingset' (see 'drivetrain dags list')");
+      expect(ran).to.deep.equal([]);
+    } finally {
+      await h.close();
+    }
   });
 });

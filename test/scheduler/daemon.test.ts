@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Daemon } from '../../scheduler/daemon.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { cliEnv, memoryLog, outLines, runCli, spawnCli, waitUntil } from './harness.js';
+import { REPO_ROOT, cliEnv, memoryLog, outLines, runCli, spawnCli, waitUntil } from './harness.js';
 
 /** The task instances of the `slow` fixture DAG, read from the daemon's metadata file. */
 async function slowInstances(dir: string) {
@@ -86,10 +86,15 @@ describe('drivetrain start (daemon)', function () {
     expect(listed.stdout.match(/scheduled__2024-01-0\dT00:00:00\+00:00\s+scheduled\s+success/g)).to.have.length(3);
   });
 
-  it('logs a DAG file that fails to import once, with its file and reason, and runs the others', async () => {
+  it('logs a DAG file that fails to import once, and warns about a DAG waiting for one that is not loaded', async () => {
     const dags = path.join(tmp.dir, 'dags');
     mkdirSync(dags, { recursive: true });
     writeFileSync(path.join(dags, 'broken.ts'), 'export default {{{ nope\n');
+    writeFileSync(
+      path.join(dags, 'waiting.ts'),
+      `import { defineDag } from ${JSON.stringify(path.join(REPO_ROOT, 'scheduler', 'dag.ts'))};
+export default defineDag({ id: 'waiting', schedule: null, startDate: '2024-01-01', waitFor: ['ingset'], tasks: { t: { run: () => undefined } } });\n`,
+    );
     const settings = testSettings(tmp.dir, { DRIVETRAIN_DAGS_DIR: dags, DRIVETRAIN_HTTP_PORT: '0' });
     const lines = memoryLog();
     const db = await MetadataDb.open(settings.metadataDb);
@@ -103,6 +108,10 @@ describe('drivetrain start (daemon)', function () {
     const errors = lines.lines.filter((l) => l.startsWith('error '));
     expect(errors, errors.join('\n')).to.have.length(1);
     expect(errors[0]).to.contain('broken.ts');
+    // A DAG waiting for one that is not loaded would otherwise hold its runs back without a word.
+    expect(lines.lines.filter((l) => l.startsWith('warn DAG waits for DAGs that are not loaded'))).to.deep.equal([
+      'warn DAG waits for DAGs that are not loaded: its runs will not start {"dagId":"waiting","missing":["ingset"]}',
+    ]);
   });
 
   it('exits 2 naming the variable when a setting is malformed', async () => {
