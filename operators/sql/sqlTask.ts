@@ -28,7 +28,7 @@ export function defaultRegistry(): ModelRegistry {
 }
 
 /**
- * Runs one model. A partition or table model covers all of ctx.intervals in one statement (the range
+ * Runs one model. A partition, table or keyed model covers all of ctx.intervals in one call (the range
  * from the first interval on), which is exactly what one call per interval in order would leave; an
  * incremental (vault) model loads each interval's raw partition in order.
  */
