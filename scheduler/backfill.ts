@@ -196,6 +196,33 @@ async function runUpstreamOnce(opts: BackfillOptions, upstream: Dag, executorFor
   return state?.state === 'success';
 }
 
+/**
+ * UsageError unless every DAG `plan` waits for can reach its last run: a successful run of it, or the
+ * one the backfill runs first (its last completed interval), must end at or after that run's end.
+ * Otherwise the runs past it could never start and the backfill would wait for ever.
+ */
+async function checkWaitForReach(opts: BackfillOptions, plan: Plan, now: Date): Promise<void> {
+  if (plan.dag.waitFor.length === 0) return;
+  let last: DataInterval | undefined;
+  for (const i of intervalsBetween(plan.dag.schedule, plan.dag.startDate, plan.from, plan.to, plan.dag.endDate)) last = i;
+  if (!last) return;
+  for (const id of plan.dag.waitFor) {
+    const up = opts.dags.get(id)!;
+    const [row] = await opts.db.read((sql) =>
+      sql.all<{ e: string | null }>("SELECT MAX(data_interval_end) AS e FROM dag_runs WHERE dag_id = ? AND state = 'success'", [id]),
+    );
+    const reach = [latestCompletedInterval(up.schedule, up.startDate, now, up.endDate)?.end.getTime(), row?.e ? new Date(row.e).getTime() : undefined]
+      .filter((t): t is number => t !== undefined)
+      .reduce((a, b) => Math.max(a, b), -Infinity);
+    if (reach < last.end.getTime()) {
+      const upTo = Number.isFinite(reach) ? `data up to ${new Date(reach).toISOString()}` : 'no data yet';
+      throw new UsageError(
+        `DAG '${plan.dag.id}' waits for '${id}', which has ${upTo}; its run of ${last.start.toISOString().slice(0, 10)} needs '${id}' up to ${last.end.toISOString()} (use an earlier --to)`,
+      );
+    }
+  }
+}
+
 /** Runs the backfill to the end (or until its executor is stopped) and summarises it. */
 export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult> {
   const now = opts.clock.now();
@@ -226,6 +253,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
   for (const p of plans) {
     const missing = p.dag.waitFor.find((id) => !opts.dags.has(id));
     if (missing) throw new UsageError(`DAG '${p.dag.id}' waits for unknown DAG '${missing}' (see 'drivetrain dags list')`);
+    await checkWaitForReach(opts, p, now);
   }
   const upstreamFailed: string[] = [];
   for (const id of upstreamIds) {

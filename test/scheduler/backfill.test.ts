@@ -166,4 +166,30 @@ describe('runBackfill', () => {
       await h.close();
     }
   });
+
+  it('refuses a --to past what the waited-for DAG can reach, instead of waiting for ever', async () => {
+    const h = await openHarness();
+    try {
+      const ingest = defineDag({ id: 'ingest', schedule: '@daily', startDate: '2024-01-01', tasks: { t: { run: () => undefined } } });
+      const marts = defineDag({ id: 'marts', schedule: '@daily', startDate: '2024-01-01', waitFor: ['ingest'], tasks: { t: { run: () => undefined } } });
+      const err = await runBackfill({
+        db: h.db,
+        settings: h.settings,
+        // The last completed interval of ingest is 2024-01-02: marts of 2024-01-03 can never start.
+        clock: fixedClock(new Date('2024-01-03T05:00:00Z')),
+        log: h.log,
+        dags: new Map([[ingest.id, ingest], [marts.id, marts]]),
+        dagIds: ['marts'],
+        from: new Date('2024-01-01T00:00:00Z'),
+        to: new Date('2024-01-03T00:00:00Z'),
+        reset: false,
+      }).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(UsageError);
+      expect((err as Error).message).to.equal(
+        "DAG 'marts' waits for 'ingest', which has data up to 2024-01-03T00:00:00.000Z; its run of 2024-01-03 needs 'ingest' up to 2024-01-04T00:00:00.000Z (use an earlier --to)",
+      );
+    } finally {
+      await h.close();
+    }
+  });
 });
