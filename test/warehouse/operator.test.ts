@@ -69,6 +69,10 @@ describe('SQL operator', function () {
     expect(bad({ 'marts/a.sql': '-- materialized: view\nSELECT {{ nope(1) }}' })).to.throw(ModelError, "unknown macro 'nope'");
     expect(bad({ 'marts/a.sql': "-- materialized: view\nSELECT * FROM {{ ref('missing') }}" })).to.throw(ModelError, "'a' refs unknown model 'missing'");
     expect(bad({ 'marts/a.sql': '-- colour: blue\nSELECT 1' })).to.throw(ModelError, "unknown header key 'colour'");
+    const keyed = '-- materialized: keyed\n-- columns: k TEXT\n-- primary_key: k\n';
+    expect(bad({ 'marts/a.sql': `${keyed}SELECT 1 AS k` })).to.throw(ModelError, "model 'a': a keyed model needs two SELECTs");
+    expect(bad({ 'core/v.sql': '-- materialized: view\nSELECT 1 AS k', 'marts/a.sql': `${keyed}SELECT k FROM {{ ref('v') }}; SELECT k FROM {{ ref('v') }} WHERE k IN (SELECT value FROM json_each(:loads__v))` }))
+      .to.throw(ModelError, "model 'a': ':loads__v' must name an incremental model it refs, got 'v'");
   });
 
   it('fails a data-test task without retries, with the count and five sample rows in the attempt log; a warning only logs', async () => {
