@@ -33,6 +33,8 @@ function commonIsoShape(s: string): boolean | undefined {
   if (y1 < 0 || y2 < 0 || mo < 0 || d < 0 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return undefined;
   if (mo < 1 || mo > 12 || d < 1) return false;
   const y = y1 * 100 + y2;
+  // Years 0-99: the general check's Date.UTC reads them as 1900-1999; let it decide them.
+  if (y < 100) return undefined;
   const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
   if (d > (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo])) return false;
   if (n === 10) return true;

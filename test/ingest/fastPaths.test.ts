@@ -47,6 +47,9 @@ describe('load hot paths', () => {
     const bad = ['2023-02-29T00:00:00.000000', '1900-02-29', '2023-10-21T24:00:00.000000', '2023-10-21T23:60:00.000000', '2023-10-21T23:00:60.000000',
       '2023-00-10', '2023-10-00', '2023-04-31', '2023-10-21X23:17:35.945166', '2023-10-21T23:17:35,945166', '2023-1a-21', '2023-10-21T23:17:35.94516a'];
     for (const s of ok) expect(isIsoDateTime(s), s).to.equal(true);
+    // Years below 100 keep the general rule's reading (Date.UTC maps them to 1900-1999).
+    expect(isIsoDateTime('0000-02-29')).to.equal(false);
+    expect(isIsoDateTime('0004-02-29T00:00:00.000000')).to.equal(true);
     for (const s of bad) expect(isIsoDateTime(s), s).to.equal(false);
   });
 });
