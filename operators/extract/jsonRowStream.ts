@@ -254,8 +254,11 @@ export class JsonRowStreamParser {
     for (let k = i + 1; k < n; k++) {
       const c = s[k];
       if (c === QUOTE) return k + 1;
-      if (c === BACKSLASH) k++;
-      else if (c === NL || c === CR) this.newlines = true;
+      if (c === BACKSLASH) {
+        k++;
+        // Even escaped, a raw CR/LF (invalid JSON, the load rejects it) must not split the line.
+        if (k < n && (s[k] === NL || s[k] === CR)) this.newlines = true;
+      } else if (c === NL || c === CR) this.newlines = true;
     }
     return INCOMPLETE;
   }

@@ -47,6 +47,15 @@ describe('streaming JSON row tokenizer', () => {
     }
   });
 
+  it('keeps a row on one line even with raw line breaks inside its strings', () => {
+    const body = '[{"a": "x\ny"}, {"b": "p\\\nq"}, {"c": 1}]';
+    for (const size of [1, 3, body.length]) {
+      const { rows } = parseInChunks(body, size);
+      expect(rows, `chunk size ${size}`).to.have.length(3);
+      for (const r of rows) expect(r).to.not.match(/[\r\n]/);
+    }
+  });
+
   it('handles empty arrays and an empty envelope', () => {
     expect(parseInChunks('[]', 1).rows).to.deep.equal([]);
     expect(parseInChunks('{"data":[],"next_cursor":null}', 3)).to.deep.equal({ rows: [], scalars: { next_cursor: null } });
