@@ -171,6 +171,12 @@ const satCurrent: Macro = (args, ctx) => {
   );
 };
 
+/**
+ * loads('sat_car'): in a keyed model's changed-keys SELECT, the load dates of that upstream's loads
+ * since the model's last run, as a one-column subquery (`load_date IN {{ loads('sat_car') }}`).
+ */
+const loads: Macro = (args, ctx) => ctx.dialect.jsonTextValues(`:loads__${ident(ctx, ctx.ref(str(args, ctx, 'model', 0)))}`);
+
 /** The macros every model may call. */
 export const MACROS: Readonly<Record<string, Macro>> = {
   ref: (args, ctx) => ctx.ref(str(args, ctx, 'name', 0)),
@@ -185,6 +191,7 @@ export const MACROS: Readonly<Record<string, Macro>> = {
   sat,
   sat_current: satCurrent,
   is_latest: isLatest,
+  loads,
 };
 
 /** A generic data test declared in a model's header, e.g. `unique(day)`. */

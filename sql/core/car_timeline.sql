@@ -10,4 +10,4 @@ SELECT c.hk_car, c.id, c.brand,
        {{ day('c.deregistration_date') }} AS deregistration_day
 FROM {{ ref('sat_car_current') }} c;
 
-SELECT s.hk_car FROM {{ ref('sat_car') }} s WHERE s.load_date IN (SELECT value FROM json_each(:loads__sat_car))
+SELECT s.hk_car FROM {{ ref('sat_car') }} s WHERE s.load_date IN {{ loads('sat_car') }}

@@ -6,4 +6,4 @@
 SELECT c.hk_customer, c.id, c.type, c.address_city
 FROM {{ ref('sat_customer_current') }} c;
 
-SELECT s.hk_customer FROM {{ ref('sat_customer') }} s WHERE s.load_date IN (SELECT value FROM json_each(:loads__sat_customer))
+SELECT s.hk_customer FROM {{ ref('sat_customer') }} s WHERE s.load_date IN {{ loads('sat_customer') }}

@@ -26,12 +26,12 @@ FROM (
   ) u
 ) v;
 
-SELECT s.hk_subscription FROM {{ ref('sat_subscription') }} s WHERE s.load_date IN (SELECT value FROM json_each(:loads__sat_subscription))
+SELECT s.hk_subscription FROM {{ ref('sat_subscription') }} s WHERE s.load_date IN {{ loads('sat_subscription') }}
 UNION ALL
-SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l WHERE l.load_date IN (SELECT value FROM json_each(:loads__link_subscription))
-UNION ALL
-SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l
-WHERE l.hk_customer IN (SELECT c.hk_customer FROM {{ ref('sat_customer') }} c WHERE c.load_date IN (SELECT value FROM json_each(:loads__sat_customer)))
+SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l WHERE l.load_date IN {{ loads('link_subscription') }}
 UNION ALL
 SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l
-WHERE l.hk_car IN (SELECT r.hk_car FROM {{ ref('sat_car') }} r WHERE r.load_date IN (SELECT value FROM json_each(:loads__sat_car)))
+WHERE l.hk_customer IN (SELECT c.hk_customer FROM {{ ref('sat_customer') }} c WHERE c.load_date IN {{ loads('sat_customer') }})
+UNION ALL
+SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l
+WHERE l.hk_car IN (SELECT r.hk_car FROM {{ ref('sat_car') }} r WHERE r.load_date IN {{ loads('sat_car') }})

@@ -71,7 +71,7 @@ describe('SQL operator', function () {
     expect(bad({ 'marts/a.sql': '-- colour: blue\nSELECT 1' })).to.throw(ModelError, "unknown header key 'colour'");
     const keyed = '-- materialized: keyed\n-- columns: k TEXT\n-- primary_key: k\n';
     expect(bad({ 'marts/a.sql': `${keyed}SELECT 1 AS k` })).to.throw(ModelError, "model 'a': a keyed model needs two SELECTs");
-    expect(bad({ 'core/v.sql': '-- materialized: view\nSELECT 1 AS k', 'marts/a.sql': `${keyed}SELECT k FROM {{ ref('v') }}; SELECT k FROM {{ ref('v') }} WHERE k IN (SELECT value FROM json_each(:loads__v))` }))
+    expect(bad({ 'core/v.sql': '-- materialized: view\nSELECT 1 AS k', 'marts/a.sql': `${keyed}SELECT k FROM {{ ref('v') }}; SELECT k FROM {{ ref('v') }} WHERE k IN {{ loads('v') }}` }))
       .to.throw(ModelError, "model 'a': ':loads__v' must name an incremental model it refs, got 'v'");
   });
 

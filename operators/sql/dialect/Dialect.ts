@@ -16,6 +16,8 @@ export interface Dialect {
   addMonthsToMonthStart(expr: string, n: string): string;
   /** A day plus n months, clamped to the last day of the target month (PostgreSQL's date + interval). */
   addMonthsClamped(expr: string, n: string): string;
+  /** A one-column subquery over the texts of a bound JSON array parameter (keyed models' `:loads__x`), e.g. `(SELECT value FROM json_each(:p))`. */
+  jsonTextValues(param: string): string;
   /** Appended to CREATE TABLE of a table with a primary key (SQLite: WITHOUT ROWID, one B-tree not two). */
   readonly primaryKeyTableSuffix: string;
   /** A named bind parameter's placeholder as the driver wants it (':start_day' -> '$start_day'). */

@@ -15,6 +15,7 @@ export const sqliteDialect: Dialect = {
     // min() of ISO texts = the earlier day: the same day-of-month in the target month, or its last day.
     `min(date(${expr}, 'start of month', (${n}) || ' months', (CAST(strftime('%d', ${expr}) AS INTEGER) - 1) || ' days'), ` +
     `date(${expr}, 'start of month', ((${n}) + 1) || ' months', '-1 day'))`,
+  jsonTextValues: (param) => `(SELECT value FROM json_each(${param}))`,
   primaryKeyTableSuffix: ' WITHOUT ROWID',
   placeholder: (name) => `$${name}`,
 };
