@@ -2,6 +2,7 @@
  * Runs one model against the warehouse with the run's parameters bound, as its materialization says.
  * Every write is one transaction: a reader sees the old partition or the new one, never a mix.
  */
+import { createHash } from 'node:crypto';
 import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
 import type { Dialect } from './dialect/Dialect.js';
 import { sqliteDialect } from './dialect/sqlite.js';
@@ -84,20 +85,20 @@ async function ensureTable(db: Sequelize, model: Model, t: Transaction, dialect:
  * every key touched since its last run, whatever the load dates' order (a re-run of an older ds too).
  */
 export const LOAD_LOG = '_drivetrain_loads';
-/** Per keyed model: the last load-log seq its table reflects. */
-export const MODEL_STATE = '_drivetrain_model_state';
+/** Per keyed model: its definition's hash and the last load-log seq its table reflects. */
+export const MODEL_STATE = '_drivetrain_keyed_state';
 
 async function ensureStateTables(db: Sequelize, t: Transaction): Promise<void> {
   await db.query(`CREATE TABLE IF NOT EXISTS ${LOAD_LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, load_date TEXT NOT NULL, inserted INTEGER NOT NULL)`, { transaction: t });
-  await db.query(`CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model TEXT PRIMARY KEY, seq INTEGER NOT NULL)`, { transaction: t });
+  await db.query(`CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model TEXT PRIMARY KEY, definition TEXT NOT NULL, seq INTEGER NOT NULL)`, { transaction: t });
 }
 
 /** The parameter prefix a keyed model's changed-keys query uses for an upstream's new load dates: `:loads__sat_car`. */
 export const LOADS_PARAM_PREFIX = 'loads__';
 
 /**
- * A keyed model: the table equals its SELECT (statement 1) at all times. A first run (or a new
- * table) builds it whole; later runs delete and re-insert only the keys statement 2 returns: the keys
+ * A keyed model: the table equals its SELECT (statement 1) at all times. A first run, a new table or
+ * a changed SELECT (its hash differs) builds it whole; later runs delete and re-insert only the keys statement 2 returns: the keys
  * whose upstream rows changed in the loads since the table's last run, bound as JSON arrays of load
  * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ.
  */
@@ -108,7 +109,13 @@ async function runKeyed(db: Sequelize, model: Model, params: RunParams, t: Trans
   const cols = model.shape.columns!.map(columnName).join(', ');
   const pk = model.shape.primaryKey!;
   const [{ seq: head }] = (await db.query(`SELECT coalesce(max(seq), 0) AS seq FROM ${LOAD_LOG}`, { transaction: t, type: QueryTypes.SELECT, raw: true })) as { seq: number }[];
-  const state = (await db.query(`SELECT seq FROM ${MODEL_STATE} WHERE model = ?`, { replacements: [model.name], transaction: t, type: QueryTypes.SELECT, raw: true })) as { seq: number }[];
+  const definition = createHash('sha256').update(model.statements.join(';\n')).digest('hex');
+  const state = (await db.query(`SELECT seq FROM ${MODEL_STATE} WHERE model = ? AND definition = ?`, {
+    replacements: [model.name, definition],
+    transaction: t,
+    type: QueryTypes.SELECT,
+    raw: true,
+  })) as { seq: number }[];
   let deleted = 0;
   let inserted = 0;
   if (isNew || state.length === 0) {
@@ -143,7 +150,10 @@ async function runKeyed(db: Sequelize, model: Model, params: RunParams, t: Trans
     );
     await db.query('DROP TABLE temp._changed_keys', { transaction: t });
   }
-  await db.query(`INSERT INTO ${MODEL_STATE} (model, seq) VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET seq = excluded.seq`, { replacements: [model.name, head], transaction: t });
+  await db.query(`INSERT INTO ${MODEL_STATE} (model, definition, seq) VALUES (?, ?, ?) ON CONFLICT (model) DO UPDATE SET definition = excluded.definition, seq = excluded.seq`, {
+    replacements: [model.name, definition, head],
+    transaction: t,
+  });
   return { deleted, inserted };
 }
 

@@ -8,7 +8,7 @@ import { ModelError } from '../../operators/sql/ModelError.js';
 import { ModelRegistry } from '../../operators/sql/registry.js';
 import { dataTestTask, modelTask } from '../../operators/sql/sqlTask.js';
 import { parameterNames, toPlaceholders } from '../../operators/sql/template.js';
-import { closeWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses, openWarehouse } from '../../operators/warehouse.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { contextFor, dayInterval, MemoryLog, tableRows } from './fixtures.js';
@@ -73,6 +73,41 @@ describe('SQL operator', function () {
     expect(bad({ 'marts/a.sql': `${keyed}SELECT 1 AS k` })).to.throw(ModelError, "model 'a': a keyed model needs two SELECTs");
     expect(bad({ 'core/v.sql': '-- materialized: view\nSELECT 1 AS k', 'marts/a.sql': `${keyed}SELECT k FROM {{ ref('v') }}; SELECT k FROM {{ ref('v') }} WHERE k IN {{ loads('v') }}` }))
       .to.throw(ModelError, "model 'a': ':loads__v' must name an incremental model it refs, got 'v'");
+  });
+
+  it('a keyed model updates only the keys new loads touched, and is rebuilt whole when its SELECT changes', async () => {
+    const settings = testSettings(tmp.dir);
+    const files = (label: string) => ({
+      'core/items.sql':
+        '-- materialized: incremental\n-- columns: k TEXT NOT NULL, v TEXT, load_date TEXT NOT NULL\n-- primary_key: k, load_date\n' +
+        // creates the table; the test writes its rows (and their load-log lines) itself
+        "INSERT INTO items (k, v, load_date) SELECT 'k', 'v', :load_date WHERE 0;",
+      'core/latest.sql':
+        '-- materialized: keyed\n-- columns: k TEXT NOT NULL, v TEXT\n-- primary_key: k\n' +
+        `SELECT i.k, '${label}' || i.v AS v FROM {{ ref('items') }} i WHERE i.load_date = (SELECT max(x.load_date) FROM items x WHERE x.k = i.k);\n` +
+        "SELECT k FROM {{ ref('items') }} WHERE load_date IN {{ loads('items') }}",
+    });
+    const run = async (label: string) => {
+      const registry = ModelRegistry.load(sqlDir(path.join(tmp.dir, label), files(label)));
+      for (const m of ['items', 'latest']) await modelTask(m, { registry })(contextFor(settings, 'd', m, [dayInterval('2024-01-01')]));
+      return (await tableRows(settings.warehouseDb, 'latest')).map((r) => `${r.k}=${r.v}`);
+    };
+    // items is written here as a load would: rows, then its line in the load log
+    const load = async (loadDate: string, rows: [string, string][]) => {
+      const db = await openWarehouse(settings.warehouseDb);
+      for (const [k, v] of rows) await db.query('INSERT INTO items (k, v, load_date) VALUES (?, ?, ?)', { replacements: [k, v, loadDate] });
+      await db.query('INSERT INTO _drivetrain_loads (model, load_date, inserted) VALUES (?, ?, ?)', { replacements: ['items', loadDate, rows.length] });
+    };
+    expect(await run('a')).to.deep.equal([]);
+    await load('1', [['x', '1'], ['y', '1']]);
+    expect(await run('a')).to.deep.equal(['x=a1', 'y=a1']);
+    // a row written behind the log's back is not seen: only logged loads' keys are re-derived
+    const db = await openWarehouse(settings.warehouseDb);
+    await db.query("INSERT INTO items (k, v, load_date) VALUES ('y', '2', '2')");
+    await load('3', [['x', '3']]);
+    expect(await run('a')).to.deep.equal(['x=a3', 'y=a1']);
+    // a changed SELECT rebuilds the whole table from the vault
+    expect(await run('b')).to.deep.equal(['x=b3', 'y=b2']);
   });
 
   it('fails a data-test task without retries, with the count and five sample rows in the attempt log; a warning only logs', async () => {
