@@ -15,7 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sqlite3 from 'sqlite3';
 import { hashDiff, hashKey } from '../operators/load/hashing.js';
-import { modelTaskSpecs, type ModelDag } from '../operators/sql/dagTasks.js';
+import { selectionOf, type PipelineDag } from '../dags/_pipeline.js';
+import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
 import { closeWarehouses } from '../operators/warehouse.js';
 import type { DataInterval, Logger, TaskContext } from '../scheduler/interfaces.js';
 import { loadSettings, type Settings } from '../scheduler/settings.js';
@@ -153,8 +154,8 @@ interface Times {
 const newTimes = (): Times => ({ wall: new Map(), cpu: new Map() });
 
 /** Runs each task of a model DAG for `intervals`, adding each task's wall and CPU ms to `times`. */
-async function runDag(settings: Settings, dag: ModelDag, intervals: readonly DataInterval[], times: Times): Promise<void> {
-  for (const [id, spec] of Object.entries(modelTaskSpecs(dag))) {
+async function runDag(settings: Settings, dag: PipelineDag, intervals: readonly DataInterval[], times: Times): Promise<void> {
+  for (const [id, spec] of Object.entries(modelTaskSpecs(selectionOf(dag)))) {
     const t = performance.now();
     const cpu = process.cpuUsage();
     await spec.run(ctxFor(settings, dag, id, intervals));

@@ -6,6 +6,7 @@
 import { extractTask } from '../operators/extract/extractTask.js';
 import { loadTask } from '../operators/load/loadTask.js';
 import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
+import { selectionOf } from './_pipeline.js';
 import { defineDag } from '../scheduler/dag.js';
 import type { TaskSpec } from '../scheduler/interfaces.js';
 import type { Entity } from '../scheduler/settings.js';
@@ -20,7 +21,7 @@ for (const entity of ENTITIES) {
 const entities: readonly string[] = ENTITIES;
 Object.assign(
   tasks,
-  modelTaskSpecs('ingest', {
+  modelTaskSpecs(selectionOf('ingest'), {
     sourceTask: (source) => (entities.includes(source) ? `load_${source}` : undefined),
     testTaskId: 'test_core',
   }),

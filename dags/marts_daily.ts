@@ -4,6 +4,7 @@
  * backfill hands them a range of days, computed in one statement per mart.
  */
 import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
+import { selectionOf } from './_pipeline.js';
 import { defineDag } from '../scheduler/dag.js';
 
 export default defineDag({
@@ -13,5 +14,5 @@ export default defineDag({
   catchup: true,
   waitFor: ['ingest'],
   description: 'infleeted/defleeted cars and deliveries per day',
-  tasks: modelTaskSpecs('marts_daily', { testTaskId: 'test_marts_daily' }),
+  tasks: modelTaskSpecs(selectionOf('marts_daily'), { testTaskId: 'test_marts_daily' }),
 });

@@ -3,6 +3,7 @@
  * type_distribution. Waits for an ingest run covering its interval.
  */
 import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
+import { selectionOf } from './_pipeline.js';
 import { defineDag } from '../scheduler/dag.js';
 
 export default defineDag({
@@ -12,5 +13,5 @@ export default defineDag({
   catchup: true,
   waitFor: ['ingest'],
   description: 'type_share per month and brand; type_distribution',
-  tasks: modelTaskSpecs('marts_monthly', { testTaskId: 'test_marts_monthly' }),
+  tasks: modelTaskSpecs(selectionOf('marts_monthly'), { testTaskId: 'test_marts_monthly' }),
 });

@@ -1,28 +1,19 @@
 /**
- * Builds a DAG's task specs from the model graph, dbt-like: a new model file joins its DAG with
- * upstreams taken from its ref()/source() calls, without hand-wiring. Core models belong to the
- * ingest DAG; day-partitioned marts to the daily marts DAG; other marts to the monthly one. Each
- * DAG ends with one data-test task running every test that reads its models.
+ * Builds a DAG's task specs from the model graph, dbt-like: a model file joins the DAG whose
+ * selection takes it, with upstreams taken from its ref()/source() calls, without hand-wiring. Each
+ * DAG ends with one data-test task running the tests it selects. Which models go to which DAG is
+ * the DAG files' business (dags/_pipeline.ts), not this module's.
  */
 import type { TaskSpec } from '../../scheduler/interfaces.js';
 import { dataTestTask, defaultRegistry, modelTask } from './sqlTask.js';
 import type { DataTest, Model, ModelRegistry } from './registry.js';
 
-/** The company DAGs models are spread over. */
-export type ModelDag = 'ingest' | 'marts_daily' | 'marts_monthly';
-
-/** The DAG that builds a model. */
-export function dagOfModel(model: Model): ModelDag {
-  if (model.layer === 'core') return 'ingest';
-  return model.config.materialized === 'partition' && model.config.partitionBy === 'day' ? 'marts_daily' : 'marts_monthly';
-}
-
-/** The DAG whose data-test task runs a test: the latest layer among the models it reads. */
-export function dagOfTest(test: DataTest, registry: ModelRegistry): ModelDag {
-  const dags = test.refs.map((r) => dagOfModel(registry.model(r)));
-  if (dags.includes('marts_monthly')) return 'marts_monthly';
-  if (dags.includes('marts_daily')) return 'marts_daily';
-  return 'ingest';
+/** Which models and data tests one DAG runs; the DAG file decides, this module only wires. */
+export interface ModelSelection {
+  /** True for the models this DAG builds. */
+  readonly model: (model: Model) => boolean;
+  /** True for the data tests this DAG's test task runs. */
+  readonly test: (test: DataTest, registry: ModelRegistry) => boolean;
 }
 
 /** Options of {@link modelTaskSpecs}. */
@@ -38,12 +29,12 @@ export interface ModelTaskSpecsOptions {
 
 /**
  * Task specs of one DAG's models (id = model name) and its data-test task. Partition models and the
- * data-test task of a marts DAG are `batch: true`: a backfill may hand them a range of intervals.
+ * data-test task of a DAG with partition models are `batch: true`: a backfill may hand them a range of intervals.
  */
-export function modelTaskSpecs(dag: ModelDag, opts: ModelTaskSpecsOptions = {}): Record<string, TaskSpec> {
+export function modelTaskSpecs(select: ModelSelection, opts: ModelTaskSpecsOptions = {}): Record<string, TaskSpec> {
   const registry = opts.registry ?? defaultRegistry();
   const factoryOpts = { registry, warehouseFile: opts.warehouseFile };
-  const names = registry.ordered((m) => dagOfModel(m) === dag);
+  const names = registry.ordered(select.model);
   const inDag = new Set(names);
   const specs: Record<string, TaskSpec> = {};
   for (const name of names) {
@@ -59,12 +50,13 @@ export function modelTaskSpecs(dag: ModelDag, opts: ModelTaskSpecsOptions = {}):
       description: m.config.description,
     };
   }
-  const tests = [...registry.tests.values()].filter((t) => dagOfTest(t, registry) === dag).map((t) => t.name);
+  const tests = [...registry.tests.values()].filter((t) => select.test(t, registry)).map((t) => t.name);
   if (tests.length > 0) {
     specs[opts.testTaskId ?? 'data_tests'] = {
       run: dataTestTask(tests, factoryOpts),
       upstream: names,
-      batch: dag !== 'ingest',
+      // Batchable exactly when the DAG's models are: a test then checks the whole range at once.
+      batch: names.some((n) => registry.model(n).config.materialized === 'partition'),
       retries: 0,
       description: `data tests: ${tests.join(', ')}`,
     };

@@ -5,7 +5,8 @@
  */
 import { QueryTypes } from 'sequelize';
 import { hashKey, vaultColumns } from '../../operators/load/hashing.js';
-import { modelTaskSpecs, type ModelDag } from '../../operators/sql/dagTasks.js';
+import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
+import { selectionOf, type PipelineDag } from '../../dags/_pipeline.js';
 import { openWarehouse } from '../../operators/warehouse.js';
 import type { DataInterval, Logger, TaskContext } from '../../scheduler/interfaces.js';
 import type { Entity, Settings } from '../../scheduler/settings.js';
@@ -100,9 +101,9 @@ export function contextFor(settings: Settings, dagId: string, taskId: string, in
 }
 
 /** Runs every task of a model DAG once for `intervals`, in topological order; returns the log. */
-export async function runModelDag(settings: Settings, dag: ModelDag, intervals: readonly DataInterval[], opts: { skip?: string[] } = {}): Promise<MemoryLog> {
+export async function runModelDag(settings: Settings, dag: PipelineDag, intervals: readonly DataInterval[], opts: { skip?: string[] } = {}): Promise<MemoryLog> {
   const log = new MemoryLog();
-  const specs = modelTaskSpecs(dag);
+  const specs = modelTaskSpecs(selectionOf(dag));
   for (const [id, spec] of Object.entries(specs)) {
     if (opts.skip?.includes(id)) continue;
     await spec.run(contextFor(settings, dag, id, intervals, log));

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sqlite3 from 'sqlite3';
 import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
+import { selectionOf } from '../../dags/_pipeline.js';
 import { sqliteDialect } from '../../operators/sql/dialect/sqlite.js';
 import { ModelError } from '../../operators/sql/ModelError.js';
 import { ModelRegistry } from '../../operators/sql/registry.js';
@@ -147,16 +148,16 @@ describe('SQL operator', function () {
       'tests/b_ok.sql': "SELECT * FROM {{ ref('daily_b') }} WHERE day IS NULL",
     });
     const registry = ModelRegistry.load(dir);
-    const ingest = modelTaskSpecs('ingest', { registry, sourceTask: (s) => `load_${s}` });
+    const ingest = modelTaskSpecs(selectionOf('ingest'), { registry, sourceTask: (s) => `load_${s}` });
     expect(Object.keys(ingest)).to.deep.equal(['base']);
     expect(ingest.base.upstream).to.deep.equal(['load_cars']);
-    const daily = modelTaskSpecs('marts_daily', { registry });
+    const daily = modelTaskSpecs(selectionOf('marts_daily'), { registry });
     expect(Object.entries(daily).map(([id, t]) => [id, t.upstream, t.batch])).to.deep.equal([
       ['daily_a', [], true],
       ['daily_b', ['daily_a'], true],
       ['data_tests', ['daily_a', 'daily_b'], true],
     ]);
-    expect(Object.keys(modelTaskSpecs('marts_monthly', { registry }))).to.deep.equal(['monthly']);
+    expect(Object.keys(modelTaskSpecs(selectionOf('marts_monthly'), { registry }))).to.deep.equal(['monthly']);
   });
 
   it('wires the company DAGs: extract, load, vault in ref order, tests; marts batched and waiting for ingest', async () => {
