@@ -2,11 +2,13 @@
  * The extract operator: fetches one entity whole from the source (page by page, or the original
  * unpaged API when pageSize is 0) into the lake partition ds = ctx.ds, replacing it atomically.
  */
+import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { lakeBytesCounter, rowsFetchedCounter } from '../../scheduler/metrics.js';
 import type { Entity } from '../../scheduler/settings.js';
 import { LakePartitionWriter } from '../lake/writer.js';
 import { NdjsonBuffer } from './NdjsonBuffer.js';
+import { SourceHttpError } from './SourceHttpError.js';
 import { fetchRows, type RowSink } from './sourceClient.js';
 
 /** Options of {@link extractTask}. */
@@ -32,64 +34,91 @@ const FLUSH_BYTES = 256 * 1024;
 /** A row buffer's starting size: a 5000-row page of ~270-byte rows fits without growing (it grows for bigger pages). */
 const PAGE_BYTES = 1536 * 1024;
 
+/** True when the source does not know a route at all (404), as the original service and `/v1/...`. */
+function isRouteMissing(err: unknown): boolean {
+  const cause = err instanceof NonRetryableError ? err.cause : err;
+  return cause instanceof SourceHttpError && cause.status === 404;
+}
+
 /** Fetches the whole entity into the lake partition for ctx.ds. */
 export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Promise<ExtractResult> {
   const { entity } = opts;
   const source = ctx.settings.source;
-  const route = source.pageSize > 0 ? source.routes[entity].paged : source.routes[entity].unpaged;
-  const base = `${source.url}${route}`;
-  const sourceUrl = source.pageSize > 0 ? `${base}?limit=${source.pageSize}` : base;
   const writer = await LakePartitionWriter.open(ctx.settings.lakeDir, entity, ctx.ds, { partRows: opts.partRows });
   const fetchOpts = { settings: source, signal: ctx.signal, log: ctx.log };
-  let pages = 0;
+  // Row buffers go back to this pool once gzip has read them, so pages reuse a few megabytes.
+  const pool: NdjsonBuffer[] = [];
+  const take = (): NdjsonBuffer => pool.pop() ?? new NdjsonBuffer(PAGE_BYTES);
+  const write = (buf: NdjsonBuffer): Promise<void> =>
+    writer.writeNdjson(buf.view(), buf.rows, () => {
+      buf.clear();
+      pool.push(buf);
+    });
+
+  /** The original API: one body with every row, streamed into the lake; a retry starts the partition over. */
+  const fetchUnpaged = async (url: string): Promise<number> => {
+    let pending = take();
+    const sink: RowSink = {
+      row: (buf, start, end, newlines) => pending.add(buf, start, end, newlines),
+      flush: async () => {
+        if (pending.bytes < FLUSH_BYTES) return;
+        const full = pending;
+        pending = take();
+        await write(full);
+      },
+      reset: async () => {
+        pending.clear();
+        await writer.reset();
+      },
+    };
+    const result = await fetchRows(url, fetchOpts, sink);
+    await write(pending);
+    rowsFetchedCounter.inc({ entity }, result.rows);
+    return 1;
+  };
+
+  /**
+   * Page by page: a page's rows are held once (as NDJSON bytes) until the page is complete, so a
+   * retried page never leaves half a page in the lake.
+   */
+  const fetchPaged = async (url: string): Promise<number> => {
+    let pages = 0;
+    let cursor: string | null | undefined;
+    do {
+      const pageUrl = cursor ? `${url}&cursor=${encodeURIComponent(cursor)}` : url;
+      const page = take();
+      const sink: RowSink = { row: (buf, start, end, newlines) => page.add(buf, start, end, newlines), flush: () => {}, reset: () => page.clear() };
+      const result = await fetchRows(pageUrl, fetchOpts, sink);
+      const rows = page.rows;
+      await write(page);
+      rowsFetchedCounter.inc({ entity }, rows);
+      pages++;
+      if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
+        throw new Error(`source returned the same next_cursor twice for ${entity}: refusing to loop`);
+      }
+      cursor = result.nextCursor;
+      if (pages % 50 === 0) ctx.log.info(`extract ${entity}: ${writer.rows} rows in ${pages} pages so far`, { entity, rows: writer.rows, pages });
+    } while (cursor);
+    return pages;
+  };
+
+  const unpagedUrl = `${source.url}${source.routes[entity].unpaged}`;
+  let sourceUrl = source.pageSize > 0 ? `${source.url}${source.routes[entity].paged}?limit=${source.pageSize}` : unpagedUrl;
   try {
-    // Row buffers go back to this pool once gzip has read them, so pages reuse a few megabytes.
-    const pool: NdjsonBuffer[] = [];
-    const take = (): NdjsonBuffer => pool.pop() ?? new NdjsonBuffer(PAGE_BYTES);
-    const write = (buf: NdjsonBuffer): Promise<void> =>
-      writer.writeNdjson(buf.view(), buf.rows, () => {
-        buf.clear();
-        pool.push(buf);
-      });
+    let pages: number;
     if (source.pageSize === 0) {
-      // One body with every row: stream it into the lake; a retry starts the partition over.
-      let pending = take();
-      const sink: RowSink = {
-        row: (buf, start, end, newlines) => pending.add(buf, start, end, newlines),
-        flush: async () => {
-          if (pending.bytes < FLUSH_BYTES) return;
-          const full = pending;
-          pending = take();
-          await write(full);
-        },
-        reset: async () => {
-          pending.clear();
-          await writer.reset();
-        },
-      };
-      const result = await fetchRows(sourceUrl, fetchOpts, sink);
-      await write(pending);
-      pages = 1;
-      rowsFetchedCounter.inc({ entity }, result.rows);
+      pages = await fetchUnpaged(sourceUrl);
     } else {
-      // Page by page: a page's rows are held once (as NDJSON bytes) until the page is complete, so a
-      // retried page never leaves half a page in the lake.
-      let cursor: string | null | undefined;
-      do {
-        const url = cursor ? `${sourceUrl}&cursor=${encodeURIComponent(cursor)}` : sourceUrl;
-        const page = take();
-        const sink: RowSink = { row: (buf, start, end, newlines) => page.add(buf, start, end, newlines), flush: () => {}, reset: () => page.clear() };
-        const result = await fetchRows(url, fetchOpts, sink);
-        const rows = page.rows;
-        await write(page);
-        rowsFetchedCounter.inc({ entity }, rows);
-        pages++;
-        if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
-          throw new Error(`source returned the same next_cursor twice for ${entity}: refusing to loop`);
-        }
-        cursor = result.nextCursor;
-        if (pages % 50 === 0) ctx.log.info(`extract ${entity}: ${writer.rows} rows in ${pages} pages so far`, { entity, rows: writer.rows, pages });
-      } while (cursor);
+      try {
+        pages = await fetchPaged(sourceUrl);
+      } catch (err) {
+        // A source without the paged routes (the original service) answers their first page 404:
+        // fall back to its unpaged route rather than fail every night on a setting.
+        if (!isRouteMissing(err) || writer.rows > 0) throw err;
+        ctx.log.warn(`${sourceUrl} answered 404: the source has no paged routes, fetching ${unpagedUrl} (set DRIVETRAIN_SOURCE_PAGE_SIZE=0 for this source)`);
+        sourceUrl = unpagedUrl;
+        pages = await fetchUnpaged(sourceUrl);
+      }
     }
     const manifest = await writer.commit(sourceUrl, new Date());
     const bytes = manifest.parts.reduce((s, p) => s + p.bytes, 0);

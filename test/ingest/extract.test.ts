@@ -1,5 +1,7 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
@@ -60,6 +62,26 @@ describe('extract operator', () => {
     expect(manifest).to.include({ entity: 'cars', ds: DS, rows: 120, source_url: `${server.url}/v1/cars?limit=25` });
   });
 
+  it('falls back to the unpaged route when the source has no paged routes, as the original service', async () => {
+    // A stand-in for the original FastAPI service: only GET /cars/, everything else 404.
+    const rows = [...generateRows('cars', sizes, 5)];
+    const original = http.createServer((req, res) => {
+      if (req.url !== '/cars/') return void res.writeHead(404).end('{"detail":"Not Found"}');
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(rows));
+    });
+    await new Promise<void>((resolve) => original.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (original.address() as AddressInfo).port;
+      const ctx = taskContext(testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: `http://127.0.0.1:${port}`, DRIVETRAIN_SOURCE_PAGE_SIZE: '25' }), DS);
+      await extractTask({ entity: 'cars' })(ctx);
+      expect(await lakeRows(ctx.settings.lakeDir, 'cars')).to.deep.equal(rows);
+      expect((await readManifest(ctx.settings.lakeDir, 'cars', DS)).source_url).to.equal(`http://127.0.0.1:${port}/cars/`);
+      expect(ctx.log.lines.some((l) => l.level === 'warn' && /answered 404: the source has no paged routes/.test(l.message))).to.equal(true);
+    } finally {
+      await new Promise((resolve) => original.close(resolve));
+    }
+  });
+
   it('retries failed requests with backoff and succeeds when the source recovers', async () => {
     await start({ failFirst: 3, failStatus: 503 });
     const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '3' }), DS);
@@ -80,14 +102,24 @@ describe('extract operator', () => {
     expect(existsSync(path.join(ctx.settings.lakeDir, 'cars', `ds=${DS}`))).to.equal(false);
   });
 
-  it('does not retry a 404 and fails the task as non-retryable', async () => {
+  it('does not retry a 403 and fails the task as non-retryable', async () => {
+    await start({ failRate: 1, failStatus: 403 });
+    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), DS);
+    let error: unknown;
+    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(NonRetryableError);
+    expect((error as Error).message).to.match(/source answered 403/);
+    expect(server.dataRequests()).to.equal(1);
+  });
+
+  it('does not retry a 404 either: one request to the paged route, one to the unpaged fallback', async () => {
     await start({ failRate: 1, failStatus: 404 });
     const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), DS);
     let error: unknown;
     await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: unknown) => (error = e));
     expect(error).to.be.instanceOf(NonRetryableError);
-    expect((error as Error).message).to.match(/source answered 404/);
-    expect(server.dataRequests()).to.equal(1);
+    expect((error as Error).message).to.match(/source answered 404 to GET .*\/cars\/$/);
+    expect(server.dataRequests()).to.equal(2);
   });
 
   it('retries a 429 after the Retry-After the source asked for', async () => {
