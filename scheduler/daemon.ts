@@ -5,7 +5,7 @@
  */
 import cron, { type Logger as CronLogger } from 'node-cron';
 import { clockFromSettings } from './clock.js';
-import { loadDagBag, watchDagBag, type DagBag } from './dagLoader.js';
+import { loadConfiguredDagBag, watchDagBag, type DagBag } from './dagLoader.js';
 import { ConfigError } from './errors/ConfigError.js';
 import { Executor } from './executor.js';
 import { startHttpServer, type HealthReport } from './httpServer.js';
@@ -89,7 +89,7 @@ export class Daemon {
     if (!cron.validate(settings.scheduler.tick)) {
       throw new ConfigError(`DRIVETRAIN_SCHEDULER_TICK: '${settings.scheduler.tick}' is not a valid node-cron pattern`, 'DRIVETRAIN_SCHEDULER_TICK');
     }
-    this.setBag(await loadDagBag(settings.dagsDir, log));
+    this.setBag(await loadConfiguredDagBag(settings, log));
     await syncDags(db, this.bag.dags.values());
     this.executor = new Executor({
       db,

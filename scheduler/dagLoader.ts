@@ -26,7 +26,9 @@ import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDag } from './dag.js';
+import { ConfigError } from './errors/ConfigError.js';
 import type { Dag, DagImportError, Logger } from './interfaces.js';
+import type { Settings } from './settings.js';
 
 /** The DAGs of a folder and the files that could not be loaded. */
 export interface DagBag {
@@ -269,6 +271,22 @@ export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOpti
   });
   log?.info('DAG folder loaded', { dir: absDir, dags: dags.size, errors: errors.length });
   return { dags, errors };
+}
+
+/**
+ * {@link loadDagBag} of the configured folder (DRIVETRAIN_DAGS_DIR): a folder that does not exist or
+ * is not a folder is bad configuration, a ConfigError naming the variable and the path (exit 2).
+ */
+export async function loadConfiguredDagBag(settings: Settings, log?: Logger): Promise<DagBag> {
+  try {
+    return await loadDagBag(settings.dagsDir, log);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new ConfigError(`DRIVETRAIN_DAGS_DIR: '${settings.dagsDir}' is not a folder (${code})`, 'DRIVETRAIN_DAGS_DIR');
+    }
+    throw err;
+  }
 }
 
 function describeValue(v: unknown): string {

@@ -3,7 +3,7 @@
  * metadata database and the DAG bag. close() releases them in reverse order.
  */
 import { clockFromSettings } from '../clock.js';
-import { loadDagBag, type DagBag } from '../dagLoader.js';
+import { loadConfiguredDagBag, type DagBag } from '../dagLoader.js';
 import { UsageError } from '../errors/UsageError.js';
 import type { Clock, Dag } from '../interfaces.js';
 import { createSchedulerLogger, type SchedulerLogger } from '../logging.js';
@@ -42,7 +42,14 @@ export async function openContext(opts: { stdout?: boolean } = {}): Promise<Comm
     await log.close();
     throw err;
   }
-  const bag = await loadDagBag(settings.dagsDir, log);
+  let bag: DagBag;
+  try {
+    bag = await loadConfiguredDagBag(settings, log);
+  } catch (err) {
+    await db.close();
+    await log.close();
+    throw err;
+  }
   await syncDags(db, bag.dags.values());
   return {
     settings,

@@ -68,6 +68,14 @@ describe('drivetrain dags / tasks / runs', function () {
     expect(r.stderr).to.contain('usage: drivetrain <command>');
   });
 
+  it('exits 2 with one line naming DRIVETRAIN_DAGS_DIR when the DAG folder does not exist', async () => {
+    const missing = path.join(tmp.dir, 'no-such-dags');
+    const r = await runCli(['dags', 'list'], { ...env, DRIVETRAIN_DAGS_DIR: missing });
+    expect(r.code).to.equal(2);
+    expect(r.stderr.trim().split('\n')).to.have.length(1);
+    expect(r.stderr).to.contain('DRIVETRAIN_DAGS_DIR').and.contain(`'${missing}'`);
+  });
+
   it('triggers a manual run with a conf, refuses a second run at the same date, and lists it', async () => {
     const t = await runCli(['dags', 'trigger', 'good', '--date', '2024-01-02', '--conf', '{"full":true}'], env);
     expect(t.code, t.stderr).to.equal(0);
