@@ -14,7 +14,15 @@
 import os from 'node:os';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
 import type { Dag, DataInterval, Logger, RunType, Task } from './interfaces.js';
-import { newLeaseOwner, recoverLostTaskInstances, recoverOrphanedBackfillRuns, releaseBackfillRuns, renewLeases } from './lease.js';
+import {
+  forgetLiveOwner,
+  newLeaseOwner,
+  recoverLostTaskInstances,
+  recoverOrphanedBackfillRuns,
+  registerLiveOwner,
+  releaseBackfillRuns,
+  renewLeases,
+} from './lease.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
 import type { MetadataDb, Sql } from './metadata/db.js';
 import type { DagRunRow } from './metadata/models.js';
@@ -148,6 +156,7 @@ export class Executor {
     this.settings = opts.settings;
     this.log = opts.log;
     this.owner = opts.owner ?? newLeaseOwner();
+    registerLiveOwner(this.owner);
     this.pollMs = opts.pollMs ?? 200;
     this.batchCap = opts.batchCap ?? 400;
   }
@@ -296,6 +305,7 @@ export class Executor {
       // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
       await releaseBackfillRuns(sql, this.owner);
     });
+    forgetLiveOwner(this.owner);
     await Promise.allSettled([...this.logCloses]);
   }
 

@@ -9,9 +9,22 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { MetadataDb, Sql } from './metadata/db.js';
 
+/** Owner ids of the executors alive in this process (see {@link ownerIsDeadHere}). */
+const liveHere = new Set<string>();
+
 /** `hostname:pid:random` — unique per process start, even when a pid is reused. */
 export function newLeaseOwner(): string {
   return `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+}
+
+/** Marks `owner` as an executor of this process, alive until {@link forgetLiveOwner}. */
+export function registerLiveOwner(owner: string): void {
+  liveHere.add(owner);
+}
+
+/** `owner` (an executor of this process) has stopped: what it still holds is lost. */
+export function forgetLiveOwner(owner: string): void {
+  liveHere.delete(owner);
 }
 
 /** The host and pid encoded in an owner id (the host may itself contain ':'). */
@@ -27,6 +40,9 @@ export function parseLeaseOwner(owner: string): { host: string; pid: number } | 
 export function ownerIsDeadHere(owner: string): boolean {
   const parsed = parseLeaseOwner(owner);
   if (!parsed || parsed.host !== os.hostname()) return false;
+  // Our own pid: a container restarted with the same hostname gets the same pid, so an owner with it
+  // is either an executor of this process or an earlier incarnation, which is dead.
+  if (parsed.pid === process.pid) return !liveHere.has(owner);
   try {
     process.kill(parsed.pid, 0);
     return false;

@@ -174,6 +174,26 @@ describe('executor', () => {
     expect(h.log.lines.some((l) => l.startsWith('warn lease lost'))).to.equal(true);
   });
 
+  it('recovers at once an instance held by an earlier process with this host and pid (a restarted container)', async () => {
+    h = await openHarness();
+    const ran: number[] = [];
+    const dag = defineDag({ id: 'reborn', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: (ctx) => void ran.push(ctx.tryNumber) } } });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    // Same hostname and pid as this process, another start: its lease has not expired yet.
+    const earlier = `${os.hostname()}:${process.pid}:0ldst4rt`;
+    await h.db.tx(async (sql) => {
+      await sql.run("UPDATE dag_runs SET state = 'running'");
+      await sql.run(
+        `INSERT INTO task_instances (run_pk, dag_id, run_id, task_id, state, try_number, max_tries, lease_owner, lease_expires_at)
+         SELECT id, dag_id, run_id, 'only', 'running', 1, 3, ?, ? FROM dag_runs`,
+        [earlier, Date.now() + 3_600_000],
+      );
+    });
+    await h.drain([dag]);
+    expect(ran).to.deep.equal([2]);
+    expect(h.log.lines.some((l) => l.includes('recovered a lost task instance') && l.includes('0ldst4rt'))).to.equal(true);
+  });
+
   it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {
     h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
     const ran: string[] = [];
