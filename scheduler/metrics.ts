@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** The one Prometheus registry: every metric below is registered here, and /metrics serves it. */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'drivetrain_process_' });
 
