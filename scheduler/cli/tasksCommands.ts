@@ -50,12 +50,13 @@ export async function tasksClearCommand(
     throw new UsageError(`DAG '${dagId}' has no task '${o.taskId}' (tasks: ${dag.tasks.map((t) => t.id).join(', ')})`);
   }
   const taskIds = o.taskId ? withDownstream(dag, o.taskId) : dag.tasks.map((t) => t.id);
-  const { runs, instances } = await ctx.db.tx(async (sql) => {
-    const runRows = await sql.all<{ id: number }>(
-      'SELECT id FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ?',
+  const { runs, instances, backfill } = await ctx.db.tx(async (sql) => {
+    const runRows = await sql.all<{ id: number; run_type: string; logical_date: string }>(
+      'SELECT id, run_type, logical_date FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ? ORDER BY logical_date',
       [dagId, o.from ? dbDate(o.from) : '', o.to ? dbDate(o.to) : '9999'],
     );
-    if (runRows.length === 0) return { runs: 0, instances: 0 };
+    const backfill = runRows.filter((r) => r.run_type === 'backfill').map((r) => r.logical_date.slice(0, 10));
+    if (runRows.length === 0) return { runs: 0, instances: 0, backfill };
     const ids = runRows.map((r) => r.id);
     let instances = 0;
     for (const taskId of taskIds) {
@@ -70,9 +71,16 @@ export async function tasksClearCommand(
       instances += after.n - before.n;
     }
     await sql.run("UPDATE dag_runs SET state = 'queued', ended_at = NULL WHERE id IN (?) AND state <> 'running'", [ids]);
-    return { runs: ids.length, instances };
+    return { runs: ids.length, instances, backfill };
   });
   ctx.log.info('task instances cleared', { dagId, tasks: taskIds, runs, instances });
   process.stdout.write(`cleared ${instances} task instance(s) of ${taskIds.join(', ')} in ${runs} run(s) of ${dagId}\n`);
+  if (backfill.length > 0) {
+    // The daemon executes only scheduled and manual runs: without this, cleared backfill runs look
+    // forgotten.
+    process.stdout.write(
+      `${backfill.length} of them are backfill runs, which only a backfill executes: drivetrain backfill --dag ${dagId} --from ${backfill[0]} --to ${backfill[backfill.length - 1]}\n`,
+    );
+  }
   return 0;
 }

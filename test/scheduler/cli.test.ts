@@ -107,6 +107,8 @@ describe('drivetrain dags / tasks / runs', function () {
     const cleared = await runCli(['tasks', 'clear', 'chain', '--from', '2024-01-02', '--to', '2024-01-02', '--task', 'b'], e);
     expect(cleared.code, cleared.stderr).to.equal(0);
     expect(cleared.stdout).to.contain('cleared 2 task instance(s) of b, c in 1 run(s)');
+    // The daemon leaves backfill runs alone, so the command says what re-runs them.
+    expect(cleared.stdout).to.contain('1 of them are backfill runs, which only a backfill executes: drivetrain backfill --dag chain --from 2024-01-02 --to 2024-01-02');
     expect((await runCli(['runs', 'list', 'chain'], e)).stdout).to.match(/backfill__2024-01-02T00:00:00\+00:00\s+backfill\s+queued/);
     expect((await runCli(['backfill', '--from', '2024-01-01'], e)).code).to.equal(0);
     expect(outLines(tmp.dir).slice(6)).to.deep.equal(['b 2024-01-02 try=2', 'c 2024-01-02 try=2']);
