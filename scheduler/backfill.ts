@@ -30,7 +30,7 @@ export interface BackfillOptions {
   readonly dagIds?: readonly string[];
   /** First logical date (inclusive). */
   readonly from: Date;
-  /** Last logical date (inclusive); default each DAG's last completed interval. */
+  /** Last logical date (inclusive); default, and at most, each DAG's last completed interval. */
   readonly to?: Date;
   /** Re-run runs that already succeeded. */
   readonly reset: boolean;
@@ -78,7 +78,7 @@ interface Plan {
   readonly to: Date;
 }
 
-/** The DAGs and date bounds a backfill covers; UsageError for unknown or unschedulable DAGs. */
+/** The DAGs and date bounds a backfill covers (`to` capped at each DAG's last completed interval); UsageError for unknown or unschedulable DAGs. */
 export function planBackfill(dags: ReadonlyMap<string, Dag>, dagIds: readonly string[] | undefined, from: Date, to: Date | undefined, now: Date): Plan[] {
   if (to && to.getTime() < from.getTime()) {
     throw new UsageError(`--to '${to.toISOString().slice(0, 10)}' is before --from '${from.toISOString().slice(0, 10)}'`);
@@ -98,7 +98,10 @@ export function planBackfill(dags: ReadonlyMap<string, Dag>, dagIds: readonly st
   }
   const plans: Plan[] = [];
   for (const dag of chosen) {
-    const last = to ?? latestCompletedInterval(dag.schedule, dag.startDate, now, dag.endDate)?.start;
+    // Never past the last completed interval, even when --to asks: such a run would read data that
+    // is not complete yet, and would take the logical date the daemon's real run needs later.
+    const completed = latestCompletedInterval(dag.schedule, dag.startDate, now, dag.endDate)?.start;
+    const last = to && completed && to.getTime() < completed.getTime() ? to : completed;
     if (!last || last.getTime() < from.getTime()) continue;
     plans.push({ dag, from, to: last });
   }
@@ -217,7 +220,7 @@ async function checkWaitForReach(opts: BackfillOptions, plan: Plan, now: Date): 
     if (reach < last.end.getTime()) {
       const upTo = Number.isFinite(reach) ? `data up to ${new Date(reach).toISOString()}` : 'no data yet';
       throw new UsageError(
-        `DAG '${plan.dag.id}' waits for '${id}', which has ${upTo}; its run of ${last.start.toISOString().slice(0, 10)} needs '${id}' up to ${last.end.toISOString()} (use an earlier --to)`,
+        `DAG '${plan.dag.id}' waits for '${id}', which has ${upTo}; its run of ${last.start.toISOString().slice(0, 10)} needs '${id}' up to ${last.end.toISOString()} (run '${id}' that far first, or use an earlier --to)`,
       );
     }
   }

@@ -167,27 +167,50 @@ describe('runBackfill', () => {
     }
   });
 
-  it('refuses a --to past what the waited-for DAG can reach, instead of waiting for ever', async () => {
+  it('refuses a range the waited-for DAG cannot reach, instead of waiting for ever', async () => {
     const h = await openHarness();
     try {
-      const ingest = defineDag({ id: 'ingest', schedule: '@daily', startDate: '2024-01-01', tasks: { t: { run: () => undefined } } });
+      // Manual only and never run: nothing the marts runs wait for will ever exist unless someone runs it.
+      const ingest = defineDag({ id: 'ingest', schedule: null, startDate: '2024-01-01', tasks: { t: { run: () => undefined } } });
       const marts = defineDag({ id: 'marts', schedule: '@daily', startDate: '2024-01-01', waitFor: ['ingest'], tasks: { t: { run: () => undefined } } });
       const err = await runBackfill({
         db: h.db,
         settings: h.settings,
-        // The last completed interval of ingest is 2024-01-02: marts of 2024-01-03 can never start.
         clock: fixedClock(new Date('2024-01-03T05:00:00Z')),
         log: h.log,
         dags: new Map([[ingest.id, ingest], [marts.id, marts]]),
         dagIds: ['marts'],
         from: new Date('2024-01-01T00:00:00Z'),
-        to: new Date('2024-01-03T00:00:00Z'),
         reset: false,
       }).then(() => undefined, (e: unknown) => e);
       expect(err).to.be.instanceOf(UsageError);
       expect((err as Error).message).to.equal(
-        "DAG 'marts' waits for 'ingest', which has data up to 2024-01-03T00:00:00.000Z; its run of 2024-01-03 needs 'ingest' up to 2024-01-04T00:00:00.000Z (use an earlier --to)",
+        "DAG 'marts' waits for 'ingest', which has no data yet; its run of 2024-01-02 needs 'ingest' up to 2024-01-03T00:00:00.000Z (run 'ingest' that far first, or use an earlier --to)",
       );
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('stops at the last completed interval even when --to lies in the future', async () => {
+    const h = await openHarness();
+    try {
+      const ran: string[] = [];
+      const daily = defineDag({ id: 'daily', schedule: '@daily', startDate: '2024-01-01', tasks: { t: { run: (ctx) => void ran.push(ctx.ds) } } });
+      const result = await runBackfill({
+        db: h.db,
+        settings: h.settings,
+        clock: fixedClock(new Date('2024-01-03T05:00:00Z')),
+        log: h.log,
+        dags: new Map([[daily.id, daily]]),
+        from: new Date('2024-01-01T00:00:00Z'),
+        to: new Date('2024-01-10T00:00:00Z'),
+        reset: false,
+      });
+      // 2024-01-03 has not ended: its run would read an incomplete day and take the daemon's date.
+      expect(ran).to.deep.equal(['2024-01-01', '2024-01-02']);
+      expect(result.ok).to.equal(true);
+      expect(result.rows[0]).to.include({ dagId: 'daily', to: '2024-01-02', runs: 2 });
     } finally {
       await h.close();
     }
