@@ -29,6 +29,22 @@ function nonNegative(value: number | undefined, what: string, dagId: string): nu
   return value;
 }
 
+function nonNegativeInt(value: number | undefined, what: string, dagId: string): number | undefined {
+  if (value !== undefined && !Number.isInteger(value)) throw new DagDefinitionError(`DAG '${dagId}': invalid ${what} '${value}'`, dagId);
+  return nonNegative(value, what, dagId);
+}
+
+/** waitFor names other DAGs, each once. */
+function waitForList(dagId: string, waitFor: readonly string[] | undefined): string[] {
+  const list = [...(waitFor ?? [])];
+  for (const [i, other] of list.entries()) {
+    if (typeof other !== 'string' || !ID_PATTERN.test(other)) throw new DagDefinitionError(`DAG '${dagId}': invalid waitFor entry '${String(other)}'`, dagId);
+    if (other === dagId) throw new DagDefinitionError(`DAG '${dagId}' cannot waitFor itself`, dagId);
+    if (list.indexOf(other) !== i) throw new DagDefinitionError(`DAG '${dagId}' lists waitFor '${other}' twice`, dagId);
+  }
+  return list;
+}
+
 function positiveInt(value: number, what: string, dagId: string): number {
   if (!Number.isInteger(value) || value < 1) throw new DagDefinitionError(`DAG '${dagId}': invalid ${what} '${value}'`, dagId);
   return value;
@@ -89,25 +105,30 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
       id,
       run: t.run,
       upstream,
-      retries: nonNegative(t.retries, `retries of task '${id}'`, dagId),
+      retries: nonNegativeInt(t.retries, `retries of task '${id}'`, dagId),
       retryDelayS: nonNegative(t.retryDelayS, `retryDelayS of task '${id}'`, dagId),
       timeoutS: nonNegative(t.timeoutS, `timeoutS of task '${id}'`, dagId),
       batch: t.batch ?? false,
       description: t.description,
     };
   });
+  const startDate = parseUtcDate(spec.startDate, 'startDate', dagId);
+  const endDate = spec.endDate === undefined ? undefined : parseUtcDate(spec.endDate, 'endDate', dagId);
+  if (endDate && endDate.getTime() < startDate.getTime()) {
+    throw new DagDefinitionError(`DAG '${dagId}': endDate '${String(spec.endDate)}' is before startDate '${String(spec.startDate)}'`, dagId);
+  }
   const dag: Dag & { [DAG_BRAND]?: true } = {
     id: dagId,
     schedule: spec.schedule,
-    startDate: parseUtcDate(spec.startDate, 'startDate', dagId),
-    endDate: spec.endDate === undefined ? undefined : parseUtcDate(spec.endDate, 'endDate', dagId),
+    startDate,
+    endDate,
     catchup: spec.catchup ?? true,
     maxActiveRuns: positiveInt(spec.maxActiveRuns ?? 1, 'maxActiveRuns', dagId),
     maxActiveTasks: positiveInt(spec.maxActiveTasks ?? 16, 'maxActiveTasks', dagId),
-    retries: nonNegative(spec.retries, 'retries', dagId),
+    retries: nonNegativeInt(spec.retries, 'retries', dagId),
     retryDelayS: nonNegative(spec.retryDelayS, 'retryDelayS', dagId),
     timeoutS: nonNegative(spec.timeoutS, 'timeoutS', dagId),
-    waitFor: [...(spec.waitFor ?? [])],
+    waitFor: waitForList(dagId, spec.waitFor),
     description: spec.description,
     tasks: topologicalOrder(dagId, tasks),
   };

@@ -296,6 +296,13 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
     throw new ConfigError(describeIssue(issue, envVarFor), envVarFor(issue.path) ?? issue.path.join('.'));
   }
   const s: FileSettings = parsed.data;
+  if (s.scheduler.heartbeat_s >= s.scheduler.lease_s) {
+    // A lease that can expire between two heartbeats lets another process take over a healthy task.
+    throw new ConfigError(
+      `setting 'scheduler.heartbeat_s' (DRIVETRAIN_HEARTBEAT_S) ${s.scheduler.heartbeat_s} must be below scheduler.lease_s (DRIVETRAIN_LEASE_S) ${s.scheduler.lease_s}`,
+      'DRIVETRAIN_HEARTBEAT_S',
+    );
+  }
 
   const logLevel = (env.DRIVETRAIN_LOG_LEVEL?.trim() || 'info') as Settings['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {

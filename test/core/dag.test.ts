@@ -50,6 +50,16 @@ describe('defineDag', () => {
     expect(() => defineDag({ ...base, id: 'has space' })).to.throw("invalid DAG id 'has space'");
     expect(() => defineDag({ ...base, maxActiveRuns: 0 })).to.throw("DAG 'x': invalid maxActiveRuns '0'");
     expect(() => defineDag({ ...base, tasks: {} })).to.throw("DAG 'x' has no tasks");
+    expect(() => defineDag({ ...base, retries: 1.5 })).to.throw("DAG 'x': invalid retries '1.5'");
+    expect(() => defineDag({ ...base, endDate: '2023-12-31' })).to.throw("DAG 'x': endDate '2023-12-31' is before startDate '2024-01-01'");
+  });
+
+  it('checks waitFor: other DAGs, each once', () => {
+    const base = { id: 'x', schedule: '@daily', startDate: '2024-01-01', tasks: { a: { run: noop } } };
+    expect(defineDag({ ...base, waitFor: ['ingest'] }).waitFor).to.deep.equal(['ingest']);
+    expect(() => defineDag({ ...base, waitFor: ['x'] })).to.throw("DAG 'x' cannot waitFor itself");
+    expect(() => defineDag({ ...base, waitFor: ['a', 'a'] })).to.throw("DAG 'x' lists waitFor 'a' twice");
+    expect(() => defineDag({ ...base, waitFor: ['no such'] })).to.throw("DAG 'x': invalid waitFor entry 'no such'");
   });
 
   it('makes a misspelt upstream a compile error, and still a run-time one', () => {

@@ -58,7 +58,7 @@ describe('settings', () => {
       const file = path.join(dir, 'settings.toml');
       writeFileSync(
         file,
-        `[default]\nhome = "./d"\nlog_dir = "./l"\ndags_dir = "./g"\n[default.source]\nurl = "http://a:1"\npage_size = 10\ntimeout_ms = 1\nretries = 1\nretry_min_timeout_ms = 1\nretry_max_timeout_ms = 1\n[default.source.breaker]\nerror_threshold_percentage = 50\nvolume_threshold = 1\nrolling_count_timeout_ms = 1\nreset_timeout_ms = 1\n[default.source.routes.cars]\npaged = "/c"\nunpaged = "/c/"\n[default.source.routes.customers]\npaged = "/u"\nunpaged = "/u/"\n[default.source.routes.subscriptions]\npaged = "/s"\nunpaged = "/s/"\n[default.load]\nmax_reject_share = 0.5\nbatch_rows = 10\n[default.task]\nretries = 1\nretry_delay_s = 1\n[default.scheduler]\nparallelism = 2\ntick = "* * * * *"\nlease_s = 1\nheartbeat_s = 1\nshutdown_grace_ms = 1\nlog_retention_days = 1\nscheduler_log_max_bytes = 2048\nscheduler_log_max_files = 1\n[default.http]\nhost = "h"\nport = 1\n[staging]\n[staging.source]\npage_size = 77\n`,
+        `[default]\nhome = "./d"\nlog_dir = "./l"\ndags_dir = "./g"\n[default.source]\nurl = "http://a:1"\npage_size = 10\ntimeout_ms = 1\nretries = 1\nretry_min_timeout_ms = 1\nretry_max_timeout_ms = 1\n[default.source.breaker]\nerror_threshold_percentage = 50\nvolume_threshold = 1\nrolling_count_timeout_ms = 1\nreset_timeout_ms = 1\n[default.source.routes.cars]\npaged = "/c"\nunpaged = "/c/"\n[default.source.routes.customers]\npaged = "/u"\nunpaged = "/u/"\n[default.source.routes.subscriptions]\npaged = "/s"\nunpaged = "/s/"\n[default.load]\nmax_reject_share = 0.5\nbatch_rows = 10\n[default.task]\nretries = 1\nretry_delay_s = 1\n[default.scheduler]\nparallelism = 2\ntick = "* * * * *"\nlease_s = 2\nheartbeat_s = 1\nshutdown_grace_ms = 1\nlog_retention_days = 1\nscheduler_log_max_bytes = 2048\nscheduler_log_max_files = 1\n[default.http]\nhost = "h"\nport = 1\n[staging]\n[staging.source]\npage_size = 77\n`,
       );
       const s = loadSettings({ env: { DRIVETRAIN_SETTINGS_FILE: file, DRIVETRAIN_ENV: 'staging' }, cwd: dir, warn: () => {} });
       expect(s.env).to.equal('staging');
@@ -82,6 +82,12 @@ describe('settings', () => {
     expect(configErrorOf({ DRIVETRAIN_TASK_RETRIES: '1.5' }).message).to.equal("DRIVETRAIN_TASK_RETRIES: '1.5' is not an integer");
     expect(configErrorOf({ DRIVETRAIN_NOW: 'yesterday' }).setting).to.equal('DRIVETRAIN_NOW');
     expect(configErrorOf({ DRIVETRAIN_LOG_LEVEL: 'loud' }).setting).to.equal('DRIVETRAIN_LOG_LEVEL');
+  });
+
+  it('refuses a heartbeat that is not shorter than the lease', () => {
+    const err = configErrorOf({ DRIVETRAIN_LEASE_S: '5', DRIVETRAIN_HEARTBEAT_S: '5' });
+    expect(err.setting).to.equal('DRIVETRAIN_HEARTBEAT_S');
+    expect(err.message).to.match(/heartbeat_s.* 5 must be below scheduler\.lease_s .* 5$/);
   });
 
   it('refuses an environment without a section', () => {
