@@ -20,6 +20,7 @@ import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
 import { closeWarehouses } from '../operators/warehouse.js';
 import type { DataInterval, Logger, TaskContext } from '../scheduler/interfaces.js';
 import { loadSettings, type Settings } from '../scheduler/settings.js';
+import { Prng } from '../source/prng.js';
 
 const SCALE = Number(process.env.BENCH_SCALE ?? '1');
 const N_CARS = Math.round(1_000_000 * SCALE);
@@ -30,16 +31,10 @@ const BATCH_CAP = Number(process.env.BENCH_BATCH_CAP ?? '400');
 const DS = '2024-01-31';
 const DS2 = '2024-02-01';
 
-/** mulberry32: a small seeded PRNG, so every run generates the same data. */
+/** Seeded (mulberry32, the sample source's PRNG), so every run generates the same data. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const stream = new Prng(seed);
+  return () => stream.next();
 }
 
 const DAY_MS = 86_400_000;

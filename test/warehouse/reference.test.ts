@@ -3,17 +3,12 @@ import { closeWarehouses } from '../../operators/warehouse.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { dayInterval, ingest, MARTS, monthInterval, runModelDag, tableRows, type Row, type Snapshot } from './fixtures.js';
 import { addMonthsClamped, referenceMarts, utcDay } from './reference.js';
+import { Prng } from '../../source/prng.js';
 
-/** mulberry32: seeded, so the dataset is the same on every run. */
+/** Seeded (mulberry32, the sample source's PRNG), so every run generates the same data. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const stream = new Prng(seed);
+  return () => stream.next();
 }
 
 /** A few thousand rows with the awkward cases mixed in: zone suffixes, month ends, unknown parties. */
