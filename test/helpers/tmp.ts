@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { closeWarehouses } from '../../operators/warehouse.js';
 import { loadSettings, type Settings } from '../../scheduler/settings.js';
 
 /** A new empty directory under the OS temp dir; removed by the returned cleanup. */
@@ -28,4 +29,30 @@ export function testEnv(dir: string, overrides: Record<string, string> = {}): No
 /** Settings for an in-process test whose home and logs live in `dir`. */
 export function testSettings(dir: string, overrides: Record<string, string> = {}): Settings {
   return loadSettings({ env: testEnv(dir, overrides), cwd: dir, warn: () => {} });
+}
+
+/**
+ * Mocha hooks for the calling `describe`: each test gets a fresh temp dir with settings pointing
+ * into it; warehouse connections are closed and the dir removed after it. Read `.dir` and `.settings`
+ * inside tests (they change per test).
+ */
+export function useTmpWarehouse(overrides: Record<string, string> = {}): { readonly dir: string; readonly settings: Settings } {
+  let tmp: { dir: string; cleanup: () => void } | undefined;
+  let settings: Settings | undefined;
+  beforeEach(() => {
+    tmp = makeTmpDir();
+    settings = testSettings(tmp.dir, overrides);
+  });
+  afterEach(async () => {
+    await closeWarehouses();
+    tmp?.cleanup();
+  });
+  return {
+    get dir() {
+      return tmp!.dir;
+    },
+    get settings() {
+      return settings!;
+    },
+  };
 }

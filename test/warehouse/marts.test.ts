@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { closeWarehouses } from '../../operators/warehouse.js';
 import type { Settings } from '../../scheduler/settings.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { makeTmpDir, testSettings, useTmpWarehouse } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
 import { dayInterval, ingest, monthInterval, runModelDag, snapshotWarehouse, tableRows } from './fixtures.js';
 
@@ -14,16 +14,9 @@ const tuples = (rows: Record<string, unknown>[]) => rows.map((r) => Object.value
 
 describe('warehouse marts', function () {
   this.timeout(60_000);
-  let tmp: { dir: string; cleanup: () => void };
+  const env = useTmpWarehouse();
   let settings: Settings;
-  beforeEach(() => {
-    tmp = makeTmpDir();
-    settings = testSettings(tmp.dir);
-  });
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp.cleanup();
-  });
+  beforeEach(() => (settings = env.settings));
 
   it('a daily run writes its day and every later day: registrations, deregistrations (future ones too) and deliveries by city', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);

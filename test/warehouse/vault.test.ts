@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { closeWarehouses } from '../../operators/warehouse.js';
 import type { Settings } from '../../scheduler/settings.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { useTmpWarehouse } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
 import { hashKey, ingest, snapshotWarehouse, tableRows } from './fixtures.js';
 import { hashDiff } from '../../operators/load/hashing.js';
@@ -11,16 +10,9 @@ import { openWarehouse } from '../../operators/warehouse.js';
 
 describe('warehouse vault', function () {
   this.timeout(60_000);
-  let tmp: { dir: string; cleanup: () => void };
+  const env = useTmpWarehouse();
   let settings: Settings;
-  beforeEach(() => {
-    tmp = makeTmpDir();
-    settings = testSettings(tmp.dir);
-  });
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp.cleanup();
-  });
+  beforeEach(() => (settings = env.settings));
 
   it('loads hubs with hash keys, business keys, the interval-end load_date and the record source', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
