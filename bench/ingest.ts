@@ -6,12 +6,11 @@
  *
  *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Logger, TaskContext } from '../scheduler/interfaces.js';
 import { loadSettings, type Entity } from '../scheduler/settings.js';
 import { extractEntity } from '../operators/extract/extractTask.js';
@@ -19,8 +18,8 @@ import { loadEntity } from '../operators/load/loadTask.js';
 import { closeWarehouses } from '../operators/warehouse.js';
 import { generateRows, type DatasetSizes } from '../source/generator.js';
 import { FIELDS } from '../source/rowSource.js';
+import { spawnSourceProcess } from '../source/spawnSource.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
   const i = args.indexOf(name);
@@ -51,22 +50,10 @@ function vmHwmMb(): number {
 }
 
 async function startChildSource(): Promise<{ url: string; cpuSeconds: () => number; stop: () => Promise<void> }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(here, '..', 'bin', 'drivetrain.ts'), 'source', '--generate',
-      '--cars', String(sizes.cars), '--customers', String(sizes.customers), '--subscriptions', String(sizes.subscriptions),
-      '--seed', String(SEED), '--port', '0'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /"url":"([^"]+)"/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    child.on('exit', (code) => reject(new Error(`source exited with ${code}: ${out}`)));
-  });
+  const { child, url } = await spawnSourceProcess([
+    '--generate', '--cars', String(sizes.cars), '--customers', String(sizes.customers), '--subscriptions', String(sizes.subscriptions),
+    '--seed', String(SEED), '--port', '0',
+  ]);
   return {
     url,
     cpuSeconds: () => {

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../source/cli.js';
 import { UsageError } from '../../scheduler/errors/UsageError.js';
+import { spawnSourceProcess } from '../../source/spawnSource.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -20,19 +20,7 @@ describe('drivetrain source command', () => {
 
   it('serves a generated dataset on the port it prints and stops on SIGTERM', async function () {
     this.timeout(20_000);
-    const bin = path.join(here, '..', '..', 'bin', 'drivetrain.ts');
-    const child = spawn(process.execPath, ['--import', 'tsx', bin, 'source', '--generate', '--cars', '5', '--customers', '2', '--subscriptions', '3', '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /"url":"([^"]+)"/.exec(out);
-        if (m) resolve(m[1]);
-      });
-      child.on('exit', (code) => reject(new Error(`exited ${code}`)));
-    });
+    const { child, url } = await spawnSourceProcess(['--generate', '--cars', '5', '--customers', '2', '--subscriptions', '3', '--port', '0']);
     const subs = (await (await fetch(`${url}/subscriptions/`)).json()) as unknown[];
     expect(subs).to.have.length(3);
     child.kill('SIGTERM');
