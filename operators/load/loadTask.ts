@@ -13,12 +13,10 @@ import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.
 import type { Entity } from '../../scheduler/settings.js';
 import { openWarehouse } from '../warehouse.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
-import { readLakeLines, readManifest } from '../lake/reader.js';
-import { pushVaultValues } from './hashing.js';
-import { packBatch, packedInsertSql, packedParams } from './packedBatch.js';
+import { readManifest } from '../lake/reader.js';
+import { BatchWriter, type RawConnection } from './BatchWriter.js';
 import { rawModels, SOURCE_FIELDS, VAULT_FIELDS } from './models.js';
-import { IdHashSet } from './IdHashSet.js';
-import { fastValidRow, validateRow, type ValidRow } from './validation.js';
+import { prepareRows, rejectBatchBuilder, rowBatchBuilder, rowValues, type PrepareInput, type Suspect } from './rowPreparer.js';
 
 /** Options of {@link loadTask}. */
 export interface LoadOptions {
@@ -34,109 +32,6 @@ export interface LoadResult {
   readonly fetched: number;
   readonly loaded: number;
   readonly rejected: number;
-}
-
-/** The part of node-sqlite3's Database the bulk insert needs. */
-interface RawStatement {
-  run(params: unknown[], cb: (err: Error | null) => void): void;
-  finalize(cb?: (err: Error | null) => void): void;
-}
-interface RawConnection {
-  prepare(sql: string, cb: (err: Error | null) => void): RawStatement;
-  run(sql: string, params: unknown[], cb: (err: Error | null) => void): void;
-  all(sql: string, params: unknown[], cb: (err: Error | null, rows: unknown[]) => void): void;
-}
-
-function prepare(conn: RawConnection, sql: string): Promise<RawStatement> {
-  return new Promise((resolve, reject) => {
-    const stmt = conn.prepare(sql, (err) => (err ? reject(err) : resolve(stmt)));
-  });
-}
-function runStatement(stmt: RawStatement, params: unknown[]): Promise<void> {
-  return new Promise((resolve, reject) => stmt.run(params, (err) => (err ? reject(err) : resolve())));
-}
-function finalize(stmt: RawStatement): Promise<void> {
-  return new Promise((resolve) => stmt.finalize(() => resolve()));
-}
-
-/**
- * Multi-row INSERTs through one prepared statement that takes a whole batch as ONE bound value and
- * unpacks it in SQLite: a packed blob of fixed-width records where the batch allows it (packedBatch.ts,
- * a third of the JSON form's cost in SQLite), else a JSON array (`SELECT value->>0, ... FROM
- * json_each(?)`). Why one value: node-sqlite3 converts bound parameters on the JS thread (~0.7 us
- * each, 13 per subscription), while the unpacking runs in SQLite on the worker thread; and one batch
- * is inserted while the next is being validated (one in flight).
- */
-class BatchInserter {
-  private statement: Promise<RawStatement> | undefined;
-  private packedStatement: Promise<RawStatement> | undefined;
-  private packMisses = 0;
-  private batch: unknown[][] = [];
-  private inflight: Promise<void> | undefined;
-
-  constructor(
-    private readonly conn: RawConnection,
-    private readonly table: string,
-    /** The columns each queued row gives values for, in order. */
-    private readonly columns: readonly string[],
-    /** Rows per INSERT. */
-    readonly batchRows: number,
-    /** Columns with the same value in every row (processing_date, source): bound once per batch, not
-     * repeated in the JSON and unpacked per row. */
-    private readonly constants: ReadonlyArray<readonly [column: string, value: unknown]> = [],
-    /** Try the packed-blob form first (see packedBatch.ts); JSON for batches it cannot take. */
-    private readonly packed = false,
-  ) {}
-
-  /** Queues one row's values (in column order); sends a full batch. Synchronous until a batch is full,
-   * so the per-row path costs no promise. */
-  add(values: unknown[]): Promise<void> | undefined {
-    this.batch.push(values);
-    return this.batch.length >= this.batchRows ? this.send() : undefined;
-  }
-
-  private async send(): Promise<void> {
-    if (this.batch.length === 0) return;
-    // A batch that could not be packed (non-ASCII text) suggests the next ones can't either (customers'
-    // umlauts): after a miss, only every 16th batch tries again.
-    const packed = this.packed && this.packMisses % 16 === 0 ? packBatch(this.batch, this.columns.length) : undefined;
-    if (this.packed) this.packMisses = packed ? 0 : this.packMisses + 1;
-    const json = packed ? '' : JSON.stringify(this.batch);
-    this.batch = [];
-    if (this.inflight) await this.inflight;
-    const constants = this.constants.map(([, v]) => v);
-    let p: Promise<void>;
-    if (packed) {
-      this.packedStatement ??= prepare(this.conn, packedInsertSql(this.table, this.columns, this.constants.map(([c]) => c)));
-      p = runStatement(await this.packedStatement, packedParams(packed, constants));
-    } else {
-      this.statement ??= prepare(
-        this.conn,
-        `INSERT INTO "${this.table}" (${[...this.columns, ...this.constants.map(([c]) => c)].map((c) => `"${c}"`).join(',')}) ` +
-          `SELECT ${[...this.columns.map((_, i) => `value->>${i}`), ...this.constants.map((_, i) => `?${i + 2}`)].join(',')} FROM json_each(?1)`,
-      );
-      p = runStatement(await this.statement, [json, ...constants]);
-    }
-    // Awaited by the next send or by flush(); this keeps a failure from being unhandled meanwhile.
-    p.catch(() => {});
-    this.inflight = p;
-  }
-
-  /** Sends what is queued and waits until every batch is in. */
-  async flush(): Promise<void> {
-    await this.send();
-    const p = this.inflight;
-    this.inflight = undefined;
-    if (p) await p;
-  }
-
-  async close(): Promise<void> {
-    await this.inflight?.catch(() => {});
-    if (this.statement) await finalize(await this.statement);
-    if (this.packedStatement) await finalize(await this.packedStatement);
-    this.statement = undefined;
-    this.packedStatement = undefined;
-  }
 }
 
 /** Which of `ids` are already in the raw partition (one scan of the partition per 500 ids). */
@@ -172,79 +67,58 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   }
   const sequelize = await openWarehouse(ctx.settings.warehouseDb);
   await rawModels(sequelize);
-  const sourceFields = SOURCE_FIELDS[entity];
-  // Source fields, then the vault's (pushVaultValues' order); processing_date is bound per batch.
-  const columns = [...sourceFields, ...VAULT_FIELDS[entity]];
+  // Source fields, then the vault's (rowValues' order); processing_date is bound per batch.
+  const columns = [...SOURCE_FIELDS[entity], ...VAULT_FIELDS[entity]];
   let loaded = 0;
   let rejected = 0;
 
+  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows: ctx.settings.load.batchRows };
+
   await sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (t) => {
     // Sequelize gives each transaction its own sqlite3 connection; the bulk insert uses it directly
-    // with one prepared json_each statement (Model.bulkCreate builds an instance and SQL text per row).
+    // with one prepared statement per batch form (Model.bulkCreate builds an instance and SQL text per row).
     const conn = (t as unknown as { connection: RawConnection }).connection;
     await exec(conn, `DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
     await exec(conn, `DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
-    const rows = new BatchInserter(conn, entity, columns, ctx.settings.load.batchRows, [['processing_date', ds]], true);
-    const rejects = new BatchInserter(conn, 'rejects', ['raw_json', 'reason'], ctx.settings.load.batchRows, [['source', entity], ['processing_date', ds]]);
-    // Duplicate ids: a compact hash filter (~16 bytes per id) instead of a Set of the id strings
-    // (~90 MB per million, measured); rows it flags are held aside ("suspects", normally none) and
-    // confirmed exactly against the inserted rows at the end, so a hash collision costs a query, not a row.
-    const seen = new IdHashSet(manifest.rows);
-    const suspects: Array<{ line: string; row: ValidRow }> = [];
-    const insertValid = (row: ValidRow): Promise<void> | undefined => {
-      const values: unknown[] = [];
-      for (let i = 0; i < sourceFields.length; i++) values.push(row[sourceFields[i]] ?? null);
-      pushVaultValues(entity, row, values);
-      loaded++;
-      return rows.add(values);
-    };
-    const reject = (line: string, reason: string): Promise<void> | undefined => {
-      rejected++;
-      return rejects.add([line, reason]);
-    };
+    const rows = new BatchWriter(conn, entity, columns, [['processing_date', ds]]);
+    const rejects = new BatchWriter(conn, 'rejects', ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
     try {
-      for await (const lines of readLakeLines(ctx.settings.lakeDir, entity, ds, manifest)) {
+      let suspects: readonly Suspect[] = [];
+      for await (const event of prepareRows(input)) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
-        for (const line of lines) {
-          // `full` is a promise only when a batch was sent: awaiting nothing per row saves a microtask.
-          let full: Promise<void> | undefined;
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(line);
-          } catch {
-            parsed = undefined;
-            full = reject(line, 'row: not valid JSON');
-          }
-          if (parsed !== undefined) {
-            // The plain-predicate check passes nearly every row; zod words the reason for the rest.
-            let row = fastValidRow(entity, parsed);
-            if (row === undefined) {
-              const v = validateRow(entity, parsed);
-              if (!v.ok) full = reject(line, v.reason);
-              else row = v.row;
-            }
-            if (row !== undefined) {
-              if (!seen.add(row.id as string)) suspects.push({ line, row });
-              else full = insertValid(row);
-            }
-          }
-          if (full) await full;
+        if (event.type === 'rows') {
+          loaded += event.batch.rows;
+          await rows.write(event.batch);
+        } else if (event.type === 'rejects') {
+          rejected += event.batch.rows;
+          await rejects.write(event.batch);
+        } else {
+          suspects = event.suspects;
         }
       }
       await rows.flush();
       if (suspects.length > 0) {
+        // Ids the hash filter flagged: a duplicate when the id is really in the partition already.
         const inserted = await existingIds(conn, entity, ds, [...new Set(suspects.map((s) => s.row.id as string))]);
+        const rowBatches = rowBatchBuilder(entity, ctx.settings.load.batchRows);
+        const rejectBatches = rejectBatchBuilder(ctx.settings.load.batchRows);
         for (const s of suspects) {
           const id = s.row.id as string;
-          let full: Promise<void> | undefined;
           if (inserted.has(id)) {
-            full = reject(s.line, `id: duplicate within the partition (value ${JSON.stringify(id)})`);
+            rejected++;
+            const full = rejectBatches.add([s.line, `id: duplicate within the partition (value ${JSON.stringify(id)})`]);
+            if (full) await rejects.write(full);
           } else {
             inserted.add(id);
-            full = insertValid(s.row);
+            loaded++;
+            const full = rowBatches.add(rowValues(entity, s.row));
+            if (full) await rows.write(full);
           }
-          if (full) await full;
         }
+        const lastRows = rowBatches.take();
+        if (lastRows) await rows.write(lastRows);
+        const lastRejects = rejectBatches.take();
+        if (lastRejects) await rejects.write(lastRejects);
         await rows.flush();
       }
       await rejects.flush();
