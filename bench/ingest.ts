@@ -4,10 +4,10 @@
  * loopback into the lake and loaded into the raw tables in THIS process. Prints rows/s end to end, peak
  * RSS of this process, and the ratio to the sqlite3 CLI's `.import` of the same rows as CSV.
  *
- *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500]
+ *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500] [--timeline]
  */
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,6 +43,24 @@ const sizes: DatasetSizes = {
 const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];
 const total = sizes.cars + sizes.customers + sizes.subscriptions;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'drivetrain-bench-ingest-'));
+
+/** CPU seconds of each thread of this process: the main (JS) thread, and the rest (libuv's pool, where
+ * zlib and sqlite3 run, and V8's helpers). */
+function threadCpuSeconds(): { main: number; others: number } {
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    try {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+      const s = (Number(fields[11]) + Number(fields[12])) / 100;
+      if (Number(tid) === process.pid) main += s;
+      else others += s;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return { main, others };
+}
 
 function vmHwmMb(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
@@ -101,6 +119,20 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const at = (t: number): string => ((t - t0) / 1000).toFixed(1);
+  const timeline: string[] = [];
+  let prevThreads = threadCpuSeconds();
+  let prevSource = source.cpuSeconds();
+  // --timeline: CPU use per second of the main thread, the other threads and the source process,
+  // to see which one a phase waits on (printed at the end).
+  const ticker = args.includes('--timeline')
+    ? setInterval(() => {
+        const t = threadCpuSeconds();
+        const sc = source.cpuSeconds();
+        timeline.push(`t=${at(performance.now())} main ${((t.main - prevThreads.main) * 100).toFixed(0)}% others ${((t.others - prevThreads.others) * 100).toFixed(0)}% source ${((sc - prevSource) * 100).toFixed(0)}%`);
+        prevThreads = t;
+        prevSource = sc;
+      }, 1000)
+    : undefined;
   const times: string[] = [];
   // The three extracts run concurrently (I/O bound, the server is another process); each load starts as
   // soon as its extract is done, loads one after the other (SQLite has one writer).
@@ -121,7 +153,10 @@ async function main(): Promise<void> {
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const cpuS = (cpu.user + cpu.system) / 1e6;
+  const threads = threadCpuSeconds();
   clearInterval(sampler);
+  if (ticker) clearInterval(ticker);
+  for (const l of timeline) process.stdout.write(`  ${l}\n`);
   const sourceCpuS = source.cpuSeconds();
   peak = Math.max(peak, process.memoryUsage().rss);
   await closeWarehouses();
@@ -160,7 +195,7 @@ async function main(): Promise<void> {
   const peakMb = Math.max(peak / 2 ** 20, vmHwmMb());
   for (const t of times) process.stdout.write(`  ${t}\n`);
   process.stdout.write(`end to end: ${total} rows in ${elapsed.toFixed(1)} s = ${Math.round(rate)} rows/s (target >= 100000)\n`);
-  process.stdout.write(`CPU of the pipeline process: ${cpuS.toFixed(1)} s = ${(cpuS * 1e6 / total).toFixed(1)} us/row (machine load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores)\n`);
+  process.stdout.write(`CPU of the pipeline process: ${cpuS.toFixed(1)} s = ${(cpuS * 1e6 / total).toFixed(1)} us/row (machine load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} cores): main thread ${threads.main.toFixed(1)} s, other threads (zlib, sqlite3, GC) ${threads.others.toFixed(1)} s\n`);
   process.stdout.write(`CPU of the source process (generating and serving; it shares the cores): ${sourceCpuS.toFixed(1)} s = ${(sourceCpuS * 1e6 / total).toFixed(1)} us/row\n`);
   process.stdout.write(`peak RSS of the pipeline process: ${peakMb.toFixed(0)} MB (target < 300 MB); at the peak (t = ${peakAt.toFixed(1)} s): heap ${(atPeak.heapUsed / 2 ** 20).toFixed(0)} of ${(atPeak.heapTotal / 2 ** 20).toFixed(0)} MB, external ${(atPeak.external / 2 ** 20).toFixed(0)} MB\n`);
   process.stdout.write(`lake: ${(lakeBytes / 2 ** 20).toFixed(0)} MB gzip; warehouse: ${(statSync(settings.warehouseDb).size / 2 ** 20).toFixed(0)} MB\n`);
