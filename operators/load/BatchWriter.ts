@@ -30,7 +30,8 @@ function runStatement(stmt: RawStatement, params: unknown[]): Promise<void> {
 
 export class BatchWriter {
   private jsonStatement: Promise<RawStatement> | undefined;
-  private packedStatement: Promise<RawStatement> | undefined;
+  /** Packed-form statements by column layouts (a handful per table: see packedBatch.ts). */
+  private readonly packedStatements = new Map<string, Promise<RawStatement>>();
   private inflight: Promise<void> | undefined;
 
   constructor(
@@ -48,8 +49,13 @@ export class BatchWriter {
     const constants = this.constants.map(([, v]) => v);
     let p: Promise<void>;
     if (batch.packed) {
-      this.packedStatement ??= prepare(this.conn, packedInsertSql(this.table, this.columns, this.constants.map(([c]) => c)));
-      p = runStatement(await this.packedStatement, packedParams(batch.packed, constants));
+      const { layouts } = batch.packed;
+      let statement = this.packedStatements.get(layouts);
+      if (!statement) {
+        statement = prepare(this.conn, packedInsertSql(this.table, this.columns, this.constants.map(([c]) => c), layouts));
+        this.packedStatements.set(layouts, statement);
+      }
+      p = runStatement(await statement, packedParams(batch.packed, constants));
     } else {
       this.jsonStatement ??= prepare(
         this.conn,
@@ -73,11 +79,11 @@ export class BatchWriter {
   /** Finalizes the statements (after a failure too). */
   async close(): Promise<void> {
     await this.inflight?.catch(() => {});
-    for (const s of [this.jsonStatement, this.packedStatement]) {
+    for (const s of [this.jsonStatement, ...this.packedStatements.values()]) {
       const stmt = await s?.catch(() => undefined);
       if (stmt) await new Promise<void>((resolve) => stmt.finalize(() => resolve()));
     }
     this.jsonStatement = undefined;
-    this.packedStatement = undefined;
+    this.packedStatements.clear();
   }
 }

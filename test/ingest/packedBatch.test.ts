@@ -30,7 +30,7 @@ describe('packed insert batches', () => {
     ];
     const packed = packBatch(rows, 3);
     expect(packed).to.not.equal(undefined);
-    await run(db, packedInsertSql('packed', COLUMNS, ['day']), packedParams(packed!, ['2024-01-15']));
+    await run(db, packedInsertSql('packed', COLUMNS, ['day'], packed!.layouts), packedParams(packed!, ['2024-01-15']));
     await run(db, `INSERT INTO json (a, b, rate, day) SELECT value->>0, value->>1, value->>2, ?2 FROM json_each(?1)`, [JSON.stringify(rows), '2024-01-15']);
     const q = (t: string) => all(db, `SELECT a, b, rate, day, typeof(a) ta, typeof(b) tb, typeof(rate) tr FROM ${t} ORDER BY rowid`);
     const got = await q('packed');
@@ -48,11 +48,37 @@ describe('packed insert batches', () => {
     ];
     const packed = packBatch(rows, 3);
     expect(packed).to.not.equal(undefined);
-    await run(db, packedInsertSql('packed', COLUMNS, ['day']), packedParams(packed!, ['d']));
+    await run(db, packedInsertSql('packed', COLUMNS, ['day'], packed!.layouts), packedParams(packed!, ['d']));
     await run(db, `INSERT INTO json (a, b, rate, day) SELECT value->>0, value->>1, value->>2, ?2 FROM json_each(?1)`, [JSON.stringify(rows), 'd']);
     const q = (t: string) => all(db, `SELECT a, b, rate, day, typeof(b) tb FROM ${t} ORDER BY rowid`);
     expect(await q('packed')).to.deep.equal(await q('json'));
     expect((await q('packed'))[0]).to.deep.include({ a: 'München', b: 'Düsseldorfer Straße' });
+  });
+
+  it('choose a layout per column (same length, all NULL, varying, some NULL) and store the same values whichever it is', async () => {
+    const rows: unknown[][] = [
+      ['abc', null, 1.5],
+      ['xyz', null, null],
+      ['q r', null, 22.25],
+    ];
+    const packed = packBatch(rows, 3);
+    expect(packed?.layouts).to.equal('FNM');
+    await run(db, packedInsertSql('packed', COLUMNS, ['day'], packed!.layouts), packedParams(packed!, ['d']));
+    const varying = packBatch([['a', 'bb', 1], ['ccc', '', 22]], 3);
+    expect(varying?.layouts).to.equal('VVV');
+    await run(db, packedInsertSql('packed', COLUMNS, ['day'], varying!.layouts), packedParams(varying!, ['d']));
+    const both = [...rows, ['a', 'bb', 1], ['ccc', '', 22]];
+    await run(db, `INSERT INTO json (a, b, rate, day) SELECT value->>0, value->>1, value->>2, ?2 FROM json_each(?1)`, [JSON.stringify(both), 'd']);
+    const q = (t: string) => all(db, `SELECT a, b, rate, day, typeof(a) ta, typeof(b) tb, typeof(rate) tr FROM ${t} ORDER BY rowid`);
+    const got = await q('packed');
+    expect(got).to.deep.equal(await q('json'));
+    expect(got).to.have.length(5);
+    expect(got[1]).to.deep.include({ b: null, rate: null, tr: 'null' });
+  });
+
+  it('decline a batch of nothing but NULLs and empty strings (its records would have no width)', () => {
+    expect(packBatch([[null, '', undefined]], 3)).to.equal(undefined);
+    expect(packBatch([], 3)).to.equal(undefined);
   });
 
   it('decline batches with NUL or surrogates, or a value too long or of another type', () => {
