@@ -1,7 +1,7 @@
 /**
  * Collects rows' values and hands out full batches ready for one multi-row INSERT: a packed blob
- * (packedBatch.ts) where the batch allows it, else a JSON array of arrays. Building a batch is pure
- * JavaScript, so it can happen in a worker thread, away from the thread that holds the SQLite writer.
+ * (packedBatch.ts) where the batch allows it, else a JSON array of arrays. Building a batch touches no
+ * database; BatchWriter.ts sends it.
  */
 import { packBatch, type PackedBatch } from './packedBatch.js';
 

@@ -1,8 +1,9 @@
 /**
- * Feeds {@link InsertBatch}es to SQLite through one prepared statement per form (packed or JSON), on
- * the load's own connection, one batch in flight: the next batch is being prepared while SQLite
- * inserts the current one. Why one bound value per batch: node-sqlite3 converts bound parameters on
- * the JS thread (~0.7 us each, 13 per subscription), while unpacking runs in SQLite on its own thread.
+ * Feeds {@link InsertBatch}es to SQLite through prepared statements (one for JSON batches, one per
+ * column layout string for packed ones) on the load's own connection, one batch in flight: the next
+ * batch is being prepared while SQLite inserts the current one. Why one bound value per batch:
+ * node-sqlite3 converts bound parameters on the JS thread (~0.7 us each, 13 per subscription), while
+ * unpacking runs in SQLite on its own thread.
  */
 import type { InsertBatch } from './BatchBuilder.js';
 import { packedInsertSql, packedParams } from './packedBatch.js';

@@ -1,9 +1,8 @@
 /**
  * The CPU-bound half of a load: reads a complete lake partition and turns its lines into INSERT
  * batches. Each line is parsed and validated; valid rows get their vault hash columns and go into row
- * batches, bad ones into reject batches with their reason. Nothing here touches the database, so the
- * whole of it can run in a worker thread (prepareWorker.ts) while the load's own thread only feeds
- * the batches to SQLite.
+ * batches, bad ones into reject batches with their reason. Nothing here touches the database: the
+ * load (loadTask.ts) feeds the batches to SQLite and keeps the transaction and the books.
  */
 import type { Entity } from '../../scheduler/settings.js';
 import type { LakeManifest } from '../lake/manifest.js';
