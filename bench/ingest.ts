@@ -44,6 +44,12 @@ const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];
 const total = sizes.cars + sizes.customers + sizes.subscriptions;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'drivetrain-bench-ingest-'));
 
+/** utime + stime from a /proc `stat` file (a process's or a thread's), in seconds (100 ticks a second on Linux). */
+function statCpuSeconds(statFile: string): number {
+  const fields = readFileSync(statFile, 'utf8').replace(/^.*\) /, '').split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** CPU seconds of each thread of this process: the main (JS) thread, and the rest (libuv's pool, where
  * zlib and sqlite3 run, and V8's helpers). */
 function threadCpuSeconds(): { main: number; others: number } {
@@ -51,8 +57,7 @@ function threadCpuSeconds(): { main: number; others: number } {
   let others = 0;
   for (const tid of readdirSync('/proc/self/task')) {
     try {
-      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      const s = (Number(fields[11]) + Number(fields[12])) / 100;
+      const s = statCpuSeconds(`/proc/self/task/${tid}/stat`);
       if (Number(tid) === process.pid) main += s;
       else others += s;
     } catch {
@@ -74,11 +79,7 @@ async function startChildSource(): Promise<{ url: string; cpuSeconds: () => numb
   ]);
   return {
     url,
-    cpuSeconds: () => {
-      // utime + stime of the child, in clock ticks (100 per second on Linux).
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    cpuSeconds: () => statCpuSeconds(`/proc/${child.pid}/stat`),
     stop: async () => {
       child.kill('SIGTERM');
       await once(child, 'exit');
@@ -135,8 +136,8 @@ async function main(): Promise<void> {
     : undefined;
   const times: string[] = [];
   // The three extracts run concurrently (the server is another process); each load starts as soon as its
-  // extract is done, as the ingest DAG runs them: it prepares its batches at once and waits for the
-  // warehouse's single writer, which the loads take one after the other.
+  // extract is done, as the ingest DAG runs them, and waits for the warehouse's single writer, which the
+  // loads take one after the other.
   const done = ENTITIES.map(async (entity) => {
     const e0 = performance.now();
     await extractEntity(ctx(entity), { entity });
