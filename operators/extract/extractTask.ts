@@ -84,13 +84,19 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
   const fetchPaged = async (url: string): Promise<number> => {
     let pages = 0;
     let cursor: string | null | undefined;
+    // The previous page's write, still compressing while the next page is fetched: waiting for gzip
+    // before each request left the source idle for a page's compression (one more page buffer held).
+    let writing: Promise<void> = Promise.resolve();
     do {
       const pageUrl = cursor ? `${url}&cursor=${encodeURIComponent(cursor)}` : url;
       const page = take();
       const sink: RowSink = { row: (buf, start, end, newlines) => page.add(buf, start, end, newlines), flush: () => {}, reset: () => page.clear() };
       const result = await fetchRows(pageUrl, fetchOpts, sink);
       const rows = page.rows;
-      await write(page);
+      await writing;
+      writing = write(page);
+      // Awaited before the next write and after the loop; this keeps a failure meanwhile handled.
+      writing.catch(() => {});
       rowsFetchedCounter.inc({ entity }, rows);
       pages++;
       if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
@@ -99,6 +105,7 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
       cursor = result.nextCursor;
       if (pages % 50 === 0) ctx.log.info(`extract ${entity}: ${writer.rows} rows in ${pages} pages so far`, { entity, rows: writer.rows, pages });
     } while (cursor);
+    await writing;
     return pages;
   };
 
