@@ -38,7 +38,7 @@ const fileSchema = z
         routes: z.object({ cars: routeSchema, customers: routeSchema, subscriptions: routeSchema }).strict(),
       })
       .strict(),
-    load: z.object({ max_reject_share: z.number().min(0).max(1), batch_rows: int(1) }).strict(),
+    load: z.object({ max_reject_share: z.number().min(0).max(1), batch_rows: int(1), prepare_workers: int(0).max(16).default(0) }).strict(),
     task: z.object({ retries: int(0), retry_delay_s: z.number().min(0) }).strict(),
     scheduler: z
       .object({
@@ -96,6 +96,7 @@ const ENV_BINDINGS: Readonly<Record<string, EnvBinding>> = {
   DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS: { path: ['source', 'breaker', 'reset_timeout_ms'], parse: asInteger },
   DRIVETRAIN_LOAD_MAX_REJECT_SHARE: { path: ['load', 'max_reject_share'], parse: asNumber },
   DRIVETRAIN_LOAD_BATCH_ROWS: { path: ['load', 'batch_rows'], parse: asInteger },
+  DRIVETRAIN_LOAD_PREPARE_WORKERS: { path: ['load', 'prepare_workers'], parse: asInteger },
   DRIVETRAIN_TASK_RETRIES: { path: ['task', 'retries'], parse: asInteger },
   DRIVETRAIN_TASK_RETRY_DELAY_S: { path: ['task', 'retry_delay_s'], parse: asNumber },
   DRIVETRAIN_PARALLELISM: { path: ['scheduler', 'parallelism'], parse: asInteger },
@@ -176,6 +177,8 @@ export interface Settings {
     readonly maxRejectShare: number;
     /** Rows per multi-row INSERT. */
     readonly batchRows: number;
+    /** Worker threads a load shares its parsing, validation and hashing with; 0 = the load's own thread only. */
+    readonly prepareWorkers: number;
   };
   readonly task: {
     /** Default retries of a task. */
@@ -342,7 +345,7 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
       },
       routes: s.source.routes,
     },
-    load: { maxRejectShare: s.load.max_reject_share, batchRows: s.load.batch_rows },
+    load: { maxRejectShare: s.load.max_reject_share, batchRows: s.load.batch_rows, prepareWorkers: s.load.prepare_workers },
     task: { retries: s.task.retries, retryDelayS: s.task.retry_delay_s },
     scheduler: {
       parallelism: s.scheduler.parallelism,

@@ -13,6 +13,9 @@ export interface InsertBatch {
   readonly packed?: PackedBatch;
   /** The rows as a JSON array of arrays (`json_each`), for batches the packed form declines. */
   readonly json?: string;
+  /** Called by the writer once the batch's INSERT has started (its values are bound, so copied): the
+   * packed bytes may be reused from then on. */
+  readonly release?: () => void;
 }
 
 export class BatchBuilder {
@@ -26,6 +29,8 @@ export class BatchBuilder {
     readonly batchRows: number,
     /** Try the packed form first; false: always JSON (rejects: few rows, long raw lines). */
     private readonly packed: boolean,
+    /** Where packed batches get their bytes (a {@link BlobPool}'s take); default a new buffer each. */
+    private readonly allocate?: (size: number) => Buffer,
   ) {}
 
   /** Queues one row's values (in column order); returns the batch when it is full. */
@@ -41,7 +46,7 @@ export class BatchBuilder {
     this.batch = [];
     // A batch the packed form declined (NUL, a surrogate, a value over 9999 bytes) suggests the next
     // ones will be declined too: after a miss, only every 16th batch tries again.
-    const packed = this.packed && this.packMisses % 16 === 0 ? packBatch(rows, this.columns) : undefined;
+    const packed = this.packed && this.packMisses % 16 === 0 ? packBatch(rows, this.columns, this.allocate) : undefined;
     if (this.packed) this.packMisses = packed ? 0 : this.packMisses + 1;
     return packed ? { rows: rows.length, packed } : { rows: rows.length, json: JSON.stringify(rows) };
   }

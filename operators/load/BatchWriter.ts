@@ -57,6 +57,8 @@ export class BatchWriter {
         this.packedStatements.set(layouts, statement);
       }
       p = runStatement(await statement, packedParams(batch.packed, constants));
+      // node-sqlite3 copied the blob when the statement was run (synchronously, above).
+      batch.release?.();
     } else {
       this.jsonStatement ??= prepare(
         this.conn,

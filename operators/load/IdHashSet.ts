@@ -8,6 +8,7 @@ export class IdHashSet {
   private table: Uint32Array;
   private mask: number;
   private count = 0;
+  private readonly scratch = new Uint32Array(2);
 
   /** `expected`: about how many ids will be added (the table grows if more come). */
   constructor(expected: number) {
@@ -17,9 +18,12 @@ export class IdHashSet {
     this.mask = slots - 1;
   }
 
-  /** Adds the id; returns false when (probably) already present. */
-  add(id: string): boolean {
-    // Two independent 32-bit hashes (FNV-1a and a multiplicative one); (0, 0) marks an empty slot.
+  /**
+   * Writes the id's two 32-bit hashes to `out[at]` and `out[at + 1]`: FNV-1a and a multiplicative one,
+   * never both 0 (which marks an empty slot). Apart from {@link addHashes} so a prepare worker can hash
+   * ids and send the numbers instead of the strings.
+   */
+  static hash(id: string, out: Uint32Array, at: number): void {
     let h1 = 0x811c9dc5;
     let h2 = 0x9747b28c;
     for (let i = 0; i < id.length; i++) {
@@ -27,8 +31,18 @@ export class IdHashSet {
       h1 = Math.imul(h1 ^ c, 0x01000193);
       h2 = Math.imul(h2 + c, 0x5bd1e995) ^ (h2 >>> 15);
     }
-    h1 >>>= 0;
-    h2 = (h2 | 1) >>> 0;
+    out[at] = h1 >>> 0;
+    out[at + 1] = (h2 | 1) >>> 0;
+  }
+
+  /** Adds the id; returns false when (probably) already present. */
+  add(id: string): boolean {
+    IdHashSet.hash(id, this.scratch, 0);
+    return this.addHashes(this.scratch[0], this.scratch[1]);
+  }
+
+  /** Adds an id given by its {@link IdHashSet.hash}es; returns false when (probably) already present. */
+  addHashes(h1: number, h2: number): boolean {
     let slot = (h1 ^ Math.imul(h2, 0x27d4eb2d)) & this.mask;
     for (;;) {
       const a = this.table[slot * 2];

@@ -15,8 +15,11 @@ import { openWarehouse } from '../warehouse.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
 import { readManifest } from '../lake/reader.js';
 import { BatchWriter, type RawConnection } from './BatchWriter.js';
-import { rawModels, SOURCE_FIELDS, VAULT_FIELDS } from './models.js';
-import { prepareRows, rejectBatchBuilder, rowBatchBuilder, rowValues, type PrepareInput, type Suspect } from './rowPreparer.js';
+import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
+import { rawModels } from './models.js';
+import { rejectBatchBuilder, rowBatchBuilder, rowValues } from './blockPreparer.js';
+import { sharedPrepareWorkerPool } from './PrepareWorkerPool.js';
+import { prepareRows, type PrepareInput, type Suspect } from './rowPreparer.js';
 
 /** Options of {@link loadTask}. */
 export interface LoadOptions {
@@ -72,7 +75,17 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   let loaded = 0;
   let rejected = 0;
 
-  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows: ctx.settings.load.batchRows };
+  const { batchRows, prepareWorkers } = ctx.settings.load;
+  let workers;
+  if (prepareWorkers > 0) {
+    try {
+      workers = await sharedPrepareWorkerPool(prepareWorkers);
+    } catch (err) {
+      // The workers only make the load faster: without them it prepares every block itself.
+      ctx.log.warn(`load prepare workers did not start, preparing on the load's own thread: ${(err as Error).message}`);
+    }
+  }
+  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers };
 
   await sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (t) => {
     // Sequelize gives each transaction its own sqlite3 connection; the bulk insert uses it directly
@@ -100,8 +113,8 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
       if (suspects.length > 0) {
         // Ids the hash filter flagged: a duplicate when the id is really in the partition already.
         const inserted = await existingIds(conn, entity, ds, [...new Set(suspects.map((s) => s.row.id as string))]);
-        const rowBatches = rowBatchBuilder(entity, ctx.settings.load.batchRows);
-        const rejectBatches = rejectBatchBuilder(ctx.settings.load.batchRows);
+        const rowBatches = rowBatchBuilder(entity, batchRows);
+        const rejectBatches = rejectBatchBuilder(batchRows);
         for (const s of suspects) {
           const id = s.row.id as string;
           if (inserted.has(id)) {

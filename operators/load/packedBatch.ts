@@ -46,7 +46,7 @@ const DASH = 0x2d;
 const ZERO = 0x30;
 
 /**
- * Packs `rows` (each `columns` values); undefined when a value is too long, of another type, or holds
+ * Packs `rows` (each `columns` values) into memory from `allocate`; undefined when a value is too long, of another type, or holds
  * NUL or a surrogate (astral or lone: their UTF-8 form is not worth special-casing here).
  *
  * Two passes over the values, no intermediate strings: the first finds each column's widths and NULLs
@@ -54,8 +54,13 @@ const ZERO = 0x30;
  * one buffer. Text that turns out not to be ASCII restarts the batch with widths counted in UTF-8
  * bytes; the per-character copy is what makes this ~3x cheaper than building the record as a JS string.
  */
-export function packBatch(rows: readonly unknown[][], columns: number): PackedBatch | undefined {
-  return packWith(rows, columns, false) ?? packWith(rows, columns, true);
+export function packBatch(rows: readonly unknown[][], columns: number, allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow): PackedBatch | undefined {
+  let first: Buffer | undefined;
+  const ascii = packWith(rows, columns, false, (size) => (first = allocate(size)));
+  if (ascii) return ascii;
+  // The UTF-8 attempt reuses the ASCII attempt's memory when it is big enough (a pool's often is).
+  const reuse = (size: number): Buffer => (first && first.buffer.byteLength - first.byteOffset >= size ? Buffer.from(first.buffer, first.byteOffset, size) : allocate(size));
+  return packWith(rows, columns, true, reuse);
 }
 
 /** The text of value `v`, null for NULL (null/undefined), or undefined when it cannot be packed. */
@@ -70,7 +75,7 @@ function textOf(v: unknown): string | null | undefined {
  * One attempt: `utf8` false assumes ASCII and returns undefined at the first other character (the
  * caller then retries with `utf8` true); `utf8` true returns undefined only for the declined cases.
  */
-function packWith(rows: readonly unknown[][], columns: number, utf8: boolean): PackedBatch | undefined {
+function packWith(rows: readonly unknown[][], columns: number, utf8: boolean, allocate: (size: number) => Buffer): PackedBatch | undefined {
   const widest = new Array<number>(columns).fill(0);
   const narrowest = new Array<number>(columns).fill(Infinity);
   const nulls = new Array<number>(columns).fill(0);
@@ -111,7 +116,7 @@ function packWith(rows: readonly unknown[][], columns: number, utf8: boolean): P
   }
   // Zero-width records would never advance the recursive walk over the blob.
   if (width === 0 || rows.length === 0) return undefined;
-  const blob = Buffer.allocUnsafeSlow(width * rows.length).fill(SPACE);
+  const blob = allocate(width * rows.length).fill(SPACE);
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
     const start = r * width;

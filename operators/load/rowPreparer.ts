@@ -1,17 +1,19 @@
 /**
- * The CPU-bound half of a load: reads a complete lake partition and turns its lines into INSERT
- * batches. Each line is parsed and validated; valid rows get their vault hash columns and go into row
- * batches, bad ones into reject batches with their reason. Nothing here touches the database: the
- * load (loadTask.ts) feeds the batches to SQLite and keeps the transaction and the books.
+ * The CPU-bound half of a load: reads a complete lake partition in blocks of a batch's worth of lines
+ * and turns each into an INSERT batch of valid rows and the block's rejects (blockPreparer.ts). Blocks
+ * go to the prepare workers while they have room and are prepared here otherwise; they are handed out
+ * in lake order either way. Duplicate ids are decided here, in that order. Nothing here touches the
+ * database: the load (loadTask.ts) feeds the batches to SQLite and keeps the transaction and the books.
  */
 import type { Entity } from '../../scheduler/settings.js';
 import type { LakeManifest } from '../lake/manifest.js';
 import { readLakeLines } from '../lake/reader.js';
-import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
-import { pushVaultValues } from './hashing.js';
+import type { InsertBatch } from './BatchBuilder.js';
+import { BlobPool } from './BlobPool.js';
+import { parseLine, prepareBlock, rejectBatchBuilder, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';
 import { IdHashSet } from './IdHashSet.js';
-import { SOURCE_FIELDS, VAULT_FIELDS } from './models.js';
-import { fastValidRow, validateRow, type ValidRow } from './validation.js';
+import type { PrepareWorkerPool } from './PrepareWorkerPool.js';
+import type { ValidRow } from './validation.js';
 
 /** What {@link prepareRows} reads. */
 export interface PrepareInput {
@@ -20,8 +22,10 @@ export interface PrepareInput {
   readonly ds: string;
   /** The partition's manifest, already read (and so known complete). */
   readonly manifest: LakeManifest;
-  /** Rows per INSERT batch. */
+  /** Rows per INSERT batch, and lines per block. */
   readonly batchRows: number;
+  /** Worker threads to share the preparation with; without, every block is prepared on this thread. */
+  readonly workers?: PrepareWorkerPool;
 }
 
 /** A valid row whose id was (probably) seen before in the partition: the load decides it exactly. */
@@ -36,66 +40,83 @@ export type PrepareEvent =
   | { readonly type: 'rejects'; readonly batch: InsertBatch }
   | { readonly type: 'end'; readonly suspects: readonly Suspect[] };
 
-/** The values of a valid row in raw-table column order (source fields, then the vault's). */
-export function rowValues(entity: Entity, row: ValidRow): unknown[] {
-  const fields = SOURCE_FIELDS[entity];
-  const values: unknown[] = [];
-  for (let i = 0; i < fields.length; i++) values.push(row[fields[i]] ?? null);
-  pushVaultValues(entity, row, values);
-  return values;
+/** A block on its way: prepared here (done), or by a worker (done once its answer came). */
+interface QueuedBlock {
+  readonly lines: readonly string[];
+  readonly prepared: PreparedBlock | Promise<PreparedBlock>;
+  done: boolean;
 }
 
-/** Batches of raw rows ({@link rowValues}), packed where possible. */
-export function rowBatchBuilder(entity: Entity, batchRows: number): BatchBuilder {
-  return new BatchBuilder(SOURCE_FIELDS[entity].length + VAULT_FIELDS[entity].length, batchRows, true);
-}
-
-/** Batches of rejects (`raw_json`, `reason`): few rows with long raw lines, so always JSON. */
-export function rejectBatchBuilder(batchRows: number): BatchBuilder {
-  return new BatchBuilder(2, batchRows, false);
-}
+/** Blocks prepared or in preparation ahead of the one being handed out: bounds the memory held. */
+const MAX_QUEUED_BLOCKS = 4;
 
 /** Reads the partition and yields its INSERT batches, in lake order, then the suspects. */
 export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareEvent> {
-  const { entity } = input;
-  const rows = rowBatchBuilder(entity, input.batchRows);
-  const rejects = rejectBatchBuilder(input.batchRows);
+  const { entity, batchRows, workers } = input;
+  const blobs = new BlobPool();
+  const builder = rowBatchBuilder(entity, batchRows, (size) => blobs.take(size));
+  /** A block prepared here, its packed memory back to `blobs` once the INSERT has started. */
+  const prepareHere = (lines: readonly string[], skip?: ReadonlySet<number>): PreparedBlock => {
+    const block = prepareBlock(entity, lines, builder, skip);
+    const memory = block.batch?.packed?.blob.buffer as ArrayBuffer | undefined;
+    return memory ? { ...block, batch: { ...block.batch!, release: () => blobs.give(memory) } } : block;
+  };
+  const rejects = rejectBatchBuilder(batchRows);
   // Duplicate ids: a compact hash filter (~16 bytes per id) instead of a Set of the id strings
   // (~90 MB per million, measured); rows it flags are held aside ("suspects", normally none) and
   // confirmed exactly against the inserted rows at the end, so a hash collision costs a query, not a row.
   const seen = new IdHashSet(input.manifest.rows);
   const suspects: Suspect[] = [];
+  const queue: QueuedBlock[] = [];
+
+  const enqueue = (lines: readonly string[]): void => {
+    const promise = workers?.tryPrepare(entity, batchRows, lines);
+    if (!promise) {
+      queue.push({ lines, prepared: prepareHere(lines), done: true });
+      return;
+    }
+    const queued: QueuedBlock = { lines, prepared: promise, done: false };
+    promise.then(
+      () => (queued.done = true),
+      () => (queued.done = true),
+    );
+    queue.push(queued);
+  };
+
+  /** The events of the block at the head of the queue, its rows checked for duplicate ids in order. */
+  async function* handOut(): AsyncGenerator<PrepareEvent> {
+    const { lines, prepared } = queue.shift()!;
+    const block = await prepared;
+    for (const reject of block.rejects) {
+      const full = rejects.add([reject[0], reject[1]]);
+      if (full) yield { type: 'rejects', batch: full };
+    }
+    let repeated: Set<number> | undefined;
+    for (let k = 0; k < block.lineOf.length; k++) {
+      if (!seen.addHashes(block.idHashes[2 * k], block.idHashes[2 * k + 1])) (repeated ??= new Set()).add(block.lineOf[k]);
+    }
+    let batch = block.batch;
+    if (repeated) {
+      // Rare: the batch must go without those rows; prepare the block again here, leaving them out.
+      for (const i of repeated) suspects.push({ line: lines[i], row: (parseLine(entity, lines[i]) as { row: ValidRow }).row });
+      batch = prepareHere(lines, repeated).batch;
+    }
+    if (batch) yield { type: 'rows', batch };
+  }
+
+  let block: string[] = [];
   for await (const lines of readLakeLines(input.lakeDir, entity, input.ds, input.manifest)) {
     for (const line of lines) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(line);
-      } catch {
-        const full = rejects.add([line, 'row: not valid JSON']);
-        if (full) yield { type: 'rejects', batch: full };
-        continue;
-      }
-      // The plain-predicate check passes nearly every row; zod words the reason for the rest.
-      let row = fastValidRow(entity, parsed);
-      if (row === undefined) {
-        const v = validateRow(entity, parsed);
-        if (!v.ok) {
-          const full = rejects.add([line, v.reason]);
-          if (full) yield { type: 'rejects', batch: full };
-          continue;
-        }
-        row = v.row;
-      }
-      if (!seen.add(row.id as string)) {
-        suspects.push({ line, row });
-        continue;
-      }
-      const full = rows.add(rowValues(entity, row));
-      if (full) yield { type: 'rows', batch: full };
+      block.push(line);
+      if (block.length < batchRows) continue;
+      enqueue(block);
+      block = [];
+      // Hand out what is ready in order; wait for the head only when the queue is full.
+      while (queue.length > 0 && (queue[0].done || queue.length >= MAX_QUEUED_BLOCKS)) yield* handOut();
     }
   }
-  const lastRows = rows.take();
-  if (lastRows) yield { type: 'rows', batch: lastRows };
+  if (block.length > 0) enqueue(block);
+  while (queue.length > 0) yield* handOut();
   const lastRejects = rejects.take();
   if (lastRejects) yield { type: 'rejects', batch: lastRejects };
   yield { type: 'end', suspects };

@@ -3,7 +3,7 @@ import type { Entity } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
 import { FaultInjector, noFaults } from '../../source/faults.js';
 import { pushVaultValues, vaultColumns } from '../../operators/load/hashing.js';
-import { VAULT_FIELDS } from '../../operators/load/models.js';
+import { VAULT_FIELDS } from '../../operators/load/fields.js';
 import { fastValidRow, isIsoDateTime, validateRow } from '../../operators/load/validation.js';
 
 const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];

@@ -1,0 +1,85 @@
+/**
+ * One block of lake lines (a batch's worth) turned into at most one INSERT batch of valid rows and the
+ * block's rejects: each line parsed, validated, given its vault hash columns and packed. A block needs
+ * nothing but its own lines, so it is prepared the same on the load's thread or in a prepare worker
+ * (PrepareWorkerPool.ts); what needs the whole partition in order (duplicate ids, the books) stays
+ * with the load.
+ */
+import type { Entity } from '../../scheduler/settings.js';
+import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
+import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
+import { pushVaultValues } from './hashing.js';
+import { IdHashSet } from './IdHashSet.js';
+import { fastValidRow, validateRow, type ValidRow } from './validation.js';
+
+/** A block prepared: the batch of its valid rows, and its rejects. */
+export interface PreparedBlock {
+  /** The valid rows (less the skipped ones) as one batch; undefined when there are none. */
+  readonly batch: InsertBatch | undefined;
+  /** Each row of `batch`, in order: its id's two {@link IdHashSet.hash}es (the load checks them for
+   * duplicates; numbers cross to the load's thread cheaper than strings)... */
+  readonly idHashes: Uint32Array;
+  /** ...and the index of its line in the block. */
+  readonly lineOf: Int32Array;
+  /** The lines that failed, with their one-line reason. */
+  readonly rejects: ReadonlyArray<readonly [line: string, reason: string]>;
+}
+
+/** The values of a valid row in raw-table column order (source fields, then the vault's). */
+export function rowValues(entity: Entity, row: ValidRow): unknown[] {
+  const fields = SOURCE_FIELDS[entity];
+  const values: unknown[] = [];
+  for (let i = 0; i < fields.length; i++) values.push(row[fields[i]] ?? null);
+  pushVaultValues(entity, row, values);
+  return values;
+}
+
+/** Batches of raw rows ({@link rowValues}), packed where possible (into memory from `allocate`). */
+export function rowBatchBuilder(entity: Entity, batchRows: number, allocate?: (size: number) => Buffer): BatchBuilder {
+  return new BatchBuilder(SOURCE_FIELDS[entity].length + VAULT_FIELDS[entity].length, batchRows, true, allocate);
+}
+
+/** Batches of rejects (`raw_json`, `reason`): few rows with long raw lines, so always JSON. */
+export function rejectBatchBuilder(batchRows: number): BatchBuilder {
+  return new BatchBuilder(2, batchRows, false);
+}
+
+/** A lake line parsed and validated: the row, or why it is rejected. */
+export function parseLine(entity: Entity, line: string): { readonly row: ValidRow } | { readonly reason: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { reason: 'row: not valid JSON' };
+  }
+  // The plain-predicate check passes nearly every row; zod words the reason for the rest.
+  const row = fastValidRow(entity, parsed);
+  if (row !== undefined) return { row };
+  const v = validateRow(entity, parsed);
+  return v.ok ? { row: v.row } : { reason: v.reason };
+}
+
+/**
+ * Prepares `lines` into one batch with `builder` (the caller's, so its packing heuristic carries from
+ * block to block; it must hold no rows). Lines whose index is in `skip` are left out of the batch.
+ */
+export function prepareBlock(entity: Entity, lines: readonly string[], builder: BatchBuilder, skip?: ReadonlySet<number>): PreparedBlock {
+  const idHashes = new Uint32Array(lines.length * 2);
+  const lineOf = new Int32Array(lines.length);
+  let rows = 0;
+  const rejects: Array<readonly [string, string]> = [];
+  let batch: InsertBatch | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const parsed = parseLine(entity, lines[i]);
+    if ('reason' in parsed) {
+      rejects.push([lines[i], parsed.reason]);
+      continue;
+    }
+    if (skip?.has(i)) continue;
+    IdHashSet.hash(parsed.row.id as string, idHashes, rows * 2);
+    lineOf[rows++] = i;
+    // A block is at most a batch, so a full batch can only come at its last line.
+    batch = builder.add(rowValues(entity, parsed.row)) ?? batch;
+  }
+  return { batch: batch ?? builder.take(), idHashes: idHashes.slice(0, rows * 2), lineOf: lineOf.slice(0, rows), rejects };
+}

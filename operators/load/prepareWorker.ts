@@ -1,0 +1,41 @@
+/**
+ * The prepare worker's thread: prepares the blocks the load sends it (blockPreparer.ts) and posts them
+ * back, the packed bytes moved, not copied. Bundled and started by PrepareWorkerPool.ts.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { Entity } from '../../scheduler/settings.js';
+import type { BatchBuilder } from './BatchBuilder.js';
+import { BlobPool } from './BlobPool.js';
+import { prepareBlock, rowBatchBuilder } from './blockPreparer.js';
+
+/** What the load sends: a block of lines of `entity`, and memory of earlier batches to reuse. */
+export interface PrepareRequest {
+  readonly id: number;
+  readonly entity: Entity;
+  readonly batchRows: number;
+  readonly lines: readonly string[];
+  /** Packed batches' memory the load is done with (moved back here). */
+  readonly returned: readonly ArrayBuffer[];
+}
+
+if (!parentPort) throw new Error('prepareWorker.ts runs only as a worker thread');
+const port = parentPort;
+// One builder per entity and batch size, so the packing heuristic carries from block to block.
+const builders = new Map<string, BatchBuilder>();
+// Packed batches' memory goes to the load and comes back with a later request (BlobPool.ts says why).
+const blobs = new BlobPool();
+const allocate = (size: number): Buffer => blobs.take(size);
+
+port.on('message', (req: PrepareRequest) => {
+  for (const memory of req.returned) blobs.give(memory);
+  try {
+    const key = `${req.entity}/${req.batchRows}`;
+    let builder = builders.get(key);
+    if (!builder) builders.set(key, (builder = rowBatchBuilder(req.entity, req.batchRows, allocate)));
+    const block = prepareBlock(req.entity, req.lines, builder);
+    const blob = block.batch?.packed?.blob;
+    port.postMessage({ id: req.id, block }, blob ? [blob.buffer as ArrayBuffer] : []);
+  } catch (err) {
+    port.postMessage({ id: req.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+});

@@ -1,0 +1,135 @@
+import { expect } from 'chai';
+import sqlite3 from 'sqlite3';
+import { LakePartitionWriter } from '../../operators/lake/writer.js';
+import { BlobPool } from '../../operators/load/BlobPool.js';
+import { loadTask } from '../../operators/load/loadTask.js';
+import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/PrepareWorkerPool.js';
+import { closeWarehouses } from '../../operators/warehouse.js';
+import type { Settings } from '../../scheduler/settings.js';
+import { generateRows } from '../../source/generator.js';
+import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { taskContext } from './context.js';
+
+const DS = '2024-01-15';
+
+function query<T = Record<string, unknown>>(file: string, sql: string): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY);
+    db.all(sql, [], (err, rows) => db.close(() => (err ? reject(err) : resolve(rows as T[]))));
+  });
+}
+
+/** 2,000 generated customers (German names and streets: non-ASCII text) with bad rows and repeated
+ * ids spread over the partition, so repeats meet across blocks prepared on different threads. */
+function customerLines(): string[] {
+  const lines = [...generateRows('customers', { cars: 1, customers: 2000, subscriptions: 0 }, 7)].map((r) => JSON.stringify(r));
+  for (let i = 1; i < 20; i++) lines[i * 97] = lines[i * 61];
+  lines[500] = '{"id": "broken';
+  lines[1300] = JSON.stringify({ ...JSON.parse(lines[1300]), type: 'b2x' });
+  lines[1999] = lines[0];
+  return lines;
+}
+
+async function loadWith(workers: number, lines: string[]): Promise<{ settings: Settings; cleanup: () => void }> {
+  const tmp = makeTmpDir('ingest-workers-');
+  const settings = testSettings(tmp.dir, {
+    DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1',
+    DRIVETRAIN_LOAD_BATCH_ROWS: '25',
+    DRIVETRAIN_LOAD_PREPARE_WORKERS: String(workers),
+  });
+  const w = await LakePartitionWriter.open(settings.lakeDir, 'customers', DS);
+  await w.writeLines(lines);
+  await w.commit('test', new Date());
+  await loadTask({ entity: 'customers' })(taskContext(settings, DS));
+  return { settings, cleanup: tmp.cleanup };
+}
+
+describe('load prepare workers', () => {
+  afterEach(async () => {
+    await closeWarehouses();
+    await closeSharedPrepareWorkerPool();
+  });
+
+  it('a load sharing its blocks with a worker leaves the same rows and rejects, in the same order, as one without', async () => {
+    const lines = customerLines();
+    const alone = await loadWith(0, lines);
+    const shared = await loadWith(1, lines);
+    try {
+      const pool = await sharedPrepareWorkerPool(1);
+      expect(pool.blocksSent, 'blocks the worker prepared').to.be.greaterThan(0);
+      const rows = 'SELECT * FROM customers ORDER BY rowid';
+      const rejects = 'SELECT source, processing_date, raw_json, reason FROM rejects ORDER BY rowid';
+      const expected = await query(alone.settings.warehouseDb, rows);
+      expect(expected.length).to.be.greaterThan(1900);
+      expect(await query(shared.settings.warehouseDb, rows)).to.deep.equal(expected);
+      const expectedRejects = await query<{ reason: string }>(alone.settings.warehouseDb, rejects);
+      expect(expectedRejects.filter((r) => r.reason.startsWith('id: duplicate')).length).to.equal(20);
+      expect(await query(shared.settings.warehouseDb, rejects)).to.deep.equal(expectedRejects);
+    } finally {
+      alone.cleanup();
+      shared.cleanup();
+    }
+  });
+
+  it('hands a block back to the caller when every worker is full, and prepares it once there is room', async () => {
+    const pool = new PrepareWorkerPool(1);
+    try {
+      await pool.start();
+      const line = JSON.stringify([...generateRows('cars', { cars: 1, customers: 0, subscriptions: 0 }, 1)][0]);
+      const first = pool.tryPrepare('cars', 10, [line]);
+      const second = pool.tryPrepare('cars', 10, [line, 'nope']);
+      expect(first).to.not.equal(undefined);
+      expect(second).to.not.equal(undefined);
+      expect(pool.tryPrepare('cars', 10, [line])).to.equal(undefined);
+      const [a, b] = await Promise.all([first, second]);
+      expect(a!.batch?.rows).to.equal(1);
+      expect(Buffer.isBuffer(a!.batch?.packed?.blob)).to.equal(true);
+      expect(b!.rejects).to.deep.equal([['nope', 'row: not valid JSON']]);
+      expect(pool.tryPrepare('cars', 10, [line])).to.not.equal(undefined);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects the blocks in flight when the pool is closed under them', async () => {
+    const pool = new PrepareWorkerPool(1);
+    await pool.start();
+    const lines = Array.from({ length: 5000 }, () => '{"id": "x"}');
+    const pending = pool.tryPrepare('cars', 5000, lines)!;
+    await pool.close();
+    const err = await pending.then(() => undefined, (e: Error) => e);
+    expect(err?.message).to.match(/^load prepare worker exited with code/);
+    await pool.start().then(
+      () => expect.fail('a closed pool started'),
+      (e: Error) => expect(e.message).to.equal('the load prepare worker pool is closed'),
+    );
+  });
+
+  it('refuses a pool size that is not a positive integer, quoting it', () => {
+    expect(() => new PrepareWorkerPool(0)).to.throw(RangeError, "PrepareWorkerPool size '0' is not a positive integer");
+  });
+});
+
+describe('BlobPool', () => {
+  it('reuses memory given back for a batch that fits, and allocates for one that does not', () => {
+    const pool = new BlobPool(1);
+    const a = pool.take(100);
+    expect(a.length).to.equal(100);
+    pool.give(a.buffer as ArrayBuffer);
+    const b = pool.take(110);
+    expect(b.buffer).to.equal(a.buffer);
+    expect(b.length).to.equal(110);
+    pool.give(b.buffer as ArrayBuffer);
+    expect(pool.take(1000).buffer).to.not.equal(a.buffer);
+  });
+
+  it('keeps no more free buffers than it was told', () => {
+    const pool = new BlobPool(1);
+    const a = pool.take(10);
+    const b = pool.take(10);
+    pool.give(a.buffer as ArrayBuffer);
+    pool.give(b.buffer as ArrayBuffer);
+    expect(pool.take(10).buffer).to.equal(a.buffer);
+    expect(pool.take(10).buffer).to.not.equal(b.buffer);
+  });
+});
