@@ -4,7 +4,7 @@
  * loopback into the lake and loaded into the raw tables in THIS process. Prints rows/s end to end, peak
  * RSS of this process, and the ratio to the sqlite3 CLI's `.import` of the same rows as CSV.
  *
- *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500] [--timeline]
+ *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500] [--prepare-workers 0] [--timeline]
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -21,12 +21,12 @@ import { FIELDS } from '../source/rowSource.js';
 import { spawnSourceProcess } from '../source/spawnSource.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number): number => {
+const flag = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
   const i = args.indexOf(name);
   if (i < 0) return fallback;
   const n = Number(args[i + 1]);
-  if (!Number.isFinite(n) || n <= 0) {
-    process.stderr.write(`bench ingest: ${name} '${args[i + 1]}' is not a positive number\n`);
+  if (!Number.isFinite(n) || n < min) {
+    process.stderr.write(`bench ingest: ${name} '${args[i + 1]}' is not ${min === Number.MIN_VALUE ? 'a positive number' : `a number >= ${min}`}\n`);
     process.exit(2);
   }
   return n;
@@ -34,6 +34,8 @@ const flag = (name: string, fallback: number): number => {
 const scale = flag('--scale', 1);
 const pageSize = flag('--page-size', 5000);
 const batchRows = flag('--batch-rows', 500);
+/** The load's prepare worker threads (DRIVETRAIN_LOAD_PREPARE_WORKERS; the default is the setting's). */
+const prepareWorkers = flag('--prepare-workers', 0, 0);
 const SEED = 20240101;
 const sizes: DatasetSizes = {
   cars: Math.round(1_000_000 * scale),
@@ -90,10 +92,10 @@ async function startChildSource(): Promise<{ url: string; cpuSeconds: () => numb
 const quiet: Logger = { debug() {}, info() {}, warn: (m) => process.stderr.write(`warn: ${m}\n`), error: (m) => process.stderr.write(`error: ${m}\n`) };
 
 async function main(): Promise<void> {
-  process.stdout.write(`ingest bench: ${sizes.cars} cars, ${sizes.customers} customers, ${sizes.subscriptions} subscriptions (${total} rows), page size ${pageSize}, batch rows ${batchRows}\n`);
+  process.stdout.write(`ingest bench: ${sizes.cars} cars, ${sizes.customers} customers, ${sizes.subscriptions} subscriptions (${total} rows), page size ${pageSize}, batch rows ${batchRows}, prepare workers ${prepareWorkers}\n`);
   const source = await startChildSource();
   const settings = loadSettings({
-    env: { DRIVETRAIN_HOME: path.join(dir, 'home'), DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'), DRIVETRAIN_SOURCE_URL: source.url, DRIVETRAIN_SOURCE_PAGE_SIZE: String(pageSize), DRIVETRAIN_LOAD_BATCH_ROWS: String(batchRows) },
+    env: { DRIVETRAIN_HOME: path.join(dir, 'home'), DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'), DRIVETRAIN_SOURCE_URL: source.url, DRIVETRAIN_SOURCE_PAGE_SIZE: String(pageSize), DRIVETRAIN_LOAD_BATCH_ROWS: String(batchRows), DRIVETRAIN_LOAD_PREPARE_WORKERS: String(prepareWorkers) },
     cwd: dir,
     warn: () => {},
   });
