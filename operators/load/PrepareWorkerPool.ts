@@ -12,10 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Entity } from '../../scheduler/settings.js';
-import type { InsertBatch } from './BatchBuilder.js';
 import type { PreparedBlock } from './blockPreparer.js';
-import type { PackedBatch } from './packedBatch.js';
-import type { PrepareRequest } from './prepareWorker.js';
+import { PrepareThread } from './PrepareThread.js';
 
 /** Blocks a worker may hold (one being prepared, one waiting): enough to never leave it idle. */
 const BLOCKS_PER_WORKER = 2;
@@ -36,55 +34,6 @@ function workerCode(): Promise<string> {
     .then((r) => r.outputFiles[0].text);
   bundle.catch(() => (bundle = undefined));
   return bundle;
-}
-
-interface Pending {
-  resolve(block: PreparedBlock): void;
-  reject(err: Error): void;
-}
-
-/** One worker thread and its requests in flight. */
-class PrepareThread {
-  readonly pending = new Map<number, Pending>();
-  /** Packed batches' memory the load is done with, moved back with the next request. */
-  readonly returned: ArrayBuffer[] = [];
-  private failure: Error | undefined;
-
-  constructor(readonly worker: Worker) {
-    worker.unref();
-    worker.on('message', (msg: { id: number; block?: PreparedBlock; error?: string }) => {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
-      if (msg.error !== undefined) p.reject(new Error(`load prepare worker: ${msg.error}`));
-      else p.resolve(this.revive(msg.block!));
-    });
-    worker.on('error', (err) => this.fail(new Error(`load prepare worker failed: ${err.message}`, { cause: err })));
-    worker.on('exit', (code) => this.fail(new Error(`load prepare worker exited with code ${code}`)));
-  }
-
-  /** False once the thread failed or exited: the pool replaces it. */
-  get alive(): boolean {
-    return this.failure === undefined;
-  }
-
-  /** A block as the load uses it: the moved blob a Buffer again (node-sqlite3 binds Buffers), whose
-   * memory comes back here once its INSERT has started. */
-  private revive(block: PreparedBlock): PreparedBlock {
-    const packed = block.batch?.packed;
-    if (!packed) return block;
-    const memory = packed.blob.buffer as ArrayBuffer;
-    const blob = Buffer.from(memory, packed.blob.byteOffset, packed.blob.byteLength);
-    const batch: InsertBatch = { ...block.batch!, packed: { ...packed, blob } satisfies PackedBatch, release: () => this.returned.push(memory) };
-    return { ...block, batch };
-  }
-
-  private fail(err: Error): void {
-    this.failure ??= err;
-    for (const p of this.pending.values()) p.reject(this.failure);
-    this.pending.clear();
-  }
 }
 
 let nextId = 1;
@@ -125,17 +74,8 @@ export class PrepareWorkerPool {
       if (t.alive && t.pending.size < BLOCKS_PER_WORKER && (!best || t.pending.size < best.pending.size)) best = t;
     }
     if (!best) return undefined;
-    const id = nextId++;
-    const thread = best;
     this.blocksSent++;
-    return new Promise<PreparedBlock>((resolve, reject) => {
-      // Referenced while it owes an answer: an idle pool must not keep the process alive, but a load
-      // awaiting a block must not see the process exit under it.
-      if (thread.pending.size === 0) thread.worker.ref();
-      thread.pending.set(id, { resolve, reject });
-      const returned = thread.returned.splice(0);
-      thread.worker.postMessage({ id, entity, batchRows, lines, returned } satisfies PrepareRequest, returned);
-    });
+    return best.prepare({ id: nextId++, entity, batchRows, lines });
   }
 
   /** Stops the threads; blocks in flight are rejected. */

@@ -3,9 +3,10 @@ import sqlite3 from 'sqlite3';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { BlobPool } from '../../operators/load/BlobPool.js';
 import { loadTask } from '../../operators/load/loadTask.js';
+import { PrepareWorkerError } from '../../operators/load/PrepareWorkerError.js';
 import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/PrepareWorkerPool.js';
 import { closeWarehouses } from '../../operators/warehouse.js';
-import type { Settings } from '../../scheduler/settings.js';
+import type { Entity, Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { taskContext } from './context.js';
@@ -98,11 +99,26 @@ describe('load prepare workers', () => {
     const pending = pool.tryPrepare('cars', 5000, lines)!;
     await pool.close();
     const err = await pending.then(() => undefined, (e: Error) => e);
-    expect(err?.message).to.match(/^load prepare worker exited with code/);
+    expect(err).to.be.instanceOf(PrepareWorkerError);
+    expect(err?.message).to.match(/^load prepare worker \d+ exited with code \d+$/);
     await pool.start().then(
       () => expect.fail('a closed pool started'),
       (e: Error) => expect(e.message).to.equal('the load prepare worker pool is closed'),
     );
+  });
+
+  it('rejects a block the worker could not prepare with its error, and takes the next one', async () => {
+    const pool = new PrepareWorkerPool(1);
+    try {
+      await pool.start();
+      const err = await pool.tryPrepare('boats' as Entity, 10, ['{"id": "b1"}'])!.then(() => undefined, (e: Error) => e);
+      expect(err).to.be.instanceOf(PrepareWorkerError);
+      expect(err?.message).to.match(/^load prepare worker \d+ failed a block: TypeError/);
+      const next = await pool.tryPrepare('cars', 10, ['not json'])!;
+      expect(next.rejects).to.deep.equal([['not json', 'row: not valid JSON']]);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('refuses a pool size that is not a positive integer, quoting it', () => {

@@ -1,0 +1,74 @@
+/**
+ * One load prepare worker thread (PrepareWorkerPool.ts) and the blocks it owes: answers are matched to
+ * requests by id, and a thread that fails or exits rejects every block it held.
+ */
+import type { Worker } from 'node:worker_threads';
+import type { InsertBatch } from './BatchBuilder.js';
+import type { PreparedBlock } from './blockPreparer.js';
+import type { PackedBatch } from './packedBatch.js';
+import { PrepareWorkerError } from './PrepareWorkerError.js';
+import type { PrepareRequest } from './prepareWorker.js';
+
+/** A block's promise, to settle with the thread's answer. */
+export interface Pending {
+  resolve(block: PreparedBlock): void;
+  reject(err: Error): void;
+}
+
+/** One worker thread and its requests in flight. */
+export class PrepareThread {
+  readonly pending = new Map<number, Pending>();
+  /** Packed batches' memory the load is done with, moved back with the next request. */
+  readonly returned: ArrayBuffer[] = [];
+  private failure: Error | undefined;
+
+  constructor(readonly worker: Worker) {
+    worker.unref();
+    worker.on('message', (msg: { id: number; block?: PreparedBlock; error?: string }) => {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (this.pending.size === 0) worker.unref();
+      if (msg.error !== undefined) p.reject(new PrepareWorkerError(`load prepare worker ${worker.threadId} failed a block: ${msg.error}`, worker.threadId));
+      else p.resolve(this.revive(msg.block!));
+    });
+    const id = worker.threadId;
+    worker.on('error', (err) => this.fail(new PrepareWorkerError(`load prepare worker ${id} crashed: ${err.message}`, id, { cause: err })));
+    worker.on('exit', (code) => this.fail(new PrepareWorkerError(`load prepare worker ${id} exited with code ${code}`, id)));
+  }
+
+  /** False once the thread failed or exited: the pool replaces it. */
+  get alive(): boolean {
+    return this.failure === undefined;
+  }
+
+  /** Sends a block (with the memory given back since the last one); settles with the worker's answer. */
+  prepare(request: Omit<PrepareRequest, 'returned'>): Promise<PreparedBlock> {
+    return new Promise<PreparedBlock>((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      // Referenced while it owes an answer: an idle pool must not keep the process alive, but a load
+      // awaiting a block must not see the process exit under it.
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(request.id, { resolve, reject });
+      const returned = this.returned.splice(0);
+      this.worker.postMessage({ ...request, returned } satisfies PrepareRequest, returned);
+    });
+  }
+
+  /** A block as the load uses it: the moved blob a Buffer again (node-sqlite3 binds Buffers), whose
+   * memory comes back here once its INSERT has started. */
+  private revive(block: PreparedBlock): PreparedBlock {
+    const packed = block.batch?.packed;
+    if (!packed) return block;
+    const memory = packed.blob.buffer as ArrayBuffer;
+    const blob = Buffer.from(memory, packed.blob.byteOffset, packed.blob.byteLength);
+    const batch: InsertBatch = { ...block.batch!, packed: { ...packed, blob } satisfies PackedBatch, release: () => this.returned.push(memory) };
+    return { ...block, batch };
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+  }
+}
