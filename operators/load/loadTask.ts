@@ -79,7 +79,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   let workers;
   if (prepareWorkers > 0) {
     try {
-      workers = await sharedPrepareWorkerPool(prepareWorkers);
+      workers = await sharedPrepareWorkerPool(prepareWorkers, batchRows);
     } catch (err) {
       // The workers only make the load faster: without them it prepares every block itself.
       ctx.log.warn(`load prepare workers did not start, preparing on the load's own thread: ${(err as Error).message}`);

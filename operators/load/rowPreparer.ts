@@ -70,7 +70,7 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
   const queue: QueuedBlock[] = [];
 
   const enqueue = (lines: readonly string[]): void => {
-    const promise = workers?.tryPrepare(entity, batchRows, lines);
+    const promise = workers?.tryPrepare(entity, lines);
     if (!promise) {
       queue.push({ lines, prepared: prepareHere(lines), done: true });
       return;

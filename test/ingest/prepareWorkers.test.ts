@@ -56,7 +56,7 @@ describe('load prepare workers', () => {
     const alone = await loadWith(0, lines);
     const shared = await loadWith(1, lines);
     try {
-      const pool = await sharedPrepareWorkerPool(1);
+      const pool = await sharedPrepareWorkerPool(1, 25);
       expect(pool.blocksSent, 'blocks the worker prepared').to.be.greaterThan(0);
       const rows = 'SELECT * FROM customers ORDER BY rowid';
       const rejects = 'SELECT source, processing_date, raw_json, reason FROM rejects ORDER BY rowid';
@@ -73,30 +73,30 @@ describe('load prepare workers', () => {
   });
 
   it('hands a block back to the caller when every worker is full, and prepares it once there is room', async () => {
-    const pool = new PrepareWorkerPool(1);
+    const pool = new PrepareWorkerPool(1, 10);
     try {
       await pool.start();
       const line = JSON.stringify([...generateRows('cars', { cars: 1, customers: 0, subscriptions: 0 }, 1)][0]);
-      const first = pool.tryPrepare('cars', 10, [line]);
-      const second = pool.tryPrepare('cars', 10, [line, 'nope']);
+      const first = pool.tryPrepare('cars', [line]);
+      const second = pool.tryPrepare('cars', [line, 'nope']);
       expect(first).to.not.equal(undefined);
       expect(second).to.not.equal(undefined);
-      expect(pool.tryPrepare('cars', 10, [line])).to.equal(undefined);
+      expect(pool.tryPrepare('cars', [line])).to.equal(undefined);
       const [a, b] = await Promise.all([first, second]);
       expect(a!.batch?.rows).to.equal(1);
       expect(Buffer.isBuffer(a!.batch?.packed?.blob)).to.equal(true);
       expect(b!.rejects).to.deep.equal([['nope', 'row: not valid JSON']]);
-      expect(pool.tryPrepare('cars', 10, [line])).to.not.equal(undefined);
+      expect(pool.tryPrepare('cars', [line])).to.not.equal(undefined);
     } finally {
       await pool.close();
     }
   });
 
   it('rejects the blocks in flight when the pool is closed under them', async () => {
-    const pool = new PrepareWorkerPool(1);
+    const pool = new PrepareWorkerPool(1, 10);
     await pool.start();
-    const lines = Array.from({ length: 5000 }, () => '{"id": "x"}');
-    const pending = pool.tryPrepare('cars', 5000, lines)!;
+    const lines = Array.from({ length: 10 }, () => '{"id": "x"}');
+    const pending = pool.tryPrepare('cars', lines)!;
     await pool.close();
     const err = await pending.then(() => undefined, (e: Error) => e);
     expect(err).to.be.instanceOf(PrepareWorkerError);
@@ -108,13 +108,13 @@ describe('load prepare workers', () => {
   });
 
   it('rejects a block the worker could not prepare with its error, and takes the next one', async () => {
-    const pool = new PrepareWorkerPool(1);
+    const pool = new PrepareWorkerPool(1, 10);
     try {
       await pool.start();
-      const err = await pool.tryPrepare('boats' as Entity, 10, ['{"id": "b1"}'])!.then(() => undefined, (e: Error) => e);
+      const err = await pool.tryPrepare('boats' as Entity, ['{"id": "b1"}'])!.then(() => undefined, (e: Error) => e);
       expect(err).to.be.instanceOf(PrepareWorkerError);
       expect(err?.message).to.match(/^load prepare worker \d+ failed a block: TypeError/);
-      const next = await pool.tryPrepare('cars', 10, ['not json'])!;
+      const next = await pool.tryPrepare('cars', ['not json'])!;
       expect(next.rejects).to.deep.equal([['not json', 'row: not valid JSON']]);
     } finally {
       await pool.close();
@@ -122,7 +122,8 @@ describe('load prepare workers', () => {
   });
 
   it('refuses a pool size that is not a positive integer, quoting it', () => {
-    expect(() => new PrepareWorkerPool(0)).to.throw(RangeError, "PrepareWorkerPool size '0' is not a positive integer");
+    expect(() => new PrepareWorkerPool(0, 10)).to.throw(RangeError, "PrepareWorkerPool size '0' is not a positive integer");
+    expect(() => new PrepareWorkerPool(1, 0.5)).to.throw(RangeError, "PrepareWorkerPool batchRows '0.5' is not a positive integer");
   });
 });
 
