@@ -87,24 +87,30 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
     // The previous page's write, still compressing while the next page is fetched: waiting for gzip
     // before each request left the source idle for a page's compression (one more page buffer held).
     let writing: Promise<void> = Promise.resolve();
-    do {
-      const pageUrl = cursor ? `${url}&cursor=${encodeURIComponent(cursor)}` : url;
-      const page = take();
-      const sink: RowSink = { row: (buf, start, end, newlines) => page.add(buf, start, end, newlines), flush: () => {}, reset: () => page.clear() };
-      const result = await fetchRows(pageUrl, fetchOpts, sink);
-      const rows = page.rows;
-      await writing;
-      writing = write(page);
-      // Awaited before the next write and after the loop; this keeps a failure meanwhile handled.
-      writing.catch(() => {});
-      rowsFetchedCounter.inc({ entity }, rows);
-      pages++;
-      if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
-        throw new Error(`source returned the same next_cursor twice for ${entity}: refusing to loop`);
-      }
-      cursor = result.nextCursor;
-      if (pages % 50 === 0) ctx.log.info(`extract ${entity}: ${writer.rows} rows in ${pages} pages so far`, { entity, rows: writer.rows, pages });
-    } while (cursor);
+    try {
+      do {
+        const pageUrl = cursor ? `${url}&cursor=${encodeURIComponent(cursor)}` : url;
+        const page = take();
+        const sink: RowSink = { row: (buf, start, end, newlines) => page.add(buf, start, end, newlines), flush: () => {}, reset: () => page.clear() };
+        const result = await fetchRows(pageUrl, fetchOpts, sink);
+        const rows = page.rows;
+        await writing;
+        writing = write(page);
+        // Awaited before the next write and at the end; this keeps a failure meanwhile handled.
+        writing.catch(() => {});
+        rowsFetchedCounter.inc({ entity }, rows);
+        pages++;
+        if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
+          throw new Error(`source returned the same next_cursor twice for ${entity}: refusing to loop`);
+        }
+        cursor = result.nextCursor;
+        if (pages % 50 === 0) ctx.log.info(`extract ${entity}: ${writer.rows} rows in ${pages} pages so far`, { entity, rows: writer.rows, pages });
+      } while (cursor);
+    } catch (err) {
+      // Let the page still compressing finish before the caller aborts the partition under it.
+      await writing.catch(() => {});
+      throw err;
+    }
     await writing;
     return pages;
   };

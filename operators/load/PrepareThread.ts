@@ -34,6 +34,7 @@ export class PrepareThread {
     });
     const id = worker.threadId;
     worker.on('error', (err) => this.fail(new PrepareWorkerError(`load prepare worker ${id} crashed: ${err.message}`, id, { cause: err })));
+    worker.on('messageerror', (err) => this.fail(new PrepareWorkerError(`load prepare worker ${id} sent an unreadable answer: ${err.message}`, id, { cause: err })));
     worker.on('exit', (code) => this.fail(new PrepareWorkerError(`load prepare worker ${id} exited with code ${code}`, id)));
   }
 
@@ -46,12 +47,16 @@ export class PrepareThread {
   prepare(request: Omit<PrepareRequest, 'returned'>): Promise<PreparedBlock> {
     return new Promise<PreparedBlock>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
+      const returned = this.returned.splice(0);
+      try {
+        this.worker.postMessage({ ...request, returned } satisfies PrepareRequest, returned);
+      } catch (err) {
+        return reject(new PrepareWorkerError(`load prepare worker ${this.worker.threadId}: the block could not be sent: ${(err as Error).message}`, this.worker.threadId, { cause: err }));
+      }
       // Referenced while it owes an answer: an idle pool must not keep the process alive, but a load
       // awaiting a block must not see the process exit under it.
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(request.id, { resolve, reject });
-      const returned = this.returned.splice(0);
-      this.worker.postMessage({ ...request, returned } satisfies PrepareRequest, returned);
     });
   }
 

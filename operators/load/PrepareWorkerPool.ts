@@ -64,6 +64,16 @@ export class PrepareWorkerPool {
     if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`PrepareWorkerPool batchRows '${batchRows}' is not a positive integer`);
   }
 
+  /** Blocks sent to the workers and not answered yet. */
+  get inFlight(): number {
+    return this.threads.reduce((n, t) => n + t.pending.size, 0);
+  }
+
+  /** Blocks the workers take at once (a load queues that many besides its own). */
+  get capacity(): number {
+    return this.size * BLOCKS_PER_WORKER;
+  }
+
   /** Starts the threads that are not running (after a failure too); resolves when they can take work. */
   async start(): Promise<void> {
     if (this.closed) throw new Error('the load prepare worker pool is closed');

@@ -85,7 +85,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
       ctx.log.warn(`load prepare workers did not start, preparing on the load's own thread: ${(err as Error).message}`);
     }
   }
-  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers };
+  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers, signal: ctx.signal };
 
   await sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (t) => {
     // Sequelize gives each transaction its own sqlite3 connection; the bulk insert uses it directly

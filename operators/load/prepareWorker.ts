@@ -36,6 +36,8 @@ port.on('message', (req: PrepareRequest) => {
     const blob = block.batch?.packed?.blob;
     port.postMessage({ id: req.id, block }, blob ? [blob.buffer as ArrayBuffer] : []);
   } catch (err) {
+    // The builder may hold rows of the failed block: the next block must start from a fresh one.
+    builders.delete(`${req.entity}/${req.batchRows}`);
     port.postMessage({ id: req.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   }
 });

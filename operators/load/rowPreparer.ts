@@ -12,6 +12,7 @@ import type { InsertBatch } from './BatchBuilder.js';
 import { BlobPool } from './BlobPool.js';
 import { parseLine, prepareBlock, rejectBatchBuilder, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';
 import { IdHashSet } from './IdHashSet.js';
+import { PrepareWorkerError } from './PrepareWorkerError.js';
 import type { PrepareWorkerPool } from './PrepareWorkerPool.js';
 import type { ValidRow } from './validation.js';
 
@@ -26,6 +27,8 @@ export interface PrepareInput {
   readonly batchRows: number;
   /** Worker threads to share the preparation with; without, every block is prepared on this thread. */
   readonly workers?: PrepareWorkerPool;
+  /** Stops the wait for a worker's block (the task's signal): a stuck worker must not hang the load. */
+  readonly signal?: AbortSignal;
 }
 
 /** A valid row whose id was (probably) seen before in the partition: the load decides it exactly. */
@@ -47,12 +50,25 @@ interface QueuedBlock {
   done: boolean;
 }
 
-/** Blocks prepared or in preparation ahead of the one being handed out: bounds the memory held. */
-const MAX_QUEUED_BLOCKS = 4;
+/** Blocks prepared here ahead of the one being handed out, besides those the workers hold: bounds the
+ * memory held (6 in all with one worker peaked higher than 4, measured). */
+const QUEUED_HERE = 2;
+
+/** `promise`, or a rejection with the signal's reason once it aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
 
 /** Reads the partition and yields its INSERT batches, in lake order, then the suspects. */
 export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareEvent> {
-  const { entity, batchRows, workers } = input;
+  const { entity, batchRows, workers, signal } = input;
+  const maxQueued = QUEUED_HERE + (workers?.capacity ?? 0);
   const blobs = new BlobPool();
   const builder = rowBatchBuilder(entity, batchRows, (size) => blobs.take(size));
   /** A block prepared here, its packed memory back to `blobs` once the INSERT has started. */
@@ -75,8 +91,13 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
       queue.push({ lines, prepared: prepareHere(lines), done: true });
       return;
     }
-    const queued: QueuedBlock = { lines, prepared: promise, done: false };
-    promise.then(
+    // A worker that fails or dies leaves the block to this thread: the workers only make a load faster.
+    const prepared = promise.catch((err: unknown) => {
+      if (err instanceof PrepareWorkerError) return prepareHere(lines);
+      throw err;
+    });
+    const queued: QueuedBlock = { lines, prepared, done: false };
+    prepared.then(
       () => (queued.done = true),
       () => (queued.done = true),
     );
@@ -85,8 +106,8 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
 
   /** The events of the block at the head of the queue, its rows checked for duplicate ids in order. */
   async function* handOut(): AsyncGenerator<PrepareEvent> {
-    const { lines, prepared } = queue.shift()!;
-    const block = await prepared;
+    const { lines, prepared, done } = queue.shift()!;
+    const block = done ? await prepared : await unlessAborted(prepared as Promise<PreparedBlock>, signal);
     for (const reject of block.rejects) {
       const full = rejects.add([reject[0], reject[1]]);
       if (full) yield { type: 'rejects', batch: full };
@@ -112,7 +133,7 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
       enqueue(block);
       block = [];
       // Hand out what is ready in order; wait for the head only when the queue is full.
-      while (queue.length > 0 && (queue[0].done || queue.length >= MAX_QUEUED_BLOCKS)) yield* handOut();
+      while (queue.length > 0 && (queue[0].done || queue.length >= maxQueued)) yield* handOut();
     }
   }
   if (block.length > 0) enqueue(block);

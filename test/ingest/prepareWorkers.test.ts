@@ -31,7 +31,11 @@ function customerLines(): string[] {
   return lines;
 }
 
-async function loadWith(workers: number, lines: string[]): Promise<{ settings: Settings; cleanup: () => void }> {
+async function loadWith(
+  workers: number,
+  lines: string[],
+  whileLoading?: () => Promise<void>,
+): Promise<{ settings: Settings; cleanup: () => void }> {
   const tmp = makeTmpDir('ingest-workers-');
   const settings = testSettings(tmp.dir, {
     DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1',
@@ -41,7 +45,7 @@ async function loadWith(workers: number, lines: string[]): Promise<{ settings: S
   const w = await LakePartitionWriter.open(settings.lakeDir, 'customers', DS);
   await w.writeLines(lines);
   await w.commit('test', new Date());
-  await loadTask({ entity: 'customers' })(taskContext(settings, DS));
+  await Promise.all([loadTask({ entity: 'customers' })(taskContext(settings, DS)), whileLoading?.()]);
   return { settings, cleanup: tmp.cleanup };
 }
 
@@ -69,6 +73,27 @@ describe('load prepare workers', () => {
     } finally {
       alone.cleanup();
       shared.cleanup();
+    }
+  });
+
+  it('a load whose worker dies with blocks in flight prepares them itself and leaves the same tables', async () => {
+    const lines = customerLines();
+    const alone = await loadWith(0, lines);
+    const pool = await sharedPrepareWorkerPool(1, 25);
+    let inFlightAtClose = 0;
+    const broken = await loadWith(1, lines, async () => {
+      while (pool.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+      inFlightAtClose = pool.inFlight;
+      await pool.close();
+    });
+    try {
+      expect(inFlightAtClose, 'blocks the worker held when it was stopped').to.be.greaterThan(0);
+      for (const sql of ['SELECT * FROM customers ORDER BY rowid', 'SELECT raw_json, reason FROM rejects ORDER BY rowid']) {
+        expect(await query(broken.settings.warehouseDb, sql)).to.deep.equal(await query(alone.settings.warehouseDb, sql));
+      }
+    } finally {
+      alone.cleanup();
+      broken.cleanup();
     }
   });
 
