@@ -13,7 +13,7 @@ import type { Entity } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
 import { makeTmpDir, testEnv } from '../helpers/tmp.js';
-import { MARTS, snapshotWarehouse, tableRows, type Row, type Snapshot } from '../warehouse/fixtures.js';
+import { canonical, MARTS, snapshotWarehouse, tableRows, type Row, type Snapshot } from '../warehouse/fixtures.js';
 import { referenceMarts } from '../warehouse/reference.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,13 +23,6 @@ const SIZES = { cars: 300, customers: 120, subscriptions: 400 };
 const SEED = 11;
 const FROM = '2023-01-01';
 const TO = '2023-03-31';
-
-/** Order-free form of a table: one JSON line per row, floats to 6 decimals. */
-function canonical(rows: readonly object[]): string[] {
-  return rows
-    .map((r) => JSON.stringify(Object.values(r).map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(6) : v))))
-    .sort();
-}
 
 describe('the pipeline end to end through the sample source', function () {
   this.timeout(180_000);

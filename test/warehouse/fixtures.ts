@@ -133,6 +133,13 @@ export async function tableRows(file: string, table: string): Promise<Record<str
   return db.query(`SELECT * FROM ${table} ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`, { type: QueryTypes.SELECT, raw: true });
 }
 
+/** Order-free form of a table: one JSON line per row, floats to 6 decimals (marts compared with a reference). */
+export function canonical(rows: readonly object[]): string[] {
+  return rows
+    .map((r) => JSON.stringify(Object.values(r).map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(6) : v))))
+    .sort();
+}
+
 /** All mart tables. */
 export const MARTS = ['infleeted_cars_volumes', 'defleeted_cars_volumes', 'cars_deliveries', 'type_share', 'type_distribution'] as const;
 

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { closeWarehouses } from '../../operators/warehouse.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { dayInterval, ingest, MARTS, monthInterval, runModelDag, tableRows, type Row, type Snapshot } from './fixtures.js';
+import { canonical, dayInterval, ingest, MARTS, monthInterval, runModelDag, tableRows, type Row, type Snapshot } from './fixtures.js';
 import { addMonthsClamped, referenceMarts, utcDay } from './reference.js';
 import { Prng } from '../../source/prng.js';
 
@@ -58,13 +58,6 @@ function generated(seed: number): Snapshot {
     };
   });
   return { cars, customers, subscriptions };
-}
-
-/** Canonical, order-free form of a table: one JSON line per row, floats to 6 decimals. */
-function canonical(rows: readonly object[]): string[] {
-  return rows
-    .map((r) => JSON.stringify(Object.values(r).map((v) => (typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(6) : v))))
-    .sort();
 }
 
 describe('warehouse against an independent reference', function () {
