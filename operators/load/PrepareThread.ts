@@ -7,7 +7,7 @@ import type { InsertBatch } from './BatchBuilder.js';
 import type { PreparedBlock } from './blockPreparer.js';
 import type { PackedBatch } from './packedBatch.js';
 import { PrepareWorkerError } from './PrepareWorkerError.js';
-import type { PrepareRequest } from './prepareWorker.js';
+import type { PrepareAnswer, PrepareRequest } from './prepareWorker.js';
 
 /** A block's promise, to settle with the thread's answer. */
 export interface Pending {
@@ -24,13 +24,13 @@ export class PrepareThread {
 
   constructor(readonly worker: Worker) {
     worker.unref();
-    worker.on('message', (msg: { id: number; block?: PreparedBlock; error?: string }) => {
+    worker.on('message', (msg: PrepareAnswer) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
       this.pending.delete(msg.id);
       if (this.pending.size === 0) worker.unref();
-      if (msg.error !== undefined) p.reject(new PrepareWorkerError(`load prepare worker ${worker.threadId} failed a block: ${msg.error}`, worker.threadId));
-      else p.resolve(this.revive(msg.block!));
+      if ('error' in msg) p.reject(new PrepareWorkerError(`load prepare worker ${worker.threadId} failed a block: ${msg.error}`, worker.threadId));
+      else p.resolve(this.revive(msg.block));
     });
     const id = worker.threadId;
     worker.on('error', (err) => this.fail(new PrepareWorkerError(`load prepare worker ${id} crashed: ${err.message}`, id, { cause: err })));

@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import type { Entity } from '../../scheduler/settings.js';
 import type { BatchBuilder } from './BatchBuilder.js';
 import { BlobPool } from './BlobPool.js';
-import { prepareBlock, rowBatchBuilder } from './blockPreparer.js';
+import { prepareBlock, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';
 
 /** What the load sends: a block of lines of `entity`, and memory of earlier batches to reuse. */
 export interface PrepareRequest {
@@ -17,6 +17,9 @@ export interface PrepareRequest {
   /** Packed batches' memory the load is done with (moved back here). */
   readonly returned: readonly ArrayBuffer[];
 }
+
+/** What the worker answers: the prepared block, or the error that stopped it. */
+export type PrepareAnswer = { readonly id: number; readonly block: PreparedBlock } | { readonly id: number; readonly error: string };
 
 if (!parentPort) throw new Error('prepareWorker.ts runs only as a worker thread');
 const port = parentPort;
@@ -34,10 +37,10 @@ port.on('message', (req: PrepareRequest) => {
     if (!builder) builders.set(key, (builder = rowBatchBuilder(req.entity, req.batchRows, allocate)));
     const block = prepareBlock(req.entity, req.lines, builder);
     const blob = block.batch?.packed?.blob;
-    port.postMessage({ id: req.id, block }, blob ? [blob.buffer as ArrayBuffer] : []);
+    port.postMessage({ id: req.id, block } satisfies PrepareAnswer, blob ? [blob.buffer as ArrayBuffer] : []);
   } catch (err) {
     // The builder may hold rows of the failed block: the next block must start from a fresh one.
     builders.delete(`${req.entity}/${req.batchRows}`);
-    port.postMessage({ id: req.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    port.postMessage({ id: req.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies PrepareAnswer);
   }
 });
