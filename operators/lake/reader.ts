@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { LakePartitionError } from './LakePartitionError.js';
+import { decodeLines } from './lines.js';
 import { MANIFEST_FILE, partitionDir, type LakeManifest } from './manifest.js';
 
 /** The manifest of a complete partition; throws {@link LakePartitionError} when there is none. */
@@ -35,10 +36,52 @@ export async function readManifest(lakeDir: string, entity: string, ds: string):
   return manifest;
 }
 
-/** Batches of raw lines (one row's JSON text each) of a complete partition, in order, verified. */
-export async function* readLakeLines(lakeDir: string, entity: string, ds: string, manifest?: LakeManifest): AsyncGenerator<string[]> {
-  const m = manifest ?? (await readManifest(lakeDir, entity, ds));
+/** A block of whole lake lines: their UTF-8 bytes, each line ending in '\n' (decodeLines in lines.ts). */
+export interface LakeBlock {
+  readonly bytes: Buffer;
+  /** Lines in `bytes`. */
+  readonly lines: number;
+}
+
+/** How {@link readLakeBlocks} cuts and stores blocks. */
+export interface LakeBlockOptions {
+  /** The partition's manifest, when already read. */
+  readonly manifest?: LakeManifest;
+  /** Lines per block (the last block of the partition may have fewer; blocks span parts). */
+  readonly linesPerBlock: number;
+  /** Memory for a block of `size` bytes; default a new buffer each (Buffer.allocUnsafeSlow). */
+  readonly allocate?: (size: number) => Buffer;
+}
+
+/**
+ * The lines of a complete partition, in order, verified, in blocks of `linesPerBlock` lines as bytes.
+ * Bytes rather than strings: a block can go to another thread as it is, and text decoded only where it
+ * is parsed dies young (strings held across young-generation GCs were most of what the load's thread
+ * promoted to its old generation, measured).
+ */
+export async function* readLakeBlocks(lakeDir: string, entity: string, ds: string, opts: LakeBlockOptions): AsyncGenerator<LakeBlock> {
+  const { linesPerBlock, allocate = Buffer.allocUnsafeSlow } = opts;
+  if (!Number.isInteger(linesPerBlock) || linesPerBlock < 1) throw new RangeError(`linesPerBlock '${linesPerBlock}' is not a positive integer`);
+  const m = opts.manifest ?? (await readManifest(lakeDir, entity, ds));
   const dir = partitionDir(lakeDir, entity, ds);
+  // The block being cut: pieces of decompressed chunks, copied into one buffer when it is full.
+  let pieces: Buffer[] = [];
+  let pieceBytes = 0;
+  let blockLines = 0;
+  const addPiece = (piece: Buffer): void => {
+    pieces.push(piece);
+    pieceBytes += piece.length;
+  };
+  const cutBlock = (): LakeBlock => {
+    const bytes = allocate(pieceBytes);
+    let at = 0;
+    for (const piece of pieces) at += piece.copy(bytes, at);
+    const block = { bytes, lines: blockLines };
+    pieces = [];
+    pieceBytes = 0;
+    blockLines = 0;
+    return block;
+  };
   let total = 0;
   for (const part of m.parts) {
     const file = path.join(dir, part.file);
@@ -49,39 +92,32 @@ export async function* readLakeLines(lakeDir: string, entity: string, ds: string
       bytes += chunk.length;
       hash.update(chunk as Buffer);
     });
-    // 64 KB output chunks: zlib's default 16 KB costs a callback and a split per 16 KB; much bigger
-    // ones gain nothing more and their text lands in V8's large-object space (a higher peak RSS).
+    // 64 KB output chunks: zlib's default 16 KB costs a callback and more pieces per block.
     const gunzip = createGunzip({ chunkSize: 64 * 1024 });
     input.on('error', (err) => gunzip.destroy(err));
     input.pipe(gunzip);
-    // Lines are cut at the last newline of each chunk, in bytes (a newline byte never occurs inside a
-    // UTF-8 sequence), so a chunk is decoded once and no decoder state is needed.
-    let rest: Buffer | undefined;
     let rows = 0;
+    let lastByte = 10;
     try {
-      for await (const chunk of gunzip) {
-        let buf = chunk as Buffer;
-        const cut = buf.lastIndexOf(10);
-        if (cut < 0) {
-          rest = rest ? Buffer.concat([rest, buf]) : buf;
-          continue;
+      for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+        if (chunk.length === 0) continue;
+        lastByte = chunk[chunk.length - 1];
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, nl + 1)) {
+          rows++;
+          if (++blockLines < linesPerBlock) continue;
+          addPiece(chunk.subarray(start, nl + 1));
+          start = nl + 1;
+          yield cutBlock();
         }
-        if (rest) {
-          buf = Buffer.concat([rest, buf]);
-          rest = undefined;
-        }
-        const end = buf.length - (chunk as Buffer).length + cut;
-        const lines = buf.toString('utf8', 0, end).split('\n');
-        if (end + 1 < buf.length) rest = buf.subarray(end + 1);
-        rows += lines.length;
-        yield lines;
+        if (start < chunk.length) addPiece(chunk.subarray(start));
       }
     } catch (err) {
       throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} is unreadable: ${(err as Error).message}`, dir);
     } finally {
       input.destroy();
     }
-    if (rest && rest.length > 0) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} ends without a newline`, dir);
+    if (lastByte !== 10) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} ends without a newline`, dir);
     const sha = hash.digest('hex');
     if (bytes !== part.bytes || sha !== part.sha256) {
       throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${bytes} bytes, sha256 ${sha}; the manifest says ${part.bytes} bytes, ${part.sha256}`, dir);
@@ -90,11 +126,12 @@ export async function* readLakeLines(lakeDir: string, entity: string, ds: string
     total += rows;
   }
   if (total !== m.rows) throw new LakePartitionError(`lake partition ${entity}/ds=${ds} has ${total} rows; the manifest says ${m.rows}`, dir);
+  if (blockLines > 0) yield cutBlock();
 }
 
 /** The rows of a complete partition, parsed, as an async iterable (flat memory: one chunk at a time). */
 export async function* readLakePartition(lakeDir: string, entity: string, ds: string): AsyncGenerator<Record<string, unknown>> {
-  for await (const lines of readLakeLines(lakeDir, entity, ds)) {
-    for (const line of lines) yield JSON.parse(line) as Record<string, unknown>;
+  for await (const block of readLakeBlocks(lakeDir, entity, ds, { linesPerBlock: 1000 })) {
+    for (const line of decodeLines(block.bytes)) yield JSON.parse(line) as Record<string, unknown>;
   }
 }

@@ -3,8 +3,11 @@
  * requests by id, and a thread that fails or exits rejects every block it held.
  */
 import type { Worker } from 'node:worker_threads';
+import type { Entity } from '../../scheduler/settings.js';
+import type { LakeBlock } from '../lake/reader.js';
 import type { InsertBatch } from './BatchBuilder.js';
 import type { PreparedBlock } from './blockPreparer.js';
+import { BlobPool } from './BlobPool.js';
 import type { PackedBatch } from './packedBatch.js';
 import { PrepareWorkerError } from './PrepareWorkerError.js';
 import type { PrepareAnswer, PrepareRequest } from './prepareWorker.js';
@@ -20,6 +23,8 @@ export class PrepareThread {
   readonly pending = new Map<number, Pending>();
   /** Packed batches' memory the load is done with, moved back with the next request. */
   readonly returned: ArrayBuffer[] = [];
+  /** Memory that carries blocks to the worker and comes back with its answers. */
+  private readonly carriers = new BlobPool(4);
   private failure: Error | undefined;
 
   constructor(readonly worker: Worker) {
@@ -29,6 +34,7 @@ export class PrepareThread {
       if (!p) return;
       this.pending.delete(msg.id);
       if (this.pending.size === 0) worker.unref();
+      this.carriers.give(msg.bytes.buffer as ArrayBuffer);
       if ('error' in msg) p.reject(new PrepareWorkerError(`load prepare worker ${worker.threadId} failed a block: ${msg.error}`, worker.threadId));
       else p.resolve(this.revive(msg.block));
     });
@@ -43,20 +49,26 @@ export class PrepareThread {
     return this.failure === undefined;
   }
 
-  /** Sends a block (with the memory given back since the last one); settles with the worker's answer. */
-  prepare(request: Omit<PrepareRequest, 'returned'>): Promise<PreparedBlock> {
+  /**
+   * Sends a copy of `block` (with the memory given back since the last one); settles with the worker's
+   * answer. A copy, moved: the caller keeps its block (to prepare it itself should this thread fail),
+   * and no memory is allocated per block on either side.
+   */
+  prepare(id: number, entity: Entity, batchRows: number, block: LakeBlock): Promise<PreparedBlock> {
     return new Promise<PreparedBlock>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
+      const bytes = this.carriers.take(block.bytes.length);
+      block.bytes.copy(bytes);
       const returned = this.returned.splice(0);
       try {
-        this.worker.postMessage({ ...request, returned } satisfies PrepareRequest, returned);
+        this.worker.postMessage({ id, entity, batchRows, bytes, returned } satisfies PrepareRequest, [bytes.buffer as ArrayBuffer, ...returned]);
       } catch (err) {
         return reject(new PrepareWorkerError(`load prepare worker ${this.worker.threadId}: the block could not be sent: ${(err as Error).message}`, this.worker.threadId, { cause: err }));
       }
       // Referenced while it owes an answer: an idle pool must not keep the process alive, but a load
       // awaiting a block must not see the process exit under it.
       if (this.pending.size === 0) this.worker.ref();
-      this.pending.set(request.id, { resolve, reject });
+      this.pending.set(id, { resolve, reject });
     });
   }
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Entity } from '../../scheduler/settings.js';
+import type { LakeBlock } from '../lake/reader.js';
 import type { PreparedBlock } from './blockPreparer.js';
 import { PrepareThread } from './PrepareThread.js';
 
@@ -92,15 +93,15 @@ export class PrepareWorkerPool {
    * Sends the block to a worker with room and returns its prepared form to come; undefined when every
    * worker is full (or none is running): the caller prepares the block itself.
    */
-  tryPrepare(entity: Entity, lines: readonly string[]): Promise<PreparedBlock> | undefined {
-    if (lines.length > this.batchRows) throw new RangeError(`a block of ${lines.length} lines is over the pool's ${this.batchRows}`);
+  tryPrepare(entity: Entity, block: LakeBlock): Promise<PreparedBlock> | undefined {
+    if (block.lines > this.batchRows) throw new RangeError(`a block of ${block.lines} lines is over the pool's ${this.batchRows}`);
     let best: PrepareThread | undefined;
     for (const t of this.threads) {
       if (t.alive && t.pending.size < BLOCKS_PER_WORKER && (!best || t.pending.size < best.pending.size)) best = t;
     }
     if (!best) return undefined;
     this.blocksSent++;
-    return best.prepare({ id: nextId++, entity, batchRows: this.batchRows, lines });
+    return best.prepare(nextId++, entity, this.batchRows, block);
   }
 
   /** Stops the threads; blocks in flight are rejected. */

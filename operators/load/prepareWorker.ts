@@ -1,9 +1,10 @@
 /**
- * The prepare worker's thread: prepares the blocks the load sends it (blockPreparer.ts) and posts them
- * back, the packed bytes moved, not copied. Bundled and started by PrepareWorkerPool.ts.
+ * The prepare worker's thread: decodes and prepares the blocks the load sends it (blockPreparer.ts) and
+ * posts them back, the packed bytes moved, not copied. Bundled and started by PrepareWorkerPool.ts.
  */
 import { parentPort } from 'node:worker_threads';
 import type { Entity } from '../../scheduler/settings.js';
+import { decodeLines } from '../lake/lines.js';
 import type { BatchBuilder } from './BatchBuilder.js';
 import { BlobPool } from './BlobPool.js';
 import { prepareBlock, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';
@@ -13,13 +14,15 @@ export interface PrepareRequest {
   readonly id: number;
   readonly entity: Entity;
   readonly batchRows: number;
-  readonly lines: readonly string[];
+  /** The block's lines as UTF-8 bytes, each ending in '\n' (a copy, moved here). */
+  readonly bytes: Uint8Array;
   /** Packed batches' memory the load is done with (moved back here). */
   readonly returned: readonly ArrayBuffer[];
 }
 
-/** What the worker answers: the prepared block, or the error that stopped it. */
-export type PrepareAnswer = { readonly id: number; readonly block: PreparedBlock } | { readonly id: number; readonly error: string };
+/** What the worker answers: the prepared block, or the error that stopped it; and the request's
+ * `bytes`, moved back to carry the next block. */
+export type PrepareAnswer = { readonly id: number; readonly bytes: Uint8Array } & ({ readonly block: PreparedBlock } | { readonly error: string });
 
 if (!parentPort) throw new Error('prepareWorker.ts runs only as a worker thread');
 const port = parentPort;
@@ -35,12 +38,15 @@ port.on('message', (req: PrepareRequest) => {
     const key = `${req.entity}/${req.batchRows}`;
     let builder = builders.get(key);
     if (!builder) builders.set(key, (builder = rowBatchBuilder(req.entity, req.batchRows, allocate)));
-    const block = prepareBlock(req.entity, req.lines, builder);
+    const block = prepareBlock(req.entity, decodeLines(req.bytes), builder);
     const blob = block.batch?.packed?.blob;
-    port.postMessage({ id: req.id, block } satisfies PrepareAnswer, blob ? [blob.buffer as ArrayBuffer] : []);
+    const moved = [req.bytes.buffer as ArrayBuffer];
+    if (blob) moved.push(blob.buffer as ArrayBuffer);
+    port.postMessage({ id: req.id, bytes: req.bytes, block } satisfies PrepareAnswer, moved);
   } catch (err) {
     // The builder may hold rows of the failed block: the next block must start from a fresh one.
     builders.delete(`${req.entity}/${req.batchRows}`);
-    port.postMessage({ id: req.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies PrepareAnswer);
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    port.postMessage({ id: req.id, bytes: req.bytes, error } satisfies PrepareAnswer, [req.bytes.buffer as ArrayBuffer]);
   }
 });

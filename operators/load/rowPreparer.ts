@@ -1,13 +1,14 @@
 /**
  * The CPU-bound half of a load: reads a complete lake partition in blocks of a batch's worth of lines
- * and turns each into an INSERT batch of valid rows and the block's rejects (blockPreparer.ts). Blocks
- * go to the prepare workers while they have room and are prepared here otherwise; they are handed out
- * in lake order either way. Duplicate ids are decided here, in that order. Nothing here touches the
+ * (as bytes) and turns each into an INSERT batch of valid rows and the block's rejects
+ * (blockPreparer.ts). Blocks go to the prepare workers while they have room and are decoded and
+ * prepared here otherwise; they are handed out in lake order either way. Duplicate ids are decided here, in that order. Nothing here touches the
  * database: the load (loadTask.ts) feeds the batches to SQLite and keeps the transaction and the books.
  */
 import type { Entity } from '../../scheduler/settings.js';
 import type { LakeManifest } from '../lake/manifest.js';
-import { readLakeLines } from '../lake/reader.js';
+import { decodeLines } from '../lake/lines.js';
+import { readLakeBlocks, type LakeBlock } from '../lake/reader.js';
 import type { InsertBatch } from './BatchBuilder.js';
 import { BlobPool } from './BlobPool.js';
 import { parseLine, prepareBlock, rejectBatchBuilder, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';
@@ -45,7 +46,8 @@ export type PrepareEvent =
 
 /** A block on its way: prepared here (done), or by a worker (done once its answer came). */
 interface QueuedBlock {
-  readonly lines: readonly string[];
+  /** Kept until handed out: for repeated ids, and for a worker that fails. */
+  readonly block: LakeBlock;
   readonly prepared: PreparedBlock | Promise<PreparedBlock>;
   done: boolean;
 }
@@ -71,9 +73,11 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
   const maxQueued = QUEUED_HERE + (workers?.capacity ?? 0);
   const blobs = new BlobPool();
   const builder = rowBatchBuilder(entity, batchRows, (size) => blobs.take(size));
+  // The blocks' bytes, reused once a block is handed out: at most maxQueued blocks are held at once.
+  const blockMemory = new BlobPool(maxQueued + 1);
   /** A block prepared here, its packed memory back to `blobs` once the INSERT has started. */
-  const prepareHere = (lines: readonly string[], skip?: ReadonlySet<number>): PreparedBlock => {
-    const block = prepareBlock(entity, lines, builder, skip);
+  const prepareHere = (bytes: Buffer, skip?: ReadonlySet<number>): PreparedBlock => {
+    const block = prepareBlock(entity, decodeLines(bytes), builder, skip);
     const memory = block.batch?.packed?.blob.buffer as ArrayBuffer | undefined;
     return memory ? { ...block, batch: { ...block.batch!, release: () => blobs.give(memory) } } : block;
   };
@@ -85,18 +89,18 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
   const suspects: Suspect[] = [];
   const queue: QueuedBlock[] = [];
 
-  const enqueue = (lines: readonly string[]): void => {
-    const promise = workers?.tryPrepare(entity, lines);
+  const enqueue = (block: LakeBlock): void => {
+    const promise = workers?.tryPrepare(entity, block);
     if (!promise) {
-      queue.push({ lines, prepared: prepareHere(lines), done: true });
+      queue.push({ block, prepared: prepareHere(block.bytes), done: true });
       return;
     }
     // A worker that fails or dies leaves the block to this thread: the workers only make a load faster.
     const prepared = promise.catch((err: unknown) => {
-      if (err instanceof PrepareWorkerError) return prepareHere(lines);
+      if (err instanceof PrepareWorkerError) return prepareHere(block.bytes);
       throw err;
     });
-    const queued: QueuedBlock = { lines, prepared, done: false };
+    const queued: QueuedBlock = { block, prepared, done: false };
     prepared.then(
       () => (queued.done = true),
       () => (queued.done = true),
@@ -106,7 +110,7 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
 
   /** The events of the block at the head of the queue, its rows checked for duplicate ids in order. */
   async function* handOut(): AsyncGenerator<PrepareEvent> {
-    const { lines, prepared, done } = queue.shift()!;
+    const { block: read, prepared, done } = queue.shift()!;
     const block = done ? await prepared : await unlessAborted(prepared as Promise<PreparedBlock>, signal);
     for (const reject of block.rejects) {
       const full = rejects.add([reject[0], reject[1]]);
@@ -119,24 +123,20 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
     let batch = block.batch;
     if (repeated) {
       // Rare: the batch must go without those rows; prepare the block again here, leaving them out.
+      const lines = decodeLines(read.bytes);
       for (const i of repeated) suspects.push({ line: lines[i], row: (parseLine(entity, lines[i]) as { row: ValidRow }).row });
-      batch = prepareHere(lines, repeated).batch;
+      batch = prepareHere(read.bytes, repeated).batch;
     }
+    blockMemory.give(read.bytes.buffer as ArrayBuffer);
     if (batch) yield { type: 'rows', batch };
   }
 
-  let block: string[] = [];
-  for await (const lines of readLakeLines(input.lakeDir, entity, input.ds, input.manifest)) {
-    for (const line of lines) {
-      block.push(line);
-      if (block.length < batchRows) continue;
-      enqueue(block);
-      block = [];
-      // Hand out what is ready in order; wait for the head only when the queue is full.
-      while (queue.length > 0 && (queue[0].done || queue.length >= maxQueued)) yield* handOut();
-    }
+  const blocks = readLakeBlocks(input.lakeDir, entity, input.ds, { manifest: input.manifest, linesPerBlock: batchRows, allocate: (size) => blockMemory.take(size) });
+  for await (const block of blocks) {
+    enqueue(block);
+    // Hand out what is ready in order; wait for the head only when the queue is full.
+    while (queue.length > 0 && (queue[0].done || queue.length >= maxQueued)) yield* handOut();
   }
-  if (block.length > 0) enqueue(block);
   while (queue.length > 0) yield* handOut();
   const lastRejects = rejects.take();
   if (lastRejects) yield { type: 'rejects', batch: lastRejects };

@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { LakePartitionError } from '../../operators/lake/LakePartitionError.js';
-import { readLakePartition, readManifest } from '../../operators/lake/reader.js';
+import { decodeLines } from '../../operators/lake/lines.js';
+import { readLakeBlocks, readLakePartition, readManifest, type LakeBlock } from '../../operators/lake/reader.js';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
@@ -41,6 +42,27 @@ describe('raw data lake', () => {
     expect(readdirSync(path.join(lake, 'cars'))).to.deep.equal([`ds=${DS}`]);
     expect(await readManifest(lake, 'cars', DS)).to.deep.equal(m);
     expect((await collect(lake, 'cars')).map((r) => r.id)).to.deep.equal(['1', '2', '3', '4', '5']);
+  });
+
+  it('reads a partition in blocks of whole lines as bytes, across parts, the last block shorter', async () => {
+    const lake = path.join(tmp.dir, 'lake');
+    const w = await LakePartitionWriter.open(lake, 'cars', DS, { partRows: 3 });
+    const lines = ['{"id":"1","city":"München"}', '{"id":"2"}', '{"id":"3"}', '{"id":"4"}', '{"id":"5"}'];
+    await w.writeLines(lines);
+    await w.commit('http://src/cars/', new Date('2024-01-16T01:02:03Z'));
+    const blocks: LakeBlock[] = [];
+    for await (const b of readLakeBlocks(lake, 'cars', DS, { linesPerBlock: 2 })) blocks.push(b);
+    expect(blocks.map((b) => b.lines)).to.deep.equal([2, 2, 1]);
+    expect(blocks.map((b) => decodeLines(b.bytes)).flat()).to.deep.equal(lines);
+    expect(blocks[2].bytes.toString()).to.equal('{"id":"5"}\n');
+  });
+
+  it('decodes a block in pieces without splitting a long line or a multi-byte character', () => {
+    const long = `{"id":"x","note":"${'ä'.repeat(70_000)}"}`;
+    const lines = ['{"id":"a"}', long, '', 'ß'.repeat(40_000), '{"id":"b"}'];
+    expect(decodeLines(Buffer.from(lines.map((l) => `${l}\n`).join('')))).to.deep.equal(lines);
+    expect(decodeLines(Buffer.alloc(0))).to.deep.equal([]);
+    expect(() => decodeLines(Buffer.from('{"id":"a"}\n{"id"'))).to.throw(RangeError, 'a block of lake lines must end with a newline; its last byte is 34');
   });
 
   it('refuses a partition without _SUCCESS and one whose part does not match the manifest', async () => {

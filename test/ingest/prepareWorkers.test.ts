@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import sqlite3 from 'sqlite3';
+import type { LakeBlock } from '../../operators/lake/reader.js';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { BlobPool } from '../../operators/load/BlobPool.js';
 import { loadTask } from '../../operators/load/loadTask.js';
@@ -12,6 +13,11 @@ import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { taskContext } from './context.js';
 
 const DS = '2024-01-15';
+
+/** `lines` as the lake reader hands them out: one block of UTF-8 bytes. */
+function blockOf(lines: readonly string[]): LakeBlock {
+  return { bytes: Buffer.from(lines.map((l) => `${l}\n`).join('')), lines: lines.length };
+}
 
 function query<T = Record<string, unknown>>(file: string, sql: string): Promise<T[]> {
   return new Promise((resolve, reject) => {
@@ -102,16 +108,16 @@ describe('load prepare workers', () => {
     try {
       await pool.start();
       const line = JSON.stringify([...generateRows('cars', { cars: 1, customers: 0, subscriptions: 0 }, 1)][0]);
-      const first = pool.tryPrepare('cars', [line]);
-      const second = pool.tryPrepare('cars', [line, 'nope']);
+      const first = pool.tryPrepare('cars', blockOf([line]));
+      const second = pool.tryPrepare('cars', blockOf([line, 'nope']));
       expect(first).to.not.equal(undefined);
       expect(second).to.not.equal(undefined);
-      expect(pool.tryPrepare('cars', [line])).to.equal(undefined);
+      expect(pool.tryPrepare('cars', blockOf([line]))).to.equal(undefined);
       const [a, b] = await Promise.all([first, second]);
       expect(a!.batch?.rows).to.equal(1);
       expect(Buffer.isBuffer(a!.batch?.packed?.blob)).to.equal(true);
       expect(b!.rejects).to.deep.equal([['nope', 'row: not valid JSON']]);
-      expect(pool.tryPrepare('cars', [line])).to.not.equal(undefined);
+      expect(pool.tryPrepare('cars', blockOf([line]))).to.not.equal(undefined);
     } finally {
       await pool.close();
     }
@@ -121,7 +127,7 @@ describe('load prepare workers', () => {
     const pool = new PrepareWorkerPool(1, 10);
     await pool.start();
     const lines = Array.from({ length: 10 }, () => '{"id": "x"}');
-    const pending = pool.tryPrepare('cars', lines)!;
+    const pending = pool.tryPrepare('cars', blockOf(lines))!;
     await pool.close();
     const err = await pending.then(() => undefined, (e: Error) => e);
     expect(err).to.be.instanceOf(PrepareWorkerError);
@@ -136,10 +142,10 @@ describe('load prepare workers', () => {
     const pool = new PrepareWorkerPool(1, 10);
     try {
       await pool.start();
-      const err = await pool.tryPrepare('boats' as Entity, ['{"id": "b1"}'])!.then(() => undefined, (e: Error) => e);
+      const err = await pool.tryPrepare('boats' as Entity, blockOf(['{"id": "b1"}']))!.then(() => undefined, (e: Error) => e);
       expect(err).to.be.instanceOf(PrepareWorkerError);
       expect(err?.message).to.match(/^load prepare worker \d+ failed a block: TypeError/);
-      const next = await pool.tryPrepare('cars', ['not json'])!;
+      const next = await pool.tryPrepare('cars', blockOf(['not json']))!;
       expect(next.rejects).to.deep.equal([['not json', 'row: not valid JSON']]);
     } finally {
       await pool.close();
