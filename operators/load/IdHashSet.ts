@@ -1,26 +1,29 @@
 /**
- * A compact membership filter for a partition's ids: an open-addressing table of 64-bit string hashes
- * in one Uint32Array (16 bytes per id at load factor 1/2: ~16 MB for a million ids, against ~90 MB
- * for a Set of the id strings). A hit means "this id was PROBABLY seen"; the load confirms hits
- * exactly against the rows it inserted, so a hash collision never rejects a valid row.
+ * A compact membership filter for a partition's ids: open-addressing tables of 32-bit fingerprints (8
+ * bytes per id at load factor 1/2: ~8 MB for a million ids, against ~90 MB for a Set of the id
+ * strings). An id's first hash picks its home slot, its second is the fingerprint stored there. A hit
+ * means "this id was PROBABLY seen" (a false hit needs an equal 31-bit fingerprint within the few slots
+ * probed: about one in a thousand partitions of a million ids); the load confirms hits exactly against
+ * the rows it inserted, so a false hit never rejects a valid row.
  */
 export class IdHashSet {
-  private table: Uint32Array;
-  private mask: number;
+  /** The tables, each twice the size of the one before; ids go into the last. A fingerprint cannot be
+   * moved to a bigger table (its home slot came from the other hash), so more ids than expected get a
+   * new table instead, and lookups check them all. */
+  private readonly tables: Uint32Array[] = [];
   private count = 0;
   private readonly scratch = new Uint32Array(2);
 
-  /** `expected`: about how many ids will be added (the table grows if more come). */
+  /** `expected`: about how many ids will be added (a new table is added if more come). */
   constructor(expected: number) {
     let slots = 16;
     while (slots < expected * 2) slots *= 2;
-    this.table = new Uint32Array(slots * 2);
-    this.mask = slots - 1;
+    this.tables.push(new Uint32Array(slots));
   }
 
   /**
    * Writes the id's two 32-bit hashes to `out[at]` and `out[at + 1]`: FNV-1a and a multiplicative one,
-   * never both 0 (which marks an empty slot). Apart from {@link addHashes} so a prepare worker can hash
+   * the second odd (0 marks an empty slot). Apart from {@link addHashes} so a prepare worker can hash
    * ids and send the numbers instead of the strings.
    */
   static hash(id: string, out: Uint32Array, at: number): void {
@@ -43,32 +46,30 @@ export class IdHashSet {
 
   /** Adds an id given by its {@link IdHashSet.hash}es; returns false when (probably) already present. */
   addHashes(h1: number, h2: number): boolean {
-    let slot = (h1 ^ Math.imul(h2, 0x27d4eb2d)) & this.mask;
-    for (;;) {
-      const a = this.table[slot * 2];
-      const b = this.table[slot * 2 + 1];
-      if (a === 0 && b === 0) break;
-      if (a === h1 && b === h2) return false;
-      slot = (slot + 1) & this.mask;
+    const last = this.tables.length - 1;
+    for (let t = 0; t < last; t++) {
+      if (IdHashSet.probe(this.tables[t], h1, h2) < 0) return false;
     }
-    this.table[slot * 2] = h1;
-    this.table[slot * 2 + 1] = h2;
-    if (++this.count * 2 > this.mask + 1) this.grow();
+    const table = this.tables[last];
+    const slot = IdHashSet.probe(table, h1, h2);
+    if (slot < 0) return false;
+    table[slot] = h2;
+    if (++this.count * 2 > table.length) {
+      this.tables.push(new Uint32Array(table.length * 2));
+      this.count = 0;
+    }
     return true;
   }
 
-  private grow(): void {
-    const old = this.table;
-    this.table = new Uint32Array(old.length * 2);
-    this.mask = this.mask * 2 + 1;
-    for (let s = 0; s < old.length; s += 2) {
-      const h1 = old[s];
-      const h2 = old[s + 1];
-      if (h1 === 0 && h2 === 0) continue;
-      let slot = (h1 ^ Math.imul(h2, 0x27d4eb2d)) & this.mask;
-      while (this.table[slot * 2] !== 0 || this.table[slot * 2 + 1] !== 0) slot = (slot + 1) & this.mask;
-      this.table[slot * 2] = h1;
-      this.table[slot * 2 + 1] = h2;
+  /** The empty slot where the fingerprint `h2` of home `h1` goes, or -1 when it is in `table`. */
+  private static probe(table: Uint32Array, h1: number, h2: number): number {
+    const mask = table.length - 1;
+    // FNV-1a's low bits alone spread poorly: fold the high half in before masking.
+    const home = Math.imul(h1 ^ (h1 >>> 16), 0x45d9f3b);
+    for (let slot = (home ^ (home >>> 16)) & mask; ; slot = (slot + 1) & mask) {
+      const f = table[slot];
+      if (f === 0) return slot;
+      if (f === h2) return -1;
     }
   }
 }

@@ -12,4 +12,12 @@ describe('id hash set', () => {
     expect(set.add('ok1')).to.equal(true);
     expect(set.add('OK1')).to.equal(true);
   });
+
+  it('flags no new id of a million as seen (a false hit would only cost the load a query, but must be rare)', () => {
+    const set = new IdHashSet(1_000_000);
+    let falseHits = 0;
+    for (let i = 0; i < 1_000_000; i++) if (!set.add(`SUB-${i}`)) falseHits++;
+    expect(falseHits).to.equal(0);
+    expect(set.add('SUB-999999')).to.equal(false);
+  });
 });
