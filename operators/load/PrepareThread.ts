@@ -1,8 +1,13 @@
 /**
  * One load prepare worker thread (PrepareWorkerPool.ts) and the blocks it owes: answers are matched to
  * requests by id, and a thread that fails or exits rejects every block it held.
+ *
+ * Answers come on a port of their own, which {@link PrepareThread.poll} reads synchronously. A load
+ * preparing blocks itself does not return to the event loop between blocks (its generator resumes in
+ * microtasks), so answers delivered only as events waited behind it and the worker looked full while
+ * idle: 99 of a load's 800 blocks went to the worker (measured), instead of about half.
  */
-import type { Worker } from 'node:worker_threads';
+import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import type { Entity } from '../../scheduler/settings.js';
 import type { LakeBlock } from '../lake/reader.js';
 import type { InsertBatch } from './BatchBuilder.js';
@@ -27,21 +32,35 @@ export class PrepareThread {
   private readonly carriers = new BlobPool(4);
   private failure: Error | undefined;
 
-  constructor(readonly worker: Worker) {
+  constructor(
+    readonly worker: Worker,
+    /** The port the worker answers on (the other end of a MessageChannel it was given). */
+    private readonly answers: MessagePort,
+  ) {
     worker.unref();
-    worker.on('message', (msg: PrepareAnswer) => {
-      const p = this.pending.get(msg.id);
-      if (!p) return;
-      this.pending.delete(msg.id);
-      if (this.pending.size === 0) worker.unref();
-      this.carriers.give(msg.bytes.buffer as ArrayBuffer);
-      if ('error' in msg) p.reject(new PrepareWorkerError(`load prepare worker ${worker.threadId} failed a block: ${msg.error}`, worker.threadId));
-      else p.resolve(this.revive(msg.block));
-    });
+    answers.on('message', (msg: PrepareAnswer) => this.settle(msg));
+    // After the listener, which refs the port: the port never keeps the process alive itself; the
+    // worker is referenced while it owes answers.
+    answers.unref();
     const id = worker.threadId;
     worker.on('error', (err) => this.fail(new PrepareWorkerError(`load prepare worker ${id} crashed: ${err.message}`, id, { cause: err })));
-    worker.on('messageerror', (err) => this.fail(new PrepareWorkerError(`load prepare worker ${id} sent an unreadable answer: ${err.message}`, id, { cause: err })));
+    answers.on('messageerror', (err) => this.fail(new PrepareWorkerError(`load prepare worker ${id} sent an unreadable answer: ${err.message}`, id, { cause: err })));
     worker.on('exit', (code) => this.fail(new PrepareWorkerError(`load prepare worker ${id} exited with code ${code}`, id)));
+  }
+
+  /** Settles the blocks the worker has answered so far, without waiting for the event loop. */
+  poll(): void {
+    for (let m = receiveMessageOnPort(this.answers); m; m = receiveMessageOnPort(this.answers)) this.settle(m.message as PrepareAnswer);
+  }
+
+  private settle(msg: PrepareAnswer): void {
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    this.pending.delete(msg.id);
+    if (this.pending.size === 0) this.worker.unref();
+    this.carriers.give(msg.bytes.buffer as ArrayBuffer);
+    if ('error' in msg) p.reject(new PrepareWorkerError(`load prepare worker ${this.worker.threadId} failed a block: ${msg.error}`, this.worker.threadId));
+    else p.resolve(this.revive(msg.block));
   }
 
   /** False once the thread failed or exited: the pool replaces it. */

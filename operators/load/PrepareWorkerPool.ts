@@ -10,11 +10,12 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Entity } from '../../scheduler/settings.js';
 import type { LakeBlock } from '../lake/reader.js';
 import type { PreparedBlock } from './blockPreparer.js';
 import { PrepareThread } from './PrepareThread.js';
+import type { PrepareWorkerData } from './prepareWorker.js';
 
 /** Blocks a worker may hold (one being prepared, one waiting): enough to never leave it idle. */
 const BLOCKS_PER_WORKER = 2;
@@ -83,7 +84,10 @@ export class PrepareWorkerPool {
     this.starting ??= (async () => {
       const code = await workerCode();
       while (this.threads.length < this.size) {
-        this.threads.push(new PrepareThread(new Worker(code, { eval: true, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: oldGenerationMb(this.batchRows) } })));
+        const { port1, port2 } = new MessageChannel();
+        const resourceLimits = { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB, maxOldGenerationSizeMb: oldGenerationMb(this.batchRows) };
+        const worker = new Worker(code, { eval: true, workerData: { answers: port2 } satisfies PrepareWorkerData, transferList: [port2], resourceLimits });
+        this.threads.push(new PrepareThread(worker, port1));
       }
     })().finally(() => (this.starting = undefined));
     await this.starting;
@@ -97,6 +101,7 @@ export class PrepareWorkerPool {
     if (block.lines > this.batchRows) throw new RangeError(`a block of ${block.lines} lines is over the pool's ${this.batchRows}`);
     let best: PrepareThread | undefined;
     for (const t of this.threads) {
+      t.poll();
       if (t.alive && t.pending.size < BLOCKS_PER_WORKER && (!best || t.pending.size < best.pending.size)) best = t;
     }
     if (!best) return undefined;

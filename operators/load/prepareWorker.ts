@@ -2,7 +2,7 @@
  * The prepare worker's thread: decodes and prepares the blocks the load sends it (blockPreparer.ts) and
  * posts them back, the packed bytes moved, not copied. Bundled and started by PrepareWorkerPool.ts.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { Entity } from '../../scheduler/settings.js';
 import { decodeLines } from '../lake/lines.js';
 import type { BatchBuilder } from './BatchBuilder.js';
@@ -20,19 +20,26 @@ export interface PrepareRequest {
   readonly returned: readonly ArrayBuffer[];
 }
 
+/** What the worker is started with. */
+export interface PrepareWorkerData {
+  /** Where to post answers: a port the load can also read synchronously (PrepareThread.poll). */
+  readonly answers: MessagePort;
+}
+
 /** What the worker answers: the prepared block, or the error that stopped it; and the request's
  * `bytes`, moved back to carry the next block. */
 export type PrepareAnswer = { readonly id: number; readonly bytes: Uint8Array } & ({ readonly block: PreparedBlock } | { readonly error: string });
 
 if (!parentPort) throw new Error('prepareWorker.ts runs only as a worker thread');
-const port = parentPort;
+const requests = parentPort;
+const { answers } = workerData as PrepareWorkerData;
 // One builder per entity and batch size, so the packing heuristic carries from block to block.
 const builders = new Map<string, BatchBuilder>();
 // Packed batches' memory goes to the load and comes back with a later request (BlobPool.ts says why).
 const blobs = new BlobPool();
 const allocate = (size: number): Buffer => blobs.take(size);
 
-port.on('message', (req: PrepareRequest) => {
+requests.on('message', (req: PrepareRequest) => {
   for (const memory of req.returned) blobs.give(memory);
   try {
     const key = `${req.entity}/${req.batchRows}`;
@@ -42,11 +49,11 @@ port.on('message', (req: PrepareRequest) => {
     const blob = block.batch?.packed?.blob;
     const moved = [req.bytes.buffer as ArrayBuffer];
     if (blob) moved.push(blob.buffer as ArrayBuffer);
-    port.postMessage({ id: req.id, bytes: req.bytes, block } satisfies PrepareAnswer, moved);
+    answers.postMessage({ id: req.id, bytes: req.bytes, block } satisfies PrepareAnswer, moved);
   } catch (err) {
     // The builder may hold rows of the failed block: the next block must start from a fresh one.
     builders.delete(`${req.entity}/${req.batchRows}`);
     const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    port.postMessage({ id: req.id, bytes: req.bytes, error } satisfies PrepareAnswer, [req.bytes.buffer as ArrayBuffer]);
+    answers.postMessage({ id: req.id, bytes: req.bytes, error } satisfies PrepareAnswer, [req.bytes.buffer as ArrayBuffer]);
   }
 });

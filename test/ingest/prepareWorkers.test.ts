@@ -123,6 +123,25 @@ describe('load prepare workers', () => {
     }
   });
 
+  it('takes a worker\'s answers while the caller keeps its thread busy, so the worker does not sit idle', async () => {
+    const pool = new PrepareWorkerPool(1, 10);
+    try {
+      await pool.start();
+      const line = JSON.stringify([...generateRows('cars', { cars: 1, customers: 0, subscriptions: 0 }, 1)][0]);
+      const sent = [pool.tryPrepare('cars', blockOf([line])), pool.tryPrepare('cars', blockOf([line]))];
+      // A load preparing blocks itself never returns to the event loop in between: no answer event
+      // can arrive here, so room must come from reading the answers synchronously.
+      let third: Promise<unknown> | undefined;
+      const deadline = Date.now() + 5000;
+      while (!third && Date.now() < deadline) third = pool.tryPrepare('cars', blockOf([line]));
+      expect(third, 'the worker looked full until the deadline').to.not.equal(undefined);
+      const blocks = await Promise.all([...sent, third]);
+      expect(blocks.map((b) => (b as { batch?: { rows: number } }).batch?.rows)).to.deep.equal([1, 1, 1]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('rejects the blocks in flight when the pool is closed under them', async () => {
     const pool = new PrepareWorkerPool(1, 10);
     await pool.start();
