@@ -4,13 +4,14 @@
  * loopback into the lake and loaded into the raw tables in THIS process. Prints rows/s end to end, peak
  * RSS of this process, and the ratio to the sqlite3 CLI's `.import` of the same rows as CSV.
  *
- *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500] [--prepare-workers 0] [--timeline]
+ *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500] [--prepare-workers 1] [--timeline]
  */
 import { spawnSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { Logger, TaskContext } from '../scheduler/interfaces.js';
 import { loadSettings, type Entity } from '../scheduler/settings.js';
 import { extractEntity } from '../operators/extract/extractTask.js';
@@ -35,7 +36,7 @@ const scale = flag('--scale', 1);
 const pageSize = flag('--page-size', 5000);
 const batchRows = flag('--batch-rows', 500);
 /** The load's prepare worker threads (DRIVETRAIN_LOAD_PREPARE_WORKERS; the default is the setting's). */
-const prepareWorkers = flag('--prepare-workers', 0, 0);
+const prepareWorkers = flag('--prepare-workers', 1, 0);
 const SEED = 20240101;
 const sizes: DatasetSizes = {
   cars: Math.round(1_000_000 * scale),
@@ -93,6 +94,9 @@ const quiet: Logger = { debug() {}, info() {}, warn: (m) => process.stderr.write
 
 async function main(): Promise<void> {
   process.stdout.write(`ingest bench: ${sizes.cars} cars, ${sizes.customers} customers, ${sizes.subscriptions} subscriptions (${total} rows), page size ${pageSize}, batch rows ${batchRows}, prepare workers ${prepareWorkers}\n`);
+  // The heap limit changes when V8 runs its full GCs, so the peak RSS (README, "Memory"): npm runs get
+  // .npmrc's 512 MB, a bare `node` the default (~4 GB here).
+  process.stdout.write(`V8 heap limit of the pipeline process: ${Math.round(v8.getHeapStatistics().heap_size_limit / 1048576)} MB (NODE_OPTIONS '${process.env.NODE_OPTIONS ?? ''}')\n`);
   const source = await startChildSource();
   const settings = loadSettings({
     env: { DRIVETRAIN_HOME: path.join(dir, 'home'), DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'), DRIVETRAIN_SOURCE_URL: source.url, DRIVETRAIN_SOURCE_PAGE_SIZE: String(pageSize), DRIVETRAIN_LOAD_BATCH_ROWS: String(batchRows), DRIVETRAIN_LOAD_PREPARE_WORKERS: String(prepareWorkers) },
