@@ -38,7 +38,7 @@ const fileSchema = z
         routes: z.object({ cars: routeSchema, customers: routeSchema, subscriptions: routeSchema }).strict(),
       })
       .strict(),
-    load: z.object({ max_reject_share: z.number().min(0).max(1), batch_rows: int(1), prepare_workers: int(0).max(16).default(0) }).strict(),
+    load: z.object({ max_reject_share: z.number().min(0).max(1), batch_rows: int(1), prepare_workers: int(0).max(16).default(1) }).strict(),
     task: z.object({ retries: int(0), retry_delay_s: z.number().min(0) }).strict(),
     scheduler: z
       .object({
@@ -177,7 +177,7 @@ export interface Settings {
     readonly maxRejectShare: number;
     /** Rows per multi-row INSERT. */
     readonly batchRows: number;
-    /** Worker threads a load shares its parsing, validation and hashing with; 0 = the load's own thread only. */
+    /** Worker threads a load shares its parsing, validation and hashing with (default 1); 0 = the load's own thread only. */
     readonly prepareWorkers: number;
   };
   readonly task: {
