@@ -106,5 +106,8 @@ export class PrepareThread {
     this.failure ??= err;
     for (const p of this.pending.values()) p.reject(this.failure);
     this.pending.clear();
+    // The pool replaces a failed thread: this one must not linger (after an unreadable answer it still runs).
+    this.answers.close();
+    void this.worker.terminate();
   }
 }

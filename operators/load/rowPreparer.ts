@@ -2,8 +2,9 @@
  * The CPU-bound half of a load: reads a complete lake partition in blocks of a batch's worth of lines
  * (as bytes) and turns each into an INSERT batch of valid rows and the block's rejects
  * (blockPreparer.ts). Blocks go to the prepare workers while they have room and are decoded and
- * prepared here otherwise; they are handed out in lake order either way. Duplicate ids are decided here, in that order. Nothing here touches the
- * database: the load (loadTask.ts) feeds the batches to SQLite and keeps the transaction and the books.
+ * prepared here otherwise; they are handed out in lake order either way. Duplicate ids are decided
+ * here, in that order. Nothing here touches the database: the load (loadTask.ts) feeds the batches to
+ * SQLite and keeps the transaction and the books.
  */
 import type { Entity } from '../../scheduler/settings.js';
 import type { LakeManifest } from '../lake/manifest.js';
