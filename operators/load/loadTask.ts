@@ -85,7 +85,11 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
       ctx.log.warn(`load prepare workers did not start, preparing on the load's own thread: ${(err as Error).message}`);
     }
   }
-  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers, signal: ctx.signal };
+  // More rows with repeated ids than the reject share allows would fail the load at the end anyway;
+  // failing as soon as they are seen keeps a broken partition (every page twice) from holding them all
+  // in memory. The slack covers the filter's false hits (about one in a million ids, see IdHashSet).
+  const maxSuspects = Math.floor(ctx.settings.load.maxRejectShare * manifest.rows) + 100;
+  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers, signal: ctx.signal, maxSuspects };
 
   await sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (t) => {
     // Sequelize gives each transaction its own sqlite3 connection; the bulk insert uses it directly

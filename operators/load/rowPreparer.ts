@@ -6,6 +6,7 @@
  * here, in that order. Nothing here touches the database: the load (loadTask.ts) feeds the batches to
  * SQLite and keeps the transaction and the books.
  */
+import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Entity } from '../../scheduler/settings.js';
 import type { LakeManifest } from '../lake/manifest.js';
 import { decodeLines } from '../lake/lines.js';
@@ -31,6 +32,9 @@ export interface PrepareInput {
   readonly workers?: PrepareWorkerPool;
   /** Stops the wait for a worker's block (the task's signal): a stuck worker must not hang the load. */
   readonly signal?: AbortSignal;
+  /** Rows with a repeated id held aside at most (each is kept in memory until the end, ~0.5 KB): past
+   * it the load fails with {@link NonRetryableError}. Default: no limit. */
+  readonly maxSuspects?: number;
 }
 
 /** A valid row whose id was (probably) seen before in the partition: the load decides it exactly. */
@@ -83,7 +87,7 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
     return memory ? { ...block, batch: { ...block.batch!, release: () => blobs.give(memory) } } : block;
   };
   const rejects = rejectBatchBuilder(batchRows);
-  // Duplicate ids: a compact hash filter (~16 bytes per id) instead of a Set of the id strings
+  // Duplicate ids: a compact hash filter (~8 bytes per id) instead of a Set of the id strings
   // (~90 MB per million, measured); rows it flags are held aside ("suspects", normally none) and
   // confirmed exactly against the inserted rows at the end, so a hash collision costs a query, not a row.
   const seen = new IdHashSet(input.manifest.rows);
@@ -126,6 +130,12 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
       // Rare: the batch must go without those rows; prepare the block again here, leaving them out.
       const lines = decodeLines(read.bytes);
       for (const i of repeated) suspects.push({ line: lines[i], row: (parseLine(entity, lines[i]) as { row: ValidRow }).row });
+      if (suspects.length > (input.maxSuspects ?? Infinity)) {
+        throw new NonRetryableError(
+          `load of ${entity} for ${input.ds}: more than ${input.maxSuspects} rows repeat an id seen earlier in the partition, ` +
+            `more than the allowed reject share: nothing is loaded; look for repeated pages in the lake partition`,
+        );
+      }
       batch = prepareHere(read.bytes, repeated).batch;
     }
     blockMemory.give(read.bytes.buffer as ArrayBuffer);

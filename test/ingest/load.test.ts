@@ -181,6 +181,21 @@ describe('load operator', () => {
     expect(await query(strict.warehouseDb, 'SELECT count(*) n FROM rejects')).to.deep.equal([{ n: 1 }]);
   });
 
+  it('fails non-retryably as soon as repeated ids exceed the allowed share, leaving the partition as it was', async () => {
+    const strict = testSettings(tmp.dir, { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.2', DRIVETRAIN_LOAD_BATCH_ROWS: '50' });
+    await writeLake(strict, 'cars', [car('kept')]);
+    await loadTask({ entity: 'cars' })(taskContext(strict, DS));
+    // Every page twice: 300 of 600 rows repeat an id, against 0.2 * 600 + 100 held aside at most.
+    const page = Array.from({ length: 300 }, (_, i) => car(`id-${i}`));
+    await writeLake(strict, 'cars', [...page, ...page]);
+    const err = await Promise.resolve(loadTask({ entity: 'cars' })(taskContext(strict, DS))).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(NonRetryableError);
+    expect((err as Error).message).to.equal(
+      `load of cars for ${DS}: more than 220 rows repeat an id seen earlier in the partition, more than the allowed reject share: nothing is loaded; look for repeated pages in the lake partition`,
+    );
+    expect(await query(strict.warehouseDb, 'SELECT id FROM cars')).to.deep.equal([{ id: 'kept' }]);
+  });
+
   it('fails non-retryably without a complete lake partition, calling no source', async () => {
     const err = await Promise.resolve(loadTask({ entity: 'cars' })(taskContext(settings, DS))).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(NonRetryableError);
