@@ -35,7 +35,7 @@ const flag = (name: string, fallback: number, min = Number.MIN_VALUE): number =>
 const scale = flag('--scale', 1);
 const pageSize = flag('--page-size', 5000);
 const batchRows = flag('--batch-rows', 500);
-/** The load's prepare worker threads (DRIVETRAIN_LOAD_PREPARE_WORKERS; the default is the setting's). */
+/** The load's prepare worker threads (DRIVETRAIN_LOAD_PREPARE_WORKERS; default 1, the setting's default). */
 const prepareWorkers = flag('--prepare-workers', 1, 0);
 const SEED = 20240101;
 const sizes: DatasetSizes = {

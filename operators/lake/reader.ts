@@ -131,6 +131,7 @@ export async function* readLakeBlocks(lakeDir: string, entity: string, ds: strin
 
 /** The rows of a complete partition, parsed, as an async iterable (flat memory: one chunk at a time). */
 export async function* readLakePartition(lakeDir: string, entity: string, ds: string): AsyncGenerator<Record<string, unknown>> {
+  // Any block size reads the same rows; 1,000 lines (a few hundred KB) keeps the memory flat.
   for await (const block of readLakeBlocks(lakeDir, entity, ds, { linesPerBlock: 1000 })) {
     for (const line of decodeLines(block.bytes)) yield JSON.parse(line) as Record<string, unknown>;
   }

@@ -28,7 +28,8 @@ export class PrepareThread {
   readonly pending = new Map<number, Pending>();
   /** Packed batches' memory the load is done with, moved back with the next request. */
   readonly returned: ArrayBuffer[] = [];
-  /** Memory that carries blocks to the worker and comes back with its answers. */
+  /** Memory that carries blocks to the worker and comes back with its answers (a worker holds at most
+   * BLOCKS_PER_WORKER = 2 blocks; 4 leaves room should that grow). */
   private readonly carriers = new BlobPool(4);
   private failure: Error | undefined;
 
@@ -50,7 +51,14 @@ export class PrepareThread {
 
   /** Settles the blocks the worker has answered so far, without waiting for the event loop. */
   poll(): void {
-    for (let m = receiveMessageOnPort(this.answers); m; m = receiveMessageOnPort(this.answers)) this.settle(m.message as PrepareAnswer);
+    try {
+      for (let m = receiveMessageOnPort(this.answers); m; m = receiveMessageOnPort(this.answers)) this.settle(m.message as PrepareAnswer);
+    } catch (err) {
+      // An answer that cannot be read throws here instead of emitting 'messageerror': the thread fails
+      // and its blocks go back to the load, as with the event.
+      const id = this.worker.threadId;
+      this.fail(new PrepareWorkerError(`load prepare worker ${id} sent an unreadable answer: ${(err as Error).message}`, id, { cause: err }));
+    }
   }
 
   private settle(msg: PrepareAnswer): void {
