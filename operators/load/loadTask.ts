@@ -87,7 +87,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   }
   // More rows with repeated ids than the reject share allows would fail the load at the end anyway;
   // failing as soon as they are seen keeps a broken partition (every page twice) from holding them all
-  // in memory. The slack covers the filter's false hits (about one in a million ids, see IdHashSet).
+  // in memory. The slack covers the filter's false hits (normally none: see IdHashSet).
   const maxSuspects = Math.floor(ctx.settings.load.maxRejectShare * manifest.rows) + 100;
   const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers, signal: ctx.signal, maxSuspects };
 

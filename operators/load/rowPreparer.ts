@@ -81,8 +81,8 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
   // The blocks' bytes, reused once a block is handed out: at most maxQueued blocks are held at once.
   const blockMemory = new BlobPool(maxQueued + 1);
   /** A block prepared here, its packed memory back to `blobs` once the INSERT has started. */
-  const prepareHere = (bytes: Buffer, skip?: ReadonlySet<number>): PreparedBlock => {
-    const block = prepareBlock(entity, decodeLines(bytes), builder, skip);
+  const prepareHere = (lines: readonly string[], skip?: ReadonlySet<number>): PreparedBlock => {
+    const block = prepareBlock(entity, lines, builder, skip);
     const memory = block.batch?.packed?.blob.buffer as ArrayBuffer | undefined;
     return memory ? { ...block, batch: { ...block.batch!, release: () => blobs.give(memory) } } : block;
   };
@@ -97,12 +97,12 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
   const enqueue = (block: LakeBlock): void => {
     const promise = workers?.tryPrepare(entity, block);
     if (!promise) {
-      queue.push({ block, prepared: prepareHere(block.bytes), done: true });
+      queue.push({ block, prepared: prepareHere(decodeLines(block.bytes)), done: true });
       return;
     }
     // A worker that fails or dies leaves the block to this thread: the workers only make a load faster.
     const prepared = promise.catch((err: unknown) => {
-      if (err instanceof PrepareWorkerError) return prepareHere(block.bytes);
+      if (err instanceof PrepareWorkerError) return prepareHere(decodeLines(block.bytes));
       throw err;
     });
     const queued: QueuedBlock = { block, prepared, done: false };
@@ -136,7 +136,7 @@ export async function* prepareRows(input: PrepareInput): AsyncGenerator<PrepareE
             `more than the allowed reject share: nothing is loaded; look for repeated pages in the lake partition`,
         );
       }
-      batch = prepareHere(read.bytes, repeated).batch;
+      batch = prepareHere(lines, repeated).batch;
     }
     blockMemory.give(read.bytes.buffer as ArrayBuffer);
     if (batch) yield { type: 'rows', batch };
