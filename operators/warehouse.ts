@@ -6,8 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Sequelize } from 'sequelize';
+import { WalCheckpointer } from './WalCheckpointer.js';
 
 const open = new Map<string, Promise<Sequelize>>();
+const checkpointers = new Map<string, WalCheckpointer>();
 
 /** Set on every new connection: WAL so readers never block the writer; a busy timeout so writers queue. */
 const PRAGMAS = 'PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;';
@@ -76,8 +78,30 @@ export function openWarehouse(file: string): Promise<Sequelize> {
   return db;
 }
 
-/** Closes every warehouse connection of this process (tests, shutdown). */
+/**
+ * Copies the warehouse file's WAL into the database in the background (WalCheckpointer.ts): for a
+ * transaction that wrote a lot with its connection's `wal_autocheckpoint` off. Not awaited by the
+ * writer; {@link settleWarehouses} and {@link closeWarehouses} wait for it.
+ */
+export function checkpointInBackground(file: string): Promise<void> {
+  let checkpointer = checkpointers.get(file);
+  if (!checkpointer) {
+    checkpointer = new WalCheckpointer(file);
+    checkpointers.set(file, checkpointer);
+  }
+  return checkpointer.request();
+}
+
+/** Waits for this process's background checkpoints requested so far. */
+export async function settleWarehouses(): Promise<void> {
+  await Promise.all([...checkpointers.values()].map((c) => c.settle()));
+}
+
+/** Closes every warehouse connection of this process (tests, shutdown), after its background checkpoints. */
 export async function closeWarehouses(): Promise<void> {
+  const waiting = [...checkpointers.values()];
+  checkpointers.clear();
+  await Promise.all(waiting.map((c) => c.close()));
   const all = [...open.values()];
   open.clear();
   await Promise.all(all.map(async (p) => (await p).close()));

@@ -7,12 +7,13 @@ import { resetBreakers } from '../../operators/extract/breakers.js';
 import { hashDiff, hashKey } from '../../operators/load/hashing.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { isIsoDateTime } from '../../operators/load/validation.js';
-import { closeWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses, settleWarehouses } from '../../operators/warehouse.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
+import { rowsInFileAlone } from '../helpers/sqliteFile.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { taskContext } from './context.js';
 
@@ -58,6 +59,15 @@ describe('load operator', () => {
       ...rows[1], processing_date: DS, hk_car: hashKey('c2'), hashdiff: hashDiff('cars', rows[1]),
     });
     expect(loaded[0].hk_car).to.equal(hashKey('C1'));
+  });
+
+  it('leaves copying its WAL into the database file to a background checkpoint', async () => {
+    await writeLake(settings, 'cars', Array.from({ length: 50 }, (_, i) => car(`c${i}`)));
+    await loadTask({ entity: 'cars' })(taskContext(settings, DS));
+    // Committed and readable at once (from the WAL); in the file itself once the checkpoint is done.
+    expect(await query(settings.warehouseDb, 'SELECT count(*) AS n FROM cars')).to.deep.equal([{ n: 50 }]);
+    await settleWarehouses();
+    expect(await rowsInFileAlone(settings.warehouseDb, 'cars')).to.equal(50);
   });
 
   it('sends malformed rows to rejects with a one-line reason naming the field and value', async () => {

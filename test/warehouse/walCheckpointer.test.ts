@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import sqlite3 from 'sqlite3';
+import { WalCheckpointer } from '../../operators/WalCheckpointer.js';
+import { rowsInFileAlone } from '../helpers/sqliteFile.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+
+function open(file: string, mode = sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE): Promise<sqlite3.Database> {
+  return new Promise((resolve, reject) => {
+    const db = new sqlite3.Database(file, mode, (err) => (err ? reject(err) : resolve(db)));
+  });
+}
+const exec = (db: sqlite3.Database, sql: string) => new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
+const all = <T>(db: sqlite3.Database, sql: string) => new Promise<T[]>((resolve, reject) => db.all(sql, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+const close = (db: sqlite3.Database) => new Promise<void>((resolve) => db.close(() => resolve()));
+
+describe('WAL checkpointer', () => {
+  let tmp: ReturnType<typeof makeTmpDir>;
+  let writer: sqlite3.Database;
+  let file: string;
+
+  beforeEach(async () => {
+    tmp = makeTmpDir('wal-checkpointer-');
+    file = path.join(tmp.dir, 'w.db');
+    writer = await open(file);
+    // As a load's connection: WAL, and no checkpoint at commit.
+    await exec(writer, 'PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v TEXT);');
+    await exec(writer, 'PRAGMA wal_checkpoint(TRUNCATE)');
+    await exec(writer, `BEGIN; WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 5000) INSERT INTO t SELECT hex(randomblob(50)) FROM r; COMMIT;`);
+  });
+  afterEach(async () => {
+    await close(writer);
+    tmp.cleanup();
+  });
+
+  it('copies committed rows from the WAL into the database file', async () => {
+    expect(await rowsInFileAlone(file, 't')).to.equal(0);
+    const checkpointer = new WalCheckpointer(file);
+    await checkpointer.request();
+    expect(checkpointer.lastError).to.equal(undefined);
+    expect(checkpointer.runs).to.equal(1);
+    expect(await rowsInFileAlone(file, 't')).to.equal(5000);
+    await checkpointer.close();
+  });
+
+  it('runs one more checkpoint for the requests made while one runs, not one each', async () => {
+    const checkpointer = new WalCheckpointer(file);
+    await Promise.all([checkpointer.request(), checkpointer.request(), checkpointer.request(), checkpointer.request()]);
+    expect(checkpointer.runs).to.equal(2);
+    await checkpointer.request();
+    expect(checkpointer.runs).to.equal(3);
+    await checkpointer.close();
+  });
+
+  it('does not block the writer: rows committed during a checkpoint are copied by the next one', async () => {
+    const checkpointer = new WalCheckpointer(file);
+    const first = checkpointer.request();
+    await exec(writer, `BEGIN; INSERT INTO t VALUES ('late'); COMMIT;`);
+    await first;
+    await checkpointer.request();
+    expect(await rowsInFileAlone(file, 't')).to.equal(5001);
+    await checkpointer.close();
+  });
+
+  it('keeps a failure rather than throwing it, and recovers on the next request', async () => {
+    const later = path.join(tmp.dir, 'later', 'w.db');
+    const checkpointer = new WalCheckpointer(later);
+    await checkpointer.request();
+    expect(checkpointer.lastError?.message).to.match(/SQLITE_CANTOPEN/);
+    expect(checkpointer.runs).to.equal(0);
+    mkdirSync(path.dirname(later));
+    const db = await open(later);
+    await exec(db, 'PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v TEXT); INSERT INTO t VALUES (1);');
+    await checkpointer.request();
+    expect(checkpointer.lastError).to.equal(undefined);
+    expect(await rowsInFileAlone(later, 't')).to.equal(1);
+    await checkpointer.close();
+    await close(db);
+  });
+});
