@@ -63,10 +63,16 @@ export class WalCheckpointer {
   }
 
   private connection(): Promise<sqlite3.Database> {
-    this.db ??= new Promise<sqlite3.Database>((resolve, reject) => {
-      const db = new sqlite3.Database(this.file, sqlite3.OPEN_READWRITE, (err) => (err ? reject(err) : resolve(db)));
-    });
-    this.db.catch(() => (this.db = undefined));
+    if (!this.db) {
+      const opening = new Promise<sqlite3.Database>((resolve, reject) => {
+        const db = new sqlite3.Database(this.file, sqlite3.OPEN_READWRITE, (err) => (err ? reject(err) : resolve(db)));
+      });
+      // A file that could not be opened is tried again on the next request.
+      opening.catch(() => {
+        if (this.db === opening) this.db = undefined;
+      });
+      this.db = opening;
+    }
     return this.db;
   }
 }

@@ -6,6 +6,7 @@
  */
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
+import { pipeline } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import pRetry from 'p-retry';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
@@ -101,7 +102,8 @@ async function get(url: string, signal: AbortSignal): Promise<{ status: number; 
     return {
       status,
       retryAfter: res.headers['retry-after'],
-      body: decoder ? res.on('error', (err) => decoder.destroy(err)).pipe(decoder) : res,
+      // pipeline() destroys both on an error or an early stop, so the socket is never left half-read.
+      body: decoder ? pipeline(res, decoder, () => {}) : res,
       // Drained, not destroyed, so the connection stays open for the retry.
       discard: () => void res.resume(),
     };

@@ -80,6 +80,15 @@ describe('source client', () => {
     expect(sink.rows.map((r) => JSON.parse(r))).to.deep.equal(ROWS);
   });
 
+  it('fails an attempt whose body claims gzip but is not, naming the request', async () => {
+    const url = await serve((_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(PAGE));
+    const err = await fetchRows(`${url}/v1/cars`, options(url), collectingSink()).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(err?.message).to.equal(`GET ${url}/v1/cars failed after 1 attempts: GET ${url}/v1/cars failed: incorrect header check`);
+  });
+
   it('retries a body cut off mid-stream and keeps only the rows of the attempt that completed', async () => {
     const url = await serve((_req, res, n) => {
       if (n === 1) {
