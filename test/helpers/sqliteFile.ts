@@ -16,6 +16,7 @@ export async function rowsInFileAlone(file: string, table: string): Promise<numb
       });
     });
   } finally {
-    rmSync(copy, { force: true });
+    // Opening a WAL-mode file may create its -wal and -shm next to it.
+    for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) rmSync(f, { force: true });
   }
 }
