@@ -72,41 +72,48 @@ function isClientFault(err: unknown): boolean {
 
 /** Redirects followed per request (fetch's default is 20; a source needs one at most, e.g. a route's trailing slash). */
 const MAX_REDIRECTS = 5;
+/** The statuses fetch follows. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** A response body's bytes, decompressed if the server compressed it although we did not ask. */
+/** A response body's bytes, decompressed when the source compressed it. */
 type Body = AsyncIterable<Buffer>;
+
+/** A failure of the connection itself (refused, reset, closed mid-body), named after its request. */
+function connectionFailure(url: string, err: unknown, signal: AbortSignal): unknown {
+  // An abort is reported by the caller (a timeout, or the task's own signal), not as a network fault.
+  return signal.aborted ? err : new Error(`GET ${url} failed: ${(err as Error).message}`, { cause: err });
+}
 
 /**
  * Sends the GET (following redirects) and resolves with the status, headers and body once the headers
  * are in. node:http rather than fetch: fetch hands the body on through a web stream, which moves every
  * chunk into a new ArrayBuffer and costs promises per chunk; here a chunk goes from the socket to the
  * tokenizer as it is. Measured on the extract of 1M rows: 15% less CPU on the extract's thread and 35%
- * less time in GC.
+ * less time in GC. Like fetch, it accepts a compressed body.
  */
 async function get(url: string, signal: AbortSignal): Promise<{ status: number; retryAfter: string | undefined; body: Body; discard(): void }> {
   let target = url;
   for (let redirects = 0; ; redirects++) {
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const send = target.startsWith('https:') ? httpsGet : httpGet;
-      send(target, { signal, headers: { accept: 'application/json' } }, resolve).on('error', reject);
+      send(target, { signal, headers: { accept: 'application/json', 'accept-encoding': 'gzip, deflate, br' } }, resolve).on('error', (err) =>
+        reject(connectionFailure(url, err, signal)),
+      );
     });
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
-    if (status >= 300 && status < 400 && location !== undefined && redirects < MAX_REDIRECTS) {
-      res.resume();
+    // Drained, not destroyed, so the connection goes back to the pool for the next request.
+    const discard = (): void => void res.resume();
+    if (REDIRECTS.has(status) && location !== undefined && redirects < MAX_REDIRECTS) {
+      discard();
       target = new URL(location, target).href;
       continue;
     }
+    if (status < 200 || status > 299) return { status, retryAfter: res.headers['retry-after'], body: res, discard };
     const encoding = res.headers['content-encoding']?.trim().toLowerCase();
     const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? createGunzip() : encoding === 'deflate' ? createInflate() : encoding === 'br' ? createBrotliDecompress() : undefined;
-    return {
-      status,
-      retryAfter: res.headers['retry-after'],
-      // pipeline() destroys both on an error or an early stop, so the socket is never left half-read.
-      body: decoder ? pipeline(res, decoder, () => {}) : res,
-      // Drained, not destroyed, so the connection stays open for the retry.
-      discard: () => void res.resume(),
-    };
+    // pipeline() destroys both on an error or an early stop, so the socket is never left half-read.
+    return { status, retryAfter: undefined, body: decoder ? pipeline(res, decoder, () => {}) : res, discard };
   }
 }
 
@@ -119,11 +126,22 @@ async function requestOnce(url: string, opts: FetchOptions, sink: RowSink): Prom
       res.discard();
       throw new SourceHttpError(url, res.status, parseRetryAfter(res.retryAfter ?? null, Date.now()));
     }
-    // Bytes straight from the socket to the tokenizer: rows are never decoded to text here.
+    // Bytes straight from the socket to the tokenizer: rows are never decoded to text here. The
+    // body's own errors are the connection's; the tokenizer's and the sink's (the lake) are not.
     const parser = new JsonRowStreamParser((buf, start, end, newlines) => sink.row(buf, start, end, newlines));
-    for await (const chunk of res.body) {
-      parser.write(chunk);
-      await sink.flush();
+    const chunks = res.body[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        const step = await chunks.next().catch((err: unknown) => {
+          throw connectionFailure(url, err, signal);
+        });
+        if (step.done) break;
+        parser.write(step.value);
+        await sink.flush();
+      }
+    } finally {
+      // Stops the body after a failure here (the socket is destroyed, not left half-read).
+      await chunks.return?.();
     }
     const scalars = parser.end();
     const next = scalars.next_cursor;
@@ -132,10 +150,6 @@ async function requestOnce(url: string, opts: FetchOptions, sink: RowSink): Prom
   } catch (err) {
     if (timeout.aborted && !opts.signal.aborted) {
       throw new Error(`GET ${url} timed out after ${opts.settings.timeoutMs} ms`, { cause: err });
-    }
-    // A socket-level failure (refused, reset, closed mid-body): name the request it belongs to.
-    if (typeof (err as { code?: unknown }).code === 'string' && !opts.signal.aborted) {
-      throw new Error(`GET ${url} failed: ${(err as Error).message}`, { cause: err });
     }
     throw err;
   }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
@@ -69,15 +70,28 @@ describe('source client', () => {
     expect(sink.rows.map((r) => JSON.parse(r))).to.deep.equal(ROWS);
   });
 
-  it('reads a gzip-encoded body the source sent although it was not asked for one', async () => {
+  it('asks for a compressed body, as fetch did, and reads it', async () => {
     const url = await serve((req, res) => {
-      expect(req.headers['accept-encoding']).to.equal(undefined);
+      expect(req.headers['accept-encoding']).to.equal('gzip, deflate, br');
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(PAGE));
     });
     const sink = collectingSink();
     const result = await fetchRows(`${url}/v1/cars`, options(url), sink);
     expect(result.rows).to.equal(3);
     expect(sink.rows.map((r) => JSON.parse(r))).to.deep.equal(ROWS);
+  });
+
+  it('drains a compressed error body, so the retry reuses the connection', async () => {
+    let connections = 0;
+    const url = await serve((_req, res, n) => {
+      if (n === 1) res.writeHead(503, { 'content-encoding': 'gzip' }).end(gzipSync(randomBytes(800_000)));
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(PAGE);
+    });
+    server!.on('connection', () => connections++);
+    const result = await fetchRows(`${url}/v1/cars`, options(url, 1), collectingSink());
+    expect(result.rows).to.equal(3);
+    expect(requests).to.have.length(2);
+    expect(connections).to.equal(1);
   });
 
   it('fails an attempt whose body claims gzip but is not, naming the request', async () => {
