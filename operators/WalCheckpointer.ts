@@ -4,8 +4,15 @@
  * pages, and the commit waits: a load of a million rows waits ~1 s (measured) for its ~350 MB to be
  * copied and synced, while the next load waits for the writer lock. A PASSIVE checkpoint on another
  * connection blocks neither writers nor readers, so the copy overlaps the next task's work.
+ *
+ * A PASSIVE checkpoint copies what no reader still needs: frames a reader's snapshot pins are left
+ * for the next checkpoint (see {@link WalCheckpointer.lastResult}).
  */
 import sqlite3 from 'sqlite3';
+
+const BUSY_TIMEOUT_MS = 5_000;
+/** What the WAL file is cut back to when a writer restarts it (SQLite's journal_size_limit). */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export class WalCheckpointer {
   private db: Promise<sqlite3.Database> | undefined;
@@ -16,6 +23,9 @@ export class WalCheckpointer {
   runs = 0;
   /** The last checkpoint's failure, if it failed (a later one may still succeed). */
   lastError: Error | undefined;
+  /** What the last checkpoint did: WAL frames in the log, and how many of them are in the database. */
+  lastResult: { readonly busy: number; readonly log: number; readonly checkpointed: number } | undefined;
+  private closed = false;
 
   constructor(
     /** The database file. */
@@ -24,9 +34,11 @@ export class WalCheckpointer {
 
   /**
    * Starts a checkpoint, or asks for one more after the running one (requests in between share it).
-   * Resolves once the WAL as of this call is copied; never rejects (see {@link lastError}).
+   * Resolves once a checkpoint that started after this call has run; never rejects (see
+   * {@link lastError}). After {@link close}, does nothing.
    */
   request(): Promise<void> {
+    if (this.closed) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -40,8 +52,9 @@ export class WalCheckpointer {
     while (this.running) await this.running;
   }
 
-  /** Waits for the checkpoints requested so far, then closes the connection. */
+  /** Waits for the checkpoints requested so far, then closes the connection; later requests do nothing. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.settle();
     const db = await this.db?.catch(() => undefined);
     this.db = undefined;
@@ -53,7 +66,9 @@ export class WalCheckpointer {
       this.again = false;
       try {
         const db = await this.connection();
-        await new Promise<void>((resolve, reject) => db.all('PRAGMA wal_checkpoint(PASSIVE)', (err) => (err ? reject(err) : resolve())));
+        this.lastResult = await new Promise((resolve, reject) =>
+          db.get('PRAGMA wal_checkpoint(PASSIVE)', (err, row: { busy: number; log: number; checkpointed: number }) => (err ? reject(err) : resolve(row))),
+        );
         this.runs++;
         this.lastError = undefined;
       } catch (err) {
@@ -65,7 +80,14 @@ export class WalCheckpointer {
   private connection(): Promise<sqlite3.Database> {
     if (!this.db) {
       const opening = new Promise<sqlite3.Database>((resolve, reject) => {
-        const db = new sqlite3.Database(this.file, sqlite3.OPEN_READWRITE, (err) => (err ? reject(err) : resolve(db)));
+        const db = new sqlite3.Database(this.file, sqlite3.OPEN_READWRITE, (err) => {
+          if (err) return reject(err);
+          // Rides out a moment's lock (a connection recovering the WAL); the checkpoint itself never waits.
+          db.configure('busyTimeout', BUSY_TIMEOUT_MS);
+          // The WAL is reused from its start after a complete checkpoint, but its file keeps its largest
+          // size (two loads back to back: both loads' frames) unless limited.
+          db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`, (e) => (e ? reject(e) : resolve(db)));
+        });
       });
       // A file that could not be opened is tried again on the next request.
       opening.catch(() => {

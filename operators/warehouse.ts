@@ -4,15 +4,17 @@
  * lets concurrent writers queue instead of failing with SQLITE_BUSY.
  */
 import { mkdirSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Sequelize } from 'sequelize';
-import { WalCheckpointer } from './WalCheckpointer.js';
+import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './WalCheckpointer.js';
 
 const open = new Map<string, Promise<Sequelize>>();
 const checkpointers = new Map<string, WalCheckpointer>();
 
-/** Set on every new connection: WAL so readers never block the writer; a busy timeout so writers queue. */
-const PRAGMAS = 'PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY;';
+/** Set on every new connection: WAL so readers never block the writer; a busy timeout so writers queue;
+ * the WAL file cut back when a writer restarts it (a load's WAL is hundreds of MB). */
+const PRAGMAS = `PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
 const BUSY_TIMEOUT_MS = 60_000;
 
 interface RawConnection {
@@ -90,6 +92,31 @@ export function checkpointInBackground(file: string): Promise<void> {
     checkpointers.set(file, checkpointer);
   }
   return checkpointer.request();
+}
+
+/** Why the file's last background checkpoint failed, if it did (a later one may still succeed). */
+export function lastCheckpointError(file: string): Error | undefined {
+  return checkpointers.get(file)?.lastError;
+}
+
+/**
+ * fsyncs the file's WAL. With synchronous=NORMAL a commit is not synced, and a large write used to
+ * be made durable by the checkpoint its commit ran; a writer that leaves the checkpoint to the
+ * background calls this before it reports success.
+ */
+export async function syncWal(file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await openFile(`${file}-wal`, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Waits for this process's background checkpoints requested so far. */

@@ -11,7 +11,7 @@ import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.js';
 import type { Entity } from '../../scheduler/settings.js';
-import { checkpointInBackground, openWarehouse } from '../warehouse.js';
+import { checkpointInBackground, lastCheckpointError, openWarehouse, syncWal } from '../warehouse.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
 import { readManifest } from '../lake/reader.js';
 import { BatchWriter, type RawConnection } from './BatchWriter.js';
@@ -70,6 +70,9 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   }
   const sequelize = await openWarehouse(ctx.settings.warehouseDb);
   await rawModels(sequelize);
+  // The background checkpoint has no task to report to; the next load reports its failure.
+  const checkpointError = lastCheckpointError(ctx.settings.warehouseDb);
+  if (checkpointError) ctx.log.warn(`the warehouse's last background WAL checkpoint failed: ${checkpointError.message}`);
   // Source fields, then the vault's (rowValues' order); processing_date is bound per batch.
   const columns = [...SOURCE_FIELDS[entity], ...VAULT_FIELDS[entity]];
   let loaded = 0;
@@ -150,6 +153,8 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
       throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
     }
   });
+  // Durable before the task reports success, as when the commit ran the checkpoint itself.
+  await syncWal(ctx.settings.warehouseDb);
   void checkpointInBackground(ctx.settings.warehouseDb);
 
   rowsLoadedCounter.inc({ entity }, loaded);

@@ -61,7 +61,7 @@ describe('load operator', () => {
     expect(loaded[0].hk_car).to.equal(hashKey('C1'));
   });
 
-  it('leaves copying its WAL into the database file to a background checkpoint', async () => {
+  it('has its rows in the database file itself once the background WAL checkpoint is done', async () => {
     await writeLake(settings, 'cars', Array.from({ length: 50 }, (_, i) => car(`c${i}`)));
     await loadTask({ entity: 'cars' })(taskContext(settings, DS));
     // Committed and readable at once (from the WAL); in the file itself once the checkpoint is done.

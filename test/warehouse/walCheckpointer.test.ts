@@ -53,7 +53,7 @@ describe('WAL checkpointer', () => {
     await checkpointer.close();
   });
 
-  it('does not block the writer: rows committed during a checkpoint are copied by the next one', async () => {
+  it('copies rows committed after a checkpoint was requested with the next one', async () => {
     const checkpointer = new WalCheckpointer(file);
     const first = checkpointer.request();
     await exec(writer, `BEGIN; INSERT INTO t VALUES ('late'); COMMIT;`);
@@ -61,6 +61,31 @@ describe('WAL checkpointer', () => {
     await checkpointer.request();
     expect(await rowsInFileAlone(file, 't')).to.equal(5001);
     await checkpointer.close();
+  });
+
+  it('reports the frames a reader still needs as not copied, and copies them once it is done', async () => {
+    const checkpointer = new WalCheckpointer(file);
+    await checkpointer.request();
+    const reader = await open(file);
+    await exec(reader, 'BEGIN');
+    await all(reader, 'SELECT count(*) FROM t');
+    await exec(writer, `BEGIN; INSERT INTO t VALUES ('after the reader'); COMMIT;`);
+    await checkpointer.request();
+    expect(checkpointer.lastResult!.checkpointed).to.be.lessThan(checkpointer.lastResult!.log);
+    await exec(reader, 'COMMIT');
+    await close(reader);
+    await checkpointer.request();
+    expect(checkpointer.lastResult!.checkpointed).to.equal(checkpointer.lastResult!.log);
+    expect(await rowsInFileAlone(file, 't')).to.equal(5001);
+    await checkpointer.close();
+  });
+
+  it('does nothing for a request after it is closed', async () => {
+    const checkpointer = new WalCheckpointer(file);
+    await checkpointer.close();
+    await checkpointer.request();
+    expect(checkpointer.runs).to.equal(0);
+    expect(await rowsInFileAlone(file, 't')).to.equal(0);
   });
 
   it('keeps a failure rather than throwing it, and recovers on the next request', async () => {
