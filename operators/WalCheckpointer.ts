@@ -11,8 +11,6 @@
 import sqlite3 from 'sqlite3';
 
 const BUSY_TIMEOUT_MS = 5_000;
-/** What the WAL file is cut back to when a writer restarts it (SQLite's journal_size_limit). */
-export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 export class WalCheckpointer {
   private db: Promise<sqlite3.Database> | undefined;
@@ -84,9 +82,7 @@ export class WalCheckpointer {
           if (err) return reject(err);
           // Rides out a moment's lock (a connection recovering the WAL); the checkpoint itself never waits.
           db.configure('busyTimeout', BUSY_TIMEOUT_MS);
-          // The WAL is reused from its start after a complete checkpoint, but its file keeps its largest
-          // size (two loads back to back: both loads' frames) unless limited.
-          db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`, (e) => (e ? reject(e) : resolve(db)));
+          resolve(db);
         });
       });
       // A file that could not be opened is tried again on the next request.

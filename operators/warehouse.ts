@@ -7,13 +7,20 @@ import { mkdirSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Sequelize } from 'sequelize';
-import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer } from './WalCheckpointer.js';
+import { WalCheckpointer } from './WalCheckpointer.js';
 
 const open = new Map<string, Promise<Sequelize>>();
 const checkpointers = new Map<string, WalCheckpointer>();
 
+/**
+ * What the WAL file is cut back to when a writer restarts it (journal_size_limit). SQLite applies the
+ * limit of the connection that restarts the WAL, a writer's, not the checkpointer's (measured), and a
+ * load's WAL is hundreds of MB: without it the file keeps its largest size.
+ */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /** Set on every new connection: WAL so readers never block the writer; a busy timeout so writers queue;
- * the WAL file cut back when a writer restarts it (a load's WAL is hundreds of MB). */
+ * the WAL file's size limit. */
 const PRAGMAS = `PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
 const BUSY_TIMEOUT_MS = 60_000;
 
