@@ -17,7 +17,7 @@ import sqlite3 from 'sqlite3';
 import { hashDiff, hashKey } from '../operators/load/hashing.js';
 import { selectionOf, type PipelineDag } from '../dags/_pipeline.js';
 import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
-import { closeWarehouses } from '../operators/warehouse.js';
+import { closeWarehouses, PAGE_SIZE_BYTES } from '../operators/warehouse.js';
 import type { DataInterval, Logger, TaskContext } from '../scheduler/interfaces.js';
 import { loadSettings, type Settings } from '../scheduler/settings.js';
 import { Prng } from '../source/prng.js';
@@ -60,7 +60,8 @@ async function insertAll(db: sqlite3.Database, table: string, cols: string[], co
 
 async function generate(file: string): Promise<void> {
   const db = new sqlite3.Database(file);
-  await run(db, 'PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;');
+  // The page size a warehouse file gets from the pipeline (operators/warehouse.ts).
+  await run(db, `PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;`);
   await run(
     db,
     `CREATE TABLE cars (id TEXT NOT NULL, vin TEXT, brand TEXT, model TEXT, engine_type TEXT, license_plate TEXT, registration_date TEXT, deregistration_date TEXT, processing_date TEXT NOT NULL, hk_car TEXT, hashdiff TEXT);

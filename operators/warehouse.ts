@@ -19,9 +19,19 @@ const checkpointers = new Map<string, WalCheckpointer>();
  */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
-/** Set on every new connection: WAL so readers never block the writer; a busy timeout so writers queue;
- * the WAL file's size limit. */
-const PRAGMAS = `PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
+/**
+ * Page size of a NEW warehouse file; an existing file keeps its own (SQLite changes it only by VACUUM,
+ * and never in WAL mode). 16 KB instead of SQLite's 4 KB: a load of a million rows writes a quarter as
+ * many WAL frames and B-tree pages. Measured: a lone load of a million subscriptions 6.2-7.5 s against
+ * 7.1-9.4 s, the warehouse bench's first vault load 58 s against 69 s, its daily run unchanged.
+ */
+export const PAGE_SIZE_BYTES = 16 * 1024;
+
+/** Set on every new connection: the page size (before WAL, which fixes it); WAL so readers never block
+ * the writer; the WAL file's size limit. The busy timeout, so writers queue, is set beside it. */
+const PRAGMAS =
+  `PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; ` +
+  `PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
 const BUSY_TIMEOUT_MS = 60_000;
 
 interface RawConnection {
