@@ -28,7 +28,7 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 export const PAGE_SIZE_BYTES = 16 * 1024;
 
 /** Set on every new connection: the page size (before WAL, which fixes it); WAL so readers never block
- * the writer; the WAL file's size limit. The busy timeout, so writers queue, is set beside it. */
+ * the writer; the WAL file's size limit. (The busy timeout, so writers queue, is set with them.) */
 const PRAGMAS =
   `PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; ` +
   `PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
