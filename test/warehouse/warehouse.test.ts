@@ -29,11 +29,11 @@ describe('warehouse connections', () => {
     tmp.cleanup();
   });
 
-  it('give a new warehouse file 16 KB pages in WAL mode', async () => {
+  it('give a new warehouse file 32 KB pages in WAL mode', async () => {
     const file = path.join(tmp.dir, 'new.db');
     const db = await openWarehouse(file);
     await db.transaction((transaction) => db.query('CREATE TABLE t (v TEXT)', { transaction }));
-    expect(PAGE_SIZE_BYTES).to.equal(16384);
+    expect(PAGE_SIZE_BYTES).to.equal(32768);
     expect(await layout(file)).to.deep.equal({ pageSize: PAGE_SIZE_BYTES, journal: 'wal' });
   });
 
