@@ -23,8 +23,8 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
  * Page size of a NEW warehouse file; an existing file keeps its own (SQLite changes it only by VACUUM,
  * and never in WAL mode). 32 KB instead of SQLite's 4 KB: a load of a million rows writes an eighth as
  * many WAL frames and B-tree pages. Measured in the ingest bench, interleaved runs: 16 KB 9% faster
- * than 4 KB, 32 KB another 6%; the warehouse bench's first vault load 58 s against 69 s with 4 KB, its
- * daily run and backfill within noise.
+ * than 4 KB, 32 KB another 6%. The warehouse bench: its first vault load 58 s with 16 or 32 KB against
+ * 69 s with 4 KB, its daily run and backfill no slower (README, "Benchmarks").
  */
 export const PAGE_SIZE_BYTES = 32 * 1024;
 

@@ -40,8 +40,11 @@ describe('warehouse connections', () => {
   it('leave an existing file with 4 KB pages as it is, and can write to it', async () => {
     const file = path.join(tmp.dir, 'old.db');
     const old = new sqlite3.Database(file);
-    await exec(old, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('before');");
-    await close(old);
+    try {
+      await exec(old, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('before');");
+    } finally {
+      await close(old);
+    }
 
     const db = await openWarehouse(file);
     await db.transaction((transaction) => db.query("INSERT INTO t VALUES ('after')", { transaction }));
