@@ -3,17 +3,9 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sqlite3 from 'sqlite3';
 import { WalCheckpointer } from '../../operators/WalCheckpointer.js';
-import { rowsInFileAlone } from '../helpers/sqliteFile.js';
+import { all, closeDb as close, exec, openDb as open, rowsInFileAlone } from '../helpers/sqliteFile.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
-function open(file: string, mode = sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE): Promise<sqlite3.Database> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(file, mode, (err) => (err ? reject(err) : resolve(db)));
-  });
-}
-const exec = (db: sqlite3.Database, sql: string) => new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
-const all = <T>(db: sqlite3.Database, sql: string) => new Promise<T[]>((resolve, reject) => db.all(sql, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
-const close = (db: sqlite3.Database) => new Promise<void>((resolve) => db.close(() => resolve()));
 
 describe('WAL checkpointer', () => {
   let tmp: ReturnType<typeof makeTmpDir>;

@@ -1,12 +1,9 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import { QueryTypes } from 'sequelize';
-import sqlite3 from 'sqlite3';
 import { closeWarehouses, openWarehouse, PAGE_SIZE_BYTES } from '../../operators/warehouse.js';
+import { closeDb, exec, openDb } from '../helpers/sqliteFile.js';
 import { makeTmpDir } from '../helpers/tmp.js';
-
-const exec = (db: sqlite3.Database, sql: string) => new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
-const close = (db: sqlite3.Database) => new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
 
 /** The page size and journal mode a warehouse connection reports. */
 async function layout(file: string): Promise<{ pageSize: number; journal: string }> {
@@ -39,11 +36,11 @@ describe('warehouse connections', () => {
 
   it('leave an existing file with 4 KB pages as it is, and can write to it', async () => {
     const file = path.join(tmp.dir, 'old.db');
-    const old = new sqlite3.Database(file);
+    const old = await openDb(file);
     try {
       await exec(old, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('before');");
     } finally {
-      await close(old);
+      await closeDb(old);
     }
 
     const db = await openWarehouse(file);
