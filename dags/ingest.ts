@@ -9,7 +9,7 @@ import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
 import { selectionOf } from './_pipeline.js';
 import { defineDag } from '../scheduler/dag.js';
 import type { TaskSpec } from '../scheduler/interfaces.js';
-import type { Entity } from '../scheduler/settings.js';
+import type { Entity } from '../operators/entities.js';
 
 const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];
 

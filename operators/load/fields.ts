@@ -2,7 +2,7 @@
  * The raw tables' columns: the source's fields, then the vault's hash columns. Apart from the Sequelize
  * models (models.ts) so the load's preparation, which also runs in a worker thread, needs no Sequelize.
  */
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 import { DESCRIPTIVE_FIELDS } from './hashing.js';
 
 /** The source's fields of each entity, in the contract's order. */

@@ -5,7 +5,7 @@
  */
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 
 const NULL_MARK = '^^';
 const SEPARATOR = '||';

@@ -4,7 +4,7 @@
  * Values are kept as received (dates stay the source's text); only their shape is checked.
  */
 import { z } from 'zod';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 
 /** ISO 8601 date or date-time: ' ' or 'T' separator, optional seconds, fraction and zone. */
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/;

@@ -1,17 +1,24 @@
 import { expect } from 'chai';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../../scheduler/errors/ConfigError.js';
 import { loadSettings } from '../../scheduler/settings.js';
+import { COMPILED } from '../../scheduler/settings/compiled.js';
+import { README_REGION, TOML_REGION, readRegion, replaceRegion, settingsTable, settingsTomlDefaults } from '../../scheduler/settings/docs.js';
+import { MissingMarkersError } from '../../scheduler/settings/MissingMarkersError.js';
 import { makeTmpDir } from '../helpers/tmp.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function loadWith(env: Record<string, string>, warnings: string[] = []) {
   return loadSettings({ env, cwd: '/srv/app', warn: (m) => warnings.push(m) });
 }
 
-function configErrorOf(env: Record<string, string>): ConfigError {
+function configErrorOf(env: Record<string, string>, cwd = '/srv/app'): ConfigError {
   try {
-    loadWith(env);
+    loadSettings({ env, cwd, warn: () => {} });
   } catch (err) {
     expect(err).to.be.instanceOf(ConfigError);
     return err as ConfigError;
@@ -52,19 +59,18 @@ describe('settings', () => {
     expect(s.fixedNow?.toISOString()).to.equal('2024-02-01T00:00:00.000Z');
   });
 
-  it('layers the section of DRIVETRAIN_ENV over the defaults', () => {
+  it('layers the section of DRIVETRAIN_ENV over the defaults, keeping declared defaults for keys left out', () => {
     const { dir, cleanup } = makeTmpDir();
     try {
       const file = path.join(dir, 'settings.toml');
-      writeFileSync(
-        file,
-        `[default]\nhome = "./d"\nlog_dir = "./l"\ndags_dir = "./g"\n[default.source]\nurl = "http://a:1"\npage_size = 10\ntimeout_ms = 1\nretries = 1\nretry_min_timeout_ms = 1\nretry_max_timeout_ms = 1\n[default.source.breaker]\nerror_threshold_percentage = 50\nvolume_threshold = 1\nrolling_count_timeout_ms = 1\nreset_timeout_ms = 1\n[default.source.routes.cars]\npaged = "/c"\nunpaged = "/c/"\n[default.source.routes.customers]\npaged = "/u"\nunpaged = "/u/"\n[default.source.routes.subscriptions]\npaged = "/s"\nunpaged = "/s/"\n[default.load]\nmax_reject_share = 0.5\nbatch_rows = 10\n[default.task]\nretries = 1\nretry_delay_s = 1\n[default.scheduler]\nparallelism = 2\ntick = "* * * * *"\nlease_s = 2\nheartbeat_s = 1\nshutdown_grace_ms = 1\nlog_retention_days = 1\nscheduler_log_max_bytes = 2048\nscheduler_log_max_files = 1\n[default.http]\nhost = "h"\nport = 1\n[staging]\n[staging.source]\npage_size = 77\n`,
-      );
+      writeFileSync(file, '[default]\nhome = "./d"\n[default.source]\nurl = "http://a:1"\npage_size = 10\n[staging]\n[staging.source]\npage_size = 77\n');
       const s = loadSettings({ env: { DRIVETRAIN_SETTINGS_FILE: file, DRIVETRAIN_ENV: 'staging' }, cwd: dir, warn: () => {} });
       expect(s.env).to.equal('staging');
       expect(s.source.pageSize).to.equal(77);
       expect(s.source.url).to.equal('http://a:1');
       expect(s.home).to.equal(path.join(dir, 'd'));
+      expect(s.logDir).to.equal(path.join(dir, 'logs'));
+      expect(s.scheduler.tick).to.equal('*/5 * * * * *');
     } finally {
       cleanup();
     }
@@ -77,11 +83,11 @@ describe('settings', () => {
   });
 
   it('names the variable of an out-of-range or invalid value', () => {
-    expect(configErrorOf({ DRIVETRAIN_HTTP_PORT: '70000' }).message).to.match(/^setting 'http\.port' \(DRIVETRAIN_HTTP_PORT\): /);
+    expect(configErrorOf({ DRIVETRAIN_HTTP_PORT: '70000' }).message).to.match(/^setting 'http\.port' \(DRIVETRAIN_HTTP_PORT\) = 70000: /);
     expect(configErrorOf({ DRIVETRAIN_SOURCE_URL: 'not a url' }).setting).to.equal('DRIVETRAIN_SOURCE_URL');
     expect(configErrorOf({ DRIVETRAIN_TASK_RETRIES: '1.5' }).message).to.equal("DRIVETRAIN_TASK_RETRIES: '1.5' is not an integer");
-    expect(configErrorOf({ DRIVETRAIN_NOW: 'yesterday' }).setting).to.equal('DRIVETRAIN_NOW');
-    expect(configErrorOf({ DRIVETRAIN_LOG_LEVEL: 'loud' }).setting).to.equal('DRIVETRAIN_LOG_LEVEL');
+    expect(configErrorOf({ DRIVETRAIN_NOW: 'yesterday' }).message).to.equal("DRIVETRAIN_NOW = 'yesterday': not an ISO 8601 date-time");
+    expect(configErrorOf({ DRIVETRAIN_LOG_LEVEL: 'loud' }).message).to.match(/^setting 'log_level' \(DRIVETRAIN_LOG_LEVEL\) = 'loud': /);
   });
 
   it('refuses a heartbeat that is not shorter than the lease', () => {
@@ -98,5 +104,98 @@ describe('settings', () => {
     const warnings: string[] = [];
     loadWith({ DRIVETRAIN_SOURCE_ULR: 'http://x' }, warnings);
     expect(warnings).to.deep.equal(['unknown setting DRIVETRAIN_SOURCE_ULR is ignored (a typo?)']);
+  });
+
+  it('refuses an empty variable, naming it', () => {
+    const err = configErrorOf({ DRIVETRAIN_LOG_LEVEL: ' ' });
+    expect(err.setting).to.equal('DRIVETRAIN_LOG_LEVEL');
+    expect(err.message).to.equal('DRIVETRAIN_LOG_LEVEL: is empty');
+  });
+
+  it('refuses an unknown key in the settings file, naming it', () => {
+    const { dir, cleanup } = makeTmpDir();
+    try {
+      // The per-entity routes of earlier versions are derived from the entity now, not set.
+      writeFileSync(path.join(dir, 'old.toml'), '[default]\n[default.source.routes.cars]\npaged = "/c"\n');
+      const err = configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'old.toml' }, dir);
+      expect(err.message).to.equal(`settings file '${path.join(dir, 'old.toml')}': unknown key 'source.routes'`);
+      expect(err.setting).to.equal('source.routes');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('quotes a bad value from the settings file and names its variable', () => {
+    const { dir, cleanup } = makeTmpDir();
+    try {
+      writeFileSync(path.join(dir, 'bad.toml'), '[default]\n[default.load]\nbatch_rows = 0\n');
+      const err = configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'bad.toml' }, dir);
+      expect(err.setting).to.equal('DRIVETRAIN_LOAD_BATCH_ROWS');
+      expect(err.message).to.match(/^setting 'load\.batch_rows' \(DRIVETRAIN_LOAD_BATCH_ROWS\) = 0: /);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('lets only the variable fix the clock, not a settings file section', () => {
+    const { dir, cleanup } = makeTmpDir();
+    try {
+      writeFileSync(path.join(dir, 'now.toml'), '[default]\nfixed_now = "2024-01-01T00:00:00Z"\n');
+      expect(configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'now.toml' }, dir).setting).to.equal('DRIVETRAIN_NOW');
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+describe('settings declarations', () => {
+  const numeric = COMPILED.filter((c) => c.envKind !== 'string');
+
+  it('bind every declared variable to its setting', () => {
+    expect(numeric.length).to.be.above(10);
+    for (const c of numeric) {
+      const err = configErrorOf({ [c.declaration.env]: 'lots' });
+      expect(err.message, c.key).to.equal(`${c.declaration.env}: 'lots' is not a number`);
+    }
+    const warnings: string[] = [];
+    const env = Object.fromEntries(COMPILED.map((c) => [c.declaration.env, String(c.declaration.default ?? '2024-01-01T00:00:00Z')]));
+    loadWith({ ...env, DRIVETRAIN_ENV: 'test', DRIVETRAIN_SETTINGS_FILE: path.join(REPO, 'settings.toml') }, warnings);
+    expect(warnings).to.deep.equal([]);
+  });
+
+  it("give settings.toml's [default] section every file key with its declared default", () => {
+    const generated = parseToml(settingsTomlDefaults()) as { default: Record<string, unknown> };
+    for (const c of COMPILED) {
+      const value = c.tomlPath.reduce<unknown>((node, k) => (node as Record<string, unknown> | undefined)?.[k], generated.default);
+      expect(value, c.key).to.equal(c.declaration.envOnly ? undefined : c.declaration.default);
+    }
+  });
+
+  it("are what README.md's settings table says (else run `npm run docs:settings`)", () => {
+    const readme = readFileSync(path.join(REPO, 'README.md'), 'utf8');
+    const table = readRegion(readme, 'README.md', README_REGION);
+    expect(table, "README.md's settings table differs from scheduler/settings/declarations.ts: run `npm run docs:settings`").to.equal(settingsTable());
+    for (const c of COMPILED) expect(table).to.include(`| \`${c.declaration.env}\` |`);
+  });
+
+  it("are what settings.toml's [default] section says (else run `npm run docs:settings`)", () => {
+    const toml = readFileSync(path.join(REPO, 'settings.toml'), 'utf8');
+    const section = readRegion(toml, 'settings.toml', TOML_REGION);
+    expect(section, "settings.toml's [default] section differs from scheduler/settings/declarations.ts: run `npm run docs:settings`").to.equal(
+      settingsTomlDefaults(),
+    );
+  });
+
+  it('refuse to generate into a file without the markers', () => {
+    expect(() => replaceRegion('# no markers\n', 'x.md', README_REGION, 'table')).to.throw(MissingMarkersError, "x.md has no '<!-- settings:start -->'");
+    expect(replaceRegion('a\n<!-- settings:start -->\nold\n<!-- settings:end -->\nb', 'x.md', README_REGION, 'new')).to.equal(
+      'a\n<!-- settings:start -->\nnew\n<!-- settings:end -->\nb',
+    );
+  });
+
+  it("name none of the company's entities", () => {
+    const dir = path.join(REPO, 'scheduler', 'settings');
+    const files = [path.join(REPO, 'scheduler', 'settings.ts'), path.join(REPO, 'settings.toml'), ...readdirSync(dir).map((f) => path.join(dir, f))];
+    for (const file of files) expect(readFileSync(file, 'utf8'), file).not.to.match(/\b(cars|customers|subscriptions)\b/i);
   });
 });

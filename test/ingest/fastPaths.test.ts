@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../../operators/entities.js';
 import { generateRows } from '../../source/generator.js';
 import { FaultInjector, noFaults } from '../../source/faults.js';
 import { pushVaultValues, vaultColumns } from '../../operators/load/hashing.js';

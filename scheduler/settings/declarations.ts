@@ -1,0 +1,177 @@
+/**
+ * Every setting, declared once. Where a declaration sits in {@link SETTINGS} is its place in the
+ * typed settings (`settings.source.pageSize`) and, in snake_case, its key in settings.toml
+ * (`[default.source] page_size`); the declaration adds its variable, schema, default and doc. The
+ * loader, the typed `Settings`, settings.toml's `[default]` section and the README's settings table
+ * all derive from here (`npm run docs:settings` rewrites the last two), so adding a setting is
+ * adding one declaration.
+ */
+import { z } from 'zod';
+
+/** One setting. */
+export interface Declaration<S extends z.ZodType = z.ZodType> {
+  /** The `DRIVETRAIN_*` variable that overrides the settings file. */
+  readonly env: `DRIVETRAIN_${string}`;
+  /** Validates the layered value; a variable is first read as a number when this is a number schema. */
+  readonly schema: S;
+  /** @defaultValue when neither the file nor the variable sets it; `undefined` = unset. */
+  readonly default: z.input<S> | undefined;
+  /** One line of Markdown for the README's table and settings.toml. */
+  readonly doc: string;
+  /** A relative value resolves against the working directory. */
+  readonly isPath?: boolean;
+  /** Only the variable sets it, never the settings file. */
+  readonly envOnly?: boolean;
+  /** What the Docker image sets instead of the default, for the README. */
+  readonly imageDefault?: string;
+}
+
+/** Settings grouped as in the typed settings and the settings file's tables. */
+export interface DeclarationTree {
+  readonly [name: string]: Declaration | DeclarationTree;
+}
+
+/** A variable read before the settings file, to find it; not a settings key. */
+export interface BootstrapVariable {
+  readonly env: `DRIVETRAIN_${string}`;
+  /** Markdown for the README's default column. */
+  readonly defaultText: string;
+  /** One line of Markdown for the README. */
+  readonly doc: string;
+}
+
+/** Keeps each declaration's schema type, so the typed settings can be derived from it. */
+function setting<S extends z.ZodType>(declaration: Declaration<S>): Declaration<S> {
+  return declaration;
+}
+
+const int = (min: number) => z.number().int().min(min);
+const text = z.string().min(1);
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+
+/** DRIVETRAIN_ENV and DRIVETRAIN_SETTINGS_FILE choose what is read, so they come before the file. */
+export const BOOTSTRAP = {
+  environment: {
+    env: 'DRIVETRAIN_ENV',
+    defaultText: '`development`',
+    doc: 'the `settings.toml` section laid over `[default]` (`development`, `test`, `production`)',
+  },
+  file: { env: 'DRIVETRAIN_SETTINGS_FILE', defaultText: "the repo's `settings.toml`", doc: 'another settings file' },
+} as const satisfies Readonly<Record<string, BootstrapVariable>>;
+
+export const SETTINGS = {
+  home: setting({
+    env: 'DRIVETRAIN_HOME',
+    schema: text,
+    default: './data',
+    isPath: true,
+    imageDefault: '/var/lib/drivetrain',
+    doc: 'holds `metadata.db`, `warehouse.db` and `lake/`',
+  }),
+  logDir: setting({
+    env: 'DRIVETRAIN_LOG_DIR',
+    schema: text,
+    default: './logs',
+    isPath: true,
+    imageDefault: '/var/log/drivetrain',
+    doc: '`scheduler.log` and the task attempt logs',
+  }),
+  dagsDir: setting({ env: 'DRIVETRAIN_DAGS_DIR', schema: text, default: './dags', isPath: true, doc: 'where DAG files are loaded from (and watched for changes)' }),
+  logLevel: setting({ env: 'DRIVETRAIN_LOG_LEVEL', schema: z.enum(LOG_LEVELS), default: 'info', doc: '`error`, `warn`, `info` or `debug`' }),
+  fixedNow: setting({
+    env: 'DRIVETRAIN_NOW',
+    schema: z
+      .string()
+      .refine((v) => !Number.isNaN(new Date(v).getTime()), 'not an ISO 8601 date-time')
+      .transform((v) => new Date(v))
+      .optional(),
+    default: undefined,
+    // A clock pinned by a file section could reach production unnoticed; a variable is seen where it is set.
+    envOnly: true,
+    doc: 'a fixed "now" (ISO 8601, UTC) replacing the wall clock, for tests and demos; never set it in production',
+  }),
+  source: {
+    url: setting({
+      env: 'DRIVETRAIN_SOURCE_URL',
+      schema: z.url().transform((u) => u.replace(/\/+$/, '')),
+      default: 'http://127.0.0.1:8000',
+      doc: 'base URL of the source API',
+    }),
+    pageSize: setting({ env: 'DRIVETRAIN_SOURCE_PAGE_SIZE', schema: int(0), default: 5000, doc: 'rows per page; `0` = the original unpaged API' }),
+    timeoutMs: setting({ env: 'DRIVETRAIN_SOURCE_TIMEOUT_MS', schema: int(1), default: 30000, doc: "one source request's timeout" }),
+    retries: setting({ env: 'DRIVETRAIN_SOURCE_RETRIES', schema: int(0), default: 5, doc: 'retries of one source request (exponential backoff with jitter)' }),
+    retryMinTimeoutMs: setting({ env: 'DRIVETRAIN_SOURCE_RETRY_MIN_TIMEOUT_MS', schema: int(0), default: 500, doc: 'first backoff of a source request' }),
+    retryMaxTimeoutMs: setting({ env: 'DRIVETRAIN_SOURCE_RETRY_MAX_TIMEOUT_MS', schema: int(0), default: 30000, doc: 'backoff cap of a source request' }),
+    breaker: {
+      errorThresholdPercentage: setting({
+        env: 'DRIVETRAIN_BREAKER_ERROR_THRESHOLD_PCT',
+        schema: z.number().min(0).max(100),
+        default: 50,
+        doc: 'the circuit breaker opens past this failure rate (percent)',
+      }),
+      volumeThreshold: setting({ env: 'DRIVETRAIN_BREAKER_VOLUME_THRESHOLD', schema: int(0), default: 5, doc: 'requests in the window before the breaker may open' }),
+      rollingCountTimeoutMs: setting({ env: 'DRIVETRAIN_BREAKER_WINDOW_MS', schema: int(1), default: 10000, doc: 'the failure-rate window' }),
+      resetTimeoutMs: setting({ env: 'DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS', schema: int(1), default: 30000, doc: 'open, then half-open after this' }),
+    },
+  },
+  load: {
+    maxRejectShare: setting({
+      env: 'DRIVETRAIN_LOAD_MAX_REJECT_SHARE',
+      schema: z.number().min(0).max(1),
+      default: 0.01,
+      doc: 'a load fails when more than this share of rows is rejected',
+    }),
+    batchRows: setting({ env: 'DRIVETRAIN_LOAD_BATCH_ROWS', schema: int(1), default: 500, doc: 'rows per multi-row INSERT' }),
+    prepareWorkers: setting({
+      env: 'DRIVETRAIN_LOAD_PREPARE_WORKERS',
+      schema: int(0).max(16),
+      default: 1,
+      doc: "worker threads a load shares its parsing, validation and hashing with; `0` = the load's own thread only (throughput against memory: see the ingest benchmark)",
+    }),
+  },
+  task: {
+    retries: setting({ env: 'DRIVETRAIN_TASK_RETRIES', schema: int(0), default: 3, doc: 'default retries of a task' }),
+    retryDelayS: setting({
+      env: 'DRIVETRAIN_TASK_RETRY_DELAY_S',
+      schema: z.number().min(0),
+      default: 30,
+      doc: "default delay before a task's first retry (doubles each retry)",
+    }),
+  },
+  scheduler: {
+    parallelism: setting({ env: 'DRIVETRAIN_PARALLELISM', schema: int(1), default: 8, doc: 'task instances running at once in one process' }),
+    tick: setting({ env: 'DRIVETRAIN_SCHEDULER_TICK', schema: text, default: '*/5 * * * * *', doc: 'node-cron pattern of the run-creation tick' }),
+    leaseS: setting({
+      env: 'DRIVETRAIN_LEASE_S',
+      schema: z.number().positive(),
+      default: 30,
+      doc: "a claimed task instance counts as lost after this long without a heartbeat; also `/healthz`'s limit for a scheduler loop that has not ticked",
+    }),
+    heartbeatS: setting({
+      env: 'DRIVETRAIN_HEARTBEAT_S',
+      schema: z.number().positive(),
+      default: 5,
+      doc: 'how often running task instances renew their lease; below `DRIVETRAIN_LEASE_S`',
+    }),
+    shutdownGraceMs: setting({
+      env: 'DRIVETRAIN_SHUTDOWN_GRACE_MS',
+      schema: int(0),
+      default: 8000,
+      doc: "grace for running tasks on SIGTERM/SIGINT (under Docker's 10 s)",
+    }),
+    logRetentionDays: setting({ env: 'DRIVETRAIN_LOG_RETENTION_DAYS', schema: z.number().min(0), default: 30, doc: 'task logs of older runs are removed' }),
+    schedulerLogMaxBytes: setting({ env: 'DRIVETRAIN_SCHEDULER_LOG_MAX_BYTES', schema: int(1024), default: 10485760, doc: '`scheduler.log` rotates past this size' }),
+    schedulerLogMaxFiles: setting({ env: 'DRIVETRAIN_SCHEDULER_LOG_MAX_FILES', schema: int(1), default: 5, doc: 'rotated `scheduler.log` files kept' }),
+  },
+  http: {
+    host: setting({
+      env: 'DRIVETRAIN_HTTP_HOST',
+      schema: text,
+      default: '127.0.0.1',
+      imageDefault: '0.0.0.0',
+      doc: 'address of the health and metrics listener',
+    }),
+    port: setting({ env: 'DRIVETRAIN_HTTP_PORT', schema: int(0).max(65535), default: 8974, doc: 'its port; `0` = any free port' }),
+  },
+} as const satisfies DeclarationTree;
