@@ -31,7 +31,7 @@ RUN apt-get update \
  && mkdir -p /var/lib/drivetrain /var/log/drivetrain \
  && chown node:node /var/lib/drivetrain /var/log/drivetrain
 WORKDIR /app
-# NODE_OPTIONS: the heap limit .npmrc gives npm runs (README, "Memory": V8 sizes heap growth by it).
+# NODE_OPTIONS: the heap limit .npmrc gives npm runs (V8 sizes heap growth by it; docs/design/heap-limit.md).
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-old-space-size=512 \
     DRIVETRAIN_ENV=production \

@@ -238,16 +238,14 @@ function stackFrames(err: Error): string[] {
  * Opens the attempt log of each ref (directories created) and returns a logger that writes every line
  * to all of them: a batched call covering several task instances logs into each instance's file.
  *
- * Called once per task attempt (~15,000 times in the scheduler benchmark), so it must be cheap for the
+ * Called once per task attempt, thousands of times in a long backfill, so it must be cheap for the
  * scheduler's event loop. Creating the directories and the file is the expensive part, so that runs in
  * libuv's thread pool while the task already runs; lines logged meanwhile are held in memory and
- * written once the file is open. Measured here (2 cores, other test suites loading the disk), per
- * attempt of open + 2 lines + close with 8 at a time: doing it all synchronously blocked the event loop
- * 1.7-2.5 ms, this way 0.13-0.38 ms, for the same total time; on an idle disk the synchronous
- * version took ~0.15 ms. After that each line is one synchronous write (a few microseconds into the page cache): in
- * order, in the file the moment it is logged (`logs --follow` sees it live), nothing buffered to lose
- * if the process dies. Not winston: a winston logger with a File transport per attempt measured
- * ~1.3 ms, and an fs.WriteStream ~0.6 ms.
+ * written once the file is open: done synchronously, a busy disk would stall the scheduling of every
+ * other task behind each open. After that each line is one synchronous write into the page
+ * cache: in order, in the file the moment it is logged (`logs --follow` sees it live), nothing buffered
+ * to lose if the process dies. Not winston, nor an fs.WriteStream per attempt: both cost the event loop
+ * more per attempt. Figures: docs/design/attempt-logs.md.
  */
 export function openAttemptLog(logDir: string, refs: readonly AttemptRef[], opts: AttemptLogOptions = {}): AttemptLogger {
   const files = refs.map((ref) => attemptLogPath(logDir, ref));

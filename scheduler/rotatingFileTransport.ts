@@ -2,15 +2,15 @@
  * A winston transport that appends lines to a file and rotates it at a size cap, logrotate-style:
  * `scheduler.log` is always the newest, then `scheduler.log.1`, `scheduler.log.2`, ... oldest last.
  *
- * Why not winston's own File transport (maxsize/maxFiles/tailable): measured with winston 3.19, a
+ * Why not winston's own File transport (maxsize/maxFiles/tailable): tried with winston 3.19, a
  * burst of lines logged in one tick before the file has opened is lost entirely (both files empty),
  * a burst after open overshoots the cap several times over, and waiting for its 'finish' after a
  * rotation never resolves, which would hang the daemon's shutdown. Synchronous appends are exact and
  * simple: a line is a few hundred bytes into the page cache, and nothing is buffered in this process,
- * so nothing is lost on a crash.
+ * so nothing is lost on a crash. (docs/design/attempt-logs.md)
  *
  * Several processes may append to the same file (the daemon and a CLI backfill): writes use O_APPEND,
- * the cap is checked against the file's size (fstat, ~1 µs) rather than our own count, and before
+ * the cap is checked against the file's size (one cheap fstat) rather than our own count, and before
  * rotating the transport checks that the file at the path is still the one it has open; when another
  * process has rotated it already, it just reopens.
  */
