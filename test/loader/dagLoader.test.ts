@@ -140,9 +140,10 @@ describe('DAG loader', () => {
     writeFileSync(path.join(tmp.dir, 'package.json'), '{"type":"module"}\n');
     writeFile(path.join(tmp.dir, 'hangs.ts'), `await new Promise(() => {});\nexport default 1;\n`);
     writeFile(path.join(tmp.dir, 'fine.ts'), dagSource('fine', ['a']));
-    const bag = await loadDagBag(tmp.dir, undefined, { importTimeoutMs: 200 });
+    // Long enough that the good file imports in time on a busy machine; the hanging one never does.
+    const bag = await loadDagBag(tmp.dir, undefined, { importTimeoutMs: 1500 });
     expect([...bag.dags.keys()]).to.deep.equal(['fine']);
-    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 200 ms (top-level await?) in hangs.ts']);
+    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 1500 ms (top-level await?) in hangs.ts']);
   });
 
   for (const scope of ['CommonJS', 'ES module'] as const) {
