@@ -134,7 +134,13 @@ describe('drivetrain logs', () => {
       // A line appended to an existing attempt log, written in two pieces (a partial line first).
       const existing = attemptLogPath(logDir, { dagId: 'daily', runId: RUN2, taskId: 'load', attempt: 1 });
       appendFileSync(existing, 'appended to an existing ');
-      await new Promise((r) => setTimeout(r, 700));
+      // Checkpoint instead of a sleep: the poll that prints the second line of a file that sorts after
+      // this one read this one after the partial line was written, and would have printed it first.
+      const later = attemptLogPath(logDir, { dagId: 'monthly', runId: RUN1, taskId: 'report', attempt: 1 });
+      for (const mark of ['checkpoint 1', 'checkpoint 2']) {
+        appendFileSync(later, `${mark}\n`);
+        await waitFor(`[monthly/report/${RUN1}#1] ${mark}\n`);
+      }
       expect(out).to.not.include('appended to an existing');
       appendFileSync(existing, 'file\n');
       await waitFor(`[daily/load/${RUN2}#1] appended to an existing file\n`);
