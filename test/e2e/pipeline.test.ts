@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import type { Entity } from '../../operators/entities.js';
 import { generateRows } from '../../source/generator.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
-import { makeTmpDir, testEnv } from '../helpers/tmp.js';
+import { testEnv, useTmpDir } from '../helpers/tmp.js';
 import { canonical, MARTS, snapshotWarehouse, tableRows, type Row, type Snapshot } from '../warehouse/fixtures.js';
 import { referenceMarts } from '../warehouse/reference.js';
 
@@ -26,16 +26,14 @@ const TO = '2023-03-31';
 
 describe('the pipeline end to end through the sample source', function () {
   this.timeout(180_000);
-  let tmp: ReturnType<typeof makeTmpDir>;
+  const tmp = useTmpDir('drivetrain-e2e-', { scope: 'suite' });
   let source: SourceServer;
 
   before(async () => {
-    tmp = makeTmpDir('drivetrain-e2e-');
     source = await startSourceServer({ generate: { sizes: SIZES, seed: SEED } });
   });
   after(async () => {
     await source?.close();
-    tmp?.cleanup();
   });
 
   const backfill = () =>

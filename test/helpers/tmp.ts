@@ -1,14 +1,58 @@
-/** Shared test set-up: a fresh temporary directory per test, and settings pointing into it. */
+/**
+ * Shared test set-up: the one temporary-directory hook (a fresh directory per test or per suite), the
+ * environment and settings of a test pointing into it, and the warehouse variant of the hook.
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { closeWarehouses } from '../../operators/warehouse.js';
 import { loadSettings, type Settings } from '../../scheduler/settings.js';
+import type { TmpDir, TmpDirOptions } from './interfaces.js';
+import { KitUsageError } from './KitUsageError.js';
 
-/** A new empty directory under the OS temp dir; removed by the returned cleanup. */
+export type { TmpDir, TmpDirOptions, TmpDirScope } from './interfaces.js';
+
+/**
+ * A new empty directory under the OS temp dir; removed by the returned cleanup. Prefer useTmpDir;
+ * this is for a directory whose life is not one test or one suite (a child process's fixture).
+ */
 export function makeTmpDir(prefix = 'drivetrain-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Mocha hooks for the calling `describe`: a fresh directory before each test (or once before the
+ * suite, with scope 'suite'), removed after it. Mocha runs a suite's after hooks in the order they
+ * were registered, so teardown that must come first (closing files, stopping children writing into
+ * the directory) goes in `beforeRemove`, not in a hook of its own.
+ */
+export function useTmpDir(prefix = 'drivetrain-test-', opts: TmpDirOptions = {}): TmpDir {
+  let current: string | undefined;
+  const [setUp, tearDown] = opts.scope === 'suite' ? [before, after] : [beforeEach, afterEach];
+  setUp(() => {
+    current = mkdtempSync(path.join(os.tmpdir(), prefix));
+  });
+  tearDown(async () => {
+    const dir = current;
+    try {
+      await opts.beforeRemove?.();
+    } finally {
+      current = undefined;
+      // Nothing to remove when the set-up failed; mocha reports that failure itself.
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  const dir = (): string => {
+    if (current === undefined) throw new KitUsageError('useTmpDir', prefix, `the '${prefix}' directory exists only inside its suite's tests and hooks`);
+    return current;
+  };
+  return {
+    get dir() {
+      return dir();
+    },
+    path: (...parts) => path.join(dir(), ...parts),
+  };
 }
 
 /**
@@ -36,23 +80,25 @@ export function testSettings(dir: string, overrides: Record<string, string> = {}
  * into it; warehouse connections are closed and the dir removed after it. Read `.dir` and `.settings`
  * inside tests (they change per test).
  */
-export function useTmpWarehouse(overrides: Record<string, string> = {}): { readonly dir: string; readonly settings: Settings } {
-  let tmp: { dir: string; cleanup: () => void } | undefined;
+export function useTmpWarehouse(overrides: Record<string, string> = {}): TmpDir & { readonly settings: Settings } {
   let settings: Settings | undefined;
-  beforeEach(() => {
-    tmp = makeTmpDir();
-    settings = testSettings(tmp.dir, overrides);
+  const tmp = useTmpDir('drivetrain-test-', {
+    beforeRemove: async () => {
+      settings = undefined;
+      await closeWarehouses();
+    },
   });
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp?.cleanup();
+  beforeEach(() => {
+    settings = testSettings(tmp.dir, overrides);
   });
   return {
     get dir() {
-      return tmp!.dir;
+      return tmp.dir;
     },
+    path: (...parts) => tmp.path(...parts),
     get settings() {
-      return settings!;
+      if (settings === undefined) throw new KitUsageError('useTmpWarehouse', overrides, "settings exist only inside the suite's tests and hooks");
+      return settings;
     },
   };
 }

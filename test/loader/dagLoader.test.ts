@@ -3,24 +3,13 @@ import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadDagBag, watchDagBag, isDagFileName, type DagBag } from '../../scheduler/dagLoader.js';
-import type { Logger } from '../../scheduler/interfaces.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { RecordingLogger } from '../helpers/recordingLogger.js';
+import { useTmpDir } from '../helpers/tmp.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixtures = path.resolve(here, '..', 'fixtures', 'dags');
 /** DAG files written into temp dirs import the real defineDag by absolute URL. */
 const dagModule = pathToFileURL(path.resolve(here, '..', '..', 'scheduler', 'dag.ts')).href;
-
-interface Entry {
-  level: string;
-  message: string;
-  meta?: Record<string, unknown>;
-}
-function memoryLogger(): Logger & { entries: Entry[] } {
-  const entries: Entry[] = [];
-  const at = (level: string) => (message: string, meta?: Record<string, unknown>) => void entries.push({ level, message, meta });
-  return { entries, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 /** A DAG file's source with the given id and task ids (a chain). */
 function dagSource(id: string, tasks: string[]): string {
@@ -41,14 +30,10 @@ function reasonOf(bag: DagBag, name: string): string | undefined {
 }
 
 describe('DAG loader', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => {
-    tmp = makeTmpDir('drivetrain-loader-');
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-loader-');
 
   it('loads the valid DAG of a folder and reports each broken file with its file and reason', async () => {
-    const log = memoryLogger();
+    const log = new RecordingLogger();
     const dir = path.join(fixtures, 'mixed');
     const bag = await loadDagBag(dir, log);
 
@@ -64,8 +49,7 @@ describe('DAG loader', () => {
     expect(reasonOf(bag, 'not_a_dag.ts')).to.match(/^default export is an object \(Object\); expected/);
     for (const e of bag.errors) expect(e.file).to.equal(path.join(dir, path.basename(e.file)));
 
-    const logged = log.entries.filter((e) => e.level === 'error');
-    expect(logged.map((e) => e.meta)).to.deep.equal(bag.errors.map((e) => ({ file: e.file, reason: e.reason })));
+    expect(log.at('error').map((l) => l.meta)).to.deep.equal(bag.errors.map((e) => ({ file: e.file, reason: e.reason })));
   });
 
   it('reports a syntax error and a cycle in one folder while the good DAG next to them loads', async () => {
@@ -156,9 +140,10 @@ describe('DAG loader', () => {
     writeFileSync(path.join(tmp.dir, 'package.json'), '{"type":"module"}\n');
     writeFile(path.join(tmp.dir, 'hangs.ts'), `await new Promise(() => {});\nexport default 1;\n`);
     writeFile(path.join(tmp.dir, 'fine.ts'), dagSource('fine', ['a']));
-    const bag = await loadDagBag(tmp.dir, undefined, { importTimeoutMs: 200 });
+    // Long enough that the good file imports in time on a busy machine; the hanging one never does.
+    const bag = await loadDagBag(tmp.dir, undefined, { importTimeoutMs: 1500 });
     expect([...bag.dags.keys()]).to.deep.equal(['fine']);
-    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 200 ms (top-level await?) in hangs.ts']);
+    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 1500 ms (top-level await?) in hangs.ts']);
   });
 
   for (const scope of ['CommonJS', 'ES module'] as const) {
@@ -274,29 +259,36 @@ describe('DAG loader', () => {
         for (let i = 0; i < 5; i++) writeFile(path.join(tmp.dir, 'daily.ts'), dagSource('daily', ['extract', `step${i}`]));
         const bag = await next;
         expect(bag.dags.get('daily')!.tasks.map((t) => t.id)).to.deep.equal(['extract', 'step4']);
-        await new Promise((r) => setTimeout(r, 200));
-        expect(bags).to.have.length(1);
+        // A later change is the checkpoint: file events arrive in order, so a second call for the
+        // burst would come before the call for this change.
+        const marker = nextBag('marker');
+        writeFile(path.join(tmp.dir, 'marker.ts'), dagSource('marker', ['a']));
+        expect([...(await marker).dags.keys()].sort()).to.deep.equal(['daily', 'marker']);
+        expect(bags).to.have.length(2);
 
         watcher!.close();
+        // A second watcher on the folder witnesses the write: once it has called back, the closed one would have too.
+        const witnessed = new Promise<DagBag>((resolve) => {
+          const witness = watchDagBag(tmp.dir, (b) => (witness.close(), resolve(b)), undefined, { debounceMs: 50, pollMs: 0 });
+        });
         writeFile(path.join(tmp.dir, 'daily.ts'), dagSource('daily', ['after_close']));
-        await new Promise((r) => setTimeout(r, 200));
-        expect(bags).to.have.length(1);
+        expect((await witnessed).dags.get('daily')!.tasks.map((t) => t.id)).to.deep.equal(['after_close']);
+        expect(bags).to.have.length(2);
       });
     });
   }
 
   it('starts watching a folder that does not exist yet and loads it once it appears', async () => {
     const later = path.join(tmp.dir, 'later');
-    const log = memoryLogger();
-    const seen: DagBag[] = [];
-    const w = watchDagBag(later, (b) => seen.push(b), log, { debounceMs: 20, pollMs: 50 });
+    const log = new RecordingLogger();
+    let arrived!: (bag: DagBag) => void;
+    const loaded = new Promise<DagBag>((resolve) => (arrived = resolve));
+    const w = watchDagBag(later, (b) => b.dags.has('arrived') && arrived(b), log, { debounceMs: 20, pollMs: 50 });
     try {
-      expect(log.entries.map((e) => e.level)).to.include('warn');
+      expect(log.lines.map((l) => l.level)).to.include('warn');
       mkdirSync(later);
       writeFile(path.join(later, 'arrived.ts'), dagSource('arrived', ['a']));
-      const deadline = Date.now() + 5000;
-      while (!seen.some((b) => b.dags.has('arrived')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-      expect(seen.at(-1)!.dags.has('arrived')).to.equal(true);
+      expect((await loaded).dags.has('arrived')).to.equal(true);
     } finally {
       w.close();
     }
@@ -305,13 +297,12 @@ describe('DAG loader', () => {
   it('notices a change by polling alone when file events are off', async () => {
     writeFile(path.join(tmp.dir, 'polled.ts'), dagSource('polled', ['a']));
     await loadDagBag(tmp.dir);
-    const seen: DagBag[] = [];
-    const w = watchDagBag(tmp.dir, (b) => seen.push(b), undefined, { debounceMs: 50, pollMs: 100, fsEvents: false });
+    let polled!: (bag: DagBag) => void;
+    const seen = new Promise<DagBag>((resolve) => (polled = resolve));
+    const w = watchDagBag(tmp.dir, (b) => polled(b), undefined, { debounceMs: 50, pollMs: 100, fsEvents: false });
     try {
       writeFile(path.join(tmp.dir, 'polled.ts'), dagSource('polled', ['a', 'b']));
-      const deadline = Date.now() + 5000;
-      while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(seen.at(-1)!.dags.get('polled')!.tasks).to.have.length(2);
+      expect((await seen).dags.get('polled')!.tasks).to.have.length(2);
     } finally {
       w.close();
     }

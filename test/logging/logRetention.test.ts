@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, utimesSync, writeFileSync } from 'n
 import path from 'node:path';
 import { attemptLogPath, openAttemptLog, type AttemptRef } from '../../scheduler/logging.js';
 import { removeOldTaskLogs } from '../../scheduler/logRetention.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2024-06-30T12:00:00Z');
@@ -20,11 +20,7 @@ async function attempt(logDir: string, ref: AttemptRef, daysAgo: number): Promis
 }
 
 describe('task log retention', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => {
-    tmp = makeTmpDir('drivetrain-retention-');
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-retention-');
 
   it('removes runs whose newest file is older than the retention and keeps the rest', async () => {
     const old = { dagId: 'daily', runId: 'scheduled__2024-05-01T00:00:00+00:00', taskId: 'a', attempt: 1 };

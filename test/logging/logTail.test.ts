@@ -3,7 +3,7 @@ import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, s
 import path from 'node:path';
 import { attemptLogPath, type AttemptRef } from '../../scheduler/logging.js';
 import { LogTail, MAX_LINE_BYTES, offsetOfLastLines, splitLines } from '../../scheduler/logTail.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 
 /** What offsetOfLastLines says the last `n` lines of `file` are. */
 function lastLinesOf(file: string, n: number): string {
@@ -16,11 +16,7 @@ function lastLinesOf(file: string, n: number): string {
 }
 
 describe('log tail', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => {
-    tmp = makeTmpDir('drivetrain-tail-');
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-tail-');
 
   describe('finding the last lines of a file', () => {
     it('counts a final line without a newline and stops at the start of the file', () => {

@@ -11,7 +11,7 @@ import {
   openAttemptLog,
   type AttemptRef,
 } from '../../scheduler/logging.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { testSettings, useTmpDir } from '../helpers/tmp.js';
 
 const LINE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (DEBUG|INFO|WARN|ERROR) /;
 
@@ -22,11 +22,7 @@ function collect(stream: PassThrough): () => string {
 }
 
 describe('scheduler logger', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => {
-    tmp = makeTmpDir('drivetrain-logging-');
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-logging-');
 
   it('writes JSON lines with timestamp, level, message and meta to scheduler.log and to stdout', async () => {
     const settings = testSettings(tmp.dir);
@@ -157,11 +153,7 @@ describe('scheduler logger', () => {
 });
 
 describe('task attempt logs', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => {
-    tmp = makeTmpDir('drivetrain-attempt-');
-  });
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-attempt-');
 
   const ref: AttemptRef = { dagId: 'daily', runId: 'scheduled__2024-01-01T00:00:00+00:00', taskId: 'extract_cars', attempt: 2 };
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { main } from '../../scheduler/cli/logs.js';
 import { UsageError } from '../../scheduler/errors/UsageError.js';
 import { attemptLogPath, openAttemptLog, type AttemptRef } from '../../scheduler/logging.js';
-import { makeTmpDir, testEnv } from '../helpers/tmp.js';
+import { testEnv, useTmpDir } from '../helpers/tmp.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -38,10 +38,9 @@ async function runLogs(dir: string, args: string[]): Promise<{ code: number; lin
 }
 
 describe('drivetrain logs', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
+  const tmp = useTmpDir('drivetrain-logs-');
   let logDir: string;
   beforeEach(async () => {
-    tmp = makeTmpDir('drivetrain-logs-');
     logDir = path.join(tmp.dir, 'logs');
     await writeAttempt(logDir, { dagId: 'daily', runId: RUN1, taskId: 'extract', attempt: 1 }, ['e1 first', 'e1 second']);
     await writeAttempt(logDir, { dagId: 'daily', runId: RUN1, taskId: 'extract', attempt: 2 }, ['e2']);
@@ -51,7 +50,6 @@ describe('drivetrain logs', () => {
     writeFileSync(path.join(logDir, 'scheduler.log.1'), '{"message":"older"}\n');
     writeFileSync(path.join(logDir, 'scheduler.log'), '{"message":"newer"}\n');
   });
-  afterEach(() => tmp.cleanup());
 
   it('prints the scheduler log, then every attempt log in path order, each line prefixed', async () => {
     const { code, lines } = await runLogs(tmp.dir, []);
@@ -136,7 +134,13 @@ describe('drivetrain logs', () => {
       // A line appended to an existing attempt log, written in two pieces (a partial line first).
       const existing = attemptLogPath(logDir, { dagId: 'daily', runId: RUN2, taskId: 'load', attempt: 1 });
       appendFileSync(existing, 'appended to an existing ');
-      await new Promise((r) => setTimeout(r, 700));
+      // Checkpoint instead of a sleep: the poll that prints the second line of a file that sorts after
+      // this one read this one after the partial line was written, and would have printed it first.
+      const later = attemptLogPath(logDir, { dagId: 'monthly', runId: RUN1, taskId: 'report', attempt: 1 });
+      for (const mark of ['checkpoint 1', 'checkpoint 2']) {
+        appendFileSync(later, `${mark}\n`);
+        await waitFor(`[monthly/report/${RUN1}#1] ${mark}\n`);
+      }
       expect(out).to.not.include('appended to an existing');
       appendFileSync(existing, 'file\n');
       await waitFor(`[daily/load/${RUN2}#1] appended to an existing file\n`);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import sqlite3 from 'sqlite3';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { closeDb, exec, openDb } from '../helpers/sqliteFile.js';
+import { useTmpDir } from '../helpers/tmp.js';
 import { summariseMarts, summariseRaw, textTable } from '../../demo/summary.js';
 
 /** A hand-made warehouse with the contract's mart columns. */
@@ -20,15 +20,13 @@ async function warehouse(file: string, withTypeDistribution = true): Promise<voi
     INSERT INTO type_distribution VALUES ('twelve', 5, 11), ('six', 2, 8);` : ''}
     CREATE TABLE cars(id TEXT); INSERT INTO cars VALUES ('a'), ('b');
     CREATE TABLE rejects(source TEXT);`;
-  const db = new sqlite3.Database(file);
-  await new Promise<void>((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
-  await new Promise<void>((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
+  const db = await openDb(file);
+  await exec(db, sql);
+  await closeDb(db);
 }
 
 describe('the demo summary', function () {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => (tmp = makeTmpDir()));
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-summary-');
 
   it('gives totals and sample rows of each mart', async function () {
     const file = path.join(tmp.dir, 'warehouse.db');

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import sqlite3 from 'sqlite3';
-import { makeTmpDir, testEnv } from '../helpers/tmp.js';
+import type sqlite3 from 'sqlite3';
+import { closeDb, exec, openDb } from '../helpers/sqliteFile.js';
+import { testEnv, useTmpDir } from '../helpers/tmp.js';
 import { REPO, freePort } from './imageApp.js';
 import { readImageSpec } from './dockerfile.js';
 import { probe, sample, spawnChild, stop, waitFor, type Child } from './daemon.js';
@@ -32,28 +33,20 @@ class ForeignLock {
   private constructor(private readonly db: sqlite3.Database) {}
 
   static async take(file: string): Promise<ForeignLock> {
-    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-      const d = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(d)));
-    });
+    const db = await openDb(file);
     db.configure('busyTimeout', 10_000);
-    const lock = new ForeignLock(db);
-    await lock.exec('BEGIN IMMEDIATE');
-    return lock;
-  }
-
-  private exec(sql: string): Promise<void> {
-    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+    await exec(db, 'BEGIN IMMEDIATE');
+    return new ForeignLock(db);
   }
 
   async release(): Promise<void> {
-    await this.exec('ROLLBACK');
-    await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+    await exec(this.db, 'ROLLBACK');
+    await closeDb(this.db);
   }
 }
 
 describe('the daemon health check and metrics', function () {
   this.timeout(30_000);
-  let tmp: ReturnType<typeof makeTmpDir>;
   let daemon: Child | undefined;
   let port: number;
   let env: NodeJS.ProcessEnv;
@@ -101,8 +94,18 @@ export default defineDag({
     return { code, output: child.output() };
   }
 
+  // The daemon writes into the directory until it has stopped, so it is stopped before removal.
+  const tmp = useTmpDir('drivetrain-health-', {
+    beforeRemove: async () => {
+      if (!daemon) return;
+      const { code } = await stop(daemon, 'SIGTERM', 15_000);
+      const output = daemon.output();
+      daemon = undefined;
+      expect(code, output).to.equal(0);
+    },
+  });
+
   beforeEach(async function () {
-    tmp = makeTmpDir('drivetrain-health-');
     port = await freePort();
     writeDags(path.join(tmp.dir, 'dags'), BLOCK_MS);
     env = testEnv(tmp.dir, {
@@ -116,16 +119,6 @@ export default defineDag({
     });
     daemon = spawnChild(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'start'], { cwd: REPO, env });
     await waitFor(daemon, url('/healthz'), (r) => r.status === 200, 25_000);
-  });
-
-  afterEach(async function () {
-    if (daemon) {
-      const { code } = await stop(daemon, 'SIGTERM', 15_000);
-      const output = daemon.output();
-      daemon = undefined;
-      expect(code, output).to.equal(0);
-    }
-    tmp?.cleanup();
   });
 
   it('answers 200 while the loop ticks and the metadata database answers', async function () {

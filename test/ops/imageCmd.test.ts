@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 import { readImageSpec, type ImageSpec } from './dockerfile.js';
 import { REPO, entries, freePort, layOutImage, productionPackages } from './imageApp.js';
 import { probe, spawnChild, stop, waitFor } from './daemon.js';
@@ -49,16 +49,11 @@ describe('the Docker image', function () {
 
   describe('running its CMD with its environment', function () {
     this.timeout(90_000);
-    let tmp: ReturnType<typeof makeTmpDir>;
+    const tmp = useTmpDir('drivetrain-image-', { scope: 'suite' });
     let workdir: string;
 
     before(function () {
-      tmp = makeTmpDir('drivetrain-image-');
       workdir = layOutImage(spec, path.join(tmp.dir, 'rootfs'));
-    });
-
-    after(function () {
-      tmp?.cleanup();
     });
 
     it('has the copied app and no dev dependency in the image layout', function () {
