@@ -10,7 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import sqlite3 from 'sqlite3';
+import { openDb, type SqliteConnection } from '../helpers/sqliteFile.js';
 import { makeTmpDir, testEnv } from '../helpers/tmp.js';
 import { REPO, freePort } from './imageApp.js';
 import { readImageSpec } from './dockerfile.js';
@@ -29,25 +29,17 @@ const BLOCK_MS = 7000;
 
 /** A long-held lock from another connection, as an operator's forgotten `sqlite3` session would hold it. */
 class ForeignLock {
-  private constructor(private readonly db: sqlite3.Database) {}
+  private constructor(private readonly db: SqliteConnection) {}
 
   static async take(file: string): Promise<ForeignLock> {
-    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-      const d = new sqlite3.Database(file, (err) => (err ? reject(err) : resolve(d)));
-    });
-    db.configure('busyTimeout', 10_000);
-    const lock = new ForeignLock(db);
-    await lock.exec('BEGIN IMMEDIATE');
-    return lock;
-  }
-
-  private exec(sql: string): Promise<void> {
-    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+    const db = await openDb(file, { busyTimeoutMs: 10_000 });
+    await db.exec('BEGIN IMMEDIATE');
+    return new ForeignLock(db);
   }
 
   async release(): Promise<void> {
-    await this.exec('ROLLBACK');
-    await new Promise<void>((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+    await this.db.exec('ROLLBACK');
+    await this.db.close();
   }
 }
 
