@@ -2,7 +2,7 @@
  * Feeds {@link InsertBatch}es to SQLite through prepared statements (one for JSON batches, one per
  * column layout string for packed ones) on the load's own connection, one batch in flight: the next
  * batch is being prepared while SQLite inserts the current one. Why one bound value per batch:
- * node-sqlite3 converts bound parameters on the JS thread (~0.7 us each, 13 per subscription), while
+ * node-sqlite3 converts every bound parameter on the JS thread, while
  * unpacking runs in SQLite on its own thread.
  */
 import type { BulkInsert, PreparedStatement, WarehouseSession } from '../warehouse/interfaces.js';

@@ -88,7 +88,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
 
   await warehouse.transaction(async (session) => {
     // The transaction's connection is its own and closes with it, so this setting ends with the load:
-    // the WAL it writes (~350 MB per million subscriptions) is copied into the database in the
+    // the WAL it writes (hundreds of MB for a large partition) is copied into the database in the
     // background after the commit, not by the commit itself: the next load need not wait for the copy.
     await session.run('PRAGMA wal_autocheckpoint = 0');
     await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);

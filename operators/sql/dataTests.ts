@@ -25,7 +25,7 @@ export interface DataTestResult {
 /** Runs `tests` in order and logs each; never throws for failures (the caller decides). */
 export function runDataTests(warehouse: Warehouse, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
   // One read transaction: every test sees the same snapshot, on a connection tuned like the models'
-  // (the default 2 MB page cache makes million-key probes several times slower). A read transaction
+  // (SQLite's default page cache is far too small for million-key probes). A read transaction
   // does not wait behind the process's writers, nor they behind it.
   return warehouse.transaction(
     async (db) => {
