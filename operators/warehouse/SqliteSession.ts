@@ -12,23 +12,23 @@ export class SqliteSession implements WarehouseSession {
 
   constructor(private readonly connection: SqliteConnection) {}
 
-  all<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]> {
+  async all<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]> {
     return this.live().all<T>(sql, params);
   }
 
-  get<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T | undefined> {
+  async get<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T | undefined> {
     return this.live().get<T>(sql, params);
   }
 
-  run(sql: string, params?: Params): Promise<RunResult> {
+  async run(sql: string, params?: Params): Promise<RunResult> {
     return this.live().run(sql, params);
   }
 
-  exec(sql: string): Promise<void> {
+  async exec(sql: string): Promise<void> {
     return this.live().exec(sql);
   }
 
-  prepare(sql: string): Promise<PreparedStatement> {
+  async prepare(sql: string): Promise<PreparedStatement> {
     return this.live().prepare(sql);
   }
 

@@ -56,27 +56,27 @@ export class SqliteWarehouse implements Warehouse {
     return new SqliteWarehouse(file, await connect(file));
   }
 
-  all<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]> {
+  async all<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]> {
     return this.open().all<T>(sql, params);
   }
 
-  get<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T | undefined> {
+  async get<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T | undefined> {
     return this.open().get<T>(sql, params);
   }
 
   /** Runs one statement on the shared connection, in turn with this process's writers. */
-  run(sql: string, params?: Params): Promise<RunResult> {
+  async run(sql: string, params?: Params): Promise<RunResult> {
     const shared = this.open();
     return this.writes.run(() => shared.run(sql, params));
   }
 
   /** Runs a script on the shared connection, in turn with this process's writers. */
-  exec(sql: string): Promise<void> {
+  async exec(sql: string): Promise<void> {
     const shared = this.open();
     return this.writes.run(() => shared.exec(sql));
   }
 
-  transaction<T>(fn: (session: WarehouseSession) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+  async transaction<T>(fn: (session: WarehouseSession) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
     this.open();
     if (opts.write ?? true) return this.writes.run(() => inTransaction(this.location, 'BEGIN IMMEDIATE', fn));
     const reading = inTransaction(this.location, 'BEGIN DEFERRED', fn);

@@ -73,7 +73,8 @@ export interface Warehouse extends Queryable {
   readonly location: string;
   /**
    * Runs `fn` in one transaction on a connection of its own, committed when `fn` resolves and rolled
-   * back when it throws; resolves with `fn`'s result.
+   * back when it throws; resolves with `fn`'s result. Inside a write transaction's `fn`, use only the
+   * session: the warehouse's own `run`, `exec` and write transactions wait for that transaction to end.
    */
   transaction<T>(fn: (session: WarehouseSession) => Promise<T>, opts?: TransactionOptions): Promise<T>;
   /** Waits for the transactions in progress, then closes every connection; later calls fail. */

@@ -138,12 +138,14 @@ describe('warehouse transactions', () => {
 
   it('refuse a session used after its transaction ended, naming the file', async () => {
     const session = await db.transaction(async (t) => t);
-    expect(() => session.run("INSERT INTO t VALUES ('late')")).to.throw(WarehouseClosedError, file);
+    const err = await session.run("INSERT INTO t VALUES ('late')").catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(WarehouseClosedError).and.to.include({ name: 'WarehouseClosedError', location: file, what: 'session' });
   });
 
   it('refuse statements after close', async () => {
     await db.close();
-    expect(() => db.all('SELECT 1')).to.throw(WarehouseClosedError, `the warehouse ${file} is closed`);
+    const err = await db.all('SELECT 1').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(WarehouseClosedError).and.to.have.property('message', `the warehouse ${file} is closed`);
   });
 
   it('reuse a prepared statement for many rows within a transaction', async () => {
