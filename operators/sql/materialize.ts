@@ -164,65 +164,68 @@ export async function tuneConnection(db: Queryable): Promise<void> {
   await db.run('PRAGMA mmap_size = 4294967296');
 }
 
+type Counts = { deleted: number; inserted: number };
+
+/**
+ * Emptied and refilled inside one transaction rather than built aside and renamed: readers see the old
+ * rows or the new ones all the same, and SQLite's ALTER TABLE RENAME re-checks every view, which fails
+ * while a view refers to the table being swapped out.
+ */
+async function runTable(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  const opts = { model: model.name };
+  await ensureTable(db, model);
+  const cols = model.shape.columns!.map(columnName).join(', ');
+  await dropIndexes(db, model);
+  const deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
+  const order = model.shape.primaryKey?.length ? ` ORDER BY ${model.shape.primaryKey.join(', ')}` : '';
+  const inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m${order}`, params, opts);
+  await createIndexes(db, model);
+  return { deleted, inserted };
+}
+
+/**
+ * An insert-only (vault) model. A first load into a new table fills it before its secondary indexes
+ * exist: each is then built once by sorting, not by a million random inserts.
+ */
+async function runIncremental(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  const isNew = await ensureTable(db, model);
+  if (isNew) await dropIndexes(db, model);
+  let inserted = 0;
+  for (const stmt of model.statements) inserted += await execute(db, stmt, params, { model: model.name });
+  if (isNew) await createIndexes(db, model);
+  if (inserted > 0) {
+    await ensureStateTables(db);
+    await db.run(`INSERT INTO ${LOAD_LOG} (model, load_date, inserted) VALUES (?, ?, ?)`, [model.name, params.load_date ?? '', inserted]);
+  }
+  return { deleted: 0, inserted };
+}
+
+/** The run's partition and every later one (the projection); nothing before it is touched. */
+async function runPartition(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  const opts = { model: model.name };
+  await ensureTable(db, model);
+  const cols = model.shape.columns!.map(columnName).join(', ');
+  const key = model.config.partitionColumn!;
+  const from = model.config.partitionBy === 'month' ? ':start_month' : ':start_day';
+  const deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} >= ${from}`, params, opts);
+  const inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} >= ${from}`, params, opts);
+  return { deleted, inserted };
+}
+
+async function runView(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  await db.run(`DROP VIEW IF EXISTS ${model.name}`);
+  await execute(db, `CREATE VIEW ${model.name} AS ${model.statements[0]}`, params, { model: model.name });
+  return { deleted: 0, inserted: 0 };
+}
+
+const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncremental, keyed: runKeyed, partition: runPartition } as const;
+
 /** Runs `model` once with `params`; one transaction. */
 export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
   const started = Date.now();
-  let deleted = 0;
-  let inserted = 0;
-  const opts = { model: model.name };
-  await warehouse.transaction(async (db) => {
+  const { deleted, inserted } = await warehouse.transaction(async (db) => {
     await tuneConnection(db);
-    const cfg = model.config;
-    switch (cfg.materialized) {
-      case 'view':
-        await db.run(`DROP VIEW IF EXISTS ${model.name}`);
-        await execute(db, `CREATE VIEW ${model.name} AS ${model.statements[0]}`, params, opts);
-        break;
-      case 'table': {
-        // Emptied and refilled inside one transaction rather than built aside and renamed: readers see
-        // the old rows or the new ones all the same, and SQLite's ALTER TABLE RENAME re-checks every
-        // view, which fails while a view refers to the table being swapped out.
-        await ensureTable(db, model);
-        const cols = model.shape.columns!.map(columnName).join(', ');
-        await dropIndexes(db, model);
-        deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
-        const order = model.shape.primaryKey?.length ? ` ORDER BY ${model.shape.primaryKey.join(', ')}` : '';
-        inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m${order}`, params, opts);
-        await createIndexes(db, model);
-        break;
-      }
-      case 'incremental': {
-        // A first load into a new table fills it before its secondary indexes exist: each is then
-        // built once by sorting, not by a million random inserts.
-        const isNew = await ensureTable(db, model);
-        if (isNew) await dropIndexes(db, model);
-        for (const stmt of model.statements) inserted += await execute(db, stmt, params, opts);
-        if (isNew) await createIndexes(db, model);
-        if (inserted > 0) {
-          await ensureStateTables(db);
-          await db.run(`INSERT INTO ${LOAD_LOG} (model, load_date, inserted) VALUES (?, ?, ?)`, [model.name, params.load_date ?? '', inserted]);
-        }
-        break;
-      }
-      case 'keyed':
-        ({ deleted, inserted } = await runKeyed(db, model, params));
-        break;
-      case 'partition': {
-        await ensureTable(db, model);
-        const cols = model.shape.columns!.map(columnName).join(', ');
-        const key = cfg.partitionColumn!;
-        // The run's partition and every later one (the projection); nothing before it is touched.
-        const from = cfg.partitionBy === 'month' ? ':start_month' : ':start_day';
-        deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} >= ${from}`, params, opts);
-        inserted = await execute(
-          db,
-          `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} >= ${from}`,
-          params,
-          opts,
-        );
-        break;
-      }
-    }
+    return MATERIALIZATIONS[model.config.materialized](db, model, params);
   });
   return { model: model.name, materialized: model.config.materialized, deleted, inserted, ms: Date.now() - started };
 }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { closeWarehouses, openWarehouse, PAGE_SIZE_BYTES } from '../../operators/warehouse.js';
 import type { Warehouse } from '../../operators/warehouse/interfaces.js';
-import { SqliteWarehouse } from '../../operators/warehouse/SqliteWarehouse.js';
+import { BUSY_TIMEOUT_MS, SqliteWarehouse } from '../../operators/warehouse/SqliteWarehouse.js';
 import { WarehouseClosedError } from '../../operators/warehouse/WarehouseClosedError.js';
 import { execFile, queryFile } from '../helpers/sqliteFile.js';
 import { makeTmpDir } from '../helpers/tmp.js';
@@ -52,14 +52,15 @@ describe('warehouse connections', () => {
     expect(rows.map((r) => r.v)).to.deep.equal(['before', 'after']);
   });
 
-  it('set synchronous=NORMAL, in-memory temp tables and the WAL size limit on every transaction connection', async () => {
+  it('set synchronous=NORMAL, in-memory temp tables, the WAL size limit and the busy timeout on every transaction connection', async () => {
     const db = await openWarehouse(file);
     const settings = await db.transaction(async (t) => ({
+      busyTimeoutMs: (await t.get<{ timeout: number }>('PRAGMA busy_timeout'))!.timeout,
       synchronous: (await t.get<{ synchronous: number }>('PRAGMA synchronous'))!.synchronous,
       tempStore: (await t.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
       walLimit: (await t.get<{ journal_size_limit: number }>('PRAGMA journal_size_limit'))!.journal_size_limit,
     }));
-    expect(settings).to.deep.equal({ synchronous: 1, tempStore: 2, walLimit: 64 * 1024 * 1024 });
+    expect(settings).to.deep.equal({ busyTimeoutMs: BUSY_TIMEOUT_MS, synchronous: 1, tempStore: 2, walLimit: 64 * 1024 * 1024 });
   });
 
   it('end what a transaction sets on its connection with the transaction', async () => {
