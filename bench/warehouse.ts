@@ -13,11 +13,11 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sqlite3 from 'sqlite3';
 import { hashDiff, hashKey } from '../operators/load/hashing.js';
 import { selectionOf, type PipelineDag } from '../dags/_pipeline.js';
 import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
 import { closeWarehouses, PAGE_SIZE_BYTES } from '../operators/warehouse.js';
+import { SqliteConnection } from '../operators/warehouse/SqliteConnection.js';
 import type { DataInterval, Logger, TaskContext } from '../scheduler/interfaces.js';
 import { loadSettings, type Settings } from '../scheduler/settings.js';
 import { Prng } from '../source/prng.js';
@@ -41,29 +41,28 @@ const DAY_MS = 86_400_000;
 const T0 = Date.UTC(2021, 6, 1);
 const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
-function run(db: sqlite3.Database, sql: string): Promise<void> {
-  return new Promise((resolve, reject) => db.exec(sql, (e) => (e ? reject(e) : resolve())));
-}
-
-async function insertAll(db: sqlite3.Database, table: string, cols: string[], count: number, row: (i: number) => unknown[]): Promise<void> {
-  await run(db, 'BEGIN');
-  const stmt = db.prepare(`INSERT INTO ${table} (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`);
+/** Inserts `count` rows; the driver's queue is drained every few thousand rows so memory stays flat. */
+async function insertAll(db: SqliteConnection, table: string, cols: string[], count: number, row: (i: number) => unknown[]): Promise<void> {
+  await db.exec('BEGIN');
+  const stmt = await db.prepare(`INSERT INTO ${table} (${cols.join(',')}) VALUES (${cols.map(() => '?').join(',')})`);
+  let queued: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
-    const values = row(i);
-    // Wait on the driver every few thousand rows so the queue (and memory) stays flat.
-    if (i % 5000 === 4999) await new Promise<void>((res, rej) => stmt.run(values, (e: Error | null) => (e ? rej(e) : res())));
-    else stmt.run(values);
+    queued.push(stmt.run(row(i)));
+    if (queued.length === 5000) {
+      await Promise.all(queued);
+      queued = [];
+    }
   }
-  await new Promise<void>((res, rej) => stmt.finalize((e) => (e ? rej(e) : res())));
-  await run(db, 'COMMIT');
+  await Promise.all(queued);
+  await stmt.finalize();
+  await db.exec('COMMIT');
 }
 
 async function generate(file: string): Promise<void> {
-  const db = new sqlite3.Database(file);
-  // The page size a warehouse file gets from the pipeline (operators/warehouse.ts).
-  await run(db, `PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;`);
-  await run(
-    db,
+  const db = await SqliteConnection.open(file);
+  // The page size a warehouse file gets from the pipeline (operators/warehouse/SqliteWarehouse.ts).
+  await db.exec(`PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;`);
+  await db.exec(
     `CREATE TABLE cars (id TEXT NOT NULL, vin TEXT, brand TEXT, model TEXT, engine_type TEXT, license_plate TEXT, registration_date TEXT, deregistration_date TEXT, processing_date TEXT NOT NULL, hk_car TEXT, hashdiff TEXT);
      CREATE TABLE customers (id TEXT NOT NULL, first_name TEXT, second_name TEXT, type TEXT, company_name TEXT, address_city TEXT, address_zip TEXT, address_street TEXT, address_street_house TEXT, processing_date TEXT NOT NULL, hk_customer TEXT, hashdiff TEXT);
      CREATE TABLE subscriptions (id TEXT NOT NULL, customer_id TEXT, car_id TEXT, created_at TEXT, start_date TEXT, term_month TEXT, monthly_rate REAL, processing_date TEXT NOT NULL, hk_subscription TEXT, hk_customer TEXT, hk_car TEXT, hk_subscription_link TEXT, hashdiff TEXT);`,
@@ -91,8 +90,8 @@ async function generate(file: string): Promise<void> {
     const r = { id: `sub-${i}`, customer_id: `cust-${Math.floor(rnd() * N_CUSTOMERS)}`, car_id: `car-${Math.floor(rnd() * N_CARS)}`, created_at: ts(start - 14 * DAY_MS), start_date: ts(start), term_month: rnd() < 0.5 ? 'six' : 'twelve', monthly_rate: 400 + (i % 10) * 50 };
     return [r.id, r.customer_id, r.car_id, r.created_at, r.start_date, r.term_month, r.monthly_rate, DS, hashKey(r.id), hashKey(r.customer_id), hashKey(r.car_id), hashKey(r.id, r.customer_id, r.car_id), hashDiff('subscriptions', r)];
   });
-  await run(db, 'CREATE INDEX cars_pd ON cars (processing_date); CREATE INDEX customers_pd ON customers (processing_date); CREATE INDEX subscriptions_pd ON subscriptions (processing_date);');
-  await new Promise<void>((res) => db.close(() => res()));
+  await db.exec('CREATE INDEX cars_pd ON cars (processing_date); CREATE INDEX customers_pd ON customers (processing_date); CREATE INDEX subscriptions_pd ON subscriptions (processing_date);');
+  await db.close();
 }
 
 /**
@@ -101,28 +100,30 @@ async function generate(file: string): Promise<void> {
  * hashdiffs recomputed), so the vault's satellites get new versions for those keys only.
  */
 async function nextSnapshot(file: string, ds2: string): Promise<void> {
-  const db = new sqlite3.Database(file);
-  const all = <T>(sql: string) => new Promise<T[]>((res, rej) => db.all(sql, (e: Error | null, rows: T[]) => (e ? rej(e) : res(rows))));
-  await run(db, 'PRAGMA synchronous=OFF; BEGIN');
-  await run(db, `INSERT INTO cars SELECT id, vin, brand, model, engine_type, license_plate, registration_date, deregistration_date, '${ds2}', hk_car, hashdiff FROM cars WHERE processing_date = '${DS}' AND abs(cast(substr(id, 5) AS INTEGER)) % 500 <> 7`);
-  const cars = await all<Record<string, string | null>>(`SELECT * FROM cars WHERE processing_date = '${DS}' AND abs(cast(substr(id, 5) AS INTEGER)) % 500 = 7`);
-  const carStmt = db.prepare('INSERT INTO cars VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+  const db = await SqliteConnection.open(file);
+  await db.exec('PRAGMA synchronous=OFF; BEGIN');
+  await db.exec(`INSERT INTO cars SELECT id, vin, brand, model, engine_type, license_plate, registration_date, deregistration_date, '${ds2}', hk_car, hashdiff FROM cars WHERE processing_date = '${DS}' AND abs(cast(substr(id, 5) AS INTEGER)) % 500 <> 7`);
+  const cars = await db.all<Record<string, string | null>>(`SELECT * FROM cars WHERE processing_date = '${DS}' AND abs(cast(substr(id, 5) AS INTEGER)) % 500 = 7`);
+  const carStmt = await db.prepare('INSERT INTO cars VALUES (?,?,?,?,?,?,?,?,?,?,?)');
+  const pending: Promise<unknown>[] = [];
   for (const c of cars) {
     const r: Record<string, string | null> = { ...c, deregistration_date: '2024-06-30 12:00:00' };
-    carStmt.run([r.id, r.vin, r.brand, r.model, r.engine_type, r.license_plate, r.registration_date, r.deregistration_date, ds2, r.hk_car, hashDiff('cars', r)]);
+    pending.push(carStmt.run([r.id, r.vin, r.brand, r.model, r.engine_type, r.license_plate, r.registration_date, r.deregistration_date, ds2, r.hk_car, hashDiff('cars', r)]));
   }
-  await new Promise<void>((res) => carStmt.finalize(() => res()));
-  await run(db, `INSERT INTO customers SELECT id, first_name, second_name, type, company_name, address_city, address_zip, address_street, address_street_house, '${ds2}', hk_customer, hashdiff FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 <> 3`);
-  const customers = await all<Record<string, string | null>>(`SELECT * FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 = 3`);
-  const custStmt = db.prepare('INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?)');
+  await Promise.all(pending.splice(0));
+  await carStmt.finalize();
+  await db.exec(`INSERT INTO customers SELECT id, first_name, second_name, type, company_name, address_city, address_zip, address_street, address_street_house, '${ds2}', hk_customer, hashdiff FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 <> 3`);
+  const customers = await db.all<Record<string, string | null>>(`SELECT * FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 = 3`);
+  const custStmt = await db.prepare('INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?)');
   for (const c of customers) {
     const r: Record<string, string | null> = { ...c, address_city: 'Moved City' };
-    custStmt.run([r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, ds2, r.hk_customer, hashDiff('customers', r)]);
+    pending.push(custStmt.run([r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, ds2, r.hk_customer, hashDiff('customers', r)]));
   }
-  await new Promise<void>((res) => custStmt.finalize(() => res()));
-  await run(db, `INSERT INTO subscriptions SELECT id, customer_id, car_id, created_at, start_date, term_month, monthly_rate, '${ds2}', hk_subscription, hk_customer, hk_car, hk_subscription_link, hashdiff FROM subscriptions WHERE processing_date = '${DS}'`);
-  await run(db, 'COMMIT');
-  await new Promise<void>((res) => db.close(() => res()));
+  await Promise.all(pending.splice(0));
+  await custStmt.finalize();
+  await db.exec(`INSERT INTO subscriptions SELECT id, customer_id, car_id, created_at, start_date, term_month, monthly_rate, '${ds2}', hk_subscription, hk_customer, hk_car, hk_subscription_link, hashdiff FROM subscriptions WHERE processing_date = '${DS}'`);
+  await db.exec('COMMIT');
+  await db.close();
 }
 
 /** BENCH_VERBOSE=1 prints what the tasks log (per-statement counts, per-test times). */

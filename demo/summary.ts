@@ -2,7 +2,7 @@
  * The demo's closing summary: a few rows and totals of each mart, read straight from the warehouse
  * file with plain SQL, so what it prints is what any SQLite client would see.
  */
-import sqlite3 from 'sqlite3';
+import { SqliteConnection } from '../operators/warehouse/SqliteConnection.js';
 
 /** The contract's five marts, in the order the summary shows them. */
 export const MARTS = ['infleeted_cars_volumes', 'defleeted_cars_volumes', 'cars_deliveries', 'type_share', 'type_distribution'] as const;
@@ -10,26 +10,24 @@ export const MARTS = ['infleeted_cars_volumes', 'defleeted_cars_volumes', 'cars_
 type Value = string | number | null;
 type Row = Record<string, Value>;
 
-/** A read-only connection with promise helpers. */
+/** A read-only connection, with rows typed as the summary shows them. */
 class ReadOnlyDb {
-  private constructor(private readonly db: sqlite3.Database) {}
+  private constructor(private readonly db: SqliteConnection) {}
 
-  static open(file: string): Promise<ReadOnlyDb> {
-    return new Promise((resolve, reject) => {
-      const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => (err ? reject(err) : resolve(new ReadOnlyDb(db))));
-    });
+  static async open(file: string): Promise<ReadOnlyDb> {
+    return new ReadOnlyDb(await SqliteConnection.open(file, { readOnly: true }));
   }
 
   all(sql: string, params: readonly Value[] = []): Promise<Row[]> {
-    return new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as Row[]))));
+    return this.db.all<Row>(sql, params);
   }
 
   async one(sql: string, params: readonly Value[] = []): Promise<Row> {
-    return (await this.all(sql, params))[0] ?? {};
+    return (await this.db.get<Row>(sql, params)) ?? {};
   }
 
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+    return this.db.close();
   }
 }
 

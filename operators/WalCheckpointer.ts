@@ -1,19 +1,19 @@
 /**
  * Copies a warehouse's write-ahead log into the database file in the background, on a connection of
  * its own. By default SQLite does this at the commit of the transaction that grew the WAL past 1000
- * pages, and the commit waits: a load of a million rows waits ~1 s (measured) for its ~350 MB to be
- * copied and synced, while the next load waits for the writer lock. A PASSIVE checkpoint on another
+ * pages, and the commit waits while a load's whole WAL (hundreds of MB) is copied and synced, and the
+ * next load waits for the writer lock meanwhile. A PASSIVE checkpoint on another
  * connection blocks neither writers nor readers, so the copy overlaps the next task's work.
  *
  * A PASSIVE checkpoint copies what no reader still needs: frames a reader's snapshot pins are left
  * for the next checkpoint (see {@link WalCheckpointer.lastResult}).
  */
-import sqlite3 from 'sqlite3';
+import { SqliteConnection } from './warehouse/SqliteConnection.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
 
 export class WalCheckpointer {
-  private db: Promise<sqlite3.Database> | undefined;
+  private db: Promise<SqliteConnection> | undefined;
   private running: Promise<void> | undefined;
   /** Set when a checkpoint is requested while one runs: the WAL may have grown since it started. */
   private again = false;
@@ -56,7 +56,7 @@ export class WalCheckpointer {
     await this.settle();
     const db = await this.db?.catch(() => undefined);
     this.db = undefined;
-    if (db) await new Promise<void>((resolve) => db.close(() => resolve()));
+    await db?.close().catch(() => undefined);
   }
 
   private async loop(): Promise<void> {
@@ -64,9 +64,7 @@ export class WalCheckpointer {
       this.again = false;
       try {
         const db = await this.connection();
-        this.lastResult = await new Promise((resolve, reject) =>
-          db.get('PRAGMA wal_checkpoint(PASSIVE)', (err, row: { busy: number; log: number; checkpointed: number }) => (err ? reject(err) : resolve(row))),
-        );
+        this.lastResult = await db.get<{ busy: number; log: number; checkpointed: number }>('PRAGMA wal_checkpoint(PASSIVE)');
         this.runs++;
         this.lastError = undefined;
       } catch (err) {
@@ -75,16 +73,10 @@ export class WalCheckpointer {
     } while (this.again);
   }
 
-  private connection(): Promise<sqlite3.Database> {
+  private connection(): Promise<SqliteConnection> {
     if (!this.db) {
-      const opening = new Promise<sqlite3.Database>((resolve, reject) => {
-        const db = new sqlite3.Database(this.file, sqlite3.OPEN_READWRITE, (err) => {
-          if (err) return reject(err);
-          // Rides out a moment's lock (a connection recovering the WAL); the checkpoint itself never waits.
-          db.configure('busyTimeout', BUSY_TIMEOUT_MS);
-          resolve(db);
-        });
-      });
+      // Rides out a moment's lock (a connection recovering the WAL); the checkpoint itself never waits.
+      const opening = SqliteConnection.open(this.file, { create: false, busyTimeoutMs: BUSY_TIMEOUT_MS });
       // A file that could not be opened is tried again on the next request.
       opening.catch(() => {
         if (this.db === opening) this.db = undefined;

@@ -6,7 +6,6 @@
  * share (after commit: the rows and rejects stay for inspection, and the task fails with
  * NonRetryableError so the DAG stops before the vault).
  */
-import { Transaction } from 'sequelize';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.js';
@@ -14,9 +13,10 @@ import type { Entity } from '../entities.js';
 import { checkpointInBackground, lastCheckpointError, openWarehouse, syncWal } from '../warehouse.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
 import { readManifest } from '../lake/reader.js';
-import { BatchWriter, type RawConnection } from './BatchWriter.js';
+import type { WarehouseSession } from '../warehouse/interfaces.js';
+import { BatchWriter } from './BatchWriter.js';
 import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
-import { rawModels } from './models.js';
+import { ensureRawTables } from './models.js';
 import { rejectBatchBuilder, rowBatchBuilder, rowValues } from './blockPreparer.js';
 import { sharedPrepareWorkerPool } from './PrepareWorkerPool.js';
 import { prepareRows, type PrepareInput, type Suspect } from './rowPreparer.js';
@@ -38,22 +38,14 @@ export interface LoadResult {
 }
 
 /** Which of `ids` are already in the raw partition (one scan of the partition per 500 ids). */
-async function existingIds(conn: RawConnection, entity: Entity, ds: string, ids: readonly string[]): Promise<Set<string>> {
+async function existingIds(session: WarehouseSession, entity: Entity, ds: string, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    const rows = await new Promise<Array<{ id: string }>>((resolve, reject) =>
-      conn.all(`SELECT DISTINCT id FROM "${entity}" WHERE processing_date = ? AND id IN (${chunk.map(() => '?').join(',')})`, [ds, ...chunk], (err, r) =>
-        err ? reject(err) : resolve(r as Array<{ id: string }>),
-      ),
-    );
+    const rows = await session.all<{ id: string }>(`SELECT DISTINCT id FROM "${entity}" WHERE processing_date = ? AND id IN (${chunk.map(() => '?').join(',')})`, [ds, ...chunk]);
     for (const r of rows) found.add(r.id);
   }
   return found;
-}
-
-function exec(conn: RawConnection, sql: string, params: unknown[]): Promise<void> {
-  return new Promise((resolve, reject) => conn.run(sql, params, (err) => (err ? reject(err) : resolve())));
 }
 
 /** Loads the lake partition of ctx.ds for `entity` into its raw table. */
@@ -68,8 +60,8 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
     if (err instanceof LakePartitionError) throw new NonRetryableError(err.message, { cause: err });
     throw err;
   }
-  const sequelize = await openWarehouse(ctx.settings.warehouseDb);
-  await rawModels(sequelize);
+  const warehouse = await openWarehouse(ctx.settings.warehouseDb);
+  await ensureRawTables(warehouse);
   // The background checkpoint has no task to report to; the next load reports its failure.
   const checkpointError = lastCheckpointError(ctx.settings.warehouseDb);
   if (checkpointError) ctx.log.warn(`the warehouse's last background WAL checkpoint failed: ${checkpointError.message}`);
@@ -94,17 +86,16 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   const maxSuspects = Math.floor(ctx.settings.load.maxRejectShare * manifest.rows) + 100;
   const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers, signal: ctx.signal, maxSuspects };
 
-  await sequelize.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (t) => {
-    // Sequelize gives each transaction its own sqlite3 connection; the bulk insert uses it directly
-    // with one prepared statement per batch form (Model.bulkCreate builds an instance and SQL text per row).
-    const conn = (t as unknown as { connection: RawConnection }).connection;
-    // The WAL this load writes (~350 MB per million subscriptions) is copied into the database in the
+  await warehouse.transaction(async (session) => {
+    // The transaction's connection is its own and closes with it, so this setting ends with the load:
+    // the WAL it writes (hundreds of MB for a large partition) is copied into the database in the
     // background after the commit, not by the commit itself: the next load need not wait for the copy.
-    await exec(conn, 'PRAGMA wal_autocheckpoint = 0', []);
-    await exec(conn, `DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
-    await exec(conn, `DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
-    const rows = new BatchWriter(conn, entity, columns, [['processing_date', ds]]);
-    const rejects = new BatchWriter(conn, 'rejects', ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
+    await session.run('PRAGMA wal_autocheckpoint = 0');
+    await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
+    await session.run(`DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
+    // One prepared statement per batch form (an ORM's bulk create builds SQL text per row).
+    const rows = new BatchWriter(session, entity, columns, [['processing_date', ds]]);
+    const rejects = new BatchWriter(session, 'rejects', ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
     try {
       let suspects: readonly Suspect[] = [];
       for await (const event of prepareRows(input)) {
@@ -122,7 +113,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
       await rows.flush();
       if (suspects.length > 0) {
         // Ids the hash filter flagged: a duplicate when the id is really in the partition already.
-        const inserted = await existingIds(conn, entity, ds, [...new Set(suspects.map((s) => s.row.id as string))]);
+        const inserted = await existingIds(session, entity, ds, [...new Set(suspects.map((s) => s.row.id as string))]);
         const rowBatches = rowBatchBuilder(entity, batchRows);
         const rejectBatches = rejectBatchBuilder(batchRows);
         for (const s of suspects) {
@@ -152,7 +143,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
     if (loaded + rejected !== manifest.rows) {
       throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
     }
-  });
+  }, { write: true });
   // Durable before the task reports success, as when the commit ran the checkpoint itself.
   await syncWal(ctx.settings.warehouseDb);
   void checkpointInBackground(ctx.settings.warehouseDb);

@@ -3,7 +3,7 @@
  * Tests are bound the same run parameters as the models they check (a daily mart's test only looks
  * at the partitions its run wrote).
  */
-import type { Sequelize, Transaction } from 'sequelize';
+import type { Queryable, Warehouse } from '../warehouse/interfaces.js';
 import type { Logger } from '../../scheduler/interfaces.js';
 import { select, tuneConnection } from './materialize.js';
 import type { RunParams } from './params.js';
@@ -23,21 +23,25 @@ export interface DataTestResult {
 }
 
 /** Runs `tests` in order and logs each; never throws for failures (the caller decides). */
-export async function runDataTests(db: Sequelize, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
+export function runDataTests(warehouse: Warehouse, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
   // One read transaction: every test sees the same snapshot, on a connection tuned like the models'
-  // (the default 2 MB page cache makes million-key probes several times slower).
-  return db.transaction(async (tx) => {
-    await tuneConnection(db, tx);
-    return runAll(db, tests, params, log, tx);
-  });
+  // (SQLite's default page cache is far too small for million-key probes). A read transaction
+  // does not wait behind the process's writers, nor they behind it.
+  return warehouse.transaction(
+    async (db) => {
+      await tuneConnection(db);
+      return runAll(db, tests, params, log);
+    },
+    { write: false },
+  );
 }
 
-async function runAll(db: Sequelize, tests: readonly DataTest[], params: RunParams, log: Logger, tx: Transaction): Promise<DataTestResult[]> {
+async function runAll(db: Queryable, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
   const results: DataTestResult[] = [];
   for (const t of tests) {
     const started = Date.now();
-    const [{ n }] = await select<{ n: number }>(db, `SELECT count(*) AS n FROM (${t.sql}) AS offending`, params, undefined, tx);
-    const samples = n > 0 ? await select(db, `SELECT * FROM (${t.sql}) AS offending LIMIT ${SAMPLE_ROWS}`, params, undefined, tx) : [];
+    const [{ n }] = await select<{ n: number }>(db, `SELECT count(*) AS n FROM (${t.sql}) AS offending`, params);
+    const samples = n > 0 ? await select(db, `SELECT * FROM (${t.sql}) AS offending LIMIT ${SAMPLE_ROWS}`, params) : [];
     const result: DataTestResult = { name: t.name, severity: t.severity, failures: n, samples };
     results.push(result);
     const ms = Date.now() - started;

@@ -3,7 +3,7 @@
  * Every write is one transaction: a reader sees the old partition or the new one, never a mix.
  */
 import { createHash } from 'node:crypto';
-import { QueryTypes, Transaction, type Sequelize } from 'sequelize';
+import type { Queryable, Warehouse } from '../warehouse/interfaces.js';
 import type { Dialect } from './dialect/Dialect.js';
 import { sqliteDialect } from './dialect/sqlite.js';
 import { ModelError } from './ModelError.js';
@@ -22,42 +22,30 @@ export interface ModelRunResult {
   readonly ms: number;
 }
 
-/** Executes one statement with only the parameters it uses bound. */
-export async function execute(
-  db: Sequelize,
-  sql: string,
-  params: RunParams,
-  opts: { transaction?: Transaction; dialect?: Dialect; model?: string } = {},
-): Promise<number> {
-  const names = parameterNames(sql);
+/**
+ * The values of the parameters `sql` uses, keyed by the dialect's placeholder (`$start_day`, as
+ * node-sqlite3 wants named values); a parameter without a value is a ModelError naming it.
+ */
+function bindings(sql: string, params: RunParams, dialect: Dialect, model: string | undefined): Record<string, string> {
   const bind: Record<string, string> = {};
-  for (const n of names) {
-    if (params[n] === undefined) throw new ModelError(`model '${opts.model ?? '?'}': parameter ':${n}' has no value`, opts.model ?? '?', n);
-    bind[n] = params[n];
+  for (const n of parameterNames(sql)) {
+    if (params[n] === undefined) throw new ModelError(`${model ? `model '${model}': ` : ''}parameter ':${n}' has no value`, model ?? '?', n);
+    bind[dialect.placeholder(n)] = params[n];
   }
-  const text = toPlaceholders(sql, opts.dialect ?? sqliteDialect);
-  const common = { bind: names.length > 0 ? bind : undefined, transaction: opts.transaction, raw: true };
-  // Sequelize reports changed rows for DELETE only as BULKDELETE, and for INSERT in the RAW metadata.
-  if (/^\s*delete\b/i.test(text)) return (await db.query(text, { ...common, type: QueryTypes.BULKDELETE })) as unknown as number;
-  const [, meta] = (await db.query(text, { ...common, type: QueryTypes.RAW })) as [unknown, { changes?: number } | undefined];
-  return meta?.changes ?? 0;
+  return bind;
+}
+
+/** Executes one statement with only the parameters it uses bound; returns the rows it changed. */
+export async function execute(db: Queryable, sql: string, params: RunParams, opts: { dialect?: Dialect; model?: string } = {}): Promise<number> {
+  const dialect = opts.dialect ?? sqliteDialect;
+  const bind = bindings(sql, params, dialect, opts.model);
+  return (await db.run(toPlaceholders(sql, dialect), bind)).changes;
 }
 
 /** Runs a SELECT with bound parameters and returns its rows. */
-export async function select<T extends object = Record<string, unknown>>(
-  db: Sequelize,
-  sql: string,
-  params: RunParams,
-  dialect: Dialect = sqliteDialect,
-  transaction?: Transaction,
-): Promise<T[]> {
-  const names = parameterNames(sql);
-  const bind: Record<string, string> = {};
-  for (const n of names) {
-    if (params[n] === undefined) throw new ModelError(`parameter ':${n}' has no value`, '?', n);
-    bind[n] = params[n];
-  }
-  return db.query<T>(toPlaceholders(sql, dialect), { bind: names.length > 0 ? bind : undefined, type: QueryTypes.SELECT, raw: true, transaction });
+export function select<T extends object = Record<string, unknown>>(db: Queryable, sql: string, params: RunParams, dialect: Dialect = sqliteDialect): Promise<T[]> {
+  const bind = bindings(sql, params, dialect, undefined);
+  return db.all<T>(toPlaceholders(sql, dialect), bind);
 }
 
 const columnName = (definition: string) => definition.trim().split(/\s+/)[0];
@@ -66,16 +54,16 @@ const columnName = (definition: string) => definition.trim().split(/\s+/)[0];
  * Creates the model's table and indexes if missing; recreates it when its columns changed. Returns
  * true when the table is new (a keyed model then builds it whole: it has no state to update).
  */
-async function ensureTable(db: Sequelize, model: Model, t: Transaction, dialect: Dialect = sqliteDialect): Promise<boolean> {
+async function ensureTable(db: Queryable, model: Model, dialect: Dialect = sqliteDialect): Promise<boolean> {
   const cols = model.shape.columns!;
-  const existing = (await db.query(`PRAGMA table_info(${model.name})`, { transaction: t, type: QueryTypes.SELECT, raw: true })) as { name: string }[];
+  const existing = await db.all<{ name: string }>(`PRAGMA table_info(${model.name})`);
   const wanted = cols.map(columnName);
   const stale = existing.length > 0 && existing.map((c) => c.name).join(',') !== wanted.join(',');
-  if (stale) await db.query(`DROP TABLE ${model.name}`, { transaction: t });
+  if (stale) await db.run(`DROP TABLE ${model.name}`);
   const hasPk = (model.shape.primaryKey?.length ?? 0) > 0;
   const pk = hasPk ? `, PRIMARY KEY (${model.shape.primaryKey!.join(', ')})` : '';
-  await db.query(`CREATE TABLE IF NOT EXISTS ${model.name} (${cols.join(', ')}${pk})${hasPk ? dialect.primaryKeyTableSuffix : ''}`, { transaction: t });
-  await createIndexes(db, model, t);
+  await db.run(`CREATE TABLE IF NOT EXISTS ${model.name} (${cols.join(', ')}${pk})${hasPk ? dialect.primaryKeyTableSuffix : ''}`);
+  await createIndexes(db, model);
   return existing.length === 0 || stale;
 }
 
@@ -88,9 +76,9 @@ export const LOAD_LOG = '_drivetrain_loads';
 /** Per keyed model: its definition's hash and the last load-log seq its table reflects. */
 export const MODEL_STATE = '_drivetrain_keyed_state';
 
-async function ensureStateTables(db: Sequelize, t: Transaction): Promise<void> {
-  await db.query(`CREATE TABLE IF NOT EXISTS ${LOAD_LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, load_date TEXT NOT NULL, inserted INTEGER NOT NULL)`, { transaction: t });
-  await db.query(`CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model TEXT PRIMARY KEY, definition TEXT NOT NULL, seq INTEGER NOT NULL)`, { transaction: t });
+async function ensureStateTables(db: Queryable): Promise<void> {
+  await db.run(`CREATE TABLE IF NOT EXISTS ${LOAD_LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, load_date TEXT NOT NULL, inserted INTEGER NOT NULL)`);
+  await db.run(`CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model TEXT PRIMARY KEY, definition TEXT NOT NULL, seq INTEGER NOT NULL)`);
 }
 
 /** The parameter prefix a keyed model's changed-keys query uses for an upstream's new load dates: `:loads__sat_car`. */
@@ -102,43 +90,36 @@ export const LOADS_PARAM_PREFIX = 'loads__';
  * whose upstream rows changed in the loads since the table's last run, bound as JSON arrays of load
  * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ.
  */
-async function runKeyed(db: Sequelize, model: Model, params: RunParams, t: Transaction): Promise<{ deleted: number; inserted: number }> {
-  const opts = { transaction: t, model: model.name };
-  const isNew = await ensureTable(db, model, t);
-  await ensureStateTables(db, t);
+async function runKeyed(db: Queryable, model: Model, params: RunParams): Promise<{ deleted: number; inserted: number }> {
+  const opts = { model: model.name };
+  const isNew = await ensureTable(db, model);
+  await ensureStateTables(db);
   const cols = model.shape.columns!.map(columnName).join(', ');
   const pk = model.shape.primaryKey!;
-  const [{ seq: head }] = (await db.query(`SELECT coalesce(max(seq), 0) AS seq FROM ${LOAD_LOG}`, { transaction: t, type: QueryTypes.SELECT, raw: true })) as { seq: number }[];
+  const [{ seq: head }] = await db.all<{ seq: number }>(`SELECT coalesce(max(seq), 0) AS seq FROM ${LOAD_LOG}`);
   const definition = createHash('sha256').update(model.statements.join(';\n')).digest('hex');
-  const state = (await db.query(`SELECT seq FROM ${MODEL_STATE} WHERE model = ? AND definition = ?`, {
-    replacements: [model.name, definition],
-    transaction: t,
-    type: QueryTypes.SELECT,
-    raw: true,
-  })) as { seq: number }[];
+  const state = await db.all<{ seq: number }>(`SELECT seq FROM ${MODEL_STATE} WHERE model = ? AND definition = ?`, [model.name, definition]);
   let deleted = 0;
   let inserted = 0;
   if (isNew || state.length === 0) {
-    await dropIndexes(db, model, t);
+    await dropIndexes(db, model);
     deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
     inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m ORDER BY ${pk.join(', ')}`, params, opts);
-    await createIndexes(db, model, t);
+    await createIndexes(db, model);
   } else if (state[0].seq < head) {
     const since = state[0].seq;
     const loads: Record<string, string> = {};
     for (const name of parameterNames(model.statements[1])) {
       if (!name.startsWith(LOADS_PARAM_PREFIX)) continue;
-      const rows = (await db.query(`SELECT DISTINCT load_date FROM ${LOAD_LOG} WHERE model = ? AND seq > ? ORDER BY load_date`, {
-        replacements: [name.slice(LOADS_PARAM_PREFIX.length), since],
-        transaction: t,
-        type: QueryTypes.SELECT,
-        raw: true,
-      })) as { load_date: string }[];
+      const rows = await db.all<{ load_date: string }>(`SELECT DISTINCT load_date FROM ${LOAD_LOG} WHERE model = ? AND seq > ? ORDER BY load_date`, [
+        name.slice(LOADS_PARAM_PREFIX.length),
+        since,
+      ]);
       loads[name] = JSON.stringify(rows.map((r) => r.load_date));
     }
     const all = { ...params, ...loads };
     // The changed keys, once, in key order: the delete and the insert probe the table by them.
-    await db.query('DROP TABLE IF EXISTS temp._changed_keys', { transaction: t });
+    await db.run('DROP TABLE IF EXISTS temp._changed_keys');
     await execute(db, `CREATE TEMP TABLE _changed_keys AS SELECT DISTINCT * FROM (${model.statements[1]}) ORDER BY 1`, all, opts);
     const key = pk[0];
     deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} IN (SELECT * FROM temp._changed_keys)`, all, opts);
@@ -148,12 +129,13 @@ async function runKeyed(db: Sequelize, model: Model, params: RunParams, t: Trans
       all,
       opts,
     );
-    await db.query('DROP TABLE temp._changed_keys', { transaction: t });
+    await db.run('DROP TABLE temp._changed_keys');
   }
-  await db.query(`INSERT INTO ${MODEL_STATE} (model, definition, seq) VALUES (?, ?, ?) ON CONFLICT (model) DO UPDATE SET definition = excluded.definition, seq = excluded.seq`, {
-    replacements: [model.name, definition, head],
-    transaction: t,
-  });
+  await db.run(`INSERT INTO ${MODEL_STATE} (model, definition, seq) VALUES (?, ?, ?) ON CONFLICT (model) DO UPDATE SET definition = excluded.definition, seq = excluded.seq`, [
+    model.name,
+    definition,
+    head,
+  ]);
   return { deleted, inserted };
 }
 
@@ -161,86 +143,89 @@ function indexName(model: Model, idx: readonly string[]): string {
   return `${model.name}__${idx.join('__')}`;
 }
 
-async function createIndexes(db: Sequelize, model: Model, t: Transaction): Promise<void> {
+async function createIndexes(db: Queryable, model: Model): Promise<void> {
   for (const idx of model.shape.indexes ?? []) {
-    await db.query(`CREATE INDEX IF NOT EXISTS ${indexName(model, idx)} ON ${model.name} (${idx.join(', ')})`, { transaction: t });
+    await db.run(`CREATE INDEX IF NOT EXISTS ${indexName(model, idx)} ON ${model.name} (${idx.join(', ')})`);
   }
 }
 
 /** Rebuilding a whole table: indexes are dropped first and built once after, by sorting, not row by row. */
-async function dropIndexes(db: Sequelize, model: Model, t: Transaction): Promise<void> {
-  for (const idx of model.shape.indexes ?? []) await db.query(`DROP INDEX IF EXISTS ${indexName(model, idx)}`, { transaction: t });
+async function dropIndexes(db: Queryable, model: Model): Promise<void> {
+  for (const idx of model.shape.indexes ?? []) await db.run(`DROP INDEX IF EXISTS ${indexName(model, idx)}`);
 }
 
 /**
  * Per-connection cache for set-based work on million-row tables: SQLite's 2 MB default makes
  * random-key index inserts (hash keys) thrash. Set on the transaction's own connection.
  */
-export async function tuneConnection(db: Sequelize, t?: Transaction): Promise<void> {
-  await db.query('PRAGMA cache_size = -262144', { transaction: t });
+export async function tuneConnection(db: Queryable): Promise<void> {
+  await db.run('PRAGMA cache_size = -262144');
   // Reads through the OS page cache instead of copying pages into SQLite's: hash-key probes are random.
-  await db.query('PRAGMA mmap_size = 4294967296', { transaction: t });
+  await db.run('PRAGMA mmap_size = 4294967296');
 }
 
-/** Runs `model` once with `params`; one transaction. */
-export async function runModel(db: Sequelize, model: Model, params: RunParams): Promise<ModelRunResult> {
-  const started = Date.now();
-  let deleted = 0;
+type Counts = { deleted: number; inserted: number };
+
+/**
+ * Emptied and refilled inside one transaction rather than built aside and renamed: readers see the old
+ * rows or the new ones all the same, and SQLite's ALTER TABLE RENAME re-checks every view, which fails
+ * while a view refers to the table being swapped out.
+ */
+async function runTable(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  const opts = { model: model.name };
+  await ensureTable(db, model);
+  const cols = model.shape.columns!.map(columnName).join(', ');
+  await dropIndexes(db, model);
+  const deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
+  const order = model.shape.primaryKey?.length ? ` ORDER BY ${model.shape.primaryKey.join(', ')}` : '';
+  const inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m${order}`, params, opts);
+  await createIndexes(db, model);
+  return { deleted, inserted };
+}
+
+/**
+ * An insert-only (vault) model. A first load into a new table fills it before its secondary indexes
+ * exist: each is then built once by sorting, not by a million random inserts.
+ */
+async function runIncremental(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  const isNew = await ensureTable(db, model);
+  if (isNew) await dropIndexes(db, model);
   let inserted = 0;
-  const opts = (transaction: Transaction) => ({ transaction, model: model.name });
-  await db.transaction({ type: Transaction.TYPES.IMMEDIATE }, async (t) => {
-    await tuneConnection(db, t);
-    const cfg = model.config;
-    switch (cfg.materialized) {
-      case 'view':
-        await db.query(`DROP VIEW IF EXISTS ${model.name}`, { transaction: t });
-        await execute(db, `CREATE VIEW ${model.name} AS ${model.statements[0]}`, params, opts(t));
-        break;
-      case 'table': {
-        // Emptied and refilled inside one transaction rather than built aside and renamed: readers see
-        // the old rows or the new ones all the same, and SQLite's ALTER TABLE RENAME re-checks every
-        // view, which fails while a view refers to the table being swapped out.
-        await ensureTable(db, model, t);
-        const cols = model.shape.columns!.map(columnName).join(', ');
-        await dropIndexes(db, model, t);
-        deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts(t));
-        const order = model.shape.primaryKey?.length ? ` ORDER BY ${model.shape.primaryKey.join(', ')}` : '';
-        inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m${order}`, params, opts(t));
-        await createIndexes(db, model, t);
-        break;
-      }
-      case 'incremental': {
-        // A first load into a new table fills it before its secondary indexes exist: each is then
-        // built once by sorting, not by a million random inserts.
-        const isNew = await ensureTable(db, model, t);
-        if (isNew) await dropIndexes(db, model, t);
-        for (const stmt of model.statements) inserted += await execute(db, stmt, params, opts(t));
-        if (isNew) await createIndexes(db, model, t);
-        if (inserted > 0) {
-          await ensureStateTables(db, t);
-          await db.query(`INSERT INTO ${LOAD_LOG} (model, load_date, inserted) VALUES (?, ?, ?)`, { replacements: [model.name, params.load_date ?? '', inserted], transaction: t });
-        }
-        break;
-      }
-      case 'keyed':
-        ({ deleted, inserted } = await runKeyed(db, model, params, t));
-        break;
-      case 'partition': {
-        await ensureTable(db, model, t);
-        const cols = model.shape.columns!.map(columnName).join(', ');
-        const key = cfg.partitionColumn!;
-        // The run's partition and every later one (the projection); nothing before it is touched.
-        const from = cfg.partitionBy === 'month' ? ':start_month' : ':start_day';
-        deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} >= ${from}`, params, opts(t));
-        inserted = await execute(
-          db,
-          `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} >= ${from}`,
-          params,
-          opts(t),
-        );
-        break;
-      }
-    }
+  for (const stmt of model.statements) inserted += await execute(db, stmt, params, { model: model.name });
+  if (isNew) await createIndexes(db, model);
+  if (inserted > 0) {
+    await ensureStateTables(db);
+    await db.run(`INSERT INTO ${LOAD_LOG} (model, load_date, inserted) VALUES (?, ?, ?)`, [model.name, params.load_date ?? '', inserted]);
+  }
+  return { deleted: 0, inserted };
+}
+
+/** The run's partition and every later one (the projection); nothing before it is touched. */
+async function runPartition(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  const opts = { model: model.name };
+  await ensureTable(db, model);
+  const cols = model.shape.columns!.map(columnName).join(', ');
+  const key = model.config.partitionColumn!;
+  const from = model.config.partitionBy === 'month' ? ':start_month' : ':start_day';
+  const deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} >= ${from}`, params, opts);
+  const inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} >= ${from}`, params, opts);
+  return { deleted, inserted };
+}
+
+async function runView(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+  await db.run(`DROP VIEW IF EXISTS ${model.name}`);
+  await execute(db, `CREATE VIEW ${model.name} AS ${model.statements[0]}`, params, { model: model.name });
+  return { deleted: 0, inserted: 0 };
+}
+
+const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncremental, keyed: runKeyed, partition: runPartition } as const;
+
+/** Runs `model` once with `params`; one transaction. */
+export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
+  const started = Date.now();
+  const { deleted, inserted } = await warehouse.transaction(async (db) => {
+    await tuneConnection(db);
+    return MATERIALIZATIONS[model.config.materialized](db, model, params);
   });
   return { model: model.name, materialized: model.config.materialized, deleted, inserted, ms: Date.now() - started };
 }

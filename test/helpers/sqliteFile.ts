@@ -1,27 +1,36 @@
-/** SQLite files in tests: node-sqlite3's callbacks as promises, and what a file holds without its -wal. */
+/**
+ * SQLite in tests: the one helper every test opens a SQLite file with, over the warehouse's own
+ * promise API (operators/warehouse/SqliteConnection.ts), and what a file holds without its -wal.
+ */
 import { copyFileSync, rmSync } from 'node:fs';
-import sqlite3 from 'sqlite3';
+import { SqliteConnection, type SqliteOpenOptions } from '../../operators/warehouse/SqliteConnection.js';
+import type { Params } from '../../operators/warehouse/interfaces.js';
 
-/** Opens `file` (created when missing, by default). */
-export function openDb(file: string, mode = sqlite3.OPEN_READWRITE | sqlite3.OPEN_CREATE): Promise<sqlite3.Database> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(file, mode, (err) => (err ? reject(err) : resolve(db)));
-  });
+export { SqliteConnection };
+
+/** Opens `file` (created when missing, unless read-only); `:memory:` for a database of its own. */
+export function openDb(file: string, opts: SqliteOpenOptions = {}): Promise<SqliteConnection> {
+  return SqliteConnection.open(file, opts);
 }
 
-/** Runs one or more statements. */
-export function exec(db: sqlite3.Database, sql: string): Promise<void> {
-  return new Promise((resolve, reject) => db.exec(sql, (err) => (err ? reject(err) : resolve())));
+/** Runs `fn` on `file` opened for it, and closes it after (a failure too). */
+export async function withDb<T>(file: string, fn: (db: SqliteConnection) => Promise<T>, opts: SqliteOpenOptions = {}): Promise<T> {
+  const db = await openDb(file, opts);
+  try {
+    return await fn(db);
+  } finally {
+    await db.close();
+  }
 }
 
-/** The rows of one query. */
-export function all<T>(db: sqlite3.Database, sql: string): Promise<T[]> {
-  return new Promise((resolve, reject) => db.all(sql, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+/** The rows of one query on `file`, read on a read-only connection of its own. */
+export function queryFile<T extends object = Record<string, unknown>>(file: string, sql: string, params: Params = []): Promise<T[]> {
+  return withDb(file, (db) => db.all<T>(sql, params), { readOnly: true });
 }
 
-/** Closes the connection. */
-export function closeDb(db: sqlite3.Database): Promise<void> {
-  return new Promise((resolve, reject) => db.close((err) => (err ? reject(err) : resolve())));
+/** Runs a script of statements on `file` (created when missing) on a connection of its own. */
+export function execFile(file: string, sql: string): Promise<void> {
+  return withDb(file, (db) => db.exec(sql));
 }
 
 /** Rows of `table` in a copy of `file` taken without its WAL (0 when the table is not in the file yet):
@@ -30,16 +39,11 @@ export async function rowsInFileAlone(file: string, table: string): Promise<numb
   const copy = `${file}.alone-${process.pid}-${Date.now()}`;
   copyFileSync(file, copy);
   try {
-    const db = await openDb(copy, sqlite3.OPEN_READONLY);
-    try {
-      const [row] = await all<{ n: number }>(db, `SELECT count(*) AS n FROM "${table}"`);
-      return row.n;
-    } catch (err) {
-      if (/no such table/.test((err as Error).message)) return 0;
-      throw err;
-    } finally {
-      await closeDb(db);
-    }
+    const [row] = await queryFile<{ n: number }>(copy, `SELECT count(*) AS n FROM "${table}"`);
+    return row.n;
+  } catch (err) {
+    if (/no such table/.test((err as Error).message)) return 0;
+    throw err;
   } finally {
     // Opening a WAL-mode file may create its -wal and -shm next to it.
     for (const f of [copy, `${copy}-wal`, `${copy}-shm`]) rmSync(f, { force: true });

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import sqlite3 from 'sqlite3';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
@@ -13,18 +12,13 @@ import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
-import { rowsInFileAlone } from '../helpers/sqliteFile.js';
+import { queryFile, rowsInFileAlone } from '../helpers/sqliteFile.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { taskContext } from './context.js';
 
 const DS = '2024-01-15';
 
-function query<T = Record<string, unknown>>(file: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY);
-    db.all(sql, params, (err, rows) => db.close(() => (err ? reject(err) : resolve(rows as T[]))));
-  });
-}
+const query = <T extends object = Record<string, unknown>>(file: string, sql: string, params: unknown[] = []) => queryFile<T>(file, sql, params);
 
 async function writeLake(settings: Settings, entity: string, rows: unknown[], ds = DS): Promise<void> {
   const w = await LakePartitionWriter.open(settings.lakeDir, entity, ds);

@@ -1,23 +1,19 @@
 import { expect } from 'chai';
-import sqlite3 from 'sqlite3';
 import { packBatch, packedInsertSql, packedParams } from '../../operators/load/packedBatch.js';
+import { openDb, type SqliteConnection } from '../helpers/sqliteFile.js';
 
-function run(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise<void> {
-  return new Promise((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve())));
-}
-function all(db: sqlite3.Database, sql: string): Promise<unknown[]> {
-  return new Promise((resolve, reject) => db.all(sql, [], (err, rows) => (err ? reject(err) : resolve(rows))));
-}
+const run = (db: SqliteConnection, sql: string, params: unknown[] = []) => db.run(sql, params);
+const all = (db: SqliteConnection, sql: string) => db.all(sql);
 
 const COLUMNS = ['a', 'b', 'rate'];
 
 describe('packed insert batches', () => {
-  let db: sqlite3.Database;
+  let db: SqliteConnection;
   beforeEach(async () => {
-    db = new sqlite3.Database(':memory:');
+    db = await openDb(':memory:');
     for (const t of ['packed', 'json']) await run(db, `CREATE TABLE ${t} (a TEXT, b TEXT, rate REAL, day TEXT)`);
   });
-  afterEach(() => new Promise<void>((resolve) => db.close(() => resolve())));
+  afterEach(() => db.close());
 
   it('store exactly what the JSON form stores: text as received, NULLs, numbers as REAL', async () => {
     const rows: unknown[][] = [

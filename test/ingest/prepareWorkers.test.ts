@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import sqlite3 from 'sqlite3';
 import type { LakeBlock } from '../../operators/lake/reader.js';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { BlobPool } from '../../operators/load/BlobPool.js';
@@ -10,6 +9,7 @@ import { closeWarehouses } from '../../operators/warehouse.js';
 import type { Entity } from '../../operators/entities.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
+import { queryFile } from '../helpers/sqliteFile.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { taskContext } from './context.js';
 
@@ -20,12 +20,7 @@ function blockOf(lines: readonly string[]): LakeBlock {
   return { bytes: Buffer.from(lines.map((l) => `${l}\n`).join('')), lines: lines.length };
 }
 
-function query<T = Record<string, unknown>>(file: string, sql: string): Promise<T[]> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY);
-    db.all(sql, [], (err, rows) => db.close(() => (err ? reject(err) : resolve(rows as T[]))));
-  });
-}
+const query = <T extends object = Record<string, unknown>>(file: string, sql: string) => queryFile<T>(file, sql);
 
 /** 2,000 generated customers (German names and streets: non-ASCII text) with bad rows and repeated
  * ids spread over the partition, so repeats meet across blocks prepared on different threads. */

@@ -5,23 +5,15 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
-import sqlite3 from 'sqlite3';
+import { queryFile } from '../helpers/sqliteFile.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { MARTS } from '../../demo/summary.js';
 import { REPO } from './imageApp.js';
 import { spawnChild } from './daemon.js';
 
-function count(file: string, table: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const db = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => {
-      if (err) return reject(err);
-      db.get(`SELECT count(*) AS n FROM ${table}`, (e, row: { n: number } | undefined) => {
-        db.close();
-        if (e) reject(e);
-        else resolve(row?.n ?? 0);
-      });
-    });
-  });
+async function count(file: string, table: string): Promise<number> {
+  const [row] = await queryFile<{ n: number }>(file, `SELECT count(*) AS n FROM ${table}`);
+  return row?.n ?? 0;
 }
 
 describe('npm run demo', function () {

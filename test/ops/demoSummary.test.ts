@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { expect } from 'chai';
-import { closeDb, exec, openDb } from '../helpers/sqliteFile.js';
+import { execFile } from '../helpers/sqliteFile.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { summariseMarts, summariseRaw, textTable } from '../../demo/summary.js';
 
@@ -20,9 +20,7 @@ async function warehouse(file: string, withTypeDistribution = true): Promise<voi
     INSERT INTO type_distribution VALUES ('twelve', 5, 11), ('six', 2, 8);` : ''}
     CREATE TABLE cars(id TEXT); INSERT INTO cars VALUES ('a'), ('b');
     CREATE TABLE rejects(source TEXT);`;
-  const db = await openDb(file);
-  await exec(db, sql);
-  await closeDb(db);
+  await execFile(file, sql);
 }
 
 describe('the demo summary', function () {

@@ -10,8 +10,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import type sqlite3 from 'sqlite3';
-import { closeDb, exec, openDb } from '../helpers/sqliteFile.js';
+import { openDb, type SqliteConnection } from '../helpers/sqliteFile.js';
 import { testEnv, useTmpDir } from '../helpers/tmp.js';
 import { REPO, freePort } from './imageApp.js';
 import { readImageSpec } from './dockerfile.js';
@@ -30,18 +29,17 @@ const BLOCK_MS = 7000;
 
 /** A long-held lock from another connection, as an operator's forgotten `sqlite3` session would hold it. */
 class ForeignLock {
-  private constructor(private readonly db: sqlite3.Database) {}
+  private constructor(private readonly db: SqliteConnection) {}
 
   static async take(file: string): Promise<ForeignLock> {
-    const db = await openDb(file);
-    db.configure('busyTimeout', 10_000);
-    await exec(db, 'BEGIN IMMEDIATE');
+    const db = await openDb(file, { busyTimeoutMs: 10_000 });
+    await db.exec('BEGIN IMMEDIATE');
     return new ForeignLock(db);
   }
 
   async release(): Promise<void> {
-    await exec(this.db, 'ROLLBACK');
-    await closeDb(this.db);
+    await this.db.exec('ROLLBACK');
+    await this.db.close();
   }
 }
 

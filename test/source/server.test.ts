@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import sqlite3 from 'sqlite3';
 import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource, SqliteRowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
 import { makeTmpDir } from '../helpers/tmp.js';
+import { execFile } from '../helpers/sqliteFile.js';
 
 const sizes = { cars: 57, customers: 23, subscriptions: 101 };
 
@@ -29,9 +29,7 @@ async function allPages(base: string, entity: string, limit: number): Promise<{ 
 
 /** The original source schema (as ../shared/data/source.db), with two rows each. */
 async function makeSourceDb(file: string): Promise<void> {
-  const db = new sqlite3.Database(file);
-  const exec = (sql: string) => new Promise<void>((resolve, reject) => db.exec(sql, (e) => (e ? reject(e) : resolve())));
-  await exec(`
+  await execFile(file, `
     CREATE TABLE cars (id VARCHAR(36) NOT NULL, vin VARCHAR, brand VARCHAR, model VARCHAR, engine_type VARCHAR(8), license_plate VARCHAR, registration_date DATETIME, deregistration_date DATETIME, PRIMARY KEY (id));
     CREATE TABLE customers (id VARCHAR(36) NOT NULL, first_name VARCHAR, second_name VARCHAR, type VARCHAR(3), company_name VARCHAR, address_city VARCHAR, address_zip VARCHAR, address_street VARCHAR, address_street_house VARCHAR, PRIMARY KEY (id));
     CREATE TABLE subscriptions (id VARCHAR(36) NOT NULL, customer_id VARCHAR(36), car_id VARCHAR(36), created_at DATETIME, start_date DATETIME, term_month VARCHAR(6), monthly_rate FLOAT, PRIMARY KEY (id));
@@ -41,7 +39,6 @@ async function makeSourceDb(file: string): Promise<void> {
     INSERT INTO customers VALUES ('c2', 'Roland', 'Thanel', 'b2c', NULL, 'Rehau', '30120', 'Wolf-Eberth-Ring', '5');
     INSERT INTO subscriptions VALUES ('s1', 'c1', 'a-car', '2023-12-10 00:05:14.393870', '2023-12-27 00:05:14.393870', 'twelve', 450.0);
   `);
-  await new Promise<void>((resolve) => db.close(() => resolve()));
 }
 
 describe('source service', () => {

@@ -3,7 +3,6 @@
  * (operators/load/hashing.ts), task contexts for given intervals, and runners that execute a DAG's
  * model tasks in order, as the scheduler would.
  */
-import { QueryTypes } from 'sequelize';
 import { hashKey, vaultColumns } from '../../operators/load/hashing.js';
 import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
 import { selectionOf, type PipelineDag } from '../../dags/_pipeline.js';
@@ -36,8 +35,7 @@ export async function createRawTables(file: string): Promise<void> {
     const cols = [...SOURCE_FIELDS[e], 'processing_date', ...VAULT_FIELDS[e]].map((c) =>
       c === 'monthly_rate' ? 'monthly_rate REAL' : c === 'id' || c === 'processing_date' ? `${c} TEXT NOT NULL` : `${c} TEXT`,
     );
-    await db.query(`CREATE TABLE IF NOT EXISTS ${e} (${cols.join(', ')})`);
-    await db.query(`CREATE INDEX IF NOT EXISTS ${e}_processing_date ON ${e} (processing_date)`);
+    await db.exec(`CREATE TABLE IF NOT EXISTS ${e} (${cols.join(', ')}); CREATE INDEX IF NOT EXISTS ${e}_processing_date ON ${e} (processing_date)`);
   }
 }
 
@@ -46,13 +44,10 @@ export async function writeRaw(file: string, entity: Entity, ds: string, rows: r
   const db = await openWarehouse(file);
   const cols = [...SOURCE_FIELDS[entity], 'processing_date', ...VAULT_FIELDS[entity]];
   await db.transaction(async (t) => {
-    await db.query(`DELETE FROM ${entity} WHERE processing_date = ?`, { replacements: [ds], transaction: t });
+    await t.run(`DELETE FROM ${entity} WHERE processing_date = ?`, [ds]);
     for (const row of rows) {
       const v = { ...row, processing_date: ds, ...vaultColumns(entity, row) } as Row;
-      await db.query(`INSERT INTO ${entity} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, {
-        replacements: cols.map((c) => v[c] ?? null),
-        transaction: t,
-      });
+      await t.run(`INSERT INTO ${entity} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, cols.map((c) => v[c] ?? null));
     }
   });
 }
@@ -108,9 +103,9 @@ export async function ingest(settings: Settings, ds: string, snapshot: Snapshot)
 /** Every row of `table`, ordered by all columns, for comparing whole tables. */
 export async function tableRows(file: string, table: string): Promise<Record<string, unknown>[]> {
   const db = await openWarehouse(file);
-  const cols = (await db.query(`PRAGMA table_info(${table})`, { type: QueryTypes.SELECT, raw: true })) as { name: string }[];
+  const cols = await db.all<{ name: string }>(`PRAGMA table_info(${table})`);
   if (cols.length === 0) return [];
-  return db.query(`SELECT * FROM ${table} ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`, { type: QueryTypes.SELECT, raw: true });
+  return db.all(`SELECT * FROM ${table} ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`);
 }
 
 /** Order-free form of a table: one JSON line per row, floats to 6 decimals (marts compared with a reference). */

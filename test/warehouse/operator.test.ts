@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import sqlite3 from 'sqlite3';
 import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
 import { selectionOf } from '../../dags/_pipeline.js';
 import { sqliteDialect } from '../../operators/sql/dialect/sqlite.js';
@@ -11,6 +10,7 @@ import { dataTestTask, modelTask } from '../../operators/sql/sqlTask.js';
 import { parameterNames, toPlaceholders } from '../../operators/sql/template.js';
 import { closeWarehouses, openWarehouse } from '../../operators/warehouse.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import { withDb } from '../helpers/sqliteFile.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { contextFor, dayInterval, MemoryLog, tableRows } from './fixtures.js';
 
@@ -23,11 +23,9 @@ function sqlDir(root: string, files: Record<string, string>): string {
   return dir;
 }
 
-function evaluate(sql: string): Promise<string> {
-  const db = new sqlite3.Database(':memory:');
-  return new Promise((resolve, reject) =>
-    db.get(`SELECT ${sql} AS v`, (err: Error | null, row: { v: string }) => (db.close(), err ? reject(err) : resolve(row.v))),
-  );
+async function evaluate(sql: string): Promise<string> {
+  const row = await withDb(':memory:', (db) => db.get<{ v: string }>(`SELECT ${sql} AS v`));
+  return row!.v;
 }
 
 describe('SQL operator', function () {
@@ -96,15 +94,15 @@ describe('SQL operator', function () {
     // items is written here as a load would: rows, then its line in the load log
     const load = async (loadDate: string, rows: [string, string][]) => {
       const db = await openWarehouse(settings.warehouseDb);
-      for (const [k, v] of rows) await db.query('INSERT INTO items (k, v, load_date) VALUES (?, ?, ?)', { replacements: [k, v, loadDate] });
-      await db.query('INSERT INTO _drivetrain_loads (model, load_date, inserted) VALUES (?, ?, ?)', { replacements: ['items', loadDate, rows.length] });
+      for (const [k, v] of rows) await db.run('INSERT INTO items (k, v, load_date) VALUES (?, ?, ?)', [k, v, loadDate]);
+      await db.run('INSERT INTO _drivetrain_loads (model, load_date, inserted) VALUES (?, ?, ?)', ['items', loadDate, rows.length]);
     };
     expect(await run('a')).to.deep.equal([]);
     await load('1', [['x', '1'], ['y', '1']]);
     expect(await run('a')).to.deep.equal(['x=a1', 'y=a1']);
     // a row written behind the log's back is not seen: only logged loads' keys are re-derived
     const db = await openWarehouse(settings.warehouseDb);
-    await db.query("INSERT INTO items (k, v, load_date) VALUES ('y', '2', '2')");
+    await db.run("INSERT INTO items (k, v, load_date) VALUES ('y', '2', '2')");
     await load('3', [['x', '3']]);
     expect(await run('a')).to.deep.equal(['x=a3', 'y=a1']);
     // a changed SELECT rebuilds the whole table from the vault

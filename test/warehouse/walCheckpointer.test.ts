@@ -1,15 +1,14 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import sqlite3 from 'sqlite3';
 import { WalCheckpointer } from '../../operators/WalCheckpointer.js';
-import { all, closeDb as close, exec, openDb as open, rowsInFileAlone } from '../helpers/sqliteFile.js';
+import { openDb as open, rowsInFileAlone, type SqliteConnection } from '../helpers/sqliteFile.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 
 describe('WAL checkpointer', () => {
   let tmp: ReturnType<typeof makeTmpDir>;
-  let writer: sqlite3.Database;
+  let writer: SqliteConnection;
   let file: string;
 
   beforeEach(async () => {
@@ -17,12 +16,12 @@ describe('WAL checkpointer', () => {
     file = path.join(tmp.dir, 'w.db');
     writer = await open(file);
     // As a load's connection: WAL, and no checkpoint at commit.
-    await exec(writer, 'PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v TEXT);');
-    await exec(writer, 'PRAGMA wal_checkpoint(TRUNCATE)');
-    await exec(writer, `BEGIN; WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 5000) INSERT INTO t SELECT hex(randomblob(50)) FROM r; COMMIT;`);
+    await writer.exec('PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v TEXT);');
+    await writer.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    await writer.exec(`BEGIN; WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 5000) INSERT INTO t SELECT hex(randomblob(50)) FROM r; COMMIT;`);
   });
   afterEach(async () => {
-    await close(writer);
+    await writer.close();
     tmp.cleanup();
   });
 
@@ -48,7 +47,7 @@ describe('WAL checkpointer', () => {
   it('copies rows committed after a checkpoint was requested with the next one', async () => {
     const checkpointer = new WalCheckpointer(file);
     const first = checkpointer.request();
-    await exec(writer, `BEGIN; INSERT INTO t VALUES ('late'); COMMIT;`);
+    await writer.exec(`BEGIN; INSERT INTO t VALUES ('late'); COMMIT;`);
     await first;
     await checkpointer.request();
     expect(await rowsInFileAlone(file, 't')).to.equal(5001);
@@ -59,13 +58,13 @@ describe('WAL checkpointer', () => {
     const checkpointer = new WalCheckpointer(file);
     await checkpointer.request();
     const reader = await open(file);
-    await exec(reader, 'BEGIN');
-    await all(reader, 'SELECT count(*) FROM t');
-    await exec(writer, `BEGIN; INSERT INTO t VALUES ('after the reader'); COMMIT;`);
+    await reader.exec('BEGIN');
+    await reader.all('SELECT count(*) FROM t');
+    await writer.exec(`BEGIN; INSERT INTO t VALUES ('after the reader'); COMMIT;`);
     await checkpointer.request();
     expect(checkpointer.lastResult!.checkpointed).to.be.lessThan(checkpointer.lastResult!.log);
-    await exec(reader, 'COMMIT');
-    await close(reader);
+    await reader.exec('COMMIT');
+    await reader.close();
     await checkpointer.request();
     expect(checkpointer.lastResult!.checkpointed).to.equal(checkpointer.lastResult!.log);
     expect(await rowsInFileAlone(file, 't')).to.equal(5001);
@@ -88,11 +87,11 @@ describe('WAL checkpointer', () => {
     expect(checkpointer.runs).to.equal(0);
     mkdirSync(path.dirname(later));
     const db = await open(later);
-    await exec(db, 'PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v TEXT); INSERT INTO t VALUES (1);');
+    await db.exec('PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v TEXT); INSERT INTO t VALUES (1);');
     await checkpointer.request();
     expect(checkpointer.lastError).to.equal(undefined);
     expect(await rowsInFileAlone(later, 't')).to.equal(1);
     await checkpointer.close();
-    await close(db);
+    await db.close();
   });
 });

@@ -1,25 +1,35 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { QueryTypes } from 'sequelize';
 import { closeWarehouses, openWarehouse, PAGE_SIZE_BYTES } from '../../operators/warehouse.js';
-import { closeDb, exec, openDb } from '../helpers/sqliteFile.js';
+import type { Warehouse } from '../../operators/warehouse/interfaces.js';
+import { BUSY_TIMEOUT_MS, SqliteWarehouse } from '../../operators/warehouse/SqliteWarehouse.js';
+import { WarehouseClosedError } from '../../operators/warehouse/WarehouseClosedError.js';
+import { execFile, queryFile } from '../helpers/sqliteFile.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
-/** The page size and journal mode a warehouse connection reports. */
-async function layout(file: string): Promise<{ pageSize: number; journal: string }> {
-  const db = await openWarehouse(file);
-  return db.transaction(async (transaction) => {
-    const [page] = await db.query<{ page_size: number }>('PRAGMA page_size', { type: QueryTypes.SELECT, transaction });
-    const [mode] = await db.query<{ journal_mode: string }>('PRAGMA journal_mode', { type: QueryTypes.SELECT, transaction });
-    return { pageSize: page.page_size, journal: mode.journal_mode };
+/** The page size and journal mode a warehouse transaction's connection reports. */
+async function layout(db: Warehouse): Promise<{ pageSize: number; journal: string }> {
+  return db.transaction(async (t) => {
+    const page = await t.get<{ page_size: number }>('PRAGMA page_size');
+    const mode = await t.get<{ journal_mode: string }>('PRAGMA journal_mode');
+    return { pageSize: page!.page_size, journal: mode!.journal_mode };
   });
+}
+
+/** A promise and the function that resolves it. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
 }
 
 describe('warehouse connections', () => {
   let tmp: ReturnType<typeof makeTmpDir>;
+  let file: string;
 
   beforeEach(() => {
     tmp = makeTmpDir('warehouse-');
+    file = path.join(tmp.dir, 'w.db');
   });
   afterEach(async () => {
     await closeWarehouses();
@@ -27,26 +37,124 @@ describe('warehouse connections', () => {
   });
 
   it('give a new warehouse file 32 KB pages in WAL mode', async () => {
-    const file = path.join(tmp.dir, 'new.db');
     const db = await openWarehouse(file);
-    await db.transaction((transaction) => db.query('CREATE TABLE t (v TEXT)', { transaction }));
+    await db.transaction((t) => t.exec('CREATE TABLE t (v TEXT)'));
     expect(PAGE_SIZE_BYTES).to.equal(32768);
-    expect(await layout(file)).to.deep.equal({ pageSize: PAGE_SIZE_BYTES, journal: 'wal' });
+    expect(await layout(db)).to.deep.equal({ pageSize: PAGE_SIZE_BYTES, journal: 'wal' });
   });
 
   it('leave an existing file with 4 KB pages as it is, and can write to it', async () => {
-    const file = path.join(tmp.dir, 'old.db');
-    const old = await openDb(file);
-    try {
-      await exec(old, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('before');");
-    } finally {
-      await closeDb(old);
-    }
-
+    await execFile(file, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('before');");
     const db = await openWarehouse(file);
-    await db.transaction((transaction) => db.query("INSERT INTO t VALUES ('after')", { transaction }));
-    expect(await layout(file)).to.deep.equal({ pageSize: 4096, journal: 'wal' });
-    const rows = await db.query<{ v: string }>('SELECT v FROM t ORDER BY rowid', { type: QueryTypes.SELECT });
+    await db.transaction((t) => t.run("INSERT INTO t VALUES ('after')"));
+    expect(await layout(db)).to.deep.equal({ pageSize: 4096, journal: 'wal' });
+    const rows = await db.all<{ v: string }>('SELECT v FROM t ORDER BY rowid');
     expect(rows.map((r) => r.v)).to.deep.equal(['before', 'after']);
+  });
+
+  it('set synchronous=NORMAL, in-memory temp tables, the WAL size limit and the busy timeout on every transaction connection', async () => {
+    const db = await openWarehouse(file);
+    const settings = await db.transaction(async (t) => ({
+      busyTimeoutMs: (await t.get<{ timeout: number }>('PRAGMA busy_timeout'))!.timeout,
+      synchronous: (await t.get<{ synchronous: number }>('PRAGMA synchronous'))!.synchronous,
+      tempStore: (await t.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
+      walLimit: (await t.get<{ journal_size_limit: number }>('PRAGMA journal_size_limit'))!.journal_size_limit,
+    }));
+    expect(settings).to.deep.equal({ busyTimeoutMs: BUSY_TIMEOUT_MS, synchronous: 1, tempStore: 2, walLimit: 64 * 1024 * 1024 });
+  });
+
+  it('end what a transaction sets on its connection with the transaction', async () => {
+    const db = await openWarehouse(file);
+    await db.transaction((t) => t.run('PRAGMA wal_autocheckpoint = 0'));
+    const after = await db.transaction((t) => t.get<{ wal_autocheckpoint: number }>('PRAGMA wal_autocheckpoint'));
+    expect(after!.wal_autocheckpoint).to.equal(1000);
+  });
+
+  it('share one warehouse per file in a process', async () => {
+    const [a, b] = await Promise.all([openWarehouse(file), openWarehouse(file)]);
+    expect(a).to.equal(b);
+    expect(a.location).to.equal(file);
+  });
+});
+
+describe('warehouse transactions', () => {
+  let tmp: ReturnType<typeof makeTmpDir>;
+  let file: string;
+  let db: SqliteWarehouse;
+
+  beforeEach(async () => {
+    tmp = makeTmpDir('warehouse-tx-');
+    file = path.join(tmp.dir, 'sub', 'w.db');
+    db = await SqliteWarehouse.open(file);
+    await db.exec('CREATE TABLE t (v TEXT)');
+  });
+  afterEach(async () => {
+    await db.close();
+    tmp.cleanup();
+  });
+
+  it('commit when the callback resolves, with its result, and bind positional and named values', async () => {
+    const result = await db.transaction(async (t) => {
+      await t.run('INSERT INTO t VALUES (?)', ['a']);
+      return (await t.run('INSERT INTO t VALUES ($v)', { $v: 'b' })).changes;
+    });
+    expect(result).to.equal(1);
+    expect(await queryFile(file, 'SELECT v FROM t ORDER BY v')).to.deep.equal([{ v: 'a' }, { v: 'b' }]);
+  });
+
+  it('roll back everything when the callback throws, and pass its error on', async () => {
+    const failure = new Error('the books do not balance');
+    const outcome = await db
+      .transaction(async (t) => {
+        await t.run("INSERT INTO t VALUES ('lost')");
+        throw failure;
+      })
+      .catch((err: unknown) => err);
+    expect(outcome).to.equal(failure);
+    expect(await db.all('SELECT * FROM t')).to.deep.equal([]);
+  });
+
+  it('let the next writer through after one failed', async () => {
+    const failed = db.transaction(() => Promise.reject(new Error('no')));
+    const next = db.transaction((t) => t.run("INSERT INTO t VALUES ('next')"));
+    await failed.catch(() => undefined);
+    expect((await next).changes).to.equal(1);
+  });
+
+  it('let a reader see the last commit while a writer is in the middle of its transaction', async () => {
+    await db.run("INSERT INTO t VALUES ('committed')");
+    const writing = gate();
+    const done = gate();
+    const writer = db.transaction(async (t) => {
+      await t.run("INSERT INTO t VALUES ('pending')");
+      writing.open();
+      await done.opened;
+    });
+    await writing.opened;
+    const seen = await db.transaction((t) => t.all<{ v: string }>('SELECT v FROM t'), { write: false });
+    done.open();
+    await writer;
+    expect(seen).to.deep.equal([{ v: 'committed' }]);
+  });
+
+  it('refuse a session used after its transaction ended, naming the file', async () => {
+    const session = await db.transaction(async (t) => t);
+    const err = await session.run("INSERT INTO t VALUES ('late')").catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(WarehouseClosedError).and.to.include({ name: 'WarehouseClosedError', location: file, what: 'session' });
+  });
+
+  it('refuse statements after close', async () => {
+    await db.close();
+    const err = await db.all('SELECT 1').catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(WarehouseClosedError).and.to.have.property('message', `the warehouse ${file} is closed`);
+  });
+
+  it('reuse a prepared statement for many rows within a transaction', async () => {
+    await db.transaction(async (t) => {
+      const insert = await t.prepare('INSERT INTO t VALUES (?)');
+      for (const v of ['x', 'y', 'z']) await insert.run([v]);
+      await insert.finalize();
+    });
+    expect(await db.get<{ n: number }>('SELECT count(*) AS n FROM t')).to.deep.equal({ n: 3 });
   });
 });

@@ -1,0 +1,138 @@
+/**
+ * The warehouse in a SQLite file, over node-sqlite3 directly (why not through Sequelize:
+ * docs/design/warehouse-connection.md). Each transaction runs on a fresh connection of its own, so
+ * what a task sets on its connection (the load's `wal_autocheckpoint = 0`, the models' cache size)
+ * ends with its transaction; statements outside a transaction share one long-lived connection.
+ * Every connection gets the same settings ({@link CONNECTION_PRAGMAS}) when it is opened.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Params, Queryable, RunResult, TransactionOptions, Warehouse, WarehouseSession } from './interfaces.js';
+import { SqliteConnection } from './SqliteConnection.js';
+import { SqliteSession } from './SqliteSession.js';
+import { WarehouseClosedError } from './WarehouseClosedError.js';
+import { WriteQueue } from './WriteQueue.js';
+
+/**
+ * Page size of a NEW warehouse file; an existing file keeps its own (SQLite changes it only by VACUUM,
+ * and never in WAL mode). 32 KB instead of SQLite's 4 KB: a load writes an eighth as many WAL frames
+ * and B-tree pages (README, "Benchmarks").
+ */
+export const PAGE_SIZE_BYTES = 32 * 1024;
+
+/**
+ * What the WAL file is cut back to when a writer restarts it (journal_size_limit). SQLite applies the
+ * limit of the connection that restarts the WAL, a writer's, not the checkpointer's, and a load's WAL
+ * is hundreds of MB: without it the file keeps its largest size.
+ */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/** How long a statement waits for another process's write lock before failing with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 60_000;
+
+/** Set on every new connection: the page size (before WAL, which fixes it); WAL so readers never block
+ * the writer; commits not fsynced (the WAL is, by syncWal, after a large write); the WAL's size limit. */
+export const CONNECTION_PRAGMAS =
+  `PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; ` +
+  `PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
+
+export class SqliteWarehouse implements Warehouse {
+  readonly kind = 'sqlite';
+  private readonly writes = new WriteQueue();
+  /** Read transactions in progress (not queued), for {@link close} to wait for. */
+  private readonly reading = new Set<Promise<unknown>>();
+  private closed = false;
+
+  private constructor(
+    /** The SQLite file. */
+    readonly location: string,
+    /** The connection statements outside a transaction run on. */
+    private readonly shared: SqliteConnection,
+  ) {}
+
+  /** Opens (creating it and its folder when missing) the warehouse file `file`. */
+  static async open(file: string): Promise<SqliteWarehouse> {
+    mkdirSync(path.dirname(file), { recursive: true });
+    return new SqliteWarehouse(file, await connect(file));
+  }
+
+  async all<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]> {
+    return this.open().all<T>(sql, params);
+  }
+
+  async get<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T | undefined> {
+    return this.open().get<T>(sql, params);
+  }
+
+  /** Runs one statement on the shared connection, in turn with this process's writers. */
+  async run(sql: string, params?: Params): Promise<RunResult> {
+    const shared = this.open();
+    return this.writes.run(() => shared.run(sql, params));
+  }
+
+  /** Runs a script on the shared connection, in turn with this process's writers. */
+  async exec(sql: string): Promise<void> {
+    const shared = this.open();
+    return this.writes.run(() => shared.exec(sql));
+  }
+
+  async transaction<T>(fn: (session: WarehouseSession) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
+    this.open();
+    if (opts.write ?? true) return this.writes.run(() => inTransaction(this.location, 'BEGIN IMMEDIATE', fn));
+    const reading = inTransaction(this.location, 'BEGIN DEFERRED', fn);
+    const settled = reading.catch(() => undefined).finally(() => this.reading.delete(settled));
+    this.reading.add(settled);
+    return reading;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([this.writes.idle(), ...this.reading]);
+    await this.shared.close();
+  }
+
+  private open(): Queryable {
+    if (this.closed) throw new WarehouseClosedError(this.location, 'warehouse');
+    return this.shared;
+  }
+}
+
+/** A new connection to `file` with the warehouse's settings. */
+async function connect(file: string): Promise<SqliteConnection> {
+  const connection = await SqliteConnection.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS });
+  try {
+    await connection.exec(CONNECTION_PRAGMAS);
+  } catch (err) {
+    await connection.close().catch(() => undefined);
+    throw err;
+  }
+  return connection;
+}
+
+/** Runs `fn` between `begin` and COMMIT (ROLLBACK when it throws) on a connection opened for it. */
+async function inTransaction<T>(file: string, begin: string, fn: (session: WarehouseSession) => Promise<T>): Promise<T> {
+  const connection = await connect(file);
+  const session = new SqliteSession(connection);
+  let result: T;
+  let failed = true;
+  try {
+    await connection.exec(begin);
+    try {
+      result = await fn(session);
+      await connection.exec('COMMIT');
+      failed = false;
+    } catch (err) {
+      // SQLite may have rolled back already (an I/O error, a full disk): then ROLLBACK fails, harmlessly.
+      await connection.exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  } finally {
+    session.end();
+    // Fails only while a prepared statement is not finalized; the transaction's own error comes first.
+    await connection.close().catch((err) => {
+      if (!failed) throw err;
+    });
+  }
+  return result;
+}
