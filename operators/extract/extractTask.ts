@@ -5,7 +5,7 @@
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { lakeBytesCounter, rowsFetchedCounter } from '../../scheduler/metrics.js';
-import type { Entity } from '../../scheduler/settings.js';
+import { sourceRoutes, type Entity } from '../entities.js';
 import { LakePartitionWriter } from '../lake/writer.js';
 import { NdjsonBuffer } from './NdjsonBuffer.js';
 import { SourceHttpError } from './SourceHttpError.js';
@@ -115,8 +115,9 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
     return pages;
   };
 
-  const unpagedUrl = `${source.url}${source.routes[entity].unpaged}`;
-  let sourceUrl = source.pageSize > 0 ? `${source.url}${source.routes[entity].paged}?limit=${source.pageSize}` : unpagedUrl;
+  const routes = sourceRoutes(entity);
+  const unpagedUrl = `${source.url}${routes.unpaged}`;
+  let sourceUrl = source.pageSize > 0 ? `${source.url}${routes.paged}?limit=${source.pageSize}` : unpagedUrl;
   try {
     let pages: number;
     if (source.pageSize === 0) {

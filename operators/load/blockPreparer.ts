@@ -5,7 +5,7 @@
  * (PrepareWorkerPool.ts); what needs the whole partition in order (duplicate ids, the books) stays
  * with the load.
  */
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
 import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
 import { pushVaultValues } from './hashing.js';

@@ -5,7 +5,7 @@
  */
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import type { Entity } from '../../scheduler/settings.js';
+import { ENTITY_SPECS, hashKeysOf, type Entity } from '../entities.js';
 
 const NULL_MARK = '^^';
 const SEPARATOR = '||';
@@ -31,18 +31,9 @@ export function hashKey(...businessKeys: unknown[]): string {
 
 /** The descriptive fields of each entity, in the contract's order: what its hashdiff covers. */
 export const DESCRIPTIVE_FIELDS: Readonly<Record<Entity, readonly string[]>> = {
-  cars: ['vin', 'brand', 'model', 'engine_type', 'license_plate', 'registration_date', 'deregistration_date'],
-  customers: [
-    'first_name',
-    'second_name',
-    'type',
-    'company_name',
-    'address_city',
-    'address_zip',
-    'address_street',
-    'address_street_house',
-  ],
-  subscriptions: ['created_at', 'start_date', 'term_month', 'monthly_rate'],
+  cars: ENTITY_SPECS.cars.hashdiff,
+  customers: ENTITY_SPECS.customers.hashdiff,
+  subscriptions: ENTITY_SPECS.subscriptions.hashdiff,
 };
 
 /** Hashdiff of a row: changes exactly when one of its entity's descriptive fields changes. */
@@ -52,20 +43,10 @@ export function hashDiff(entity: Entity, row: Readonly<Record<string, unknown>>)
 
 /** The vault columns a raw row of `entity` carries besides the source's fields. */
 export function vaultColumns(entity: Entity, row: Readonly<Record<string, unknown>>): Record<string, string> {
-  switch (entity) {
-    case 'cars':
-      return { hk_car: hashKey(row.id), hashdiff: hashDiff(entity, row) };
-    case 'customers':
-      return { hk_customer: hashKey(row.id), hashdiff: hashDiff(entity, row) };
-    case 'subscriptions':
-      return {
-        hk_subscription: hashKey(row.id),
-        hk_customer: hashKey(row.customer_id),
-        hk_car: hashKey(row.car_id),
-        hk_subscription_link: hashKey(row.id, row.customer_id, row.car_id),
-        hashdiff: hashDiff(entity, row),
-      };
-  }
+  const columns: Record<string, string> = {};
+  for (const k of hashKeysOf(entity)) columns[k.column] = hashKey(...k.of.map((f) => row[f]));
+  columns.hashdiff = hashDiff(entity, row);
+  return columns;
 }
 
 /** normalise() for the load's hot path: a string needs no String() call, and most need no trim. */
@@ -76,40 +57,52 @@ function norm(value: unknown): string {
 }
 
 /**
+ * What {@link pushVaultValues} does for one entity, worked out once from the declaration: the fields
+ * any hash key reads (each normalised once per row, though a link reads them again), the keys as
+ * indexes into them, and the hashdiff's fields.
+ */
+interface VaultPlan {
+  readonly keyFields: readonly string[];
+  readonly keys: ReadonlyArray<readonly number[]>;
+  readonly diff: readonly string[];
+}
+
+function vaultPlan(entity: Entity): VaultPlan {
+  const keyFields: string[] = [];
+  const keys = hashKeysOf(entity).map((k) =>
+    k.of.map((f) => {
+      if (!keyFields.includes(f)) keyFields.push(f);
+      return keyFields.indexOf(f);
+    }),
+  );
+  return { keyFields, keys, diff: DESCRIPTIVE_FIELDS[entity] };
+}
+
+const PLANS: Readonly<Record<Entity, VaultPlan>> = {
+  cars: vaultPlan('cars'),
+  customers: vaultPlan('customers'),
+  subscriptions: vaultPlan('subscriptions'),
+};
+
+/** The normalised business keys of the row being hashed (the load's thread hashes one row at a time). */
+const normalisedKeys: string[] = [];
+
+/**
  * Appends the vault columns of a valid row to `out`, in VAULT_FIELDS order: the same values as
- * {@link vaultColumns}, without the intermediate arrays and object (a subscription's five digests are
- * the load's largest cost after SQLite itself); each business key is normalised once, not twice.
+ * {@link vaultColumns}, without its intermediate arrays and object, built by string concatenation (a
+ * subscription's five digests are the load's largest cost after SQLite itself).
  */
 export function pushVaultValues(entity: Entity, row: Readonly<Record<string, unknown>>, out: unknown[]): void {
-  const S = SEPARATOR;
-  switch (entity) {
-    case 'cars':
-      out.push(
-        md5(norm(row.id)),
-        md5(norm(row.vin) + S + norm(row.brand) + S + norm(row.model) + S + norm(row.engine_type) + S + norm(row.license_plate) + S + norm(row.registration_date) + S + norm(row.deregistration_date)),
-      );
-      return;
-    case 'customers':
-      out.push(
-        md5(norm(row.id)),
-        md5(
-          norm(row.first_name) + S + norm(row.second_name) + S + norm(row.type) + S + norm(row.company_name) + S +
-            norm(row.address_city) + S + norm(row.address_zip) + S + norm(row.address_street) + S + norm(row.address_street_house),
-        ),
-      );
-      return;
-    case 'subscriptions': {
-      const id = norm(row.id);
-      const customer = norm(row.customer_id);
-      const car = norm(row.car_id);
-      out.push(
-        md5(id),
-        md5(customer),
-        md5(car),
-        md5(id + S + customer + S + car),
-        md5(norm(row.created_at) + S + norm(row.start_date) + S + norm(row.term_month) + S + norm(row.monthly_rate)),
-      );
-      return;
-    }
+  const plan = PLANS[entity];
+  const { keyFields, keys, diff } = plan;
+  for (let i = 0; i < keyFields.length; i++) normalisedKeys[i] = norm(row[keyFields[i]]);
+  for (let k = 0; k < keys.length; k++) {
+    const of = keys[k];
+    let text = normalisedKeys[of[0]];
+    for (let i = 1; i < of.length; i++) text += SEPARATOR + normalisedKeys[of[i]];
+    out.push(md5(text));
   }
+  let text = norm(row[diff[0]]);
+  for (let i = 1; i < diff.length; i++) text += SEPARATOR + norm(row[diff[i]]);
+  out.push(md5(text));
 }

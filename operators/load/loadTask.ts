@@ -10,7 +10,7 @@ import { Transaction } from 'sequelize';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.js';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 import { checkpointInBackground, lastCheckpointError, openWarehouse, syncWal } from '../warehouse.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
 import { readManifest } from '../lake/reader.js';

@@ -7,7 +7,7 @@
  * SQLite and keeps the transaction and the books.
  */
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 import type { LakeManifest } from '../lake/manifest.js';
 import { decodeLines } from '../lake/lines.js';
 import { readLakeBlocks, type LakeBlock } from '../lake/reader.js';
