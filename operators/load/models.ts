@@ -5,7 +5,7 @@
  * same ids), so the attribute is named `sourceId` (column `id`) to keep Sequelize from adding one.
  */
 import { DataTypes, type ModelAttributeColumnOptions, type ModelStatic, type Model, type Sequelize } from 'sequelize';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 import { rawColumns } from './fields.js';
 
 /** The raw layer's models. */

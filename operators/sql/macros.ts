@@ -4,7 +4,7 @@
  * generic data tests. The vault patterns follow AutomateDV: insert-only, keys hashed at load.
  */
 import { DESCRIPTIVE_FIELDS } from '../load/hashing.js';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../entities.js';
 import { ModelError } from './ModelError.js';
 import type { Macro, MacroArgs, MacroValue, RenderContext } from './template.js';
 

@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Entity } from '../../scheduler/settings.js';
+import type { Entity } from '../../operators/entities.js';
 import { generateRows } from '../../source/generator.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
 import { makeTmpDir, testEnv } from '../helpers/tmp.js';

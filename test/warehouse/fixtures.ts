@@ -9,7 +9,8 @@ import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
 import { selectionOf, type PipelineDag } from '../../dags/_pipeline.js';
 import { openWarehouse } from '../../operators/warehouse.js';
 import type { DataInterval, Logger, TaskContext } from '../../scheduler/interfaces.js';
-import type { Entity, Settings } from '../../scheduler/settings.js';
+import type { Entity } from '../../operators/entities.js';
+import type { Settings } from '../../scheduler/settings.js';
 
 export type Row = Record<string, string | number | null>;
 
