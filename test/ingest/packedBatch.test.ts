@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import sqlite3 from 'sqlite3';
-import { packBatch, packedInsertSql, packedParams } from '../../operators/load/packedBatch.js';
+import { packBatch, packedInsertSql, packedParams } from '../../operators/load/fast/packedBatch.js';
 
 function run(db: sqlite3.Database, sql: string, params: unknown[] = []): Promise<void> {
   return new Promise((resolve, reject) => db.run(sql, params, (err) => (err ? reject(err) : resolve())));

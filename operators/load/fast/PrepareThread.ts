@@ -8,8 +8,8 @@
  * idle: 99 of a load's 800 blocks went to the worker (measured), instead of about half.
  */
 import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import type { Entity } from '../entities.js';
-import type { LakeBlock } from '../lake/reader.js';
+import type { Entity } from '../../entities.js';
+import type { LakeBlock } from '../../lake/reader.js';
 import type { InsertBatch } from './BatchBuilder.js';
 import type { PreparedBlock } from './blockPreparer.js';
 import { BlobPool } from './BlobPool.js';

@@ -11,8 +11,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { Entity } from '../entities.js';
-import type { LakeBlock } from '../lake/reader.js';
+import type { Entity } from '../../entities.js';
+import type { LakeBlock } from '../../lake/reader.js';
 import type { PreparedBlock } from './blockPreparer.js';
 import { PrepareThread } from './PrepareThread.js';
 import type { PrepareWorkerData } from './prepareWorker.js';
