@@ -5,8 +5,8 @@
  * node-sqlite3 converts bound parameters on the JS thread (~0.7 us each, 13 per subscription), while
  * unpacking runs in SQLite on its own thread.
  */
-import type { InsertBatch } from './BatchBuilder.js';
-import { packedInsertSql, packedParams } from './packedBatch.js';
+import type { InsertBatch } from './fast/BatchBuilder.js';
+import { packedInsertSql, packedParams } from './fast/packedBatch.js';
 
 /** The part of node-sqlite3's Database a load uses (Sequelize's transaction connection). */
 export interface RawConnection {
