@@ -17,7 +17,7 @@ function normalise(value: unknown): string {
   return text === '' ? NULL_MARK : text;
 }
 
-/** crypto.hash (Node >= 20.12) is the one-shot digest: ~4x faster than createHash for short inputs. */
+/** crypto.hash (Node >= 20.12) is the one-shot digest: much cheaper than createHash for short inputs. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 function md5(text: string): string {
@@ -56,53 +56,40 @@ function norm(value: unknown): string {
   return text === '' ? NULL_MARK : text;
 }
 
+/** The vault values of one row of one entity, appended to `out` ({@link pushVaultValues}). */
+type VaultPush = (row: Readonly<Record<string, unknown>>, out: unknown[]) => void;
+
 /**
- * What {@link pushVaultValues} does for one entity, worked out once from the declaration: the fields
- * any hash key reads (each normalised once per row, though a link reads them again), the keys as
- * indexes into them, and the hashdiff's fields.
+ * Compiles the vault values of `entity` from the declaration into one function: each field any hash
+ * key reads is normalised once, each key and the hashdiff are one concatenation and one digest.
+ * Generated code because its constant field names (`row["vin"]`) are property loads V8 caches, where a
+ * loop over the names (`row[fields[i]]`) looks each one up anew (docs/design/load-fast-path.md).
  */
-interface VaultPlan {
-  readonly keyFields: readonly string[];
-  readonly keys: ReadonlyArray<readonly number[]>;
-  readonly diff: readonly string[];
-}
-
-function vaultPlan(entity: Entity): VaultPlan {
+function compileVaultPush(entity: Entity): VaultPush {
   const keyFields: string[] = [];
-  const keys = hashKeysOf(entity).map((k) =>
-    k.of.map((f) => {
-      if (!keyFields.includes(f)) keyFields.push(f);
-      return keyFields.indexOf(f);
-    }),
-  );
-  return { keyFields, keys, diff: DESCRIPTIVE_FIELDS[entity] };
+  const keyOf = (f: string): string => {
+    if (!keyFields.includes(f)) keyFields.push(f);
+    return `k${keyFields.indexOf(f)}`;
+  };
+  const keys = hashKeysOf(entity).map((k) => `md5(${k.of.map(keyOf).join(' + S + ')})`);
+  const field = (f: string): string => `row[${JSON.stringify(f)}]`;
+  const diff = `md5(${DESCRIPTIVE_FIELDS[entity].map((f) => `norm(${field(f)})`).join(' + S + ')})`;
+  const body = [...keyFields.map((f, i) => `const k${i} = norm(${field(f)});`), `out.push(${[...keys, diff].join(', ')});`].join('\n');
+  const make = new Function('md5', 'norm', 'S', `return (row, out) => {\n${body}\n};`) as (md5: (t: string) => string, norm: (v: unknown) => string, s: string) => VaultPush;
+  return make(md5, norm, SEPARATOR);
 }
 
-const PLANS: Readonly<Record<Entity, VaultPlan>> = {
-  cars: vaultPlan('cars'),
-  customers: vaultPlan('customers'),
-  subscriptions: vaultPlan('subscriptions'),
+const VAULT_PUSH: Readonly<Record<Entity, VaultPush>> = {
+  cars: compileVaultPush('cars'),
+  customers: compileVaultPush('customers'),
+  subscriptions: compileVaultPush('subscriptions'),
 };
-
-/** The normalised business keys of the row being hashed (the load's thread hashes one row at a time). */
-const normalisedKeys: string[] = [];
 
 /**
  * Appends the vault columns of a valid row to `out`, in VAULT_FIELDS order: the same values as
- * {@link vaultColumns}, without its intermediate arrays and object, built by string concatenation (a
- * subscription's five digests are the load's largest cost after SQLite itself).
+ * {@link vaultColumns}, without its intermediate arrays and object (a subscription's five digests are
+ * the load's largest cost after SQLite itself).
  */
 export function pushVaultValues(entity: Entity, row: Readonly<Record<string, unknown>>, out: unknown[]): void {
-  const plan = PLANS[entity];
-  const { keyFields, keys, diff } = plan;
-  for (let i = 0; i < keyFields.length; i++) normalisedKeys[i] = norm(row[keyFields[i]]);
-  for (let k = 0; k < keys.length; k++) {
-    const of = keys[k];
-    let text = normalisedKeys[of[0]];
-    for (let i = 1; i < of.length; i++) text += SEPARATOR + normalisedKeys[of[i]];
-    out.push(md5(text));
-  }
-  let text = norm(row[diff[0]]);
-  for (let i = 1; i < diff.length; i++) text += SEPARATOR + norm(row[diff[i]]);
-  out.push(md5(text));
+  VAULT_PUSH[entity](row, out);
 }
