@@ -2,8 +2,8 @@
  * One block of lake lines (a batch's worth) turned into at most one INSERT batch of valid rows and the
  * block's rejects: each line parsed, validated, given its vault hash columns and packed. A block needs
  * nothing but its own lines, so it is prepared the same on the load's thread or in a prepare worker
- * (PrepareWorkerPool.ts); what needs the whole partition in order (duplicate ids, the books) stays
- * with the load.
+ * (PrepareWorkerPool.ts); what needs the whole partition in order (repeated ids) stays with
+ * FastPartitionPreparer.ts, and the books with the load.
  */
 import type { Entity } from '../../entities.js';
 import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
