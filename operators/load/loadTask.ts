@@ -20,13 +20,15 @@ import { readManifest } from '../lake/reader.js';
 import type { RawConnection } from './BatchWriter.js';
 import { fastPartitionPreparer } from './fast/FastPartitionPreparer.js';
 import { PartitionWriter } from './fast/PartitionWriter.js';
-import type { BatchSink, PartitionToLoad } from './interfaces.js';
+import type { BatchSink, PartitionPreparer, PartitionToLoad } from './interfaces.js';
 import { rawModels } from './models.js';
 
 /** Options of {@link loadTask}. */
 export interface LoadOptions {
   /** The entity to load. */
   readonly entity: Entity;
+  /** What reads, validates and hashes the partition; default the fast one (fast/) with the settings' workers. */
+  readonly preparer?: PartitionPreparer;
 }
 
 /** What a load returns (logged by the scheduler). */
@@ -92,7 +94,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   // The background checkpoint has no task to report to; the next load reports its failure.
   const checkpointError = lastCheckpointError(ctx.settings.warehouseDb);
   if (checkpointError) ctx.log.warn(`the warehouse's last background WAL checkpoint failed: ${checkpointError.message}`);
-  const preparer = await fastPartitionPreparer(ctx.settings.load, ctx.log);
+  const preparer = opts.preparer ?? (await fastPartitionPreparer(ctx.settings.load, ctx.log));
   const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal };
   let loaded = 0;
   let rejected = 0;
