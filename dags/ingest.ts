@@ -29,6 +29,6 @@ export default defineDag({
   schedule: '@daily',
   startDate: '2022-01-01',
   catchup: false,
-  description: 'extract and load cars, customers, subscriptions; build the Data Vault core',
+  description: `extract and load ${ENTITIES.join(', ')}; build the Data Vault core`,
   tasks,
 });
