@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import type { Logger, TaskContext } from '../scheduler/interfaces.js';
-import type { Entity } from '../operators/entities.js';
 import { loadSettings } from '../scheduler/settings.js';
+import { ENTITIES, type Entity } from '../operators/entities.js';
 import { extractEntity } from '../operators/extract/extractTask.js';
 import { loadEntity } from '../operators/load/loadTask.js';
 import { closeWarehouses, settleWarehouses } from '../operators/warehouse.js';
@@ -44,7 +44,6 @@ const sizes: DatasetSizes = {
   customers: Math.round(500_000 * scale),
   subscriptions: Math.round(1_000_000 * scale),
 };
-const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];
 const total = sizes.cars + sizes.customers + sizes.subscriptions;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'drivetrain-bench-ingest-'));
 

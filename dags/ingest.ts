@@ -9,20 +9,17 @@ import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
 import { selectionOf } from './_pipeline.js';
 import { defineDag } from '../scheduler/dag.js';
 import type { TaskSpec } from '../scheduler/interfaces.js';
-import type { Entity } from '../operators/entities.js';
-
-const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];
+import { ENTITIES, isEntity } from '../operators/entities.js';
 
 const tasks: Record<string, TaskSpec> = {};
 for (const entity of ENTITIES) {
   tasks[`extract_${entity}`] = { run: extractTask({ entity }), description: `fetch ${entity} into the lake partition ds` };
   tasks[`load_${entity}`] = { run: loadTask({ entity }), upstream: [`extract_${entity}`], description: `replace raw ${entity} partition ds` };
 }
-const entities: readonly string[] = ENTITIES;
 Object.assign(
   tasks,
   modelTaskSpecs(selectionOf('ingest'), {
-    sourceTask: (source) => (entities.includes(source) ? `load_${source}` : undefined),
+    sourceTask: (source) => (isEntity(source) ? `load_${source}` : undefined),
     testTaskId: 'test_core',
   }),
 );
@@ -32,6 +29,6 @@ export default defineDag({
   schedule: '@daily',
   startDate: '2022-01-01',
   catchup: false,
-  description: 'extract and load cars, customers, subscriptions; build the Data Vault core',
+  description: `extract and load ${ENTITIES.join(', ')}; build the Data Vault core`,
   tasks,
 });

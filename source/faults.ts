@@ -3,7 +3,8 @@
  * tests and demos can exercise retries, timeouts, the circuit breaker and load validation. Decisions
  * come from a seeded PRNG, so a fault pattern is reproducible.
  */
-import type { EntityName, Row } from './generator.js';
+import type { EntityName } from '../operators/entities.js';
+import type { Row } from './generator.js';
 import { Prng, mix32 } from './prng.js';
 
 /** Faults applied to the data routes (never to /healthz or /openapi.json). Mutable at runtime. */

@@ -7,8 +7,7 @@
 import { CAR_MODELS, CITIES, COMPANY_FORMS, COMPANY_WORDS, FIRST_NAMES, LAST_NAMES, STREET_STEMS, STREET_SUFFIXES } from './germanData.js';
 import type { City, CarModel } from './germanData.js';
 import { Prng, mix32 } from './prng.js';
-
-export type EntityName = 'cars' | 'customers' | 'subscriptions';
+import type { EntityName } from '../operators/entities.js';
 
 /** One source row, with the original field names. */
 export type Row = Record<string, string | number | null>;

@@ -1,70 +1,49 @@
 /** The OpenAPI 3 document of the sample source service, served at /openapi.json. */
-import type { EntityName } from './generator.js';
+import { ENTITIES, ENTITY_SPECS, sourceRoutes, type EntityName, type FieldSpec } from '../operators/entities.js';
 
-const str = { type: 'string' };
-const nstr = { type: 'string', nullable: true };
-const dt = { type: 'string', description: 'ISO 8601 without zone, e.g. 2023-10-21T23:17:35.945166 (UTC)' };
+const DATETIME = 'ISO 8601 without zone, e.g. 2023-10-21T23:17:35.945166 (UTC)';
 
-const SCHEMAS: Record<EntityName, object> = {
-  cars: {
-    type: 'object',
-    required: ['id'],
-    properties: {
-      id: str,
-      vin: str,
-      brand: str,
-      model: str,
-      engine_type: { type: 'string', enum: ['electric', 'hybrid', 'gasoline', 'diesel'] },
-      license_plate: str,
-      registration_date: dt,
-      deregistration_date: { ...dt, nullable: true },
-    },
-  },
-  customers: {
-    type: 'object',
-    required: ['id'],
-    properties: {
-      id: str,
-      first_name: nstr,
-      second_name: nstr,
-      type: { type: 'string', enum: ['b2b', 'b2c'] },
-      company_name: nstr,
-      address_city: str,
-      address_zip: str,
-      address_street: str,
-      address_street_house: str,
-    },
-  },
-  subscriptions: {
-    type: 'object',
-    required: ['id'],
-    properties: {
-      id: str,
-      customer_id: str,
-      car_id: str,
-      created_at: dt,
-      start_date: dt,
-      term_month: { type: 'string', enum: ['six', 'twelve'] },
-      monthly_rate: { type: 'number' },
-    },
-  },
-};
+/** The OpenAPI schema of one declared field. */
+function fieldSchema(field: FieldSpec): object {
+  const nullable = field.nullable ? { nullable: true } : {};
+  switch (field.type) {
+    case 'key':
+    case 'text':
+      return { type: 'string', ...nullable };
+    case 'datetime':
+      return { type: 'string', description: DATETIME, ...nullable };
+    case 'enum':
+      return { type: 'string', enum: field.values, ...nullable };
+    case 'number':
+      return { type: 'number', ...nullable };
+  }
+}
 
-const SCHEMA_NAME: Record<EntityName, string> = { cars: 'Car', customers: 'Customer', subscriptions: 'Subscription' };
+function entitySchema(entity: EntityName): object {
+  const { fields, businessKey } = ENTITY_SPECS[entity];
+  return { type: 'object', required: [businessKey], properties: Object.fromEntries(fields.map((f) => [f.name, fieldSchema(f)])) };
+}
+
+/** The component name of an entity's rows: its hub's name, capitalised ('Car'). */
+function schemaName(entity: EntityName): string {
+  const { hub } = ENTITY_SPECS[entity];
+  return hub.charAt(0).toUpperCase() + hub.slice(1);
+}
 
 /** Builds the document; `serverUrl` is where this instance listens. */
 export function openApiDocument(serverUrl: string): object {
   const paths: Record<string, object> = {};
-  for (const entity of Object.keys(SCHEMAS) as EntityName[]) {
-    const ref = { $ref: `#/components/schemas/${SCHEMA_NAME[entity]}` };
-    paths[`/${entity}/`] = {
+  for (const entity of ENTITIES) {
+    const ref = { $ref: `#/components/schemas/${schemaName(entity)}` };
+    const routes = sourceRoutes(entity);
+    paths[routes.unpaged] = {
       get: {
         summary: `All ${entity} in one JSON array (the original unpaged API), ordered by id`,
         operationId: `list_${entity}`,
         responses: { '200': { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: ref } } } } },
       },
     };
-    paths[`/v1/${entity}`] = {
+    paths[routes.paged] = {
       get: {
         summary: `One page of ${entity}, ordered by id (keyset paging)`,
         operationId: `page_${entity}`,
@@ -96,6 +75,6 @@ export function openApiDocument(serverUrl: string): object {
     info: { title: 'Drivetrain sample source', version: '1.0.0', description: 'Cars, customers and subscriptions of a car-subscription company.' },
     servers: [{ url: serverUrl }],
     paths,
-    components: { schemas: Object.fromEntries(Object.entries(SCHEMAS).map(([e, s]) => [SCHEMA_NAME[e as EntityName], s])) },
+    components: { schemas: Object.fromEntries(ENTITIES.map((e) => [schemaName(e), entitySchema(e)])) },
   };
 }

@@ -4,26 +4,14 @@
  * the server can stream any amount in flat memory and page by keyset.
  */
 import sqlite3 from 'sqlite3';
-import { generateRow, indexOfId, type DatasetSizes, type EntityName, type Row } from './generator.js';
+import { ENTITIES, ENTITY_SPECS, fieldNames, type EntityName } from '../operators/entities.js';
+import { generateRow, indexOfId, type DatasetSizes, type Row } from './generator.js';
 
-/** The entities the service serves, in the original API's field order. */
-export const FIELDS: Readonly<Record<EntityName, readonly string[]>> = {
-  cars: ['id', 'vin', 'brand', 'model', 'engine_type', 'license_plate', 'registration_date', 'deregistration_date'],
-  customers: [
-    'id',
-    'first_name',
-    'second_name',
-    'type',
-    'company_name',
-    'address_city',
-    'address_zip',
-    'address_street',
-    'address_street_house',
-  ],
-  subscriptions: ['id', 'customer_id', 'car_id', 'created_at', 'start_date', 'term_month', 'monthly_rate'],
-};
+/** The entities the service serves, in the original API's field order (from the declaration). */
+export const FIELDS: Readonly<Record<EntityName, readonly string[]>> = Object.fromEntries(ENTITIES.map((e) => [e, fieldNames(e)])) as Record<EntityName, readonly string[]>;
 
-const DATETIME_FIELDS = new Set(['registration_date', 'deregistration_date', 'created_at', 'start_date']);
+/** The fields the SQLite file stores with a ' ' where the API prints 'T'. */
+const DATETIME_FIELDS = new Set(ENTITIES.flatMap((e) => ENTITY_SPECS[e].fields.filter((f) => f.type === 'datetime').map((f) => f.name)));
 
 /** A cursor the source cannot place (not one of its ids); the server answers 400. */
 export class BadCursorError extends Error {
@@ -84,7 +72,7 @@ export class SqliteRowSource implements RowSource {
       const d = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => (err ? reject(err) : resolve(d)));
     });
     const source = new SqliteRowSource(db);
-    for (const entity of Object.keys(FIELDS) as EntityName[]) {
+    for (const entity of ENTITIES) {
       const found = await source.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type='table' AND name=?`, [entity]);
       if (found.length === 0) {
         await source.close();

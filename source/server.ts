@@ -7,7 +7,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultInjector, noFaults, type FaultOptions } from './faults.js';
-import type { DatasetSizes, EntityName, Row } from './generator.js';
+import { ENTITIES, sourceRoutes, type EntityName } from '../operators/entities.js';
+import type { DatasetSizes, Row } from './generator.js';
 import { openApiDocument } from './openapi.js';
 import { BadCursorError, GeneratedRowSource, SqliteRowSource, type RowSource } from './rowSource.js';
 
@@ -43,7 +44,6 @@ export interface SourceServer {
   close(): Promise<void>;
 }
 
-const ENTITIES: readonly EntityName[] = ['cars', 'customers', 'subscriptions'];
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 100_000;
 
@@ -58,9 +58,12 @@ function decodeCursor(cursor: string): string {
 }
 
 function route(pathname: string): { entity: EntityName; paged: boolean } | undefined {
+  // Each route answers with or without its trailing slash: clients differ in which they send.
+  const bare = pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
   for (const entity of ENTITIES) {
-    if (pathname === `/${entity}/` || pathname === `/${entity}`) return { entity, paged: false };
-    if (pathname === `/v1/${entity}` || pathname === `/v1/${entity}/`) return { entity, paged: true };
+    const routes = sourceRoutes(entity);
+    if (bare === routes.unpaged.replace(/\/$/, '')) return { entity, paged: false };
+    if (bare === routes.paged.replace(/\/$/, '')) return { entity, paged: true };
   }
   return undefined;
 }

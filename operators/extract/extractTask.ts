@@ -31,7 +31,7 @@ export interface ExtractResult {
 
 /** Bytes buffered before they are handed to the gzip stream in the unpaged mode. */
 const FLUSH_BYTES = 256 * 1024;
-/** A row buffer's starting size: a 5000-row page of ~270-byte rows fits without growing (it grows for bigger pages). */
+/** A row buffer's starting size: a page of the default 5000 source rows fits without growing (it grows for bigger pages). */
 const PAGE_BYTES = 1536 * 1024;
 
 /** True when the source does not know a route at all (404), as the original service and `/v1/...`. */

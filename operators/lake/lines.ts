@@ -1,8 +1,8 @@
 /** Lake lines as text: a block of whole lines' UTF-8 bytes (each ending in '\n') decoded and split. */
 
 /**
- * Bytes decoded per string. Larger strings land in V8's large-object space, which the ingest bench
- * measured as a higher peak RSS; smaller ones cost more calls.
+ * Bytes decoded per string. Larger strings land in V8's large-object space, which raises the ingest's
+ * peak RSS; smaller ones cost more calls.
  */
 const PIECE_BYTES = 64 * 1024;
 

@@ -57,7 +57,7 @@ export interface LakeBlockOptions {
  * The lines of a complete partition, in order, verified, in blocks of `linesPerBlock` lines as bytes.
  * Bytes rather than strings: a block can go to another thread as it is, and text decoded only where it
  * is parsed dies young (strings held across young-generation GCs were most of what the load's thread
- * promoted to its old generation, measured).
+ * promoted to its old generation).
  */
 export async function* readLakeBlocks(lakeDir: string, entity: string, ds: string, opts: LakeBlockOptions): AsyncGenerator<LakeBlock> {
   const { linesPerBlock, allocate = Buffer.allocUnsafeSlow } = opts;

@@ -1,23 +1,19 @@
 /**
- * The raw tables' columns: the source's fields, then the vault's hash columns. Apart from the Sequelize
- * models (models.ts) so the load's preparation, which also runs in a worker thread, needs no Sequelize.
+ * The raw tables' columns, from the entity declaration (operators/entities.ts): the source's fields,
+ * then the vault's hash columns. Apart from the Sequelize models (models.ts) so the load's
+ * preparation, which also runs in a worker thread, needs no Sequelize.
  */
-import type { Entity } from '../entities.js';
-import { DESCRIPTIVE_FIELDS } from './hashing.js';
+import { ENTITIES, fieldNames, hashKeysOf, type Entity } from '../entities.js';
+
+function perEntity(of: (entity: Entity) => readonly string[]): Readonly<Record<Entity, readonly string[]>> {
+  return Object.fromEntries(ENTITIES.map((e) => [e, of(e)])) as Record<Entity, readonly string[]>;
+}
 
 /** The source's fields of each entity, in the contract's order. */
-export const SOURCE_FIELDS: Readonly<Record<Entity, readonly string[]>> = {
-  cars: ['id', ...DESCRIPTIVE_FIELDS.cars],
-  customers: ['id', ...DESCRIPTIVE_FIELDS.customers],
-  subscriptions: ['id', 'customer_id', 'car_id', ...DESCRIPTIVE_FIELDS.subscriptions],
-};
+export const SOURCE_FIELDS: Readonly<Record<Entity, readonly string[]>> = perEntity(fieldNames);
 
-/** The vault columns each raw table carries (computed at load by hashing.ts). */
-export const VAULT_FIELDS: Readonly<Record<Entity, readonly string[]>> = {
-  cars: ['hk_car', 'hashdiff'],
-  customers: ['hk_customer', 'hashdiff'],
-  subscriptions: ['hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'],
-};
+/** The vault columns each raw table carries (computed at load by hashing.ts): hash keys, then the hashdiff. */
+export const VAULT_FIELDS: Readonly<Record<Entity, readonly string[]>> = perEntity((e) => [...hashKeysOf(e).map((k) => k.column), 'hashdiff']);
 
 /** Every column of a raw table, in table order. */
 export function rawColumns(entity: Entity): readonly string[] {

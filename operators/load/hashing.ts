@@ -5,7 +5,7 @@
  */
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
-import type { Entity } from '../entities.js';
+import { ENTITY_SPECS, hashKeysOf, type Entity } from '../entities.js';
 
 const NULL_MARK = '^^';
 const SEPARATOR = '||';
@@ -17,7 +17,7 @@ function normalise(value: unknown): string {
   return text === '' ? NULL_MARK : text;
 }
 
-/** crypto.hash (Node >= 20.12) is the one-shot digest: ~4x faster than createHash for short inputs. */
+/** crypto.hash (Node >= 20.12) is the one-shot digest: much cheaper than createHash for short inputs. */
 const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 function md5(text: string): string {
@@ -31,18 +31,9 @@ export function hashKey(...businessKeys: unknown[]): string {
 
 /** The descriptive fields of each entity, in the contract's order: what its hashdiff covers. */
 export const DESCRIPTIVE_FIELDS: Readonly<Record<Entity, readonly string[]>> = {
-  cars: ['vin', 'brand', 'model', 'engine_type', 'license_plate', 'registration_date', 'deregistration_date'],
-  customers: [
-    'first_name',
-    'second_name',
-    'type',
-    'company_name',
-    'address_city',
-    'address_zip',
-    'address_street',
-    'address_street_house',
-  ],
-  subscriptions: ['created_at', 'start_date', 'term_month', 'monthly_rate'],
+  cars: ENTITY_SPECS.cars.hashdiff,
+  customers: ENTITY_SPECS.customers.hashdiff,
+  subscriptions: ENTITY_SPECS.subscriptions.hashdiff,
 };
 
 /** Hashdiff of a row: changes exactly when one of its entity's descriptive fields changes. */
@@ -52,20 +43,10 @@ export function hashDiff(entity: Entity, row: Readonly<Record<string, unknown>>)
 
 /** The vault columns a raw row of `entity` carries besides the source's fields. */
 export function vaultColumns(entity: Entity, row: Readonly<Record<string, unknown>>): Record<string, string> {
-  switch (entity) {
-    case 'cars':
-      return { hk_car: hashKey(row.id), hashdiff: hashDiff(entity, row) };
-    case 'customers':
-      return { hk_customer: hashKey(row.id), hashdiff: hashDiff(entity, row) };
-    case 'subscriptions':
-      return {
-        hk_subscription: hashKey(row.id),
-        hk_customer: hashKey(row.customer_id),
-        hk_car: hashKey(row.car_id),
-        hk_subscription_link: hashKey(row.id, row.customer_id, row.car_id),
-        hashdiff: hashDiff(entity, row),
-      };
-  }
+  const columns: Record<string, string> = {};
+  for (const k of hashKeysOf(entity)) columns[k.column] = hashKey(...k.of.map((f) => row[f]));
+  columns.hashdiff = hashDiff(entity, row);
+  return columns;
 }
 
 /** normalise() for the load's hot path: a string needs no String() call, and most need no trim. */
@@ -75,41 +56,40 @@ function norm(value: unknown): string {
   return text === '' ? NULL_MARK : text;
 }
 
+/** The vault values of one row of one entity, appended to `out` ({@link pushVaultValues}). */
+type VaultPush = (row: Readonly<Record<string, unknown>>, out: unknown[]) => void;
+
+/**
+ * Compiles the vault values of `entity` from the declaration into one function: each field any hash
+ * key reads is normalised once, each key and the hashdiff are one concatenation and one digest.
+ * Generated code because its constant field names (`row["vin"]`) are property loads V8 caches, where a
+ * loop over the names (`row[fields[i]]`) looks each one up anew (docs/design/load-fast-path.md).
+ */
+function compileVaultPush(entity: Entity): VaultPush {
+  const keyFields: string[] = [];
+  const keyOf = (f: string): string => {
+    if (!keyFields.includes(f)) keyFields.push(f);
+    return `k${keyFields.indexOf(f)}`;
+  };
+  const keys = hashKeysOf(entity).map((k) => `md5(${k.of.map(keyOf).join(' + S + ')})`);
+  const field = (f: string): string => `row[${JSON.stringify(f)}]`;
+  const diff = `md5(${DESCRIPTIVE_FIELDS[entity].map((f) => `norm(${field(f)})`).join(' + S + ')})`;
+  const body = [...keyFields.map((f, i) => `const k${i} = norm(${field(f)});`), `out.push(${[...keys, diff].join(', ')});`].join('\n');
+  const make = new Function('md5', 'norm', 'S', `return (row, out) => {\n${body}\n};`) as (md5: (t: string) => string, norm: (v: unknown) => string, s: string) => VaultPush;
+  return make(md5, norm, SEPARATOR);
+}
+
+const VAULT_PUSH: Readonly<Record<Entity, VaultPush>> = {
+  cars: compileVaultPush('cars'),
+  customers: compileVaultPush('customers'),
+  subscriptions: compileVaultPush('subscriptions'),
+};
+
 /**
  * Appends the vault columns of a valid row to `out`, in VAULT_FIELDS order: the same values as
- * {@link vaultColumns}, without the intermediate arrays and object (a subscription's five digests are
- * the load's largest cost after SQLite itself); each business key is normalised once, not twice.
+ * {@link vaultColumns}, without its intermediate arrays and object (a subscription's five digests are
+ * the load's largest cost after SQLite itself).
  */
 export function pushVaultValues(entity: Entity, row: Readonly<Record<string, unknown>>, out: unknown[]): void {
-  const S = SEPARATOR;
-  switch (entity) {
-    case 'cars':
-      out.push(
-        md5(norm(row.id)),
-        md5(norm(row.vin) + S + norm(row.brand) + S + norm(row.model) + S + norm(row.engine_type) + S + norm(row.license_plate) + S + norm(row.registration_date) + S + norm(row.deregistration_date)),
-      );
-      return;
-    case 'customers':
-      out.push(
-        md5(norm(row.id)),
-        md5(
-          norm(row.first_name) + S + norm(row.second_name) + S + norm(row.type) + S + norm(row.company_name) + S +
-            norm(row.address_city) + S + norm(row.address_zip) + S + norm(row.address_street) + S + norm(row.address_street_house),
-        ),
-      );
-      return;
-    case 'subscriptions': {
-      const id = norm(row.id);
-      const customer = norm(row.customer_id);
-      const car = norm(row.car_id);
-      out.push(
-        md5(id),
-        md5(customer),
-        md5(car),
-        md5(id + S + customer + S + car),
-        md5(norm(row.created_at) + S + norm(row.start_date) + S + norm(row.term_month) + S + norm(row.monthly_rate)),
-      );
-      return;
-    }
-  }
+  VAULT_PUSH[entity](row, out);
 }

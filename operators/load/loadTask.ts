@@ -1,30 +1,33 @@
 /**
  * The load operator: replaces the raw table's processing_date = ds partition from the complete lake
- * partition for ds (never calling the source), in ONE transaction. Each row is validated; bad rows go
- * to `rejects` with a one-line reason. Rows and rejects are committed together, then the books are
- * checked (lake rows = loaded + rejected, inside the transaction: a mismatch rolls back) and the reject
- * share (after commit: the rows and rejects stay for inspection, and the task fails with
- * NonRetryableError so the DAG stops before the vault).
+ * partition for ds (never calling the source), in ONE transaction. It reads the partition, validates
+ * each row (bad rows go to `rejects` with a one-line reason), computes the vault's hash columns and
+ * inserts the rows and rejects together; then the books are checked (lake rows = loaded + rejected,
+ * inside the transaction: a mismatch rolls back) and the reject share (after commit: the rows and
+ * rejects stay for inspection, and the task fails with NonRetryableError so the DAG stops before the
+ * vault). Reading, validating and hashing happen in a {@link PartitionPreparer}, inserting in a
+ * {@link BatchSink} (interfaces.ts): fast/ implements both for speed (docs/design/load-fast-path.md).
  */
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.js';
 import type { Entity } from '../entities.js';
 import { checkpointInBackground, lastCheckpointError, openWarehouse, syncWal } from '../warehouse.js';
-import { LakePartitionError } from '../lake/LakePartitionError.js';
-import { readManifest } from '../lake/reader.js';
 import type { WarehouseSession } from '../warehouse/interfaces.js';
-import { BatchWriter } from './BatchWriter.js';
-import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
+import { LakePartitionError } from '../lake/LakePartitionError.js';
+import type { LakeManifest } from '../lake/manifest.js';
+import { readManifest } from '../lake/reader.js';
+import { fastPartitionPreparer } from './fast/FastPartitionPreparer.js';
+import { PartitionWriter } from './fast/PartitionWriter.js';
+import type { BatchSink, PartitionPreparer, PartitionToLoad } from './interfaces.js';
 import { ensureRawTables } from './models.js';
-import { rejectBatchBuilder, rowBatchBuilder, rowValues } from './blockPreparer.js';
-import { sharedPrepareWorkerPool } from './PrepareWorkerPool.js';
-import { prepareRows, type PrepareInput, type Suspect } from './rowPreparer.js';
 
 /** Options of {@link loadTask}. */
 export interface LoadOptions {
   /** The entity to load. */
   readonly entity: Entity;
+  /** What reads, validates and hashes the partition; default the fast one (fast/) with the settings' workers. */
+  readonly preparer?: PartitionPreparer;
 }
 
 /** What a load returns (logged by the scheduler). */
@@ -48,102 +51,68 @@ async function existingIds(session: WarehouseSession, entity: Entity, ds: string
   return found;
 }
 
-/** Loads the lake partition of ctx.ds for `entity` into its raw table. */
-export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<LoadResult> {
-  const { entity } = opts;
-  const { ds } = ctx;
-  let manifest;
+/** The manifest of the lake partition, which exists only once the partition is complete. */
+async function completeManifest(lakeDir: string, entity: Entity, ds: string): Promise<LakeManifest> {
   try {
-    manifest = await readManifest(ctx.settings.lakeDir, entity, ds);
+    return await readManifest(lakeDir, entity, ds);
   } catch (err) {
     // Retrying the load cannot make the partition appear; the extract must run (again).
     if (err instanceof LakePartitionError) throw new NonRetryableError(err.message, { cause: err });
     throw err;
   }
+}
+
+/** Fails the task when more than the allowed share of the partition's rows was rejected. */
+function checkRejectShare(result: LoadResult, maxRejectShare: number): void {
+  const { entity, ds, fetched, rejected } = result;
+  const share = fetched === 0 ? 0 : rejected / fetched;
+  if (share > maxRejectShare) {
+    throw new NonRetryableError(
+      `load of ${entity} for ${ds}: ${rejected} of ${fetched} rows rejected (${(share * 100).toFixed(2)}%), ` +
+        `more than the allowed ${(maxRejectShare * 100).toFixed(2)}%; the valid rows and the rejects are committed: ` +
+        `see rejects where source = '${entity}' and processing_date = '${ds}'`,
+    );
+  }
+}
+
+/** Loads the lake partition of ctx.ds for `entity` into its raw table. */
+export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<LoadResult> {
+  const { entity } = opts;
+  const { ds } = ctx;
+  const manifest = await completeManifest(ctx.settings.lakeDir, entity, ds);
   const warehouse = await openWarehouse(ctx.settings.warehouseDb);
   await ensureRawTables(warehouse);
   // The background checkpoint has no task to report to; the next load reports its failure.
   const checkpointError = lastCheckpointError(ctx.settings.warehouseDb);
   if (checkpointError) ctx.log.warn(`the warehouse's last background WAL checkpoint failed: ${checkpointError.message}`);
-  // Source fields, then the vault's (rowValues' order); processing_date is bound per batch.
-  const columns = [...SOURCE_FIELDS[entity], ...VAULT_FIELDS[entity]];
+  const preparer = opts.preparer ?? (await fastPartitionPreparer(ctx.settings.load, ctx.log));
+  const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal };
   let loaded = 0;
   let rejected = 0;
 
-  const { batchRows, prepareWorkers } = ctx.settings.load;
-  let workers;
-  if (prepareWorkers > 0) {
-    try {
-      workers = await sharedPrepareWorkerPool(prepareWorkers, batchRows);
-    } catch (err) {
-      // The workers only make the load faster: without them it prepares every block itself.
-      ctx.log.warn(`load prepare workers did not start, preparing on the load's own thread: ${(err as Error).message}`);
-    }
-  }
-  // More rows with repeated ids than the reject share allows would fail the load at the end anyway;
-  // failing as soon as they are seen keeps a broken partition (every page twice) from holding them all
-  // in memory. The slack covers the filter's false hits (normally none: see IdHashSet).
-  const maxSuspects = Math.floor(ctx.settings.load.maxRejectShare * manifest.rows) + 100;
-  const input: PrepareInput = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, batchRows, workers, signal: ctx.signal, maxSuspects };
-
   await warehouse.transaction(async (session) => {
     // The transaction's connection is its own and closes with it, so this setting ends with the load:
-    // the WAL it writes (hundreds of MB for a large partition) is copied into the database in the
-    // background after the commit, not by the commit itself: the next load need not wait for the copy.
+    // the WAL it writes is copied into the database in the background after the commit, not by the
+    // commit itself, so the next load need not wait for the copy (docs/design/wal-checkpoint.md).
     await session.run('PRAGMA wal_autocheckpoint = 0');
     await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
     await session.run(`DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
-    // One prepared statement per batch form (an ORM's bulk create builds SQL text per row).
-    const rows = new BatchWriter(session, entity, columns, [['processing_date', ds]]);
-    const rejects = new BatchWriter(session, 'rejects', ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
+    const sink: BatchSink = new PartitionWriter(session, entity, ds, (ids) => existingIds(session, entity, ds, ids));
     try {
-      let suspects: readonly Suspect[] = [];
-      for await (const event of prepareRows(input)) {
+      for await (const prepared of preparer.prepare(partition, (ids) => sink.inserted(ids))) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
-        if (event.type === 'rows') {
-          loaded += event.batch.rows;
-          await rows.write(event.batch);
-        } else if (event.type === 'rejects') {
-          rejected += event.batch.rows;
-          await rejects.write(event.batch);
-        } else {
-          suspects = event.suspects;
-        }
+        if (prepared.into === 'rows') loaded += prepared.batch.rows;
+        else rejected += prepared.batch.rows;
+        await sink.write(prepared);
       }
-      await rows.flush();
-      if (suspects.length > 0) {
-        // Ids the hash filter flagged: a duplicate when the id is really in the partition already.
-        const inserted = await existingIds(session, entity, ds, [...new Set(suspects.map((s) => s.row.id as string))]);
-        const rowBatches = rowBatchBuilder(entity, batchRows);
-        const rejectBatches = rejectBatchBuilder(batchRows);
-        for (const s of suspects) {
-          const id = s.row.id as string;
-          if (inserted.has(id)) {
-            rejected++;
-            const full = rejectBatches.add([s.line, `id: duplicate within the partition (value ${JSON.stringify(id)})`]);
-            if (full) await rejects.write(full);
-          } else {
-            inserted.add(id);
-            loaded++;
-            const full = rowBatches.add(rowValues(entity, s.row));
-            if (full) await rows.write(full);
-          }
-        }
-        const lastRows = rowBatches.take();
-        if (lastRows) await rows.write(lastRows);
-        const lastRejects = rejectBatches.take();
-        if (lastRejects) await rejects.write(lastRejects);
-        await rows.flush();
-      }
-      await rejects.flush();
+      await sink.flush();
     } finally {
-      await rows.close();
-      await rejects.close();
+      await sink.close();
     }
     if (loaded + rejected !== manifest.rows) {
       throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
     }
-  }, { write: true });
+  });
   // Durable before the task reports success, as when the commit ran the checkpoint itself.
   await syncWal(ctx.settings.warehouseDb);
   void checkpointInBackground(ctx.settings.warehouseDb);
@@ -152,14 +121,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   rowsRejectedCounter.inc({ entity }, rejected);
   const result: LoadResult = { entity, ds, fetched: manifest.rows, loaded, rejected };
   ctx.log.info(`loaded ${entity} for ${ds}: fetched ${manifest.rows} = loaded ${loaded} + rejected ${rejected}`, { ...result });
-  const share = manifest.rows === 0 ? 0 : rejected / manifest.rows;
-  if (share > ctx.settings.load.maxRejectShare) {
-    throw new NonRetryableError(
-      `load of ${entity} for ${ds}: ${rejected} of ${manifest.rows} rows rejected (${(share * 100).toFixed(2)}%), ` +
-        `more than the allowed ${(ctx.settings.load.maxRejectShare * 100).toFixed(2)}%; the valid rows and the rejects are committed: ` +
-        `see rejects where source = '${entity}' and processing_date = '${ds}'`,
-    );
-  }
+  checkRejectShare(result, ctx.settings.load.maxRejectShare);
   return result;
 }
 

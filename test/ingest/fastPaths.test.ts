@@ -1,12 +1,11 @@
 import { expect } from 'chai';
-import type { Entity } from '../../operators/entities.js';
+import { ENTITIES, type Entity } from '../../operators/entities.js';
 import { generateRows } from '../../source/generator.js';
 import { FaultInjector, noFaults } from '../../source/faults.js';
 import { pushVaultValues, vaultColumns } from '../../operators/load/hashing.js';
 import { VAULT_FIELDS } from '../../operators/load/fields.js';
 import { fastValidRow, isIsoDateTime, validateRow } from '../../operators/load/validation.js';
 
-const ENTITIES: readonly Entity[] = ['cars', 'customers', 'subscriptions'];
 const sizes = { cars: 400, customers: 200, subscriptions: 400 };
 
 describe('load hot paths', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { IdHashSet } from '../../operators/load/IdHashSet.js';
+import { IdHashSet } from '../../operators/load/fast/IdHashSet.js';
 
 describe('id hash set', () => {
   it('says whether an id was seen, growing past its expected size', () => {

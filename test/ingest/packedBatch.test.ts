@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { packBatch, packedInsertSql, packedParams } from '../../operators/load/packedBatch.js';
+import { packBatch, packedInsertSql, packedParams } from '../../operators/load/fast/packedBatch.js';
 import { openDb, type SqliteConnection } from '../helpers/sqliteFile.js';
 
 const run = (db: SqliteConnection, sql: string, params: unknown[] = []) => db.run(sql, params);

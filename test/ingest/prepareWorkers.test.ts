@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import type { LakeBlock } from '../../operators/lake/reader.js';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
-import { BlobPool } from '../../operators/load/BlobPool.js';
+import { BlobPool } from '../../operators/load/fast/BlobPool.js';
 import { loadTask } from '../../operators/load/loadTask.js';
-import { PrepareWorkerError } from '../../operators/load/PrepareWorkerError.js';
-import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/PrepareWorkerPool.js';
+import { PrepareWorkerError } from '../../operators/load/fast/PrepareWorkerError.js';
+import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
 import { closeWarehouses } from '../../operators/warehouse.js';
 import type { Entity } from '../../operators/entities.js';
 import type { Settings } from '../../scheduler/settings.js';

@@ -1,32 +1,32 @@
 /**
  * Worker threads that prepare blocks of lake lines for the load (blockPreparer.ts), so a load's
- * JavaScript (parsing, validation, MD5, packing: ~5 us a row, more than SQLite's insert) runs on two
+ * JavaScript (parsing, validation, MD5, packing: more CPU a row than SQLite's insert) runs on two
  * cores instead of one. The load hands a block to a worker when one has room and prepares it itself
  * otherwise, so a busy or slow worker never stalls it.
  *
  * The workers run the preparation code bundled by esbuild into plain JavaScript: started through tsx,
- * a worker costs ~95 MB instead of ~45 MB (measured). The pool is shared by the process's loads and
+ * a worker costs twice the memory (docs/design/load-fast-path.md). The pool is shared by the process's loads and
  * does not keep the process alive.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
-import type { Entity } from '../entities.js';
-import type { LakeBlock } from '../lake/reader.js';
+import type { Entity } from '../../entities.js';
+import type { LakeBlock } from '../../lake/reader.js';
 import type { PreparedBlock } from './blockPreparer.js';
 import { PrepareThread } from './PrepareThread.js';
 import type { PrepareWorkerData } from './prepareWorker.js';
 
 /** Blocks a worker may hold (one being prepared, one waiting): enough to never leave it idle. */
 const BLOCKS_PER_WORKER = 2;
-/** The workers' young generation: V8's default (16 MB semi-spaces here) cost ~20 MB more peak RSS in the
- * ingest bench than 8 MB, at no measurable speed. */
+/** The workers' young generation: V8's default cost more peak RSS in the ingest bench than 8 MB, at no
+ * measurable speed (docs/design/load-fast-path.md). */
 const YOUNG_GENERATION_MB = 8;
 /**
- * The workers' old generation, from the block size. A worker holds one block at a time (a few MB at
- * most), but without a limit V8 lets garbage grow its heap to 30+ MB before a full GC: a 24 MB limit
- * took the ingest bench's peak RSS from 300-305 to 246-278 MB at the same speed (measured). 8 KB of
- * heap a line leaves room for rows far longer than the source's (~250 bytes).
+ * The workers' old generation, from the block size. A worker holds one block at a time, but without a
+ * limit V8 lets garbage grow its heap well past that before a full GC, which showed in the ingest
+ * bench's peak RSS at no gain in speed (docs/design/load-fast-path.md). 8 KB of heap a line leaves
+ * room for rows far longer than the source's.
  */
 function oldGenerationMb(batchRows: number): number {
   return 24 + Math.ceil((batchRows * 8) / 1024);

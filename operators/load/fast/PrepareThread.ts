@@ -5,11 +5,11 @@
  * Answers come on a port of their own, which {@link PrepareThread.poll} reads synchronously. A load
  * preparing blocks itself does not return to the event loop between blocks (its generator resumes in
  * microtasks), so answers delivered only as events waited behind it and the worker looked full while
- * idle: 99 of a load's 800 blocks went to the worker (measured), instead of about half.
+ * idle, getting far fewer than half the blocks (docs/design/load-fast-path.md).
  */
 import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
-import type { Entity } from '../entities.js';
-import type { LakeBlock } from '../lake/reader.js';
+import type { Entity } from '../../entities.js';
+import type { LakeBlock } from '../../lake/reader.js';
 import type { InsertBatch } from './BatchBuilder.js';
 import type { PreparedBlock } from './blockPreparer.js';
 import { BlobPool } from './BlobPool.js';

@@ -2,7 +2,7 @@
  * Reusable memory for packed batches. node-sqlite3 copies a bound blob when the statement is run, so a
  * batch's bytes are free again as soon as its INSERT has started. A fresh buffer per batch instead
  * lives until a full GC once it survives two young-generation GCs, which batches queued for a few
- * milliseconds behind a worker do: the pipeline's peak RSS was 40-50 MB higher that way (measured).
+ * milliseconds behind a worker do, and the peak RSS grows with them (docs/design/load-fast-path.md).
  */
 export class BlobPool {
   private readonly free: ArrayBuffer[] = [];

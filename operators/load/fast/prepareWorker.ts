@@ -3,8 +3,8 @@
  * posts them back, the packed bytes moved, not copied. Bundled and started by PrepareWorkerPool.ts.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import type { Entity } from '../entities.js';
-import { decodeLines } from '../lake/lines.js';
+import type { Entity } from '../../entities.js';
+import { decodeLines } from '../../lake/lines.js';
 import type { BatchBuilder } from './BatchBuilder.js';
 import { BlobPool } from './BlobPool.js';
 import { prepareBlock, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';

@@ -2,15 +2,13 @@
  * One block of lake lines (a batch's worth) turned into at most one INSERT batch of valid rows and the
  * block's rejects: each line parsed, validated, given its vault hash columns and packed. A block needs
  * nothing but its own lines, so it is prepared the same on the load's thread or in a prepare worker
- * (PrepareWorkerPool.ts); what needs the whole partition in order (duplicate ids, the books) stays
- * with the load.
+ * (PrepareWorkerPool.ts); what needs the whole partition in order (repeated ids) stays with
+ * FastPartitionPreparer.ts, and the books with the load.
  */
-import type { Entity } from '../entities.js';
+import type { Entity } from '../../entities.js';
 import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
-import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
-import { pushVaultValues } from './hashing.js';
+import { insertColumns, parseLine, rowValues } from '../rows.js';
 import { IdHashSet } from './IdHashSet.js';
-import { fastValidRow, validateRow, type ValidRow } from './validation.js';
 
 /** A block prepared: the batch of its valid rows, and its rejects. */
 export interface PreparedBlock {
@@ -25,38 +23,14 @@ export interface PreparedBlock {
   readonly rejects: ReadonlyArray<readonly [line: string, reason: string]>;
 }
 
-/** The values of a valid row in raw-table column order (source fields, then the vault's). */
-export function rowValues(entity: Entity, row: ValidRow): unknown[] {
-  const fields = SOURCE_FIELDS[entity];
-  const values: unknown[] = [];
-  for (let i = 0; i < fields.length; i++) values.push(row[fields[i]] ?? null);
-  pushVaultValues(entity, row, values);
-  return values;
-}
-
 /** Batches of raw rows ({@link rowValues}), packed where possible (into memory from `allocate`). */
 export function rowBatchBuilder(entity: Entity, batchRows: number, allocate?: (size: number) => Buffer): BatchBuilder {
-  return new BatchBuilder(SOURCE_FIELDS[entity].length + VAULT_FIELDS[entity].length, batchRows, true, allocate);
+  return new BatchBuilder(insertColumns(entity).length, batchRows, true, allocate);
 }
 
 /** Batches of rejects (`raw_json`, `reason`): few rows with long raw lines, so always JSON. */
 export function rejectBatchBuilder(batchRows: number): BatchBuilder {
   return new BatchBuilder(2, batchRows, false);
-}
-
-/** A lake line parsed and validated: the row, or why it is rejected. */
-export function parseLine(entity: Entity, line: string): { readonly row: ValidRow } | { readonly reason: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(line);
-  } catch {
-    return { reason: 'row: not valid JSON' };
-  }
-  // The plain-predicate check passes nearly every row; zod words the reason for the rest.
-  const row = fastValidRow(entity, parsed);
-  if (row !== undefined) return { row };
-  const v = validateRow(entity, parsed);
-  return v.ok ? { row: v.row } : { reason: v.reason };
 }
 
 /**

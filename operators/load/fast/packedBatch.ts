@@ -1,17 +1,16 @@
 /**
  * A batch of rows packed into ONE blob of fixed-width records, unpacked in SQLite by byte offsets.
  *
- * Why: the JSON batch (`SELECT value->>0, ... FROM json_each(?)`) costs SQLite ~0.45 us per `->>`,
- * ~6 us a subscription row on the writer thread, more than the insert itself. `substr()` on a BLOB
+ * Why: the JSON batch (`SELECT value->>0, ... FROM json_each(?)`) costs SQLite a JSON lookup per `->>`,
+ * more per row on the writer thread than the insert itself (docs/design/load-fast-path.md). `substr()` on a BLOB
  * is a pointer offset, so unpacking a record costs a fraction of that. Record k starts at k * width;
  * each column's value sits at the same offset in every record of the batch.
  *
  * How a column is unpacked is chosen per batch from its values ({@link ColumnLayout}): a column whose
  * values all have the same length (hash keys, ids, timestamps) is one substr() at a fixed width; a
  * column of NULLs only is the literal NULL; only the others carry a 4-digit length field in the record
- * header (`----` for NULL) and cost two more substr()s and a CASE. Unpacking was half of SQLite's
- * time per inserted row with a length field for every column (measured: 4.1 against 1.9 us a
- * subscription for constant values), and most columns are fixed-width.
+ * header (`----` for NULL) and cost two more substr()s and a CASE. With a length field for every
+ * column, unpacking was about half of SQLite's time per inserted row, and most columns are fixed-width.
  *
  * Lengths and offsets are in bytes (UTF-8; for ASCII text, characters). A batch with a NUL, a surrogate,
  * a value over 9999 bytes or nothing but NULLs and empty strings returns undefined and goes the JSON way. Values must be strings, finite numbers
@@ -52,7 +51,7 @@ const ZERO = 0x30;
  * Two passes over the values, no intermediate strings: the first finds each column's widths and NULLs
  * (in UTF-16 units, which are bytes for ASCII text), the second writes the records byte by byte into
  * one buffer. Text that turns out not to be ASCII restarts the batch with widths counted in UTF-8
- * bytes; the per-character copy is what makes this ~3x cheaper than building the record as a JS string.
+ * bytes; the per-character copy is what makes this cheaper than building the record as a JS string.
  */
 export function packBatch(rows: readonly unknown[][], columns: number, allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow): PackedBatch | undefined {
   let first: Buffer | undefined;

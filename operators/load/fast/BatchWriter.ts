@@ -5,7 +5,7 @@
  * node-sqlite3 converts every bound parameter on the JS thread, while
  * unpacking runs in SQLite on its own thread.
  */
-import type { BulkInsert, PreparedStatement, WarehouseSession } from '../warehouse/interfaces.js';
+import type { BulkInsert, PreparedStatement, WarehouseSession } from '../../warehouse/interfaces.js';
 import type { InsertBatch } from './BatchBuilder.js';
 import { packedInsertSql, packedParams } from './packedBatch.js';
 

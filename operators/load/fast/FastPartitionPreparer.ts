@@ -1,0 +1,223 @@
+/**
+ * The load's {@link PartitionPreparer}: reads a complete lake partition in blocks of a batch's worth
+ * of lines (as bytes) and turns each into a packed INSERT batch of valid rows and the block's rejects
+ * (blockPreparer.ts). Blocks go to the prepare workers while they have room and are prepared on the
+ * load's thread otherwise; they are handed out in lake order either way. Repeated ids are decided
+ * here, in that order: a compact hash filter flags them, and the flagged rows ("suspects", normally
+ * none) are confirmed against the rows inserted at the end. Nothing here touches the database.
+ */
+import { NonRetryableError } from '../../../scheduler/errors/NonRetryableError.js';
+import type { Logger } from '../../../scheduler/interfaces.js';
+import { decodeLines } from '../../lake/lines.js';
+import { readLakeBlocks, type LakeBlock } from '../../lake/reader.js';
+import type { PartitionPreparer, PartitionToLoad, PreparedBatch } from '../interfaces.js';
+import { duplicateReason, parseLine, rowValues } from '../rows.js';
+import type { ValidRow } from '../validation.js';
+import { BlobPool } from './BlobPool.js';
+import { prepareBlock, rejectBatchBuilder, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';
+import { IdHashSet } from './IdHashSet.js';
+import { PrepareWorkerError } from './PrepareWorkerError.js';
+import { sharedPrepareWorkerPool, type PrepareWorkerPool } from './PrepareWorkerPool.js';
+
+/** Options of {@link FastPartitionPreparer}. */
+export interface FastPreparerOptions {
+  /** Rows per INSERT batch, and lake lines per block. */
+  readonly batchRows: number;
+  /** Worker threads to share the preparation with; without, every block is prepared on the load's thread. */
+  readonly workers?: PrepareWorkerPool;
+  /** The share of a partition's rows a load may reject: more rows repeating an id than that fail the
+   * load as soon as they are seen (each is held in memory until the end). Default: no limit. */
+  readonly maxRejectShare?: number;
+}
+
+/** A valid row whose id was (probably) seen before in the partition: decided exactly at the end. */
+interface Suspect {
+  readonly line: string;
+  readonly row: ValidRow;
+}
+
+/** A block on its way: prepared here (done), or by a worker (done once its answer came). */
+interface QueuedBlock {
+  /** Kept until handed out: for repeated ids, and for a worker that fails. */
+  readonly block: LakeBlock;
+  readonly prepared: PreparedBlock | Promise<PreparedBlock>;
+  done: boolean;
+}
+
+/** Blocks prepared here ahead of the one being handed out, besides those the workers hold: bounds the
+ * memory held (docs/design/load-fast-path.md). */
+const QUEUED_HERE = 2;
+
+/** `promise`, or a rejection with the signal's reason once it aborts. */
+function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** One partition's blocks in flight, handed out in lake order with their repeated ids set aside. */
+class BlockQueue {
+  private readonly queue: QueuedBlock[] = [];
+  /** Packed batches' memory, back once their INSERT has started. */
+  private readonly blobs = new BlobPool();
+  private readonly builder;
+  private readonly rejects;
+  /** The partition's ids seen so far: a compact hash filter, not a Set of the strings (IdHashSet.ts). */
+  private readonly seen: IdHashSet;
+  readonly suspects: Suspect[] = [];
+  readonly maxQueued: number;
+  /** The blocks' bytes, reused once a block is handed out: at most maxQueued blocks are held at once. */
+  readonly blockMemory: BlobPool;
+
+  constructor(
+    private readonly partition: PartitionToLoad,
+    private readonly opts: FastPreparerOptions,
+  ) {
+    this.maxQueued = QUEUED_HERE + (opts.workers?.capacity ?? 0);
+    this.blockMemory = new BlobPool(this.maxQueued + 1);
+    this.builder = rowBatchBuilder(partition.entity, opts.batchRows, (size) => this.blobs.take(size));
+    this.rejects = rejectBatchBuilder(opts.batchRows);
+    this.seen = new IdHashSet(partition.manifest.rows);
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  /** True when the head block is prepared, or the queue is full (then the head is waited for). */
+  get headDue(): boolean {
+    return this.queue.length > 0 && (this.queue[0].done || this.queue.length >= this.maxQueued);
+  }
+
+  /** A block prepared on this thread, its packed memory back to `blobs` once the INSERT has started. */
+  private prepareHere(lines: readonly string[], skip?: ReadonlySet<number>): PreparedBlock {
+    const block = prepareBlock(this.partition.entity, lines, this.builder, skip);
+    const memory = block.batch?.packed?.blob.buffer as ArrayBuffer | undefined;
+    return memory ? { ...block, batch: { ...block.batch!, release: () => this.blobs.give(memory) } } : block;
+  }
+
+  /** Queues a block: to a worker with room, else prepared here now. */
+  add(block: LakeBlock): void {
+    const promise = this.opts.workers?.tryPrepare(this.partition.entity, block);
+    if (!promise) {
+      this.queue.push({ block, prepared: this.prepareHere(decodeLines(block.bytes)), done: true });
+      return;
+    }
+    // A worker that fails or dies leaves the block to this thread: the workers only make a load faster.
+    const prepared = promise.catch((err: unknown) => {
+      if (err instanceof PrepareWorkerError) return this.prepareHere(decodeLines(block.bytes));
+      throw err;
+    });
+    const queued: QueuedBlock = { block, prepared, done: false };
+    const done = (): void => void (queued.done = true);
+    prepared.then(done, done);
+    this.queue.push(queued);
+  }
+
+  /** The batches of the head block, its rows checked for repeated ids in lake order. */
+  async *handOut(): AsyncGenerator<PreparedBatch> {
+    const { block: read, prepared, done } = this.queue.shift()!;
+    const block = done ? await prepared : await unlessAborted(prepared as Promise<PreparedBlock>, this.partition.signal);
+    for (const reject of block.rejects) {
+      const full = this.rejects.add([reject[0], reject[1]]);
+      if (full) yield { into: 'rejects', batch: full };
+    }
+    let repeated: Set<number> | undefined;
+    for (let k = 0; k < block.lineOf.length; k++) {
+      if (!this.seen.addHashes(block.idHashes[2 * k], block.idHashes[2 * k + 1])) (repeated ??= new Set()).add(block.lineOf[k]);
+    }
+    let batch = block.batch;
+    if (repeated) {
+      // Rare: the batch must go without those rows; prepare the block again here, leaving them out.
+      const lines = decodeLines(read.bytes);
+      for (const i of repeated) this.suspect(lines[i]);
+      batch = this.prepareHere(lines, repeated).batch;
+    }
+    this.blockMemory.give(read.bytes.buffer as ArrayBuffer);
+    if (batch) yield { into: 'rows', batch };
+  }
+
+  /** Holds a valid line whose id was probably seen, failing the load when too many are held. */
+  private suspect(line: string): void {
+    const { entity, ds, manifest } = this.partition;
+    this.suspects.push({ line, row: (parseLine(entity, line) as { row: ValidRow }).row });
+    // The slack covers the filter's false hits (normally none: see IdHashSet).
+    const max = this.opts.maxRejectShare === undefined ? Infinity : Math.floor(this.opts.maxRejectShare * manifest.rows) + 100;
+    if (this.suspects.length > max) {
+      throw new NonRetryableError(
+        `load of ${entity} for ${ds}: more than ${max} rows repeat an id seen earlier in the partition, ` +
+          `more than the allowed reject share: nothing is loaded; look for repeated pages in the lake partition`,
+      );
+    }
+  }
+
+  /** The last, partly filled reject batch. */
+  lastRejects(): PreparedBatch | undefined {
+    const batch = this.rejects.take();
+    return batch ? { into: 'rejects', batch } : undefined;
+  }
+}
+
+export class FastPartitionPreparer implements PartitionPreparer {
+  constructor(private readonly opts: FastPreparerOptions) {
+    if (!Number.isInteger(opts.batchRows) || opts.batchRows < 1) throw new RangeError(`batchRows '${opts.batchRows}' is not a positive integer`);
+  }
+
+  async *prepare(partition: PartitionToLoad, inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncGenerator<PreparedBatch> {
+    const queue = new BlockQueue(partition, this.opts);
+    const { lakeDir, entity, ds, manifest } = partition;
+    const allocate = (size: number): Buffer => queue.blockMemory.take(size);
+    for await (const block of readLakeBlocks(lakeDir, entity, ds, { manifest, linesPerBlock: this.opts.batchRows, allocate })) {
+      queue.add(block);
+      // Hand out what is ready in order; wait for the head only when the queue is full.
+      while (queue.headDue) yield* queue.handOut();
+    }
+    while (queue.length > 0) yield* queue.handOut();
+    const last = queue.lastRejects();
+    if (last) yield last;
+    if (queue.suspects.length > 0) yield* this.decide(partition, queue.suspects, inserted);
+  }
+
+  /** Suspects decided exactly: a duplicate when the id is really in the partition already, else a row. */
+  private async *decide(partition: PartitionToLoad, suspects: readonly Suspect[], inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncGenerator<PreparedBatch> {
+    const { entity } = partition;
+    const ids = new Set(await inserted([...new Set(suspects.map((s) => s.row.id as string))]));
+    const rows = rowBatchBuilder(entity, this.opts.batchRows);
+    const rejects = rejectBatchBuilder(this.opts.batchRows);
+    for (const s of suspects) {
+      const id = s.row.id as string;
+      if (ids.has(id)) {
+        const full = rejects.add([s.line, duplicateReason(id)]);
+        if (full) yield { into: 'rejects', batch: full };
+      } else {
+        ids.add(id);
+        const full = rows.add(rowValues(entity, s.row));
+        if (full) yield { into: 'rows', batch: full };
+      }
+    }
+    const lastRows = rows.take();
+    if (lastRows) yield { into: 'rows', batch: lastRows };
+    const lastRejects = rejects.take();
+    if (lastRejects) yield { into: 'rejects', batch: lastRejects };
+  }
+}
+
+/**
+ * A preparer for the process's loads, sharing `prepareWorkers` worker threads (0: none). Workers that
+ * fail to start are logged and done without: they only make the load faster.
+ */
+export async function fastPartitionPreparer(opts: { batchRows: number; prepareWorkers: number; maxRejectShare: number }, log: Logger): Promise<PartitionPreparer> {
+  let workers: PrepareWorkerPool | undefined;
+  if (opts.prepareWorkers > 0) {
+    try {
+      workers = await sharedPrepareWorkerPool(opts.prepareWorkers, opts.batchRows);
+    } catch (err) {
+      log.warn(`load prepare workers did not start, preparing on the load's own thread: ${(err as Error).message}`);
+    }
+  }
+  return new FastPartitionPreparer({ batchRows: opts.batchRows, workers, maxRejectShare: opts.maxRejectShare });
+}

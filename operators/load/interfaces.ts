@@ -1,0 +1,52 @@
+/**
+ * The two seams between the load (loadTask.ts) and the machinery that makes it fast (fast/, see
+ * docs/design/load-fast-path.md): one turns a lake partition into batches of prepared rows and
+ * rejects, the other writes those batches into the load's transaction. The load sees batches only as
+ * row counts it passes along.
+ */
+import type { Entity } from '../entities.js';
+import type { LakeManifest } from '../lake/manifest.js';
+import type { InsertBatch } from './fast/BatchBuilder.js';
+
+/** The lake partition a load reads. */
+export interface PartitionToLoad {
+  /** The lake's root folder. */
+  readonly lakeDir: string;
+  /** The entity, and so the raw table. */
+  readonly entity: Entity;
+  /** The partition's (and the raw partition's) date. */
+  readonly ds: string;
+  /** Its manifest, already read (and so the partition known complete). */
+  readonly manifest: LakeManifest;
+  /** The task's signal: a wait on other threads stops when it aborts. */
+  readonly signal?: AbortSignal;
+}
+
+/** Rows for one INSERT into the raw table (`rows`) or into `rejects`. */
+export interface PreparedBatch {
+  readonly into: 'rows' | 'rejects';
+  /** The rows, in a form only the writer reads; `batch.rows` is their count. */
+  readonly batch: InsertBatch;
+}
+
+/** Turns a lake partition into batches: every line valid and new in the raw batches, else in a reject batch. */
+export interface PartitionPreparer {
+  /**
+   * The partition's batches in lake order. `inserted` says which of some ids the rows written so far
+   * hold: the preparer may ask it about ids it is unsure it has seen, once every batch it yielded
+   * before is written.
+   */
+  prepare(partition: PartitionToLoad, inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncIterable<PreparedBatch>;
+}
+
+/** Writes prepared batches into the raw partition and `rejects`, inside the load's transaction. */
+export interface BatchSink {
+  /** Starts writing `batch` (a failure surfaces by the next call at the latest). */
+  write(batch: PreparedBatch): Promise<void>;
+  /** Which of `ids` the raw partition holds, counting every batch written so far. */
+  inserted(ids: readonly string[]): Promise<ReadonlySet<string>>;
+  /** Waits until every batch written is in. */
+  flush(): Promise<void>;
+  /** Releases the statements (after a failure too). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,44 @@
+/**
+ * One lake line made a raw row: parsed, validated (validation.ts) and given its vault hash columns
+ * (hashing.ts), as the values of one INSERT row in {@link insertColumns} order. The same steps
+ * for every line, whichever thread runs them.
+ */
+import type { Entity } from '../entities.js';
+import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
+import { pushVaultValues } from './hashing.js';
+import { fastValidRow, validateRow, type ValidRow } from './validation.js';
+
+/** The columns a load inserts values for, per entity: source fields, then the vault's (processing_date
+ * is the same for every row, so it is bound once per batch). */
+export function insertColumns(entity: Entity): readonly string[] {
+  return [...SOURCE_FIELDS[entity], ...VAULT_FIELDS[entity]];
+}
+
+/** A lake line parsed and validated: the row, or why it is rejected. */
+export function parseLine(entity: Entity, line: string): { readonly row: ValidRow } | { readonly reason: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return { reason: 'row: not valid JSON' };
+  }
+  // The plain-predicate check passes nearly every row; zod words the reason for the rest.
+  const row = fastValidRow(entity, parsed);
+  if (row !== undefined) return { row };
+  const v = validateRow(entity, parsed);
+  return v.ok ? { row: v.row } : { reason: v.reason };
+}
+
+/** The values of a valid row in {@link insertColumns} order, its hash keys and hashdiff computed. */
+export function rowValues(entity: Entity, row: ValidRow): unknown[] {
+  const fields = SOURCE_FIELDS[entity];
+  const values: unknown[] = [];
+  for (let i = 0; i < fields.length; i++) values.push(row[fields[i]] ?? null);
+  pushVaultValues(entity, row, values);
+  return values;
+}
+
+/** The reason a valid row is rejected when its id came earlier in the partition. */
+export function duplicateReason(id: string): string {
+  return `id: duplicate within the partition (value ${JSON.stringify(id)})`;
+}
