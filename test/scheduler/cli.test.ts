@@ -65,7 +65,7 @@ describe('drivetrain dags / tasks / runs', function () {
     const r = await runCli([], env);
     expect(r.code).to.equal(2);
     expect(r.stdout).to.equal('');
-    expect(r.stderr).to.contain('usage: drivetrain <command>');
+    expect(r.stderr).to.contain('Usage: drivetrain [options] [command]');
   });
 
   it('exits 2 with one line naming DRIVETRAIN_DAGS_DIR when the DAG folder does not exist', async () => {
