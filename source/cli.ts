@@ -105,9 +105,9 @@ export async function serveSource(flags: SourceFlags): Promise<number> {
     },
   });
   const what = flags.db ? `file ${flags.db}` : `generated dataset (seed ${flags.seed}: ${flags.cars} cars, ${flags.customers} customers, ${flags.subscriptions} subscriptions)`;
-  process.stdout.write(`${JSON.stringify({ level: 'info', message: `source service listening on ${server.url}, serving ${what}`, url: server.url })}\n`);
-
-  await new Promise<void>((resolve) => {
+  // Listening for the stop signals before announcing the URL: a caller may send SIGTERM as soon as it
+  // reads the line, and an unhandled SIGTERM would kill the process instead of closing the server.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -116,6 +116,8 @@ export async function serveSource(flags: SourceFlags): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.stdout.write(`${JSON.stringify({ level: 'info', message: `source service listening on ${server.url}, serving ${what}`, url: server.url })}\n`);
+  await stopped;
   await server.close();
   return 0;
 }
