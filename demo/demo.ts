@@ -7,10 +7,8 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, CommanderError } from 'commander';
 import { UsageError } from '../scheduler/errors/UsageError.js';
 import { GeneratedRowSource } from '../source/rowSource.js';
 import { startSourceServer } from '../source/server.js';
@@ -21,63 +19,22 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Written into a home the demo created, so a re-run may wipe it and nothing else. */
 const MARKER = '.drivetrain-demo';
 
-/** Options of the demo. */
-interface DemoOptions {
+/** Options of the demo (parsed by demo/cli.ts). */
+export interface DemoOptions {
   /** Where data/ and logs/ go. Wiped first if an earlier demo made it. */
-  home: string;
-  /** First logical date of the backfill. */
-  from: string;
+  readonly home: string;
+  /** First logical date of the backfill, YYYY-MM-DD. */
+  readonly from: string;
   /** Last logical date; "now" is fixed to the morning after it. */
-  to: string;
-  cars: number;
-  customers: number;
-  subscriptions: number;
-  seed: number;
-}
-
-function intArg(name: string, min: number) {
-  return (raw: string): number => {
-    const v = Number(raw);
-    if (raw.trim() === '' || !Number.isInteger(v) || v < min) throw new UsageError(`${name} '${raw}' is not an integer >= ${min}`);
-    return v;
-  };
-}
-
-function dateArg(name: string) {
-  return (raw: string): string => {
-    const d = new Date(`${raw}T00:00:00Z`);
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(raw) || Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== raw) {
-      throw new UsageError(`${name} '${raw}' is not a date YYYY-MM-DD`);
-    }
-    return raw;
-  };
-}
-
-function parseArgs(argv: string[]): DemoOptions | undefined {
-  const program = new Command('drivetrain demo')
-    .description('generate a sample dataset, serve it, run the pipeline over it and summarise the marts')
-    .option('--home <dir>', 'where the demo keeps data/ and logs/ (wiped first if an earlier demo made it)', path.join(os.tmpdir(), 'drivetrain-demo'))
-    .option('--from <date>', 'first logical date to backfill', dateArg('--from'), '2023-11-01')
-    .option('--to <date>', 'last logical date to backfill', dateArg('--to'), '2023-12-31')
-    .option('--cars <n>', 'generated cars', intArg('--cars', 1), 1200)
-    .option('--customers <n>', 'generated customers', intArg('--customers', 1), 600)
-    .option('--subscriptions <n>', 'generated subscriptions', intArg('--subscriptions', 0), 1500)
-    .option('--seed <s>', 'generator seed', intArg('--seed', 0), 42)
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} });
-  try {
-    program.parse(argv.slice(1), { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander has already printed the help.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return undefined;
-      throw new UsageError(err.message.replace(/^error: /, ''));
-    }
-    throw err;
-  }
-  const opts = program.opts<DemoOptions>();
-  if (opts.from > opts.to) throw new UsageError(`--from '${opts.from}' is after --to '${opts.to}'`);
-  return { ...opts, home: path.resolve(opts.home) };
+  readonly to: string;
+  /** Generated cars. */
+  readonly cars: number;
+  /** Generated customers. */
+  readonly customers: number;
+  /** Generated subscriptions. */
+  readonly subscriptions: number;
+  /** Generator seed: the same options give the same tables. */
+  readonly seed: number;
 }
 
 /** Makes `home` empty: only if it does not exist, is empty, or an earlier demo made it. */
@@ -126,10 +83,8 @@ const say = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
 
-/** Entry point of `drivetrain demo`; returns the exit code (the backfill's when it fails). */
-export async function main(argv: string[]): Promise<number> {
-  const opts = parseArgs(argv);
-  if (!opts) return 0;
+/** Runs the demo; returns the exit code (the backfill's when it fails). */
+export async function runDemo(opts: DemoOptions): Promise<number> {
   const t0 = Date.now();
   const dataDir = path.join(opts.home, 'data');
   const logDir = path.join(opts.home, 'logs');

@@ -3,10 +3,10 @@
  *   drivetrain source [--db FILE | --generate --cars N --customers N --subscriptions N --seed S]
  *                     [--port 8000] [--host 127.0.0.1] [fault flags]
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Option, type Command } from 'commander';
+import { handle } from '../scheduler/cli/program.js';
 import { UsageError } from '../scheduler/errors/UsageError.js';
-import { GeneratedRowSource, SqliteRowSource, type RowSource } from './rowSource.js';
-import { startSourceServer } from './server.js';
+import type { RowSource } from './rowSource.js';
 
 function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (raw: string): number => {
@@ -23,7 +23,8 @@ function shareArg(name: string) {
   };
 }
 
-interface SourceFlags {
+/** The options of `drivetrain source`, as parsed. */
+export interface SourceFlags {
   db?: string;
   generate?: boolean;
   cars: number;
@@ -42,9 +43,13 @@ interface SourceFlags {
   malformedRate: number;
 }
 
-/** Entry point; resolves with the exit code once the service stops (on SIGINT/SIGTERM). */
-export async function main(argv: string[]): Promise<number> {
-  const program = new Command('drivetrain source')
+/**
+ * Adds `source` to `program`. Only the definition: the action loads the server when it runs, so the
+ * definition costs every other command line nothing.
+ */
+export function addSourceCommand(program: Command): Command {
+  const source = program
+    .command('source')
     .description('the sample source service: the original unpaged routes and /v1 paged routes over a SQLite file or a generated dataset')
     .addOption(new Option('--db <file>', 'serve a SQLite file with the original source schema').conflicts('generate'))
     .option('--generate', 'serve a seeded generated dataset')
@@ -61,27 +66,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--latency-ms <ms>', 'delay before each data response', intArg('--latency-ms', 0), 0)
     .option('--hang', 'never answer data requests')
     .option('--hang-rate <share>', 'share of data requests never answered', shareArg('--hang-rate'), 0)
-    .option('--malformed-rate <share>', 'share of rows served malformed', shareArg('--malformed-rate'), 0)
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} });
+    .option('--malformed-rate <share>', 'share of rows served malformed', shareArg('--malformed-rate'), 0);
+  return handle(source, serveSource);
+}
 
-  let flags: SourceFlags;
-  try {
-    program.parse(argv.slice(1), { from: 'user' });
-    flags = program.opts<SourceFlags>();
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      // Commander has already printed the help text.
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help') return 0;
-      throw new UsageError(err.message.replace(/^error: /, ''));
-    }
-    throw err;
-  }
+/** Serves until SIGINT/SIGTERM; resolves with the exit code. */
+export async function serveSource(flags: SourceFlags): Promise<number> {
   if (!flags.db && !flags.generate) throw new UsageError('give --db FILE or --generate');
   if (flags.generate && flags.subscriptions > 0 && (flags.cars === 0 || flags.customers === 0)) {
     throw new UsageError('--subscriptions needs at least one car and one customer');
   }
 
+  const { GeneratedRowSource, SqliteRowSource } = await import('./rowSource.js');
+  const { startSourceServer } = await import('./server.js');
   let source: RowSource;
   if (flags.db) {
     try {
@@ -108,9 +105,9 @@ export async function main(argv: string[]): Promise<number> {
     },
   });
   const what = flags.db ? `file ${flags.db}` : `generated dataset (seed ${flags.seed}: ${flags.cars} cars, ${flags.customers} customers, ${flags.subscriptions} subscriptions)`;
-  process.stdout.write(`${JSON.stringify({ level: 'info', message: `source service listening on ${server.url}, serving ${what}`, url: server.url })}\n`);
-
-  await new Promise<void>((resolve) => {
+  // Listening for the stop signals before announcing the URL: a caller may send SIGTERM as soon as it
+  // reads the line, and an unhandled SIGTERM would kill the process instead of closing the server.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -119,6 +116,8 @@ export async function main(argv: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  process.stdout.write(`${JSON.stringify({ level: 'info', message: `source service listening on ${server.url}, serving ${what}`, url: server.url })}\n`);
+  await stopped;
   await server.close();
   return 0;
 }

@@ -7,38 +7,27 @@
  * Without filters both kinds are shown; --dag/--task/--run show only matching attempt logs;
  * --scheduler shows only the scheduler log.
  */
-import { Command, CommanderError } from 'commander';
 import { once } from 'node:events';
 import { closeSync, fstatSync, openSync } from 'node:fs';
-import { UsageError } from '../errors/UsageError.js';
 import { attemptPrefix, listAttemptLogs, listSchedulerLogs, parseAttemptLogPath, SCHEDULER_PREFIX, type AttemptLogFilter } from '../logFiles.js';
 import { LogTail, offsetOfLastLines, readRange, splitLines } from '../logTail.js';
 import { loadSettings } from '../settings.js';
+import type { CliIo } from './interfaces.js';
 
-/** What {@link main} reads and writes; the defaults are the process's. For tests. */
-export interface LogsIo {
-  /** Where lines go. Default process.stdout. */
-  readonly stdout?: NodeJS.WritableStream;
-  /** Where notes go. Default process.stderr. */
-  readonly stderr?: NodeJS.WritableStream;
-  /** Environment for loadSettings. Default process.env. */
-  readonly env?: NodeJS.ProcessEnv;
-  /** Stops --follow like SIGTERM does. */
-  readonly signal?: AbortSignal;
-}
-
-interface LogsOptions {
-  follow?: boolean;
-  dag?: string;
-  task?: string;
-  run?: string;
-  scheduler?: boolean;
-  lines?: number;
-}
-
-function parseLines(value: string): number {
-  if (!/^\d+$/.test(value)) throw new UsageError(`--lines: '${value}' is not a whole number >= 0`);
-  return Number(value);
+/** The parsed options of `drivetrain logs` (defined in main.ts). */
+export interface LogsOptions {
+  /** Keep printing new lines until a stop request. */
+  readonly follow?: boolean;
+  /** Only attempt logs of this DAG. */
+  readonly dag?: string;
+  /** Only attempt logs of this task. */
+  readonly task?: string;
+  /** Only attempt logs of runs whose id contains this. */
+  readonly run?: string;
+  /** Only the scheduler log. */
+  readonly scheduler?: boolean;
+  /** Only the last N lines of each file. */
+  readonly lines?: number;
 }
 
 /** Writes with backpressure; after the reader went away (EPIPE, `| head`), writes are dropped. */
@@ -88,35 +77,19 @@ async function printFile(file: string, prefix: string, lines: number | undefined
   }
 }
 
-/** Entry point; `argv` starts with the word `logs`. Resolves to the exit code. */
-export async function main(argv: string[], io: LogsIo = {}): Promise<number> {
-  const program = new Command('logs')
-    .description('print task attempt logs and the scheduler log; --follow keeps printing new lines')
-    .option('-f, --follow', 'keep printing lines appended to the logs and to attempt logs created later, until Ctrl-C')
-    .option('--dag <id>', 'only attempt logs of this DAG')
-    .option('--task <id>', 'only attempt logs of this task')
-    .option('--run <id>', 'only attempt logs of runs whose id contains this (e.g. a date)')
-    .option('--scheduler', 'only the scheduler log')
-    .option('-n, --lines <n>', 'print only the last N lines of each file (with --follow: of each existing file; default 10)', parseLines)
-    .allowExcessArguments(false)
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined, writeOut: (s) => void (io.stdout ?? process.stdout).write(s) });
+/**
+ * Runs `drivetrain logs ...` in-process through the CLI's own definitions and parser; `argv` starts
+ * with the word `logs`. Usage errors reject with a UsageError.
+ */
+export async function main(argv: readonly string[], io: CliIo = {}): Promise<number> {
+  const cli = await import('./main.js');
+  return cli.main(argv, io);
+}
 
-  let opts: LogsOptions;
-  try {
-    program.parse(argv.slice(1), { from: 'user' });
-    opts = program.opts<LogsOptions>();
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') return 0;
-      // One line, as the CLI promises: commander puts its "(Did you mean ...?)" on a second line.
-      throw new UsageError(`logs: ${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}`);
-    }
-    throw err;
-  }
+/** `drivetrain logs` with parsed, checked options: prints (or follows) the matching logs; resolves to the exit code. */
+export async function logsCommand(opts: LogsOptions, io: CliIo = {}): Promise<number> {
   const filter: AttemptLogFilter = { dagId: opts.dag, taskId: opts.task, run: opts.run };
   const filtered = opts.dag !== undefined || opts.task !== undefined || opts.run !== undefined;
-  if (opts.scheduler && filtered) throw new UsageError('logs: --scheduler shows only the scheduler log; drop --dag/--task/--run');
 
   const settings = loadSettings({ env: io.env ?? process.env });
   // Wait for a stop request (signal, abort, or the reader of stdout going away); repeats are harmless.

@@ -1,122 +1,140 @@
 /**
- * `drivetrain start | backfill | dags ... | tasks ... | runs ...`: the scheduler's commands (commander).
- * Returns the exit code: 0 ok, 1 a run or task failed; UsageError/ConfigError propagate (exit 2).
+ * The scheduler's commands: `start`, `backfill`, `logs`, `dags ...`, `tasks ...`, `runs ...`. Only
+ * their definitions live here, light enough for every command line to load; each action imports
+ * what it runs when it runs, so `drivetrain logs` never opens the metadata and `drivetrain source`
+ * loads none of this but the definitions.
  */
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../errors/UsageError.js';
 import { parseConfArg, parseDateArg } from './args.js';
-import { withContext } from './context.js';
-import { backfillCommand } from './backfillCommand.js';
-import { startCommand } from './startCommand.js';
-import { dagsListCommand, pauseCommand, triggerCommand } from './dagsCommands.js';
-import { tasksClearCommand, tasksTestCommand } from './tasksCommands.js';
-import { runsListCommand } from './runsCommands.js';
+import type { CommandContext } from './context.js';
+import type { CliIo } from './interfaces.js';
+import type { LogsOptions } from './logs.js';
+import { createProgram, handle, parseCommandLine } from './program.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const date = (option: string) => (value: string): Date => parseDateArg(value, option);
 
-/** Entry point; `argv` starts with the command word. */
-export async function main(argv: string[]): Promise<number> {
-  let code = 0;
-  const program = new Command('drivetrain')
-    .exitOverride()
-    .configureOutput({ writeErr: () => undefined })
-    .showHelpAfterError(false)
-    .allowExcessArguments(false);
+/** Runs `fn` with an opened command context (settings, log, metadata, DAG bag), loaded on first use. */
+async function inContext(fn: (ctx: CommandContext) => Promise<number>): Promise<number> {
+  const { withContext } = await import('./context.js');
+  return withContext(fn);
+}
 
-  program
-    .command('start')
-    .description('run the scheduler daemon')
-    .action(async () => {
-      code = await startCommand();
-    });
-
-  program
+function addStartAndBackfill(program: Command): void {
+  handle(program.command('start').description('run the scheduler daemon until SIGTERM/SIGINT'), async () => {
+    const { startCommand } = await import('./startCommand.js');
+    return startCommand();
+  });
+  const backfill = program
     .command('backfill')
-    .description('create and run the DAG runs whose logical date is in [from, to], in date order')
-    .requiredOption('--from <date>', 'first logical date (YYYY-MM-DD)')
-    .option('--to <date>', 'last logical date (default: the last completed interval)')
+    .description('create and run the DAG runs whose logical date is in [from, to], in date order; exit 0 only if every run succeeded')
+    .requiredOption('--from <date>', 'first logical date (YYYY-MM-DD or ISO 8601, UTC)', date('--from'))
+    .option('--to <date>', 'last logical date (default: the last completed interval)', date('--to'))
     .option('--dag <id>', 'a DAG to backfill (repeatable; default: every DAG with catchup on)', collect, [])
-    .option('--reset', 're-run runs that already succeeded', false)
-    .action(async (o: { from: string; to?: string; dag: string[]; reset: boolean }) => {
-      code = await backfillCommand({
-        from: parseDateArg(o.from, '--from'),
-        to: o.to === undefined ? undefined : parseDateArg(o.to, '--to'),
-        dagIds: o.dag,
-        reset: o.reset,
-      });
-    });
+    .option('--reset', 're-run runs that already succeeded', false);
+  handle(backfill, async (o: { from: Date; to?: Date; dag: string[]; reset: boolean }) => {
+    const { backfillCommand } = await import('./backfillCommand.js');
+    return backfillCommand({ from: o.from, to: o.to, dagIds: o.dag, reset: o.reset });
+  });
+}
 
+function parseLines(value: string): number {
+  if (!/^\d+$/.test(value)) throw new UsageError(`--lines: '${value}' is not a whole number >= 0`);
+  return Number(value);
+}
+
+function addLogs(program: Command, io: CliIo): void {
+  const logs = program
+    .command('logs')
+    .description('print task attempt logs and the scheduler log; --follow keeps printing new lines')
+    .option('-f, --follow', 'keep printing lines appended to the logs and to attempt logs created later, until Ctrl-C')
+    .option('--dag <id>', 'only attempt logs of this DAG')
+    .option('--task <id>', 'only attempt logs of this task')
+    .option('--run <id>', 'only attempt logs of runs whose id contains this (e.g. a date)')
+    .option('--scheduler', 'only the scheduler log')
+    .option('-n, --lines <n>', 'print only the last N lines of each file (with --follow: of each existing file; default 10)', parseLines);
+  handle(logs, async (o: LogsOptions) => {
+    if (o.scheduler && (o.dag !== undefined || o.task !== undefined || o.run !== undefined)) {
+      throw new UsageError('logs: --scheduler shows only the scheduler log; drop --dag/--task/--run');
+    }
+    const { logsCommand } = await import('./logs.js');
+    return logsCommand(o, io);
+  });
+}
+
+function addDags(program: Command): void {
   const dags = program.command('dags').description('list, trigger, pause and unpause DAGs');
-  dags
-    .command('list')
-    .description('DAGs with schedule, paused, catchup, next run; import errors')
-    .action(async () => {
-      code = await withContext(dagsListCommand);
-    });
-  dags
-    .command('trigger <id>')
+  handle(dags.command('list').description('DAGs with schedule, paused, catchup, next run; then the files that failed to import'), async () => {
+    const { dagsListCommand } = await import('./dagsCommands.js');
+    return inContext(dagsListCommand);
+  });
+  const trigger = dags
+    .command('trigger')
     .description('create a manual run')
-    .option('--date <date>', 'logical date (default: now)')
-    .option('--conf <json>', 'run configuration (a JSON object), given to tasks as ctx.params')
-    .action(async (id: string, o: { date?: string; conf?: string }) => {
-      const date = o.date === undefined ? undefined : parseDateArg(o.date, '--date');
-      const conf = o.conf === undefined ? undefined : parseConfArg(o.conf);
-      code = await withContext((ctx) => triggerCommand(ctx, id, date, conf));
+    .argument('<id>', 'the DAG')
+    .option('--date <date>', 'logical date (default: now)', date('--date'))
+    .option('--conf <json>', 'run configuration (a JSON object), given to tasks as ctx.params', parseConfArg);
+  handle(trigger, async (id: string, o: { date?: Date; conf?: Record<string, unknown> }) => {
+    const { triggerCommand } = await import('./dagsCommands.js');
+    return inContext((ctx) => triggerCommand(ctx, id, o.date, o.conf));
+  });
+  for (const [name, paused, description] of [
+    ['pause', true, 'stop creating and running its runs'],
+    ['unpause', false, 'resume it (catchup off: only the latest interval is created)'],
+  ] as const) {
+    handle(dags.command(name).description(description).argument('<id>', 'the DAG'), async (id: string) => {
+      const { pauseCommand } = await import('./dagsCommands.js');
+      return inContext((ctx) => pauseCommand(ctx, id, paused));
     });
-  dags
-    .command('pause <id>')
-    .description('stop creating and running its runs')
-    .action(async (id: string) => {
-      code = await withContext((ctx) => pauseCommand(ctx, id, true));
-    });
-  dags
-    .command('unpause <id>')
-    .description('resume it (catchup off: only the latest interval is created)')
-    .action(async (id: string) => {
-      code = await withContext((ctx) => pauseCommand(ctx, id, false));
-    });
+  }
+}
 
+function addTasksAndRuns(program: Command): void {
   const tasks = program.command('tasks').description('test or clear task instances');
-  tasks
-    .command('test <dag> <task> <date>')
+  const test = tasks
+    .command('test')
     .description('run one task for one logical date; no state recorded, log to the terminal')
-    .action(async (dagId: string, taskId: string, date: string) => {
-      const d = parseDateArg(date, 'DATE');
-      code = await withContext((ctx) => tasksTestCommand(ctx, dagId, taskId, d));
-    });
-  tasks
-    .command('clear <dag>')
+    .argument('<dag>', 'the DAG')
+    .argument('<task>', 'the task')
+    .argument('<date>', 'logical date (YYYY-MM-DD or ISO 8601, UTC)', date('DATE'));
+  handle(test, async (dagId: string, taskId: string, d: Date) => {
+    const { tasksTestCommand } = await import('./tasksCommands.js');
+    return inContext((ctx) => tasksTestCommand(ctx, dagId, taskId, d));
+  });
+  const clear = tasks
+    .command('clear')
     .description('re-queue task instances and their downstream; their runs go back to queued')
-    .option('--from <date>', 'first logical date')
-    .option('--to <date>', 'last logical date')
-    .option('--task <id>', 'only this task (and its downstream)')
-    .action(async (dagId: string, o: { from?: string; to?: string; task?: string }) => {
-      const from = o.from === undefined ? undefined : parseDateArg(o.from, '--from');
-      const to = o.to === undefined ? undefined : parseDateArg(o.to, '--to');
-      code = await withContext((ctx) => tasksClearCommand(ctx, dagId, { from, to, taskId: o.task }));
-    });
+    .argument('<dag>', 'the DAG')
+    .option('--from <date>', 'first logical date', date('--from'))
+    .option('--to <date>', 'last logical date', date('--to'))
+    .option('--task <id>', 'only this task (and its downstream)');
+  handle(clear, async (dagId: string, o: { from?: Date; to?: Date; task?: string }) => {
+    const { tasksClearCommand } = await import('./tasksCommands.js');
+    return inContext((ctx) => tasksClearCommand(ctx, dagId, { from: o.from, to: o.to, taskId: o.task }));
+  });
 
   const runs = program.command('runs').description('DAG runs');
-  runs
-    .command('list [dag]')
-    .description('runs, oldest first, with type and state')
-    .action(async (dagId: string | undefined) => {
-      code = await withContext((ctx) => runsListCommand(ctx, dagId));
-    });
+  handle(runs.command('list').description('runs, oldest first, with type and state').argument('[dag]', 'only runs of this DAG'), async (dagId: string | undefined) => {
+    const { runsListCommand } = await import('./runsCommands.js');
+    return inContext((ctx) => runsListCommand(ctx, dagId));
+  });
+}
 
-  for (const c of [program, dags, tasks, runs, ...program.commands, ...dags.commands, ...tasks.commands, ...runs.commands]) {
-    c.exitOverride().configureOutput({ writeErr: () => undefined });
-  }
+/** Adds the scheduler's commands to `program`; `io` reaches the commands that take it (`logs`). */
+export function addSchedulerCommands(program: Command, io: CliIo = {}): Command {
+  addStartAndBackfill(program);
+  addLogs(program, io);
+  addDags(program);
+  addTasksAndRuns(program);
+  return program;
+}
 
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-      if (err.code === 'commander.help') throw new UsageError(`'${argv.join(' ')}' needs a sub-command (see 'drivetrain ${argv[0]} --help')`);
-      throw new UsageError(err.message.replace(/^error: /, ''));
-    }
-    throw err;
-  }
-  return code;
+/**
+ * Runs a scheduler command line in-process (`['logs', '--dag', 'x']`), through the same definitions
+ * and parser as the bin; usage errors reject with a UsageError. For tests and embedding.
+ */
+export function main(argv: readonly string[], io: CliIo = {}): Promise<number> {
+  const program = addSchedulerCommands(createProgram('drivetrain', 'the Drivetrain scheduler'), io);
+  return parseCommandLine(program, argv, io);
 }

@@ -2,7 +2,7 @@
  * `npm run demo` end to end, as a newcomer runs it: a real child process generating, serving and
  * backfilling, then summarising the marts.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { queryFile } from '../helpers/sqliteFile.js';
@@ -50,13 +50,20 @@ describe('npm run demo', function () {
 describe('the demo command', function () {
   this.timeout(20_000);
 
-  it('refuses a non-empty home it did not make, naming it, with exit 2', async function () {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
-    // The repo itself is a non-empty directory the demo must never wipe.
-    const demo = spawnChild(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'demo', '--home', path.join(REPO, 'test')], { cwd: REPO, env });
-    expect(await demo.exited).to.equal(2);
-    expect(demo.output()).to.include(`'${path.join(REPO, 'test')}' is not empty`);
-    expect(existsSync(path.join(REPO, 'test', 'ops', 'demo.test.ts'))).to.equal(true);
+  it('refuses a non-empty home it did not make, naming it, with exit 2, and leaves its files alone', async function () {
+    // A test never points a destructive command at a folder of the repository: a temporary one stands in.
+    const tmp = makeTmpDir('drivetrain-demo-home-');
+    try {
+      const precious = path.join(tmp.dir, 'precious.txt');
+      writeFileSync(precious, 'not the demo\'s\n');
+      const env: NodeJS.ProcessEnv = {};
+      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
+      const demo = spawnChild(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'demo', '--home', tmp.dir], { cwd: REPO, env });
+      expect(await demo.exited).to.equal(2);
+      expect(demo.output()).to.include(`drivetrain: --home '${tmp.dir}' is not empty and was not made by the demo`);
+      expect(readFileSync(precious, 'utf8')).to.equal('not the demo\'s\n');
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

@@ -1,8 +1,12 @@
 import { expect } from 'chai';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { makeTmpDir, testEnv } from '../helpers/tmp.js';
-import { REPO_ROOT, cliEnv, outLines, runCli } from './harness.js';
+import { parseDateArg } from '../../scheduler/cli/args.js';
+import { UsageError } from '../../scheduler/errors/UsageError.js';
+import { REPO_ROOT, cliEnv, outLines, runCli, type CliResult } from './harness.js';
 
 const DAG_MODULE = JSON.stringify(path.join(REPO_ROOT, 'scheduler', 'dag.ts'));
 
@@ -61,13 +65,6 @@ describe('drivetrain dags / tasks / runs', function () {
     expect(unknown.stderr).to.contain("unknown DAG 'ghost'");
   });
 
-  it('exits 2 with the usage on stderr, not stdout, when no command is given', async () => {
-    const r = await runCli([], env);
-    expect(r.code).to.equal(2);
-    expect(r.stdout).to.equal('');
-    expect(r.stderr).to.contain('usage: drivetrain <command>');
-  });
-
   it('exits 2 with one line naming DRIVETRAIN_DAGS_DIR when the DAG folder does not exist', async () => {
     const missing = path.join(tmp.dir, 'no-such-dags');
     const r = await runCli(['dags', 'list'], { ...env, DRIVETRAIN_DAGS_DIR: missing });
@@ -112,5 +109,143 @@ describe('drivetrain dags / tasks / runs', function () {
     expect((await runCli(['runs', 'list', 'chain'], e)).stdout).to.match(/backfill__2024-01-02T00:00:00\+00:00\s+backfill\s+queued/);
     expect((await runCli(['backfill', '--from', '2024-01-01'], e)).code).to.equal(0);
     expect(outLines(tmp.dir).slice(6)).to.deep.equal(['b 2024-01-02 try=2', 'c 2024-01-02 try=2']);
+  });
+});
+
+/** Like runCli, with extra options for node itself (a preloaded hook). */
+function runCliWith(nodeArgs: readonly string[], args: readonly string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, path.join(REPO_ROOT, 'bin', 'drivetrain.ts'), ...args], { cwd: REPO_ROOT, env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+}
+
+/** The commands of the contract, in the order the help lists them. */
+const COMMANDS = ['start', 'backfill', 'logs', 'dags', 'tasks', 'runs', 'source', 'demo'];
+
+/** Expects exit 2 and exactly one line on stderr, `drivetrain: <line>`, and nothing on stdout. */
+function expectUsageError(r: CliResult, line: string): void {
+  expect(r.code, r.stderr).to.equal(2);
+  expect(r.stdout).to.equal('');
+  expect(r.stderr).to.equal(`drivetrain: ${line}\n`);
+}
+
+describe('the drivetrain command line', function () {
+  this.timeout(60_000);
+  let tmp: { dir: string; cleanup: () => void };
+  let env: NodeJS.ProcessEnv;
+  beforeEach(() => {
+    tmp = makeTmpDir('drivetrain-cli-usage-');
+    env = testEnv(tmp.dir);
+  });
+  afterEach(() => tmp.cleanup());
+
+  it("prints commander's help listing every command on stdout with exit 0 for --help", async () => {
+    const r = await runCli(['--help'], env);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stderr).to.equal('');
+    expect(r.stdout).to.match(/^Usage: drivetrain \[options\] \[command\]/);
+    const listed = r.stdout.split('Commands:')[1].split('\n').map((l) => /^ {2}(\w+)/.exec(l)?.[1]).filter(Boolean);
+    expect(listed).to.deep.equal([...COMMANDS, 'help']);
+    expect(r.stdout).to.contain('--verbose');
+  });
+
+  it("prints the same help on stderr with exit 2 when no command is given, and a group's help when it lacks a sub-command", async () => {
+    const help = (await runCli(['--help'], env)).stdout;
+    const none = await runCli([], env);
+    expect(none.code).to.equal(2);
+    expect(none.stdout).to.equal('');
+    expect(none.stderr).to.equal(help);
+    const dags = await runCli(['dags'], env);
+    expect(dags.code).to.equal(2);
+    expect(dags.stdout).to.equal('');
+    expect(dags.stderr).to.match(/^Usage: drivetrain dags \[options\] \[command\]/).and.contain('trigger [options] <id>');
+  });
+
+  it("prints a sub-command's own help, with its options and the global --verbose, on stdout with exit 0", async () => {
+    const trigger = await runCli(['dags', 'trigger', '--help'], env);
+    expect(trigger.code, trigger.stderr).to.equal(0);
+    expect(trigger.stdout).to.match(/^Usage: drivetrain dags trigger \[options\] <id>/);
+    expect(trigger.stdout).to.contain('--date <date>').and.contain('--conf <json>').and.contain('Global Options:').and.contain('--verbose');
+    const logs = await runCli(['help', 'logs'], env);
+    expect(logs.code, logs.stderr).to.equal(0);
+    expect(logs.stdout).to.match(/^Usage: drivetrain logs \[options\]/);
+    for (const option of ['--follow', '--dag <id>', '--task <id>', '--run <id>', '--scheduler', '--lines <n>']) expect(logs.stdout).to.contain(option);
+    const source = await runCli(['source', '--help'], env);
+    expect(source.code, source.stderr).to.equal(0);
+    for (const option of ['--db <file>', '--generate', '--port <port>']) expect(source.stdout).to.contain(option);
+  });
+
+  it('refuses an unknown command, an unknown option and a missing argument with exit 2 and one line naming them', async () => {
+    expectUsageError(await runCli(['nope'], env), "unknown command 'nope' (see 'drivetrain --help')");
+    expectUsageError(await runCli(['dags', 'lst'], env), "dags: unknown command 'lst' (Did you mean list?) (see 'drivetrain dags --help')");
+    expectUsageError(await runCli(['backfill', '--from', '2024-01-01', '--too', '2024-01-02'], env), "backfill: unknown option '--too' (Did you mean --to?)");
+    expectUsageError(await runCli(['demo', '--bogus'], env), "demo: unknown option '--bogus'");
+    expectUsageError(await runCli(['dags', 'trigger'], env), "dags trigger: missing required argument 'id'");
+    expectUsageError(await runCli(['backfill'], env), "backfill: required option '--from <date>' not specified");
+    expectUsageError(await runCli(['runs', 'list', 'a', 'b'], env), 'runs list: too many arguments. Expected 1 argument but got 2.');
+  });
+
+  it('refuses a bad option value with exit 2 and one line quoting it, before opening anything', async () => {
+    expectUsageError(await runCli(['backfill', '--from', '2024-13-01'], env), "--from: '2024-13-01' is not a date (YYYY-MM-DD or ISO 8601)");
+    expectUsageError(await runCli(['source', '--generate', '--port', 'http'], env), "--port 'http' is not an integer in 0..65535");
+    expectUsageError(await runCli(['demo', '--from', '2024-02-01', '--to', '2024-01-01'], env), "--from '2024-02-01' is after --to '2024-01-01'");
+    expectUsageError(await runCli(['logs', '--scheduler', '--dag', 'x'], env), 'logs: --scheduler shows only the scheduler log; drop --dag/--task/--run');
+  });
+
+  it('shows the stack of an error only with --verbose, wherever it is given', async () => {
+    const args = ['dags', 'pause', 'ghost'];
+    const e = testEnv(tmp.dir, { DRIVETRAIN_DAGS_DIR: writeDags(tmp.dir) });
+    const plain = await runCli(args, e);
+    expect(plain.code).to.equal(2);
+    expect(plain.stderr.trim().split('\n')).to.deep.equal(["drivetrain: unknown DAG 'ghost' (2 DAG file(s) failed to import: see 'dags list')"]);
+    for (const verbose of [['--verbose', ...args], [...args, '--verbose']]) {
+      const r = await runCli(verbose, e);
+      expect(r.code).to.equal(2);
+      expect(r.stderr).to.match(/^drivetrain: UsageError: unknown DAG 'ghost'.*\n\s+at /);
+    }
+  });
+
+  it('defines every command without loading any of their implementations', async () => {
+    const file = path.join(tmp.dir, 'imports.txt');
+    const r = await runCliWith(['--import', './test/helpers/recordImports.mjs'], ['--help'], { ...env, DT_IMPORTS_FILE: file });
+    expect(r.code, r.stderr).to.equal(0);
+    const ours = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((u) => u.startsWith('file://') && !u.includes('/node_modules/'))
+      .map((u) => path.relative(REPO_ROOT, fileURLToPath(u)));
+    expect([...new Set(ours)].sort()).to.deep.equal([
+      'bin/drivetrain.ts',
+      'demo/cli.ts',
+      'scheduler/cli/args.ts',
+      'scheduler/cli/main.ts',
+      'scheduler/cli/program.ts',
+      'scheduler/errors/ConfigError.ts',
+      'scheduler/errors/UsageError.ts',
+      'source/cli.ts',
+    ]);
+  });
+});
+
+describe('dates on the command line', () => {
+  const tz = process.env.TZ;
+  // A zone far from UTC, so reading a date-time as local time would show.
+  beforeEach(() => (process.env.TZ = 'America/New_York'));
+  afterEach(() => (tz === undefined ? delete process.env.TZ : (process.env.TZ = tz)));
+
+  it('reads a day as midnight UTC and a date-time without a zone as UTC, whatever TZ says', () => {
+    expect(parseDateArg('2024-02-29', '--from').toISOString()).to.equal('2024-02-29T00:00:00.000Z');
+    expect(parseDateArg('2024-01-01T10:00', '--from').toISOString()).to.equal('2024-01-01T10:00:00.000Z');
+    expect(parseDateArg('2024-01-01T10:00:30.25', '--from').toISOString()).to.equal('2024-01-01T10:00:30.250Z');
+    expect(parseDateArg('2024-01-01T10:00:00+01:00', '--from').toISOString()).to.equal('2024-01-01T09:00:00.000Z');
+    expect(parseDateArg('2024-01-01T00:30-0100', '--from').toISOString()).to.equal('2024-01-01T01:30:00.000Z');
+  });
+
+  it('refuses an impossible day, a bad time and trailing text as usage errors quoting the value', () => {
+    for (const value of ['2024-02-30', '2023-02-29', '2024-13-01', '2024-1-1', '2024-01-01junk', '2024-01-01T24:00', '2024-01-01T10:60', 'yesterday']) {
+      expect(() => parseDateArg(value, '--to'), value).to.throw(UsageError, `--to: '${value}' is not a date (YYYY-MM-DD or ISO 8601)`);
+    }
   });
 });
