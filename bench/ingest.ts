@@ -94,8 +94,8 @@ const quiet: Logger = { debug() {}, info() {}, warn: (m) => process.stderr.write
 
 async function main(): Promise<void> {
   process.stdout.write(`ingest bench: ${sizes.cars} cars, ${sizes.customers} customers, ${sizes.subscriptions} subscriptions (${total} rows), page size ${pageSize}, batch rows ${batchRows}, prepare workers ${prepareWorkers}\n`);
-  // The heap limit changes when V8 runs its full GCs, so the peak RSS (README, "Memory"): npm runs get
-  // .npmrc's 512 MB, a bare `node` the default (~4 GB here).
+  // The heap limit changes when V8 runs its full GCs, so the peak RSS (docs/design/heap-limit.md): npm
+  // runs get .npmrc's limit, a bare `node` V8's default, which depends on the machine's memory.
   process.stdout.write(`V8 heap limit of the pipeline process: ${Math.round(v8.getHeapStatistics().heap_size_limit / 1048576)} MB (NODE_OPTIONS '${process.env.NODE_OPTIONS ?? ''}')\n`);
   const source = await startChildSource();
   const settings = loadSettings({

@@ -1,9 +1,9 @@
 /**
  * Copies a warehouse's write-ahead log into the database file in the background, on a connection of
- * its own. By default SQLite does this at the commit of the transaction that grew the WAL past 1000
- * pages, and the commit waits while a load's whole WAL (hundreds of MB) is copied and synced, and the
- * next load waits for the writer lock meanwhile. A PASSIVE checkpoint on another
- * connection blocks neither writers nor readers, so the copy overlaps the next task's work.
+ * its own. By default SQLite does this at the commit of the transaction that grew the WAL past its
+ * autocheckpoint size, and the commit waits while a load's whole WAL is copied and synced, and the
+ * next load waits for the writer lock meanwhile. A PASSIVE checkpoint on another connection blocks
+ * neither writers nor readers, so the copy overlaps the next task's work (docs/design/wal-checkpoint.md).
  *
  * A PASSIVE checkpoint copies what no reader still needs: frames a reader's snapshot pins are left
  * for the next checkpoint (see {@link WalCheckpointer.lastResult}).

@@ -5,7 +5,7 @@
  * row object is handed on as a byte span of the current chunk, so rows are never decoded, parsed or
  * re-encoded here: the lake stores the bytes as received and the load parses them once (decoding to
  * text, slicing a string per row and encoding the joined page again was a large share of the extract's
- * CPU). Rows must be flat (strings, numbers, booleans, null).
+ * CPU: docs/design/lake-format.md). Rows must be flat (strings, numbers, booleans, null).
  */
 
 /** The body is not what the source should send; `offset` is the character offset in the body. */

@@ -92,7 +92,8 @@ export async function* readLakeBlocks(lakeDir: string, entity: string, ds: strin
       bytes += chunk.length;
       hash.update(chunk as Buffer);
     });
-    // 64 KB output chunks: zlib's default 16 KB costs a callback and more pieces per block.
+    // Output chunks larger than zlib's default, which costs a callback and more pieces per block
+    // (docs/design/lake-format.md).
     const gunzip = createGunzip({ chunkSize: 64 * 1024 });
     input.on('error', (err) => gunzip.destroy(err));
     input.pipe(gunzip);

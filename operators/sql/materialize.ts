@@ -155,8 +155,9 @@ async function dropIndexes(db: Queryable, model: Model): Promise<void> {
 }
 
 /**
- * Per-connection cache for set-based work on million-row tables: SQLite's 2 MB default makes
- * random-key index inserts (hash keys) thrash. Set on the transaction's own connection.
+ * Per-connection cache for set-based work on large tables: with SQLite's small default cache,
+ * random-key index inserts (hash keys) thrash (docs/design/vault-loads.md). Set on the transaction's
+ * own connection, so it ends with the transaction.
  */
 export async function tuneConnection(db: Queryable): Promise<void> {
   await db.run('PRAGMA cache_size = -262144');

@@ -15,15 +15,15 @@ import { WriteQueue } from './WriteQueue.js';
 
 /**
  * Page size of a NEW warehouse file; an existing file keeps its own (SQLite changes it only by VACUUM,
- * and never in WAL mode). 32 KB instead of SQLite's 4 KB: a load writes an eighth as many WAL frames
- * and B-tree pages (README, "Benchmarks").
+ * and never in WAL mode). Larger than SQLite's default so a load writes fewer WAL frames and B-tree
+ * pages (docs/design/page-size.md).
  */
 export const PAGE_SIZE_BYTES = 32 * 1024;
 
 /**
  * What the WAL file is cut back to when a writer restarts it (journal_size_limit). SQLite applies the
  * limit of the connection that restarts the WAL, a writer's, not the checkpointer's, and a load's WAL
- * is hundreds of MB: without it the file keeps its largest size.
+ * is large: without it the file keeps its largest size (docs/design/wal-checkpoint.md).
  */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 

@@ -1,9 +1,10 @@
 /**
- * A compact membership filter for a partition's ids: open-addressing tables of 32-bit fingerprints (8
- * bytes per id at load factor 1/2, a tenth of a Set of the id strings: docs/design/load-fast-path.md). An id's first hash picks its home slot, its second is the fingerprint stored there. A hit
- * means "this id was PROBABLY seen" (a false hit needs an equal 31-bit fingerprint within the few slots
- * probed: about one in a thousand partitions of a million ids); the load confirms hits exactly against
- * the rows it inserted, so a false hit never rejects a valid row.
+ * A compact membership filter for a partition's ids: open-addressing tables of 32-bit fingerprints
+ * (two 32-bit slots per id at load factor 1/2), far smaller than a Set of the id strings
+ * (docs/design/load-fast-path.md). An id's first hash picks its home slot, its second is the
+ * fingerprint stored there. A hit means "this id was PROBABLY seen" (a false hit needs an equal 31-bit
+ * fingerprint within the few slots probed, which is rare); the load confirms hits exactly against the
+ * rows it inserted, so a false hit never rejects a valid row.
  */
 export class IdHashSet {
   /** The tables, each twice the size of the one before; ids go into the last. A fingerprint cannot be

@@ -5,7 +5,7 @@
  * otherwise, so a busy or slow worker never stalls it.
  *
  * The workers run the preparation code bundled by esbuild into plain JavaScript: started through tsx,
- * a worker costs twice the memory (docs/design/load-fast-path.md). The pool is shared by the process's loads and
+ * a worker costs far more memory (docs/design/load-fast-path.md). The pool is shared by the process's loads and
  * does not keep the process alive.
  */
 import path from 'node:path';

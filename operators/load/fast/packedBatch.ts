@@ -9,8 +9,9 @@
  * How a column is unpacked is chosen per batch from its values ({@link ColumnLayout}): a column whose
  * values all have the same length (hash keys, ids, timestamps) is one substr() at a fixed width; a
  * column of NULLs only is the literal NULL; only the others carry a 4-digit length field in the record
- * header (`----` for NULL) and cost two more substr()s and a CASE. With a length field for every
- * column, unpacking was about half of SQLite's time per inserted row, and most columns are fixed-width.
+ * header (`----` for NULL) and cost two more substr()s and a CASE. A length field for every column
+ * made unpacking a large part of SQLite's time per inserted row, and most columns are fixed-width
+ * (docs/design/load-fast-path.md).
  *
  * Lengths and offsets are in bytes (UTF-8; for ASCII text, characters). A batch with a NUL, a surrogate,
  * a value over 9999 bytes or nothing but NULLs and empty strings returns undefined and goes the JSON way. Values must be strings, finite numbers
