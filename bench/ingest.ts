@@ -17,7 +17,7 @@ import { loadSettings } from '../scheduler/settings.js';
 import { ENTITIES, type Entity } from '../operators/entities.js';
 import { extractEntity } from '../operators/extract/extractTask.js';
 import { loadEntity } from '../operators/load/loadTask.js';
-import { closeWarehouses, settleWarehouses } from '../operators/warehouse.js';
+import { closeWarehouses, settleWarehouses } from '../operators/warehouse/registry.js';
 import { generateRows, type DatasetSizes } from '../source/generator.js';
 import { FIELDS } from '../source/rowSource.js';
 import { spawnSourceProcess } from '../source/spawnSource.js';
@@ -157,7 +157,7 @@ async function main(): Promise<void> {
     times.push(`load ${entity} t = ${at(l0)}..${at(performance.now())} s (${r.loaded} loaded, ${r.rejected} rejected)`);
   });
   await Promise.all(done);
-  // The loads' WAL checkpoints run in the background (WalCheckpointer.ts); the clock waits for the last.
+  // The loads' WAL checkpoints run in the background (operators/warehouse/WalCheckpointer.ts); the clock waits for the last.
   await settleWarehouses();
   const elapsed = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);

@@ -16,7 +16,7 @@ import path from 'node:path';
 import { hashDiff, hashKey } from '../operators/load/hashing.js';
 import { selectionOf, type PipelineDag } from '../dags/_pipeline.js';
 import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
-import { closeWarehouses, PAGE_SIZE_BYTES } from '../operators/warehouse.js';
+import { closeWarehouses, PAGE_SIZE_BYTES } from '../operators/warehouse/registry.js';
 import { SqliteConnection } from '../operators/warehouse/SqliteConnection.js';
 import type { DataInterval, Logger, TaskContext } from '../scheduler/interfaces.js';
 import { loadSettings, type Settings } from '../scheduler/settings.js';

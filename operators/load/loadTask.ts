@@ -12,7 +12,7 @@ import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.js';
 import type { Entity } from '../entities.js';
-import { checkpointInBackground, lastCheckpointError, openWarehouse, syncWal } from '../warehouse.js';
+import { checkpointInBackground, lastCheckpointError, openWarehouse, syncWal } from '../warehouse/registry.js';
 import type { WarehouseSession } from '../warehouse/interfaces.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
 import type { LakeManifest } from '../lake/manifest.js';

@@ -5,7 +5,7 @@
  */
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
-import { openWarehouse } from '../warehouse.js';
+import { openWarehouse } from '../warehouse/registry.js';
 import { runDataTests } from './dataTests.js';
 import { runModel, type ModelRunResult } from './materialize.js';
 import { intervalsOf, paramsFor } from './params.js';

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses } from '../../operators/warehouse/registry.js';
 import { loadSettings, type Settings } from '../../scheduler/settings.js';
 import type { TmpDir, TmpDirOptions } from './interfaces.js';
 import { KitUsageError } from './KitUsageError.js';

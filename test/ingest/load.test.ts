@@ -6,7 +6,7 @@ import { resetBreakers } from '../../operators/extract/breakers.js';
 import { hashDiff, hashKey } from '../../operators/load/hashing.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { isIsoDateTime } from '../../operators/load/validation.js';
-import { closeWarehouses, settleWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses, settleWarehouses } from '../../operators/warehouse/registry.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';

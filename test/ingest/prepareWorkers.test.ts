@@ -5,7 +5,7 @@ import { BlobPool } from '../../operators/load/fast/BlobPool.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { PrepareWorkerError } from '../../operators/load/fast/PrepareWorkerError.js';
 import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
-import { closeWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses } from '../../operators/warehouse/registry.js';
 import type { Entity } from '../../operators/entities.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';

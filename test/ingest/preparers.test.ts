@@ -6,7 +6,7 @@ import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareW
 import type { PartitionPreparer } from '../../operators/load/interfaces.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPreparer.js';
-import { closeWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses } from '../../operators/warehouse/registry.js';
 import { FaultInjector, noFaults } from '../../source/faults.js';
 import { generateRows } from '../../source/generator.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';

@@ -6,7 +6,7 @@
 import { hashKey, vaultColumns } from '../../operators/load/hashing.js';
 import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
 import { selectionOf, type PipelineDag } from '../../dags/_pipeline.js';
-import { openWarehouse } from '../../operators/warehouse.js';
+import { openWarehouse } from '../../operators/warehouse/registry.js';
 import type { DataInterval, Logger, TaskContext } from '../../scheduler/interfaces.js';
 import { RecordingLogger as MemoryLog } from '../helpers/recordingLogger.js';
 import { testTaskContext } from '../helpers/taskContext.js';

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closeWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses } from '../../operators/warehouse/registry.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { makeTmpDir, testSettings, useTmpWarehouse } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';

@@ -8,7 +8,7 @@ import { ModelError } from '../../operators/sql/ModelError.js';
 import { ModelRegistry } from '../../operators/sql/registry.js';
 import { dataTestTask, modelTask } from '../../operators/sql/sqlTask.js';
 import { parameterNames, toPlaceholders } from '../../operators/sql/template.js';
-import { closeWarehouses, openWarehouse } from '../../operators/warehouse.js';
+import { closeWarehouses, openWarehouse } from '../../operators/warehouse/registry.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import { withDb } from '../helpers/sqliteFile.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import { ensureRawTables } from '../../operators/load/models.js';
-import { closeWarehouses, openWarehouse } from '../../operators/warehouse.js';
+import { closeWarehouses, openWarehouse } from '../../operators/warehouse/registry.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 describe('raw tables', () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closeWarehouses } from '../../operators/warehouse.js';
+import { closeWarehouses } from '../../operators/warehouse/registry.js';
 import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { canonical, dayInterval, ingest, MARTS, monthInterval, runModelDag, tableRows, type Row, type Snapshot } from './fixtures.js';
 import { addMonthsClamped, referenceMarts, utcDay } from './reference.js';

@@ -6,7 +6,7 @@ import { hashKey, ingest, snapshotWarehouse, tableRows } from './fixtures.js';
 import { hashDiff } from '../../operators/load/hashing.js';
 import { select } from '../../operators/sql/materialize.js';
 import { defaultRegistry } from '../../operators/sql/sqlTask.js';
-import { openWarehouse } from '../../operators/warehouse.js';
+import { openWarehouse } from '../../operators/warehouse/registry.js';
 
 describe('warehouse vault', function () {
   this.timeout(60_000);

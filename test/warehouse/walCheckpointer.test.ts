@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { WalCheckpointer } from '../../operators/WalCheckpointer.js';
+import { WalCheckpointer } from '../../operators/warehouse/WalCheckpointer.js';
 import { openDb as open, rowsInFileAlone, type SqliteConnection } from '../helpers/sqliteFile.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 

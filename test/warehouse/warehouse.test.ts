@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { closeWarehouses, openWarehouse, PAGE_SIZE_BYTES } from '../../operators/warehouse.js';
+import { closeWarehouses, openWarehouse, PAGE_SIZE_BYTES } from '../../operators/warehouse/registry.js';
 import type { Warehouse } from '../../operators/warehouse/interfaces.js';
 import { BUSY_TIMEOUT_MS, SqliteWarehouse } from '../../operators/warehouse/SqliteWarehouse.js';
 import { WarehouseClosedError } from '../../operators/warehouse/WarehouseClosedError.js';

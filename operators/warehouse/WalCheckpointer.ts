@@ -8,7 +8,7 @@
  * A PASSIVE checkpoint copies what no reader still needs: frames a reader's snapshot pins are left
  * for the next checkpoint (see {@link WalCheckpointer.lastResult}).
  */
-import { SqliteConnection } from './warehouse/SqliteConnection.js';
+import { SqliteConnection } from './SqliteConnection.js';
 
 const BUSY_TIMEOUT_MS = 5_000;
 

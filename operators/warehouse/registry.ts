@@ -4,12 +4,12 @@
  * The connection itself, its settings and its write queue: operators/warehouse/SqliteWarehouse.ts.
  */
 import { open as openFile } from 'node:fs/promises';
-import type { Warehouse } from './warehouse/interfaces.js';
-import { SqliteWarehouse } from './warehouse/SqliteWarehouse.js';
+import type { Warehouse } from './interfaces.js';
+import { SqliteWarehouse } from './SqliteWarehouse.js';
 import { WalCheckpointer } from './WalCheckpointer.js';
 
-export { PAGE_SIZE_BYTES } from './warehouse/SqliteWarehouse.js';
-export type { Warehouse, WarehouseSession } from './warehouse/interfaces.js';
+export { PAGE_SIZE_BYTES } from './SqliteWarehouse.js';
+export type { Warehouse, WarehouseSession } from './interfaces.js';
 
 const open = new Map<string, Promise<Warehouse>>();
 const checkpointers = new Map<string, WalCheckpointer>();
