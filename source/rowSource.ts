@@ -3,8 +3,8 @@
  * source schema. Both hand out rows in id order, in small batches, from an exclusive id cursor, so
  * the server can stream any amount in flat memory and page by keyset.
  */
-import sqlite3 from 'sqlite3';
 import { ENTITIES, ENTITY_SPECS, fieldNames, type EntityName } from '../operators/entities.js';
+import { SqliteConnection } from '../operators/warehouse/SqliteConnection.js';
 import { generateRow, indexOfId, type DatasetSizes, type Row } from './generator.js';
 
 /** The entities the service serves, in the original API's field order (from the declaration). */
@@ -60,30 +60,19 @@ export class GeneratedRowSource implements RowSource {
 
 /** Serves a SQLite file with the original source schema (../shared/data/source.db), read only. */
 export class SqliteRowSource implements RowSource {
-  private readonly db: sqlite3.Database;
-
-  private constructor(db: sqlite3.Database) {
-    this.db = db;
-  }
+  private constructor(private readonly db: SqliteConnection) {}
 
   /** Opens `file` read only; fails when it lacks one of the three tables. */
   static async open(file: string): Promise<SqliteRowSource> {
-    const db = await new Promise<sqlite3.Database>((resolve, reject) => {
-      const d = new sqlite3.Database(file, sqlite3.OPEN_READONLY, (err) => (err ? reject(err) : resolve(d)));
-    });
-    const source = new SqliteRowSource(db);
+    const db = await SqliteConnection.open(file, { readOnly: true });
     for (const entity of ENTITIES) {
-      const found = await source.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type='table' AND name=?`, [entity]);
+      const found = await db.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type='table' AND name=?`, [entity]);
       if (found.length === 0) {
-        await source.close();
+        await db.close();
         throw new Error(`'${file}' has no table '${entity}': not a source database`);
       }
     }
-    return source;
-  }
-
-  private all<T>(sql: string, params: unknown[]): Promise<T[]> {
-    return new Promise((resolve, reject) => this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[]))));
+    return new SqliteRowSource(db);
   }
 
   async *batches(entity: EntityName, after: string | undefined, limit: number): AsyncIterable<Row[]> {
@@ -93,7 +82,7 @@ export class SqliteRowSource implements RowSource {
     let last = after ?? '';
     let left = limit;
     while (left > 0) {
-      const rows = await this.all<Row>(sql, [last, Math.min(BATCH, left)]);
+      const rows = await this.db.all<Row>(sql, [last, Math.min(BATCH, left)]);
       if (rows.length === 0) return;
       for (const row of rows) {
         for (const f of fields) {
@@ -109,6 +98,6 @@ export class SqliteRowSource implements RowSource {
   }
 
   close(): Promise<void> {
-    return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+    return this.db.close();
   }
 }
