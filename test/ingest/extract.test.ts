@@ -12,8 +12,8 @@ import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
 import type { FaultOptions } from '../../source/faults.js';
-import { testSettings, useTmpDir } from '../helpers/tmp.js';
 import { testTaskContext } from '../helpers/taskContext.js';
+import { testSettings, useTmpDir } from '../helpers/tmp.js';
 
 const sizes = { cars: 120, customers: 40, subscriptions: 90 };
 const DS = '2024-01-15';

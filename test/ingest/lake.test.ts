@@ -12,8 +12,8 @@ import { readLakeBlocks, readLakePartition, readManifest, type LakeBlock } from 
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
-import { testEnv, testSettings, useTmpDir } from '../helpers/tmp.js';
 import { testTaskContext } from '../helpers/taskContext.js';
+import { testEnv, testSettings, useTmpDir } from '../helpers/tmp.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DS = '2024-01-15';

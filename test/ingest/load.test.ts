@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { hashDiff, hashKey } from '../../operators/load/hashing.js';
@@ -13,18 +12,11 @@ import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
 import { queryFile, rowsInFileAlone } from '../helpers/sqliteFile.js';
-import { testSettings, useTmpDir } from '../helpers/tmp.js';
 import { testTaskContext } from '../helpers/taskContext.js';
-
-const DS = '2024-01-15';
+import { testSettings, useTmpDir } from '../helpers/tmp.js';
+import { DS, writeLake } from './lakeLoad.js';
 
 const query = <T extends object = Record<string, unknown>>(file: string, sql: string, params: unknown[] = []) => queryFile<T>(file, sql, params);
-
-async function writeLake(settings: Settings, entity: string, rows: unknown[], ds = DS): Promise<void> {
-  const w = await LakePartitionWriter.open(settings.lakeDir, entity, ds);
-  await w.writeLines(rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))));
-  await w.commit('test', new Date());
-}
 
 const car = (id: unknown, extra: Record<string, unknown> = {}) => ({
   id, vin: 'V1', brand: 'Tesla', model: 'Model 3', engine_type: 'electric', license_plate: 'B-AB 1',

@@ -1,9 +1,6 @@
 import { expect } from 'chai';
-import { mkdirSync } from 'node:fs';
 import type { LakeBlock } from '../../operators/lake/reader.js';
-import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { BlobPool } from '../../operators/load/fast/BlobPool.js';
-import { loadTask } from '../../operators/load/loadTask.js';
 import { PrepareWorkerError } from '../../operators/load/fast/PrepareWorkerError.js';
 import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
 import { closeWarehouses } from '../../operators/warehouse.js';
@@ -11,10 +8,8 @@ import type { Entity } from '../../operators/entities.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
 import { queryFile } from '../helpers/sqliteFile.js';
-import { testTaskContext } from '../helpers/taskContext.js';
-import { testSettings, useTmpDir, type TmpDir } from '../helpers/tmp.js';
-
-const DS = '2024-01-15';
+import { useTmpDir } from '../helpers/tmp.js';
+import { loadInNewHome } from './lakeLoad.js';
 
 /** `lines` as the lake reader hands them out: one block of UTF-8 bytes. */
 function blockOf(lines: readonly string[]): LakeBlock {
@@ -34,26 +29,10 @@ function customerLines(): string[] {
   return lines;
 }
 
-/** Loads `lines` as the customers of DS into a home of its own under `tmp` (named `name`), with `workers` prepare workers. */
-async function loadWith(
-  tmp: TmpDir,
-  name: string,
-  workers: number,
-  lines: string[],
-  whileLoading?: () => Promise<void>,
-): Promise<Settings> {
-  const dir = tmp.path(name);
-  mkdirSync(dir);
-  const settings = testSettings(dir, {
-    DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1',
-    DRIVETRAIN_LOAD_BATCH_ROWS: '25',
-    DRIVETRAIN_LOAD_PREPARE_WORKERS: String(workers),
-  });
-  const w = await LakePartitionWriter.open(settings.lakeDir, 'customers', DS);
-  await w.writeLines(lines);
-  await w.commit('test', new Date());
-  await Promise.all([loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: DS })), whileLoading?.()]);
-  return settings;
+/** Loads `lines` as the customers of DS into a home of its own, `dir`, with `workers` prepare workers. */
+function loadWith(dir: string, workers: number, lines: readonly string[], alongside?: () => Promise<void>): Promise<Settings> {
+  const env = { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1', DRIVETRAIN_LOAD_BATCH_ROWS: '25', DRIVETRAIN_LOAD_PREPARE_WORKERS: String(workers) };
+  return loadInNewHome(dir, 'customers', lines, env, { alongside });
 }
 
 describe('load prepare workers', () => {
@@ -66,8 +45,8 @@ describe('load prepare workers', () => {
 
   it('a load sharing its blocks with a worker leaves the same rows and rejects, in the same order, as one without', async () => {
     const lines = customerLines();
-    const alone = await loadWith(tmp, 'alone', 0, lines);
-    const shared = await loadWith(tmp, 'shared', 1, lines);
+    const alone = await loadWith(tmp.path('alone'), 0, lines);
+    const shared = await loadWith(tmp.path('shared'), 1, lines);
     const pool = await sharedPrepareWorkerPool(1, 25);
     expect(pool.blocksSent, 'blocks the worker prepared').to.be.greaterThan(0);
     const rows = 'SELECT * FROM customers ORDER BY rowid';
@@ -82,10 +61,10 @@ describe('load prepare workers', () => {
 
   it('a load whose worker dies with blocks in flight prepares them itself and leaves the same tables', async () => {
     const lines = customerLines();
-    const alone = await loadWith(tmp, 'alone', 0, lines);
+    const alone = await loadWith(tmp.path('alone'), 0, lines);
     const pool = await sharedPrepareWorkerPool(1, 25);
     let inFlightAtClose = 0;
-    const broken = await loadWith(tmp, 'broken', 1, lines, async () => {
+    const broken = await loadWith(tmp.path('broken'), 1, lines, async () => {
       while (pool.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
       inFlightAtClose = pool.inFlight;
       await pool.close();
