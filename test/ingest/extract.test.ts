@@ -6,7 +6,9 @@ import path from 'node:path';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { readLakePartition, readManifest } from '../../operators/lake/reader.js';
+import type { Entity } from '../../operators/entities.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import type { TaskContext } from '../../scheduler/interfaces.js';
 import { breakerStateGauge } from '../../scheduler/metrics.js';
 import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
@@ -22,6 +24,11 @@ async function lakeRows(lakeDir: string, entity: string): Promise<unknown[]> {
   const rows: unknown[] = [];
   for await (const r of readLakePartition(lakeDir, entity, DS)) rows.push(r);
   return rows;
+}
+
+/** The error an extract of `entity` fails with, or undefined when it succeeds. */
+function extractFailure(ctx: TaskContext, entity: Entity = 'cars'): Promise<Error | undefined> {
+  return Promise.resolve(extractTask({ entity })(ctx)).then(() => undefined, (e: Error) => e);
 }
 
 describe('extract operator', () => {
@@ -92,8 +99,7 @@ describe('extract operator', () => {
   it('fails once retries are exhausted and leaves no partition behind', async () => {
     await start({ failRate: 1, failStatus: 500 });
     const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '2' }), { ds: DS });
-    let error: Error | undefined;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: Error) => (error = e));
+    const error = await extractFailure(ctx);
     expect(error?.message).to.match(/failed after 3 attempts: source answered 500/);
     expect(error).to.not.be.instanceOf(NonRetryableError);
     expect(server.dataRequests()).to.equal(3);
@@ -103,8 +109,7 @@ describe('extract operator', () => {
   it('does not retry a 403 and fails the task as non-retryable', async () => {
     await start({ failRate: 1, failStatus: 403 });
     const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), { ds: DS });
-    let error: unknown;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: unknown) => (error = e));
+    const error = await extractFailure(ctx);
     expect(error).to.be.instanceOf(NonRetryableError);
     expect((error as Error).message).to.match(/source answered 403/);
     expect(server.dataRequests()).to.equal(1);
@@ -113,8 +118,7 @@ describe('extract operator', () => {
   it('does not retry a 404 either: one request to the paged route, one to the unpaged fallback', async () => {
     await start({ failRate: 1, failStatus: 404 });
     const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), { ds: DS });
-    let error: unknown;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: unknown) => (error = e));
+    const error = await extractFailure(ctx);
     expect(error).to.be.instanceOf(NonRetryableError);
     expect((error as Error).message).to.match(/source answered 404 to GET .*\/cars\/$/);
     expect(server.dataRequests()).to.equal(2);
@@ -131,8 +135,7 @@ describe('extract operator', () => {
   it('times out a source that never answers', async () => {
     await start({ hang: true });
     const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_TIMEOUT_MS: '150' }), { ds: DS });
-    let error: Error | undefined;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: Error) => (error = e));
+    const error = await extractFailure(ctx);
     expect(error?.message).to.match(/timed out after 150 ms/);
     expect(server.dataRequests()).to.equal(2);
   });
@@ -147,7 +150,7 @@ describe('extract operator', () => {
     });
     const host = new URL(server.url).host;
     const ctx = testTaskContext(s, { ds: DS });
-    const run = () => Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => undefined, (e: Error) => e);
+    const run = () => extractFailure(ctx);
     expect((await run())?.message).to.match(/503/);
     expect((await run())?.message).to.match(/503/);
     expect(server.dataRequests()).to.equal(2);
@@ -175,7 +178,7 @@ describe('extract operator', () => {
     await Promise.resolve(extractTask({ entity: 'cars' })(testTaskContext(s, { ds: DS }))).catch(() => {});
     await Promise.resolve(extractTask({ entity: 'customers' })(testTaskContext(s, { ds: DS }))).catch(() => {});
     const other = testTaskContext(s, { ds: DS });
-    const err = await Promise.resolve(extractTask({ entity: 'subscriptions' })(other)).then(() => undefined, (e: Error) => e);
+    const err = await extractFailure(other, 'subscriptions');
     expect(err?.message).to.match(/circuit for .* is open until/);
     expect(server.requests.get('/v1/subscriptions') ?? 0).to.equal(0);
   });
