@@ -8,7 +8,7 @@ import { loadSettings } from '../../scheduler/settings.js';
 import { COMPILED } from '../../scheduler/settings/compiled.js';
 import { README_REGION, TOML_REGION, readRegion, replaceRegion, settingsTable, settingsTomlDefaults } from '../../scheduler/settings/docs.js';
 import { MissingMarkersError } from '../../scheduler/settings/MissingMarkersError.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -27,6 +27,8 @@ function configErrorOf(env: Record<string, string>, cwd = '/srv/app'): ConfigErr
 }
 
 describe('settings', () => {
+  const tmp = useTmpDir('drivetrain-settings-');
+
   it('gives the contract defaults with no environment', () => {
     const s = loadWith({});
     expect(s.env).to.equal('development');
@@ -60,20 +62,16 @@ describe('settings', () => {
   });
 
   it('layers the section of DRIVETRAIN_ENV over the defaults, keeping declared defaults for keys left out', () => {
-    const { dir, cleanup } = makeTmpDir();
-    try {
-      const file = path.join(dir, 'settings.toml');
-      writeFileSync(file, '[default]\nhome = "./d"\n[default.source]\nurl = "http://a:1"\npage_size = 10\n[staging]\n[staging.source]\npage_size = 77\n');
-      const s = loadSettings({ env: { DRIVETRAIN_SETTINGS_FILE: file, DRIVETRAIN_ENV: 'staging' }, cwd: dir, warn: () => {} });
-      expect(s.env).to.equal('staging');
-      expect(s.source.pageSize).to.equal(77);
-      expect(s.source.url).to.equal('http://a:1');
-      expect(s.home).to.equal(path.join(dir, 'd'));
-      expect(s.logDir).to.equal(path.join(dir, 'logs'));
-      expect(s.scheduler.tick).to.equal('*/5 * * * * *');
-    } finally {
-      cleanup();
-    }
+    const dir = tmp.dir;
+    const file = path.join(dir, 'settings.toml');
+    writeFileSync(file, '[default]\nhome = "./d"\n[default.source]\nurl = "http://a:1"\npage_size = 10\n[staging]\n[staging.source]\npage_size = 77\n');
+    const s = loadSettings({ env: { DRIVETRAIN_SETTINGS_FILE: file, DRIVETRAIN_ENV: 'staging' }, cwd: dir, warn: () => {} });
+    expect(s.env).to.equal('staging');
+    expect(s.source.pageSize).to.equal(77);
+    expect(s.source.url).to.equal('http://a:1');
+    expect(s.home).to.equal(path.join(dir, 'd'));
+    expect(s.logDir).to.equal(path.join(dir, 'logs'));
+    expect(s.scheduler.tick).to.equal('*/5 * * * * *');
   });
 
   it('names the variable of a malformed number', () => {
@@ -113,38 +111,26 @@ describe('settings', () => {
   });
 
   it('refuses an unknown key in the settings file, naming it', () => {
-    const { dir, cleanup } = makeTmpDir();
-    try {
-      // The per-entity routes of earlier versions are derived from the entity now, not set.
-      writeFileSync(path.join(dir, 'old.toml'), '[default]\n[default.source.routes.cars]\npaged = "/c"\n');
-      const err = configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'old.toml' }, dir);
-      expect(err.message).to.equal(`settings file '${path.join(dir, 'old.toml')}': unknown key 'source.routes'`);
-      expect(err.setting).to.equal('source.routes');
-    } finally {
-      cleanup();
-    }
+    const dir = tmp.dir;
+    // The per-entity routes of earlier versions are derived from the entity now, not set.
+    writeFileSync(path.join(dir, 'old.toml'), '[default]\n[default.source.routes.cars]\npaged = "/c"\n');
+    const err = configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'old.toml' }, dir);
+    expect(err.message).to.equal(`settings file '${path.join(dir, 'old.toml')}': unknown key 'source.routes'`);
+    expect(err.setting).to.equal('source.routes');
   });
 
   it('quotes a bad value from the settings file and names its variable', () => {
-    const { dir, cleanup } = makeTmpDir();
-    try {
-      writeFileSync(path.join(dir, 'bad.toml'), '[default]\n[default.load]\nbatch_rows = 0\n');
-      const err = configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'bad.toml' }, dir);
-      expect(err.setting).to.equal('DRIVETRAIN_LOAD_BATCH_ROWS');
-      expect(err.message).to.match(/^setting 'load\.batch_rows' \(DRIVETRAIN_LOAD_BATCH_ROWS\) = 0: /);
-    } finally {
-      cleanup();
-    }
+    const dir = tmp.dir;
+    writeFileSync(path.join(dir, 'bad.toml'), '[default]\n[default.load]\nbatch_rows = 0\n');
+    const err = configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'bad.toml' }, dir);
+    expect(err.setting).to.equal('DRIVETRAIN_LOAD_BATCH_ROWS');
+    expect(err.message).to.match(/^setting 'load\.batch_rows' \(DRIVETRAIN_LOAD_BATCH_ROWS\) = 0: /);
   });
 
   it('lets only the variable fix the clock, not a settings file section', () => {
-    const { dir, cleanup } = makeTmpDir();
-    try {
-      writeFileSync(path.join(dir, 'now.toml'), '[default]\nfixed_now = "2024-01-01T00:00:00Z"\n');
-      expect(configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'now.toml' }, dir).setting).to.equal('DRIVETRAIN_NOW');
-    } finally {
-      cleanup();
-    }
+    const dir = tmp.dir;
+    writeFileSync(path.join(dir, 'now.toml'), '[default]\nfixed_now = "2024-01-01T00:00:00Z"\n');
+    expect(configErrorOf({ DRIVETRAIN_SETTINGS_FILE: 'now.toml' }, dir).setting).to.equal('DRIVETRAIN_NOW');
   });
 });
 

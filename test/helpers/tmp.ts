@@ -56,14 +56,19 @@ export function useTmpDir(prefix = 'drivetrain-test-', opts: TmpDirOptions = {})
 }
 
 /**
- * The environment of a test process whose home and logs live in `dir`, plus overrides.
- * Inherits PATH and friends, but no DRIVETRAIN_* variable of the developer's shell.
+ * This process's environment without any DRIVETRAIN_* variable: PATH and friends for a child, but
+ * nothing of the developer's shell that would change the settings under test.
  */
-export function testEnv(dir: string, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function inheritedEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
+  return env;
+}
+
+/** The environment of a test process whose home and logs live in `dir`, plus overrides (over inheritedEnv). */
+export function testEnv(dir: string, overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
-    ...env,
+    ...inheritedEnv(),
     DRIVETRAIN_HOME: path.join(dir, 'home'),
     DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'),
     ...overrides,

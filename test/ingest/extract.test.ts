@@ -6,14 +6,16 @@ import path from 'node:path';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { readLakePartition, readManifest } from '../../operators/lake/reader.js';
+import type { Entity } from '../../operators/entities.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import type { TaskContext } from '../../scheduler/interfaces.js';
 import { breakerStateGauge } from '../../scheduler/metrics.js';
 import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
 import type { FaultOptions } from '../../source/faults.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { taskContext } from './context.js';
+import { testTaskContext } from '../helpers/taskContext.js';
+import { testSettings, useTmpDir } from '../helpers/tmp.js';
 
 const sizes = { cars: 120, customers: 40, subscriptions: 90 };
 const DS = '2024-01-15';
@@ -24,9 +26,19 @@ async function lakeRows(lakeDir: string, entity: string): Promise<unknown[]> {
   return rows;
 }
 
+/** The error an extract of `entity` fails with, or undefined when it succeeds. */
+function extractFailure(ctx: TaskContext, entity: Entity = 'cars'): Promise<Error | undefined> {
+  return Promise.resolve(extractTask({ entity })(ctx)).then(() => undefined, (e: Error) => e);
+}
+
 describe('extract operator', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
   let server: SourceServer;
+  const tmp = useTmpDir('ingest-extract-', {
+    beforeRemove: async () => {
+      await server?.close();
+      resetBreakers();
+    },
+  });
   const start = async (faults: Partial<FaultOptions> = {}) => {
     server = await startSourceServer({ source: new GeneratedRowSource(sizes, 5), faults });
   };
@@ -40,21 +52,14 @@ describe('extract operator', () => {
       ...env,
     });
 
-  beforeEach(() => (tmp = makeTmpDir('ingest-extract-')));
-  afterEach(async () => {
-    await server?.close();
-    resetBreakers();
-    tmp.cleanup();
-  });
-
   it('writes the same rows to the lake through the paged and the unpaged API', async () => {
     await start();
     const paged = settings();
-    await extractTask({ entity: 'cars' })(taskContext(paged, DS));
+    await extractTask({ entity: 'cars' })(testTaskContext(paged, { ds: DS }));
     const fromPages = await lakeRows(paged.lakeDir, 'cars');
     expect(server.requests.get('/v1/cars')).to.equal(5);
     const unpaged = testSettings(path.join(tmp.dir, 'u'), { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '0' });
-    await extractTask({ entity: 'cars' })(taskContext(unpaged, DS));
+    await extractTask({ entity: 'cars' })(testTaskContext(unpaged, { ds: DS }));
     expect(server.requests.get('/cars/')).to.equal(1);
     expect(await lakeRows(unpaged.lakeDir, 'cars')).to.deep.equal(fromPages);
     expect(fromPages).to.deep.equal([...generateRows('cars', sizes, 5)]);
@@ -72,11 +77,11 @@ describe('extract operator', () => {
     await new Promise<void>((resolve) => original.listen(0, '127.0.0.1', resolve));
     try {
       const port = (original.address() as AddressInfo).port;
-      const ctx = taskContext(testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: `http://127.0.0.1:${port}`, DRIVETRAIN_SOURCE_PAGE_SIZE: '25' }), DS);
+      const ctx = testTaskContext(testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: `http://127.0.0.1:${port}`, DRIVETRAIN_SOURCE_PAGE_SIZE: '25' }), { ds: DS });
       await extractTask({ entity: 'cars' })(ctx);
       expect(await lakeRows(ctx.settings.lakeDir, 'cars')).to.deep.equal(rows);
       expect((await readManifest(ctx.settings.lakeDir, 'cars', DS)).source_url).to.equal(`http://127.0.0.1:${port}/cars/`);
-      expect(ctx.log.lines.some((l) => l.level === 'warn' && /answered 404: the source has no paged routes/.test(l.message))).to.equal(true);
+      expect(ctx.log.has(/answered 404: the source has no paged routes/, 'warn')).to.equal(true);
     } finally {
       await new Promise((resolve) => original.close(resolve));
     }
@@ -84,18 +89,17 @@ describe('extract operator', () => {
 
   it('retries failed requests with backoff and succeeds when the source recovers', async () => {
     await start({ failFirst: 3, failStatus: 503 });
-    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '3' }), DS);
+    const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '3' }), { ds: DS });
     await extractTask({ entity: 'customers' })(ctx);
     expect(server.dataRequests()).to.equal(3 + 2);
     expect((await lakeRows(ctx.settings.lakeDir, 'customers')).length).to.equal(40);
-    expect(ctx.log.lines.filter((l) => l.level === 'warn' && /attempt \d failed: source answered 503/.test(l.message))).to.have.length(3);
+    expect(ctx.log.find(/attempt \d failed: source answered 503/, 'warn')).to.have.length(3);
   });
 
   it('fails once retries are exhausted and leaves no partition behind', async () => {
     await start({ failRate: 1, failStatus: 500 });
-    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '2' }), DS);
-    let error: Error | undefined;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: Error) => (error = e));
+    const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '2' }), { ds: DS });
+    const error = await extractFailure(ctx);
     expect(error?.message).to.match(/failed after 3 attempts: source answered 500/);
     expect(error).to.not.be.instanceOf(NonRetryableError);
     expect(server.dataRequests()).to.equal(3);
@@ -104,9 +108,8 @@ describe('extract operator', () => {
 
   it('does not retry a 403 and fails the task as non-retryable', async () => {
     await start({ failRate: 1, failStatus: 403 });
-    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), DS);
-    let error: unknown;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: unknown) => (error = e));
+    const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), { ds: DS });
+    const error = await extractFailure(ctx);
     expect(error).to.be.instanceOf(NonRetryableError);
     expect((error as Error).message).to.match(/source answered 403/);
     expect(server.dataRequests()).to.equal(1);
@@ -114,9 +117,8 @@ describe('extract operator', () => {
 
   it('does not retry a 404 either: one request to the paged route, one to the unpaged fallback', async () => {
     await start({ failRate: 1, failStatus: 404 });
-    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), DS);
-    let error: unknown;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: unknown) => (error = e));
+    const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '4' }), { ds: DS });
+    const error = await extractFailure(ctx);
     expect(error).to.be.instanceOf(NonRetryableError);
     expect((error as Error).message).to.match(/source answered 404 to GET .*\/cars\/$/);
     expect(server.dataRequests()).to.equal(2);
@@ -124,17 +126,16 @@ describe('extract operator', () => {
 
   it('retries a 429 after the Retry-After the source asked for', async () => {
     await start({ failFirst: 1, failStatus: 429, retryAfterS: 1 });
-    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_RETRY_MAX_TIMEOUT_MS: '2000' }), DS);
+    const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_RETRY_MAX_TIMEOUT_MS: '2000' }), { ds: DS });
     await extractTask({ entity: 'customers' })(ctx);
     expect(server.dataRequests()).to.equal(1 + 2);
-    expect(ctx.log.lines.some((l) => /retry after 1000 ms/.test(l.message))).to.equal(true);
+    expect(ctx.log.has(/retry after 1000 ms/)).to.equal(true);
   });
 
   it('times out a source that never answers', async () => {
     await start({ hang: true });
-    const ctx = taskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_TIMEOUT_MS: '150' }), DS);
-    let error: Error | undefined;
-    await Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => {}, (e: Error) => (error = e));
+    const ctx = testTaskContext(settings({ DRIVETRAIN_SOURCE_RETRIES: '1', DRIVETRAIN_SOURCE_TIMEOUT_MS: '150' }), { ds: DS });
+    const error = await extractFailure(ctx);
     expect(error?.message).to.match(/timed out after 150 ms/);
     expect(server.dataRequests()).to.equal(2);
   });
@@ -148,12 +149,12 @@ describe('extract operator', () => {
       DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS: '300',
     });
     const host = new URL(server.url).host;
-    const ctx = taskContext(s, DS);
-    const run = () => Promise.resolve(extractTask({ entity: 'cars' })(ctx)).then(() => undefined, (e: Error) => e);
+    const ctx = testTaskContext(s, { ds: DS });
+    const run = () => extractFailure(ctx);
     expect((await run())?.message).to.match(/503/);
     expect((await run())?.message).to.match(/503/);
     expect(server.dataRequests()).to.equal(2);
-    expect(ctx.log.lines.some((l) => l.message.includes(`circuit breaker for ${host} opened`))).to.equal(true);
+    expect(ctx.log.has(`circuit breaker for ${host} opened`)).to.equal(true);
 
     // Open: the request is not sent, and the error says until when.
     const fast = await run();
@@ -166,19 +167,18 @@ describe('extract operator', () => {
     server.faults.failRate = 0;
     await new Promise((r) => setTimeout(r, 400));
     expect(await run()).to.equal(undefined);
-    const messages = ctx.log.lines.map((l) => l.message);
-    expect(messages.some((m) => m.includes(`circuit breaker for ${host} half-open`))).to.equal(true);
-    expect(messages.some((m) => m.includes(`circuit breaker for ${host} closed`))).to.equal(true);
+    expect(ctx.log.has(`circuit breaker for ${host} half-open`)).to.equal(true);
+    expect(ctx.log.has(`circuit breaker for ${host} closed`)).to.equal(true);
     expect((await breakerStateGauge.get()).values.find((v) => v.labels.host === host)?.value).to.equal(0);
   });
 
   it('shares one breaker per host between tasks', async () => {
     await start({ failRate: 1, failStatus: 503 });
     const s = settings({ DRIVETRAIN_SOURCE_RETRIES: '0', DRIVETRAIN_BREAKER_VOLUME_THRESHOLD: '2', DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS: '60000' });
-    await Promise.resolve(extractTask({ entity: 'cars' })(taskContext(s, DS))).catch(() => {});
-    await Promise.resolve(extractTask({ entity: 'customers' })(taskContext(s, DS))).catch(() => {});
-    const other = taskContext(s, DS);
-    const err = await Promise.resolve(extractTask({ entity: 'subscriptions' })(other)).then(() => undefined, (e: Error) => e);
+    await Promise.resolve(extractTask({ entity: 'cars' })(testTaskContext(s, { ds: DS }))).catch(() => {});
+    await Promise.resolve(extractTask({ entity: 'customers' })(testTaskContext(s, { ds: DS }))).catch(() => {});
+    const other = testTaskContext(s, { ds: DS });
+    const err = await extractFailure(other, 'subscriptions');
     expect(err?.message).to.match(/circuit for .* is open until/);
     expect(server.requests.get('/v1/subscriptions') ?? 0).to.equal(0);
   });

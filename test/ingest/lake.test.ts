@@ -12,8 +12,8 @@ import { readLakeBlocks, readLakePartition, readManifest, type LakeBlock } from 
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
-import { makeTmpDir, testEnv, testSettings } from '../helpers/tmp.js';
-import { taskContext } from './context.js';
+import { testTaskContext } from '../helpers/taskContext.js';
+import { testEnv, testSettings, useTmpDir } from '../helpers/tmp.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const DS = '2024-01-15';
@@ -25,9 +25,7 @@ async function collect(lakeDir: string, entity: string, ds = DS): Promise<Record
 }
 
 describe('raw data lake', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => (tmp = makeTmpDir('ingest-lake-')));
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('ingest-lake-');
 
   it('writes parts of N rows with a manifest of rows, bytes and sha256, and reads them back in order', async () => {
     const lake = path.join(tmp.dir, 'lake');
@@ -129,7 +127,7 @@ describe('raw data lake', () => {
 
       // A rerun completes the partition and clears the dead writer's leftovers.
       server.faults.latencyMs = 0;
-      await extractTask({ entity: 'cars' })(taskContext(settings, DS));
+      await extractTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }));
       expect(readdirSync(entityDir)).to.deep.equal([`ds=${DS}`]);
       expect((await collect(settings.lakeDir, 'cars')).length).to.equal(200);
       const manifest = JSON.parse(readFileSync(path.join(entityDir, `ds=${DS}`, '_SUCCESS'), 'utf8')) as { rows: number };

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { hashDiff, hashKey } from '../../operators/load/hashing.js';
@@ -13,18 +12,11 @@ import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
 import { queryFile, rowsInFileAlone } from '../helpers/sqliteFile.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { taskContext } from './context.js';
-
-const DS = '2024-01-15';
+import { testTaskContext } from '../helpers/taskContext.js';
+import { testSettings, useTmpDir } from '../helpers/tmp.js';
+import { DS, writeLake } from './lakeLoad.js';
 
 const query = <T extends object = Record<string, unknown>>(file: string, sql: string, params: unknown[] = []) => queryFile<T>(file, sql, params);
-
-async function writeLake(settings: Settings, entity: string, rows: unknown[], ds = DS): Promise<void> {
-  const w = await LakePartitionWriter.open(settings.lakeDir, entity, ds);
-  await w.writeLines(rows.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))));
-  await w.commit('test', new Date());
-}
 
 const car = (id: unknown, extra: Record<string, unknown> = {}) => ({
   id, vin: 'V1', brand: 'Tesla', model: 'Model 3', engine_type: 'electric', license_plate: 'B-AB 1',
@@ -32,21 +24,16 @@ const car = (id: unknown, extra: Record<string, unknown> = {}) => ({
 });
 
 describe('load operator', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
+  const tmp = useTmpDir('ingest-load-', { beforeRemove: closeWarehouses });
   let settings: Settings;
   beforeEach(() => {
-    tmp = makeTmpDir('ingest-load-');
     settings = testSettings(tmp.dir, { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1', DRIVETRAIN_LOAD_BATCH_ROWS: '7' });
-  });
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp.cleanup();
   });
 
   it('loads valid rows with processing_date and vault hashes, values as received', async () => {
     const rows = [car('c1'), car(' c2 ', { deregistration_date: '2024-03-01 08:00:00', brand: 'BMW' })];
     await writeLake(settings, 'cars', rows);
-    const result = await loadTask({ entity: 'cars' })(taskContext(settings, DS));
+    const result = await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }));
     expect(result).to.deep.equal({ entity: 'cars', ds: DS, fetched: 2, loaded: 2, rejected: 0 });
     const loaded = await query(settings.warehouseDb, 'SELECT * FROM cars ORDER BY rowid');
     expect(loaded[1]).to.deep.equal({
@@ -57,7 +44,7 @@ describe('load operator', () => {
 
   it('has its rows in the database file itself once the background WAL checkpoint is done', async () => {
     await writeLake(settings, 'cars', Array.from({ length: 50 }, (_, i) => car(`c${i}`)));
-    await loadTask({ entity: 'cars' })(taskContext(settings, DS));
+    await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }));
     // Committed and readable at once (from the WAL); in the file itself once the checkpoint is done.
     expect(await query(settings.warehouseDb, 'SELECT count(*) AS n FROM cars')).to.deep.equal([{ n: 50 }]);
     await settleWarehouses();
@@ -76,7 +63,7 @@ describe('load operator', () => {
       'not json at all',
     ];
     await writeLake(settings, 'cars', lines);
-    const result = (await loadTask({ entity: 'cars' })(taskContext(settings, DS))) as { loaded: number; rejected: number };
+    const result = (await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }))) as { loaded: number; rejected: number };
     expect(result).to.include({ loaded: 1, rejected: 7 });
     const rejects = await query<{ source: string; processing_date: string; raw_json: string; reason: string }>(
       settings.warehouseDb, 'SELECT * FROM rejects ORDER BY rowid');
@@ -100,7 +87,7 @@ describe('load operator', () => {
   it('keeps the first of many rows with the same id and rejects the others, across batches', async () => {
     const rows = Array.from({ length: 60 }, (_, i) => car(`id-${i % 20}`, { vin: `V${i}` }));
     await writeLake(settings, 'cars', rows);
-    const r = (await loadTask({ entity: 'cars' })(taskContext(settings, DS))) as { loaded: number; rejected: number };
+    const r = (await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }))) as { loaded: number; rejected: number };
     expect(r).to.include({ loaded: 20, rejected: 40 });
     const kept = await query<{ vin: string }>(settings.warehouseDb, 'SELECT vin FROM cars ORDER BY CAST(substr(vin, 2) AS INTEGER)');
     expect(kept.map((k) => k.vin)).to.deep.equal(Array.from({ length: 20 }, (_, i) => `V${i}`));
@@ -114,7 +101,7 @@ describe('load operator', () => {
       { ...sub, id: 's3', monthly_rate: '450' },
       { ...sub, id: 's4', customer_id: null },
     ]);
-    await loadTask({ entity: 'subscriptions' })(taskContext(settings, DS));
+    await loadTask({ entity: 'subscriptions' })(testTaskContext(settings, { ds: DS }));
     const reasons = (await query<{ reason: string }>(settings.warehouseDb, 'SELECT reason FROM rejects ORDER BY rowid')).map((r) => r.reason);
     expect(reasons).to.deep.equal([
       'term_month: is not one of six|twelve (value "eighteen")',
@@ -141,7 +128,7 @@ describe('load operator', () => {
     try {
       const s = testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '64', DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.5' });
       for (const entity of ['cars', 'customers', 'subscriptions'] as const) {
-        const ctx = taskContext(s, DS);
+        const ctx = testTaskContext(s, { ds: DS });
         await extractTask({ entity })(ctx);
         const r = (await loadTask({ entity })(ctx)) as { fetched: number; loaded: number; rejected: number };
         expect(r.fetched).to.equal(sizes[entity]);
@@ -150,7 +137,7 @@ describe('load operator', () => {
         const [{ m }] = await query<{ m: number }>(s.warehouseDb, 'SELECT count(*) m FROM rejects WHERE source = ? AND processing_date = ?', [entity, DS]);
         expect(n + m).to.equal(sizes[entity]);
         expect([n, m]).to.deep.equal([r.loaded, r.rejected]);
-        expect(ctx.log.lines.some((l) => l.message === `loaded ${entity} for ${DS}: fetched ${r.fetched} = loaded ${r.loaded} + rejected ${r.rejected}`)).to.equal(true);
+        expect(ctx.log.messages()).to.include(`loaded ${entity} for ${DS}: fetched ${r.fetched} = loaded ${r.loaded} + rejected ${r.rejected}`);
       }
     } finally {
       await server.close();
@@ -162,14 +149,14 @@ describe('load operator', () => {
     const rows = [...generateRows('customers', { cars: 1, customers: 50, subscriptions: 0 }, 8)];
     await writeLake(settings, 'customers', rows, '2024-01-14');
     await writeLake(settings, 'customers', [...rows, { ...rows[0], id: null }]);
-    await loadTask({ entity: 'customers' })(taskContext(settings, '2024-01-14'));
-    await loadTask({ entity: 'customers' })(taskContext(settings, DS));
+    await loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: '2024-01-14' }));
+    await loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: DS }));
     const snapshot = () => Promise.all([
       query(settings.warehouseDb, 'SELECT * FROM customers ORDER BY processing_date, id'),
       query(settings.warehouseDb, 'SELECT source, processing_date, raw_json, reason FROM rejects ORDER BY processing_date, raw_json'),
     ]);
     const once = await snapshot();
-    await loadTask({ entity: 'customers' })(taskContext(settings, DS));
+    await loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: DS }));
     expect(await snapshot()).to.deep.equal(once);
     expect(once[0]).to.have.length(100);
     expect(once[1]).to.have.length(1);
@@ -178,7 +165,7 @@ describe('load operator', () => {
   it('commits rows and rejects, then fails non-retryably when rejects exceed the allowed share', async () => {
     const strict = testSettings(tmp.dir, { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.2' });
     await writeLake(strict, 'cars', [car('a'), car('b'), car('c', { engine_type: 'warp' })]);
-    const err = await Promise.resolve(loadTask({ entity: 'cars' })(taskContext(strict, DS))).then(() => undefined, (e: unknown) => e);
+    const err = await Promise.resolve(loadTask({ entity: 'cars' })(testTaskContext(strict, { ds: DS }))).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(NonRetryableError);
     expect((err as Error).message).to.match(/1 of 3 rows rejected \(33\.33%\), more than the allowed 20\.00%/);
     expect(await query(strict.warehouseDb, 'SELECT id FROM cars ORDER BY id')).to.deep.equal([{ id: 'a' }, { id: 'b' }]);
@@ -188,11 +175,11 @@ describe('load operator', () => {
   it('fails non-retryably as soon as repeated ids exceed the allowed share, leaving the partition as it was', async () => {
     const strict = testSettings(tmp.dir, { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.2', DRIVETRAIN_LOAD_BATCH_ROWS: '50' });
     await writeLake(strict, 'cars', [car('kept')]);
-    await loadTask({ entity: 'cars' })(taskContext(strict, DS));
+    await loadTask({ entity: 'cars' })(testTaskContext(strict, { ds: DS }));
     // Every page twice: 300 of 600 rows repeat an id, against 0.2 * 600 + 100 held aside at most.
     const page = Array.from({ length: 300 }, (_, i) => car(`id-${i}`));
     await writeLake(strict, 'cars', [...page, ...page]);
-    const err = await Promise.resolve(loadTask({ entity: 'cars' })(taskContext(strict, DS))).then(() => undefined, (e: unknown) => e);
+    const err = await Promise.resolve(loadTask({ entity: 'cars' })(testTaskContext(strict, { ds: DS }))).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(NonRetryableError);
     expect((err as Error).message).to.equal(
       `load of cars for ${DS}: more than 220 rows repeat an id seen earlier in the partition, more than the allowed reject share: nothing is loaded; look for repeated pages in the lake partition`,
@@ -201,14 +188,14 @@ describe('load operator', () => {
   });
 
   it('fails non-retryably without a complete lake partition, calling no source', async () => {
-    const err = await Promise.resolve(loadTask({ entity: 'cars' })(taskContext(settings, DS))).then(() => undefined, (e: unknown) => e);
+    const err = await Promise.resolve(loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }))).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(NonRetryableError);
     expect((err as Error).message).to.match(/lake partition cars\/ds=2024-01-15 is missing or incomplete/);
   });
 
   it('creates the raw tables with processing_date indexes and no key but NOT NULL id and processing_date', async () => {
     await writeLake(settings, 'cars', [car('x')]);
-    await loadTask({ entity: 'cars' })(taskContext(settings, DS));
+    await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }));
     const indexes = await query<{ tbl_name: string }>(settings.warehouseDb, "SELECT tbl_name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%processing_date%'");
     expect(indexes.map((i) => i.tbl_name).sort()).to.include.members(['cars', 'customers', 'subscriptions', 'rejects']);
     const cols = await query<{ name: string; notnull: number; pk: number }>(settings.warehouseDb, 'PRAGMA table_info(subscriptions)');

@@ -1,8 +1,6 @@
 import { expect } from 'chai';
 import type { LakeBlock } from '../../operators/lake/reader.js';
-import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { BlobPool } from '../../operators/load/fast/BlobPool.js';
-import { loadTask } from '../../operators/load/loadTask.js';
 import { PrepareWorkerError } from '../../operators/load/fast/PrepareWorkerError.js';
 import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
 import { closeWarehouses } from '../../operators/warehouse/registry.js';
@@ -10,10 +8,8 @@ import type { Entity } from '../../operators/entities.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
 import { queryFile } from '../helpers/sqliteFile.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { taskContext } from './context.js';
-
-const DS = '2024-01-15';
+import { useTmpDir } from '../helpers/tmp.js';
+import { loadInNewHome } from './lakeLoad.js';
 
 /** `lines` as the lake reader hands them out: one block of UTF-8 bytes. */
 function blockOf(lines: readonly string[]): LakeBlock {
@@ -33,69 +29,49 @@ function customerLines(): string[] {
   return lines;
 }
 
-async function loadWith(
-  workers: number,
-  lines: string[],
-  whileLoading?: () => Promise<void>,
-): Promise<{ settings: Settings; cleanup: () => void }> {
-  const tmp = makeTmpDir('ingest-workers-');
-  const settings = testSettings(tmp.dir, {
-    DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1',
-    DRIVETRAIN_LOAD_BATCH_ROWS: '25',
-    DRIVETRAIN_LOAD_PREPARE_WORKERS: String(workers),
-  });
-  const w = await LakePartitionWriter.open(settings.lakeDir, 'customers', DS);
-  await w.writeLines(lines);
-  await w.commit('test', new Date());
-  await Promise.all([loadTask({ entity: 'customers' })(taskContext(settings, DS)), whileLoading?.()]);
-  return { settings, cleanup: tmp.cleanup };
+/** Loads `lines` as the customers of DS into a home of its own, `dir`, with `workers` prepare workers. */
+function loadWith(dir: string, workers: number, lines: readonly string[], alongside?: () => Promise<void>): Promise<Settings> {
+  const env = { DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1', DRIVETRAIN_LOAD_BATCH_ROWS: '25', DRIVETRAIN_LOAD_PREPARE_WORKERS: String(workers) };
+  return loadInNewHome(dir, 'customers', lines, env, { alongside });
 }
 
 describe('load prepare workers', () => {
-  afterEach(async () => {
-    await closeWarehouses();
-    await closeSharedPrepareWorkerPool();
+  const tmp = useTmpDir('ingest-workers-', {
+    beforeRemove: async () => {
+      await closeWarehouses();
+      await closeSharedPrepareWorkerPool();
+    },
   });
 
   it('a load sharing its blocks with a worker leaves the same rows and rejects, in the same order, as one without', async () => {
     const lines = customerLines();
-    const alone = await loadWith(0, lines);
-    const shared = await loadWith(1, lines);
-    try {
-      const pool = await sharedPrepareWorkerPool(1, 25);
-      expect(pool.blocksSent, 'blocks the worker prepared').to.be.greaterThan(0);
-      const rows = 'SELECT * FROM customers ORDER BY rowid';
-      const rejects = 'SELECT source, processing_date, raw_json, reason FROM rejects ORDER BY rowid';
-      const expected = await query(alone.settings.warehouseDb, rows);
-      expect(expected.length).to.be.greaterThan(1900);
-      expect(await query(shared.settings.warehouseDb, rows)).to.deep.equal(expected);
-      const expectedRejects = await query<{ reason: string }>(alone.settings.warehouseDb, rejects);
-      expect(expectedRejects.filter((r) => r.reason.startsWith('id: duplicate')).length).to.equal(20);
-      expect(await query(shared.settings.warehouseDb, rejects)).to.deep.equal(expectedRejects);
-    } finally {
-      alone.cleanup();
-      shared.cleanup();
-    }
+    const alone = await loadWith(tmp.path('alone'), 0, lines);
+    const shared = await loadWith(tmp.path('shared'), 1, lines);
+    const pool = await sharedPrepareWorkerPool(1, 25);
+    expect(pool.blocksSent, 'blocks the worker prepared').to.be.greaterThan(0);
+    const rows = 'SELECT * FROM customers ORDER BY rowid';
+    const rejects = 'SELECT source, processing_date, raw_json, reason FROM rejects ORDER BY rowid';
+    const expected = await query(alone.warehouseDb, rows);
+    expect(expected.length).to.be.greaterThan(1900);
+    expect(await query(shared.warehouseDb, rows)).to.deep.equal(expected);
+    const expectedRejects = await query<{ reason: string }>(alone.warehouseDb, rejects);
+    expect(expectedRejects.filter((r) => r.reason.startsWith('id: duplicate')).length).to.equal(20);
+    expect(await query(shared.warehouseDb, rejects)).to.deep.equal(expectedRejects);
   });
 
   it('a load whose worker dies with blocks in flight prepares them itself and leaves the same tables', async () => {
     const lines = customerLines();
-    const alone = await loadWith(0, lines);
+    const alone = await loadWith(tmp.path('alone'), 0, lines);
     const pool = await sharedPrepareWorkerPool(1, 25);
     let inFlightAtClose = 0;
-    const broken = await loadWith(1, lines, async () => {
+    const broken = await loadWith(tmp.path('broken'), 1, lines, async () => {
       while (pool.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
       inFlightAtClose = pool.inFlight;
       await pool.close();
     });
-    try {
-      expect(inFlightAtClose, 'blocks the worker held when it was stopped').to.be.greaterThan(0);
-      for (const sql of ['SELECT * FROM customers ORDER BY rowid', 'SELECT raw_json, reason FROM rejects ORDER BY rowid']) {
-        expect(await query(broken.settings.warehouseDb, sql)).to.deep.equal(await query(alone.settings.warehouseDb, sql));
-      }
-    } finally {
-      alone.cleanup();
-      broken.cleanup();
+    expect(inFlightAtClose, 'blocks the worker held when it was stopped').to.be.greaterThan(0);
+    for (const sql of ['SELECT * FROM customers ORDER BY rowid', 'SELECT raw_json, reason FROM rejects ORDER BY rowid']) {
+      expect(await query(broken.warehouseDb, sql)).to.deep.equal(await query(alone.warehouseDb, sql));
     }
   });
 

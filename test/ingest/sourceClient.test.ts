@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { fetchRows, type RowSink } from '../../operators/extract/sourceClient.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { recordingLogger } from './context.js';
+import { RecordingLogger } from '../helpers/recordingLogger.js';
+import { testSettings, useTmpDir } from '../helpers/tmp.js';
 
 const ROWS = [{ id: 'a', n: 1 }, { id: 'b', n: 2 }, { id: 'c', n: 3 }];
 const PAGE = JSON.stringify({ data: ROWS, next_cursor: null });
@@ -23,8 +23,15 @@ function collectingSink(): RowSink & { rows: string[] } {
 }
 
 describe('source client', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
   let server: http.Server | undefined;
+  const tmp = useTmpDir('ingest-client-', {
+    beforeRemove: async () => {
+      server?.closeAllConnections();
+      await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
+      server = undefined;
+      resetBreakers();
+    },
+  });
   let requests: string[];
 
   /** A loopback server answering with `handler`; resolves with its base URL. */
@@ -46,16 +53,7 @@ describe('source client', () => {
       DRIVETRAIN_BREAKER_VOLUME_THRESHOLD: '1000',
     }).source,
     signal: new AbortController().signal,
-    log: recordingLogger(),
-  });
-
-  beforeEach(() => (tmp = makeTmpDir('ingest-client-')));
-  afterEach(async () => {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve) ?? resolve(undefined));
-    server = undefined;
-    resetBreakers();
-    tmp.cleanup();
+    log: new RecordingLogger(),
   });
 
   it('follows a redirect, as a FastAPI source sends for a route without its trailing slash', async () => {
@@ -118,7 +116,7 @@ describe('source client', () => {
     expect(requests).to.have.length(2);
     expect(result.rows).to.equal(3);
     expect(sink.rows).to.have.length(3);
-    expect(opts.log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).to.deep.equal([`GET ${url}/v1/cars attempt 1 failed: GET ${url}/v1/cars failed: aborted`]);
+    expect(opts.log.messages('warn')).to.deep.equal([`GET ${url}/v1/cars attempt 1 failed: GET ${url}/v1/cars failed: aborted`]);
   });
 
   it('fails a refused connection with a message naming the request and the socket error', async () => {

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
 import { queryFile } from '../helpers/sqliteFile.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { inheritedEnv, useTmpDir } from '../helpers/tmp.js';
 import { MARTS } from '../../demo/summary.js';
 import { REPO } from './imageApp.js';
 import { spawnChild } from './daemon.js';
@@ -19,20 +19,12 @@ async function count(file: string, table: string): Promise<number> {
 describe('npm run demo', function () {
   // The whole pipeline over a small generated dataset; the demo's promise is "well under two minutes".
   this.timeout(120_000);
-  let tmp: ReturnType<typeof makeTmpDir>;
-
-  before(() => (tmp = makeTmpDir('drivetrain-demo-')));
-
-  after(function () {
-    tmp?.cleanup();
-  });
+  const tmp = useTmpDir('drivetrain-demo-', { scope: 'suite' });
 
   it('generates, serves and backfills a sample dataset, summarises every mart and exits 0', async function () {
     const home = path.join(tmp.dir, 'demo');
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
     // Exactly what `npm run demo` runs, with the home in the test's temp dir.
-    const demo = spawnChild(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'demo', '--home', home], { cwd: REPO, env });
+    const demo = spawnChild(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'demo', '--home', home], { cwd: REPO, env: inheritedEnv() });
     const code = await demo.exited;
     const out = demo.output();
     expect(code, out).to.equal(0);
@@ -49,21 +41,15 @@ describe('npm run demo', function () {
 
 describe('the demo command', function () {
   this.timeout(20_000);
+  // A test never points a destructive command at a folder of the repository: a temporary one stands in.
+  const tmp = useTmpDir('drivetrain-demo-home-');
 
   it('refuses a non-empty home it did not make, naming it, with exit 2, and leaves its files alone', async function () {
-    // A test never points a destructive command at a folder of the repository: a temporary one stands in.
-    const tmp = makeTmpDir('drivetrain-demo-home-');
-    try {
-      const precious = path.join(tmp.dir, 'precious.txt');
-      writeFileSync(precious, 'not the demo\'s\n');
-      const env: NodeJS.ProcessEnv = {};
-      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
-      const demo = spawnChild(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'demo', '--home', tmp.dir], { cwd: REPO, env });
-      expect(await demo.exited).to.equal(2);
-      expect(demo.output()).to.include(`drivetrain: --home '${tmp.dir}' is not empty and was not made by the demo`);
-      expect(readFileSync(precious, 'utf8')).to.equal('not the demo\'s\n');
-    } finally {
-      tmp.cleanup();
-    }
+    const precious = path.join(tmp.dir, 'precious.txt');
+    writeFileSync(precious, 'not the demo\'s\n');
+    const demo = spawnChild(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'demo', '--home', tmp.dir], { cwd: REPO, env: inheritedEnv() });
+    expect(await demo.exited).to.equal(2);
+    expect(demo.output()).to.include(`drivetrain: --home '${tmp.dir}' is not empty and was not made by the demo`);
+    expect(readFileSync(precious, 'utf8')).to.equal('not the demo\'s\n');
   });
 });

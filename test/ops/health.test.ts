@@ -43,6 +43,20 @@ class ForeignLock {
   }
 }
 
+/** The source of an unscheduled DAG file `id` without retries, whose tasks are the code `tasks`. */
+function dagSource(id: string, tasks: string): string {
+  return `import { defineDag } from '${dagModule}';
+export default defineDag({
+  id: '${id}',
+  schedule: null,
+  startDate: '2024-01-01',
+  retries: 0,
+  tasks: {${tasks}
+  },
+});
+`;
+}
+
 describe('the daemon health check and metrics', function () {
   this.timeout(30_000);
   let daemon: Child | undefined;
@@ -53,36 +67,15 @@ describe('the daemon health check and metrics', function () {
   /** Writes the test's DAG files: a quick two-task DAG, and one whose task blocks the event loop. */
   function writeDags(dir: string, blockMs: number): void {
     mkdirSync(dir, { recursive: true });
-    writeFileSync(
-      path.join(dir, 'ops_probe.ts'),
-      `import { defineDag } from '${dagModule}';
-export default defineDag({
-  id: 'ops_probe',
-  schedule: null,
-  startDate: '2024-01-01',
-  retries: 0,
-  tasks: {
+    const tasks: Record<string, string> = {
+      ops_probe: `
     first: { run: () => 'first' },
-    second: { run: () => 'second', upstream: ['first'] },
-  },
-});
-`,
-    );
-    writeFileSync(
-      path.join(dir, 'ops_stall.ts'),
-      `import { defineDag } from '${dagModule}';
-export default defineDag({
-  id: 'ops_stall',
-  schedule: null,
-  startDate: '2024-01-01',
-  retries: 0,
-  tasks: {
+    second: { run: () => 'second', upstream: ['first'] },`,
+      ops_stall: `
     // Synchronous work that never yields: the whole process, scheduler loop included, stands still.
-    block: { run: () => { const end = Date.now() + ${blockMs}; while (Date.now() < end) { /* spin */ } return 'unblocked'; } },
-  },
-});
-`,
-    );
+    block: { run: () => { const end = Date.now() + ${blockMs}; while (Date.now() < end) { /* spin */ } return 'unblocked'; } },`,
+    };
+    for (const [id, body] of Object.entries(tasks)) writeFileSync(path.join(dir, `${id}.ts`), dagSource(id, body));
   }
 
   /** Runs a CLI command against the same home, as an operator would from a second shell. */

@@ -8,12 +8,14 @@ import { createProgram, parseCommandLine } from '../../scheduler/cli/program.js'
 import { UsageError } from '../../scheduler/errors/UsageError.js';
 import { addSourceCommand } from '../../source/cli.js';
 import { spawnSourceProcess } from '../../source/spawnSource.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 
 describe('drivetrain source command', () => {
+  const tmp = useTmpDir('drivetrain-source-');
+
   it('refuses to start without a data source or with a bad flag value, quoting it', async () => {
     // The bin's own definition and parser, in-process; a fresh program per call, as commander parses once.
     const fail = (argv: string[]): Promise<unknown> => {
@@ -43,30 +45,25 @@ describe('drivetrain source command', () => {
 
   it('loads the sample source and none of the scheduler but the command definitions', async function () {
     this.timeout(20_000);
-    const tmp = makeTmpDir('drivetrain-source-imports-');
-    try {
-      const file = path.join(tmp.dir, 'imports.txt');
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', '--import', './test/helpers/recordImports.mjs', 'bin/drivetrain.ts', 'source', '--generate', '--port', '0'],
-        { cwd: repo, env: { ...process.env, DT_IMPORTS_FILE: file }, stdio: ['ignore', 'pipe', 'inherit'] },
-      );
-      let out = '';
-      child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-      while (!out.includes('"url"')) {
-        if (child.exitCode !== null) throw new Error(`source exited with ${child.exitCode}: ${out}`);
-        await once(child.stdout, 'data');
-      }
-      child.kill('SIGTERM');
-      expect((await once(child, 'exit'))[0]).to.equal(0);
-      const loaded = readFileSync(file, 'utf8').split('\n').filter((u) => u.startsWith('file://')).map((u) => fileURLToPath(u));
-      const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)).map((f) => path.relative(repo, f));
-      expect(ours).to.include(path.join('source', 'server.ts'));
-      const scheduler = [...new Set(ours.filter((f) => f.startsWith(`scheduler${path.sep}`)))].sort();
-      expect(scheduler).to.deep.equal(['scheduler/cli/args.ts', 'scheduler/cli/main.ts', 'scheduler/cli/program.ts', 'scheduler/errors/ConfigError.ts', 'scheduler/errors/UsageError.ts']);
-      expect(loaded.filter((f) => /node_modules\/(sequelize|winston|zod)\//.test(f))).to.deep.equal([]);
-    } finally {
-      tmp.cleanup();
+    const file = path.join(tmp.dir, 'imports.txt');
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--import', './test/helpers/recordImports.mjs', 'bin/drivetrain.ts', 'source', '--generate', '--port', '0'],
+      { cwd: repo, env: { ...process.env, DT_IMPORTS_FILE: file }, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    while (!out.includes('"url"')) {
+      if (child.exitCode !== null) throw new Error(`source exited with ${child.exitCode}: ${out}`);
+      await once(child.stdout, 'data');
     }
+    child.kill('SIGTERM');
+    expect((await once(child, 'exit'))[0]).to.equal(0);
+    const loaded = readFileSync(file, 'utf8').split('\n').filter((u) => u.startsWith('file://')).map((u) => fileURLToPath(u));
+    const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)).map((f) => path.relative(repo, f));
+    expect(ours).to.include(path.join('source', 'server.ts'));
+    const scheduler = [...new Set(ours.filter((f) => f.startsWith(`scheduler${path.sep}`)))].sort();
+    expect(scheduler).to.deep.equal(['scheduler/cli/args.ts', 'scheduler/cli/main.ts', 'scheduler/cli/program.ts', 'scheduler/errors/ConfigError.ts', 'scheduler/errors/UsageError.ts']);
+    expect(loaded.filter((f) => /node_modules\/(sequelize|winston|zod)\//.test(f))).to.deep.equal([]);
   });
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource, SqliteRowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 import { execFile } from '../helpers/sqliteFile.js';
 
 const sizes = { cars: 57, customers: 23, subscriptions: 101 };
@@ -42,13 +42,12 @@ async function makeSourceDb(file: string): Promise<void> {
 }
 
 describe('source service', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
   let server: SourceServer | undefined;
-  beforeEach(() => (tmp = makeTmpDir('ingest-source-')));
-  afterEach(async () => {
-    await server?.close();
-    server = undefined;
-    tmp.cleanup();
+  const tmp = useTmpDir('ingest-source-', {
+    beforeRemove: async () => {
+      await server?.close();
+      server = undefined;
+    },
   });
 
   it('serves the same rows on the unpaged route and through every page of the paged route', async () => {

@@ -1,14 +1,14 @@
 /**
  * Test set-up for the warehouse: raw tables shaped and hashed exactly as the load writes them
- * (operators/load/hashing.ts), task contexts for given intervals, and runners that execute a DAG's
- * model tasks in order, as the scheduler would.
+ * (operators/load/hashing.ts), and runners that execute a DAG's model tasks in order, as the
+ * scheduler would (their contexts come from the test kit's testTaskContext).
  */
 import { hashKey, vaultColumns } from '../../operators/load/hashing.js';
 import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
 import { selectionOf, type PipelineDag } from '../../dags/_pipeline.js';
 import { openWarehouse } from '../../operators/warehouse/registry.js';
-import type { DataInterval, Logger, TaskContext } from '../../scheduler/interfaces.js';
-import { RecordingLogger as MemoryLog } from '../helpers/recordingLogger.js';
+import type { DataInterval } from '../../scheduler/interfaces.js';
+import { RecordingLogger } from '../helpers/recordingLogger.js';
 import { testTaskContext } from '../helpers/taskContext.js';
 import type { Entity } from '../../operators/entities.js';
 import type { Settings } from '../../scheduler/settings.js';
@@ -52,9 +52,6 @@ export async function writeRaw(file: string, entity: Entity, ds: string, rows: r
   });
 }
 
-/** The kit's recording logger under its old name (an adapter until test/warehouse moves to the kit). */
-export { MemoryLog };
-
 const utc = (day: string) => new Date(`${day}T00:00:00Z`);
 
 /** The daily interval of `day`. */
@@ -70,18 +67,14 @@ export function monthInterval(month: string): DataInterval {
   return { start, end };
 }
 
-/** A task context covering `intervals` (oldest first), built by the scheduler's buildTaskContext (via the kit). */
-export function contextFor(settings: Settings, dagId: string, taskId: string, intervals: readonly DataInterval[], log: Logger = new MemoryLog()): TaskContext {
-  return testTaskContext(settings, { dagId, taskId, intervals, log, runType: 'backfill' });
-}
-
-/** Runs every task of a model DAG once for `intervals`, in topological order; returns the log. */
-export async function runModelDag(settings: Settings, dag: PipelineDag, intervals: readonly DataInterval[], opts: { skip?: string[] } = {}): Promise<MemoryLog> {
-  const log = new MemoryLog();
+/** Runs every task of a model DAG once for `intervals` (oldest first), in topological order, as one
+ * backfill call would; returns the log they share. */
+export async function runModelDag(settings: Settings, dag: PipelineDag, intervals: readonly DataInterval[], opts: { skip?: string[] } = {}): Promise<RecordingLogger> {
+  const log = new RecordingLogger();
   const specs = modelTaskSpecs(selectionOf(dag));
-  for (const [id, spec] of Object.entries(specs)) {
-    if (opts.skip?.includes(id)) continue;
-    await spec.run(contextFor(settings, dag, id, intervals, log));
+  for (const [taskId, spec] of Object.entries(specs)) {
+    if (opts.skip?.includes(taskId)) continue;
+    await spec.run(testTaskContext(settings, { dagId: dag, taskId, intervals, log, runType: 'backfill' }));
   }
   return log;
 }
@@ -94,7 +87,7 @@ export interface Snapshot {
 }
 
 /** Loads `snapshot` as the raw partitions of ds and runs the ingest DAG's vault models and tests. */
-export async function ingest(settings: Settings, ds: string, snapshot: Snapshot): Promise<MemoryLog> {
+export async function ingest(settings: Settings, ds: string, snapshot: Snapshot): Promise<RecordingLogger> {
   await createRawTables(settings.warehouseDb);
   for (const e of ['cars', 'customers', 'subscriptions'] as const) await writeRaw(settings.warehouseDb, e, ds, snapshot[e]);
   return runModelDag(settings, 'ingest', [dayInterval(ds)]);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { closeWarehouses } from '../../operators/warehouse/registry.js';
+import { mkdirSync } from 'node:fs';
 import type { Settings } from '../../scheduler/settings.js';
-import { makeTmpDir, testSettings, useTmpWarehouse } from '../helpers/tmp.js';
+import { testSettings, useTmpWarehouse } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
 import { dayInterval, ingest, monthInterval, runModelDag, snapshotWarehouse, tableRows } from './fixtures.js';
 
@@ -11,6 +11,15 @@ const days = (from: string, to: string) => {
   return out;
 };
 const tuples = (rows: Record<string, unknown>[]) => rows.map((r) => Object.values(r));
+
+/** Counts and shares of one brand in a type_share row: b2b customers, b2c customers, b2b share, b2c share. */
+type Share = [number, number, number, number];
+const HALF: Share = [1, 1, 0.5, 0.5];
+const ONLY_B2B: Share = [1, 0, 1, 0];
+const ONLY_B2C: Share = [0, 1, 0, 1];
+
+/** The type_share rows of `months` when every one of them has the same BMW and Tesla figures. */
+const sameShares = (months: readonly string[], bmw: Share, tesla: Share) => months.flatMap((m) => [[m, 'BMW', ...bmw], [m, 'Tesla', ...tesla]]);
 
 describe('warehouse marts', function () {
   this.timeout(60_000);
@@ -80,24 +89,10 @@ describe('warehouse marts', function () {
       ['2024-01-01', 'Tesla', 1, 2, 0.333333, 0.666667],
       ['2024-02-01', 'BMW', 1, 1, 0.5, 0.5],
       ['2024-02-01', 'Tesla', 1, 2, 0.333333, 0.666667], // s1 ends Feb 29: still active in February
-      ['2024-03-01', 'BMW', 1, 1, 0.5, 0.5],
-      ['2024-03-01', 'Tesla', 1, 1, 0.5, 0.5],
-      ['2024-04-01', 'BMW', 1, 1, 0.5, 0.5],
-      ['2024-04-01', 'Tesla', 1, 1, 0.5, 0.5],
-      ['2024-05-01', 'BMW', 1, 1, 0.5, 0.5],
-      ['2024-05-01', 'Tesla', 1, 1, 0.5, 0.5],
-      ['2024-06-01', 'BMW', 1, 1, 0.5, 0.5],
-      ['2024-06-01', 'Tesla', 1, 1, 0.5, 0.5], // s3 ended Jun 1: u3 counts through s7 only
-      ['2024-07-01', 'BMW', 1, 1, 0.5, 0.5], // s4 ends Jul 31
-      ['2024-07-01', 'Tesla', 1, 1, 0.5, 0.5], // s8 ends Jul 5
-      ['2024-08-01', 'BMW', 1, 0, 1, 0],
-      ['2024-08-01', 'Tesla', 0, 1, 0, 1],
-      ['2024-09-01', 'BMW', 1, 0, 1, 0],
-      ['2024-09-01', 'Tesla', 0, 1, 0, 1],
-      ['2024-10-01', 'BMW', 1, 0, 1, 0],
-      ['2024-10-01', 'Tesla', 0, 1, 0, 1],
-      ['2024-11-01', 'BMW', 1, 0, 1, 0],
-      ['2024-11-01', 'Tesla', 0, 1, 0, 1],
+      ...sameShares(['2024-03-01', '2024-04-01', '2024-05-01'], HALF, HALF),
+      ...sameShares(['2024-06-01'], HALF, HALF), // s3 ended Jun 1: u3 counts through s7 only
+      ...sameShares(['2024-07-01'], HALF, HALF), // s4 (BMW) ends Jul 31, s8 (Tesla) ends Jul 5
+      ...sameShares(['2024-08-01', '2024-09-01', '2024-10-01', '2024-11-01'], ONLY_B2B, ONLY_B2C),
       ['2024-12-01', 'BMW', 1, 0, 1, 0], // s2 (twelve from 2023-12-20) ends 2024-12-20
       ['2024-12-01', 'Tesla', 0, 1, 0, 1],
       ['2025-01-01', 'Tesla', 0, 1, 0, 1], // s7 (twelve from 2024-01-15) crosses the year end
@@ -129,24 +124,20 @@ describe('warehouse marts', function () {
   });
 
   it('a batched range writes the same tables as its days run one by one, a customer move in between included', async () => {
-    const other = makeTmpDir();
-    try {
-      const settings2 = testSettings(other.dir);
-      for (const s of [settings, settings2]) {
-        await ingest(s, '2024-01-10', SNAPSHOT_A);
-        await runModelDag(s, 'marts_daily', [dayInterval('2023-08-01')]);
-        await ingest(s, '2024-01-11', SNAPSHOT_B);
-      }
-      await runModelDag(settings, 'marts_daily', days('2023-11-25', '2024-01-20'));
-      await runModelDag(settings, 'marts_monthly', [monthInterval('2023-11-01'), monthInterval('2023-12-01'), monthInterval('2024-01-01')]);
-      for (const d of days('2023-11-25', '2024-01-20')) await runModelDag(settings2, 'marts_daily', [d]);
-      for (const m of ['2023-11-01', '2023-12-01', '2024-01-01']) await runModelDag(settings2, 'marts_monthly', [monthInterval(m)]);
-      const batched = await snapshotWarehouse(settings.warehouseDb);
-      expect(batched.cars_deliveries.length).to.be.greaterThan(0);
-      expect(await snapshotWarehouse(settings2.warehouseDb)).to.deep.equal(batched);
-    } finally {
-      await closeWarehouses();
-      other.cleanup();
+    // The day-by-day runs go to a home of their own next to the batched one, removed with it.
+    mkdirSync(env.path('day-by-day'));
+    const settings2 = testSettings(env.path('day-by-day'));
+    for (const s of [settings, settings2]) {
+      await ingest(s, '2024-01-10', SNAPSHOT_A);
+      await runModelDag(s, 'marts_daily', [dayInterval('2023-08-01')]);
+      await ingest(s, '2024-01-11', SNAPSHOT_B);
     }
+    await runModelDag(settings, 'marts_daily', days('2023-11-25', '2024-01-20'));
+    await runModelDag(settings, 'marts_monthly', [monthInterval('2023-11-01'), monthInterval('2023-12-01'), monthInterval('2024-01-01')]);
+    for (const d of days('2023-11-25', '2024-01-20')) await runModelDag(settings2, 'marts_daily', [d]);
+    for (const m of ['2023-11-01', '2023-12-01', '2024-01-01']) await runModelDag(settings2, 'marts_monthly', [monthInterval(m)]);
+    const batched = await snapshotWarehouse(settings.warehouseDb);
+    expect(batched.cars_deliveries.length).to.be.greaterThan(0);
+    expect(await snapshotWarehouse(settings2.warehouseDb)).to.deep.equal(batched);
   });
 });

@@ -8,11 +8,13 @@ import { ModelError } from '../../operators/sql/ModelError.js';
 import { ModelRegistry } from '../../operators/sql/registry.js';
 import { dataTestTask, modelTask } from '../../operators/sql/sqlTask.js';
 import { parameterNames, toPlaceholders } from '../../operators/sql/template.js';
-import { closeWarehouses, openWarehouse } from '../../operators/warehouse/registry.js';
+import { openWarehouse } from '../../operators/warehouse/registry.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import { withDb } from '../helpers/sqliteFile.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { contextFor, dayInterval, MemoryLog, tableRows } from './fixtures.js';
+import { RecordingLogger } from '../helpers/recordingLogger.js';
+import { testTaskContext } from '../helpers/taskContext.js';
+import { useTmpWarehouse } from '../helpers/tmp.js';
+import { tableRows } from './fixtures.js';
 
 function sqlDir(root: string, files: Record<string, string>): string {
   const dir = path.join(root, 'sql');
@@ -30,12 +32,7 @@ async function evaluate(sql: string): Promise<string> {
 
 describe('SQL operator', function () {
   this.timeout(30_000);
-  let tmp: { dir: string; cleanup: () => void };
-  beforeEach(() => (tmp = makeTmpDir()));
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp.cleanup();
-  });
+  const tmp = useTmpWarehouse();
 
   it('keeps run values out of the SQL: models carry named parameters the driver binds', () => {
     const registry = ModelRegistry.load();
@@ -75,7 +72,7 @@ describe('SQL operator', function () {
   });
 
   it('a keyed model updates only the keys new loads touched, and is rebuilt whole when its SELECT changes', async () => {
-    const settings = testSettings(tmp.dir);
+    const settings = tmp.settings;
     const files = (label: string) => ({
       'core/items.sql':
         '-- materialized: incremental\n-- columns: k TEXT NOT NULL, v TEXT, load_date TEXT NOT NULL\n-- primary_key: k, load_date\n' +
@@ -88,7 +85,7 @@ describe('SQL operator', function () {
     });
     const run = async (label: string) => {
       const registry = ModelRegistry.load(sqlDir(path.join(tmp.dir, label), files(label)));
-      for (const m of ['items', 'latest']) await modelTask(m, { registry })(contextFor(settings, 'd', m, [dayInterval('2024-01-01')]));
+      for (const m of ['items', 'latest']) await modelTask(m, { registry })(testTaskContext(settings, { taskId: m, ds: '2024-01-01' }));
       return (await tableRows(settings.warehouseDb, 'latest')).map((r) => `${r.k}=${r.v}`);
     };
     // items is written here as a load would: rows, then its line in the load log
@@ -116,23 +113,23 @@ describe('SQL operator', function () {
       'tests/few_numbers.sql': "-- severity: warn\nSELECT n FROM {{ ref('numbers') }} WHERE n > 5",
     });
     const registry = ModelRegistry.load(dir);
-    const settings = testSettings(tmp.dir);
-    await modelTask('numbers', { registry })(contextFor(settings, 'd', 'numbers', [dayInterval('2024-01-01')]));
+    const settings = tmp.settings;
+    await modelTask('numbers', { registry })(testTaskContext(settings, { taskId: 'numbers', ds: '2024-01-01' }));
     expect(await tableRows(settings.warehouseDb, 'numbers')).to.have.length(7);
 
-    const log = new MemoryLog();
-    const warnOnly = await dataTestTask(['few_numbers'], { registry })(contextFor(settings, 'd', 't', [dayInterval('2024-01-01')], log));
+    const log = new RecordingLogger();
+    const warnOnly = await dataTestTask(['few_numbers'], { registry })(testTaskContext(settings, { ds: '2024-01-01', log }));
     expect(warnOnly).to.deep.equal({ passed: 0, warned: 1 });
     expect(log.lines.map((l) => l.level)).to.deep.equal(['warn']);
 
-    const failLog = new MemoryLog();
-    const err = await Promise.resolve(dataTestTask(['no_numbers'], { registry })(contextFor(settings, 'd', 't', [dayInterval('2024-01-01')], failLog))).then(
+    const failLog = new RecordingLogger();
+    const err = await Promise.resolve(dataTestTask(['no_numbers'], { registry })(testTaskContext(settings, { ds: '2024-01-01', log: failLog }))).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(err).to.be.instanceOf(NonRetryableError);
     expect((err as Error).message).to.equal('1 data test(s) failed: no_numbers (7 rows)');
-    const line = failLog.lines.find((l) => l.level === 'error')!;
+    const [line] = failLog.at('error');
     expect(line.message).to.include('7 offending row(s)');
     expect(line.meta?.samples).to.have.length(5);
   });

@@ -2,15 +2,10 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { ensureRawTables } from '../../operators/load/models.js';
 import { closeWarehouses, openWarehouse } from '../../operators/warehouse/registry.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 
 describe('raw tables', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
-  beforeEach(() => (tmp = makeTmpDir('raw-tables-')));
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp.cleanup();
-  });
+  const tmp = useTmpDir('raw-tables-', { beforeRemove: closeWarehouses });
 
   it('are created once with the source fields, processing_date and the hash columns, id and processing_date not null', async () => {
     const db = await openWarehouse(path.join(tmp.dir, 'w.db'));

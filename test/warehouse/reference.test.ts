@@ -1,6 +1,5 @@
 import { expect } from 'chai';
-import { closeWarehouses } from '../../operators/warehouse/registry.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
+import { useTmpWarehouse } from '../helpers/tmp.js';
 import { canonical, dayInterval, ingest, MARTS, monthInterval, runModelDag, tableRows, type Row, type Snapshot } from './fixtures.js';
 import { addMonthsClamped, referenceMarts, utcDay } from './reference.js';
 import { Prng } from '../../source/prng.js';
@@ -62,12 +61,7 @@ function generated(seed: number): Snapshot {
 
 describe('warehouse against an independent reference', function () {
   this.timeout(120_000);
-  let tmp: { dir: string; cleanup: () => void };
-  beforeEach(() => (tmp = makeTmpDir()));
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp.cleanup();
-  });
+  const tmp = useTmpWarehouse();
 
   it('the reference clamps month ends as PostgreSQL does and takes the UTC day of zoned timestamps', () => {
     expect(addMonthsClamped('2023-08-31', 6)).to.equal('2024-02-29');
@@ -78,7 +72,7 @@ describe('warehouse against an independent reference', function () {
   });
 
   it('every mart equals the reference after a backfill in uneven batches, and again after the source changes', async () => {
-    const settings = testSettings(tmp.dir);
+    const settings = tmp.settings;
     const rnd = prng(7);
     const snapshot = generated(1234);
     const backfill = async () => {

@@ -3,26 +3,20 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { WalCheckpointer } from '../../operators/warehouse/WalCheckpointer.js';
 import { openDb as open, rowsInFileAlone, type SqliteConnection } from '../helpers/sqliteFile.js';
-import { makeTmpDir } from '../helpers/tmp.js';
-
+import { useTmpDir } from '../helpers/tmp.js';
 
 describe('WAL checkpointer', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
   let writer: SqliteConnection;
   let file: string;
+  const tmp = useTmpDir('wal-checkpointer-', { beforeRemove: () => writer.close() });
 
   beforeEach(async () => {
-    tmp = makeTmpDir('wal-checkpointer-');
-    file = path.join(tmp.dir, 'w.db');
+    file = tmp.path('w.db');
     writer = await open(file);
     // As a load's connection: WAL, and no checkpoint at commit.
     await writer.exec('PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE t (v TEXT);');
     await writer.exec('PRAGMA wal_checkpoint(TRUNCATE)');
     await writer.exec(`BEGIN; WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 5000) INSERT INTO t SELECT hex(randomblob(50)) FROM r; COMMIT;`);
-  });
-  afterEach(async () => {
-    await writer.close();
-    tmp.cleanup();
   });
 
   it('copies committed rows from the WAL into the database file', async () => {

@@ -1,11 +1,10 @@
 import { expect } from 'chai';
-import path from 'node:path';
 import { closeWarehouses, openWarehouse, PAGE_SIZE_BYTES } from '../../operators/warehouse/registry.js';
 import type { Warehouse } from '../../operators/warehouse/interfaces.js';
 import { BUSY_TIMEOUT_MS, SqliteWarehouse } from '../../operators/warehouse/SqliteWarehouse.js';
 import { WarehouseClosedError } from '../../operators/warehouse/WarehouseClosedError.js';
 import { execFile, queryFile } from '../helpers/sqliteFile.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 
 /** The page size and journal mode a warehouse transaction's connection reports. */
 async function layout(db: Warehouse): Promise<{ pageSize: number; journal: string }> {
@@ -24,17 +23,9 @@ function gate(): { opened: Promise<void>; open: () => void } {
 }
 
 describe('warehouse connections', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
   let file: string;
-
-  beforeEach(() => {
-    tmp = makeTmpDir('warehouse-');
-    file = path.join(tmp.dir, 'w.db');
-  });
-  afterEach(async () => {
-    await closeWarehouses();
-    tmp.cleanup();
-  });
+  const tmp = useTmpDir('warehouse-', { beforeRemove: closeWarehouses });
+  beforeEach(() => (file = tmp.path('w.db')));
 
   it('give a new warehouse file 32 KB pages in WAL mode', async () => {
     const db = await openWarehouse(file);
@@ -78,19 +69,14 @@ describe('warehouse connections', () => {
 });
 
 describe('warehouse transactions', () => {
-  let tmp: ReturnType<typeof makeTmpDir>;
   let file: string;
   let db: SqliteWarehouse;
+  const tmp = useTmpDir('warehouse-tx-', { beforeRemove: () => db.close() });
 
   beforeEach(async () => {
-    tmp = makeTmpDir('warehouse-tx-');
-    file = path.join(tmp.dir, 'sub', 'w.db');
+    file = tmp.path('sub', 'w.db');
     db = await SqliteWarehouse.open(file);
     await db.exec('CREATE TABLE t (v TEXT)');
-  });
-  afterEach(async () => {
-    await db.close();
-    tmp.cleanup();
   });
 
   it('commit when the callback resolves, with its result, and bind positional and named values', async () => {
