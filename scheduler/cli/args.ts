@@ -1,27 +1,28 @@
 /** Argument parsers shared by the CLI commands; bad values are UsageErrors quoting them. */
+import { checkDateRange, parseUtcDate } from '../dates.js';
+import { DateRangeError } from '../errors/DateRangeError.js';
+import { InvalidDateError } from '../errors/InvalidDateError.js';
 import { UsageError } from '../errors/UsageError.js';
 
-/** `YYYY-MM-DD`, optionally `THH:MM[:SS[.fff]]` and a zone (`Z`, `+01:00`, `+0100`). */
-const DATE_ARG = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
 /**
- * `YYYY-MM-DD` (midnight UTC) or an ISO 8601 date-time; one without a zone is UTC whatever TZ says.
- * An impossible day (`2024-02-30`) or trailing text is refused, never rolled over as Date would.
+ * A date option or argument (`--from`, `DATE`), parsed by the one strict UTC parser (../dates.ts);
+ * a malformed or impossible date is a UsageError (exit 2) quoting it.
  */
 export function parseDateArg(value: string, option: string): Date {
-  const bad = (): UsageError => new UsageError(`${option}: '${value}' is not a date (YYYY-MM-DD or ISO 8601)`);
-  const m = DATE_ARG.exec(value);
-  if (!m) throw bad();
-  const [, year, month, day, hour, minute, second = '00', fraction = '', zone = 'Z'] = m;
-  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) throw bad();
-  const ms = fraction ? `.${fraction.slice(0, 3).padEnd(3, '0')}` : '';
-  const offset = zone.length === 5 ? `${zone.slice(0, 3)}:${zone.slice(3)}` : zone;
-  // Always with a zone (Z when none was written): Date reads a zone-less date-time as local time.
-  const d = new Date(`${year}-${month}-${day}T${hour ?? '00'}:${minute ?? '00'}:${second}${ms}${offset}`);
-  // The calendar check is on the day as written, before any zone moves it.
-  const written = new Date(`${year}-${month}-${day}T00:00:00Z`);
-  if (Number.isNaN(d.getTime()) || Number.isNaN(written.getTime()) || written.toISOString().slice(0, 10) !== `${year}-${month}-${day}`) throw bad();
-  return d;
+  try {
+    return parseUtcDate(value, option);
+  } catch (err) {
+    throw err instanceof InvalidDateError ? new UsageError(err.message) : err;
+  }
+}
+
+/** `--to` before `--from` would select nothing and exit 0: a UsageError naming both instead. */
+export function checkDateRangeArgs(from: Date | undefined, to: Date | undefined): void {
+  try {
+    checkDateRange(from, to, '--from', '--to');
+  } catch (err) {
+    throw err instanceof DateRangeError ? new UsageError(err.message) : err;
+  }
 }
 
 /** A JSON object, for `--conf`. */

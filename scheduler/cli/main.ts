@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { UsageError } from '../errors/UsageError.js';
-import { parseConfArg, parseDateArg } from './args.js';
+import { checkDateRangeArgs, parseConfArg, parseDateArg } from './args.js';
 import type { CommandContext } from './context.js';
 import type { CliIo } from './interfaces.js';
 import type { LogsOptions } from './logs.js';
@@ -110,6 +110,7 @@ function addTasksAndRuns(program: Command): void {
     .option('--to <date>', 'last logical date', date('--to'))
     .option('--task <id>', 'only this task (and its downstream)');
   handle(clear, async (dagId: string, o: { from?: Date; to?: Date; task?: string }) => {
+    checkDateRangeArgs(o.from, o.to);
     const { tasksClearCommand } = await import('./tasksCommands.js');
     return inContext((ctx) => tasksClearCommand(ctx, dagId, { from: o.from, to: o.to, taskId: o.task }));
   });

@@ -7,6 +7,7 @@
  * adding one declaration.
  */
 import { z } from 'zod';
+import { parseUtcDate } from '../dates.js';
 
 /** One setting. */
 export interface Declaration<S extends z.ZodType = z.ZodType> {
@@ -45,6 +46,16 @@ function setting<S extends z.ZodType>(declaration: Declaration<S>): Declaration<
   return declaration;
 }
 
+/** A date read by the one strict UTC parser (../dates.ts); a bad one is an issue, which the loader names by variable. */
+function utcDate(value: string, ctx: z.core.$RefinementCtx<string>): Date {
+  try {
+    return parseUtcDate(value, 'date');
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'not a date (YYYY-MM-DD or ISO 8601, UTC)', input: value });
+    return z.NEVER;
+  }
+}
+
 const int = (min: number) => z.number().int().min(min);
 const text = z.string().min(1);
 
@@ -81,11 +92,7 @@ export const SETTINGS = {
   logLevel: setting({ env: 'DRIVETRAIN_LOG_LEVEL', schema: z.enum(LOG_LEVELS), default: 'info', doc: '`error`, `warn`, `info` or `debug`' }),
   fixedNow: setting({
     env: 'DRIVETRAIN_NOW',
-    schema: z
-      .string()
-      .refine((v) => !Number.isNaN(new Date(v).getTime()), 'not an ISO 8601 date-time')
-      .transform((v) => new Date(v))
-      .optional(),
+    schema: z.string().transform(utcDate).optional(),
     default: undefined,
     // A clock pinned by a file section could reach production unnoticed; a variable is seen where it is set.
     envOnly: true,

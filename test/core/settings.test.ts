@@ -84,7 +84,9 @@ describe('settings', () => {
     expect(configErrorOf({ DRIVETRAIN_HTTP_PORT: '70000' }).message).to.match(/^setting 'http\.port' \(DRIVETRAIN_HTTP_PORT\) = 70000: /);
     expect(configErrorOf({ DRIVETRAIN_SOURCE_URL: 'not a url' }).setting).to.equal('DRIVETRAIN_SOURCE_URL');
     expect(configErrorOf({ DRIVETRAIN_TASK_RETRIES: '1.5' }).message).to.equal("DRIVETRAIN_TASK_RETRIES: '1.5' is not an integer");
-    expect(configErrorOf({ DRIVETRAIN_NOW: 'yesterday' }).message).to.equal("DRIVETRAIN_NOW = 'yesterday': not an ISO 8601 date-time");
+    expect(configErrorOf({ DRIVETRAIN_NOW: 'yesterday' }).message).to.equal("DRIVETRAIN_NOW = 'yesterday': not a date (YYYY-MM-DD or ISO 8601, UTC)");
+    expect(configErrorOf({ DRIVETRAIN_NOW: '0' }).message).to.equal("DRIVETRAIN_NOW = '0': not a date (YYYY-MM-DD or ISO 8601, UTC)");
+    expect(configErrorOf({ DRIVETRAIN_NOW: '2024-02-30' }).setting).to.equal('DRIVETRAIN_NOW');
     expect(configErrorOf({ DRIVETRAIN_LOG_LEVEL: 'loud' }).message).to.match(/^setting 'log_level' \(DRIVETRAIN_LOG_LEVEL\) = 'loud': /);
   });
 
