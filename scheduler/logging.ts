@@ -12,6 +12,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import winston from 'winston';
 import type { Logger } from './interfaces.js';
+import { redact } from './redact.js';
 import { RotatingFileTransport } from './rotatingFileTransport.js';
 import type { Settings } from './settings.js';
 
@@ -57,10 +58,11 @@ export function safeJson(value: unknown): string {
 /** Our line shape: timestamp, level and message first, then the meta, so lines read well and sort by time. */
 const jsonLine = winston.format.printf((info) => {
   const { timestamp, level, message, ...meta } = info;
+  // Redacted here, the one place every line passes on its way to stdout and scheduler.log.
   try {
-    return JSON.stringify({ timestamp, level, message, ...meta }, jsonReplacer);
+    return redact(JSON.stringify({ timestamp, level, message, ...meta }, jsonReplacer));
   } catch {
-    return JSON.stringify({ timestamp, level, message, meta: inspect(meta, { depth: 3, breakLength: Infinity }) });
+    return redact(JSON.stringify({ timestamp, level, message, meta: inspect(meta, { depth: 3, breakLength: Infinity }) }));
   }
 });
 
@@ -290,8 +292,10 @@ export function openAttemptLog(logDir: string, refs: readonly AttemptRef[], opts
           held = [];
         });
 
-  const writeLines = (text: string): void => {
+  const writeLines = (raw: string): void => {
     if (!accepting) return;
+    // Redacted here, the one place every line passes on its way to the files and the echo.
+    const text = redact(raw);
     if (fds) writeAll(text);
     else held.push(text);
     echo?.write(text);

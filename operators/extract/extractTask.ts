@@ -5,6 +5,7 @@
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { lakeBytesCounter, rowsFetchedCounter } from '../../scheduler/metrics.js';
+import { redactErrorInPlace, redactUrl } from '../../scheduler/redact.js';
 import { sourceRoutes, type Entity } from '../entities.js';
 import { LakePartitionWriter } from '../lake/writer.js';
 import { NdjsonBuffer } from './NdjsonBuffer.js';
@@ -129,7 +130,7 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
         // A source without the paged routes (the original service) answers their first page 404:
         // fall back to its unpaged route rather than fail every night on a setting.
         if (!isRouteMissing(err) || writer.rows > 0) throw err;
-        ctx.log.warn(`${sourceUrl} answered 404: the source has no paged routes, fetching ${unpagedUrl} (set DRIVETRAIN_SOURCE_PAGE_SIZE=0 for this source)`);
+        ctx.log.warn(`${redactUrl(sourceUrl)} answered 404: the source has no paged routes, fetching ${redactUrl(unpagedUrl)} (set DRIVETRAIN_SOURCE_PAGE_SIZE=0 for this source)`);
         sourceUrl = unpagedUrl;
         pages = await fetchUnpaged(sourceUrl);
       }
@@ -142,7 +143,8 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
     return result;
   } catch (err) {
     await writer.abort();
-    throw err;
+    // Whoever catches it stores its message (last_error, alerts): no URL password may ride along.
+    throw redactErrorInPlace(err);
   }
 }
 

@@ -11,6 +11,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import pRetry from 'p-retry';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Logger } from '../../scheduler/interfaces.js';
+import { redactUrl } from '../../scheduler/redact.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { breakerFor, listen, throughBreaker, type HostBreaker } from './breakers.js';
 import { CircuitOpenError } from './CircuitOpenError.js';
@@ -81,7 +82,7 @@ type Body = AsyncIterable<Buffer>;
 /** A failure of the connection itself (refused, reset, closed mid-body), named after its request. */
 function connectionFailure(url: string, err: unknown, signal: AbortSignal): unknown {
   // An abort is reported by the caller (a timeout, or the task's own signal), not as a network fault.
-  return signal.aborted ? err : new Error(`GET ${url} failed: ${(err as Error).message}`, { cause: err });
+  return signal.aborted ? err : new Error(`GET ${redactUrl(url)} failed: ${(err as Error).message}`, { cause: err });
 }
 
 /**
@@ -152,11 +153,11 @@ async function requestOnce(url: string, opts: FetchOptions, sink: RowSink): Prom
     }
     const scalars = parser.end();
     const next = scalars.next_cursor;
-    if (next !== undefined && next !== null && typeof next !== 'string') throw new Error(`GET ${url}: next_cursor is not a string or null`);
+    if (next !== undefined && next !== null && typeof next !== 'string') throw new Error(`GET ${redactUrl(url)}: next_cursor is not a string or null`);
     return { rows: parser.rows, nextCursor: next };
   } catch (err) {
     if (timeout.aborted && !opts.signal.aborted) {
-      throw new Error(`GET ${url} timed out after ${opts.settings.timeoutMs} ms`, { cause: err });
+      throw new Error(`GET ${redactUrl(url)} timed out after ${opts.settings.timeoutMs} ms`, { cause: err });
     }
     throw err;
   }
@@ -193,13 +194,13 @@ export async function fetchRows(url: string, opts: FetchOptions, sink: RowSink):
           if (error instanceof SourceHttpError && error.retryAfterMs !== undefined) {
             // Honour Retry-After (capped at the backoff cap); p-retry's own backoff follows.
             const wait = Math.min(error.retryAfterMs, opts.settings.retryMaxTimeoutMs);
-            opts.log.info(`source asked to retry after ${Math.round(wait)} ms`, { url, retryAfterMs: error.retryAfterMs });
+            opts.log.info(`source asked to retry after ${Math.round(wait)} ms`, { url: redactUrl(url), retryAfterMs: error.retryAfterMs });
             await sleep(wait, opts.signal);
           }
           return true;
         },
         onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-          opts.log.warn(`GET ${url} attempt ${attemptNumber} failed: ${error.message}`, { url, attempt: attemptNumber, retriesLeft });
+          opts.log.warn(`GET ${redactUrl(url)} attempt ${attemptNumber} failed: ${error.message}`, { url: redactUrl(url), attempt: attemptNumber, retriesLeft });
         },
       },
     );
@@ -207,7 +208,7 @@ export async function fetchRows(url: string, opts: FetchOptions, sink: RowSink):
     if (isClientFault(err)) throw new NonRetryableError((err as Error).message, { cause: err });
     if (err instanceof CircuitOpenError) throw err;
     if (opts.signal.aborted) throw err;
-    throw new Error(`GET ${url} failed after ${opts.settings.retries + 1} attempts: ${(err as Error).message}`, { cause: err });
+    throw new Error(`GET ${redactUrl(url)} failed after ${opts.settings.retries + 1} attempts: ${(err as Error).message}`, { cause: err });
   } finally {
     hb.listeners.delete(opts.log);
   }

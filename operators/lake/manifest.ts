@@ -20,7 +20,7 @@ export interface LakeManifest {
   /** Total rows over all parts. */
   readonly rows: number;
   readonly parts: readonly LakePart[];
-  /** Where the rows came from (first request's URL without the cursor). */
+  /** Where the rows came from (first request's URL without the cursor), its password redacted (`***`). */
   readonly source_url: string;
   /** When the extract finished (ISO, wall clock: audit metadata only, never used by data logic). */
   readonly fetched_at: string;

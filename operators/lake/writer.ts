@@ -10,6 +10,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { createGzip, constants as zlibConstants, type Gzip } from 'node:zlib';
+import { redactUrl } from '../../scheduler/redact.js';
 import { MANIFEST_FILE, partFileName, partitionDir, type LakeManifest, type LakePart } from './manifest.js';
 
 /** Options of {@link LakePartitionWriter.open}. */
@@ -166,7 +167,8 @@ export class LakePartitionWriter {
       ds: this.ds,
       rows: this.rowsTotal,
       parts: this.parts,
-      source_url: sourceUrl,
+      // The URL as it may be shown: a manifest outlives the process and is read by anyone with the lake.
+      source_url: redactUrl(sourceUrl),
       fetched_at: fetchedAt.toISOString(),
     };
     const manifestPath = path.join(this.tmpDir, MANIFEST_FILE);

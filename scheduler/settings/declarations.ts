@@ -25,6 +25,11 @@ export interface Declaration<S extends z.ZodType = z.ZodType> {
   readonly envOnly?: boolean;
   /** What the Docker image sets instead of the default, for the README. */
   readonly imageDefault?: string;
+  /**
+   * The value holds a secret, redacted as `***` wherever text leaves the process (scheduler/redact.ts):
+   * `'value'` the whole value (a token), `'url-password'` the password (or lone user) of a URL.
+   */
+  readonly secret?: 'value' | 'url-password';
 }
 
 /** Settings grouped as in the typed settings and the settings file's tables. */
@@ -103,6 +108,7 @@ export const SETTINGS = {
       env: 'DRIVETRAIN_SOURCE_URL',
       schema: z.url().transform((u) => u.replace(/\/+$/, '')),
       default: 'http://127.0.0.1:8000',
+      secret: 'url-password',
       doc: 'base URL of the source API',
     }),
     pageSize: setting({ env: 'DRIVETRAIN_SOURCE_PAGE_SIZE', schema: int(0), default: 5000, doc: 'rows per page; `0` = the original unpaged API' }),

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/ConfigError.js';
+import { REDACTED, redact, registerSecret, registerUrlSecret } from '../redact.js';
 import { BY_ENV, BY_KEY, COMPILED, KNOWN_VARIABLES, TREE_SCHEMA, type CompiledSetting } from './compiled.js';
 import { BOOTSTRAP } from './declarations.js';
 import type { LoadSettingsOptions, Settings } from './interfaces.js';
@@ -91,7 +92,8 @@ function configErrorOf(issue: z.core.$ZodIssue, tree: Tree, file: string): Confi
   }
   const key = issue.path.join('.');
   const setting = BY_KEY.get(key);
-  const value = show(getPath(tree, issue.path));
+  // The bad value is quoted, but never a secret in it: a malformed URL may still carry a password.
+  const value = setting?.declaration.secret === 'value' ? REDACTED : redact(show(getPath(tree, issue.path)));
   if (!setting) return new ConfigError(`setting '${key}' = ${value}: ${issue.message}`, key);
   const { env, envOnly } = setting.declaration;
   return new ConfigError(`${envOnly ? env : `setting '${key}' (${env})`} = ${value}: ${issue.message}`, env);
@@ -112,6 +114,19 @@ function toSettings(parsed: Tree, envName: string, cwd: string): Settings {
     warehouseDb: path.join(home, 'warehouse.db'),
     lakeDir: path.join(home, 'lake'),
   };
+}
+
+/**
+ * Makes the secrets among the settings known to the redaction (scheduler/redact.ts) the moment they
+ * enter the process, before anything can log or store them.
+ */
+function registerSecrets(parsed: Tree): void {
+  for (const c of COMPILED) {
+    const value = getPath(parsed, c.tomlPath);
+    if (typeof value !== 'string') continue;
+    if (c.declaration.secret === 'value') registerSecret(value);
+    else if (c.declaration.secret === 'url-password') registerUrlSecret(value);
+  }
 }
 
 /** Checks between settings, which no single schema sees. */
@@ -145,6 +160,7 @@ export function loadSettings(options: LoadSettingsOptions = {}): Settings {
 
   const parsed = TREE_SCHEMA.safeParse(layered);
   if (!parsed.success) throw configErrorOf(parsed.error.issues[0], layered, file);
+  registerSecrets(parsed.data as Tree);
   const settings = toSettings(parsed.data as Tree, envName, cwd);
   checkAcross(settings);
   return settings;
