@@ -7,7 +7,11 @@
 import { addDemoCommand } from '../demo/cli.js';
 import { addSchedulerCommands } from '../scheduler/cli/main.js';
 import { createProgram, runCommandLine } from '../scheduler/cli/program.js';
+import { restrictProcessUmask } from '../scheduler/privateFiles.js';
 import { addSourceCommand } from '../source/cli.js';
+
+// Before any command opens a file: what it creates under the home and the log directory is owner-only.
+restrictProcessUmask();
 
 const program = createProgram('drivetrain', 'a data-pipeline scheduler for Node.js, with the ELT pipeline of a car-subscription company');
 addSchedulerCommands(program);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { inspect } from 'node:util';
 import winston from 'winston';
 import type { Logger } from './interfaces.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './privateFiles.js';
 import { redact } from './redact.js';
 import { RotatingFileTransport } from './rotatingFileTransport.js';
 import type { Settings } from './settings.js';
@@ -167,7 +168,7 @@ const knownDirs = new Set<string>();
 async function openCreatingDirs(file: string): Promise<number> {
   const dir = path.dirname(file);
   if (!knownDirs.has(dir)) {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     if (knownDirs.size >= 10_000) knownDirs.clear();
     knownDirs.add(dir);
   }
@@ -176,14 +177,14 @@ async function openCreatingDirs(file: string): Promise<number> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     knownDirs.delete(dir);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     return openFd(file, 'a');
   }
 }
 
 /** fs.open as a promise of the raw fd (fs/promises would wrap it in a FileHandle we do not need). */
 function openFd(file: string, flags: string): Promise<number> {
-  return new Promise((resolve, reject) => openCallback(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
+  return new Promise((resolve, reject) => openCallback(file, flags, PRIVATE_FILE_MODE, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
 /** The log of one task attempt (or of a batch of task instances run by one call). */

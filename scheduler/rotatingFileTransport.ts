@@ -18,6 +18,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, statSync
 import path from 'node:path';
 import winston from 'winston';
 import type TransportStream from 'winston-transport';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './privateFiles.js';
 
 /** Options of {@link RotatingFileTransport}. */
 export interface RotatingFileTransportOptions {
@@ -55,12 +56,12 @@ export class RotatingFileTransport extends TransportBase {
     this.filename = opts.filename;
     this.maxBytes = opts.maxBytes;
     this.maxFiles = Math.max(1, Math.trunc(opts.maxFiles));
-    mkdirSync(path.dirname(this.filename), { recursive: true });
+    mkdirSync(path.dirname(this.filename), { recursive: true, mode: PRIVATE_DIR_MODE });
     this.open();
   }
 
   private open(): void {
-    this.fd = openSync(this.filename, 'a');
+    this.fd = openSync(this.filename, 'a', PRIVATE_FILE_MODE);
     const s = fstatSync(this.fd);
     this.ino = s.ino;
     this.size = s.size;

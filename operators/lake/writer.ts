@@ -10,6 +10,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm, writeFile, open } from 'node:fs/promises';
 import path from 'node:path';
 import { createGzip, constants as zlibConstants, type Gzip } from 'node:zlib';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../scheduler/privateFiles.js';
 import { redactUrl } from '../../scheduler/redact.js';
 import { MANIFEST_FILE, partFileName, partitionDir, type LakeManifest, type LakePart } from './manifest.js';
 
@@ -63,14 +64,14 @@ export class LakePartitionWriter {
   static async open(lakeDir: string, entity: string, ds: string, options: LakeWriterOptions = {}): Promise<LakePartitionWriter> {
     const dir = partitionDir(lakeDir, entity, ds);
     const parent = path.dirname(dir);
-    await mkdir(parent, { recursive: true });
+    await mkdir(parent, { recursive: true, mode: PRIVATE_DIR_MODE });
     const base = path.basename(dir);
     for (const name of await readdir(parent)) {
       const m = name.match(/^\.(.+)\.(?:tmp|old)-(\d+)-[0-9a-f]+$/);
       if (m && m[1] === base && !isAlive(Number(m[2]))) await rm(path.join(parent, name), { recursive: true, force: true });
     }
     const tmpDir = path.join(parent, `.${base}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await mkdir(tmpDir);
+    await mkdir(tmpDir, { mode: PRIVATE_DIR_MODE });
     return new LakePartitionWriter(entity, ds, dir, tmpDir, options.partRows ?? 100_000, options.gzipLevel ?? 1);
   }
 
@@ -85,7 +86,7 @@ export class LakePartitionWriter {
     // (docs/design/lake-format.md).
     // memLevel 9 (zlib's largest hash table): less CPU at level 1 on NDJSON for the same size.
     const gzip = createGzip({ level: this.gzipLevel, memLevel: 9, chunkSize: 256 * 1024, strategy: zlibConstants.Z_DEFAULT_STRATEGY });
-    const out = createWriteStream(path.join(this.tmpDir, file));
+    const out = createWriteStream(path.join(this.tmpDir, file), { mode: PRIVATE_FILE_MODE });
     const hash = createHash('sha256');
     const part: OpenPart = {
       file,
@@ -155,7 +156,7 @@ export class LakePartitionWriter {
     this.parts.length = 0;
     this.rowsTotal = 0;
     await rm(this.tmpDir, { recursive: true, force: true });
-    await mkdir(this.tmpDir);
+    await mkdir(this.tmpDir, { mode: PRIVATE_DIR_MODE });
   }
 
   /** Writes `_SUCCESS` and swaps the partition into place. Returns the manifest. */
@@ -172,7 +173,7 @@ export class LakePartitionWriter {
       fetched_at: fetchedAt.toISOString(),
     };
     const manifestPath = path.join(this.tmpDir, MANIFEST_FILE);
-    await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + '\n');
+    await writeFile(manifestPath, JSON.stringify(manifest, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
     // fsync the manifest: after a power loss a rename must not expose a manifest that was never written.
     const fh = await open(manifestPath, 'r');
     await fh.sync();
