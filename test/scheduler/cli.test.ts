@@ -222,8 +222,12 @@ describe('the drivetrain command line', function () {
       'scheduler/cli/args.ts',
       'scheduler/cli/main.ts',
       'scheduler/cli/program.ts',
+      'scheduler/dates.ts',
       'scheduler/errors/ConfigError.ts',
+      'scheduler/errors/DateRangeError.ts',
+      'scheduler/errors/InvalidDateError.ts',
       'scheduler/errors/UsageError.ts',
+      'scheduler/privateFiles.ts',
       'source/cli.ts',
     ]);
   });

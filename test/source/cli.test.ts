@@ -63,7 +63,17 @@ describe('drivetrain source command', () => {
     const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)).map((f) => path.relative(repo, f));
     expect(ours).to.include(path.join('source', 'server.ts'));
     const scheduler = [...new Set(ours.filter((f) => f.startsWith(`scheduler${path.sep}`)))].sort();
-    expect(scheduler).to.deep.equal(['scheduler/cli/args.ts', 'scheduler/cli/main.ts', 'scheduler/cli/program.ts', 'scheduler/errors/ConfigError.ts', 'scheduler/errors/UsageError.ts']);
+    expect(scheduler).to.deep.equal([
+      'scheduler/cli/args.ts',
+      'scheduler/cli/main.ts',
+      'scheduler/cli/program.ts',
+      'scheduler/dates.ts',
+      'scheduler/errors/ConfigError.ts',
+      'scheduler/errors/DateRangeError.ts',
+      'scheduler/errors/InvalidDateError.ts',
+      'scheduler/errors/UsageError.ts',
+      'scheduler/privateFiles.ts',
+    ]);
     expect(loaded.filter((f) => /node_modules\/(sequelize|winston|zod)\//.test(f))).to.deep.equal([]);
   });
 });
