@@ -13,7 +13,6 @@ import {
   recoverLostTaskInstances,
   recoverOrphanedBackfillRuns,
   registerLiveOwner,
-  releaseBackfillRuns,
   renewLeases,
 } from './lease.js';
 import type { MetadataDb } from './metadata/db.js';
@@ -244,7 +243,7 @@ export class Executor {
       if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
       // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
       // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
-      await releaseBackfillRuns(sql, this.owner);
+      await this.db.statements.releaseBackfillRuns(sql, [this.owner]);
     });
     forgetLiveOwner(this.owner);
     await Promise.allSettled([...this.logCloses]);

@@ -155,11 +155,12 @@ export class Statements {
     return (await sql.all<{ dag_id: string }>('SELECT dag_id FROM dags WHERE paused = 1')).map((r) => r.dag_id);
   }
 
-  /** Each DAG's pause flag, where run creation resumes, and its last scheduled logical date. */
+  /** Each DAG's pause flag, where run creation resumes, and (only when that is unknown) its last scheduled logical date. */
   async dagSchedules(sql: Sql): Promise<{ dag_id: string; paused: number; next_dagrun: string | null; last_scheduled: string | null }[]> {
     return sql.all(
       `SELECT d.dag_id, d.paused, d.next_dagrun,
-         (SELECT MAX(logical_date) FROM dag_runs r WHERE r.dag_id = d.dag_id AND r.run_type = 'scheduled') AS last_scheduled
+         CASE WHEN d.next_dagrun IS NULL THEN
+           (SELECT MAX(logical_date) FROM dag_runs r WHERE r.dag_id = d.dag_id AND r.run_type = 'scheduled') END AS last_scheduled
        FROM dags d`,
     );
   }
@@ -288,8 +289,9 @@ export class Statements {
   }
 
   /**
-   * Puts `owner`'s running backfill runs back to queued unless one of their instances is still
-   * running; returns how many.
+   * Puts these owners' running backfill runs back to queued, unless one of their instances is still
+   * running (another backfill racing over the same range holds it); returns how many. Only a backfill
+   * executes backfill runs: left 'running' after it ended they would hold max-active-runs slots.
    */
   async releaseBackfillRuns(sql: Sql, owners: readonly string[]): Promise<number> {
     return sql.run(
