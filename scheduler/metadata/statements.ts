@@ -362,13 +362,16 @@ export class Statements {
     }
   }
 
-  /** Claims instances for an attempt: running, try counted, under the claimer's lease. */
+  /**
+   * Claims instances for an attempt: running, try counted, under the claimer's lease. The inner
+   * SELECT is where a row-locking dialect takes the rows (see MetadataDialect.lockClaimedRows).
+   */
   async claim(sql: Sql, ids: readonly number[], stamp: ClaimStamp): Promise<void> {
     for (const chunk of chunks(ids, 500)) {
       await sql.run(
         `UPDATE task_instances SET state = 'running', try_number = try_number + 1, start_date = ?, end_date = NULL, duration = NULL,
            pid = ?, hostname = ?, lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, next_retry_at = NULL
-         WHERE id IN (?)`,
+         WHERE id IN (SELECT id FROM task_instances WHERE id IN (?)${this.dialect.lockClaimedRows})`,
         [stamp.nowIso, stamp.pid, stamp.hostname, stamp.owner, stamp.leaseExpiresAt, stamp.nowMs, chunk],
       );
     }
