@@ -206,6 +206,41 @@ async function checkWaitForReach(opts: BackfillOptions, plan: Plan, now: Date): 
   }
 }
 
+/** Sends the run counts of the plans' ranges to `opts.onProgress`, if set. */
+async function reportProgress(opts: BackfillOptions, plans: readonly Plan[]): Promise<void> {
+  if (!opts.onProgress) return;
+  const counts = await countRuns(opts.db, plans);
+  let total = 0;
+  let done = 0;
+  let failed = 0;
+  for (const c of counts.values()) {
+    for (const [state, n] of Object.entries(c)) {
+      total += n;
+      if (state === 'success') done += n;
+      if (state === 'failed') failed += n;
+    }
+  }
+  opts.onProgress({ total, done, failed, left: total - done - failed });
+}
+
+/** One summary row per plan from its run counts; runs skipped as already successful are not "succeeded". */
+function summarise(plans: readonly Plan[], counts: ReadonlyMap<string, Record<string, number>>, skippedByDag: ReadonlyMap<string, number>): BackfillSummaryRow[] {
+  return plans.map((p) => {
+    const c = counts.get(p.dag.id) ?? {};
+    const skipped = skippedByDag.get(p.dag.id) ?? 0;
+    return {
+      dagId: p.dag.id,
+      from: p.from.toISOString().slice(0, 10),
+      to: p.to.toISOString().slice(0, 10),
+      runs: Object.values(c).reduce((a, b) => a + b, 0),
+      skipped,
+      succeeded: (c.success ?? 0) - skipped,
+      failed: c.failed ?? 0,
+      left: (c.queued ?? 0) + (c.running ?? 0),
+    };
+  });
+}
+
 /** Runs the backfill to the end (or until its executor is stopped) and summarises it. */
 export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult> {
   const now = opts.clock.now();
@@ -263,21 +298,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     const from = runnable.reduce((m, p) => (p.from < m ? p.from : m), runnable[0].from);
     const to = runnable.reduce((m, p) => (p.to > m ? p.to : m), runnable[0].to);
     const executor = executorFor({ dagIds: runnable.map((p) => p.dag.id), from: dbDate(from), to: dbDate(to) });
-    const report = async (): Promise<void> => {
-      if (!opts.onProgress) return;
-      const counts = await countRuns(opts.db, runnable);
-      let total = 0;
-      let done = 0;
-      let failed = 0;
-      for (const c of counts.values()) {
-        for (const [state, n] of Object.entries(c)) {
-          total += n;
-          if (state === 'success') done += n;
-          if (state === 'failed') failed += n;
-        }
-      }
-      opts.onProgress({ total, done, failed, left: total - done - failed });
-    };
+    const report = (): Promise<void> => reportProgress(opts, runnable);
     await report();
     const timer = setInterval(() => void report().catch(() => undefined), 500);
     try {
@@ -288,22 +309,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     await report();
   }
 
-  const counts = await countRuns(opts.db, plans);
-  const rows: BackfillSummaryRow[] = plans.map((p) => {
-    const c = counts.get(p.dag.id) ?? {};
-    const runs = Object.values(c).reduce((a, b) => a + b, 0);
-    const skipped = skippedByDag.get(p.dag.id) ?? 0;
-    return {
-      dagId: p.dag.id,
-      from: p.from.toISOString().slice(0, 10),
-      to: p.to.toISOString().slice(0, 10),
-      runs,
-      skipped,
-      succeeded: (c.success ?? 0) - skipped,
-      failed: c.failed ?? 0,
-      left: (c.queued ?? 0) + (c.running ?? 0),
-    };
-  });
+  const rows = summarise(plans, await countRuns(opts.db, plans), skippedByDag);
   const ok = upstreamFailed.length === 0 && !stopped && rows.every((r) => r.failed === 0 && r.left === 0);
   return { ok, rows, taskInstances };
 }

@@ -14,7 +14,7 @@ import type { Sql } from './metadata/interfaces.js';
 import type { ClaimStamp, CompletionRow, RunRow, RunScope, Statements, TiRow } from './metadata/statements.js';
 import { retryPolicyFor } from './retryPolicy.js';
 import type { Settings } from './settings.js';
-import { evaluateTriggerRule, isDue, runOutcome } from './triggerRules.js';
+import { evaluateTriggerRule, isDue, runOutcome, type StoredState } from './triggerRules.js';
 import { extendBatch } from './turnBatch.js';
 
 /** One claimed call: one task instance, or several of one task (a batch), oldest first. */
@@ -86,15 +86,16 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
   const paused = ctx.scope.respectPause ? new Set(await st.pausedDagIds(sql)) : new Set<string>();
   const dags = ctx.dagsInScope(paused);
   if (dags.size === 0) return idle;
-  const active = await loadActive(sql, st, dags, ctx.scope);
+  const loaded = await loadActive(sql, st, dags, ctx.scope);
   const reach: ReachCache = new Map();
-  const started = await startRuns(sql, ctx, dags, active, reach);
+  const started = await startRuns(sql, ctx, dags, loaded, reach);
+  const active = withStarted(loaded, started, await st.taskInstancesOf(sql, started.map((r) => r.id)));
   const window = windowOf(dags, active, ctx.scope);
   const decisions = decide(window, dags, active.tis, ctx.stamp.nowMs);
   const claims = await pickClaims(sql, ctx, decisions.ready, window, active.tis, reach);
   await writeDecisions(sql, ctx, decisions, claims);
   const again = decisions.finished.length > 0;
-  return { claims, changed: again || done.length > 0 || started > 0 || claims.length > 0, again };
+  return { claims, changed: again || done.length > 0 || started.length > 0 || claims.length > 0, again };
 }
 
 /** Step 2: the active runs of `dags` with the instances of those that can run now. */
@@ -145,31 +146,33 @@ export async function createInstances(sql: Sql, ctx: TurnContext, dag: Dag, runs
 }
 
 /** Step 3: starts each DAG's queued runs into its free run slots, in order, stopping at one still waiting. */
-async function startRuns(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string, Dag>, active: ActiveRuns, reach: ReachCache): Promise<number> {
+async function startRuns(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string, Dag>, active: ActiveRuns, reach: ReachCache): Promise<RunRow[]> {
   const started: RunRow[] = [];
   for (const dag of dags.values()) {
-    const running = active.running.get(dag.id) ?? [];
-    const free = dag.maxActiveRuns - running.length;
+    const free = dag.maxActiveRuns - (active.running.get(dag.id)?.length ?? 0);
     const toStart: RunRow[] = [];
     for (const run of (active.queued.get(dag.id) ?? []).slice(0, Math.max(0, free))) {
       if (!(await waitForMet(sql, ctx.statements, dag, run, reach))) break;
-      toStart.push(run);
+      toStart.push({ ...run, state: 'running' });
     }
     if (toStart.length === 0) continue;
     await createInstances(sql, ctx, dag, toStart);
-    for (const run of toStart) {
-      run.state = 'running';
-      ctx.log.info('dag run started', { dagId: dag.id, runId: run.run_id });
-    }
-    active.running.set(dag.id, running.concat(toStart));
+    for (const run of toStart) ctx.log.info('dag run started', { dagId: dag.id, runId: run.run_id });
     started.push(...toStart);
   }
-  if (started.length === 0) return 0;
-  await ctx.statements.startRuns(sql, started.map((r) => r.id), ctx.stamp.owner, ctx.stamp.nowIso);
-  for (const ti of await ctx.statements.taskInstancesOf(sql, started.map((r) => r.id))) {
-    active.tis.get(ti.run_pk)!.set(ti.task_id, ti);
-  }
-  return started.length;
+  if (started.length > 0) await ctx.statements.startRuns(sql, started.map((r) => r.id), ctx.stamp.owner, ctx.stamp.nowIso);
+  return started;
+}
+
+/** The active runs with `started` moved from queued to running, with their (re-read) instances. */
+function withStarted(active: ActiveRuns, started: readonly RunRow[], instances: readonly TiRow[]): ActiveRuns {
+  if (started.length === 0) return active;
+  const running = new Map(active.running);
+  for (const run of started) running.set(run.dag_id, [...(running.get(run.dag_id) ?? []), run]);
+  const tis = new Map(active.tis);
+  for (const run of started) tis.set(run.id, new Map());
+  for (const ti of instances) tis.get(ti.run_pk)!.set(ti.task_id, ti);
+  return { running, queued: active.queued, tis };
 }
 
 /** Each DAG's oldest max-active-runs running runs in scope: tasks run in logical-date order. */
@@ -191,19 +194,22 @@ export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>
   for (const run of window) {
     const dag = dags.get(run.dag_id)!;
     const byTask = tis.get(run.id) ?? new Map<string, TiRow>();
+    // Tasks come in topological order, so a decision here is seen by the downstream in this pass.
+    const decided = new Map<string, StoredState>();
+    const stateOf = (taskId: string): StoredState | undefined => (decided.has(taskId) ? decided.get(taskId) : byTask.get(taskId)?.state);
     for (const task of dag.tasks) {
       const ti = byTask.get(task.id);
       if (!ti) continue; // a task added to the DAG after this run started
       if (ti.state === null) {
-        const decision = evaluateTriggerRule('all_success', task.upstream.map((u) => byTask.get(u)?.state));
+        const decision = evaluateTriggerRule('all_success', task.upstream.map(stateOf));
         if (decision !== 'wait') {
-          ti.state = decision;
+          decided.set(task.id, decision);
           out.waiting.push({ id: ti.id, state: decision });
         }
       }
-      if (isDue(ti.state, ti.next_retry_at, nowMs)) out.ready.push({ dag, task, run, ti });
+      if (isDue(stateOf(task.id)!, ti.next_retry_at, nowMs)) out.ready.push({ dag, task, run, ti });
     }
-    const outcome = runOutcome([...byTask.values()].map((ti) => ti.state));
+    const outcome = runOutcome([...byTask.keys()].map((id) => stateOf(id)!));
     if (outcome !== 'running') out.finished.push({ run, state: outcome });
   }
   return out;
@@ -243,7 +249,8 @@ async function pickClaims(
     for (const it of items) taken.add(it.ti.id);
     runningPerDag.set(r.dag.id, dagRunning + 1);
     slots -= 1;
-    claims.push({ dag: r.dag, task: r.task, items });
+    // The claim counts the try: the attempt runs as the next one.
+    claims.push({ dag: r.dag, task: r.task, items: items.map(({ ti, run }) => ({ ti: { ...ti, state: 'running', try_number: ti.try_number + 1 }, run })) });
   }
   return claims;
 }
@@ -258,7 +265,5 @@ async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, 
   const claimed = new Set(claims.flatMap((c) => c.items.map((i) => i.ti.id)));
   const waiting = decisions.waiting.filter((w) => !claimed.has(w.id));
   if (waiting.length > 0) await st.decideWaiting(sql, waiting, ctx.stamp.nowIso);
-  if (claimed.size === 0) return;
-  await st.claim(sql, [...claimed], ctx.stamp);
-  for (const c of claims) for (const it of c.items) it.ti.try_number += 1;
+  if (claimed.size > 0) await st.claim(sql, [...claimed], ctx.stamp);
 }

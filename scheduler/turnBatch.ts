@@ -57,10 +57,7 @@ export async function extendBatch(
     if (evaluateTriggerRule('all_success', task.upstream.map((u) => m!.get(u)?.state)) !== 'queued') break;
     out.push({ ti, run });
   }
-  const toStart = out.filter((o) => o.run.state === 'queued').map((o) => o.run);
-  if (toStart.length > 0) {
-    await ctx.statements.startRuns(sql, toStart.map((r) => r.id), ctx.stamp.owner, ctx.stamp.nowIso);
-    for (const r of toStart) r.state = 'running';
-  }
-  return out;
+  const toStart = out.filter((o) => o.run.state === 'queued').map((o) => o.run.id);
+  if (toStart.length > 0) await ctx.statements.startRuns(sql, toStart, ctx.stamp.owner, ctx.stamp.nowIso);
+  return out.map(({ ti, run }) => ({ ti, run: { ...run, state: 'running' } }));
 }
