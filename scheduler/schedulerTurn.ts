@@ -95,7 +95,8 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
   const claims = await pickClaims(sql, ctx, decisions.ready, window, active.tis, reach);
   await writeDecisions(sql, ctx, decisions, claims);
   const again = decisions.finished.length > 0;
-  return { claims, changed: again || done.length > 0 || started.length > 0 || claims.length > 0, again };
+  const changed = again || done.length > 0 || started.length > 0 || claims.length > 0 || decisions.waiting.length > 0;
+  return { claims, changed, again };
 }
 
 /** Step 2: the active runs of `dags` with the instances of those that can run now. */
