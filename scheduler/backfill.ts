@@ -117,10 +117,8 @@ async function prepareRuns(db: MetadataDb, settings: Settings, dag: Dag, interva
     const list = chunk;
     chunk = [];
     skipped += await db.tx(async (sql) => {
-      const existing = await sql.all<{ id: number; logical_date: string; state: string }>(
-        'SELECT id, logical_date, state FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ?',
-        [dag.id, dbDate(list[0].start), dbDate(list[list.length - 1].start)],
-      );
+      const st = db.statements;
+      const existing = await st.runsBetween(sql, dag.id, dbDate(list[0].start), dbDate(list[list.length - 1].start));
       const byDate = new Map(existing.map((r) => [r.logical_date, r]));
       const fresh: NewRun[] = [];
       const clear: number[] = [];
@@ -132,17 +130,11 @@ async function prepareRuns(db: MetadataDb, settings: Settings, dag: Dag, interva
         else if (run.state === 'success' || run.state === 'failed') clear.push(run.id);
         // queued / running: an interrupted backfill (or the daemon) is on it; it just continues.
       }
-      await insertRuns(sql, fresh);
+      await insertRuns(sql, st, fresh);
       if (clear.length > 0) {
-        await sql.run("UPDATE dag_runs SET state = 'queued', ended_at = NULL WHERE id IN (?)", [clear]);
+        await st.requeueRuns(sql, clear);
         // Airflow's clear: the instance gets its retries again on top of the tries it already used.
-        for (const task of dag.tasks) {
-          await sql.run(
-            `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, last_error = NULL
-             WHERE run_pk IN (?) AND task_id = ? AND state IS NOT 'running' ${reset ? '' : "AND state IN ('failed', 'upstream_failed')"}`,
-            [retryPolicyFor(task, dag, settings).retries, clear, task.id],
-          );
-        }
+        for (const task of dag.tasks) await st.clearTaskInstances(sql, clear, task.id, retryPolicyFor(task, dag, settings).retries, !reset);
       }
       return skip;
     });
@@ -160,10 +152,7 @@ async function countRuns(db: MetadataDb, plans: readonly Plan[]): Promise<Map<st
   const out = new Map<string, Record<string, number>>();
   await db.read(async (sql) => {
     for (const p of plans) {
-      const rows = await sql.all<{ state: string; n: number }>(
-        'SELECT state, COUNT(*) AS n FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ? GROUP BY state',
-        [p.dag.id, dbDate(p.from), dbDate(p.to)],
-      );
+      const rows = await db.statements.runCountsBetween(sql, p.dag.id, dbDate(p.from), dbDate(p.to));
       out.set(p.dag.id, Object.fromEntries(rows.map((r) => [r.state, r.n])));
     }
   });
@@ -181,22 +170,15 @@ async function runUpstreamOnce(opts: BackfillOptions, upstream: Dag, executorFor
     opts.log.warn('waited-for DAG has no completed interval yet', { dagId: upstream.id });
     return true;
   }
-  const [row] = await opts.db.read((sql) =>
-    sql.all<{ n: number }>("SELECT COUNT(*) AS n FROM dag_runs WHERE dag_id = ? AND state = 'success' AND data_interval_end >= ?", [
-      upstream.id,
-      dbDate(last.end),
-    ]),
-  );
-  if (row.n > 0 && !opts.reset) return true;
+  const until = await opts.db.read((sql) => opts.db.statements.successfulUntil(sql, upstream.id));
+  if (until !== null && until >= dbDate(last.end) && !opts.reset) return true;
   opts.log.info('running the waited-for DAG once first', { dagId: upstream.id, logicalDate: last.start.toISOString() });
   await prepareRuns(opts.db, opts.settings, upstream, [last], opts.reset);
   const executor = executorFor({ dagIds: [upstream.id], from: dbDate(last.start), to: dbDate(last.start) });
   await executor.drain();
   if (executor.interrupted) return false;
-  const [state] = await opts.db.read((sql) =>
-    sql.all<{ state: string }>('SELECT state FROM dag_runs WHERE dag_id = ? AND logical_date = ?', [upstream.id, dbDate(last.start)]),
-  );
-  return state?.state === 'success';
+  const state = await opts.db.read((sql) => opts.db.statements.runState(sql, upstream.id, dbDate(last.start)));
+  return state === 'success';
 }
 
 /**
@@ -211,10 +193,8 @@ async function checkWaitForReach(opts: BackfillOptions, plan: Plan, now: Date): 
   if (!last) return;
   for (const id of plan.dag.waitFor) {
     const up = opts.dags.get(id)!;
-    const [row] = await opts.db.read((sql) =>
-      sql.all<{ e: string | null }>("SELECT MAX(data_interval_end) AS e FROM dag_runs WHERE dag_id = ? AND state = 'success'", [id]),
-    );
-    const reach = [latestCompletedInterval(up.schedule, up.startDate, now, up.endDate)?.end.getTime(), row?.e ? new Date(row.e).getTime() : undefined]
+    const until = await opts.db.read((sql) => opts.db.statements.successfulUntil(sql, id));
+    const reach = [latestCompletedInterval(up.schedule, up.startDate, now, up.endDate)?.end.getTime(), until ? new Date(until).getTime() : undefined]
       .filter((t): t is number => t !== undefined)
       .reduce((a, b) => Math.max(a, b), -Infinity);
     if (reach < last.end.getTime()) {
@@ -224,6 +204,41 @@ async function checkWaitForReach(opts: BackfillOptions, plan: Plan, now: Date): 
       );
     }
   }
+}
+
+/** Sends the run counts of the plans' ranges to `opts.onProgress`, if set. */
+async function reportProgress(opts: BackfillOptions, plans: readonly Plan[]): Promise<void> {
+  if (!opts.onProgress) return;
+  const counts = await countRuns(opts.db, plans);
+  let total = 0;
+  let done = 0;
+  let failed = 0;
+  for (const c of counts.values()) {
+    for (const [state, n] of Object.entries(c)) {
+      total += n;
+      if (state === 'success') done += n;
+      if (state === 'failed') failed += n;
+    }
+  }
+  opts.onProgress({ total, done, failed, left: total - done - failed });
+}
+
+/** One summary row per plan from its run counts; runs skipped as already successful are not "succeeded". */
+function summarise(plans: readonly Plan[], counts: ReadonlyMap<string, Record<string, number>>, skippedByDag: ReadonlyMap<string, number>): BackfillSummaryRow[] {
+  return plans.map((p) => {
+    const c = counts.get(p.dag.id) ?? {};
+    const skipped = skippedByDag.get(p.dag.id) ?? 0;
+    return {
+      dagId: p.dag.id,
+      from: p.from.toISOString().slice(0, 10),
+      to: p.to.toISOString().slice(0, 10),
+      runs: Object.values(c).reduce((a, b) => a + b, 0),
+      skipped,
+      succeeded: (c.success ?? 0) - skipped,
+      failed: c.failed ?? 0,
+      left: (c.queued ?? 0) + (c.running ?? 0),
+    };
+  });
 }
 
 /** Runs the backfill to the end (or until its executor is stopped) and summarises it. */
@@ -283,21 +298,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     const from = runnable.reduce((m, p) => (p.from < m ? p.from : m), runnable[0].from);
     const to = runnable.reduce((m, p) => (p.to > m ? p.to : m), runnable[0].to);
     const executor = executorFor({ dagIds: runnable.map((p) => p.dag.id), from: dbDate(from), to: dbDate(to) });
-    const report = async (): Promise<void> => {
-      if (!opts.onProgress) return;
-      const counts = await countRuns(opts.db, runnable);
-      let total = 0;
-      let done = 0;
-      let failed = 0;
-      for (const c of counts.values()) {
-        for (const [state, n] of Object.entries(c)) {
-          total += n;
-          if (state === 'success') done += n;
-          if (state === 'failed') failed += n;
-        }
-      }
-      opts.onProgress({ total, done, failed, left: total - done - failed });
-    };
+    const report = (): Promise<void> => reportProgress(opts, runnable);
     await report();
     const timer = setInterval(() => void report().catch(() => undefined), 500);
     try {
@@ -308,22 +309,7 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     await report();
   }
 
-  const counts = await countRuns(opts.db, plans);
-  const rows: BackfillSummaryRow[] = plans.map((p) => {
-    const c = counts.get(p.dag.id) ?? {};
-    const runs = Object.values(c).reduce((a, b) => a + b, 0);
-    const skipped = skippedByDag.get(p.dag.id) ?? 0;
-    return {
-      dagId: p.dag.id,
-      from: p.from.toISOString().slice(0, 10),
-      to: p.to.toISOString().slice(0, 10),
-      runs,
-      skipped,
-      succeeded: (c.success ?? 0) - skipped,
-      failed: c.failed ?? 0,
-      left: (c.queued ?? 0) + (c.running ?? 0),
-    };
-  });
+  const rows = summarise(plans, await countRuns(opts.db, plans), skippedByDag);
   const ok = upstreamFailed.length === 0 && !stopped && rows.every((r) => r.failed === 0 && r.left === 0);
   return { ok, rows, taskInstances };
 }

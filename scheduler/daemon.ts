@@ -137,11 +137,10 @@ export class Daemon {
   }
 
   private async updateGauges(): Promise<void> {
-    const rows = await this.opts.db.read(async (sql) => ({
-      runs: await sql.all<{ dag_id: string; state: string; n: number }>('SELECT dag_id, state, COUNT(*) AS n FROM dag_runs GROUP BY dag_id, state'),
-      tis: await sql.all<{ dag_id: string; state: string | null; n: number }>(
-        'SELECT dag_id, state, COUNT(*) AS n FROM task_instances GROUP BY dag_id, state',
-      ),
+    const { db } = this.opts;
+    const rows = await db.read(async (sql) => ({
+      runs: await db.statements.runCountsByState(sql),
+      tis: await db.statements.taskInstanceCountsByState(sql),
     }));
     dagRunsGauge.reset();
     taskInstancesGauge.reset();

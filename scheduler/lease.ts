@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import type { MetadataDb, Sql } from './metadata/db.js';
+import type { MetadataDb } from './metadata/db.js';
 
 /** Owner ids of the executors alive in this process (see {@link ownerIsDeadHere}). */
 const liveHere = new Set<string>();
@@ -54,12 +54,7 @@ export function ownerIsDeadHere(owner: string): boolean {
 
 /** Renews every lease `owner` holds on running task instances. */
 export async function renewLeases(db: MetadataDb, owner: string, leaseS: number, nowMs = Date.now()): Promise<void> {
-  await db.tx((sql) =>
-    sql.run(
-      "UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'",
-      [nowMs + Math.round(leaseS * 1000), nowMs, owner],
-    ),
-  );
+  await db.tx((sql) => db.statements.renewLeases(sql, owner, nowMs + Math.round(leaseS * 1000), nowMs));
 }
 
 /** One task instance found lost by {@link recoverLostTaskInstances}. */
@@ -79,19 +74,7 @@ export interface RecoveredInstance {
  */
 export async function recoverLostTaskInstances(db: MetadataDb, self: string, nowMs = Date.now()): Promise<RecoveredInstance[]> {
   return db.tx(async (sql) => {
-    const running = await sql.all<{
-      id: number;
-      dag_id: string;
-      run_id: string;
-      task_id: string;
-      try_number: number;
-      max_tries: number;
-      lease_owner: string | null;
-      lease_expires_at: number | null;
-    }>(
-      "SELECT id, dag_id, run_id, task_id, try_number, max_tries, lease_owner, lease_expires_at FROM task_instances WHERE state = 'running' AND (lease_owner IS NULL OR lease_owner <> ?)",
-      [self],
-    );
+    const running = await db.statements.runningNotOwnedBy(sql, self);
     const out: RecoveredInstance[] = [];
     const endIso = new Date(nowMs).toISOString();
     for (const ti of running) {
@@ -102,11 +85,7 @@ export async function recoverLostTaskInstances(db: MetadataDb, self: string, now
       if (!reason) continue;
       const retry = ti.try_number <= ti.max_tries;
       const message = `attempt ${ti.try_number} lost: ${reason}`;
-      await sql.run(
-        `UPDATE task_instances SET state = ?, next_retry_at = ?, end_date = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = ? AND state = 'running'`,
-        [retry ? 'up_for_retry' : 'failed', retry ? nowMs : null, endIso, message, ti.id],
-      );
+      await db.statements.endLostAttempt(sql, ti.id, retry, nowMs, endIso, message);
       out.push({
         id: ti.id,
         dagId: ti.dag_id,
@@ -121,24 +100,6 @@ export async function recoverLostTaskInstances(db: MetadataDb, self: string, now
   });
 }
 
-/**
- * Puts `owner`'s running backfill runs back to queued, unless one of their instances is still running
- * (another backfill racing over the same range holds it). Nothing else executes backfill runs, so left
- * 'running' after their backfill ended they would count against max active runs until the next
- * backfill; queued, they wait for it without blocking anyone. Returns how many were released.
- */
-export async function releaseBackfillRuns(sql: Sql, owner: string): Promise<number> {
-  const [before] = await sql.all<{ n: number }>('SELECT total_changes() AS n');
-  await sql.run(
-    `UPDATE dag_runs SET state = 'queued', owner = NULL
-     WHERE owner = ? AND state = 'running' AND run_type = 'backfill'
-       AND NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = dag_runs.id AND ti.state = 'running')`,
-    [owner],
-  );
-  const [after] = await sql.all<{ n: number }>('SELECT total_changes() AS n');
-  return after.n - before.n;
-}
-
 /** A backfill run re-queued by {@link recoverOrphanedBackfillRuns}. */
 export interface OrphanedRun {
   readonly dagId: string;
@@ -149,22 +110,15 @@ export interface OrphanedRun {
 /**
  * Re-queues the running backfill runs whose owner process died on this host (a backfill killed with
  * SIGKILL or a crash; a stopped backfill releases its own). Run after {@link recoverLostTaskInstances},
- * so the dead owner's instances are no longer 'running'.
+ * so the dead owner's instances are no longer 'running'. Runs with an instance still running (another
+ * backfill racing over the same range holds it) stay.
  */
 export async function recoverOrphanedBackfillRuns(db: MetadataDb, self: string): Promise<OrphanedRun[]> {
   return db.tx(async (sql) => {
-    const owners = await sql.all<{ owner: string }>(
-      "SELECT DISTINCT owner FROM dag_runs WHERE state = 'running' AND run_type = 'backfill' AND owner IS NOT NULL AND owner <> ?",
-      [self],
-    );
-    const dead = owners.map((o) => o.owner).filter(ownerIsDeadHere);
+    const dead = (await db.statements.backfillRunOwners(sql, self)).filter(ownerIsDeadHere);
     if (dead.length === 0) return [];
-    const runs = await sql.all<{ dag_id: string; run_id: string; owner: string }>(
-      `SELECT dag_id, run_id, owner FROM dag_runs WHERE state = 'running' AND run_type = 'backfill' AND owner IN (?)
-         AND NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = dag_runs.id AND ti.state = 'running')`,
-      [dead],
-    );
-    for (const owner of dead) await releaseBackfillRuns(sql, owner);
+    const runs = await db.statements.releasableBackfillRuns(sql, dead);
+    await db.statements.releaseBackfillRuns(sql, dead);
     return runs.map((r) => ({ dagId: r.dag_id, runId: r.run_id, owner: r.owner }));
   });
 }

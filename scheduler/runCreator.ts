@@ -4,12 +4,13 @@
  * run) in order, catchup off only the latest completed one (also after a pause); paused DAGs get
  * nothing; the end date is honoured; `@once` runs once; a null schedule never.
  *
- * Every creator (this tick, `dags trigger`, `backfill`) inserts with OR IGNORE on the unique
+ * Every creator (this tick, `dags trigger`, `backfill`) inserts with ON CONFLICT DO NOTHING on the unique
  * (dag_id, logical_date), so two processes can never create the same run twice.
  */
 import { UsageError } from './errors/UsageError.js';
 import type { Dag, DataInterval, Logger, RunType } from './interfaces.js';
 import type { MetadataDb, Sql } from './metadata/db.js';
+import type { Statements } from './metadata/statements.js';
 import { dbDate, runIdFor } from './runIds.js';
 import { firstInterval, intervalFor, latestCompletedInterval, nextInterval } from './timetable.js';
 
@@ -26,34 +27,17 @@ export interface NewRun {
 }
 
 /** Inserts runs (state queued) unless a run of that DAG and logical date exists; returns how many were new. */
-export async function insertRuns(sql: Sql, runs: readonly NewRun[], now = new Date()): Promise<number> {
-  let created = 0;
-  const createdAt = now.toISOString();
-  for (let i = 0; i < runs.length; i += 200) {
-    const chunk = runs.slice(i, i + 200);
-    const values: (string | number)[] = [];
-    for (const r of chunk) {
-      values.push(
-        r.dagId,
-        runIdFor(r.type, r.logicalDate),
-        dbDate(r.logicalDate),
-        dbDate(r.interval.start),
-        dbDate(r.interval.end),
-        r.type,
-        JSON.stringify(r.conf ?? {}),
-        createdAt,
-      );
-    }
-    const before = await sql.all<{ n: number }>('SELECT total_changes() AS n');
-    await sql.run(
-      `INSERT OR IGNORE INTO dag_runs (dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, created_at)
-       VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, 'queued', ?, ?)").join(', ')}`,
-      values,
-    );
-    const after = await sql.all<{ n: number }>('SELECT total_changes() AS n');
-    created += after[0].n - before[0].n;
-  }
-  return created;
+export async function insertRuns(sql: Sql, statements: Statements, runs: readonly NewRun[], now = new Date()): Promise<number> {
+  const rows = runs.map((r) => ({
+    dagId: r.dagId,
+    runId: runIdFor(r.type, r.logicalDate),
+    logicalDate: dbDate(r.logicalDate),
+    intervalStart: dbDate(r.interval.start),
+    intervalEnd: dbDate(r.interval.end),
+    runType: r.type,
+    conf: JSON.stringify(r.conf ?? {}),
+  }));
+  return statements.insertRuns(sql, rows, now.toISOString());
 }
 
 /**
@@ -91,34 +75,19 @@ export async function createDueRuns(db: MetadataDb, dags: Iterable<Dag>, now: Da
   const list = [...dags].filter((d) => d.schedule !== null);
   if (list.length === 0) return 0;
   return db.tx(async (sql) => {
-    const rows = await sql.all<{ dag_id: string; paused: number; next_dagrun: string | null }>('SELECT dag_id, paused, next_dagrun FROM dags');
-    const byId = new Map(rows.map((r) => [r.dag_id, r]));
+    const byId = new Map((await db.statements.dagSchedules(sql)).map((r) => [r.dag_id, r]));
     let total = 0;
     for (const dag of list) {
       const row = byId.get(dag.id);
       if (row?.paused) continue;
-      let from = row?.next_dagrun ? new Date(row.next_dagrun) : undefined;
-      if (!from) {
-        // First pass for this DAG (or a database from before next_dagrun): resume after its last scheduled run.
-        const [last] = await sql.all<{ d: string | null }>(
-          "SELECT MAX(logical_date) AS d FROM dag_runs WHERE dag_id = ? AND run_type = 'scheduled'",
-          [dag.id],
-        );
-        if (last?.d) from = new Date(new Date(last.d).getTime() + 1);
-      }
+      // Where creation resumes; else (first pass, or a database from before next_dagrun) after the last scheduled run.
+      const last = row ? row.last_scheduled : await db.statements.lastScheduledDate(sql, dag.id);
+      const from = row?.next_dagrun ? new Date(row.next_dagrun) : last ? new Date(new Date(last).getTime() + 1) : undefined;
       const { due, next } = dueIntervals(dag, now, from);
-      if (next && next.getTime() !== from?.getTime()) {
-        await sql.run(
-          `INSERT INTO dags (dag_id, paused, fileloc, next_dagrun) VALUES (?, 0, ?, ?)
-           ON CONFLICT (dag_id) DO UPDATE SET next_dagrun = excluded.next_dagrun`,
-          [dag.id, dag.fileloc ?? null, next.toISOString()],
-        );
-      }
+      if (next && next.getTime() !== from?.getTime()) await db.statements.setNextDagrun(sql, dag.id, dag.fileloc ?? null, next.toISOString());
       if (due.length === 0) continue;
-      const n = await insertRuns(
-        sql,
-        due.map((interval) => ({ dagId: dag.id, type: 'scheduled' as const, logicalDate: interval.start, interval })),
-      );
+      const runs = due.map((interval) => ({ dagId: dag.id, type: 'scheduled' as const, logicalDate: interval.start, interval }));
+      const n = await insertRuns(sql, db.statements, runs);
       if (n > 0) log?.info('scheduled runs created', { dagId: dag.id, count: n, first: due[0].start.toISOString() });
       total += n;
     }
@@ -149,7 +118,7 @@ export async function triggerRun(
         : undefined) ?? { start: logicalDate, end: logicalDate };
   }
   const runId = runIdFor('manual', logicalDate);
-  const created = await db.tx((sql) => insertRuns(sql, [{ dagId: dag.id, type: 'manual', logicalDate, interval, conf: opts.conf }]));
+  const created = await db.tx((sql) => insertRuns(sql, db.statements, [{ dagId: dag.id, type: 'manual', logicalDate, interval, conf: opts.conf }]));
   if (created === 0) {
     throw new UsageError(`DAG '${dag.id}' already has a run at logical date '${logicalDate.toISOString()}'`);
   }

@@ -23,18 +23,12 @@ export function nextRunDate(dag: Dag, lastAutomated: Date | undefined, now: Date
 export async function dagsListCommand(ctx: CommandContext): Promise<number> {
   const paused = await pausedDagIds(ctx.db);
   // Where run creation resumes (dags.next_dagrun), else just after the last scheduled run.
-  const last = await ctx.db.read((sql) =>
-    sql.all<{ dag_id: string; next: string | null; last: string | null }>(
-      `SELECT d.dag_id, d.next_dagrun AS next,
-         (SELECT MAX(logical_date) FROM dag_runs r WHERE r.dag_id = d.dag_id AND r.run_type = 'scheduled') AS last
-       FROM dags d`,
-    ),
-  );
+  const last = await ctx.db.read((sql) => ctx.db.statements.dagSchedules(sql));
   const lastBy = new Map<string, Date>();
   for (const r of last) {
     // A date inside the interval before the next one to create.
-    if (r.next) lastBy.set(r.dag_id, new Date(new Date(r.next).getTime() - 1));
-    else if (r.last) lastBy.set(r.dag_id, new Date(r.last));
+    if (r.next_dagrun) lastBy.set(r.dag_id, new Date(new Date(r.next_dagrun).getTime() - 1));
+    else if (r.last_scheduled) lastBy.set(r.dag_id, new Date(r.last_scheduled));
   }
   const now = ctx.clock.now();
   const rows = [...ctx.bag.dags.values()]

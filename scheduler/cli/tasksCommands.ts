@@ -50,27 +50,18 @@ export async function tasksClearCommand(
     throw new UsageError(`DAG '${dagId}' has no task '${o.taskId}' (tasks: ${dag.tasks.map((t) => t.id).join(', ')})`);
   }
   const taskIds = o.taskId ? withDownstream(dag, o.taskId) : dag.tasks.map((t) => t.id);
+  const st = ctx.db.statements;
   const { runs, instances, backfill } = await ctx.db.tx(async (sql) => {
-    const runRows = await sql.all<{ id: number; run_type: string; logical_date: string }>(
-      'SELECT id, run_type, logical_date FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ? ORDER BY logical_date',
-      [dagId, o.from ? dbDate(o.from) : '', o.to ? dbDate(o.to) : '9999'],
-    );
+    const runRows = await st.runsBetween(sql, dagId, o.from ? dbDate(o.from) : '', o.to ? dbDate(o.to) : '9999');
     const backfill = runRows.filter((r) => r.run_type === 'backfill').map((r) => r.logical_date.slice(0, 10));
     if (runRows.length === 0) return { runs: 0, instances: 0, backfill };
     const ids = runRows.map((r) => r.id);
     let instances = 0;
     for (const taskId of taskIds) {
       const task = dag.tasks.find((t) => t.id === taskId)!;
-      const [before] = await sql.all<{ n: number }>('SELECT total_changes() AS n');
-      await sql.run(
-        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL
-         WHERE run_pk IN (?) AND task_id = ? AND state IS NOT 'running'`,
-        [retryPolicyFor(task, dag, ctx.settings).retries, ids, taskId],
-      );
-      const [after] = await sql.all<{ n: number }>('SELECT total_changes() AS n');
-      instances += after.n - before.n;
+      instances += await st.clearTaskInstances(sql, ids, taskId, retryPolicyFor(task, dag, ctx.settings).retries, false);
     }
-    await sql.run("UPDATE dag_runs SET state = 'queued', ended_at = NULL WHERE id IN (?) AND state <> 'running'", [ids]);
+    await st.requeueRuns(sql, ids);
     return { runs: ids.length, instances, backfill };
   });
   ctx.log.info('task instances cleared', { dagId, tasks: taskIds, runs, instances });

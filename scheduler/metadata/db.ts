@@ -1,149 +1,96 @@
 /**
- * The scheduler's metadata database: one Sequelize (SQLite) instance per process, WAL mode, a busy
- * timeout, the schema migrated on open.
- *
- * Every statement of this process goes through one queue. Sequelize's SQLite dialect would open a new
- * connection per managed transaction; instead, writes run as `BEGIN IMMEDIATE ... COMMIT` on the one
- * shared connection, which is only safe because nothing else can interleave on it. BEGIN IMMEDIATE takes
- * SQLite's write lock up front, so a read-then-update inside `tx()` is atomic across processes: that is
- * what makes claiming a task instance exclusive.
+ * The scheduler's metadata database: one Sequelize instance per process, the schema migrated on
+ * open. Every statement goes through Sequelize's public API: `sequelize.transaction` with the
+ * dialect's write-transaction type, `sequelize.query` with replacements inside it, models for the
+ * CLI's simple reads. Connection setup (busy timeout, WAL) lives in the driver Sequelize is given
+ * (sqliteDriver.ts), engine differences in dialect.ts. See docs/design/metadata-storage.md.
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
-import { Sequelize } from 'sequelize';
+import { QueryTypes, Sequelize, type Transaction } from 'sequelize';
 import { ConfigError } from '../errors/ConfigError.js';
+import { sqliteDialect, type MetadataDialect } from './dialect.js';
+import type { Sql, SqlValue } from './interfaces.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { defineModels, type MetadataModels } from './models.js';
+import { Statements } from './statements.js';
+import { createSqliteDriver, type SqliteDriver } from './sqliteDriver.js';
 
-/** How long a statement waits for another process's write lock before SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 15_000;
-
-/** A value that can be bound into a statement. */
-export type SqlValue = string | number | null | readonly (string | number)[];
-
-/** The statements available inside {@link MetadataDb.tx} and {@link MetadataDb.read}. */
-export interface Sql {
-  /** Rows of a SELECT (or a statement with RETURNING). */
-  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
-  /** Runs a statement; returns nothing. */
-  run(sql: string, params?: readonly SqlValue[]): Promise<void>;
-}
-
-/** The sqlite3 Database behind Sequelize's default connection (the parts used here). */
-interface RawConnection {
-  configure(option: 'busyTimeout', ms: number): void;
-  exec(sql: string, cb: (err: Error | null) => void): void;
-  all(sql: string, params: unknown[], cb: (err: Error | null, rows: unknown[]) => void): void;
-  run(sql: string, params: unknown[], cb: (err: Error | null) => void): void;
-}
-
-/**
- * Expands each `?` whose parameter is an array into `?, ?, ...` and flattens the parameters, so
- * `IN (?)` takes a list. (No statement here has a literal `?` inside a string.)
- */
-function expand(sql: string, params: readonly SqlValue[]): { text: string; values: (string | number | null)[] } {
-  if (!params.some(Array.isArray)) return { text: sql, values: params as (string | number | null)[] };
-  const values: (string | number | null)[] = [];
-  let i = 0;
-  const text = sql.replace(/\?/g, () => {
-    const p = params[i++];
-    if (!Array.isArray(p)) {
-      values.push(p as string | number | null);
-      return '?';
-    }
-    if (p.length === 0) return 'NULL';
-    values.push(...p);
-    return p.map(() => '?').join(', ');
-  });
-  return { text, values };
-}
-
-function isBusy(err: unknown): boolean {
-  const code = (err as { parent?: { code?: string }; code?: string })?.parent?.code ?? (err as { code?: string })?.code;
-  return code === 'SQLITE_BUSY' || /SQLITE_BUSY/.test(String((err as Error)?.message));
-}
+export type { Sql, SqlValue } from './interfaces.js';
 
 /** The open metadata database of this process. */
 export class MetadataDb {
-  /** Sequelize models over the same connection, for the CLI's reads. */
+  /** Sequelize models over the metadata tables, for the CLI's reads. */
   readonly models: MetadataModels;
+  /** Every statement on the metadata tables, for use inside {@link tx} and {@link read}. */
+  readonly statements: Statements;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
   private constructor(
-    /** The Sequelize instance (one connection). */
+    /** The Sequelize instance. */
     readonly sequelize: Sequelize,
     /** The database file. */
     readonly file: string,
-    private readonly connection: RawConnection,
+    /** The engine-specific parts of the statements. */
+    readonly dialect: MetadataDialect,
+    private readonly driver: SqliteDriver,
   ) {
     this.models = defineModels(sequelize);
+    this.statements = new Statements(dialect);
   }
 
   /** Opens (creating if needed) and migrates the metadata database at `file`. */
   static async open(file: string): Promise<MetadataDb> {
     mkdirSync(path.dirname(file), { recursive: true });
-    const sequelize = new Sequelize({ dialect: 'sqlite', storage: file, logging: false });
-    const connection = (await sequelize.connectionManager.getConnection({ type: 'read' })) as unknown as RawConnection;
-    connection.configure('busyTimeout', BUSY_TIMEOUT_MS);
-    await new Promise<void>((resolve, reject) =>
-      connection.exec('PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;', (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-    const db = new MetadataDb(sequelize, file, connection);
-    await db.migrate();
+    const driver = createSqliteDriver();
+    const sequelize = new Sequelize({ dialect: 'sqlite', dialectModule: driver.module, storage: file, logging: false });
+    const db = new MetadataDb(sequelize, file, sqliteDialect, driver);
+    try {
+      await db.migrate();
+    } catch (err) {
+      await sequelize.close();
+      await driver.closeAll();
+      throw err;
+    }
     return db;
   }
 
-  /**
-   * Statements go straight to the sqlite3 connection Sequelize opened, with bound parameters. Why not
-   * sequelize.query: it costs ~0.3 ms a statement (it builds an Error for its stack trace each time,
-   * which source maps make expensive, and re-escapes every value), and the executor issues several
-   * statements per tick; measured, bypassing it is ~3x faster. The models still work on the same
-   * connection, serialised by the same queue.
-   */
-  private sql(): Sql {
-    const conn = this.connection;
+  /** The statements of `transaction` (or, without one, of Sequelize's default connection). */
+  private sql(transaction?: Transaction): Sql {
+    const { sequelize } = this;
     return {
-      all: <T>(sql: string, params: readonly SqlValue[] = []) =>
-        new Promise<T[]>((resolve, reject) => {
-          const { text, values } = expand(sql, params);
-          conn.all(text, values, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
-        }),
-      run: (sql: string, params: readonly SqlValue[] = []) =>
-        new Promise<void>((resolve, reject) => {
-          const { text, values } = expand(sql, params);
-          conn.run(text, values, (err) => (err ? reject(err) : resolve()));
-        }),
+      all: <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> =>
+        sequelize.query<T & object>(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.SELECT, raw: true }),
+      // BULKUPDATE: Sequelize's query type whose result is the number of rows changed.
+      run: (sql: string, params: readonly SqlValue[] = []): Promise<number> =>
+        sequelize.query(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.BULKUPDATE, raw: true }),
     };
   }
 
+  /** Runs `fn` after everything this process queued before, when the dialect needs that. */
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error(`metadata database '${this.file}' is closed`));
+    if (!this.dialect.serialTransactions) return fn();
     const result = this.queue.then(fn, fn);
     this.queue = result.catch(() => undefined);
     return result;
   }
 
   /**
-   * Runs `fn` in one write transaction (BEGIN IMMEDIATE), after every earlier statement of this
-   * process. Retried on SQLITE_BUSY (another process held the lock past the busy timeout).
+   * Runs `fn` in one write transaction (the dialect's: BEGIN IMMEDIATE on SQLite), committed when
+   * it resolves, rolled back when it throws. Retried from the start when the database stayed
+   * locked past the busy timeout, so `fn` must not keep state across calls.
    */
   tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.enqueue(() =>
       pRetry(
         async () => {
-          const sql = this.sql();
-          await sql.run('BEGIN IMMEDIATE');
           try {
-            const result = await fn(sql);
-            await sql.run('COMMIT');
-            return result;
+            return await this.sequelize.transaction(this.dialect.writeTransaction, (t) => fn(this.sql(t)));
           } catch (err) {
-            await sql.run('ROLLBACK').catch(() => undefined);
-            if (!isBusy(err)) throw new AbortError(err as Error);
+            if (!this.dialect.isBusy(err)) throw new AbortError(err as Error);
             throw err;
           }
         },
@@ -152,7 +99,7 @@ export class MetadataDb {
     );
   }
 
-  /** Runs read-only statements, queued behind this process's writes. */
+  /** Runs read-only statements, after this process's earlier writes. */
   read<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.enqueue(() => fn(this.sql()));
   }
@@ -191,11 +138,12 @@ export class MetadataDb {
     return row.v;
   }
 
-  /** Waits for queued statements, then closes the connection. */
+  /** Waits for queued statements, then closes every connection. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue;
     this.closed = true;
     await this.sequelize.close();
+    await this.driver.closeAll();
   }
 }

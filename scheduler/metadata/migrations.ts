@@ -24,7 +24,7 @@ export const MIGRATIONS: readonly Migration[] = [
         last_seen_at TEXT
       )`,
       // (dag_id, logical_date) is unique so the daemon, a backfill and a trigger can never create the
-      // same run twice: every creator inserts with OR IGNORE and reads back what exists.
+      // same run twice: every creator inserts with ON CONFLICT DO NOTHING and reads back what exists.
       `CREATE TABLE dag_runs (
         id INTEGER PRIMARY KEY,
         dag_id TEXT NOT NULL,

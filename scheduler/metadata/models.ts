@@ -1,6 +1,7 @@
 /**
  * Sequelize models over the metadata tables (the schema itself is owned by migrations.ts). The CLI's
- * listings read through these; the executor's hot path uses batched SQL on the same connection.
+ * simple listings read through these; the scheduler's statements, which batch rows and join, are in
+ * statements.ts.
  */
 import { DataTypes, type Model, type ModelStatic, type Sequelize } from 'sequelize';
 import type { DagRunState, RunType, TaskInstanceState } from '../interfaces.js';

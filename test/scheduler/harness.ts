@@ -54,7 +54,7 @@ export async function openHarness(overrides: Record<string, string> = {}): Promi
       const runs = [...intervalsBetween(dag.schedule, dag.startDate, new Date(`${from}T00:00:00Z`), new Date(`${to}T00:00:00Z`), dag.endDate)].map(
         (interval) => ({ dagId: dag.id, type, logicalDate: interval.start, interval }),
       );
-      await db.tx((sql) => insertRuns(sql, runs));
+      await db.tx((sql) => insertRuns(sql, db.statements, runs));
     },
     async drain(dags, scope = {}) {
       const executor = new Executor({

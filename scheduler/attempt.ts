@@ -1,0 +1,115 @@
+/**
+ * One claimed call, run outside the metadata transaction: its attempt log, the task function under
+ * its timeout and abort signals, and the outcome of each instance it covered, which the next
+ * scheduler turn records.
+ */
+import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
+import type { DataInterval, Logger } from './interfaces.js';
+import { openAttemptLog, type AttemptRef } from './logging.js';
+import type { CompletionRow, RunRow } from './metadata/statements.js';
+import { taskAttemptsCounter, taskDurationHistogram } from './metrics.js';
+import { isRetryable, retryDelayMs, retryPolicyFor } from './retryPolicy.js';
+import { runAttempt, type AttemptOutcome } from './runner.js';
+import type { Claim } from './schedulerTurn.js';
+import type { Settings } from './settings.js';
+import { buildTaskContext } from './taskContext.js';
+
+/** What running a call needs from its executor. */
+export interface AttemptDeps {
+  readonly settings: Settings;
+  /** The scheduler log (for log files that cannot be written). */
+  readonly log: Logger;
+  /** Aborted when the executor's grace period is over. */
+  readonly shutdown: AbortSignal;
+  /** Aborted when another process took the lease over. */
+  readonly leaseLost: AbortSignal;
+  /** Echo attempt logs here too. */
+  readonly echo?: NodeJS.WritableStream;
+}
+
+/** The `Error.name: message` text stored as an instance's last error. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 2000);
+  return String(err).slice(0, 2000);
+}
+
+function intervalOf(run: RunRow): DataInterval {
+  return { start: new Date(run.data_interval_start), end: new Date(run.data_interval_end) };
+}
+
+function paramsOf(run: RunRow): Record<string, unknown> {
+  try {
+    return JSON.parse(run.conf || '{}') as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The completion of each instance of the call. An attempt interrupted by shutdown (not by its own
+ * timeout) is up for retry at once: its try counts, but it must get another.
+ */
+export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: AbortSignal, settings: Settings): CompletionRow[] {
+  const endIso = new Date().toISOString();
+  const error = outcome.ok ? undefined : outcome.error;
+  const interrupted = !outcome.ok && outcome.aborted && shutdown.aborted && !(error instanceof TaskTimeoutError);
+  const retryable = !outcome.ok && isRetryable(error);
+  return claim.items.map(({ ti }) => {
+    let state: CompletionRow['state'] = 'success';
+    let nextRetryAt: number | null = null;
+    if (!outcome.ok) {
+      if (interrupted) {
+        state = 'up_for_retry';
+        nextRetryAt = Date.now();
+      } else if (retryable && ti.try_number <= ti.max_tries) {
+        state = 'up_for_retry';
+        nextRetryAt = Date.now() + retryDelayMs(retryPolicyFor(claim.task, claim.dag, settings), ti.try_number);
+      } else state = 'failed';
+    }
+    return { id: ti.id, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted };
+  });
+}
+
+/** Runs the call; resolves with its completions and the closing of its log. */
+export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ completions: CompletionRow[]; logClosed: Promise<void> }> {
+  const { dag, task, items } = claim;
+  const first = items[0];
+  const refs: AttemptRef[] = items.map((i) => ({ dagId: dag.id, runId: i.run.run_id, taskId: task.id, attempt: i.ti.try_number }));
+  // openAttemptLog never throws: a file that cannot be opened or written is reported here, and the
+  // attempt still runs (its log lines are lost, not its work).
+  const log = openAttemptLog(deps.settings.logDir, refs, {
+    echo: deps.echo,
+    onError: (err, file) => deps.log.error('attempt log write failed', { dagId: dag.id, taskId: task.id, file, error: errorText(err) }),
+  });
+  const intervals = items.map((i) => intervalOf(i.run));
+  log.info(`attempt ${first.ti.try_number} of ${dag.id}.${task.id}`, {
+    runId: first.run.run_id,
+    intervals: intervals.length,
+    dataIntervalStart: intervals[0].start.toISOString(),
+    dataIntervalEnd: intervals[intervals.length - 1].end.toISOString(),
+  });
+  const outcome = await runAttempt(
+    task.id,
+    task.run,
+    (signal) =>
+      buildTaskContext({
+        dagId: dag.id,
+        taskId: task.id,
+        runId: first.run.run_id,
+        tryNumber: first.ti.try_number,
+        intervals,
+        signal,
+        log,
+        settings: deps.settings,
+        params: paramsOf(first.run),
+      }),
+    { timeoutS: task.timeoutS ?? dag.timeoutS, signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
+  );
+  if (outcome.ok) log.info('attempt succeeded', outcome.value === undefined ? { durationS: outcome.durationS } : { durationS: outcome.durationS, returned: outcome.value });
+  else log.logError(outcome.error);
+  const completions = completionsOf(claim, outcome, deps.shutdown, deps.settings);
+  const last = completions[completions.length - 1];
+  taskAttemptsCounter.inc({ dag_id: dag.id, task_id: task.id, outcome: last.state });
+  taskDurationHistogram.observe({ dag_id: dag.id, task_id: task.id }, outcome.durationS);
+  return { completions, logClosed: log.close().catch(() => undefined) };
+}

@@ -1,0 +1,450 @@
+/**
+ * Every statement on the metadata tables, each written once, as a typed function of the open
+ * transaction (or read). Callers decide what to do; these only say how it is stored. The parts that
+ * differ between engines come from the dialect (dialect.ts); what is left here is SQL that SQLite
+ * and PostgreSQL both accept (ON CONFLICT, UPDATE ... FROM, window functions, CASE, COALESCE).
+ *
+ * Dates are ISO 8601 UTC strings made by the caller (no SQL date functions), lease times epoch ms.
+ */
+import type { RunType, TaskInstanceState } from '../interfaces.js';
+import type { MetadataDialect } from './dialect.js';
+import type { Sql, SqlValue } from './interfaces.js';
+import type { DagRunRow } from './models.js';
+
+/** The columns of a DAG run the scheduler works with. */
+export type RunRow = Pick<
+  DagRunRow,
+  'id' | 'dag_id' | 'run_id' | 'logical_date' | 'data_interval_start' | 'data_interval_end' | 'run_type' | 'state' | 'conf'
+>;
+
+/** The columns of a task instance the scheduler decides on. */
+export interface TiRow {
+  id: number;
+  run_pk: number;
+  task_id: string;
+  state: TaskInstanceState | null;
+  try_number: number;
+  max_tries: number;
+  next_retry_at: number | null;
+}
+
+/** A row of {@link Statements.activeWindow}: a run, and one of its instances (ti_id null: none or not joined). */
+export interface WindowRow extends RunRow {
+  rn: number;
+  ti_id: number | null;
+  task_id: string | null;
+  ti_state: TaskInstanceState | null;
+  try_number: number | null;
+  max_tries: number | null;
+  next_retry_at: number | null;
+}
+
+/** Which runs a statement covers: run types and an inclusive logical-date range (ISO). */
+export interface RunScope {
+  readonly runTypes: readonly RunType[];
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/** A task instance to create: waiting, with its tries. */
+export interface NewTaskInstance {
+  readonly runPk: number;
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  readonly maxTries: number;
+}
+
+/** A run to create (queued). */
+export interface NewRunRow {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly logicalDate: string;
+  readonly intervalStart: string;
+  readonly intervalEnd: string;
+  readonly runType: RunType;
+  readonly conf: string;
+}
+
+/** A finished attempt to record. */
+export interface CompletionRow {
+  readonly id: number;
+  readonly state: 'success' | 'failed' | 'up_for_retry';
+  readonly endIso: string;
+  readonly durationS: number;
+  readonly nextRetryAt: number | null;
+  readonly error: string | null;
+  /** Shutdown interrupted the attempt: its try counts, but it gets another one. */
+  readonly interrupted: boolean;
+}
+
+/** Who claims, and until when. */
+export interface ClaimStamp {
+  readonly owner: string;
+  readonly pid: number;
+  readonly hostname: string;
+  readonly nowIso: string;
+  readonly nowMs: number;
+  readonly leaseExpiresAt: number;
+}
+
+const RUN_COLUMNS = 'id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf';
+const TI_COLUMNS = 'id, run_pk, task_id, state, try_number, max_tries, next_retry_at';
+
+/** Rows per multi-row statement, so one statement stays small for a wide DAG and a long backfill. */
+const CHUNK = 200;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** `run_type IN (...) AND logical_date >= ... AND <= ...` with its parameters, for dag_runs aliased `alias`. */
+function scopeWhere(scope: RunScope, alias = 'dag_runs'): { where: string; params: SqlValue[] } {
+  let where = `${alias}.run_type IN (?)`;
+  const params: SqlValue[] = [scope.runTypes];
+  if (scope.from) {
+    where += ` AND ${alias}.logical_date >= ?`;
+    params.push(scope.from);
+  }
+  if (scope.to) {
+    where += ` AND ${alias}.logical_date <= ?`;
+    params.push(scope.to);
+  }
+  return { where, params };
+}
+
+/** The metadata statements, bound to a dialect. */
+export class Statements {
+  constructor(private readonly dialect: MetadataDialect) {}
+
+  // ---- dags ----
+
+  /** Records DAGs as seen now (new ones unpaused). */
+  async upsertDagsSeen(sql: Sql, dags: readonly { id: string; fileloc: string | null }[], nowIso: string): Promise<void> {
+    for (const chunk of chunks(dags)) {
+      await sql.run(
+        `INSERT INTO dags (dag_id, paused, fileloc, last_seen_at) VALUES ?
+         ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_seen_at = excluded.last_seen_at`,
+        [chunk.map((d) => [d.id, 0, d.fileloc, nowIso])],
+      );
+    }
+  }
+
+  /** Pauses or unpauses a DAG, creating its row if no daemon has seen it. */
+  async setPaused(sql: Sql, dagId: string, fileloc: string | null, paused: boolean): Promise<void> {
+    await sql.run(
+      `INSERT INTO dags (dag_id, paused, fileloc, last_seen_at) VALUES (?, ?, ?, NULL)
+       ON CONFLICT (dag_id) DO UPDATE SET paused = excluded.paused`,
+      [dagId, paused ? 1 : 0, fileloc],
+    );
+  }
+
+  /** Where run creation resumes for a DAG (creating its row if needed). */
+  async setNextDagrun(sql: Sql, dagId: string, fileloc: string | null, nextIso: string): Promise<void> {
+    await sql.run(
+      `INSERT INTO dags (dag_id, paused, fileloc, next_dagrun) VALUES (?, 0, ?, ?)
+       ON CONFLICT (dag_id) DO UPDATE SET next_dagrun = excluded.next_dagrun`,
+      [dagId, fileloc, nextIso],
+    );
+  }
+
+  /** The ids of the paused DAGs. */
+  async pausedDagIds(sql: Sql): Promise<string[]> {
+    return (await sql.all<{ dag_id: string }>('SELECT dag_id FROM dags WHERE paused = 1')).map((r) => r.dag_id);
+  }
+
+  /** Each DAG's pause flag, where run creation resumes, and (only when that is unknown) its last scheduled logical date. */
+  async dagSchedules(sql: Sql): Promise<{ dag_id: string; paused: number; next_dagrun: string | null; last_scheduled: string | null }[]> {
+    return sql.all(
+      `SELECT d.dag_id, d.paused, d.next_dagrun,
+         CASE WHEN d.next_dagrun IS NULL THEN
+           (SELECT MAX(logical_date) FROM dag_runs r WHERE r.dag_id = d.dag_id AND r.run_type = 'scheduled') END AS last_scheduled
+       FROM dags d`,
+    );
+  }
+
+  /** The last scheduled logical date of a DAG (for one without a dags row yet). */
+  async lastScheduledDate(sql: Sql, dagId: string): Promise<string | null> {
+    const [row] = await sql.all<{ d: string | null }>("SELECT MAX(logical_date) AS d FROM dag_runs WHERE dag_id = ? AND run_type = 'scheduled'", [dagId]);
+    return row?.d ?? null;
+  }
+
+  // ---- dag runs ----
+
+  /** Inserts queued runs unless their DAG already has a run at that logical date; returns how many are new. */
+  async insertRuns(sql: Sql, runs: readonly NewRunRow[], createdAt: string): Promise<number> {
+    let created = 0;
+    for (const chunk of chunks(runs)) {
+      created += await sql.run(
+        `INSERT INTO dag_runs (dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf, created_at)
+         VALUES ? ON CONFLICT DO NOTHING`,
+        [chunk.map((r) => [r.dagId, r.runId, r.logicalDate, r.intervalStart, r.intervalEnd, r.runType, 'queued', r.conf, createdAt])],
+      );
+    }
+    return created;
+  }
+
+  /** A DAG's runs with logical dates in [from, to], oldest first. */
+  async runsBetween(sql: Sql, dagId: string, from: string, to: string): Promise<Pick<DagRunRow, 'id' | 'logical_date' | 'state' | 'run_type'>[]> {
+    return sql.all(
+      'SELECT id, logical_date, state, run_type FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ? ORDER BY logical_date',
+      [dagId, from, to],
+    );
+  }
+
+  /** Counts of a DAG's runs by state, logical dates in [from, to]. */
+  async runCountsBetween(sql: Sql, dagId: string, from: string, to: string): Promise<{ state: string; n: number }[]> {
+    return sql.all('SELECT state, COUNT(*) AS n FROM dag_runs WHERE dag_id = ? AND logical_date >= ? AND logical_date <= ? GROUP BY state', [
+      dagId,
+      from,
+      to,
+    ]);
+  }
+
+  /** The state of a DAG's run at a logical date, if it exists. */
+  async runState(sql: Sql, dagId: string, logicalDate: string): Promise<string | undefined> {
+    const [row] = await sql.all<{ state: string }>('SELECT state FROM dag_runs WHERE dag_id = ? AND logical_date = ?', [dagId, logicalDate]);
+    return row?.state;
+  }
+
+  /** The latest data_interval_end of a DAG's successful runs: how far its data is complete. */
+  async successfulUntil(sql: Sql, dagId: string): Promise<string | null> {
+    const [row] = await sql.all<{ e: string | null }>("SELECT MAX(data_interval_end) AS e FROM dag_runs WHERE dag_id = ? AND state = 'success'", [dagId]);
+    return row?.e ?? null;
+  }
+
+  /** How many runs of these DAGs in scope are still queued or running. */
+  async activeRunCount(sql: Sql, dagIds: readonly string[], scope: RunScope): Promise<number> {
+    const { where, params } = scopeWhere(scope);
+    const [row] = await sql.all<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM dag_runs WHERE state IN ('queued', 'running') AND dag_id IN (?) AND ${where}`,
+      [dagIds, ...params],
+    );
+    return row.n;
+  }
+
+  /** Sets runs back to queued (not running ones), as a clear does. */
+  async requeueRuns(sql: Sql, ids: readonly number[]): Promise<void> {
+    for (const chunk of chunks(ids, 500)) {
+      await sql.run("UPDATE dag_runs SET state = 'queued', ended_at = NULL WHERE id IN (?) AND state <> 'running'", [chunk]);
+    }
+  }
+
+  /** queued -> running under `owner`; keeps the first start time of a cleared run. */
+  async startRuns(sql: Sql, ids: readonly number[], owner: string, nowIso: string): Promise<void> {
+    for (const chunk of chunks(ids, 500)) {
+      await sql.run("UPDATE dag_runs SET state = 'running', started_at = COALESCE(started_at, ?), ended_at = NULL, owner = ? WHERE id IN (?)", [
+        nowIso,
+        owner,
+        chunk,
+      ]);
+    }
+  }
+
+  /** Ends running runs with their final states. */
+  async finishRuns(sql: Sql, runs: readonly { id: number; state: 'success' | 'failed' }[], nowIso: string): Promise<void> {
+    for (const chunk of chunks(runs)) {
+      await sql.run(
+        `UPDATE dag_runs SET state = v.state, ended_at = ? FROM ${this.dialect.valuesTable('v', ['id', 'state'])}
+         WHERE dag_runs.id = v.id AND dag_runs.state = 'running'`,
+        [nowIso, chunk.map((r) => [r.id, r.state])],
+      );
+    }
+  }
+
+  /**
+   * Each DAG's running runs (all of them: max active runs counts every runner's) and its oldest
+   * `max_runs` queued runs in scope, oldest first, with the task instances of the oldest `max_runs`
+   * of each: what one scheduler turn decides on, in one statement.
+   */
+  async activeWindow(sql: Sql, caps: readonly { dagId: string; maxRuns: number }[], scope: RunScope): Promise<WindowRow[]> {
+    const { where, params } = scopeWhere(scope, 'dr');
+    return sql.all(
+      `WITH m AS (SELECT dag_id, max_runs FROM ${this.dialect.valuesTable('c', ['dag_id', 'max_runs'])}),
+       r AS (
+         SELECT dr.${RUN_COLUMNS.split(', ').join(', dr.')},
+           ROW_NUMBER() OVER (PARTITION BY dr.dag_id, dr.state ORDER BY dr.logical_date) AS rn, m.max_runs
+         FROM dag_runs dr JOIN m ON m.dag_id = dr.dag_id
+         WHERE dr.state = 'running' OR (dr.state = 'queued' AND ${where}))
+       SELECT r.${RUN_COLUMNS.split(', ').join(', r.')}, r.rn,
+         ti.id AS ti_id, ti.task_id, ti.state AS ti_state, ti.try_number, ti.max_tries, ti.next_retry_at
+       FROM r LEFT JOIN task_instances ti ON ti.run_pk = r.id AND r.rn <= r.max_runs
+       WHERE r.state = 'running' OR r.rn <= r.max_runs
+       ORDER BY r.dag_id, r.state DESC, r.logical_date`,
+      [caps.map((c) => [c.dagId, c.maxRuns]), ...params],
+    );
+  }
+
+  /** A DAG's queued or running backfill runs in scope after a logical date, oldest first. */
+  async laterBackfillRuns(sql: Sql, dagId: string, after: string, scope: RunScope, limit: number): Promise<RunRow[]> {
+    const { where, params } = scopeWhere(scope);
+    return sql.all(
+      `SELECT ${RUN_COLUMNS} FROM dag_runs
+       WHERE dag_id = ? AND state IN ('queued', 'running') AND run_type = 'backfill' AND logical_date > ? AND ${where}
+       ORDER BY logical_date LIMIT ?`,
+      [dagId, after, ...params, limit],
+    );
+  }
+
+  /**
+   * Puts these owners' running backfill runs back to queued, unless one of their instances is still
+   * running (another backfill racing over the same range holds it); returns how many. Only a backfill
+   * executes backfill runs: left 'running' after it ended they would hold max-active-runs slots.
+   */
+  async releaseBackfillRuns(sql: Sql, owners: readonly string[]): Promise<number> {
+    return sql.run(
+      `UPDATE dag_runs SET state = 'queued', owner = NULL
+       WHERE owner IN (?) AND state = 'running' AND run_type = 'backfill'
+         AND NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = dag_runs.id AND ti.state = 'running')`,
+      [owners],
+    );
+  }
+
+  /** The owners of running backfill runs other than `self`. */
+  async backfillRunOwners(sql: Sql, self: string): Promise<string[]> {
+    const rows = await sql.all<{ owner: string }>(
+      "SELECT DISTINCT owner FROM dag_runs WHERE state = 'running' AND run_type = 'backfill' AND owner IS NOT NULL AND owner <> ?",
+      [self],
+    );
+    return rows.map((r) => r.owner);
+  }
+
+  /** The running backfill runs of these owners that {@link releaseBackfillRuns} would release. */
+  async releasableBackfillRuns(sql: Sql, owners: readonly string[]): Promise<{ dag_id: string; run_id: string; owner: string }[]> {
+    return sql.all(
+      `SELECT dag_id, run_id, owner FROM dag_runs WHERE state = 'running' AND run_type = 'backfill' AND owner IN (?)
+         AND NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = dag_runs.id AND ti.state = 'running')`,
+      [owners],
+    );
+  }
+
+  /** Run counts by DAG and state (the daemon's gauges). */
+  async runCountsByState(sql: Sql): Promise<{ dag_id: string; state: string; n: number }[]> {
+    return sql.all('SELECT dag_id, state, COUNT(*) AS n FROM dag_runs GROUP BY dag_id, state');
+  }
+
+  // ---- task instances ----
+
+  /** Creates waiting instances; existing ones (a cleared run's) are kept as they are. */
+  async insertTaskInstances(sql: Sql, rows: readonly NewTaskInstance[]): Promise<void> {
+    for (const chunk of chunks(rows)) {
+      await sql.run('INSERT INTO task_instances (run_pk, dag_id, run_id, task_id, max_tries) VALUES ? ON CONFLICT DO NOTHING', [
+        chunk.map((r) => [r.runPk, r.dagId, r.runId, r.taskId, r.maxTries]),
+      ]);
+    }
+  }
+
+  /** The instances of these runs (of these tasks only, when given). */
+  async taskInstancesOf(sql: Sql, runPks: readonly number[], taskIds?: readonly string[]): Promise<TiRow[]> {
+    if (runPks.length === 0) return [];
+    const out: TiRow[] = [];
+    for (const chunk of chunks(runPks, 500)) {
+      out.push(
+        ...(taskIds
+          ? await sql.all<TiRow>(`SELECT ${TI_COLUMNS} FROM task_instances WHERE run_pk IN (?) AND task_id IN (?)`, [chunk, taskIds])
+          : await sql.all<TiRow>(`SELECT ${TI_COLUMNS} FROM task_instances WHERE run_pk IN (?)`, [chunk])),
+      );
+    }
+    return out;
+  }
+
+  /** Moves waiting instances on (queued, upstream_failed, skipped); only those still waiting. */
+  async decideWaiting(sql: Sql, changes: readonly { id: number; state: 'queued' | 'upstream_failed' | 'skipped' }[], nowIso: string): Promise<void> {
+    for (const chunk of chunks(changes)) {
+      await sql.run(
+        `UPDATE task_instances SET state = v.state, end_date = CASE WHEN v.state = 'queued' THEN NULL ELSE ? END
+         FROM ${this.dialect.valuesTable('v', ['id', 'state'])}
+         WHERE task_instances.id = v.id AND task_instances.state IS NULL`,
+        [nowIso, chunk.map((c) => [c.id, c.state])],
+      );
+    }
+  }
+
+  /**
+   * Claims instances for an attempt: running, try counted, under the claimer's lease. The inner
+   * SELECT is where a row-locking dialect takes the rows (see MetadataDialect.lockClaimedRows).
+   */
+  async claim(sql: Sql, ids: readonly number[], stamp: ClaimStamp): Promise<void> {
+    for (const chunk of chunks(ids, 500)) {
+      await sql.run(
+        `UPDATE task_instances SET state = 'running', try_number = try_number + 1, start_date = ?, end_date = NULL, duration = NULL,
+           pid = ?, hostname = ?, lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, next_retry_at = NULL
+         WHERE id IN (SELECT id FROM task_instances WHERE id IN (?)${this.dialect.lockClaimedRows})`,
+        [stamp.nowIso, stamp.pid, stamp.hostname, stamp.owner, stamp.leaseExpiresAt, stamp.nowMs, chunk],
+      );
+    }
+  }
+
+  /** Records finished attempts; only rows `owner` still holds the lease of. */
+  async recordCompletions(sql: Sql, owner: string, done: readonly CompletionRow[]): Promise<void> {
+    const columns = ['id', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted'];
+    for (const chunk of chunks(done)) {
+      await sql.run(
+        `UPDATE task_instances SET state = v.state, end_date = v.end_date, duration = v.duration, next_retry_at = v.next_retry_at,
+           last_error = v.last_error, lease_owner = NULL, lease_expires_at = NULL,
+           max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END
+         FROM ${this.dialect.valuesTable('v', columns)}
+         WHERE task_instances.id = v.id AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
+        [chunk.map((c) => [c.id, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0]), owner],
+      );
+    }
+  }
+
+  /** Extends every lease `owner` holds on running instances. */
+  async renewLeases(sql: Sql, owner: string, expiresAt: number, nowMs: number): Promise<void> {
+    await sql.run("UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'", [
+      expiresAt,
+      nowMs,
+      owner,
+    ]);
+  }
+
+  /** State and lease owner of these instances. */
+  async leaseHolders(sql: Sql, ids: readonly number[]): Promise<{ id: number; state: string | null; lease_owner: string | null }[]> {
+    return sql.all('SELECT id, state, lease_owner FROM task_instances WHERE id IN (?)', [ids]);
+  }
+
+  /** Running instances not held by `self`: the candidates for recovery. */
+  async runningNotOwnedBy(sql: Sql, self: string): Promise<
+    { id: number; dag_id: string; run_id: string; task_id: string; try_number: number; max_tries: number; lease_owner: string | null; lease_expires_at: number | null }[]
+  > {
+    return sql.all(
+      `SELECT id, dag_id, run_id, task_id, try_number, max_tries, lease_owner, lease_expires_at FROM task_instances
+       WHERE state = 'running' AND (lease_owner IS NULL OR lease_owner <> ?)${this.dialect.lockClaimedRows}`,
+      [self],
+    );
+  }
+
+  /** Ends a lost attempt: up for retry now, or failed; unless it stopped running meanwhile. */
+  async endLostAttempt(sql: Sql, id: number, retry: boolean, nowMs: number, endIso: string, message: string): Promise<void> {
+    await sql.run(
+      `UPDATE task_instances SET state = ?, next_retry_at = ?, end_date = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+       WHERE id = ? AND state = 'running'`,
+      [retry ? 'up_for_retry' : 'failed', retry ? nowMs : null, endIso, message, id],
+    );
+  }
+
+  /**
+   * Airflow's clear: these runs' instances of `taskId` (not running ones; with `onlyFailed`, only
+   * failed or upstream_failed ones) wait again, with `retries` more tries on top of those used.
+   * Returns how many.
+   */
+  async clearTaskInstances(sql: Sql, runPks: readonly number[], taskId: string, retries: number, onlyFailed: boolean): Promise<number> {
+    let n = 0;
+    for (const chunk of chunks(runPks, 500)) {
+      n += await sql.run(
+        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL
+         WHERE run_pk IN (?) AND task_id = ? AND ${onlyFailed ? "state IN ('failed', 'upstream_failed')" : "(state IS NULL OR state <> 'running')"}`,
+        [retries, chunk, taskId],
+      );
+    }
+    return n;
+  }
+
+  /** Instance counts by DAG and state (the daemon's gauges). */
+  async taskInstanceCountsByState(sql: Sql): Promise<{ dag_id: string; state: string | null; n: number }[]> {
+    return sql.all('SELECT dag_id, state, COUNT(*) AS n FROM task_instances GROUP BY dag_id, state');
+  }
+}

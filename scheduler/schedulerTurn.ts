@@ -1,0 +1,270 @@
+/**
+ * One turn of the scheduler, inside one metadata write transaction:
+ *   1. record the attempts that finished since the last turn,
+ *   2. read the active runs and their task instances (one statement),
+ *   3. start queued runs (logical-date order, max active runs, waitFor),
+ *   4. decide, without the database, which waiting instances run or fail and which runs are over,
+ *   5. claim ready instances up to the free slots under a lease, and write the decisions.
+ * It returns what it claimed; the executor runs those outside the transaction. Batching every write
+ * of a turn into one transaction is what makes a claim cheap, and the dialect's write transaction
+ * (BEGIN IMMEDIATE on SQLite) makes it exclusive across processes.
+ */
+import type { Dag, Logger, Task } from './interfaces.js';
+import type { Sql } from './metadata/interfaces.js';
+import type { ClaimStamp, CompletionRow, RunRow, RunScope, Statements, TiRow } from './metadata/statements.js';
+import { retryPolicyFor } from './retryPolicy.js';
+import type { Settings } from './settings.js';
+import { evaluateTriggerRule, isDue, runOutcome, type StoredState } from './triggerRules.js';
+import { extendBatch } from './turnBatch.js';
+
+/** One claimed call: one task instance, or several of one task (a batch), oldest first. */
+export interface Claim {
+  readonly dag: Dag;
+  readonly task: Task;
+  readonly items: readonly { readonly ti: TiRow; readonly run: RunRow }[];
+}
+
+/** What a turn needs to know besides the database. */
+export interface TurnContext {
+  readonly statements: Statements;
+  readonly settings: Settings;
+  readonly log: Logger;
+  readonly scope: RunScope & { readonly respectPause: boolean; readonly batching: boolean };
+  /** The DAGs to schedule, given the paused ones. */
+  dagsInScope(paused: ReadonlySet<string>): ReadonlyMap<string, Dag>;
+  /** Claim nothing (shutting down): only record completions. */
+  readonly stopping: boolean;
+  /** Calls that may start now (parallelism minus running). */
+  readonly slots: number;
+  /** Most intervals one batched call covers. */
+  readonly batchCap: number;
+  /** The claimer's identity; `nowMs`/`nowIso` are the turn's time. */
+  readonly stamp: ClaimStamp;
+}
+
+/** What a turn did. */
+export interface TurnResult {
+  /** The calls to launch now. */
+  readonly claims: readonly Claim[];
+  /** True when anything changed. */
+  readonly changed: boolean;
+  /**
+   * True when the next turn may find work this one could not do: a finished run frees a run slot (or
+   * satisfies a waitFor). Decided instances do not (tasks are in topological order, so a turn decides
+   * a whole chain), nor do claims: their completions wake the loop.
+   */
+  readonly again: boolean;
+}
+
+/** Runs and instances a turn decides on. */
+export interface ActiveRuns {
+  /** Each DAG's running runs, oldest first. */
+  readonly running: Map<string, RunRow[]>;
+  /** Each DAG's oldest queued runs in scope, oldest first. */
+  readonly queued: Map<string, RunRow[]>;
+  /** Instances by run, by task. */
+  readonly tis: Map<number, Map<string, TiRow>>;
+}
+
+/** The decisions of step 4. */
+export interface Decisions {
+  readonly waiting: { id: number; state: 'queued' | 'upstream_failed' | 'skipped' }[];
+  readonly finished: { run: RunRow; state: 'success' | 'failed' }[];
+  /** Due instances, in window order (oldest runs first). */
+  readonly ready: { dag: Dag; task: Task; run: RunRow; ti: TiRow }[];
+}
+
+/** Memo of each waited-for DAG's successful reach within one turn. */
+export type ReachCache = Map<string, string | null>;
+
+/** Runs one turn in the open transaction `sql`. */
+export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly CompletionRow[]): Promise<TurnResult> {
+  const st = ctx.statements;
+  if (done.length > 0) await st.recordCompletions(sql, ctx.stamp.owner, done);
+  const idle = { claims: [], changed: done.length > 0, again: false };
+  if (ctx.stopping) return idle;
+  const paused = ctx.scope.respectPause ? new Set(await st.pausedDagIds(sql)) : new Set<string>();
+  const dags = ctx.dagsInScope(paused);
+  if (dags.size === 0) return idle;
+  const loaded = await loadActive(sql, st, dags, ctx.scope);
+  const reach: ReachCache = new Map();
+  const started = await startRuns(sql, ctx, dags, loaded, reach);
+  const active = withStarted(loaded, started, await st.taskInstancesOf(sql, started.map((r) => r.id)));
+  const window = windowOf(dags, active, ctx.scope);
+  const decisions = decide(window, dags, active.tis, ctx.stamp.nowMs);
+  const claims = await pickClaims(sql, ctx, decisions.ready, window, active.tis, reach);
+  await writeDecisions(sql, ctx, decisions, claims);
+  const again = decisions.finished.length > 0;
+  const changed = again || done.length > 0 || started.length > 0 || claims.length > 0 || decisions.waiting.length > 0;
+  return { claims, changed, again };
+}
+
+/** Step 2: the active runs of `dags` with the instances of those that can run now. */
+async function loadActive(sql: Sql, st: Statements, dags: ReadonlyMap<string, Dag>, scope: RunScope): Promise<ActiveRuns> {
+  const caps = [...dags.values()].map((d) => ({ dagId: d.id, maxRuns: d.maxActiveRuns }));
+  const rows = await st.activeWindow(sql, caps, scope);
+  const active: ActiveRuns = { running: new Map(), queued: new Map(), tis: new Map() };
+  for (const row of rows) {
+    let byTask = active.tis.get(row.id);
+    if (!byTask) {
+      active.tis.set(row.id, (byTask = new Map()));
+      const lists = row.state === 'running' ? active.running : active.queued;
+      let list = lists.get(row.dag_id);
+      if (!list) lists.set(row.dag_id, (list = []));
+      list.push(row);
+    }
+    if (row.ti_id !== null) {
+      byTask.set(row.task_id!, {
+        id: row.ti_id,
+        run_pk: row.id,
+        task_id: row.task_id!,
+        state: row.ti_state,
+        try_number: row.try_number ?? 0,
+        max_tries: row.max_tries ?? 0,
+        next_retry_at: row.next_retry_at,
+      });
+    }
+  }
+  return active;
+}
+
+/** True when every DAG `dag` waits for has a successful run reaching `run`'s interval end. */
+export async function waitForMet(sql: Sql, st: Statements, dag: Dag, run: RunRow, reach: ReachCache): Promise<boolean> {
+  for (const up of dag.waitFor) {
+    if (!reach.has(up)) reach.set(up, await st.successfulUntil(sql, up));
+    const until = reach.get(up)!;
+    if (until === null || until < run.data_interval_end) return false;
+  }
+  return true;
+}
+
+/** Creates the waiting instances of runs about to start (existing ones, a cleared run's, are kept). */
+export async function createInstances(sql: Sql, ctx: TurnContext, dag: Dag, runs: readonly RunRow[]): Promise<void> {
+  const rows = runs.flatMap((run) =>
+    dag.tasks.map((t) => ({ runPk: run.id, dagId: dag.id, runId: run.run_id, taskId: t.id, maxTries: retryPolicyFor(t, dag, ctx.settings).retries })),
+  );
+  await ctx.statements.insertTaskInstances(sql, rows);
+}
+
+/** Step 3: starts each DAG's queued runs into its free run slots, in order, stopping at one still waiting. */
+async function startRuns(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string, Dag>, active: ActiveRuns, reach: ReachCache): Promise<RunRow[]> {
+  const started: RunRow[] = [];
+  for (const dag of dags.values()) {
+    const free = dag.maxActiveRuns - (active.running.get(dag.id)?.length ?? 0);
+    const toStart: RunRow[] = [];
+    for (const run of (active.queued.get(dag.id) ?? []).slice(0, Math.max(0, free))) {
+      if (!(await waitForMet(sql, ctx.statements, dag, run, reach))) break;
+      toStart.push({ ...run, state: 'running' });
+    }
+    if (toStart.length === 0) continue;
+    await createInstances(sql, ctx, dag, toStart);
+    for (const run of toStart) ctx.log.info('dag run started', { dagId: dag.id, runId: run.run_id });
+    started.push(...toStart);
+  }
+  if (started.length > 0) await ctx.statements.startRuns(sql, started.map((r) => r.id), ctx.stamp.owner, ctx.stamp.nowIso);
+  return started;
+}
+
+/** The active runs with `started` moved from queued to running, with their (re-read) instances. */
+function withStarted(active: ActiveRuns, started: readonly RunRow[], instances: readonly TiRow[]): ActiveRuns {
+  if (started.length === 0) return active;
+  const running = new Map(active.running);
+  for (const run of started) running.set(run.dag_id, [...(running.get(run.dag_id) ?? []), run]);
+  const tis = new Map(active.tis);
+  for (const run of started) tis.set(run.id, new Map());
+  for (const ti of instances) tis.get(ti.run_pk)!.set(ti.task_id, ti);
+  return { running, queued: active.queued, tis };
+}
+
+/** Each DAG's oldest max-active-runs running runs in scope: tasks run in logical-date order. */
+function windowOf(dags: ReadonlyMap<string, Dag>, active: ActiveRuns, scope: RunScope): RunRow[] {
+  const window: RunRow[] = [];
+  for (const [dagId, list] of active.running) {
+    const dag = dags.get(dagId)!;
+    for (const run of list.slice(0, dag.maxActiveRuns)) {
+      const inScope = scope.runTypes.includes(run.run_type) && (!scope.from || run.logical_date >= scope.from) && (!scope.to || run.logical_date <= scope.to);
+      if (inScope) window.push(run);
+    }
+  }
+  return window;
+}
+
+/** Step 4 (pure): trigger rules for waiting instances, outcomes of runs, and the due instances. */
+export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>, tis: ReadonlyMap<number, ReadonlyMap<string, TiRow>>, nowMs: number): Decisions {
+  const out: Decisions = { waiting: [], finished: [], ready: [] };
+  for (const run of window) {
+    const dag = dags.get(run.dag_id)!;
+    const byTask = tis.get(run.id) ?? new Map<string, TiRow>();
+    // Tasks come in topological order, so a decision here is seen by the downstream in this pass.
+    const decided = new Map<string, StoredState>();
+    const stateOf = (taskId: string): StoredState | undefined => (decided.has(taskId) ? decided.get(taskId) : byTask.get(taskId)?.state);
+    for (const task of dag.tasks) {
+      const ti = byTask.get(task.id);
+      if (!ti) continue; // a task added to the DAG after this run started
+      if (ti.state === null) {
+        const decision = evaluateTriggerRule('all_success', task.upstream.map(stateOf));
+        if (decision !== 'wait') {
+          decided.set(task.id, decision);
+          out.waiting.push({ id: ti.id, state: decision });
+        }
+      }
+      if (isDue(stateOf(task.id)!, ti.next_retry_at, nowMs)) out.ready.push({ dag, task, run, ti });
+    }
+    const outcome = runOutcome([...byTask.keys()].map((id) => stateOf(id)!));
+    if (outcome !== 'running') out.finished.push({ run, state: outcome });
+  }
+  return out;
+}
+
+/**
+ * Step 5a: the calls to start within the free slots. Instances running in the window count against
+ * max active tasks (only a batch reaches past the window, and a batch is one call).
+ */
+async function pickClaims(
+  sql: Sql,
+  ctx: TurnContext,
+  ready: Decisions['ready'],
+  window: readonly RunRow[],
+  tis: ReadonlyMap<number, ReadonlyMap<string, TiRow>>,
+  reach: ReachCache,
+): Promise<Claim[]> {
+  let slots = ctx.slots;
+  const claims: Claim[] = [];
+  if (slots <= 0 || ready.length === 0) return claims;
+  const taken = new Set<number>();
+  const runningPerDag = new Map<string, number>();
+  for (const run of window) {
+    for (const ti of tis.get(run.id)?.values() ?? []) {
+      if (ti.state === 'running') runningPerDag.set(run.dag_id, (runningPerDag.get(run.dag_id) ?? 0) + 1);
+    }
+  }
+  for (const r of ready) {
+    if (slots <= 0) break;
+    if (taken.has(r.ti.id)) continue;
+    const dagRunning = runningPerDag.get(r.dag.id) ?? 0;
+    if (dagRunning >= r.dag.maxActiveTasks) continue;
+    let items = [{ ti: r.ti, run: r.run }];
+    if (r.task.batch && ctx.scope.batching && r.run.run_type === 'backfill') {
+      items = items.concat(await extendBatch(sql, ctx, r.dag, r.task, r.run, taken, reach));
+    }
+    for (const it of items) taken.add(it.ti.id);
+    runningPerDag.set(r.dag.id, dagRunning + 1);
+    slots -= 1;
+    // The claim counts the try: the attempt runs as the next one.
+    claims.push({ dag: r.dag, task: r.task, items: items.map(({ ti, run }) => ({ ti: { ...ti, state: 'running', try_number: ti.try_number + 1 }, run })) });
+  }
+  return claims;
+}
+
+/** Step 5b: finished runs, decided waiting instances (claimed ones go straight to running), claims. */
+async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, claims: readonly Claim[]): Promise<void> {
+  const st = ctx.statements;
+  if (decisions.finished.length > 0) {
+    await st.finishRuns(sql, decisions.finished.map((f) => ({ id: f.run.id, state: f.state })), ctx.stamp.nowIso);
+    for (const f of decisions.finished) ctx.log.info('dag run finished', { dagId: f.run.dag_id, runId: f.run.run_id, state: f.state });
+  }
+  const claimed = new Set(claims.flatMap((c) => c.items.map((i) => i.ti.id)));
+  const waiting = decisions.waiting.filter((w) => !claimed.has(w.id));
+  if (waiting.length > 0) await st.decideWaiting(sql, waiting, ctx.stamp.nowIso);
+  if (claimed.size > 0) await st.claim(sql, [...claimed], ctx.stamp);
+}

@@ -1,0 +1,63 @@
+/**
+ * Batching in a scheduler turn: a `batch: true` task in a backfill takes the consecutive backfill
+ * runs after the claimed one whose instance of it is due too, in one call.
+ */
+import type { Dag, Task } from './interfaces.js';
+import type { Sql } from './metadata/interfaces.js';
+import type { RunRow, TiRow } from './metadata/statements.js';
+import { createInstances, waitForMet, type ReachCache, type TurnContext } from './schedulerTurn.js';
+import { evaluateTriggerRule, isDue } from './triggerRules.js';
+
+/** The runs after `first` that continue its interval without a gap, up to the batch cap. */
+async function followingRuns(sql: Sql, ctx: TurnContext, dag: Dag, first: RunRow, reach: ReachCache): Promise<RunRow[]> {
+  const next = await ctx.statements.laterBackfillRuns(sql, dag.id, first.logical_date, ctx.scope, ctx.batchCap - 1);
+  const out: RunRow[] = [];
+  let prevEnd = first.data_interval_end;
+  for (const run of next) {
+    if (run.data_interval_start !== prevEnd) break;
+    if (run.state === 'queued' && !(await waitForMet(sql, ctx.statements, dag, run, reach))) break;
+    out.push(run);
+    prevEnd = run.data_interval_end;
+  }
+  return out;
+}
+
+/**
+ * The consecutive backfill runs after `first` whose instance of `task` is due too (or waiting with
+ * its upstream done), up to the batch cap: they join the call. Their queued runs are started, so
+ * the window keeps date order for every other task.
+ */
+export async function extendBatch(
+  sql: Sql,
+  ctx: TurnContext,
+  dag: Dag,
+  task: Task,
+  first: RunRow,
+  taken: ReadonlySet<number>,
+  reach: ReachCache,
+): Promise<{ ti: TiRow; run: RunRow }[]> {
+  const candidates = await followingRuns(sql, ctx, dag, first, reach);
+  if (candidates.length === 0) return [];
+  // Create their instances first; the runs are started below only if they join.
+  const queued = candidates.filter((r) => r.state === 'queued');
+  if (queued.length > 0) await createInstances(sql, ctx, dag, queued);
+  const tis = await ctx.statements.taskInstancesOf(sql, candidates.map((r) => r.id), [task.id, ...task.upstream]);
+  const byRun = new Map<number, Map<string, TiRow>>();
+  for (const ti of tis) {
+    let m = byRun.get(ti.run_pk);
+    if (!m) byRun.set(ti.run_pk, (m = new Map()));
+    m.set(ti.task_id, ti);
+  }
+  const out: { ti: TiRow; run: RunRow }[] = [];
+  for (const run of candidates) {
+    const m = byRun.get(run.id);
+    const ti = m?.get(task.id);
+    if (!ti || taken.has(ti.id)) break;
+    if (!(ti.state === null || isDue(ti.state, ti.next_retry_at, ctx.stamp.nowMs))) break;
+    if (evaluateTriggerRule('all_success', task.upstream.map((u) => m!.get(u)?.state)) !== 'queued') break;
+    out.push({ ti, run });
+  }
+  const toStart = out.filter((o) => o.run.state === 'queued').map((o) => o.run.id);
+  if (toStart.length > 0) await ctx.statements.startRuns(sql, toStart, ctx.stamp.owner, ctx.stamp.nowIso);
+  return out.map(({ ti, run }) => ({ ti, run: { ...run, state: 'running' } }));
+}
