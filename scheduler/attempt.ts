@@ -3,6 +3,7 @@
  * its timeout and abort signals, and the outcome of each instance it covered, which the next
  * scheduler turn records.
  */
+import { redactError } from './redact.js';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
 import type { DataInterval, Logger } from './interfaces.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
@@ -28,10 +29,8 @@ export interface AttemptDeps {
 }
 
 /** The `Error.name: message` text stored as an instance's last error. */
-export function errorText(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}`.slice(0, 2000);
-  return String(err).slice(0, 2000);
-}
+/** One line for a thrown value, as stored in `last_error` and logged: secrets redacted (redact.ts). */
+export const errorText: (err: unknown) => string = redactError;
 
 function intervalOf(run: RunRow): DataInterval {
   return { start: new Date(run.data_interval_start), end: new Date(run.data_interval_end) };

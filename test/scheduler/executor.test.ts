@@ -274,6 +274,21 @@ describe('executor', () => {
     expect(ti.last_error).to.contain('NonRetryableError: row 7 is malformed');
   });
 
+  it('stores a failed attempt\'s error in last_error with the passwords of the URLs it quotes redacted', async () => {
+    h = await openHarness();
+    const dag = defineDag({
+      id: 'leaky',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: { fetch: { run: () => { throw new NonRetryableError('GET http://etl:s3cr3t-pw@source.example/v1/cars answered 503'); } } },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    await h.drain([dag]);
+    const [ti] = await h.tis('leaky');
+    expect(ti.last_error).to.contain('http://etl:***@source.example/v1/cars answered 503');
+    expect(ti.last_error).not.to.contain('s3cr3t-pw');
+  });
+
   it('aborts an attempt at its timeout and fails it with TaskTimeoutError', async () => {
     h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
     let aborted = false;
