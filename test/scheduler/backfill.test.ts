@@ -5,7 +5,7 @@ import { fixedClock } from '../../scheduler/clock.js';
 import { defineDag } from '../../scheduler/dag.js';
 import { UsageError } from '../../scheduler/errors/UsageError.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
-import { makeTmpDir } from '../helpers/tmp.js';
+import { useTmpDir } from '../helpers/tmp.js';
 import { cliEnv, openHarness, outLines, runCli, spawnCli, waitUntil } from './harness.js';
 
 /** Runs of a DAG with their type and state, oldest first. */
@@ -31,9 +31,7 @@ const EXPECTED = DAYS.flatMap((d) => [`a ${d}`, `b ${d}`]);
 
 describe('drivetrain backfill', function () {
   this.timeout(60_000);
-  let tmp: { dir: string; cleanup: () => void };
-  beforeEach(() => (tmp = makeTmpDir('drivetrain-backfill-')));
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-backfill-');
 
   const env = (extra: Record<string, string> = {}) => cliEnv(tmp.dir, 'backfill', { DRIVETRAIN_NOW: '2024-01-09T03:00:00Z', ...extra });
 

@@ -3,8 +3,9 @@ import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Daemon } from '../../scheduler/daemon.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
-import { makeTmpDir, testSettings } from '../helpers/tmp.js';
-import { REPO_ROOT, cliEnv, memoryLog, outLines, runCli, spawnCli, waitUntil } from './harness.js';
+import { RecordingLogger } from '../helpers/recordingLogger.js';
+import { testSettings, useTmpDir } from '../helpers/tmp.js';
+import { REPO_ROOT, cliEnv, outLines, runCli, spawnCli, waitUntil } from './harness.js';
 
 /** The task instances of the `slow` fixture DAG, read from the daemon's metadata file. */
 async function slowInstances(dir: string) {
@@ -22,9 +23,7 @@ async function slowInstances(dir: string) {
 
 describe('drivetrain start (daemon)', function () {
   this.timeout(60_000);
-  let tmp: { dir: string; cleanup: () => void };
-  beforeEach(() => (tmp = makeTmpDir('drivetrain-daemon-')));
-  afterEach(() => tmp.cleanup());
+  const tmp = useTmpDir('drivetrain-daemon-');
 
   const env = (extra: Record<string, string> = {}) =>
     cliEnv(tmp.dir, 'crash', { DRIVETRAIN_NOW: '2024-01-03T06:00:00Z', DRIVETRAIN_SCHEDULER_TICK: '* * * * * *', ...extra });
@@ -96,21 +95,21 @@ describe('drivetrain start (daemon)', function () {
 export default defineDag({ id: 'waiting', schedule: null, startDate: '2024-01-01', waitFor: ['ingset'], tasks: { t: { run: () => undefined } } });\n`,
     );
     const settings = testSettings(tmp.dir, { DRIVETRAIN_DAGS_DIR: dags, DRIVETRAIN_HTTP_PORT: '0' });
-    const lines = memoryLog();
+    const log = new RecordingLogger();
     const db = await MetadataDb.open(settings.metadataDb);
-    const daemon = new Daemon({ settings, db, log: Object.assign(lines, { close: async () => undefined }) });
+    const daemon = new Daemon({ settings, db, log: Object.assign(log, { close: async () => undefined }) });
     try {
       await daemon.start();
     } finally {
       await daemon.stop();
       await db.close();
     }
-    const errors = lines.lines.filter((l) => l.startsWith('error '));
-    expect(errors, errors.join('\n')).to.have.length(1);
-    expect(errors[0]).to.contain('broken.ts');
+    const errors = log.at('error');
+    expect(errors, log.text('error')).to.have.length(1);
+    expect(JSON.stringify(errors[0])).to.contain('broken.ts');
     // A DAG waiting for one that is not loaded would otherwise hold its runs back without a word.
-    expect(lines.lines.filter((l) => l.startsWith('warn DAG waits for DAGs that are not loaded'))).to.deep.equal([
-      'warn DAG waits for DAGs that are not loaded: its runs will not start {"dagId":"waiting","missing":["ingset"]}',
+    expect(log.find('DAG waits for DAGs that are not loaded', 'warn')).to.deep.equal([
+      { level: 'warn', message: 'DAG waits for DAGs that are not loaded: its runs will not start', meta: { dagId: 'waiting', missing: ['ingset'] } },
     ]);
   });
 

@@ -70,9 +70,10 @@ describe('executor', () => {
       await h.drain([dag]);
       expect(ran).to.equal(1);
       expect((await h.runs('nolog'))[0].state).to.equal('success');
-      const failure = h.log.lines.find((l) => l.startsWith('error attempt log write failed'));
-      expect(failure, h.log.lines.join('\n')).to.not.equal(undefined);
-      expect(failure).to.contain('"taskId":"only"').and.contain(notADir);
+      const [failure] = h.log.find('attempt log write failed', 'error');
+      expect(failure, h.log.text()).to.not.equal(undefined);
+      expect(failure.meta).to.include({ taskId: 'only' });
+      expect(String(failure.meta?.file)).to.contain(notADir);
     } finally {
       tmp.cleanup();
     }
@@ -98,7 +99,7 @@ describe('executor', () => {
     await h.drain([dag], { runTypes: ['scheduled', 'manual'] });
     expect(ran).to.deep.equal(['2024-01-03']);
     expect((await h.runs('orphans')).map((r) => r.state)).to.deep.equal(['queued', 'queued', 'success']);
-    expect(h.log.lines.filter((l) => l.includes('re-queued a backfill run of a dead backfill'))).to.have.length(2);
+    expect(h.log.find('re-queued a backfill run of a dead backfill')).to.have.length(2);
   });
 
   it('waits a poll interval after a failed tick instead of retrying it at once, and keeps its finished attempts', async () => {
@@ -171,7 +172,7 @@ describe('executor', () => {
     expect((abortedWith as Error).message).to.contain(other);
     // The other process's claim stands: this one's failure was not recorded over it.
     expect(await state()).to.deep.equal({ state: 'running', lease_owner: other });
-    expect(h.log.lines.some((l) => l.startsWith('warn lease lost'))).to.equal(true);
+    expect(h.log.has('lease lost', 'warn')).to.equal(true);
   });
 
   it('recovers at once an instance held by an earlier process with this host and pid (a restarted container)', async () => {
@@ -191,7 +192,7 @@ describe('executor', () => {
     });
     await h.drain([dag]);
     expect(ran).to.deep.equal([2]);
-    expect(h.log.lines.some((l) => l.includes('recovered a lost task instance') && l.includes('0ldst4rt'))).to.equal(true);
+    expect(h.log.has((l) => l.message.includes('recovered a lost task instance') && JSON.stringify(l.meta ?? {}).includes('0ldst4rt'))).to.equal(true);
   });
 
   it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {

@@ -4,11 +4,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Executor, type ExecutorScope } from '../../scheduler/executor.js';
-import type { Dag, Logger } from '../../scheduler/interfaces.js';
+import type { Dag } from '../../scheduler/interfaces.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { insertRuns } from '../../scheduler/runCreator.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { intervalsBetween } from '../../scheduler/timetable.js';
+import { RecordingLogger } from '../helpers/recordingLogger.js';
 import { makeTmpDir, testEnv, testSettings } from '../helpers/tmp.js';
 
 /** The repository root, from this file's location (CI runs elsewhere than /work). */
@@ -16,20 +17,13 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 /** Fixture DAG folders. */
 export const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'scheduler');
 
-/** A logger that keeps warnings and errors for assertions. */
-export function memoryLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const keep = (level: string) => (m: string, meta?: Record<string, unknown>) => lines.push(`${level} ${m} ${JSON.stringify(meta ?? {})}`);
-  return { lines, debug: () => undefined, info: () => undefined, warn: keep('warn'), error: keep('error') };
-}
-
 /** A temp home with an open metadata DB and settings pointing into it. */
 export interface Harness {
   readonly dir: string;
   readonly settings: Settings;
   readonly db: MetadataDb;
   /** The scheduler log drain() gives its executors (warnings and errors kept). */
-  readonly log: Logger & { lines: string[] };
+  readonly log: RecordingLogger;
   /** Inserts backfill runs of `dag` for [from, to] (logical dates, YYYY-MM-DD). */
   addRuns(dag: Dag, from: string, to: string, type?: 'backfill' | 'scheduled' | 'manual'): Promise<void>;
   /** Runs every queued run of `dags` to the end in this process. */
@@ -44,7 +38,7 @@ export async function openHarness(overrides: Record<string, string> = {}): Promi
   const { dir, cleanup } = makeTmpDir('drivetrain-sched-');
   const settings = testSettings(dir, overrides);
   const db = await MetadataDb.open(settings.metadataDb);
-  const log = memoryLog();
+  const log = new RecordingLogger();
   return {
     dir,
     settings,
