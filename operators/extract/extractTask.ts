@@ -7,6 +7,7 @@ import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { lakeBytesCounter, rowsFetchedCounter } from '../../scheduler/metrics.js';
 import { sourceRoutes, type Entity } from '../entities.js';
 import { LakePartitionWriter } from '../lake/writer.js';
+import { CursorCycleError } from './CursorCycleError.js';
 import { NdjsonBuffer } from './NdjsonBuffer.js';
 import { SourceHttpError } from './SourceHttpError.js';
 import { fetchRows, type RowSink } from './sourceClient.js';
@@ -84,6 +85,9 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
   const fetchPaged = async (url: string): Promise<number> => {
     let pages = 0;
     let cursor: string | null | undefined;
+    // Every cursor followed, with the page that sent it: a source whose cursors cycle (A -> B -> A)
+    // would otherwise be followed until something else gave out.
+    const sentBy = new Map<string, number>();
     // The previous page's write, still compressing while the next page is fetched: waiting for gzip
     // before each request left the source idle for a page's compression (one more page buffer held).
     let writing: Promise<void> = Promise.resolve();
@@ -100,10 +104,15 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
         writing.catch(() => {});
         rowsFetchedCounter.inc({ entity }, rows);
         pages++;
-        if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
-          throw new Error(`source returned the same next_cursor twice for ${entity}: refusing to loop`);
-        }
         cursor = result.nextCursor;
+        if (cursor) {
+          const first = sentBy.get(cursor);
+          if (first !== undefined) {
+            const cycle = new CursorCycleError(entity, cursor, first, pages);
+            throw new NonRetryableError(cycle.message, { cause: cycle });
+          }
+          sentBy.set(cursor, pages);
+        }
         if (pages % 50 === 0) ctx.log.info(`extract ${entity}: ${writer.rows} rows in ${pages} pages so far`, { entity, rows: writer.rows, pages });
       } while (cursor);
     } catch (err) {
