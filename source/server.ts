@@ -8,9 +8,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultInjector, noFaults, type FaultOptions } from './faults.js';
 import { ENTITIES, sourceRoutes, type EntityName } from '../operators/entities.js';
-import type { DatasetSizes, Row } from './generator.js';
+import type { DatasetSizes } from './generator.js';
 import { openApiDocument } from './openapi.js';
-import { BadCursorError, GeneratedRowSource, SqliteRowSource, type RowSource } from './rowSource.js';
+import { BadCursorError, GeneratedRowSource, SqliteRowSource, type RowBatch, type RowSource } from './rowSource.js';
 
 /** Options of {@link startSourceServer}. */
 export interface SourceServerOptions {
@@ -47,9 +47,9 @@ export interface SourceServer {
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 100_000;
 
-/** The opaque cursor of an id: base64url, so clients do not build them. */
-export function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
+/** The opaque cursor of a row source's position: base64url, so clients do not build them. */
+export function encodeCursor(position: string): string {
+  return Buffer.from(position, 'utf8').toString('base64url');
 }
 
 function decodeCursor(cursor: string): string {
@@ -102,7 +102,7 @@ async function streamRows(
 ): Promise<void> {
   const iterator = source.batches(entity, after, limit)[Symbol.asyncIterator]();
   // Pull the first batch before the headers, so a bad cursor is still a clean 400.
-  let first: IteratorResult<Row[]>;
+  let first: IteratorResult<RowBatch>;
   try {
     first = await iterator.next();
   } catch (err) {
@@ -112,24 +112,24 @@ async function streamRows(
   res.writeHead(200, { 'content-type': 'application/json' });
   if (!(await write(res, paged ? '{"data":[' : '['))) return;
   let served = 0;
-  let lastId: string | undefined;
+  let next: string | undefined;
   for (let step = first; !step.done; step = await iterator.next()) {
-    const rows = step.value;
+    const rows = step.value.rows;
     if (rows.length === 0) continue;
     // One JSON.stringify per batch, its brackets cut off: far less CPU than one call per row
     // (docs/design/ingest-speed.md).
     const json = JSON.stringify(rows.map((row) => faults.maybeMalform(entity, row)));
     const chunk = (served === 0 ? '' : ',') + json.slice(1, -1);
     served += rows.length;
-    lastId = String(rows[rows.length - 1].id);
+    next = step.value.next;
     if (!(await write(res, chunk))) {
       await iterator.return?.();
       return;
     }
   }
   if (paged) {
-    const next = served === limit && lastId !== undefined ? JSON.stringify(encodeCursor(lastId)) : 'null';
-    res.end(`],"next_cursor":${next}}`);
+    const cursor = served === limit && next !== undefined ? JSON.stringify(encodeCursor(next)) : 'null';
+    res.end(`],"next_cursor":${cursor}}`);
   } else {
     res.end(']');
   }
