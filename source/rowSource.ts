@@ -5,7 +5,10 @@
  */
 import { ENTITIES, ENTITY_SPECS, fieldNames, type EntityName } from '../operators/entities.js';
 import { SqliteConnection } from '../operators/warehouse/SqliteConnection.js';
+import { firstInvalidUtf8 } from '../operators/lake/lines.js';
+import type { ServedRow } from './batchJson.js';
 import { generateRow, indexOfId, type DatasetSizes, type Row } from './generator.js';
+import { RawText } from './RawText.js';
 
 /** The entities the service serves, in the original API's field order (from the declaration). */
 export const FIELDS: Readonly<Record<EntityName, readonly string[]>> = Object.fromEntries(ENTITIES.map((e) => [e, fieldNames(e)])) as Record<EntityName, readonly string[]>;
@@ -24,7 +27,9 @@ export class BadCursorError extends Error {
 /** Some rows, in order, and the position after the last of them. */
 export interface RowBatch {
   /** The rows, as the API serves them. */
-  readonly rows: Row[];
+  readonly rows: ServedRow[];
+  /** True when a value is a {@link RawText} (bytes that are not UTF-8). */
+  readonly raw?: boolean;
   /** Where the next batch starts: the `after` of a later call (the server's cursor carries it). */
   readonly next: string;
 }
@@ -129,10 +134,30 @@ export class SqliteRowSource implements RowSource {
       const params = last === undefined ? [Math.min(BATCH, left)] : [last, Math.min(BATCH, left)];
       const found = await this.db.all<Row>(sql, params);
       if (found.length === 0) return;
-      yield { rows: found.map((r) => apiRow(fields, r)), next: String(found[found.length - 1][ROWID]) };
+      const rows: ServedRow[] = found.map((r) => apiRow(fields, r));
+      const raw = await this.restoreRawText(entity, found, rows);
+      yield { rows, raw, next: String(found[found.length - 1][ROWID]) };
       left -= found.length;
       last = found[found.length - 1][ROWID] as number;
     }
+  }
+
+  /**
+   * Puts back the stored bytes of each text value the driver decoded to a U+FFFD from bytes that are not
+   * UTF-8 (rare: only such values cost a query); true when there was one.
+   */
+  private async restoreRawText(entity: EntityName, found: Row[], rows: ServedRow[]): Promise<boolean> {
+    let raw = false;
+    for (let i = 0; i < rows.length; i++) {
+      for (const [field, value] of Object.entries(rows[i])) {
+        if (typeof value !== 'string' || !value.includes('\uFFFD')) continue;
+        const [{ b }] = await this.db.all<{ b: Buffer }>(`SELECT CAST(${field} AS BLOB) AS b FROM ${entity} WHERE _rowid_ = ?`, [found[i][ROWID]]);
+        if (firstInvalidUtf8(b, 0, b.length) < 0) continue;
+        rows[i][field] = new RawText(b);
+        raw = true;
+      }
+    }
+    return raw;
   }
 
   close(): Promise<void> {

@@ -149,7 +149,7 @@ describe('load operator', () => {
     }
   });
 
-  it('takes a source file\'s rows with a NULL or repeated id through extract and load into rejects, each with its reason', async () => {
+  it('takes a source file\'s rows with a NULL or repeated id or bytes that are not UTF-8 through extract and load into rejects, each with its reason', async () => {
     // A real source's table: no key, so a NULL id and a repeated id, as the original ETL filtered them.
     const file = path.join(tmp.dir, 'source.db');
     const values = (id: string) => `${id}, 'V1', 'Tesla', 'Model 3', 'electric', 'B-AB 1', '2023-05-01 10:00:00.123456', NULL`;
@@ -158,18 +158,20 @@ describe('load operator', () => {
       CREATE TABLE customers (id VARCHAR(36), first_name VARCHAR, second_name VARCHAR, type VARCHAR(3), company_name VARCHAR, address_city VARCHAR, address_zip VARCHAR, address_street VARCHAR, address_street_house VARCHAR);
       CREATE TABLE subscriptions (id VARCHAR(36), customer_id VARCHAR(36), car_id VARCHAR(36), created_at DATETIME, start_date DATETIME, term_month VARCHAR(6), monthly_rate FLOAT);
       INSERT INTO cars VALUES (${values("'k2'")}), (${values('NULL')}), (${values("'k1'")}), (${values("'k2'")}), (${values("'k3'")});
+      INSERT INTO cars VALUES (${values("'k4'").replace("'Tesla'", "CAST(X'54FF73' AS TEXT)")});
     `);
     const server = await startSourceServer({ source: await SqliteRowSource.open(file) });
     try {
       const s = testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '2', DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.5' });
       const ctx = testTaskContext(s, { ds: DS });
       await extractTask({ entity: 'cars' })(ctx);
-      expect(await loadTask({ entity: 'cars' })(ctx)).to.deep.equal({ entity: 'cars', ds: DS, fetched: 5, loaded: 3, rejected: 2 });
+      expect(await loadTask({ entity: 'cars' })(ctx)).to.deep.equal({ entity: 'cars', ds: DS, fetched: 6, loaded: 3, rejected: 3 });
       expect(await query(s.warehouseDb, 'SELECT id FROM cars ORDER BY id')).to.deep.equal([{ id: 'k1' }, { id: 'k2' }, { id: 'k3' }]);
       const rejects = await query<{ raw_json: string; reason: string }>(s.warehouseDb, 'SELECT raw_json, reason FROM rejects WHERE source = ? ORDER BY reason', ['cars']);
       expect(rejects.map((r) => [JSON.parse(r.raw_json).id, r.reason])).to.deep.equal([
         ['k2', 'id: duplicate within the partition (value "k2")'],
         [null, 'id: must be a string (value null)'],
+        ['k4', 'row: not valid UTF-8 (byte 0xff at byte 32 of the row)'],
       ]);
     } finally {
       await server.close();

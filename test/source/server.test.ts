@@ -103,6 +103,23 @@ describe('source service', () => {
     for (const limit of [1, 2, 3, 5]) expect((await allPages(server.url, 'cars', limit)).rows, `limit ${limit}`).to.deep.equal(unpaged);
   });
 
+  it('serves text of a SQLite file that is not UTF-8 as its bytes, and a U+FFFD stored as such as it is', async () => {
+    const file = path.join(tmp.dir, 'dirty.db');
+    await makeDirtySourceDb(file);
+    // 'T', a byte no UTF-8 text has, a quote and a backslash (escaped in JSON), 's'.
+    await execFile(file, `INSERT INTO cars (id, brand, model) VALUES ('bad', CAST(X'54FF225C73' AS TEXT), 'M\uFFFD')`);
+    server = await startSourceServer({ source: await SqliteRowSource.open(file) });
+    const expected = Buffer.concat([Buffer.from('"brand":"T'), Buffer.from([0xff]), Buffer.from('\\"\\\\s","model":"M\uFFFD"')]);
+    for (const url of [`${server.url}/cars/`, `${server.url}/v1/cars?limit=2&cursor=${Buffer.from('4').toString('base64url')}`]) {
+      const body = Buffer.from(await (await fetch(url)).arrayBuffer());
+      expect(body.includes(expected), url).to.equal(true);
+      // Everything but that byte is the JSON the service always sends.
+      const rows = JSON.parse(body.toString('utf8')) as unknown;
+      const bad = (Array.isArray(rows) ? rows : (rows as { data: unknown[] }).data).find((r) => (r as { id: string }).id === 'bad');
+      expect(bad).to.include({ brand: 'T\uFFFD"\\s', model: 'M\uFFFD' });
+    }
+  });
+
   it('pages a SQLite file by rowid: a search on the table itself, not a scan and sort per page', async () => {
     const file = path.join(tmp.dir, 'dirty.db');
     await makeDirtySourceDb(file);
