@@ -9,6 +9,7 @@ import { firstInvalidUtf8 } from '../operators/lake/lines.js';
 import type { ServedRow } from './batchJson.js';
 import { generateRow, indexOfId, type DatasetSizes, type Row } from './generator.js';
 import { RawText } from './RawText.js';
+import { SourceFileError } from './SourceFileError.js';
 
 /** The entities the service serves, in the original API's field order (from the declaration). */
 export const FIELDS: Readonly<Record<EntityName, readonly string[]>> = Object.fromEntries(ENTITIES.map((e) => [e, fieldNames(e)])) as Record<EntityName, readonly string[]>;
@@ -102,20 +103,23 @@ function apiRow(fields: readonly string[], stored: Row): Row {
 export class SqliteRowSource implements RowSource {
   private constructor(private readonly db: SqliteConnection) {}
 
-  /** Opens `file` read only; fails when it lacks one of the three tables. */
+  /** Opens `file` read only; fails ({@link SourceFileError}) when one of the three tables is missing or has no rowid. */
   static async open(file: string): Promise<SqliteRowSource> {
     const db = await SqliteConnection.open(file, { readOnly: true });
     for (const entity of ENTITIES) {
       const found = await db.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type='table' AND name=?`, [entity]);
-      if (found.length === 0) {
-        await db.close();
-        throw new Error(`'${file}' has no table '${entity}': not a source database`);
-      }
       // Paging is by rowid: a WITHOUT ROWID table cannot be served.
-      await db.all(`SELECT _rowid_ FROM ${entity} LIMIT 0`).catch(async (err: Error) => {
+      const problem =
+        found.length === 0
+          ? 'is missing: not a source database'
+          : await db.all(`SELECT _rowid_ FROM ${entity} LIMIT 0`).then(
+              () => undefined,
+              () => 'has no rowid (WITHOUT ROWID): the source pages by rowid',
+            );
+      if (problem !== undefined) {
         await db.close();
-        throw new Error(`'${file}': table '${entity}' has no rowid (${err.message}): the source pages by rowid`);
-      });
+        throw new SourceFileError(file, entity, problem);
+      }
     }
     return new SqliteRowSource(db);
   }

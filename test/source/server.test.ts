@@ -3,6 +3,7 @@ import path from 'node:path';
 import { generateRows } from '../../source/generator.js';
 import { GeneratedRowSource, pageQuery, SqliteRowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
+import { SourceFileError } from '../../source/SourceFileError.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { execFile, queryFile } from '../helpers/sqliteFile.js';
 
@@ -132,6 +133,19 @@ describe('source service', () => {
         if (resume) expect(plan, entity).to.deep.equal([`SEARCH ${entity} USING INTEGER PRIMARY KEY (rowid>?)`]);
       }
     }
+  });
+
+  it('refuses a file without one of the tables, or with one it cannot page by rowid, naming the table', async () => {
+    const missing = path.join(tmp.dir, 'missing.db');
+    await execFile(missing, 'CREATE TABLE cars (id TEXT)');
+    const error = await SqliteRowSource.open(missing).then(() => undefined, (e: Error) => e);
+    expect(error).to.be.instanceOf(SourceFileError).and.include({ name: 'SourceFileError', file: missing, table: 'customers' });
+    expect(error?.message).to.equal(`'${missing}': table 'customers' is missing: not a source database`);
+    const noRowid = path.join(tmp.dir, 'no-rowid.db');
+    await makeSourceDb(noRowid);
+    await execFile(noRowid, 'DROP TABLE subscriptions; CREATE TABLE subscriptions (id TEXT PRIMARY KEY) WITHOUT ROWID');
+    const paged = await SqliteRowSource.open(noRowid).then(() => undefined, (e: Error) => e);
+    expect(paged?.message).to.equal(`'${noRowid}': table 'subscriptions' has no rowid (WITHOUT ROWID): the source pages by rowid`);
   });
 
   it('answers 400 for a bad limit or cursor, 404 for an unknown route', async () => {
