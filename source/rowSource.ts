@@ -152,8 +152,10 @@ export class SqliteRowSource implements RowSource {
    */
   private async restoreRawText(entity: EntityName, found: Row[], rows: ServedRow[]): Promise<boolean> {
     let raw = false;
+    const fields = FIELDS[entity];
     for (let i = 0; i < rows.length; i++) {
-      for (const [field, value] of Object.entries(rows[i])) {
+      for (const field of fields) {
+        const value = rows[i][field];
         if (typeof value !== 'string' || !value.includes('\uFFFD')) continue;
         const [{ b }] = await this.db.all<{ b: Buffer }>(`SELECT CAST(${field} AS BLOB) AS b FROM ${entity} WHERE _rowid_ = ?`, [found[i][ROWID]]);
         if (firstInvalidUtf8(b, 0, b.length) < 0) continue;
