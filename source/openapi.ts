@@ -38,14 +38,14 @@ export function openApiDocument(serverUrl: string): object {
     const routes = sourceRoutes(entity);
     paths[routes.unpaged] = {
       get: {
-        summary: `All ${entity} in one JSON array (the original unpaged API), ordered by id`,
+        summary: `All ${entity} in one JSON array (the original unpaged API), in the source's order`,
         operationId: `list_${entity}`,
         responses: { '200': { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: ref } } } } },
       },
     };
     paths[routes.paged] = {
       get: {
-        summary: `One page of ${entity}, ordered by id (keyset paging)`,
+        summary: `One page of ${entity}, in the source's order (keyset paging on its position: the row index, or a SQLite file's rowid)`,
         operationId: `page_${entity}`,
         parameters: [
           { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100000, default: 1000 } },

@@ -8,9 +8,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FaultInjector, noFaults, type FaultOptions } from './faults.js';
 import { ENTITIES, sourceRoutes, type EntityName } from '../operators/entities.js';
+import { batchJson } from './batchJson.js';
 import type { DatasetSizes, Row } from './generator.js';
 import { openApiDocument } from './openapi.js';
-import { BadCursorError, GeneratedRowSource, SqliteRowSource, type RowSource } from './rowSource.js';
+import { BadCursorError, GeneratedRowSource, SqliteRowSource, type RowBatch, type RowSource } from './rowSource.js';
 
 /** Options of {@link startSourceServer}. */
 export interface SourceServerOptions {
@@ -47,9 +48,9 @@ export interface SourceServer {
 const DEFAULT_LIMIT = 1000;
 const MAX_LIMIT = 100_000;
 
-/** The opaque cursor of an id: base64url, so clients do not build them. */
-export function encodeCursor(id: string): string {
-  return Buffer.from(id, 'utf8').toString('base64url');
+/** The opaque cursor of a row source's position: base64url, so clients do not build them. */
+export function encodeCursor(position: string): string {
+  return Buffer.from(position, 'utf8').toString('base64url');
 }
 
 function decodeCursor(cursor: string): string {
@@ -74,8 +75,10 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
+const COMMA = Buffer.from(',');
+
 /** Writes with backpressure; resolves false when the client went away. */
-async function write(res: http.ServerResponse, chunk: string): Promise<boolean> {
+async function write(res: http.ServerResponse, chunk: string | Buffer): Promise<boolean> {
   if (res.destroyed) return false;
   if (!res.write(chunk)) {
     await new Promise<void>((resolve) => {
@@ -102,7 +105,7 @@ async function streamRows(
 ): Promise<void> {
   const iterator = source.batches(entity, after, limit)[Symbol.asyncIterator]();
   // Pull the first batch before the headers, so a bad cursor is still a clean 400.
-  let first: IteratorResult<Row[]>;
+  let first: IteratorResult<RowBatch>;
   try {
     first = await iterator.next();
   } catch (err) {
@@ -112,24 +115,23 @@ async function streamRows(
   res.writeHead(200, { 'content-type': 'application/json' });
   if (!(await write(res, paged ? '{"data":[' : '['))) return;
   let served = 0;
-  let lastId: string | undefined;
+  let next: string | undefined;
   for (let step = first; !step.done; step = await iterator.next()) {
-    const rows = step.value;
+    const rows = step.value.rows;
     if (rows.length === 0) continue;
-    // One JSON.stringify per batch, its brackets cut off: far less CPU than one call per row
-    // (docs/design/ingest-speed.md).
-    const json = JSON.stringify(rows.map((row) => faults.maybeMalform(entity, row)));
-    const chunk = (served === 0 ? '' : ',') + json.slice(1, -1);
+    // The faults' malformations touch strings only; a RawText value passes through them as it is.
+    const json = batchJson(rows.map((row) => faults.maybeMalform(entity, row as Row)), step.value.raw ?? false);
+    const chunk = served === 0 ? json : typeof json === 'string' ? `,${json}` : Buffer.concat([COMMA, json]);
     served += rows.length;
-    lastId = String(rows[rows.length - 1].id);
+    next = step.value.next;
     if (!(await write(res, chunk))) {
       await iterator.return?.();
       return;
     }
   }
   if (paged) {
-    const next = served === limit && lastId !== undefined ? JSON.stringify(encodeCursor(lastId)) : 'null';
-    res.end(`],"next_cursor":${next}}`);
+    const cursor = served === limit && next !== undefined ? JSON.stringify(encodeCursor(next)) : 'null';
+    res.end(`],"next_cursor":${cursor}}`);
   } else {
     res.end(']');
   }

@@ -8,6 +8,7 @@ import { lakeBytesCounter, rowsFetchedCounter } from '../../scheduler/metrics.js
 import { redactErrorInPlace, redactUrl } from '../../scheduler/redact.js';
 import { sourceRoutes, type Entity } from '../entities.js';
 import { LakePartitionWriter } from '../lake/writer.js';
+import { CursorCycleError } from './CursorCycleError.js';
 import { NdjsonBuffer } from './NdjsonBuffer.js';
 import { SourceHttpError } from './SourceHttpError.js';
 import { fetchRows, type RowSink } from './sourceClient.js';
@@ -85,6 +86,9 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
   const fetchPaged = async (url: string): Promise<number> => {
     let pages = 0;
     let cursor: string | null | undefined;
+    // Every cursor followed, with the page that sent it: a source whose cursors cycle (A -> B -> A)
+    // would otherwise be followed until something else gave out.
+    const sentBy = new Map<string, number>();
     // The previous page's write, still compressing while the next page is fetched: waiting for gzip
     // before each request left the source idle for a page's compression (one more page buffer held).
     let writing: Promise<void> = Promise.resolve();
@@ -101,10 +105,15 @@ export async function extractEntity(ctx: TaskContext, opts: ExtractOptions): Pro
         writing.catch(() => {});
         rowsFetchedCounter.inc({ entity }, rows);
         pages++;
-        if (result.nextCursor !== null && result.nextCursor !== undefined && result.nextCursor === cursor) {
-          throw new Error(`source returned the same next_cursor twice for ${entity}: refusing to loop`);
-        }
         cursor = result.nextCursor;
+        if (cursor) {
+          const first = sentBy.get(cursor);
+          if (first !== undefined) {
+            const cycle = new CursorCycleError(entity, cursor, first, pages);
+            throw new NonRetryableError(cycle.message, { cause: cycle });
+          }
+          sentBy.set(cursor, pages);
+        }
         if (pages % 50 === 0) ctx.log.info(`extract ${entity}: ${writer.rows} rows in ${pages} pages so far`, { entity, rows: writer.rows, pages });
       } while (cursor);
     } catch (err) {

@@ -32,6 +32,16 @@ const enum S {
   Done,
 }
 
+/** The parts of a row, in the order its scan meets them. */
+const enum R {
+  Open, // after '{': '}' or a key
+  Key, // after ',': a key
+  Colon,
+  Value,
+  Next, // after a value: ',' or '}'
+  InString, // inside a key or a string value
+}
+
 const INCOMPLETE = -1;
 
 // Byte codes of the grammar.
@@ -68,8 +78,17 @@ export class JsonRowStreamParser {
   /** Set by the scanners when a raw CR/LF was passed in the current row. */
   private newlines = false;
   private readonly scalars: Record<string, string | number | boolean | null> = {};
+  /** The scan of a row cut by a chunk's end: what comes next, `rowAt` bytes past the row's start. */
+  private rowPart = R.Open;
+  private rowAt = 1;
+  /** What follows the string being scanned: a colon after a key, ',' or '}' after a value. */
+  private afterString = R.Colon;
+  /** Where the scan of a string cut by a chunk's end goes on. */
+  private stringStop = 0;
   /** Rows handed on so far. */
   rows = 0;
+  /** Bytes the row scanner has examined: each byte of a row once, however many chunks it spans. */
+  bytesScanned = 0;
 
   constructor(private readonly onRow: RowBytesHandler) {}
 
@@ -86,7 +105,8 @@ export class JsonRowStreamParser {
         grown.set(this.buf.subarray(this.pos), 0);
         this.scratch = grown;
       } else if (this.buf.buffer === this.scratch.buffer) {
-        this.scratch.copyWithin(0, this.pos, this.buf.length); // buf is scratch[0, buf.length)
+        // buf is scratch[0, buf.length); a long row already starts at 0 and is only appended to.
+        if (this.pos > 0) this.scratch.copyWithin(0, this.pos, this.buf.length);
       } else {
         this.scratch.set(this.buf.subarray(this.pos), 0);
       }
@@ -141,7 +161,8 @@ export class JsonRowStreamParser {
             continue;
           }
           if (c !== LBRACE) this.fail(i, this.state === S.ArrFirst ? "'{' or ']'" : "'{'");
-          this.newlines = false;
+          // A row resumed in this chunk keeps what its scan noted so far.
+          if (this.rowPart === R.Open && this.rowAt === 1) this.newlines = false;
           const end = this.scanObject(s, i);
           if (end === INCOMPLETE) break;
           this.rows++;
@@ -219,47 +240,106 @@ export class JsonRowStreamParser {
     return i;
   }
 
-  /** End index (exclusive) of the flat object starting at i, or INCOMPLETE; throws on bad grammar. */
+  /**
+   * End index (exclusive) of the flat object starting at `start`, or INCOMPLETE; throws on bad grammar.
+   * A row cut by a chunk's end is scanned on from where it stopped, never again from its start: a row
+   * of megabytes spans hundreds of chunks, and rescanning it per chunk made its parse quadratic.
+   */
   private scanObject(s: Uint8Array, start: number): number {
     const n = s.length;
     // No closures here: one would be created per row (and tsx's keepNames wraps each in __name()).
-    let i = this.skipWs(s, start + 1, n);
-    if (i >= n) return INCOMPLETE;
-    if (s[i] === RBRACE) return i + 1;
+    let i = start + this.rowAt;
+    const from = i;
+    let part = this.rowPart;
     for (;;) {
-      if (s[i] !== QUOTE) this.fail(i, 'a key');
-      const k = this.scanString(s, i);
-      if (k === INCOMPLETE) return INCOMPLETE;
-      i = this.skipWs(s, k, n);
-      if (i >= n) return INCOMPLETE;
-      if (s[i] !== COLON) this.fail(i, "':'");
-      i = this.skipWs(s, i + 1, n);
-      if (i >= n) return INCOMPLETE;
-      const v = this.scanScalar(s, i, false);
-      if (v === INCOMPLETE) return INCOMPLETE;
-      if (v < 0) this.fail(i, s[i] === LBRACE || s[i] === LBRACKET ? 'a flat value (rows hold no nested objects or arrays)' : 'a value');
-      i = this.skipWs(s, v, n);
-      if (i >= n) return INCOMPLETE;
-      if (s[i] === RBRACE) return i + 1;
-      if (s[i] !== COMMA) this.fail(i, "',' or '}'");
-      i = this.skipWs(s, i + 1, n);
-      if (i >= n) return INCOMPLETE;
+      if (part === R.InString) {
+        const end = this.scanStringFrom(s, i);
+        if (end === INCOMPLETE) return this.pauseRow(R.InString, this.stringStop - start, n - from);
+        i = end;
+        part = this.afterString;
+        continue;
+      }
+      i = this.skipWs(s, i, n);
+      if (i >= n) return this.pauseRow(part, i - start, n - from);
+      const c = s[i];
+      switch (part) {
+        case R.Open:
+          if (c === RBRACE) return this.endRow(i + 1, i + 1 - from);
+          part = R.Key;
+          continue;
+        case R.Key:
+          if (c !== QUOTE) this.fail(i, 'a key');
+          this.afterString = R.Colon;
+          part = R.InString;
+          i++;
+          continue;
+        case R.Colon:
+          if (c !== COLON) this.fail(i, "':'");
+          part = R.Value;
+          i++;
+          continue;
+        case R.Value: {
+          if (c === QUOTE) {
+            this.afterString = R.Next;
+            part = R.InString;
+            i++;
+            continue;
+          }
+          const v = this.scanScalar(s, i, false);
+          if (v === INCOMPLETE) return this.pauseRow(R.Value, i - start, n - from);
+          if (v < 0) this.fail(i, c === LBRACE || c === LBRACKET ? 'a flat value (rows hold no nested objects or arrays)' : 'a value');
+          i = v;
+          part = R.Next;
+          continue;
+        }
+        case R.Next:
+          if (c === RBRACE) return this.endRow(i + 1, i + 1 - from);
+          if (c !== COMMA) this.fail(i, "',' or '}'");
+          part = R.Key;
+          i++;
+          continue;
+      }
     }
   }
 
-  /** End of the string token starting at the quote at i, or INCOMPLETE. A backslash skips the next
-   * byte; UTF-8 continuation bytes are never quote or backslash, so bytes are scanned as they come. */
+  /** Notes where the scan of an incomplete row goes on (`at` bytes past its start) once more bytes come. */
+  private pauseRow(part: R, at: number, scanned: number): number {
+    this.rowPart = part;
+    this.rowAt = at;
+    this.bytesScanned += scanned;
+    return INCOMPLETE;
+  }
+
+  /** A row's scan is complete: the next row's starts afresh. */
+  private endRow(end: number, scanned: number): number {
+    this.rowPart = R.Open;
+    this.rowAt = 1;
+    this.bytesScanned += scanned;
+    return end;
+  }
+
+  /** End of the string token starting at the quote at i, or INCOMPLETE. */
   private scanString(s: Uint8Array, i: number): number {
+    return this.scanStringFrom(s, i + 1);
+  }
+
+  /** End of a string token whose bytes are scanned from k on (past its opening quote), or INCOMPLETE
+   * with where to go on in `stringStop`. A backslash skips the next byte; UTF-8 continuation bytes are
+   * never quote or backslash, so bytes are scanned as they come. */
+  private scanStringFrom(s: Uint8Array, k: number): number {
     const n = s.length;
-    for (let k = i + 1; k < n; k++) {
+    for (; k < n; k++) {
       const c = s[k];
       if (c === QUOTE) return k + 1;
       if (c === BACKSLASH) {
+        // A backslash ending the chunk is scanned again with the byte it escapes.
+        if (k + 1 >= n) break;
         k++;
         // Even escaped, a raw CR/LF (invalid JSON, the load rejects it) must not split the line.
-        if (k < n && (s[k] === NL || s[k] === CR)) this.newlines = true;
+        if (s[k] === NL || s[k] === CR) this.newlines = true;
       } else if (c === NL || c === CR) this.newlines = true;
     }
+    this.stringStop = k;
     return INCOMPLETE;
   }
 

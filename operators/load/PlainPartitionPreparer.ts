@@ -6,7 +6,7 @@
 import { decodeLines } from '../lake/lines.js';
 import { readLakeBlocks } from '../lake/reader.js';
 import type { PartitionPreparer, PartitionToLoad, PreparedBatch } from './interfaces.js';
-import { duplicateReason, parseLine, rowValues } from './rows.js';
+import { duplicateReason, lakeLineReject, parseLine, rowValues } from './rows.js';
 
 /** `values` (one array per row) as one JSON batch. */
 function jsonBatch(into: PreparedBatch['into'], values: unknown[][]): PreparedBatch {
@@ -27,8 +27,10 @@ export class PlainPartitionPreparer implements PartitionPreparer {
     let rows: unknown[][] = [];
     let rejects: unknown[][] = [];
     for await (const block of readLakeBlocks(lakeDir, entity, ds, { manifest, linesPerBlock: this.batchRows })) {
-      for (const line of decodeLines(block.bytes)) {
-        const parsed = parseLine(entity, line);
+      const lines = decodeLines(block.bytes);
+      for (let i = 0; i < lines.length; i++) {
+        const line = lines[i];
+        const parsed = (lines.undecodable && lakeLineReject(lines.undecodable, i)) || parseLine(entity, line);
         if ('reason' in parsed) {
           rejects.push([line, parsed.reason]);
         } else if (seen.has(parsed.row.id as string)) {

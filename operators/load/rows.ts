@@ -29,6 +29,12 @@ export function parseLine(entity: Entity, line: string): { readonly row: ValidRo
   return v.ok ? { row: v.row } : { reason: v.reason };
 }
 
+/** The reject of line `i` of a block when its bytes are not UTF-8 (decodeLines found it), else undefined. */
+export function lakeLineReject(undecodable: ReadonlyMap<number, string>, i: number): { readonly reason: string } | undefined {
+  const reason = undecodable.get(i);
+  return reason === undefined ? undefined : { reason };
+}
+
 /** The values of a valid row in {@link insertColumns} order, its hash keys and hashdiff computed. */
 export function rowValues(entity: Entity, row: ValidRow): unknown[] {
   const fields = SOURCE_FIELDS[entity];

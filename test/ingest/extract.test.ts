@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import type { CursorCycleError } from '../../operators/extract/CursorCycleError.js';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { readLakePartition, readManifest } from '../../operators/lake/reader.js';
@@ -181,5 +182,32 @@ describe('extract operator', () => {
     const err = await extractFailure(other, 'subscriptions');
     expect(err?.message).to.match(/circuit for .* is open until/);
     expect(server.requests.get('/v1/subscriptions') ?? 0).to.equal(0);
+  });
+
+  it('fails the extract with the cursor named when the source\'s cursors cycle', async () => {
+    // Cursors A -> B -> A: following them never ends. A source that gave up after 20 pages (answering
+    // the last page) would let an extract that does not notice the cycle succeed with repeated rows.
+    const next: Record<string, string> = { '': 'A', A: 'B', B: 'A' };
+    let requests = 0;
+    const cycling = http.createServer((req, res) => {
+      requests++;
+      const cursor = new URL(req.url!, 'http://x').searchParams.get('cursor') ?? '';
+      const body = { data: [{ id: `row-${requests}` }], next_cursor: requests >= 20 ? null : next[cursor] };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => cycling.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (cycling.address() as AddressInfo).port;
+      const ctx = testTaskContext(testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: `http://127.0.0.1:${port}`, DRIVETRAIN_SOURCE_PAGE_SIZE: '1' }), { ds: DS });
+      const error = await extractFailure(ctx);
+      expect(error).to.be.instanceOf(NonRetryableError);
+      expect(error?.message).to.equal('source cursors cycle for cars: page 3 sent next_cursor "A" again (first sent by page 1); refusing to loop');
+      expect((error?.cause as CursorCycleError).name).to.equal('CursorCycleError');
+      expect(error?.cause).to.include({ entity: 'cars', cursor: 'A', firstPage: 1, page: 3 });
+      expect(requests).to.equal(3);
+      expect(existsSync(path.join(ctx.settings.lakeDir, 'cars', `ds=${DS}`))).to.equal(false);
+    } finally {
+      await new Promise((resolve) => cycling.close(resolve));
+    }
   });
 });

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { LakePartitionError } from '../../operators/lake/LakePartitionError.js';
-import { decodeLines } from '../../operators/lake/lines.js';
+import { decodeLines, firstInvalidUtf8 } from '../../operators/lake/lines.js';
 import { readLakeBlocks, readLakePartition, readManifest, type LakeBlock } from '../../operators/lake/reader.js';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
@@ -61,6 +61,46 @@ describe('raw data lake', () => {
     expect(decodeLines(Buffer.from(lines.map((l) => `${l}\n`).join('')))).to.deep.equal(lines);
     expect(decodeLines(Buffer.alloc(0))).to.deep.equal([]);
     expect(() => decodeLines(Buffer.from('{"id":"a"}\n{"id"'))).to.throw(RangeError, 'a block of lake lines must end with a newline; its last byte is 34');
+  });
+
+  it('names the lines of a block whose bytes are not UTF-8, also in a line longer than a piece, and no valid one', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('{"id":"a","t":"\uFFFD ok"}\n'), // a U+FFFD the source sent, validly encoded
+      Buffer.from('{"id":"b","t":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}\n'), // a sequence cut short
+      Buffer.from(`{"id":"c","t":"${'é'.repeat(40_000)}`), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}\n'), // a surrogate, 80 KB in
+      Buffer.from('{"id":"d"}\n'),
+    ]);
+    const lines = decodeLines(bytes);
+    expect(lines).to.have.length(4);
+    expect([...(lines.undecodable ?? [])]).to.deep.equal([
+      [1, 'row: not valid UTF-8 (byte 0xe2 at byte 15 of the row)'],
+      [2, 'row: not valid UTF-8 (byte 0xed at byte 80015 of the row)'],
+    ]);
+    expect(decodeLines(Buffer.from('{"id":"\uFFFD"}\n{"id":"ä"}\n')).undecodable).to.equal(undefined);
+  });
+
+  it('finds the first byte that is not UTF-8 exactly where a fatal TextDecoder refuses', () => {
+    const fatal = new TextDecoder('utf-8', { fatal: true });
+    const valid = (b: Uint8Array): boolean => {
+      try {
+        fatal.decode(b);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    // Every lead byte with second bytes at each range's edges, then short and long random sequences.
+    const cases: number[][] = [];
+    for (let lead = 0; lead < 256; lead++) for (const second of [0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0]) cases.push([lead, second, 0x80, 0x80, 0x41]);
+    let seed = 7;
+    const next = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+    for (let k = 0; k < 20_000; k++) cases.push(Array.from({ length: 1 + (k % 6) }, () => (k % 3 === 0 ? 0x80 | (next() & 0x7f) : next())));
+    for (const c of cases) {
+      const b = Uint8Array.from(c);
+      const at = firstInvalidUtf8(b, 0, b.length);
+      expect(at < 0, c.join(',')).to.equal(valid(b));
+      if (at >= 0) expect(valid(b.subarray(0, at)), `${c.join(',')}: prefix`).to.equal(true);
+    }
   });
 
   it('refuses a partition without _SUCCESS and one whose part does not match the manifest', async () => {

@@ -1,17 +1,21 @@
 import { expect } from 'chai';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { hashDiff, hashKey } from '../../operators/load/hashing.js';
 import { loadTask } from '../../operators/load/loadTask.js';
+import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPreparer.js';
+import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
 import { isIsoDateTime } from '../../operators/load/validation.js';
 import { closeWarehouses, settleWarehouses } from '../../operators/warehouse/registry.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
-import { GeneratedRowSource } from '../../source/rowSource.js';
+import { GeneratedRowSource, SqliteRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
-import { queryFile, rowsInFileAlone } from '../helpers/sqliteFile.js';
+import { execFile, queryFile, rowsInFileAlone } from '../helpers/sqliteFile.js';
 import { testTaskContext } from '../helpers/taskContext.js';
 import { testSettings, useTmpDir } from '../helpers/tmp.js';
 import { DS, writeLake } from './lakeLoad.js';
@@ -141,6 +145,71 @@ describe('load operator', () => {
       }
     } finally {
       await server.close();
+      resetBreakers();
+    }
+  });
+
+  it('takes a source file\'s rows with a NULL or repeated id or bytes that are not UTF-8 through extract and load into rejects, each with its reason', async () => {
+    // A real source's table: no key, so a NULL id and a repeated id, as the original ETL filtered them.
+    const file = path.join(tmp.dir, 'source.db');
+    const values = (id: string) => `${id}, 'V1', 'Tesla', 'Model 3', 'electric', 'B-AB 1', '2023-05-01 10:00:00.123456', NULL`;
+    await execFile(file, `
+      CREATE TABLE cars (id VARCHAR(36), vin VARCHAR, brand VARCHAR, model VARCHAR, engine_type VARCHAR(8), license_plate VARCHAR, registration_date DATETIME, deregistration_date DATETIME);
+      CREATE TABLE customers (id VARCHAR(36), first_name VARCHAR, second_name VARCHAR, type VARCHAR(3), company_name VARCHAR, address_city VARCHAR, address_zip VARCHAR, address_street VARCHAR, address_street_house VARCHAR);
+      CREATE TABLE subscriptions (id VARCHAR(36), customer_id VARCHAR(36), car_id VARCHAR(36), created_at DATETIME, start_date DATETIME, term_month VARCHAR(6), monthly_rate FLOAT);
+      INSERT INTO cars VALUES (${values("'k2'")}), (${values('NULL')}), (${values("'k1'")}), (${values("'k2'")}), (${values("'k3'")});
+      INSERT INTO cars VALUES (${values("'k4'").replace("'Tesla'", "CAST(X'54FF73' AS TEXT)")});
+    `);
+    const server = await startSourceServer({ source: await SqliteRowSource.open(file) });
+    try {
+      const s = testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: server.url, DRIVETRAIN_SOURCE_PAGE_SIZE: '2', DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '0.5' });
+      const ctx = testTaskContext(s, { ds: DS });
+      await extractTask({ entity: 'cars' })(ctx);
+      expect(await loadTask({ entity: 'cars' })(ctx)).to.deep.equal({ entity: 'cars', ds: DS, fetched: 6, loaded: 3, rejected: 3 });
+      expect(await query(s.warehouseDb, 'SELECT id FROM cars ORDER BY id')).to.deep.equal([{ id: 'k1' }, { id: 'k2' }, { id: 'k3' }]);
+      const rejects = await query<{ raw_json: string; reason: string }>(s.warehouseDb, 'SELECT raw_json, reason FROM rejects WHERE source = ? ORDER BY reason', ['cars']);
+      expect(rejects.map((r) => [JSON.parse(r.raw_json).id, r.reason])).to.deep.equal([
+        ['k2', 'id: duplicate within the partition (value "k2")'],
+        [null, 'id: must be a string (value null)'],
+        ['k4', 'row: not valid UTF-8 (byte 0xff at byte 32 of the row)'],
+      ]);
+    } finally {
+      await server.close();
+      resetBreakers();
+    }
+  });
+
+  it('rejects a row whose bytes are not UTF-8, naming the byte, on every preparer, and keeps a U+FFFD the source sent', async () => {
+    /** A car row's JSON bytes with `brand` as its brand's bytes, whatever they are. */
+    const row = (id: string, brand: Buffer) => {
+      const [before, after] = JSON.stringify(car(id, { brand: '@' })).split('@');
+      return Buffer.concat([Buffer.from(before), brand, Buffer.from(after)]);
+    };
+    const body = Buffer.concat([
+      Buffer.from('{"data":['),
+      row('u1', Buffer.from('Tesla')), Buffer.from(','),
+      row('u2', Buffer.from([0x54, 0xff, 0x73])), Buffer.from(','), // a byte no UTF-8 text has
+      row('u3', Buffer.from('T\uFFFDs', 'utf8')), Buffer.from(','), // the replacement character itself, validly encoded
+      row('u4', Buffer.from([0xc0, 0xaf])), // an overlong '/'
+      Buffer.from('],"next_cursor":null}'),
+    ]);
+    const server = http.createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const s = (workers: string) => testSettings(tmp.dir, { DRIVETRAIN_SOURCE_URL: url, DRIVETRAIN_LOAD_MAX_REJECT_SHARE: '1', DRIVETRAIN_LOAD_PREPARE_WORKERS: workers });
+      await extractTask({ entity: 'cars' })(testTaskContext(s('0'), { ds: DS }));
+      for (const [name, workers, preparer] of [['fast', '0', undefined], ['fast with a worker', '1', undefined], ['plain', '0', new PlainPartitionPreparer(7)]] as const) {
+        const result = await loadTask({ entity: 'cars', preparer })(testTaskContext(s(workers), { ds: DS }));
+        expect(result, name).to.deep.equal({ entity: 'cars', ds: DS, fetched: 4, loaded: 2, rejected: 2 });
+        expect(await query(settings.warehouseDb, 'SELECT id, brand FROM cars ORDER BY id'), name).to.deep.equal([{ id: 'u1', brand: 'Tesla' }, { id: 'u3', brand: 'T\uFFFDs' }]);
+        const rejects = await query<{ raw_json: string; reason: string }>(settings.warehouseDb, 'SELECT raw_json, reason FROM rejects ORDER BY raw_json');
+        expect(rejects.map((r) => r.reason), name).to.deep.equal(['row: not valid UTF-8 (byte 0xff at byte 32 of the row)', 'row: not valid UTF-8 (byte 0xc0 at byte 31 of the row)']);
+        expect(rejects[0].raw_json, name).to.contain('"id":"u2"');
+      }
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await closeSharedPrepareWorkerPool();
       resetBreakers();
     }
   });

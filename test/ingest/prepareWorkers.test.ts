@@ -43,6 +43,19 @@ describe('load prepare workers', () => {
     },
   });
 
+  it('prepares a block too large for a worker\'s heap on the load\'s thread: a row of 40 MB loads', async () => {
+    const pool = await sharedPrepareWorkerPool(1, 25);
+    expect(pool.tryPrepare('customers', blockOf(['{"id":"x"}'])), 'a small block').to.be.instanceOf(Promise);
+    expect(pool.tryPrepare('customers', { bytes: Buffer.alloc(pool.maxBlockBytes + 1, 32), lines: 1 }), 'a block over the limit').to.equal(undefined);
+    // Sent to the worker, this row took the process down: the worker's heap is sized for ordinary rows.
+    const big = JSON.stringify({ ...JSON.parse(customerLines()[1]), address_street: 'x'.repeat(40 * 1024 * 1024) });
+    const settings = await loadWith(tmp.path('big'), 1, [customerLines()[0], big]);
+    expect(await query(settings.warehouseDb, 'SELECT length(address_street) n FROM customers ORDER BY rowid')).to.deep.equal([
+      { n: JSON.parse(customerLines()[0]).address_street.length },
+      { n: 40 * 1024 * 1024 },
+    ]);
+  });
+
   it('a load sharing its blocks with a worker leaves the same rows and rejects, in the same order, as one without', async () => {
     const lines = customerLines();
     const alone = await loadWith(tmp.path('alone'), 0, lines);

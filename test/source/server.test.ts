@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import { generateRows } from '../../source/generator.js';
-import { GeneratedRowSource, SqliteRowSource } from '../../source/rowSource.js';
+import { GeneratedRowSource, pageQuery, SqliteRowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
+import { SourceFileError } from '../../source/SourceFileError.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { execFile } from '../helpers/sqliteFile.js';
+import { execFile, queryFile } from '../helpers/sqliteFile.js';
 
 const sizes = { cars: 57, customers: 23, subscriptions: 101 };
 
@@ -41,6 +42,16 @@ async function makeSourceDb(file: string): Promise<void> {
   `);
 }
 
+/** A dirty source: no key, no index on id, rows with a NULL and a repeated id, not in id order. */
+async function makeDirtySourceDb(file: string): Promise<void> {
+  await execFile(file, `
+    CREATE TABLE cars (id VARCHAR(36), vin VARCHAR, brand VARCHAR, model VARCHAR, engine_type VARCHAR(8), license_plate VARCHAR, registration_date DATETIME, deregistration_date DATETIME);
+    CREATE TABLE customers (id VARCHAR(36), first_name VARCHAR, second_name VARCHAR, type VARCHAR(3), company_name VARCHAR, address_city VARCHAR, address_zip VARCHAR, address_street VARCHAR, address_street_house VARCHAR);
+    CREATE TABLE subscriptions (id VARCHAR(36), customer_id VARCHAR(36), car_id VARCHAR(36), created_at DATETIME, start_date DATETIME, term_month VARCHAR(6), monthly_rate FLOAT);
+    INSERT INTO cars (id, brand) VALUES ('b', 'first'), (NULL, 'null id'), ('a', 'third'), ('b', 'repeated id'), ('c', 'last');
+  `);
+}
+
 describe('source service', () => {
   let server: SourceServer | undefined;
   const tmp = useTmpDir('ingest-source-', {
@@ -67,8 +78,9 @@ describe('source service', () => {
     await makeSourceDb(file);
     server = await startSourceServer({ source: await SqliteRowSource.open(file) });
     const cars = (await getJson(`${server.url}/cars/`)).body as Record<string, unknown>[];
-    expect(cars.map((c) => c.id)).to.deep.equal(['a-car', 'b-car']);
-    expect(cars[0]).to.deep.equal({
+    // The file's own order (rowid), not id order.
+    expect(cars.map((c) => c.id)).to.deep.equal(['b-car', 'a-car']);
+    expect(cars[1]).to.deep.equal({
       id: 'a-car', vin: 'VIN1', brand: 'Tesla', model: 'Model S', engine_type: 'electric', license_plate: 'EUXN6786',
       registration_date: '2023-10-21T23:17:35.945166', deregistration_date: null,
     });
@@ -81,6 +93,59 @@ describe('source service', () => {
     expect(page2.data.map((c) => c.id)).to.deep.equal(['c2']);
     const page3 = (await getJson(`${server.url}/v1/customers?limit=1&cursor=${page2.next_cursor}`)).body;
     expect(page3).to.deep.equal({ data: [], next_cursor: null });
+  });
+
+  it('serves every row of a SQLite file as it is, a NULL or a repeated id included, on every page size', async () => {
+    const file = path.join(tmp.dir, 'dirty.db');
+    await makeDirtySourceDb(file);
+    server = await startSourceServer({ source: await SqliteRowSource.open(file) });
+    const unpaged = (await getJson(`${server.url}/cars/`)).body as Record<string, unknown>[];
+    expect(unpaged.map((c) => [c.id, c.brand])).to.deep.equal([['b', 'first'], [null, 'null id'], ['a', 'third'], ['b', 'repeated id'], ['c', 'last']]);
+    for (const limit of [1, 2, 3, 5]) expect((await allPages(server.url, 'cars', limit)).rows, `limit ${limit}`).to.deep.equal(unpaged);
+  });
+
+  it('serves text of a SQLite file that is not UTF-8 as its bytes, and a U+FFFD stored as such as it is', async () => {
+    const file = path.join(tmp.dir, 'dirty.db');
+    await makeDirtySourceDb(file);
+    // 'T', a byte no UTF-8 text has, a quote and a backslash (escaped in JSON), 's'.
+    await execFile(file, `INSERT INTO cars (id, brand, model) VALUES ('bad', CAST(X'54FF225C73' AS TEXT), 'M\uFFFD')`);
+    server = await startSourceServer({ source: await SqliteRowSource.open(file) });
+    const expected = Buffer.concat([Buffer.from('"brand":"T'), Buffer.from([0xff]), Buffer.from('\\"\\\\s","model":"M\uFFFD"')]);
+    for (const url of [`${server.url}/cars/`, `${server.url}/v1/cars?limit=2&cursor=${Buffer.from('4').toString('base64url')}`]) {
+      const body = Buffer.from(await (await fetch(url)).arrayBuffer());
+      expect(body.includes(expected), url).to.equal(true);
+      // Everything but that byte is the JSON the service always sends.
+      const rows = JSON.parse(body.toString('utf8')) as unknown;
+      const bad = (Array.isArray(rows) ? rows : (rows as { data: unknown[] }).data).find((r) => (r as { id: string }).id === 'bad');
+      expect(bad).to.include({ brand: 'T\uFFFD"\\s', model: 'M\uFFFD' });
+    }
+  });
+
+  it('pages a SQLite file by rowid: a search on the table itself, not a scan and sort per page', async () => {
+    const file = path.join(tmp.dir, 'dirty.db');
+    await makeDirtySourceDb(file);
+    for (const entity of ['cars', 'customers', 'subscriptions'] as const) {
+      for (const resume of [false, true]) {
+        const params = resume ? [3, 500] : [500];
+        const plan = (await queryFile<{ detail: string }>(file, `EXPLAIN QUERY PLAN ${pageQuery(entity, resume)}`, params)).map((p) => p.detail);
+        // Without an index on id, paging by id read and sorted the whole table for every page.
+        expect(plan.join('; '), `${entity}, resume ${resume}`).to.not.match(/TEMP B-TREE/);
+        if (resume) expect(plan, entity).to.deep.equal([`SEARCH ${entity} USING INTEGER PRIMARY KEY (rowid>?)`]);
+      }
+    }
+  });
+
+  it('refuses a file without one of the tables, or with one it cannot page by rowid, naming the table', async () => {
+    const missing = path.join(tmp.dir, 'missing.db');
+    await execFile(missing, 'CREATE TABLE cars (id TEXT)');
+    const error = await SqliteRowSource.open(missing).then(() => undefined, (e: Error) => e);
+    expect(error).to.be.instanceOf(SourceFileError).and.include({ name: 'SourceFileError', file: missing, table: 'customers' });
+    expect(error?.message).to.equal(`'${missing}': table 'customers' is missing: not a source database`);
+    const noRowid = path.join(tmp.dir, 'no-rowid.db');
+    await makeSourceDb(noRowid);
+    await execFile(noRowid, 'DROP TABLE subscriptions; CREATE TABLE subscriptions (id TEXT PRIMARY KEY) WITHOUT ROWID');
+    const paged = await SqliteRowSource.open(noRowid).then(() => undefined, (e: Error) => e);
+    expect(paged?.message).to.equal(`'${noRowid}': table 'subscriptions' has no rowid (WITHOUT ROWID): the source pages by rowid`);
   });
 
   it('answers 400 for a bad limit or cursor, 404 for an unknown route', async () => {

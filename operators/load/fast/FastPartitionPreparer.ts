@@ -8,7 +8,7 @@
  */
 import { NonRetryableError } from '../../../scheduler/errors/NonRetryableError.js';
 import type { Logger } from '../../../scheduler/interfaces.js';
-import { decodeLines } from '../../lake/lines.js';
+import { decodeLines, type LakeLines } from '../../lake/lines.js';
 import { readLakeBlocks, type LakeBlock } from '../../lake/reader.js';
 import type { PartitionPreparer, PartitionToLoad, PreparedBatch } from '../interfaces.js';
 import { duplicateReason, parseLine, rowValues } from '../rows.js';
@@ -94,7 +94,7 @@ class BlockQueue {
   }
 
   /** A block prepared on this thread, its packed memory back to `blobs` once the INSERT has started. */
-  private prepareHere(lines: readonly string[], skip?: ReadonlySet<number>): PreparedBlock {
+  private prepareHere(lines: LakeLines, skip?: ReadonlySet<number>): PreparedBlock {
     const block = prepareBlock(this.partition.entity, lines, this.builder, skip);
     const memory = block.batch?.packed?.blob.buffer as ArrayBuffer | undefined;
     return memory ? { ...block, batch: { ...block.batch!, release: () => this.blobs.give(memory) } } : block;

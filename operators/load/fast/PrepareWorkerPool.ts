@@ -32,6 +32,14 @@ function oldGenerationMb(batchRows: number): number {
   return 24 + Math.ceil((batchRows * 8) / 1024);
 }
 
+/**
+ * Share of a worker's old generation a block's bytes may take to be sent to it. Preparing a block holds
+ * its text, the parsed rows and their packed batch at once, several times its bytes; a block over this
+ * (a row of tens of MB) is prepared on the load's own thread: over its heap limit, a worker took the
+ * whole process down.
+ */
+const MAX_BLOCK_SHARE = 1 / 8;
+
 const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prepareWorker.ts');
 
 let bundle: Promise<string> | undefined;
@@ -64,6 +72,11 @@ export class PrepareWorkerPool {
   ) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`PrepareWorkerPool size '${size}' is not a positive integer`);
     if (!Number.isInteger(batchRows) || batchRows < 1) throw new RangeError(`PrepareWorkerPool batchRows '${batchRows}' is not a positive integer`);
+  }
+
+  /** The largest block a worker is sent (its bytes); larger ones stay with the load's thread. */
+  get maxBlockBytes(): number {
+    return oldGenerationMb(this.batchRows) * 1024 * 1024 * MAX_BLOCK_SHARE;
   }
 
   /** Blocks sent to the workers and not answered yet. */
@@ -99,6 +112,7 @@ export class PrepareWorkerPool {
    */
   tryPrepare(entity: Entity, block: LakeBlock): Promise<PreparedBlock> | undefined {
     if (block.lines > this.batchRows) throw new RangeError(`a block of ${block.lines} lines is over the pool's ${this.batchRows}`);
+    if (block.bytes.length > this.maxBlockBytes) return undefined;
     let best: PrepareThread | undefined;
     for (const t of this.threads) {
       t.poll();

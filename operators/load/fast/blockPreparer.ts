@@ -7,8 +7,9 @@
  */
 import type { Entity } from '../../entities.js';
 import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
-import { insertColumns, parseLine, rowValues } from '../rows.js';
+import { insertColumns, lakeLineReject, parseLine, rowValues } from '../rows.js';
 import { IdHashSet } from './IdHashSet.js';
+import type { LakeLines } from '../../lake/lines.js';
 
 /** A block prepared: the batch of its valid rows, and its rejects. */
 export interface PreparedBlock {
@@ -37,14 +38,15 @@ export function rejectBatchBuilder(batchRows: number): BatchBuilder {
  * Prepares `lines` into one batch with `builder` (the caller's, so its packing heuristic carries from
  * block to block; it must hold no rows). Lines whose index is in `skip` are left out of the batch.
  */
-export function prepareBlock(entity: Entity, lines: readonly string[], builder: BatchBuilder, skip?: ReadonlySet<number>): PreparedBlock {
+export function prepareBlock(entity: Entity, lines: LakeLines, builder: BatchBuilder, skip?: ReadonlySet<number>): PreparedBlock {
   const idHashes = new Uint32Array(lines.length * 2);
   const lineOf = new Int32Array(lines.length);
   let rows = 0;
   const rejects: Array<readonly [string, string]> = [];
   let batch: InsertBatch | undefined;
+  const undecodable = lines.undecodable;
   for (let i = 0; i < lines.length; i++) {
-    const parsed = parseLine(entity, lines[i]);
+    const parsed = (undecodable && lakeLineReject(undecodable, i)) || parseLine(entity, lines[i]);
     if ('reason' in parsed) {
       rejects.push([lines[i], parsed.reason]);
       continue;
