@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SCHEDULER_DEFINITION_MODULES, repoModulesLoaded } from '../helpers/importedModules.js';
 import { makeTmpDir, testEnv } from '../helpers/tmp.js';
 import { parseDateArg } from '../../scheduler/cli/args.js';
 import { UsageError } from '../../scheduler/errors/UsageError.js';
@@ -212,24 +212,7 @@ describe('the drivetrain command line', function () {
     const file = path.join(tmp.dir, 'imports.txt');
     const r = await runCliWith(['--import', './test/helpers/recordImports.mjs'], ['--help'], { ...env, DT_IMPORTS_FILE: file });
     expect(r.code, r.stderr).to.equal(0);
-    const ours = readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((u) => u.startsWith('file://') && !u.includes('/node_modules/'))
-      .map((u) => path.relative(REPO_ROOT, fileURLToPath(u)));
-    expect([...new Set(ours)].sort()).to.deep.equal([
-      'bin/drivetrain.ts',
-      'demo/cli.ts',
-      'scheduler/cli/args.ts',
-      'scheduler/cli/main.ts',
-      'scheduler/cli/program.ts',
-      'scheduler/dates.ts',
-      'scheduler/errors/ConfigError.ts',
-      'scheduler/errors/DateRangeError.ts',
-      'scheduler/errors/InvalidDateError.ts',
-      'scheduler/errors/UsageError.ts',
-      'scheduler/privateFiles.ts',
-      'source/cli.ts',
-    ]);
+    expect(repoModulesLoaded(file, REPO_ROOT)).to.deep.equal(['bin/drivetrain.ts', 'demo/cli.ts', ...SCHEDULER_DEFINITION_MODULES, 'source/cli.ts'].sort());
   });
 });
 

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createProgram, parseCommandLine } from '../../scheduler/cli/program.js';
 import { UsageError } from '../../scheduler/errors/UsageError.js';
 import { addSourceCommand } from '../../source/cli.js';
 import { spawnSourceProcess } from '../../source/spawnSource.js';
+import { SCHEDULER_DEFINITION_MODULES, recordedImports, repoModulesLoaded } from '../helpers/importedModules.js';
 import { useTmpDir } from '../helpers/tmp.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,21 +59,9 @@ describe('drivetrain source command', () => {
     }
     child.kill('SIGTERM');
     expect((await once(child, 'exit'))[0]).to.equal(0);
-    const loaded = readFileSync(file, 'utf8').split('\n').filter((u) => u.startsWith('file://')).map((u) => fileURLToPath(u));
-    const ours = loaded.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`)).map((f) => path.relative(repo, f));
+    const ours = repoModulesLoaded(file, repo);
     expect(ours).to.include(path.join('source', 'server.ts'));
-    const scheduler = [...new Set(ours.filter((f) => f.startsWith(`scheduler${path.sep}`)))].sort();
-    expect(scheduler).to.deep.equal([
-      'scheduler/cli/args.ts',
-      'scheduler/cli/main.ts',
-      'scheduler/cli/program.ts',
-      'scheduler/dates.ts',
-      'scheduler/errors/ConfigError.ts',
-      'scheduler/errors/DateRangeError.ts',
-      'scheduler/errors/InvalidDateError.ts',
-      'scheduler/errors/UsageError.ts',
-      'scheduler/privateFiles.ts',
-    ]);
-    expect(loaded.filter((f) => /node_modules\/(sequelize|winston|zod)\//.test(f))).to.deep.equal([]);
+    expect(ours.filter((f) => f.startsWith(`scheduler${path.sep}`))).to.deep.equal(SCHEDULER_DEFINITION_MODULES);
+    expect(recordedImports(file).filter((u) => /node_modules\/(sequelize|winston|zod)\//.test(u))).to.deep.equal([]);
   });
 });
