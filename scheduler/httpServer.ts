@@ -17,6 +17,20 @@ export interface HealthReport {
   readonly reason?: string;
 }
 
+/**
+ * One health callback made of several checks, asked in order: the first unhealthy answer is the
+ * report, so `/healthz` names the first thing wrong. The daemon registers its own checks this way.
+ */
+export function allHealthy(...checks: readonly (() => Promise<HealthReport>)[]): () => Promise<HealthReport> {
+  return async () => {
+    for (const check of checks) {
+      const report = await check();
+      if (!report.healthy) return report;
+    }
+    return { healthy: true };
+  };
+}
+
 /** Options of {@link startHttpServer}. */
 export interface HttpServerOptions {
   /** Address to listen on (DRIVETRAIN_HTTP_HOST), e.g. `127.0.0.1` or `0.0.0.0`. */
