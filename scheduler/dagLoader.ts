@@ -7,6 +7,10 @@
  * cycle / duplicate / unknown upstream), that exports something else, or whose DAG id another file
  * already took, becomes a one-line {file, reason} error; every other file still loads.
  *
+ * A file to be evaluated is first imported in a worker thread that is stopped when it overruns
+ * (importProbe.ts): a top level that spins would otherwise block this thread, freeze the daemon and get
+ * the files imported beside it blamed for its delay. Only files that finished there are imported here.
+ *
  * Reloading: the folder has a version, a hash of the names, times and sizes of its `.ts` files. Each
  * DAG file is imported as `file.ts?dtv=<version>`, so after any change in the folder it is a new module
  * to Node's ESM loader (tsx honours the query) and with no change it comes from the module cache. A
