@@ -7,6 +7,10 @@
  * cycle / duplicate / unknown upstream), that exports something else, or whose DAG id another file
  * already took, becomes a one-line {file, reason} error; every other file still loads.
  *
+ * A file to be evaluated is first imported in a worker thread that is stopped when it overruns
+ * (importProbe.ts): a top level that spins would otherwise block this thread, freeze the daemon and get
+ * the files imported beside it blamed for its delay. Only files that finished there are imported here.
+ *
  * Reloading: the folder has a version, a hash of the names, times and sizes of its `.ts` files. Each
  * DAG file is imported as `file.ts?dtv=<version>`, so after any change in the folder it is a new module
  * to Node's ESM loader (tsx honours the query) and with no change it comes from the module cache. A
@@ -28,6 +32,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isDag } from './dag.js';
 import { ConfigError } from './errors/ConfigError.js';
 import type { Dag, DagImportError, Logger } from './interfaces.js';
+import { importTimeoutReason, probeImports } from './importProbe.js';
 import type { Settings } from './settings.js';
 
 /** The DAGs of a folder and the files that could not be loaded. */
@@ -42,6 +47,11 @@ export interface DagBag {
 export interface LoadDagBagOptions {
   /** A file whose import has not settled after this long is reported as an error. Default 30000 ms. */
   readonly importTimeoutMs?: number;
+  /**
+   * Import each file to be evaluated first in a worker thread that is stopped when it overruns
+   * (importProbe.ts), so a file that spins cannot freeze this thread. Default true.
+   */
+  readonly probe?: boolean;
 }
 
 /** Options of {@link watchDagBag}. */
@@ -145,6 +155,12 @@ async function importVersion(file: string, folder: string): Promise<unknown> {
   }
 }
 
+/** True when importing `file` at the folder's `version` evaluates it (not served from the module cache). */
+function willEvaluate(file: string, version: string): boolean {
+  const prev = imported.get(file);
+  return !prev || prev.failed || prev.version.split('-')[0] !== version;
+}
+
 /** CommonJS scope: forgets the folder's modules (DAG files and helpers), so the next import re-evaluates them. */
 function forgetRequired(dir: string): void {
   const prefix = dir + path.sep;
@@ -153,10 +169,15 @@ function forgetRequired(dir: string): void {
   }
 }
 
+/** An import that overran: its message is already the one-line reason. */
+class ImportStoppedError extends Error {
+  override readonly name = 'ImportStoppedError';
+}
+
 function withTimeout<T>(p: Promise<T>, ms: number, file: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`import did not finish within ${ms} ms (top-level await?) in ${path.basename(file)}`)), ms);
+    timer = setTimeout(() => reject(new ImportStoppedError(importTimeoutReason(file, ms))), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
@@ -195,6 +216,7 @@ function frameLocation(frame: string): { file: string; line: string } | undefine
  * DAG's folder, naming the file when it is a helper rather than the DAG file: `(_common.ts line 4)`.
  */
 export function importFailureReason(err: unknown, file: string): string {
+  if (err instanceof ImportStoppedError) return err.message;
   if (!(err instanceof Error)) return oneLine(`thrown ${String(err)}`);
   const dir = path.dirname(file);
   const transform = /^(?<f>[^\n]*?):(?<line>\d+):(?<col>\d+): ERROR: (?<msg>[^\n]*)/m.exec(err.message);
@@ -244,8 +266,14 @@ export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOpti
   registerResolveHook();
   const version = folderVersion(absDir);
   if (files.some((f) => imported.get(f)?.version.split('-')[0] !== version)) forgetRequired(absDir);
+  const stopped = opts.probe === false ? new Map<string, string>() : await probeImports(files.filter((f) => willEvaluate(f, version)), timeoutMs);
   // Import in parallel (independent files); results are then taken in name order.
-  const results = await Promise.allSettled(files.map((file) => withTimeout(importVersion(file, version), timeoutMs, file)));
+  const results = await Promise.allSettled(
+    files.map((file) => {
+      const reason = stopped.get(file);
+      return reason === undefined ? withTimeout(importVersion(file, version), timeoutMs, file) : Promise.reject(new ImportStoppedError(reason));
+    }),
+  );
 
   const dags = new Map<string, Dag>();
   const errors: DagImportError[] = [];

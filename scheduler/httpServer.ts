@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from './errors/ConfigError.js';
 import { registry } from './metrics.js';
 
 /** What the daemon's health callback answers. */
@@ -14,6 +15,20 @@ export interface HealthReport {
   readonly healthy: boolean;
   /** Why it is unhealthy; shown in the 503 body. */
   readonly reason?: string;
+}
+
+/**
+ * One health callback made of several checks, asked in order: the first unhealthy answer is the
+ * report, so `/healthz` names the first thing wrong. The daemon registers its own checks this way.
+ */
+export function allHealthy(...checks: readonly (() => Promise<HealthReport>)[]): () => Promise<HealthReport> {
+  return async () => {
+    for (const check of checks) {
+      const report = await check();
+      if (!report.healthy) return report;
+    }
+    return { healthy: true };
+  };
 }
 
 /** Options of {@link startHttpServer}. */
@@ -94,8 +109,24 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, healt
 }
 
 /**
+ * A listen failure an operator fixes in the settings, as a ConfigError naming the variable (exit 2)
+ * rather than a raw EADDRINUSE: the port is taken or needs privileges (DRIVETRAIN_HTTP_PORT), or the
+ * address is not one of this host's (DRIVETRAIN_HTTP_HOST). Anything else is passed on as it is.
+ */
+function listenError(err: Error, opts: HttpServerOptions): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return new ConfigError(`DRIVETRAIN_HTTP_PORT: port ${opts.port} on ${opts.host} is already in use`, 'DRIVETRAIN_HTTP_PORT');
+  if (code === 'EACCES') return new ConfigError(`DRIVETRAIN_HTTP_PORT: port ${opts.port} on ${opts.host} needs privileges this process lacks (EACCES)`, 'DRIVETRAIN_HTTP_PORT');
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+    return new ConfigError(`DRIVETRAIN_HTTP_HOST: '${opts.host}' is not an address of this host (${code})`, 'DRIVETRAIN_HTTP_HOST');
+  }
+  return err;
+}
+
+/**
  * Starts the health and metrics listener. Resolves once it is listening; rejects if the address is
- * taken or invalid (the daemon treats that as a start-up failure).
+ * taken or invalid (the daemon treats that as a start-up failure), with a ConfigError when a setting
+ * is at fault.
  */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
   const server = http.createServer((req, res) => {
@@ -110,7 +141,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   server.headersTimeout = 10000;
 
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
+    const onError = (err: Error): void => reject(listenError(err, opts));
     server.once('error', onError);
     server.listen(opts.port, opts.host, () => {
       server.off('error', onError);

@@ -97,7 +97,7 @@ export interface TaskSpec<U extends string = string> {
   readonly retries?: number;
   /** Delay before the first retry in seconds, doubling each retry. Default: the DAG's, else DRIVETRAIN_TASK_RETRY_DELAY_S. */
   readonly retryDelayS?: number;
-  /** Timeout of one attempt in seconds; the signal is aborted then. Default: the DAG's, else none. */
+  /** Timeout of one attempt in seconds; the signal is aborted then; 0 = none. Default: the DAG's, else DRIVETRAIN_TASK_TIMEOUT_S. */
   readonly timeoutS?: number;
   /** The task can take several consecutive intervals in one call during a backfill. Default false. */
   readonly batch?: boolean;
@@ -128,7 +128,7 @@ export interface DagSpec<K extends string = string> {
   readonly retries?: number;
   /** Default first retry delay of its tasks, seconds. Default DRIVETRAIN_TASK_RETRY_DELAY_S. */
   readonly retryDelayS?: number;
-  /** Default timeout of its tasks' attempts, seconds. Default none. */
+  /** Default timeout of its tasks' attempts, seconds. Default DRIVETRAIN_TASK_TIMEOUT_S. */
   readonly timeoutS?: number;
   /**
    * DAGs whose output this DAG reads. A run starts only once each of them has a successful run whose

@@ -9,13 +9,21 @@ import type { Clock, Dag } from '../interfaces.js';
 import { createSchedulerLogger, type SchedulerLogger } from '../logging.js';
 import { syncDags } from '../metadata/dagTable.js';
 import { MetadataDb } from '../metadata/db.js';
+import { preflight } from '../preflight.js';
 import { loadSettings, type Settings } from '../settings.js';
 
 let cachedSettings: Settings | undefined;
 
-/** The process's settings, loaded and validated on first use (ConfigError -> exit 2). */
+/**
+ * The process's settings, loaded and validated on first use, the home and log folders checked
+ * (ConfigError -> exit 2). Every command that writes there (start, backfill, dags, tasks, runs) comes
+ * through here; `logs` only reads and loads its settings itself.
+ */
 export function settingsOnce(): Settings {
-  cachedSettings ??= loadSettings();
+  if (cachedSettings) return cachedSettings;
+  const settings = loadSettings();
+  preflight(settings);
+  cachedSettings = settings;
   return cachedSettings;
 }
 

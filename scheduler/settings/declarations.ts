@@ -151,6 +151,15 @@ export const SETTINGS = {
       default: 30,
       doc: "default delay before a task's first retry (doubles each retry)",
     }),
+    // Airflow's execution_timeout defaults to none, which lets a task that never returns hold its
+    // slot and renew its lease for ever. A day is past any attempt of a daily or monthly pipeline
+    // that is still making progress, yet ends a hung one before it blocks the next day's run.
+    timeoutS: setting({
+      env: 'DRIVETRAIN_TASK_TIMEOUT_S',
+      schema: z.number().min(0),
+      default: 86400,
+      doc: "default timeout of a task attempt, seconds, when neither the task nor its DAG sets `timeoutS`; `0` = none (Airflow's `execution_timeout`)",
+    }),
   },
   scheduler: {
     parallelism: setting({ env: 'DRIVETRAIN_PARALLELISM', schema: int(1), default: 8, doc: 'task instances running at once in one process' }),

@@ -135,15 +135,49 @@ describe('DAG loader', () => {
     expect(third.dags.get('counted')!.tasks.map((t) => t.id)).to.deep.equal(['a', 'b']);
   });
 
-  it('reports a file whose top-level await never settles once the import timeout passes', async () => {
+  it('reports a file whose top-level await waits on nothing as never settling', async () => {
     // Top-level await needs an ES module scope.
     writeFileSync(path.join(tmp.dir, 'package.json'), '{"type":"module"}\n');
     writeFile(path.join(tmp.dir, 'hangs.ts'), `await new Promise(() => {});\nexport default 1;\n`);
     writeFile(path.join(tmp.dir, 'fine.ts'), dagSource('fine', ['a']));
-    // Long enough that the good file imports in time on a busy machine; the hanging one never does.
+    const bag = await loadDagBag(tmp.dir);
+    expect([...bag.dags.keys()]).to.deep.equal(['fine']);
+    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import never settled (a top-level await on nothing) in hangs.ts']);
+  });
+
+  it('reports a file whose top-level await outlasts the import timeout', async () => {
+    writeFileSync(path.join(tmp.dir, 'package.json'), '{"type":"module"}\n');
+    // A timer keeps the probe's thread alive, so it is the time limit that stops this import.
+    writeFile(path.join(tmp.dir, 'slow.ts'), `await new Promise((resolve) => setTimeout(resolve, 600_000));\nexport default 1;\n`);
+    writeFile(path.join(tmp.dir, 'fine.ts'), dagSource('fine', ['a']));
     const bag = await loadDagBag(tmp.dir, undefined, { importTimeoutMs: 1500 });
     expect([...bag.dags.keys()]).to.deep.equal(['fine']);
-    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 1500 ms (top-level await?) in hangs.ts']);
+    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import did not finish within 1500 ms (an endless loop or a top-level await?) in slow.ts']);
+  });
+
+  it('reports a file whose top level spins as itself, loads the file next to it, and never runs the loop in this thread', async () => {
+    const key = `__drivetrain_loader_spin_${path.basename(tmp.dir)}`;
+    // The loop ends, long after the time limit, so that a loader without the probe finishes this test
+    // (and fails it) instead of freezing the test run.
+    writeFile(
+      path.join(tmp.dir, 'spins.ts'),
+      `(globalThis as Record<string, unknown>)['${key}'] = true;\nconst end = Date.now() + 6000;\nwhile (Date.now() < end) {}\nexport default 1;\n`,
+    );
+    writeFile(path.join(tmp.dir, 'innocent.ts'), dagSource('innocent', ['a']));
+    const bag = await loadDagBag(tmp.dir, undefined, { importTimeoutMs: 2000 });
+    expect([...bag.dags.keys()]).to.deep.equal(['innocent']);
+    expect(bag.errors).to.deep.equal([
+      { file: path.join(tmp.dir, 'spins.ts'), reason: 'Error: import did not finish within 2000 ms (an endless loop or a top-level await?) in spins.ts' },
+    ]);
+    expect((globalThis as Record<string, unknown>)[key], 'the spinning top level ran in the loading thread').to.equal(undefined);
+  });
+
+  it('reports a file that ends its thread at top level instead of importing it here', async () => {
+    writeFile(path.join(tmp.dir, 'exits.ts'), `process.exit(3);\nexport default 1;\n`);
+    writeFile(path.join(tmp.dir, 'innocent.ts'), dagSource('innocent', ['a']));
+    const bag = await loadDagBag(tmp.dir);
+    expect([...bag.dags.keys()]).to.deep.equal(['innocent']);
+    expect(bag.errors.map((e) => e.reason)).to.deep.equal(['Error: import ended the thread with exit code 3 (process.exit?)']);
   });
 
   for (const scope of ['CommonJS', 'ES module'] as const) {

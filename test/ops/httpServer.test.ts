@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { expect } from 'chai';
+import { ConfigError } from '../../scheduler/errors/ConfigError.js';
 import { HEALTH_TIMEOUT_MS, startHttpServer, type HealthReport } from '../../scheduler/httpServer.js';
 import { registry, taskAttemptsCounter } from '../../scheduler/metrics.js';
 
@@ -128,11 +129,23 @@ describe('the health and metrics listener', function () {
     expect(refused).to.equal(true);
   });
 
-  it('rejects when the port is already taken', async function () {
-    let error: NodeJS.ErrnoException | undefined;
-    await startHttpServer({ host: '127.0.0.1', port: server!.port, health: report }).catch((err: NodeJS.ErrnoException) => {
+  it('rejects with a ConfigError naming DRIVETRAIN_HTTP_PORT when the port is already taken', async function () {
+    let error: unknown;
+    await startHttpServer({ host: '127.0.0.1', port: server!.port, health: report }).catch((err: unknown) => {
       error = err;
     });
-    expect(error?.code).to.equal('EADDRINUSE');
+    expect(error).to.be.instanceOf(ConfigError);
+    expect((error as ConfigError).setting).to.equal('DRIVETRAIN_HTTP_PORT');
+    expect((error as ConfigError).message).to.equal(`DRIVETRAIN_HTTP_PORT: port ${server!.port} on 127.0.0.1 is already in use`);
+  });
+
+  it('rejects with a ConfigError naming DRIVETRAIN_HTTP_HOST when the address is not this host\'s', async function () {
+    // 192.0.2.0/24 is TEST-NET-1: documentation only, never assigned to an interface.
+    let error: unknown;
+    await startHttpServer({ host: '192.0.2.1', port: 0, health: report }).catch((err: unknown) => {
+      error = err;
+    });
+    expect(error).to.be.instanceOf(ConfigError);
+    expect((error as ConfigError).setting).to.equal('DRIVETRAIN_HTTP_HOST');
   });
 });
