@@ -13,6 +13,7 @@ import { isRetryable, retryDelayMs, retryPolicyFor } from './retryPolicy.js';
 import { runAttempt, type AttemptOutcome } from './runner.js';
 import type { Claim } from './schedulerTurn.js';
 import type { Settings } from './settings.js';
+import { attemptTimeoutS } from './taskTimeout.js';
 import { buildTaskContext } from './taskContext.js';
 
 /** What running a call needs from its executor. */
@@ -102,7 +103,7 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
         settings: deps.settings,
         params: paramsOf(first.run),
       }),
-    { timeoutS: task.timeoutS ?? dag.timeoutS, signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
+    { timeoutS: attemptTimeoutS(task, dag, deps.settings), signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
   );
   if (outcome.ok) log.info('attempt succeeded', outcome.value === undefined ? { durationS: outcome.durationS } : { durationS: outcome.durationS, returned: outcome.value });
   else log.logError(outcome.error);

@@ -17,6 +17,7 @@ import type { MetadataDb } from './metadata/db.js';
 import { dagRunsGauge, taskInstancesGauge } from './metrics.js';
 import { createDueRuns } from './runCreator.js';
 import type { Settings } from './settings.js';
+import { WarehouseFileCheck } from './WarehouseFileCheck.js';
 
 /** Options of {@link Daemon}. */
 export interface DaemonOptions {
@@ -58,9 +59,12 @@ export class Daemon {
   private retention: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private readonly clock: Clock;
+  /** The warehouse file the daemon started on, so a file deleted under it shows on /healthz. */
+  private readonly warehouseFile: WarehouseFileCheck;
 
   constructor(private readonly opts: DaemonOptions) {
     this.clock = opts.clock ?? clockFromSettings(opts.settings);
+    this.warehouseFile = new WarehouseFileCheck(opts.settings.warehouseDb);
   }
 
   /** The bound health/metrics port (after start). */
@@ -159,7 +163,7 @@ export class Daemon {
     }
   }
 
-  /** Healthy while the executor loop ticks and the metadata database answers SELECT 1. */
+  /** Healthy while the executor loop ticks, the metadata database answers SELECT 1 and the warehouse file is the one it started on. */
   async health(): Promise<HealthReport> {
     const age = Date.now() - (this.executor?.lastTick ?? 0);
     if (age > staleLoopMs(this.opts.settings)) return { healthy: false, reason: `scheduler loop last ticked ${Math.round(age / 1000)} s ago` };
@@ -168,7 +172,7 @@ export class Daemon {
     } catch (err) {
       return { healthy: false, reason: `metadata database: ${(err as Error).message}` };
     }
-    return { healthy: true };
+    return this.warehouseFile.check();
   }
 
   /** Stops creating runs and claiming, gives running tasks the grace period, records the rest up_for_retry. */

@@ -5,7 +5,7 @@
  * the metadata write lock causes both); the image HEALTHCHECK failing while a task freezes the event
  * loop; counters moving after a run.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -135,6 +135,17 @@ describe('the daemon health check and metrics', function () {
     // Well inside the staleness limit, so it is the database probe that fails, not the heartbeat.
     expect(body.reason).to.match(/^(health check timed out|metadata database: .+)$/);
     await waitFor(daemon!, url('/healthz'), (r) => r.status === 200, 20_000);
+  });
+
+  it('turns 503 naming the warehouse file once it is deleted under the running daemon', async function () {
+    const warehouse = path.join(tmp.dir, 'home', 'warehouse.db');
+    writeFileSync(warehouse, '');
+    // The first check after the file appears records which file the daemon works on.
+    expect((await probe(url('/healthz')))?.status).to.equal(200);
+    rmSync(warehouse);
+    const unhealthy = await waitFor(daemon!, url('/healthz'), (r) => r.status === 503, 10_000);
+    expect(JSON.parse(unhealthy.body)).to.include({ status: 'unhealthy' });
+    expect(JSON.parse(unhealthy.body).reason).to.contain(`warehouse database '${warehouse}' is gone`);
   });
 
   it('turns 503 naming the stale loop when the loop cannot make a turn, and 200 again once it can', async function () {

@@ -290,6 +290,16 @@ describe('executor', () => {
     expect(ti.last_error).not.to.contain('s3cr3t-pw');
   });
 
+  it('fails a task that never returns at the default timeout of DRIVETRAIN_TASK_TIMEOUT_S', async () => {
+    h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0', DRIVETRAIN_TASK_TIMEOUT_S: '1' });
+    const dag = defineDag({ id: 'hung', schedule: '@daily', startDate: '2024-01-01', tasks: { forever: { run: () => new Promise<never>(() => {}) } } });
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    await h.drain([dag]);
+    const [ti] = await h.tis('hung');
+    expect(ti).to.include({ state: 'failed', try_number: 1 });
+    expect(ti.last_error).to.contain('TaskTimeoutError');
+  });
+
   it('aborts an attempt at its timeout and fails it with TaskTimeoutError', async () => {
     h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
     let aborted = false;
