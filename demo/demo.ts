@@ -83,6 +83,62 @@ const say = (line = ''): void => {
   process.stdout.write(`${line}\n`);
 };
 
+/**
+ * The demo's own settings for the CLI: the caller's environment without any DRIVETRAIN_* variable
+ * (one from the caller's shell would change the result), then the demo's.
+ */
+function demoEnv(sourceUrl: string, dataDir: string, logDir: string, now: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
+  return Object.assign(env, {
+    DRIVETRAIN_ENV: 'development',
+    DRIVETRAIN_HOME: dataDir,
+    DRIVETRAIN_LOG_DIR: logDir,
+    DRIVETRAIN_DAGS_DIR: path.join(REPO, 'dags'),
+    DRIVETRAIN_SOURCE_URL: sourceUrl,
+    DRIVETRAIN_SOURCE_PAGE_SIZE: '500',
+    DRIVETRAIN_NOW: now,
+    // A demo should fail fast and say why, not wait out production's retry delays.
+    DRIVETRAIN_TASK_RETRIES: '1',
+    DRIVETRAIN_TASK_RETRY_DELAY_S: '1',
+  });
+}
+
+/** Steps 1 and 2: serves the generated dataset and backfills from it with the CLI; the backfill's exit code. */
+async function serveAndBackfill(opts: DemoOptions, dataDir: string, logDir: string): Promise<number> {
+  say(`[1/3] serving a generated dataset (seed ${opts.seed}: ${opts.cars} cars, ${opts.customers} customers, ${opts.subscriptions} subscriptions)`);
+  const source = await startSourceServer({
+    source: new GeneratedRowSource({ cars: opts.cars, customers: opts.customers, subscriptions: opts.subscriptions }, opts.seed),
+    host: '127.0.0.1',
+    port: 0,
+  });
+  try {
+    say(`      sample source at ${source.url}`);
+    const now = morningAfter(opts.to);
+    const env = demoEnv(source.url, dataDir, logDir, now);
+    say(`[2/3] backfilling ${opts.from} .. ${opts.to} (clock fixed at ${now})`);
+    say(`      drivetrain backfill --from ${opts.from} --to ${opts.to}`);
+    return await runCli(['backfill', '--from', opts.from, '--to', opts.to], env);
+  } finally {
+    await source.close();
+  }
+}
+
+/** Step 3: the raw layer's line and the marts' summary; whether every mart exists, undefined without a warehouse. */
+async function showMarts(warehouseDb: string, to: string): Promise<boolean | undefined> {
+  say(`[3/3] the marts (${MARTS.length}) in ${warehouseDb}`);
+  if (!existsSync(warehouseDb)) {
+    say(`  the warehouse database was not created: the DAGs in ${path.join(REPO, 'dags')} wrote nothing`);
+    return undefined;
+  }
+  const raw = await summariseRaw(warehouseDb);
+  if (raw) say(`  raw layer: ${raw} rows`);
+  say();
+  const { text, complete } = await summariseMarts(warehouseDb, { month: `${to.slice(0, 7)}-01` });
+  say(text);
+  return complete;
+}
+
 /** Runs the demo; returns the exit code (the backfill's when it fails). */
 export async function runDemo(opts: DemoOptions): Promise<number> {
   const t0 = Date.now();
@@ -91,37 +147,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   prepareHome(opts.home);
 
   say(`Drivetrain demo: home ${opts.home}`);
-  say(`[1/3] serving a generated dataset (seed ${opts.seed}: ${opts.cars} cars, ${opts.customers} customers, ${opts.subscriptions} subscriptions)`);
-  const source = await startSourceServer({
-    source: new GeneratedRowSource({ cars: opts.cars, customers: opts.customers, subscriptions: opts.subscriptions }, opts.seed),
-    host: '127.0.0.1',
-    port: 0,
-  });
-  let code: number;
-  try {
-    say(`      sample source at ${source.url}`);
-    const now = morningAfter(opts.to);
-    const env: NodeJS.ProcessEnv = {};
-    // The demo's own settings only: a DRIVETRAIN_* variable of the caller's shell would change the result.
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DRIVETRAIN_')) env[k] = v;
-    Object.assign(env, {
-      DRIVETRAIN_ENV: 'development',
-      DRIVETRAIN_HOME: dataDir,
-      DRIVETRAIN_LOG_DIR: logDir,
-      DRIVETRAIN_DAGS_DIR: path.join(REPO, 'dags'),
-      DRIVETRAIN_SOURCE_URL: source.url,
-      DRIVETRAIN_SOURCE_PAGE_SIZE: '500',
-      DRIVETRAIN_NOW: now,
-      // A demo should fail fast and say why, not wait out production's retry delays.
-      DRIVETRAIN_TASK_RETRIES: '1',
-      DRIVETRAIN_TASK_RETRY_DELAY_S: '1',
-    });
-    say(`[2/3] backfilling ${opts.from} .. ${opts.to} (clock fixed at ${now})`);
-    say(`      drivetrain backfill --from ${opts.from} --to ${opts.to}`);
-    code = await runCli(['backfill', '--from', opts.from, '--to', opts.to], env);
-  } finally {
-    await source.close();
-  }
+  const code = await serveAndBackfill(opts, dataDir, logDir);
 
   const warehouseDb = path.join(dataDir, 'warehouse.db');
   const where = [
@@ -139,16 +165,8 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   }
 
   say();
-  say(`[3/3] the marts (${MARTS.length}) in ${warehouseDb}`);
-  if (!existsSync(warehouseDb)) {
-    say(`  the warehouse database was not created: the DAGs in ${path.join(REPO, 'dags')} wrote nothing`);
-    return 1;
-  }
-  const raw = await summariseRaw(warehouseDb);
-  if (raw) say(`  raw layer: ${raw} rows`);
-  say();
-  const { text, complete } = await summariseMarts(warehouseDb, { month: `${opts.to.slice(0, 7)}-01` });
-  say(text);
+  const complete = await showMarts(warehouseDb, opts.to);
+  if (complete === undefined) return 1;
   say();
   say(`Done in ${((Date.now() - t0) / 1000).toFixed(1)} s. Where things are:`);
   say(where);

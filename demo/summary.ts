@@ -58,67 +58,71 @@ async function section(db: ReadOnlyDb, mart: string, body: () => Promise<string>
   return { mart, missing: false, text: await body() };
 }
 
+/** A volumes mart (cars registered or deregistered per day): totals and the busiest days. */
+function volumesSection(db: ReadOnlyDb, mart: string, label: string): Promise<Section> {
+  return section(db, mart, async () => {
+    const t = await db.one(`SELECT count(*) AS days, sum(cnt) AS total, min(day) AS first, max(day) AS last FROM ${mart}`);
+    const busiest = await db.all(`SELECT day, cnt FROM ${mart} ORDER BY cnt DESC, day LIMIT 3`);
+    return [
+      `  ${mart}: ${n(t.total)} ${label} on ${count(t.days, 'day')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; busiest days:`,
+      textTable(busiest, ['day', 'cnt']),
+    ].join('\n');
+  });
+}
+
+/** cars_deliveries: totals and the top cities. */
+function deliveriesSection(db: ReadOnlyDb): Promise<Section> {
+  return section(db, 'cars_deliveries', async () => {
+    const t = await db.one(
+      `SELECT sum(deliveries_number) AS total, count(DISTINCT delivery_date) AS days, count(DISTINCT city) AS cities,
+              min(delivery_date) AS first, max(delivery_date) AS last FROM cars_deliveries`,
+    );
+    const cities = await db.all(
+      `SELECT city, sum(deliveries_number) AS deliveries FROM cars_deliveries GROUP BY city ORDER BY deliveries DESC, city LIMIT 5`,
+    );
+    return [
+      `  cars_deliveries: ${n(t.total)} deliveries on ${count(t.days, 'day')} in ${count(t.cities, 'city', 'cities')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; top cities:`,
+      textTable(cities, ['city', 'deliveries']),
+    ].join('\n');
+  });
+}
+
+/** type_share: its span, and the biggest brands of the latest month up to `month`. */
+function typeShareSection(db: ReadOnlyDb, month: string): Promise<Section> {
+  return section(db, 'type_share', async () => {
+    const t = await db.one(`SELECT count(DISTINCT month) AS months, count(DISTINCT brand) AS brands, min(month) AS first, max(month) AS last FROM type_share`);
+    const latest = await db.all(
+      `SELECT month, brand, b2b_customers, b2c_customers, b2b_share, b2c_share FROM type_share
+        WHERE month = (SELECT max(month) FROM type_share WHERE month <= ?)
+        ORDER BY b2b_customers + b2c_customers DESC, brand LIMIT 5`,
+      [month],
+    );
+    return [
+      `  type_share: ${count(t.brands, 'brand')} over ${count(t.months, 'month')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; biggest brands in ${latest[0]?.month ?? month}:`,
+      textTable(latest, ['month', 'brand', 'b2b_customers', 'b2c_customers', 'b2b_share', 'b2c_share']),
+    ].join('\n');
+  });
+}
+
+/** type_distribution: every term's row. */
+function distributionSection(db: ReadOnlyDb): Promise<Section> {
+  return section(db, 'type_distribution', async () => {
+    const rows = await db.all(`SELECT term, b2b_distribution, b2c_distribution FROM type_distribution ORDER BY term`);
+    return [`  type_distribution: subscriptions per term by customer type:`, textTable(rows, ['term', 'b2b_distribution', 'b2c_distribution'])].join('\n');
+  });
+}
+
 /** The summary text of every mart, and whether all of them exist; `month` (YYYY-MM-01) picks type_share's sample month. */
 export async function summariseMarts(warehouseDb: string, opts: { month: string }): Promise<{ text: string; complete: boolean }> {
   const db = await ReadOnlyDb.open(warehouseDb);
   try {
+    // One after another: the sections share one connection, and their order is the contract's (MARTS).
     const sections: Section[] = [];
-
-    for (const [mart, label] of [
-      ['infleeted_cars_volumes', 'cars registered'],
-      ['defleeted_cars_volumes', 'cars deregistered'],
-    ] as const) {
-      sections.push(
-        await section(db, mart, async () => {
-          const t = await db.one(`SELECT count(*) AS days, sum(cnt) AS total, min(day) AS first, max(day) AS last FROM ${mart}`);
-          const busiest = await db.all(`SELECT day, cnt FROM ${mart} ORDER BY cnt DESC, day LIMIT 3`);
-          return [
-            `  ${mart}: ${n(t.total)} ${label} on ${count(t.days, 'day')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; busiest days:`,
-            textTable(busiest, ['day', 'cnt']),
-          ].join('\n');
-        }),
-      );
-    }
-
-    sections.push(
-      await section(db, 'cars_deliveries', async () => {
-        const t = await db.one(
-          `SELECT sum(deliveries_number) AS total, count(DISTINCT delivery_date) AS days, count(DISTINCT city) AS cities,
-                  min(delivery_date) AS first, max(delivery_date) AS last FROM cars_deliveries`,
-        );
-        const cities = await db.all(
-          `SELECT city, sum(deliveries_number) AS deliveries FROM cars_deliveries GROUP BY city ORDER BY deliveries DESC, city LIMIT 5`,
-        );
-        return [
-          `  cars_deliveries: ${n(t.total)} deliveries on ${count(t.days, 'day')} in ${count(t.cities, 'city', 'cities')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; top cities:`,
-          textTable(cities, ['city', 'deliveries']),
-        ].join('\n');
-      }),
-    );
-
-    sections.push(
-      await section(db, 'type_share', async () => {
-        const t = await db.one(`SELECT count(DISTINCT month) AS months, count(DISTINCT brand) AS brands, min(month) AS first, max(month) AS last FROM type_share`);
-        const latest = await db.all(
-          `SELECT month, brand, b2b_customers, b2c_customers, b2b_share, b2c_share FROM type_share
-            WHERE month = (SELECT max(month) FROM type_share WHERE month <= ?)
-            ORDER BY b2b_customers + b2c_customers DESC, brand LIMIT 5`,
-          [opts.month],
-        );
-        return [
-          `  type_share: ${count(t.brands, 'brand')} over ${count(t.months, 'month')}, ${t.first ?? '-'} .. ${t.last ?? '-'}; biggest brands in ${latest[0]?.month ?? opts.month}:`,
-          textTable(latest, ['month', 'brand', 'b2b_customers', 'b2c_customers', 'b2b_share', 'b2c_share']),
-        ].join('\n');
-      }),
-    );
-
-    sections.push(
-      await section(db, 'type_distribution', async () => {
-        const rows = await db.all(`SELECT term, b2b_distribution, b2c_distribution FROM type_distribution ORDER BY term`);
-        return [`  type_distribution: subscriptions per term by customer type:`, textTable(rows, ['term', 'b2b_distribution', 'b2c_distribution'])].join('\n');
-      }),
-    );
-
+    sections.push(await volumesSection(db, 'infleeted_cars_volumes', 'cars registered'));
+    sections.push(await volumesSection(db, 'defleeted_cars_volumes', 'cars deregistered'));
+    sections.push(await deliveriesSection(db));
+    sections.push(await typeShareSection(db, opts.month));
+    sections.push(await distributionSection(db));
     return { text: sections.map((s) => s.text).join('\n\n'), complete: sections.every((s) => !s.missing) };
   } finally {
     await db.close();

@@ -251,62 +251,23 @@ function stackFrames(err: Error): string[] {
  * more per attempt. Figures: docs/design/attempt-logs.md.
  */
 export function openAttemptLog(logDir: string, refs: readonly AttemptRef[], opts: AttemptLogOptions = {}): AttemptLogger {
-  const files = refs.map((ref) => attemptLogPath(logDir, ref));
+  const files = new AttemptLogFiles(
+    refs.map((ref) => attemptLogPath(logDir, ref)),
+    opts.onError,
+  );
   const echo = opts.echo;
   const maxRank = LEVEL_RANK[opts.level ?? 'debug'];
-  let reported = false;
-  const fail = (err: unknown, file: string): void => {
-    if (reported) return;
-    reported = true;
-    const e = err instanceof Error ? err : new Error(String(err));
-    if (opts.onError) opts.onError(e, file);
-    else process.stderr.write(`drivetrain: attempt log ${file}: ${e.message}\n`);
-  };
-
-  /** Open files by path; undefined until every open has settled. */
-  let fds: [string, number][] | undefined = files.length === 0 ? [] : undefined;
-  /** Lines logged before the files were open. */
-  let held: string[] = [];
   let accepting = true;
-  let closing: Promise<void> | undefined;
-
-  const writeAll = (text: string): void => {
-    for (const [file, fd] of fds!) {
-      try {
-        writeSync(fd, text);
-      } catch (err) {
-        // A full disk must not fail the task (or the executor's bookkeeping) through its log line.
-        fail(err, file);
-      }
-    }
-  };
-  const ready: Promise<void> =
-    fds !== undefined
-      ? Promise.resolve()
-      : Promise.allSettled(files.map(openCreatingDirs)).then((results) => {
-          fds = [];
-          results.forEach((r, i) => {
-            if (r.status === 'fulfilled') fds!.push([files[i], r.value]);
-            else fail(r.reason, files[i]);
-          });
-          if (held.length > 0) writeAll(held.join(''));
-          held = [];
-        });
 
   const writeLines = (raw: string): void => {
     if (!accepting) return;
     // Redacted here, the one place every line passes on its way to the files and the echo.
     const text = redact(raw);
-    if (fds) writeAll(text);
-    else held.push(text);
+    files.write(text);
     echo?.write(text);
   };
-  const line = (level: Level, message: string, meta?: Record<string, unknown>): string => {
-    const m = meta && Object.keys(meta).length > 0 ? ` ${safeJson(meta)}` : '';
-    return `${new Date().toISOString()} ${level.toUpperCase()} ${message}${m}\n`;
-  };
   const log = (level: Level) => (message: string, meta?: Record<string, unknown>) => {
-    if (LEVEL_RANK[level] <= maxRank) writeLines(line(level, message, meta));
+    if (LEVEL_RANK[level] <= maxRank) writeLines(attemptLine(level, message, meta));
   };
 
   return {
@@ -316,49 +277,132 @@ export function openAttemptLog(logDir: string, refs: readonly AttemptRef[], opts
     error: log('error'),
     logError(err: unknown) {
       if (!accepting) return;
-      const ts = new Date().toISOString();
-      let text = '';
-      const header = (prefix: string, e: unknown): string => {
-        const ctx = e instanceof Error ? contextFields(e) : undefined;
-        return `${ts} ERROR ${prefix}${describe(e)}${ctx ? ` ${safeJson(ctx)}` : ''}\n`;
-      };
-      // Walk the chain breadth-first: err.cause, then an AggregateError's errors; `seen` stops cycles.
-      const seen = new Set<unknown>([err]);
-      const chain: unknown[] = [err];
-      text += header('', err);
-      for (let i = 0; i < chain.length && chain.length <= MAX_CAUSES; i++) {
-        const e = chain[i];
-        if (!(e instanceof Error)) continue;
-        const next: [string, unknown][] = [];
-        if (e.cause !== undefined) next.push(['caused by: ', e.cause]);
-        if (e instanceof AggregateError && Array.isArray(e.errors)) {
-          e.errors.forEach((sub: unknown, j: number) => next.push([`caused by [${j + 1}/${e.errors.length}]: `, sub]));
-        }
-        for (const [prefix, c] of next) {
-          if (seen.has(c) || chain.length >= MAX_CAUSES) continue;
-          seen.add(c);
-          chain.push(c);
-          text += header(prefix, c);
-        }
-      }
-      // Stacks last, each under its error's one-line name, so the summary above stays readable.
-      for (const e of chain) {
-        if (!(e instanceof Error)) continue;
-        const frames = stackFrames(e);
-        if (frames.length === 0) continue;
-        text += `${ts} ERROR stack of ${describe(e).split('\n')[0]}\n${frames.join('\n')}\n`;
-      }
-      writeLines(text);
+      writeLines(errorText(err, new Date().toISOString()));
     },
     close() {
       accepting = false;
-      // Once the opens have settled the held lines are written (writeSync buffers nothing in this
-      // process), so closing the fds is the flush.
-      closing ??= ready.then(() => {
-        for (const [, fd] of fds!) closeSync(fd);
-        fds = [];
-      });
-      return closing;
+      return files.close();
     },
   };
+}
+
+/** One line of an attempt log: `<timestamp> LEVEL message {meta}`. */
+function attemptLine(level: Level, message: string, meta?: Record<string, unknown>): string {
+  const m = meta && Object.keys(meta).length > 0 ? ` ${safeJson(meta)}` : '';
+  return `${new Date().toISOString()} ${level.toUpperCase()} ${message}${m}\n`;
+}
+
+/**
+ * The files of one attempt log. The opens run in the thread pool; lines written before they have all
+ * settled are held and then written in order. A file that cannot be opened or written is reported
+ * once (per logger) and left out.
+ */
+class AttemptLogFiles {
+  /** Open files by path; undefined until every open has settled. */
+  private fds: [string, number][] | undefined;
+  /** Lines logged before the files were open. */
+  private held: string[] = [];
+  private reported = false;
+  private closing: Promise<void> | undefined;
+  private readonly ready: Promise<void>;
+
+  constructor(
+    files: readonly string[],
+    private readonly onError: AttemptLogOptions['onError'],
+  ) {
+    if (files.length === 0) {
+      this.fds = [];
+      this.ready = Promise.resolve();
+    } else {
+      this.ready = Promise.allSettled(files.map(openCreatingDirs)).then((results) => this.opened(files, results));
+    }
+  }
+
+  write(text: string): void {
+    if (this.fds) this.writeAll(text);
+    else this.held.push(text);
+  }
+
+  /** Resolves once every line is on disk and the files are closed. Idempotent. */
+  close(): Promise<void> {
+    // Once the opens have settled the held lines are written (writeSync buffers nothing in this
+    // process), so closing the fds is the flush.
+    this.closing ??= this.ready.then(() => {
+      for (const [, fd] of this.fds!) closeSync(fd);
+      this.fds = [];
+    });
+    return this.closing;
+  }
+
+  private opened(files: readonly string[], results: PromiseSettledResult<number>[]): void {
+    const fds: [string, number][] = [];
+    this.fds = fds;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') fds.push([files[i], r.value]);
+      else this.fail(r.reason, files[i]);
+    });
+    if (this.held.length > 0) this.writeAll(this.held.join(''));
+    this.held = [];
+  }
+
+  private writeAll(text: string): void {
+    for (const [file, fd] of this.fds!) {
+      try {
+        writeSync(fd, text);
+      } catch (err) {
+        // A full disk must not fail the task (or the executor's bookkeeping) through its log line.
+        this.fail(err, file);
+      }
+    }
+  }
+
+  private fail(err: unknown, file: string): void {
+    if (this.reported) return;
+    this.reported = true;
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (this.onError) this.onError(e, file);
+    else process.stderr.write(`drivetrain: attempt log ${file}: ${e.message}\n`);
+  }
+}
+
+/**
+ * An error's lines: its header, its causes' headers (`caused by:`), then each one's stack under its
+ * one-line name, so the summary at the top stays readable.
+ */
+function errorText(err: unknown, ts: string): string {
+  const header = (prefix: string, e: unknown): string => {
+    const ctx = e instanceof Error ? contextFields(e) : undefined;
+    return `${ts} ERROR ${prefix}${describe(e)}${ctx ? ` ${safeJson(ctx)}` : ''}\n`;
+  };
+  // Walk the chain breadth-first: err.cause, then an AggregateError's errors; `seen` stops cycles.
+  const seen = new Set<unknown>([err]);
+  const chain: unknown[] = [err];
+  let text = header('', err);
+  for (let i = 0; i < chain.length && chain.length <= MAX_CAUSES; i++) {
+    const e = chain[i];
+    if (!(e instanceof Error)) continue;
+    for (const [prefix, c] of causesOf(e)) {
+      if (seen.has(c) || chain.length >= MAX_CAUSES) continue;
+      seen.add(c);
+      chain.push(c);
+      text += header(prefix, c);
+    }
+  }
+  for (const e of chain) {
+    if (!(e instanceof Error)) continue;
+    const frames = stackFrames(e);
+    if (frames.length === 0) continue;
+    text += `${ts} ERROR stack of ${describe(e).split('\n')[0]}\n${frames.join('\n')}\n`;
+  }
+  return text;
+}
+
+/** An error's direct causes with their `caused by` prefixes: its cause, then an AggregateError's errors. */
+function causesOf(e: Error): [string, unknown][] {
+  const next: [string, unknown][] = [];
+  if (e.cause !== undefined) next.push(['caused by: ', e.cause]);
+  if (e instanceof AggregateError && Array.isArray(e.errors)) {
+    e.errors.forEach((sub: unknown, j: number) => next.push([`caused by [${j + 1}/${e.errors.length}]: `, sub]));
+  }
+  return next;
 }

@@ -137,11 +137,32 @@ async function streamRows(
   }
 }
 
-/** Starts the service; resolves once it listens. */
-export async function startSourceServer(opts: SourceServerOptions): Promise<SourceServer> {
+/** The rows to serve: the given source, the SQLite file, or a generated dataset (exactly one of them). */
+async function openRowSource(opts: SourceServerOptions): Promise<RowSource> {
   const given = [opts.source, opts.db, opts.generate].filter((x) => x !== undefined).length;
   if (given !== 1) throw new TypeError('startSourceServer needs exactly one of source, db, generate');
-  const source: RowSource = opts.source ?? (opts.db !== undefined ? await SqliteRowSource.open(opts.db) : new GeneratedRowSource(opts.generate!.sizes, opts.generate!.seed));
+  return opts.source ?? (opts.db !== undefined ? await SqliteRowSource.open(opts.db) : new GeneratedRowSource(opts.generate!.sizes, opts.generate!.seed));
+}
+
+/** A paged request's `limit` and `cursor` (decoded to the key to start after), or the 400 answer's body naming the bad one. */
+function pagingOf(params: URLSearchParams): { limit: number; after: string | undefined } | { detail: string } {
+  const rawLimit = params.get('limit');
+  const limit = rawLimit === null ? DEFAULT_LIMIT : Number(rawLimit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    return { detail: `limit '${rawLimit}' is not an integer in 1..${MAX_LIMIT}` };
+  }
+  const cursor = params.get('cursor');
+  if (!cursor) return { limit, after: undefined };
+  try {
+    return { limit, after: decodeCursor(cursor) };
+  } catch (err) {
+    return { detail: (err as Error).message };
+  }
+}
+
+/** Starts the service; resolves once it listens. */
+export async function startSourceServer(opts: SourceServerOptions): Promise<SourceServer> {
+  const source = await openRowSource(opts);
   const faults: FaultOptions = { ...noFaults(), ...opts.faults };
   const injector = new FaultInjector(faults);
   const requests = new Map<string, number>();
@@ -165,24 +186,9 @@ export async function startSourceServer(opts: SourceServerOptions): Promise<Sour
         const headers: Record<string, string> = faults.retryAfterS !== undefined ? { 'retry-after': String(faults.retryAfterS) } : {};
         return sendJson(res, decision.failStatus, { detail: `injected failure ${decision.failStatus}` }, headers);
       }
-      let limit = Number.MAX_SAFE_INTEGER;
-      let after: string | undefined;
-      if (r.paged) {
-        const rawLimit = parsed.searchParams.get('limit');
-        limit = rawLimit === null ? DEFAULT_LIMIT : Number(rawLimit);
-        if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
-          return sendJson(res, 400, { detail: `limit '${rawLimit}' is not an integer in 1..${MAX_LIMIT}` });
-        }
-        const cursor = parsed.searchParams.get('cursor');
-        if (cursor) {
-          try {
-            after = decodeCursor(cursor);
-          } catch (err) {
-            return sendJson(res, 400, { detail: (err as Error).message });
-          }
-        }
-      }
-      await streamRows(res, source, injector, r.entity, after, limit, r.paged);
+      const paging = r.paged ? pagingOf(parsed.searchParams) : { limit: Number.MAX_SAFE_INTEGER, after: undefined };
+      if ('detail' in paging) return sendJson(res, 400, paging);
+      await streamRows(res, source, injector, r.entity, paging.after, paging.limit, r.paged);
     };
     handle().catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { detail: (err as Error).message });

@@ -136,6 +136,10 @@ export class JsonRowStreamParser {
     return Buffer.from(this.buf.buffer, this.buf.byteOffset + start, end - start).toString('utf8');
   }
 
+  /**
+   * The token loop. The array's states (one pass per row) are handled inline; the envelope's tokens,
+   * a handful per body, are a step of their own ({@link envelopeStep}).
+   */
   private run(final: boolean): void {
     const s = this.buf;
     const n = s.length;
@@ -145,14 +149,6 @@ export class JsonRowStreamParser {
       if (i >= n) break;
       const c = s[i];
       switch (this.state) {
-        case S.Start:
-          if (c === LBRACKET) this.state = S.ArrFirst;
-          else if (c === LBRACE) {
-            this.state = S.EnvFirst;
-            this.inEnvelope = true;
-          } else this.fail(i, "'[' or '{'");
-          i++;
-          continue;
         case S.ArrFirst:
         case S.ArrRow: {
           if (c === RBRACKET && this.state === S.ArrFirst) {
@@ -177,53 +173,70 @@ export class JsonRowStreamParser {
           else this.fail(i, "',' or ']'");
           i++;
           continue;
-        case S.EnvFirst:
-        case S.EnvKey: {
-          if (c === RBRACE && this.state === S.EnvFirst) {
-            i++;
-            this.state = S.Done;
-            continue;
-          }
-          if (c !== QUOTE) this.fail(i, 'a key');
-          const end = this.scanString(s, i);
-          if (end === INCOMPLETE) break;
-          this.envKey = JSON.parse(this.text(i, end)) as string;
-          i = end;
-          this.state = S.EnvColon;
+        default: {
+          const next = this.envelopeStep(s, i, c, final);
+          if (next === INCOMPLETE) break;
+          i = next;
           continue;
         }
-        case S.EnvColon:
-          if (c !== COLON) this.fail(i, "':'");
-          i++;
-          this.state = S.EnvValue;
-          continue;
-        case S.EnvValue: {
-          if (this.envKey === 'data') {
-            if (c !== LBRACKET) this.fail(i, "'[' (the data array)");
-            i++;
-            this.state = S.ArrFirst;
-            continue;
-          }
-          const end = this.scanScalar(s, i, final);
-          if (end === INCOMPLETE) break;
-          if (end < 0) this.fail(i, 'a string, number, true, false or null');
-          this.scalars[this.envKey] = JSON.parse(this.text(i, end)) as string | number | boolean | null;
-          i = end;
-          this.state = S.EnvNext;
-          continue;
-        }
-        case S.EnvNext:
-          if (c === COMMA) this.state = S.EnvKey;
-          else if (c === RBRACE) this.state = S.Done;
-          else this.fail(i, "',' or '}'");
-          i++;
-          continue;
-        case S.Done:
-          this.fail(i, 'nothing after the end of the body');
       }
       break;
     }
     this.pos = i;
+  }
+
+  /**
+   * One token outside the rows (the body's first byte, the envelope's keys and scalars) at `i`, whose
+   * byte is `c`: the index after it, or INCOMPLETE when the token goes on in the next chunk.
+   */
+  private envelopeStep(s: Uint8Array, i: number, c: number, final: boolean): number {
+    switch (this.state) {
+      case S.Start:
+        if (c === LBRACKET) this.state = S.ArrFirst;
+        else if (c === LBRACE) {
+          this.state = S.EnvFirst;
+          this.inEnvelope = true;
+        } else this.fail(i, "'[' or '{'");
+        return i + 1;
+      case S.EnvFirst:
+      case S.EnvKey: {
+        if (c === RBRACE && this.state === S.EnvFirst) {
+          this.state = S.Done;
+          return i + 1;
+        }
+        if (c !== QUOTE) this.fail(i, 'a key');
+        const end = this.scanString(s, i);
+        if (end === INCOMPLETE) return INCOMPLETE;
+        this.envKey = JSON.parse(this.text(i, end)) as string;
+        this.state = S.EnvColon;
+        return end;
+      }
+      case S.EnvColon:
+        if (c !== COLON) this.fail(i, "':'");
+        this.state = S.EnvValue;
+        return i + 1;
+      case S.EnvValue: {
+        if (this.envKey === 'data') {
+          if (c !== LBRACKET) this.fail(i, "'[' (the data array)");
+          this.state = S.ArrFirst;
+          return i + 1;
+        }
+        const end = this.scanScalar(s, i, final);
+        if (end === INCOMPLETE) return INCOMPLETE;
+        if (end < 0) this.fail(i, 'a string, number, true, false or null');
+        this.scalars[this.envKey] = JSON.parse(this.text(i, end)) as string | number | boolean | null;
+        this.state = S.EnvNext;
+        return end;
+      }
+      case S.EnvNext:
+        if (c === COMMA) this.state = S.EnvKey;
+        else if (c === RBRACE) this.state = S.Done;
+        else this.fail(i, "',' or '}'");
+        return i + 1;
+      default:
+        // S.Done (the array's states never come here).
+        return this.fail(i, 'nothing after the end of the body');
+    }
   }
 
   /** Index of the first non-whitespace byte at or after i (n when none); notes raw newlines. */

@@ -4,10 +4,10 @@
  * after its rows were handed out, so consumers must apply rows transactionally (the load does).
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type ReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { LakePartitionError } from './LakePartitionError.js';
 import { decodeLines } from './lines.js';
 import { MANIFEST_FILE, partitionDir, type LakeManifest } from './manifest.js';
@@ -53,6 +53,59 @@ export interface LakeBlockOptions {
   readonly allocate?: (size: number) => Buffer;
 }
 
+/** The block being cut: pieces of decompressed chunks, copied into one buffer when it is full. */
+class BlockCutter {
+  private pieces: Buffer[] = [];
+  private pieceBytes = 0;
+  /** Lines in the block so far. */
+  lines = 0;
+
+  constructor(private readonly allocate: (size: number) => Buffer) {}
+
+  add(piece: Buffer): void {
+    this.pieces.push(piece);
+    this.pieceBytes += piece.length;
+  }
+
+  /** The block so far, in one buffer; starts the next one. */
+  cut(): LakeBlock {
+    const bytes = this.allocate(this.pieceBytes);
+    let at = 0;
+    for (const piece of this.pieces) at += piece.copy(bytes, at);
+    const block = { bytes, lines: this.lines };
+    this.pieces = [];
+    this.pieceBytes = 0;
+    this.lines = 0;
+    return block;
+  }
+}
+
+/** One part file, decompressing, with the bytes and sha256 of what was read of it so far. */
+class PartStream {
+  readonly gunzip: Gunzip;
+  readonly input: ReadStream;
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+
+  constructor(file: string) {
+    this.input = createReadStream(file, { highWaterMark: 256 * 1024 });
+    this.input.on('data', (chunk) => {
+      this.bytes += chunk.length;
+      this.hash.update(chunk as Buffer);
+    });
+    // Output chunks larger than zlib's default, which costs a callback and more pieces per block
+    // (docs/design/lake-format.md).
+    this.gunzip = createGunzip({ chunkSize: 64 * 1024 });
+    this.input.on('error', (err) => this.gunzip.destroy(err));
+    this.input.pipe(this.gunzip);
+  }
+
+  /** The sha256 of the file's bytes, once it has been read whole. */
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
 /**
  * The lines of a complete partition, in order, verified, in blocks of `linesPerBlock` lines as bytes.
  * Bytes rather than strings: a block can go to another thread as it is, and text decoded only where it
@@ -64,70 +117,53 @@ export async function* readLakeBlocks(lakeDir: string, entity: string, ds: strin
   if (!Number.isInteger(linesPerBlock) || linesPerBlock < 1) throw new RangeError(`linesPerBlock '${linesPerBlock}' is not a positive integer`);
   const m = opts.manifest ?? (await readManifest(lakeDir, entity, ds));
   const dir = partitionDir(lakeDir, entity, ds);
-  // The block being cut: pieces of decompressed chunks, copied into one buffer when it is full.
-  let pieces: Buffer[] = [];
-  let pieceBytes = 0;
-  let blockLines = 0;
-  const addPiece = (piece: Buffer): void => {
-    pieces.push(piece);
-    pieceBytes += piece.length;
-  };
-  const cutBlock = (): LakeBlock => {
-    const bytes = allocate(pieceBytes);
-    let at = 0;
-    for (const piece of pieces) at += piece.copy(bytes, at);
-    const block = { bytes, lines: blockLines };
-    pieces = [];
-    pieceBytes = 0;
-    blockLines = 0;
-    return block;
-  };
+  const where = { entity, ds, dir };
+  const block = new BlockCutter(allocate);
   let total = 0;
-  for (const part of m.parts) {
-    const file = path.join(dir, part.file);
-    const hash = createHash('sha256');
-    let bytes = 0;
-    const input = createReadStream(file, { highWaterMark: 256 * 1024 });
-    input.on('data', (chunk) => {
-      bytes += chunk.length;
-      hash.update(chunk as Buffer);
-    });
-    // Output chunks larger than zlib's default, which costs a callback and more pieces per block
-    // (docs/design/lake-format.md).
-    const gunzip = createGunzip({ chunkSize: 64 * 1024 });
-    input.on('error', (err) => gunzip.destroy(err));
-    input.pipe(gunzip);
-    let rows = 0;
-    let lastByte = 10;
-    try {
-      for await (const chunk of gunzip as AsyncIterable<Buffer>) {
-        if (chunk.length === 0) continue;
-        lastByte = chunk[chunk.length - 1];
-        let start = 0;
-        for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, nl + 1)) {
-          rows++;
-          if (++blockLines < linesPerBlock) continue;
-          addPiece(chunk.subarray(start, nl + 1));
-          start = nl + 1;
-          yield cutBlock();
-        }
-        if (start < chunk.length) addPiece(chunk.subarray(start));
-      }
-    } catch (err) {
-      throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} is unreadable: ${(err as Error).message}`, dir);
-    } finally {
-      input.destroy();
-    }
-    if (lastByte !== 10) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} ends without a newline`, dir);
-    const sha = hash.digest('hex');
-    if (bytes !== part.bytes || sha !== part.sha256) {
-      throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${bytes} bytes, sha256 ${sha}; the manifest says ${part.bytes} bytes, ${part.sha256}`, dir);
-    }
-    if (rows !== part.rows) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${rows} rows; the manifest says ${part.rows}`, dir);
-    total += rows;
-  }
+  for (const part of m.parts) total += yield* readPartBlocks(where, part, linesPerBlock, block);
   if (total !== m.rows) throw new LakePartitionError(`lake partition ${entity}/ds=${ds} has ${total} rows; the manifest says ${m.rows}`, dir);
-  if (blockLines > 0) yield cutBlock();
+  if (block.lines > 0) yield block.cut();
+}
+
+/** The partition a part belongs to, for its errors. */
+interface PartitionPlace {
+  readonly entity: string;
+  readonly ds: string;
+  readonly dir: string;
+}
+
+/** Cuts one part's lines into `block`, yielding each block it fills, then checks the part against the manifest; returns its rows. */
+async function* readPartBlocks(where: PartitionPlace, part: LakeManifest['parts'][number], linesPerBlock: number, block: BlockCutter): AsyncGenerator<LakeBlock, number> {
+  const { entity, ds, dir } = where;
+  const stream = new PartStream(path.join(dir, part.file));
+  let rows = 0;
+  let lastByte = 10;
+  try {
+    for await (const chunk of stream.gunzip as AsyncIterable<Buffer>) {
+      if (chunk.length === 0) continue;
+      lastByte = chunk[chunk.length - 1];
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, nl + 1)) {
+        rows++;
+        if (++block.lines < linesPerBlock) continue;
+        block.add(chunk.subarray(start, nl + 1));
+        start = nl + 1;
+        yield block.cut();
+      }
+      if (start < chunk.length) block.add(chunk.subarray(start));
+    }
+  } catch (err) {
+    throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} is unreadable: ${(err as Error).message}`, dir);
+  } finally {
+    stream.input.destroy();
+  }
+  if (lastByte !== 10) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} ends without a newline`, dir);
+  const sha = stream.digest();
+  if (stream.bytes !== part.bytes || sha !== part.sha256) {
+    throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${stream.bytes} bytes, sha256 ${sha}; the manifest says ${part.bytes} bytes, ${part.sha256}`, dir);
+  }
+  if (rows !== part.rows) throw new LakePartitionError(`lake partition ${entity}/ds=${ds}: ${part.file} has ${rows} rows; the manifest says ${part.rows}`, dir);
+  return rows;
 }
 
 /** The rows of a complete partition, parsed, as an async iterable (flat memory: one chunk at a time). */

@@ -133,6 +133,98 @@ function parseConfig(name: string, header: Record<string, string>, isTest: boole
   };
 }
 
+/** Every .sql file one folder down (the folder is its layer), in name order within a layer. */
+function sqlFiles(sqlDir: string): { layer: string; file: string }[] {
+  const files: { layer: string; file: string }[] = [];
+  for (const layer of readdirSync(sqlDir, { withFileTypes: true })) {
+    if (!layer.isDirectory()) continue;
+    for (const f of readdirSync(path.join(sqlDir, layer.name)).sort()) {
+      if (f.endsWith('.sql')) files.push({ layer: layer.name, file: path.join(sqlDir, layer.name, f) });
+    }
+  }
+  return files;
+}
+
+/** One .sql file read, its header parsed and its template rendered, with what the render noted. */
+interface RenderedFile {
+  readonly name: string;
+  readonly layer: string;
+  readonly file: string;
+  readonly config: ModelConfig;
+  readonly statements: string[];
+  readonly refs: string[];
+  readonly sources: string[];
+  /** The table shape the template's macros declared. */
+  readonly shape: TableShape;
+}
+
+function renderFile(layer: string, file: string, dialect: Dialect): RenderedFile {
+  const name = path.basename(file, '.sql');
+  const text = readFileSync(file, 'utf8');
+  const config = parseConfig(name, parseHeader(name, text), layer === 'tests');
+  const refs = new Set<string>();
+  const sources = new Set<string>();
+  const ctx: RenderContext = {
+    model: name,
+    dialect,
+    ref: (r) => (refs.add(r), r),
+    source: (s) => (sources.add(s), s),
+    shape: {},
+  };
+  const statements = splitStatements(renderTemplate(text, MACROS, ctx));
+  if (statements.length === 0) throw new ModelError(`model '${name}': no SQL in ${file}`, name, file);
+  return { name, layer, file, config, statements, refs: [...refs], sources: [...sources], shape: ctx.shape };
+}
+
+/** Adds a rendered file as a data test (the tests/ layer) or a model, after checking it is a well-formed one. */
+function addFile(models: Map<string, Model>, tests: Map<string, DataTest>, f: RenderedFile): void {
+  const { name, file, config, statements } = f;
+  if (f.layer === 'tests') {
+    if (statements.length !== 1) throw new ModelError(`data test '${name}': one SELECT expected`, name, file);
+    if (tests.has(name)) throw new ModelError(`duplicate data test '${name}'`, name, file);
+    tests.set(name, { name, file, sql: statements[0], refs: f.refs, sources: f.sources, severity: config.severity, description: config.description });
+    return;
+  }
+  if (models.has(name)) throw new ModelError(`duplicate model '${name}' (${file})`, name, file);
+  const shape: TableShape = {
+    columns: f.shape.columns ?? (config.columns ? [...config.columns] : undefined),
+    primaryKey: f.shape.primaryKey ?? (config.primaryKey ? [...config.primaryKey] : undefined),
+    indexes: [...(f.shape.indexes ?? []), ...(config.indexes ?? []).map((i) => [...i])],
+  };
+  if (config.materialized !== 'view' && !shape.columns) throw new ModelError(`model '${name}': a ${config.materialized} model needs a 'columns' header`, name, file);
+  if (config.materialized === 'keyed') {
+    if (statements.length !== 2) throw new ModelError(`model '${name}': a keyed model needs two SELECTs: its rows, then its changed keys`, name, file);
+    if (shape.primaryKey?.length !== 1) throw new ModelError(`model '${name}': a keyed model needs a one-column primary_key`, name, file);
+  } else if (config.materialized !== 'incremental' && statements.length !== 1) throw new ModelError(`model '${name}': one SELECT expected`, name, file);
+  models.set(name, { name, layer: f.layer, file, config, statements, refs: f.refs, sources: f.sources, shape });
+}
+
+/** The data tests the models' `tests` headers declare (not_null, unique, ...), named after kind, model and columns. */
+function addGenericTests(models: ReadonlyMap<string, Model>, tests: Map<string, DataTest>): void {
+  for (const m of models.values()) {
+    for (const spec of m.config.tests) {
+      const { sql, refs } = renderGenericTest(m.name, spec, m.name, m.config.testScope);
+      const cols = spec.kind === 'not_null' || spec.kind === 'unique' ? spec.args : spec.args.slice(0, 1);
+      const testName = `${spec.kind}__${m.name}__${cols.join('_').replace(/\W+/g, '_')}`;
+      tests.set(testName, { name: testName, file: m.file, sql, refs: [m.name, ...refs], sources: [], severity: 'error' });
+    }
+  }
+}
+
+/** A keyed model's `:loads__X` must name an insert-only model it reads: only those write the load log. */
+function checkLoadParameters(models: ReadonlyMap<string, Model>): void {
+  for (const m of models.values()) {
+    if (m.config.materialized !== 'keyed') continue;
+    for (const p of parameterNames(m.statements[1])) {
+      if (!p.startsWith('loads__')) continue;
+      const up = p.slice('loads__'.length);
+      if (!m.refs.includes(up) || models.get(up)?.config.materialized !== 'incremental') {
+        throw new ModelError(`model '${m.name}': ':${p}' must name an incremental model it refs, got '${up}'`, m.name, p);
+      }
+    }
+  }
+}
+
 /** All models and data tests of one sql/ folder. */
 export class ModelRegistry {
   /** Models by name. */
@@ -149,68 +241,9 @@ export class ModelRegistry {
   static load(sqlDir: string = DEFAULT_SQL_DIR, dialect: Dialect = sqliteDialect): ModelRegistry {
     const models = new Map<string, Model>();
     const tests = new Map<string, DataTest>();
-    const files: { layer: string; file: string }[] = [];
-    for (const layer of readdirSync(sqlDir, { withFileTypes: true })) {
-      if (!layer.isDirectory()) continue;
-      for (const f of readdirSync(path.join(sqlDir, layer.name)).sort()) {
-        if (f.endsWith('.sql')) files.push({ layer: layer.name, file: path.join(sqlDir, layer.name, f) });
-      }
-    }
-    for (const { layer, file } of files) {
-      const name = path.basename(file, '.sql');
-      const text = readFileSync(file, 'utf8');
-      const isTest = layer === 'tests';
-      const config = parseConfig(name, parseHeader(name, text), isTest);
-      const refs = new Set<string>();
-      const sources = new Set<string>();
-      const ctx: RenderContext = {
-        model: name,
-        dialect,
-        ref: (r) => (refs.add(r), r),
-        source: (s) => (sources.add(s), s),
-        shape: {},
-      };
-      const rendered = renderTemplate(text, MACROS, ctx);
-      const statements = splitStatements(rendered);
-      if (statements.length === 0) throw new ModelError(`model '${name}': no SQL in ${file}`, name, file);
-      if (isTest) {
-        if (statements.length !== 1) throw new ModelError(`data test '${name}': one SELECT expected`, name, file);
-        if (tests.has(name)) throw new ModelError(`duplicate data test '${name}'`, name, file);
-        tests.set(name, { name, file, sql: statements[0], refs: [...refs], sources: [...sources], severity: config.severity, description: config.description });
-        continue;
-      }
-      if (models.has(name)) throw new ModelError(`duplicate model '${name}' (${file})`, name, file);
-      const shape: TableShape = {
-        columns: ctx.shape.columns ?? (config.columns ? [...config.columns] : undefined),
-        primaryKey: ctx.shape.primaryKey ?? (config.primaryKey ? [...config.primaryKey] : undefined),
-        indexes: [...(ctx.shape.indexes ?? []), ...(config.indexes ?? []).map((i) => [...i])],
-      };
-      if (config.materialized !== 'view' && !shape.columns) throw new ModelError(`model '${name}': a ${config.materialized} model needs a 'columns' header`, name, file);
-      if (config.materialized === 'keyed') {
-        if (statements.length !== 2) throw new ModelError(`model '${name}': a keyed model needs two SELECTs: its rows, then its changed keys`, name, file);
-        if (shape.primaryKey?.length !== 1) throw new ModelError(`model '${name}': a keyed model needs a one-column primary_key`, name, file);
-      } else if (config.materialized !== 'incremental' && statements.length !== 1) throw new ModelError(`model '${name}': one SELECT expected`, name, file);
-      models.set(name, { name, layer, file, config, statements, refs: [...refs], sources: [...sources], shape });
-    }
-    for (const m of models.values()) {
-      for (const spec of m.config.tests) {
-        const { sql, refs } = renderGenericTest(m.name, spec, m.name, m.config.testScope);
-        const cols = spec.kind === 'not_null' || spec.kind === 'unique' ? spec.args : spec.args.slice(0, 1);
-        const testName = `${spec.kind}__${m.name}__${cols.join('_').replace(/\W+/g, '_')}`;
-        tests.set(testName, { name: testName, file: m.file, sql, refs: [m.name, ...refs], sources: [], severity: 'error' });
-      }
-    }
-    for (const m of models.values()) {
-      if (m.config.materialized !== 'keyed') continue;
-      // `:loads__X` must name an insert-only model this one reads: only those write the load log.
-      for (const p of parameterNames(m.statements[1])) {
-        if (!p.startsWith('loads__')) continue;
-        const up = p.slice('loads__'.length);
-        if (!m.refs.includes(up) || models.get(up)?.config.materialized !== 'incremental') {
-          throw new ModelError(`model '${m.name}': ':${p}' must name an incremental model it refs, got '${up}'`, m.name, p);
-        }
-      }
-    }
+    for (const { layer, file } of sqlFiles(sqlDir)) addFile(models, tests, renderFile(layer, file, dialect));
+    addGenericTests(models, tests);
+    checkLoadParameters(models);
     for (const item of [...models.values(), ...tests.values()]) {
       for (const r of item.refs) if (!models.has(r)) throw new ModelError(`'${item.name}' refs unknown model '${r}'`, item.name, r);
     }

@@ -71,11 +71,38 @@ function textOf(v: unknown): string | null | undefined {
   return undefined;
 }
 
+/** Each column's widest and narrowest value and its count of NULLs, over a batch. */
+interface ColumnWidths {
+  readonly widest: number[];
+  readonly narrowest: number[];
+  readonly nulls: number[];
+}
+
+/** Where each column goes in a record: {@link PackedBatch} without the blob. */
+interface RecordPlan {
+  readonly width: number;
+  readonly layouts: string;
+  readonly offsets: number[];
+  readonly aux: number[];
+}
+
 /**
  * One attempt: `utf8` false assumes ASCII and returns undefined at the first other character (the
  * caller then retries with `utf8` true); `utf8` true returns undefined only for the declined cases.
  */
 function packWith(rows: readonly unknown[][], columns: number, utf8: boolean, allocate: (size: number) => Buffer): PackedBatch | undefined {
+  const widths = measureColumns(rows, columns, utf8);
+  if (!widths) return undefined;
+  const plan = planRecord(widths, columns, rows.length);
+  // Zero-width records would never advance the recursive walk over the blob.
+  if (!plan || plan.width === 0 || rows.length === 0) return undefined;
+  const blob = allocate(plan.width * rows.length).fill(SPACE);
+  if (!writeRecords(rows, columns, utf8, plan, blob)) return undefined;
+  return { blob, width: plan.width, layouts: plan.layouts, offsets: plan.offsets, aux: plan.aux };
+}
+
+/** The first pass: each column's value widths (UTF-8 bytes when `utf8`, else UTF-16 units) and NULLs; undefined for a value that cannot be packed. */
+function measureColumns(rows: readonly unknown[][], columns: number, utf8: boolean): ColumnWidths | undefined {
   const widest = new Array<number>(columns).fill(0);
   const narrowest = new Array<number>(columns).fill(Infinity);
   const nulls = new Array<number>(columns).fill(0);
@@ -93,12 +120,16 @@ function packWith(rows: readonly unknown[][], columns: number, utf8: boolean, al
       if (n < narrowest[c]) narrowest[c] = n;
     }
   }
+  return { widest, narrowest, nulls };
+}
+
+/** Each column's layout and place in the record (length fields first, then the values); undefined when a value is too wide. */
+function planRecord({ widest, narrowest, nulls }: ColumnWidths, columns: number, rowCount: number): RecordPlan | undefined {
   let layouts = '';
   for (let c = 0; c < columns; c++) {
     if (widest[c] > MAX_WIDTH) return undefined;
-    layouts += nulls[c] === rows.length ? 'N' : nulls[c] > 0 ? 'M' : widest[c] === narrowest[c] ? 'F' : 'V';
+    layouts += nulls[c] === rowCount ? 'N' : nulls[c] > 0 ? 'M' : widest[c] === narrowest[c] ? 'F' : 'V';
   }
-  // Length fields first, then the values.
   const aux = new Array<number>(columns).fill(0);
   let width = 0;
   for (let c = 0; c < columns; c++) {
@@ -114,9 +145,11 @@ function packWith(rows: readonly unknown[][], columns: number, utf8: boolean, al
     if (layouts[c] === 'F') aux[c] = widest[c];
     width += widest[c];
   }
-  // Zero-width records would never advance the recursive walk over the blob.
-  if (width === 0 || rows.length === 0) return undefined;
-  const blob = allocate(width * rows.length).fill(SPACE);
+  return { width, layouts, offsets, aux };
+}
+
+/** The second pass: writes every record into `blob` byte by byte; false at a character the attempt cannot write. */
+function writeRecords(rows: readonly unknown[][], columns: number, utf8: boolean, { width, layouts, offsets, aux }: RecordPlan, blob: Buffer): boolean {
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r];
     const start = r * width;
@@ -134,7 +167,7 @@ function packWith(rows: readonly unknown[][], columns: number, utf8: boolean, al
       for (let i = 0; i < s.length; i++) {
         const ch = s.charCodeAt(i);
         if (ch < 0x80 && ch !== 0) blob[p++] = ch;
-        else if (!utf8 || ch === 0 || (ch >= 0xd800 && ch <= 0xdfff)) return undefined;
+        else if (!utf8 || ch === 0 || (ch >= 0xd800 && ch <= 0xdfff)) return false;
         else if (ch < 0x800) {
           blob[p++] = 0xc0 | (ch >> 6);
           blob[p++] = 0x80 | (ch & 0x3f);
@@ -152,7 +185,7 @@ function packWith(rows: readonly unknown[][], columns: number, utf8: boolean, al
       blob[h + 3] = ZERO + (n % 10);
     }
   }
-  return { blob, width, layouts, offsets, aux };
+  return true;
 }
 
 /**
