@@ -166,7 +166,7 @@ export const SETTINGS = {
       env: 'DRIVETRAIN_TASK_RESCHEDULE_LIMIT_S',
       schema: z.number().min(0),
       default: 3600,
-      doc: 'a task deferred by an open circuit breaker is rescheduled, its try not counted, until the outage has lasted this long, seconds; then it fails',
+      doc: 'seconds an outage (open circuit breaker) may defer a task before it fails',
     }),
   },
   scheduler: {
