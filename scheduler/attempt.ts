@@ -9,7 +9,8 @@ import type { DataInterval, Logger } from './interfaces.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
 import type { CompletionRow, RunRow } from './metadata/statements.js';
 import { taskAttemptsCounter, taskDurationHistogram } from './metrics.js';
-import { isRetryable, retryDelayMs, retryPolicyFor } from './retryPolicy.js';
+import { systemClock } from './clock.js';
+import { isRetryable, rescheduleDecision, retryDelayMs, retryPolicyFor } from './retryPolicy.js';
 import { runAttempt, type AttemptOutcome } from './runner.js';
 import type { Claim } from './schedulerTurn.js';
 import type { Settings } from './settings.js';
@@ -47,9 +48,10 @@ function paramsOf(run: RunRow): Record<string, unknown> {
 
 /**
  * The completion of each instance of the call. An attempt interrupted by shutdown (not by its own
- * timeout) is up for retry at once: its try counts, but it must get another.
+ * timeout) is up for retry at once: its try counts, but it must get another. A deferred attempt
+ * (`rescheduleAtMs` given) is up for retry then, its try given back.
  */
-export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: AbortSignal, settings: Settings): CompletionRow[] {
+export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: AbortSignal, settings: Settings, rescheduleAtMs?: number): CompletionRow[] {
   const endIso = new Date().toISOString();
   const error = outcome.ok ? undefined : outcome.error;
   const interrupted = !outcome.ok && outcome.aborted && shutdown.aborted && !(error instanceof TaskTimeoutError);
@@ -61,13 +63,33 @@ export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: A
       if (interrupted) {
         state = 'up_for_retry';
         nextRetryAt = Date.now();
+      } else if (rescheduleAtMs !== undefined) {
+        state = 'up_for_retry';
+        nextRetryAt = rescheduleAtMs;
       } else if (retryable && ti.try_number <= ti.max_tries) {
         state = 'up_for_retry';
         nextRetryAt = Date.now() + retryDelayMs(retryPolicyFor(claim.task, claim.dag, settings), ti.try_number);
       } else state = 'failed';
     }
-    return { id: ti.id, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted };
+    const rescheduled = !interrupted && rescheduleAtMs !== undefined && !outcome.ok;
+    return { id: ti.id, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted, rescheduled };
   });
+}
+
+/**
+ * An attempt that ended in a deferral (TaskDeferredError, Airflow's reschedule): logged and given a
+ * reschedule time, or, once its condition has lasted DRIVETRAIN_TASK_RESCHEDULE_LIMIT_S, failed with
+ * RescheduleLimitError. Any other outcome is returned as it is. The wall clock, as for retry delays:
+ * DRIVETRAIN_NOW pins run creation, not how long an outage lasts.
+ */
+function settleDeferral(outcome: AttemptOutcome, settings: Settings, log: Logger): { outcome: AttemptOutcome; rescheduleAtMs?: number } {
+  if (outcome.ok) return { outcome };
+  const decision = rescheduleDecision(outcome.error, systemClock.now().getTime(), settings.task.rescheduleLimitS);
+  if (decision === undefined) return { outcome };
+  if (decision.kind === 'give_up') return { outcome: { ...outcome, error: decision.error } };
+  const at = new Date(decision.notBeforeMs).toISOString();
+  log.warn(`rescheduled, this try does not count: ${decision.deferred.reason}; next attempt not before ${at}`, { error: errorText(outcome.error), notBefore: at });
+  return { outcome, rescheduleAtMs: decision.notBeforeMs };
 }
 
 /** Runs the call; resolves with its completions and the closing of its log. */
@@ -105,9 +127,10 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
       }),
     { timeoutS: attemptTimeoutS(task, dag, deps.settings), signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
   );
-  if (outcome.ok) log.info('attempt succeeded', outcome.value === undefined ? { durationS: outcome.durationS } : { durationS: outcome.durationS, returned: outcome.value });
-  else log.logError(outcome.error);
-  const completions = completionsOf(claim, outcome, deps.shutdown, deps.settings);
+  const settled = settleDeferral(outcome, deps.settings, log);
+  if (settled.outcome.ok) log.info('attempt succeeded', settled.outcome.value === undefined ? { durationS: outcome.durationS } : { durationS: outcome.durationS, returned: settled.outcome.value });
+  else if (settled.rescheduleAtMs === undefined) log.logError(settled.outcome.error);
+  const completions = completionsOf(claim, settled.outcome, deps.shutdown, deps.settings, settled.rescheduleAtMs);
   const last = completions[completions.length - 1];
   taskAttemptsCounter.inc({ dag_id: dag.id, task_id: task.id, outcome: last.state });
   taskDurationHistogram.observe({ dag_id: dag.id, task_id: task.id }, outcome.durationS);

@@ -12,6 +12,7 @@ import { Executor } from './executor.js';
 import type { Clock, Dag, DataInterval, Logger } from './interfaces.js';
 import type { MetadataDb } from './metadata/db.js';
 import { retryPolicyFor } from './retryPolicy.js';
+import { redact } from './redact.js';
 import { dbDate } from './runIds.js';
 import { insertRuns, type NewRun } from './runCreator.js';
 import type { Settings } from './settings.js';
@@ -53,6 +54,8 @@ export interface BackfillProgress {
 /** One DAG's line of the summary. */
 export interface BackfillSummaryRow {
   readonly dagId: string;
+  /** A DAG others wait for, run once for its last completed interval before them. */
+  readonly waitedFor: boolean;
   readonly from: string;
   readonly to: string;
   readonly runs: number;
@@ -64,10 +67,24 @@ export interface BackfillSummaryRow {
   readonly left: number;
 }
 
+/** A task instance that failed in a run of the backfill. */
+export interface BackfillFailure {
+  readonly dagId: string;
+  readonly runId: string;
+  readonly taskId: string;
+  /** The first line of its last error, secrets redacted. */
+  readonly error: string;
+}
+
 /** What a backfill did. */
 export interface BackfillResult {
   readonly ok: boolean;
+  /** The waited-for DAGs that ran first, then each DAG of the range. */
   readonly rows: readonly BackfillSummaryRow[];
+  /** Failed task instances of those runs, oldest run first. */
+  readonly failures: readonly BackfillFailure[];
+  /** DAGs of the range not run because a DAG they wait for failed, with those DAGs. */
+  readonly notRun: readonly { readonly dagId: string; readonly waitsFor: readonly string[] }[];
   /** Task instances executed by this process. */
   readonly taskInstances: number;
 }
@@ -76,6 +93,8 @@ interface Plan {
   readonly dag: Dag;
   readonly from: Date;
   readonly to: Date;
+  /** A waited-for DAG's one run, not a range asked for. */
+  readonly waitedFor?: boolean;
 }
 
 /** The DAGs and date bounds a backfill covers (`to` capped at each DAG's last completed interval); UsageError for unknown or unschedulable DAGs. */
@@ -161,9 +180,14 @@ async function countRuns(db: MetadataDb, plans: readonly Plan[]): Promise<Map<st
 
 /**
  * Runs a waited-for DAG once for its last completed interval, unless a successful run already covers
- * it (and not reset). Returns false if that run failed.
+ * it (and not reset). Returns false if that run failed; `ran`, when it ran, is its plan for the summary.
  */
-async function runUpstreamOnce(opts: BackfillOptions, upstream: Dag, executorFor: (scope: { dagIds: string[]; from: string; to: string }) => Executor): Promise<boolean> {
+async function runUpstreamOnce(
+  opts: BackfillOptions,
+  upstream: Dag,
+  executorFor: (scope: { dagIds: string[]; from: string; to: string }) => Executor,
+  ran: (plan: Plan) => void,
+): Promise<boolean> {
   const now = opts.clock.now();
   const last = latestCompletedInterval(upstream.schedule, upstream.startDate, now, upstream.endDate);
   if (!last) {
@@ -172,6 +196,7 @@ async function runUpstreamOnce(opts: BackfillOptions, upstream: Dag, executorFor
   }
   const until = await opts.db.read((sql) => opts.db.statements.successfulUntil(sql, upstream.id));
   if (until !== null && until >= dbDate(last.end) && !opts.reset) return true;
+  ran({ dag: upstream, from: last.start, to: last.start, waitedFor: true });
   opts.log.info('running the waited-for DAG once first', { dagId: upstream.id, logicalDate: last.start.toISOString() });
   await prepareRuns(opts.db, opts.settings, upstream, [last], opts.reset);
   const executor = executorFor({ dagIds: [upstream.id], from: dbDate(last.start), to: dbDate(last.start) });
@@ -230,6 +255,7 @@ function summarise(plans: readonly Plan[], counts: ReadonlyMap<string, Record<st
     const skipped = skippedByDag.get(p.dag.id) ?? 0;
     return {
       dagId: p.dag.id,
+      waitedFor: p.waitedFor ?? false,
       from: p.from.toISOString().slice(0, 10),
       to: p.to.toISOString().slice(0, 10),
       runs: Object.values(c).reduce((a, b) => a + b, 0),
@@ -238,6 +264,21 @@ function summarise(plans: readonly Plan[], counts: ReadonlyMap<string, Record<st
       failed: c.failed ?? 0,
       left: (c.queued ?? 0) + (c.running ?? 0),
     };
+  });
+}
+
+/** The failed task instances of the plans' ranges, each with the first line of its last error. */
+async function failuresOf(db: MetadataDb, plans: readonly Plan[]): Promise<BackfillFailure[]> {
+  return db.read(async (sql) => {
+    const out: BackfillFailure[] = [];
+    for (const p of plans) {
+      for (const ti of await db.statements.failedTaskInstancesBetween(sql, p.dag.id, dbDate(p.from), dbDate(p.to))) {
+        // Stored redacted already; redacted again because this line goes to the terminal and CI logs.
+        const error = redact((ti.last_error ?? 'no error recorded').split('\n')[0]);
+        out.push({ dagId: p.dag.id, runId: ti.run_id, taskId: ti.task_id, error });
+      }
+    }
+    return out;
   });
 }
 
@@ -274,13 +315,15 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     await checkWaitForReach(opts, p, now);
   }
   const upstreamFailed: string[] = [];
+  const upstreamRan: Plan[] = [];
   for (const id of upstreamIds) {
     const upstream = opts.dags.get(id)!;
-    if (!(await runUpstreamOnce(opts, upstream, (scope) => {
+    const executorOnce = (scope: { dagIds: string[]; from: string; to: string }): Executor => {
       const e = executorFor(scope);
       current = e;
       return e;
-    }))) upstreamFailed.push(id);
+    };
+    if (!(await runUpstreamOnce(opts, upstream, executorOnce, (plan) => upstreamRan.push(plan)))) upstreamFailed.push(id);
     if (current?.interrupted) stopped = true;
     if (stopped) break;
   }
@@ -309,7 +352,13 @@ export async function runBackfill(opts: BackfillOptions): Promise<BackfillResult
     await report();
   }
 
-  const rows = summarise(plans, await countRuns(opts.db, plans), skippedByDag);
+  // A waited-for DAG that is also in the range is summarised once, by its range.
+  const summarised = [...upstreamRan.filter((u) => !plans.some((p) => p.dag.id === u.dag.id)), ...plans];
+  const rows = summarise(summarised, await countRuns(opts.db, summarised), skippedByDag);
+  const failures = await failuresOf(opts.db, summarised);
+  const notRun = plans
+    .filter((p) => !runnable.includes(p))
+    .map((p) => ({ dagId: p.dag.id, waitsFor: p.dag.waitFor.filter((w) => upstreamFailed.includes(w)) }));
   const ok = upstreamFailed.length === 0 && !stopped && rows.every((r) => r.failed === 0 && r.left === 0);
-  return { ok, rows, taskInstances };
+  return { ok, rows, failures, notRun, taskInstances };
 }

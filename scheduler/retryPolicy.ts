@@ -1,9 +1,12 @@
 /**
  * The retry policy, compiled in one place: how many retries a task gets, how long to wait before
- * each, and which errors are worth retrying. Retries are recorded in the metadata (up_for_retry with
- * next_retry_at), never held in memory, so a crash between two attempts loses nothing.
+ * each, which errors are worth retrying, and when a deferral (TaskDeferredError) is rescheduled
+ * without counting its try. Retries are recorded in the metadata (up_for_retry with next_retry_at),
+ * never held in memory, so a crash between two attempts loses nothing.
  */
 import { NonRetryableError } from './errors/NonRetryableError.js';
+import { RescheduleLimitError } from './errors/RescheduleLimitError.js';
+import { isTaskDeferred, type TaskDeferredError } from './errors/TaskDeferredError.js';
 import type { Dag, Task } from './interfaces.js';
 import type { Settings } from './settings.js';
 
@@ -42,4 +45,42 @@ export function isRetryable(err: unknown): boolean {
     if (e instanceof NonRetryableError || (e as Error).name === 'NonRetryableError') return false;
   }
   return true;
+}
+
+/**
+ * Shortest wait before a rescheduled attempt, whatever the deferral says: a `notBefore` already past
+ * (a breaker half-open with its trial request still out) must not make the scheduler claim and
+ * defer the same instance in a tight loop.
+ */
+const MIN_RESCHEDULE_MS = 250;
+
+/** What becomes of an attempt that ended in a deferral. */
+export type RescheduleDecision =
+  /** Re-queued for `notBeforeMs`, its try given back. */
+  | { readonly kind: 'reschedule'; readonly deferred: TaskDeferredError; readonly notBeforeMs: number }
+  /** The condition has lasted past the limit: the attempt fails with `error`, without retries. */
+  | { readonly kind: 'give_up'; readonly error: RescheduleLimitError };
+
+/** The first TaskDeferredError in the cause chain of `err`. */
+export function deferredCause(err: unknown): TaskDeferredError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+    if (isTaskDeferred(e)) return e;
+  }
+  return undefined;
+}
+
+/**
+ * Undefined unless `err` is a deferral (and nothing in its chain says no retry helps); then a
+ * reschedule for the deferral's `notBefore`, or, once its condition has lasted `limitS` since its
+ * `since`, a RescheduleLimitError ending in `gave up after <n> s`.
+ */
+export function rescheduleDecision(err: unknown, nowMs: number, limitS: number): RescheduleDecision | undefined {
+  if (!isRetryable(err)) return undefined;
+  const deferred = deferredCause(err);
+  if (!deferred) return undefined;
+  const elapsedMs = nowMs - deferred.since.getTime();
+  if (elapsedMs >= limitS * 1000) {
+    return { kind: 'give_up', error: new RescheduleLimitError(deferred.reason, deferred.since, elapsedMs / 1000, limitS, { cause: err }) };
+  }
+  return { kind: 'reschedule', deferred, notBeforeMs: Math.max(deferred.notBefore.getTime(), nowMs + MIN_RESCHEDULE_MS) };
 }

@@ -21,7 +21,11 @@ export interface HostBreaker {
   readonly pending: Array<{ level: 'info' | 'warn'; message: string; meta: Record<string, unknown> }>;
   /** When it last opened (undefined while closed). */
   openedAt: Date | undefined;
+  /** When it first opened since it was last closed: a failed half-open trial re-opens it, the outage goes on. */
+  downSince: Date | undefined;
   readonly resetTimeoutMs: number;
+  /** `scheme://host:port` of the source, without userinfo: what errors name. */
+  readonly origin: string;
 }
 
 const registry = new Map<string, HostBreaker>();
@@ -43,8 +47,14 @@ export function listen(b: HostBreaker, log: Logger): void {
   b.listeners.add(log);
 }
 
-/** The breaker of `host`, created from `settings` on first use. */
-export function breakerFor(host: string, settings: Settings['source']['breaker'], ignore: IgnoreError): HostBreaker {
+/**
+ * Longest wait a task is told while the breaker is half-open with its one trial request still out:
+ * the trial decides soon, and a deferral until the next reset would waste a recovery.
+ */
+const TRIAL_WAIT_MS = 1000;
+
+/** The breaker of `host`, created from `settings` on first use; `origin` (no userinfo) is how errors name the source. */
+export function breakerFor(host: string, settings: Settings['source']['breaker'], ignore: IgnoreError, origin = `http://${host}`): HostBreaker {
   let b = registry.get(host);
   if (b) return b;
   const breaker = new CircuitBreaker<[Thunk], unknown>((thunk: Thunk) => thunk(), {
@@ -56,10 +66,11 @@ export function breakerFor(host: string, settings: Settings['source']['breaker']
     resetTimeout: settings.resetTimeoutMs,
     errorFilter: ignore,
   });
-  const hb: HostBreaker = { host, breaker, listeners: new Set(), pending: [], openedAt: undefined, resetTimeoutMs: settings.resetTimeoutMs };
+  const hb: HostBreaker = { host, breaker, listeners: new Set(), pending: [], openedAt: undefined, downSince: undefined, resetTimeoutMs: settings.resetTimeoutMs, origin };
   breakerStateGauge.set({ host }, 0);
   breaker.on('open', () => {
     hb.openedAt = new Date();
+    hb.downSince ??= hb.openedAt;
     breakerStateGauge.set({ host }, 2);
     const until = new Date(hb.openedAt.getTime() + hb.resetTimeoutMs).toISOString();
     broadcast(hb, 'warn', `circuit breaker for ${host} opened: failing fast until ${until}`, { host, state: 'open', until });
@@ -70,6 +81,7 @@ export function breakerFor(host: string, settings: Settings['source']['breaker']
   });
   breaker.on('close', () => {
     hb.openedAt = undefined;
+    hb.downSince = undefined;
     breakerStateGauge.set({ host }, 0);
     broadcast(hb, 'info', `circuit breaker for ${host} closed: the source answers again`, { host, state: 'closed' });
   });
@@ -82,12 +94,22 @@ export async function throughBreaker<T>(hb: HostBreaker, thunk: () => Promise<T>
   try {
     return (await hb.breaker.fire(thunk)) as T;
   } catch (err) {
-    if ((err as { code?: string }).code === 'EOPENBREAKER') {
-      const opened = hb.openedAt ?? new Date();
-      throw new CircuitOpenError(hb.host, new Date(opened.getTime() + hb.resetTimeoutMs));
-    }
+    if ((err as { code?: string }).code === 'EOPENBREAKER') throw circuitOpen(hb);
     throw err;
   }
+}
+
+/**
+ * The CircuitOpenError of an open (or half-open, trial pending) breaker: the time it may let a
+ * request through, and since when the host has been down.
+ */
+export function circuitOpen(hb: HostBreaker, cause?: unknown): CircuitOpenError {
+  const now = Date.now();
+  const opened = hb.openedAt?.getTime() ?? now;
+  let until = opened + hb.resetTimeoutMs;
+  // Half-open with the trial still out: its answer decides soon.
+  if (until <= now) until = now + Math.min(hb.resetTimeoutMs, TRIAL_WAIT_MS);
+  return new CircuitOpenError(hb.host, new Date(until), hb.origin, hb.downSince ?? new Date(opened), cause === undefined ? undefined : { cause });
 }
 
 /** Drops every breaker (tests; a process normally keeps them for its lifetime). */

@@ -2,7 +2,8 @@
  * One source request, done right: a timeout (also aborted by the task's signal), the host's circuit
  * breaker, p-retry with exponential backoff and jitter, Retry-After honoured, and the body tokenized as
  * it streams in. A 4xx other than 408/429 is final (NonRetryableError), and so is an open circuit for
- * this attempt (it fails fast; the task's own retry comes back later).
+ * this attempt (it fails fast with a deferral; the scheduler brings the task back once the circuit may
+ * half-open, without counting the try).
  */
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
@@ -13,7 +14,7 @@ import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Logger } from '../../scheduler/interfaces.js';
 import { redactUrl } from '../../scheduler/redact.js';
 import type { Settings } from '../../scheduler/settings.js';
-import { breakerFor, listen, throughBreaker, type HostBreaker } from './breakers.js';
+import { breakerFor, circuitOpen, listen, throughBreaker, type HostBreaker } from './breakers.js';
 import { CircuitOpenError } from './CircuitOpenError.js';
 import { JsonRowStreamParser } from './jsonRowStream.js';
 import { SourceHttpError } from './SourceHttpError.js';
@@ -165,13 +166,15 @@ async function requestOnce(url: string, opts: FetchOptions, sink: RowSink): Prom
 
 /** The host's shared breaker for a source URL. */
 export function sourceBreaker(url: string, settings: Settings['source']): HostBreaker {
-  return breakerFor(new URL(url).host, settings.breaker, isClientFault);
+  const { protocol, host } = new URL(url);
+  return breakerFor(host, settings.breaker, isClientFault, `${protocol}//${host}`);
 }
 
 /**
  * GETs `url`, retrying per settings, handing rows to `sink` as they stream in. Rejects with
- * NonRetryableError for a 4xx other than 408/429; with CircuitOpenError (retryable by the task) when the
- * host's circuit is open; with the last error once retries are exhausted.
+ * NonRetryableError for a 4xx other than 408/429; with CircuitOpenError (a deferral: the scheduler
+ * reschedules the task) when the host's circuit is open, also when these failures opened it; with the
+ * last error once retries are exhausted.
  */
 export async function fetchRows(url: string, opts: FetchOptions, sink: RowSink): Promise<BodyResult> {
   const hb = sourceBreaker(url, opts.settings);
@@ -208,7 +211,11 @@ export async function fetchRows(url: string, opts: FetchOptions, sink: RowSink):
     if (isClientFault(err)) throw new NonRetryableError((err as Error).message, { cause: err });
     if (err instanceof CircuitOpenError) throw err;
     if (opts.signal.aborted) throw err;
-    throw new Error(`GET ${redactUrl(url)} failed after ${opts.settings.retries + 1} attempts: ${(err as Error).message}`, { cause: err });
+    const failed = new Error(`GET ${redactUrl(url)} failed after ${opts.settings.retries + 1} attempts: ${(err as Error).message}`, { cause: err });
+    // These failures opened the host's breaker (or a failed trial re-opened it): the outage is now the
+    // breaker's to time, and the task's next try would only be refused, so this one is deferred too.
+    if (hb.breaker.opened) throw circuitOpen(hb, failed);
+    throw failed;
   } finally {
     hb.listeners.delete(opts.log);
   }

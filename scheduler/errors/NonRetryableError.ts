@@ -3,7 +3,7 @@
  * (bad data, a 4xx from the source, a failed data test).
  */
 export class NonRetryableError extends Error {
-  override readonly name = 'NonRetryableError';
+  override readonly name: string = 'NonRetryableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

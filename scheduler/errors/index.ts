@@ -5,3 +5,5 @@ export { TaskTimeoutError } from './TaskTimeoutError.js';
 export { UsageError } from './UsageError.js';
 export { LeaseLostError } from './LeaseLostError.js';
 export { ShutdownError } from './ShutdownError.js';
+export { TaskDeferredError } from './TaskDeferredError.js';
+export { RescheduleLimitError } from './RescheduleLimitError.js';

@@ -76,6 +76,8 @@ export interface CompletionRow {
   readonly error: string | null;
   /** Shutdown interrupted the attempt: its try counts, but it gets another one. */
   readonly interrupted: boolean;
+  /** The attempt was deferred (TaskDeferredError): up for retry at nextRetryAt, its try given back. */
+  readonly rescheduled?: boolean;
 }
 
 /** Who claims, and until when. */
@@ -201,6 +203,16 @@ export class Statements {
       from,
       to,
     ]);
+  }
+
+  /** The failed task instances (not upstream_failed) of a DAG's runs with logical dates in [from, to], oldest run first. */
+  async failedTaskInstancesBetween(sql: Sql, dagId: string, from: string, to: string): Promise<{ run_id: string; task_id: string; last_error: string | null }[]> {
+    return sql.all(
+      `SELECT r.run_id, ti.task_id, ti.last_error FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
+       WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date <= ? AND ti.state = 'failed'
+       ORDER BY r.logical_date, ti.id`,
+      [dagId, from, to],
+    );
   }
 
   /** The state of a DAG's run at a logical date, if it exists. */
@@ -379,15 +391,16 @@ export class Statements {
 
   /** Records finished attempts; only rows `owner` still holds the lease of. */
   async recordCompletions(sql: Sql, owner: string, done: readonly CompletionRow[]): Promise<void> {
-    const columns = ['id', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted'];
+    const columns = ['id', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted', 'rescheduled'];
     for (const chunk of chunks(done)) {
       await sql.run(
         `UPDATE task_instances SET state = v.state, end_date = v.end_date, duration = v.duration, next_retry_at = v.next_retry_at,
            last_error = v.last_error, lease_owner = NULL, lease_expires_at = NULL,
-           max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END
+           max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END,
+           try_number = CASE WHEN v.rescheduled = 1 THEN try_number - 1 ELSE try_number END
          FROM ${this.dialect.valuesTable('v', columns)}
          WHERE task_instances.id = v.id AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
-        [chunk.map((c) => [c.id, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0]), owner],
+        [chunk.map((c) => [c.id, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0]), owner],
       );
     }
   }

@@ -160,6 +160,14 @@ export const SETTINGS = {
       default: 86400,
       doc: "default timeout of a task attempt, seconds, when neither the task nor its DAG sets `timeoutS`; `0` = none (Airflow's `execution_timeout`)",
     }),
+    // An hour outlasts a restart or a short maintenance of a source, yet a backfill run by hand
+    // against a source that is gone still ends the same hour, saying so.
+    rescheduleLimitS: setting({
+      env: 'DRIVETRAIN_TASK_RESCHEDULE_LIMIT_S',
+      schema: z.number().min(0),
+      default: 3600,
+      doc: 'seconds an outage (open circuit breaker) may defer a task before it fails',
+    }),
   },
   scheduler: {
     parallelism: setting({ env: 'DRIVETRAIN_PARALLELISM', schema: int(1), default: 8, doc: 'task instances running at once in one process' }),

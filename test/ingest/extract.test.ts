@@ -3,12 +3,14 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { CircuitOpenError } from '../../operators/extract/CircuitOpenError.js';
 import type { CursorCycleError } from '../../operators/extract/CursorCycleError.js';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
 import { readLakePartition, readManifest } from '../../operators/lake/reader.js';
 import type { Entity } from '../../operators/entities.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import { isTaskDeferred } from '../../scheduler/errors/TaskDeferredError.js';
 import type { TaskContext } from '../../scheduler/interfaces.js';
 import { breakerStateGauge } from '../../scheduler/metrics.js';
 import { generateRows } from '../../source/generator.js';
@@ -153,7 +155,10 @@ describe('extract operator', () => {
     const ctx = testTaskContext(s, { ds: DS });
     const run = () => extractFailure(ctx);
     expect((await run())?.message).to.match(/503/);
-    expect((await run())?.message).to.match(/503/);
+    // This failure opened the breaker: the attempt ends as its deferral, the 503 as the cause.
+    const opening = await run();
+    expect(opening).to.be.instanceOf(CircuitOpenError);
+    expect((opening?.cause as Error).message).to.match(/503/);
     expect(server.dataRequests()).to.equal(2);
     expect(ctx.log.has(`circuit breaker for ${host} opened`)).to.equal(true);
 
@@ -171,6 +176,33 @@ describe('extract operator', () => {
     expect(ctx.log.has(`circuit breaker for ${host} half-open`)).to.equal(true);
     expect(ctx.log.has(`circuit breaker for ${host} closed`)).to.equal(true);
     expect((await breakerStateGauge.get()).values.find((v) => v.labels.host === host)?.value).to.equal(0);
+  });
+
+  it('ends an attempt against an open breaker as a deferral until it may half-open, naming the source and when the outage began', async () => {
+    await start({ failRate: 1, failStatus: 503 });
+    const port = new URL(server.url).port;
+    const s = settings({
+      DRIVETRAIN_SOURCE_URL: `http://etl:pw-s3cret@127.0.0.1:${port}`,
+      DRIVETRAIN_SOURCE_RETRIES: '0',
+      DRIVETRAIN_BREAKER_VOLUME_THRESHOLD: '1',
+      DRIVETRAIN_BREAKER_RESET_TIMEOUT_MS: '200',
+    });
+    const ctx = testTaskContext(s, { ds: DS });
+    const first = await extractFailure(ctx);
+    expect(isTaskDeferred(first)).to.equal(true);
+    const deferred = first as CircuitOpenError;
+    expect(deferred.notBefore.getTime() - deferred.since.getTime()).to.equal(200);
+    expect(deferred.reason).to.equal(`source http://127.0.0.1:${port} unreachable: circuit breaker open since ${deferred.since.toISOString()}`);
+
+    // At the time it names, a trial request goes out, fails and re-opens the breaker: the outage
+    // goes on since the same time, and the next chance moves on.
+    await new Promise((r) => setTimeout(r, deferred.notBefore.getTime() - Date.now() + 20));
+    const again = (await extractFailure(ctx)) as CircuitOpenError;
+    expect(server.dataRequests()).to.equal(2);
+    expect(isTaskDeferred(again)).to.equal(true);
+    expect(again.since).to.deep.equal(deferred.since);
+    expect(again.notBefore.getTime()).to.be.above(deferred.notBefore.getTime());
+    expect(ctx.log.text()).not.to.contain('pw-s3cret');
   });
 
   it('shares one breaker per host between tasks', async () => {

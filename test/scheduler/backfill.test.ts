@@ -116,6 +116,19 @@ describe('drivetrain backfill', function () {
     expect(outLines(tmp.dir)).to.have.length(4);
   });
 
+  it('summarises the waited-for DAG\'s run too, and names each failed run, its task and its last error line, redacted', async () => {
+    const e = cliEnv(tmp.dir, 'waitfor', { DRIVETRAIN_NOW: '2024-01-04T03:00:00Z', DT_FIXTURE_FAIL_DS: '2024-01-02' });
+    const result = await runCli(['backfill', '--from', '2024-01-01', '--dag', 'marts'], e);
+    expect(result.code).to.equal(1);
+    expect(result.stdout).to.match(/snapshot \(waited for\)\s+2024-01-03\s+2024-01-03\s+1\s+0\s+1\s+0\s+0\n/);
+    expect(result.stdout).to.match(/\nmarts\s+2024-01-01\s+2024-01-03\s+3\s+0\s+2\s+1\s+0\n/);
+    expect(result.stdout).to.contain(
+      'backfill: failed: marts run backfill__2024-01-02T00:00:00+00:00, task build: NonRetryableError: GET http://etl:***@warehouse.example/ refused 2024-01-02\n',
+    );
+    expect(result.stdout).not.to.contain('pw-s3cret');
+    expect(result.stdout).not.to.contain('second line of the error');
+  });
+
   it('exits 1 when a run fails, and the next backfill re-runs only the failed run', async () => {
     const failing = await runCli(['backfill', '--from', '2024-01-01', '--to', '2024-01-03'], env({ DT_FIXTURE_FAIL_DS: '2024-01-02' }));
     expect(failing.code).to.equal(1);
