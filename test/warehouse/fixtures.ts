@@ -24,7 +24,7 @@ export const SOURCE_FIELDS: Record<Entity, readonly string[]> = {
 
 const VAULT_FIELDS: Record<Entity, readonly string[]> = {
   cars: ['hk_car', 'hashdiff'],
-  customers: ['hk_customer', 'hashdiff'],
+  customers: ['hk_customer', 'hashdiff', 'hashdiff_pii'],
   subscriptions: ['hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'],
 };
 
