@@ -88,6 +88,27 @@ describe('load operator', () => {
     expect(await query(settings.warehouseDb, 'SELECT id, brand FROM cars')).to.deep.equal([{ id: 'ok1', brand: 'Tesla' }]);
   });
 
+  it('words a reject of a personal field or of a row that is no object without quoting the value', async () => {
+    const customer = { id: 'u1', first_name: 'Ada', second_name: 'Lovelace', type: 'b2c', company_name: null, address_city: 'Berlin', address_zip: '10115', address_street: 'Ravenstr', address_street_house: '1' };
+    await writeLake(settings, 'customers', [
+      customer,
+      { ...customer, id: 'u2', second_name: ['Secretname'] },
+      { ...customer, id: 'u3', address_street: 12345 },
+      ['u4', 'Secretname', 'Ravenstr'],
+      JSON.stringify('Secretname'),
+      { ...customer, id: 'u5', type: 'person' },
+    ]);
+    await loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: DS }));
+    const reasons = (await query<{ reason: string }>(settings.warehouseDb, 'SELECT reason FROM rejects ORDER BY rowid')).map((r) => r.reason);
+    expect(reasons).to.deep.equal([
+      'second_name: must be a string or null (an array; personal data, not shown)',
+      'address_street: must be a string or null (a number; personal data, not shown)',
+      'row: not a JSON object (an array)',
+      'row: not a JSON object (a string)',
+      'type: is not one of b2b|b2c (value "person")',
+    ]);
+  });
+
   it('keeps the first of many rows with the same id and rejects the others, across batches', async () => {
     const rows = Array.from({ length: 60 }, (_, i) => car(`id-${i % 20}`, { vin: `V${i}` }));
     await writeLake(settings, 'cars', rows);
