@@ -114,7 +114,7 @@ export const MARTS = ['infleeted_cars_volumes', 'defleeted_cars_volumes', 'cars_
 /** Every vault, helper and mart table's rows, keyed by table (views excluded: they follow their tables). */
 export async function snapshotWarehouse(file: string): Promise<Record<string, Record<string, unknown>[]>> {
   const tables = [
-    'hub_car', 'hub_customer', 'hub_subscription', 'link_subscription', 'sat_car', 'sat_customer', 'sat_subscription',
+    'hub_car', 'hub_customer', 'hub_subscription', 'link_subscription', 'sat_car', 'sat_customer', 'sat_customer_pii', 'sat_subscription',
     'car_timeline', 'customer_profile', 'subscription_timeline', ...MARTS,
   ];
   const out: Record<string, Record<string, unknown>[]> = {};
