@@ -74,12 +74,14 @@ interface Layout {
   readonly hashKeyColumn: string;
   readonly hub: string;
   readonly satellite: string;
+  /** The main satellite: holds personal columns only when made before the PII satellite existed. */
+  readonly mainSatellite: string;
 }
 
 function layoutOf(entity: Entity): Layout {
   const spec = ENTITY_SPECS[entity];
   if (spec.personal.length === 0) throw new RangeError(`entity '${entity}' declares no personal fields: nothing to erase`);
-  return { entity, businessKey: spec.businessKey, personal: spec.personal, hashKeyColumn: `hk_${spec.hub}`, hub: `hub_${spec.hub}`, satellite: `sat_${spec.hub}_pii` };
+  return { entity, businessKey: spec.businessKey, personal: spec.personal, hashKeyColumn: `hk_${spec.hub}`, hub: `hub_${spec.hub}`, satellite: `sat_${spec.hub}_pii`, mainSatellite: `sat_${spec.hub}` };
 }
 
 /** One parsed row of the entity that belongs to a key being erased. */
@@ -168,11 +170,16 @@ async function knownInWarehouse(layout: Layout, db: Queryable, keys: readonly st
   return known;
 }
 
-/** Nulls the personal fields of `hk`'s rows of `table` that still hold one; returns the rows changed. */
+/**
+ * Nulls the personal fields of `hk`'s rows of `table` that still hold one; returns the rows changed. Only
+ * the columns the table has: a main satellite made before the PII satellite existed still has them.
+ */
 async function nullRows(layout: Layout, session: WarehouseSession, table: string, hk: string): Promise<number> {
-  if (!(await tableExists(session, table))) return 0;
-  const set = layout.personal.map((f) => `"${f}" = NULL`).join(', ');
-  const held = layout.personal.map((f) => `"${f}" IS NOT NULL`).join(' OR ');
+  const columns = new Set((await session.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)).map((c) => c.name));
+  const personal = layout.personal.filter((f) => columns.has(f));
+  if (personal.length === 0 || !columns.has(layout.hashKeyColumn)) return 0;
+  const set = personal.map((f) => `"${f}" = NULL`).join(', ');
+  const held = personal.map((f) => `"${f}" IS NOT NULL`).join(' OR ');
   const r = await session.run(`UPDATE "${table}" SET ${set} WHERE "${layout.hashKeyColumn}" = ? AND (${held})`, [hk]);
   return r.changes;
 }
@@ -251,7 +258,7 @@ export async function erasePersonalData(opts: EraseOptions): Promise<ErasureRepo
         ...k,
         rawRows: await nullRows(layout, session, layout.entity, k.hashKey),
         rejects: rejects.get(k.hashKey) ?? 0,
-        satelliteVersions: await nullRows(layout, session, layout.satellite, k.hashKey),
+        satelliteVersions: (await nullRows(layout, session, layout.satellite, k.hashKey)) + (await nullRows(layout, session, layout.mainSatellite, k.hashKey)),
       };
       if (changedAnything(done)) await recordErasure(session, layout.entity, k.hashKey, opts.now);
       out.push(done);
