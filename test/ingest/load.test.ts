@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
-import { hashDiff, hashKey } from '../../operators/load/hashing.js';
+import { hashDiff, hashKey, personalHashDiff } from '../../operators/load/hashing.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPreparer.js';
 import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
@@ -296,5 +297,17 @@ describe('load operator', () => {
     expect(cols.filter((c) => c.notnull).map((c) => c.name)).to.deep.equal(['id', 'processing_date']);
     expect(cols.some((c) => c.pk)).to.equal(false);
     expect(path.basename(settings.warehouseDb)).to.equal('warehouse.db');
+  });
+
+  it('adds the personal hashdiff to a customers table made before it, and fills it at the next load', async () => {
+    mkdirSync(path.dirname(settings.warehouseDb), { recursive: true });
+    await execFile(settings.warehouseDb, `CREATE TABLE customers (id TEXT NOT NULL, first_name TEXT, second_name TEXT, type TEXT, company_name TEXT,
+      address_city TEXT, address_zip TEXT, address_street TEXT, address_street_house TEXT, processing_date TEXT NOT NULL, hk_customer TEXT, hashdiff TEXT)`);
+    const customer = { id: 'u1', first_name: 'Ada', second_name: 'L', type: 'b2c', company_name: null, address_city: 'Berlin', address_zip: '10115', address_street: 'Str', address_street_house: '1' };
+    await writeLake(settings, 'customers', [customer]);
+    await loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: DS }));
+    expect(await query(settings.warehouseDb, 'SELECT hashdiff, hashdiff_pii FROM customers')).to.deep.equal([
+      { hashdiff: hashDiff('customers', customer), hashdiff_pii: personalHashDiff('customers', customer) },
+    ]);
   });
 });
