@@ -12,7 +12,7 @@ import type { ErasureReport } from './erase.js';
 export function erasureLines(report: ErasureReport, changed: (k: ErasureReport['keys'][number]) => boolean): string[] {
   const done = report.keys.filter(changed);
   if (done.length === 0) {
-    return [`nothing to do: ${report.keys.map((k) => `'${k.id}'`).join(', ')} hold no personal data any more; nothing recorded`];
+    return [`nothing to do: no personal data left of ${report.keys.map((k) => `'${k.id}'`).join(', ')}; nothing recorded`];
   }
   const lines = report.keys.map((k) =>
     changed(k)

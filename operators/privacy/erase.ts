@@ -155,7 +155,16 @@ async function tableExists(db: Queryable, table: string): Promise<boolean> {
   return (await db.get(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?`, [table])) !== undefined;
 }
 
-/** Which of `keys` the warehouse knows: in the hub, the raw table or an earlier erasure. */
+/** Keys per statement: well below SQLite's bound-parameter limit. */
+const KEYS_PER_STATEMENT = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += KEYS_PER_STATEMENT) out.push(items.slice(i, i + KEYS_PER_STATEMENT));
+  return out;
+}
+
+/** Which of `keys` the warehouse knows: in the hub, the raw table or an earlier erasure (each table read once). */
 async function knownInWarehouse(layout: Layout, db: Queryable, keys: readonly string[]): Promise<Set<string>> {
   const known = new Set<string>();
   const probes: [string, string][] = [
@@ -164,24 +173,37 @@ async function knownInWarehouse(layout: Layout, db: Queryable, keys: readonly st
     [ERASURES_TABLE, 'hash_key'],
   ];
   for (const [table, column] of probes) {
-    if (!(await tableExists(db, table))) continue;
-    for (const hk of keys) if (await db.get(`SELECT 1 AS x FROM "${table}" WHERE "${column}" = ? LIMIT 1`, [hk])) known.add(hk);
+    const left = keys.filter((k) => !known.has(k));
+    if (left.length === 0 || !(await tableExists(db, table))) continue;
+    for (const chunk of chunks(left)) {
+      const found = await db.all<{ hk: string }>(`SELECT DISTINCT "${column}" AS hk FROM "${table}" WHERE "${column}" IN (${chunk.map(() => '?').join(', ')})`, chunk);
+      for (const f of found) known.add(f.hk);
+    }
   }
   return known;
 }
 
 /**
- * Nulls the personal fields of `hk`'s rows of `table` that still hold one; returns the rows changed. Only
- * the columns the table has: a main satellite made before the PII satellite existed still has them.
+ * Nulls the personal fields of the keys' rows of `table` that still hold one, in one pass over the table
+ * per 500 keys; returns the rows changed per key. Only the columns the table has: a main satellite made
+ * before the PII satellite existed still has them.
  */
-async function nullRows(layout: Layout, session: WarehouseSession, table: string, hk: string): Promise<number> {
+async function nullRows(layout: Layout, session: WarehouseSession, table: string, keys: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
   const columns = new Set((await session.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)).map((c) => c.name));
   const personal = layout.personal.filter((f) => columns.has(f));
-  if (personal.length === 0 || !columns.has(layout.hashKeyColumn)) return 0;
+  if (personal.length === 0 || !columns.has(layout.hashKeyColumn)) return counts;
   const set = personal.map((f) => `"${f}" = NULL`).join(', ');
   const held = personal.map((f) => `"${f}" IS NOT NULL`).join(' OR ');
-  const r = await session.run(`UPDATE "${table}" SET ${set} WHERE "${layout.hashKeyColumn}" = ? AND (${held})`, [hk]);
-  return r.changes;
+  const hk = `"${layout.hashKeyColumn}"`;
+  for (const chunk of chunks(keys)) {
+    const changed = await session.all<{ hk: string }>(
+      `UPDATE "${table}" SET ${set} WHERE ${hk} IN (${chunk.map(() => '?').join(', ')}) AND (${held}) RETURNING ${hk} AS hk`,
+      chunk,
+    );
+    for (const c of changed) counts.set(c.hk, (counts.get(c.hk) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /**
@@ -252,13 +274,16 @@ export async function erasePersonalData(opts: EraseOptions): Promise<ErasureRepo
     // Freed bytes of the rows rewritten are zeroed, not left in the file's free space.
     await session.run('PRAGMA secure_delete = ON');
     const rejects = await eraseRejects(layout, session, keys);
+    const raw = await nullRows(layout, session, layout.entity, [...keys]);
+    const satellite = await nullRows(layout, session, layout.satellite, [...keys]);
+    const mainSatellite = await nullRows(layout, session, layout.mainSatellite, [...keys]);
     const out: KeyErasure[] = [];
     for (const k of keyErasures) {
       const done: KeyErasure = {
         ...k,
-        rawRows: await nullRows(layout, session, layout.entity, k.hashKey),
+        rawRows: raw.get(k.hashKey) ?? 0,
         rejects: rejects.get(k.hashKey) ?? 0,
-        satelliteVersions: (await nullRows(layout, session, layout.satellite, k.hashKey)) + (await nullRows(layout, session, layout.mainSatellite, k.hashKey)),
+        satelliteVersions: (satellite.get(k.hashKey) ?? 0) + (mainSatellite.get(k.hashKey) ?? 0),
       };
       if (changedAnything(done)) await recordErasure(session, layout.entity, k.hashKey, opts.now);
       out.push(done);

@@ -176,7 +176,7 @@ describe('customers erase', function () {
   it('does nothing and records nothing when the customer is erased again', async () => {
     const again = await drivetrain(['customers', 'erase', marked.id], '2024-01-02T10:00:00Z');
     expect(again.code, again.stderr).to.equal(0);
-    expect(again.stdout).to.equal(`nothing to do: '${marked.id}' hold no personal data any more; nothing recorded\n`);
+    expect(again.stdout).to.equal(`nothing to do: no personal data left of '${marked.id}'; nothing recorded\n`);
     expect(await queryFile(warehouse(), 'SELECT count(*) AS n FROM erasures')).to.deep.equal([{ n: 1 }]);
   });
 
