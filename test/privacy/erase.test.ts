@@ -12,13 +12,17 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { readLakePartition } from '../../operators/lake/reader.js';
+import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { hashKey } from '../../operators/load/hashing.js';
+import { erasePersonalData } from '../../operators/privacy/erase.js';
+import { UnknownIdError } from '../../operators/privacy/UnknownIdError.js';
 import { closeWarehouses } from '../../operators/warehouse/registry.js';
 import type { EntityName } from '../../operators/entities.js';
 import { GeneratedRowSource, type RowBatch, type RowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
-import { queryFile } from '../helpers/sqliteFile.js';
-import { testEnv, useTmpDir } from '../helpers/tmp.js';
+import { execFile as execSql, queryFile } from '../helpers/sqliteFile.js';
+import { testEnv, useTmpDir, useTmpWarehouse } from '../helpers/tmp.js';
 import { MARTS } from '../warehouse/fixtures.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -196,5 +200,59 @@ describe('customers erase', function () {
     expect(await queryFile(warehouse(), 'SELECT count(*) AS n FROM customers WHERE id = ?', [marked.id]), 'the rows are loaded again').to.deep.equal([{ n: 2 }]);
     expect(await leftovers()).to.deep.equal([]);
     expect(await marts()).to.deep.equal(martsBefore);
+  });
+});
+
+describe('erasePersonalData', () => {
+  const tmp = useTmpWarehouse();
+  const NOW = new Date('2024-02-01T12:00:00Z');
+  const ada = { id: 'u1', first_name: 'Ada', second_name: 'Secretname', type: 'b2c', company_name: null, address_city: 'Berlin', address_zip: '10115', address_street: 'Ravenstr', address_street_house: '1' };
+
+  async function lake(rows: readonly object[], ds = '2024-01-15'): Promise<void> {
+    const w = await LakePartitionWriter.open(tmp.settings.lakeDir, 'customers', ds);
+    await w.writeLines(rows.map((r) => JSON.stringify(r)));
+    await w.commit('http://src/customers/', new Date('2024-01-16T00:00:00Z'));
+  }
+  const erase = (ids: string[]) => erasePersonalData({ entity: 'customers', ids, lakeDir: tmp.settings.lakeDir, warehouseFile: tmp.settings.warehouseDb, now: NOW });
+
+  it('knows an id only the lake holds, and records its erasure in a warehouse made for it', async () => {
+    await lake([ada, { ...ada, id: 'u2' }]);
+    const report = await erase(['u1']);
+    expect(report.keys).to.deep.equal([{ id: 'u1', hashKey: hashKey('u1'), lakeLines: 1, lakePartitions: 1, rawRows: 0, rejects: 0, satelliteVersions: 0 }]);
+    const rows: Record<string, unknown>[] = [];
+    for await (const r of readLakePartition(tmp.settings.lakeDir, 'customers', '2024-01-15')) rows.push(r);
+    expect(rows).to.deep.equal([
+      { ...ada, first_name: null, second_name: null, address_zip: null, address_street: null, address_street_house: null },
+      { ...ada, id: 'u2' },
+    ]);
+    expect(await queryFile(tmp.settings.warehouseDb, 'SELECT * FROM erasures')).to.deep.equal([{ entity: 'customers', hash_key: hashKey('u1'), erased_at: '2024-02-01T12:00:00.000Z' }]);
+  });
+
+  it('changes nothing when one of several ids is unknown, and names only that one', async () => {
+    await lake([ada]);
+    const manifest = readFileSync(path.join(tmp.settings.lakeDir, 'customers', 'ds=2024-01-15', '_SUCCESS'));
+    const err = await erase(['u1', ' U1 ', 'ghost']).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(UnknownIdError);
+    expect((err as UnknownIdError).ids).to.deep.equal(['ghost']);
+    expect(readFileSync(path.join(tmp.settings.lakeDir, 'customers', 'ds=2024-01-15', '_SUCCESS')).equals(manifest)).to.equal(true);
+  });
+
+  it('nulls the personal columns a sat_customer made before sat_customer_pii still has, and rewords a reject that quoted a personal value', async () => {
+    await lake([ada]);
+    await execSql(tmp.settings.warehouseDb, `
+      CREATE TABLE sat_customer (hk_customer TEXT, load_date TEXT, hashdiff TEXT, first_name TEXT, second_name TEXT, type TEXT, address_city TEXT, address_street TEXT);
+      INSERT INTO sat_customer VALUES ('${hashKey('u1')}', '2024-01-16', 'h1', 'Ada', 'Secretname', 'b2c', 'Berlin', 'Ravenstr');
+      CREATE TABLE rejects (source TEXT, processing_date TEXT, raw_json TEXT, reason TEXT);
+      INSERT INTO rejects VALUES ('customers', '2024-01-15', '${JSON.stringify({ ...ada, first_name: 42 })}', 'first_name: must be a string or null (value 42)');
+      INSERT INTO rejects VALUES ('customers', '2024-01-15', '${JSON.stringify({ ...ada, id: 'u2' })}', 'id: duplicate within the partition (value "u2")');`);
+    const [k] = (await erase(['u1'])).keys;
+    expect([k.satelliteVersions, k.rejects]).to.deep.equal([1, 1]);
+    expect(await queryFile(tmp.settings.warehouseDb, 'SELECT first_name, second_name, type, address_city, address_street, hashdiff FROM sat_customer')).to.deep.equal([
+      { first_name: null, second_name: null, type: 'b2c', address_city: 'Berlin', address_street: null, hashdiff: 'h1' },
+    ]);
+    const rejects = await queryFile<{ raw_json: string; reason: string }>(tmp.settings.warehouseDb, 'SELECT raw_json, reason FROM rejects ORDER BY rowid');
+    expect(rejects.map((r) => r.reason)).to.deep.equal(['first_name: must be a string or null (a number; personal data, not shown)', 'id: duplicate within the partition (value "u2")']);
+    expect(JSON.parse(rejects[0].raw_json)).to.include({ first_name: null, second_name: null, address_street: null, address_city: 'Berlin' });
+    expect(JSON.parse(rejects[1].raw_json)).to.include({ second_name: 'Secretname' });
   });
 });
