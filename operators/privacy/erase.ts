@@ -46,7 +46,7 @@ export interface KeyErasure {
   readonly rawRows: number;
   /** Rejects rewritten. */
   readonly rejects: number;
-  /** PII satellite versions nulled. */
+  /** PII satellite versions nulled (with those of a main satellite made before the PII satellite, which still has personal columns). */
   readonly satelliteVersions: number;
 }
 
