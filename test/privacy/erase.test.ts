@@ -201,6 +201,15 @@ describe('customers erase', function () {
     expect(await leftovers()).to.deep.equal([]);
     expect(await marts()).to.deep.equal(martsBefore);
   });
+
+  it('gets the data back into the lake and raw from a new snapshot of a source that still holds the customer, as the command warned', async () => {
+    const r = await drivetrain(['backfill', '--from', '2024-01-02', '--to', '2024-01-02', '--dag', 'ingest'], '2024-01-03T06:00:00Z');
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    const back = await leftovers();
+    expect(back).to.include.members([`customers.first_name: ${NAMES.first_name}`, `part-00000.ndjson.gz: ${STREETS[1]}`]);
+    // Its personal hashdiff is the one the erasure kept: no new version until the values change.
+    expect(back.filter((l) => l.startsWith('sat_customer_pii.'))).to.deep.equal([]);
+  });
 });
 
 describe('erasePersonalData', () => {
