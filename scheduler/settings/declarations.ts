@@ -195,5 +195,21 @@ export const SETTINGS = {
       doc: 'address of the health and metrics listener',
     }),
     port: setting({ env: 'DRIVETRAIN_HTTP_PORT', schema: int(0).max(65535), default: 8974, doc: 'its port; `0` = any free port' }),
+    apiToken: setting({
+      env: 'DRIVETRAIN_API_TOKEN',
+      schema: text.optional(),
+      default: undefined,
+      envOnly: true,
+      secret: 'value',
+      doc: 'bearer token of the REST API and web console; unset = the console is read-only and actions get 403',
+    }),
+    apiTokenFile: setting({
+      env: 'DRIVETRAIN_API_TOKEN_FILE',
+      schema: text.optional(),
+      default: undefined,
+      envOnly: true,
+      isPath: true,
+      doc: 'a file holding the API token (a mounted secret); used when `DRIVETRAIN_API_TOKEN` is unset',
+    }),
   },
 } as const satisfies DeclarationTree;
