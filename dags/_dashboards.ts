@@ -39,15 +39,15 @@ export default defineDashboards({
       title: 'Cars infleeted and defleeted per day',
       kind: 'line',
       layers: [
-        { table: 'infleeted_cars_volumes', x: 'day', y: 'cnt', label: 'infleeted' },
-        { table: 'defleeted_cars_volumes', x: 'day', y: 'cnt', label: 'defleeted' },
+        { table: 'infleeted_cars_volumes', x: 'day', y: 'cnt', label: 'infleeted', missingAsZero: true },
+        { table: 'defleeted_cars_volumes', x: 'day', y: 'cnt', label: 'defleeted', missingAsZero: true },
       ],
     },
     {
       id: 'deliveries',
       title: 'Deliveries per day, by city (the 8 largest)',
       kind: 'line',
-      layers: [{ table: 'cars_deliveries', x: 'delivery_date', y: 'deliveries_number', series: 'city', top: 8 }],
+      layers: [{ table: 'cars_deliveries', x: 'delivery_date', y: 'deliveries_number', series: 'city', top: 8, missingAsZero: true }],
     },
     {
       id: 'terms',

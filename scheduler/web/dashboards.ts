@@ -37,6 +37,8 @@ const layerSchema = z.object({
   series: ident.optional(),
   /** The series' name when there is no `series` column. */
   label: z.string().optional(),
+  /** A missing x (marts that keep only rows above zero) is drawn as 0, not as a gap. */
+  missingAsZero: z.boolean().optional(),
   /** With `series`: draw only this many series, those with the largest totals. */
   top: z.number().int().positive().optional(),
 });

@@ -229,4 +229,24 @@ describe('the marts API', function () {
     const bad = await fetch(`${served.url}/api/v1/marts/volumes?from=2024-13-01`, { headers: auth });
     expect(bad.status).to.equal(400);
   });
+
+  it('counts rejected rows per load and reason', async () => {
+    mkdirSync(tmp.path('home'), { recursive: true });
+    await execSql(
+      tmp.path('home', 'warehouse.db'),
+      `CREATE TABLE rejects (source TEXT, processing_date TEXT, raw_json TEXT, reason TEXT);
+       INSERT INTO rejects VALUES ('cars', '2024-01-02', '{}', 'missing id'), ('cars', '2024-01-02', '{}', 'missing id'),
+         ('customers', '2024-01-02', '{}', 'bad type'), ('cars', '2024-01-01', '{}', 'missing id');`,
+    );
+    const dashboards = defineDashboards({ marts: [], charts: [], dataTests: [], rejects: { table: 'rejects', loadColumn: 'source', dateColumn: 'processing_date', reasonColumn: 'reason' } });
+    served = await serveConsole(tmp.dir, { dashboards });
+    const res = await fetch(`${served.url}/api/v1/dataQuality/rejects?from=2024-01-02`, { headers: auth });
+    expect(await res.json()).to.deep.equal({
+      rejects: [
+        { load: 'cars', date: '2024-01-02', reason: 'missing id', count: 2 },
+        { load: 'customers', date: '2024-01-02', reason: 'bad type', count: 1 },
+      ],
+      total_entries: 2,
+    });
+  });
 });

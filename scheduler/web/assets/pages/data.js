@@ -6,31 +6,41 @@ import { fmtDate, h, replace } from '../dom.js';
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#f59e0b', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#9a3412', '#475569'];
 
-/** A layer's series: [{label, points: Map(x -> y)}]. */
+/** A layer's series: [{label, points: Map(x -> y), zero}]. */
 function seriesOf(layer, rows) {
-  if (!layer.series) return [{ label: layer.label ?? layer.y, points: new Map(rows.map((r) => [r[layer.x], Number(r[layer.y])])) }];
+  const zero = layer.missingAsZero === true;
+  if (!layer.series) return [{ label: layer.label ?? layer.y, zero, points: new Map(rows.map((r) => [r[layer.x], Number(r[layer.y])])) }];
   const groups = new Map();
   for (const r of rows) {
     const k = String(r[layer.series]);
     if (!groups.has(k)) groups.set(k, new Map());
     groups.get(k).set(r[layer.x], (groups.get(k).get(r[layer.x]) ?? 0) + Number(r[layer.y]));
   }
-  let out = [...groups].map(([label, points]) => ({ label, points, total: [...points.values()].reduce((a, b) => a + b, 0) }));
+  let out = [...groups].map(([label, points]) => ({ label, points, zero, total: [...points.values()].reduce((a, b) => a + b, 0) }));
   if (layer.top) out = out.sort((a, b) => b.total - a.total).slice(0, layer.top);
   return out.sort((a, b) => a.label.localeCompare(b.label));
 }
 
+/** Every YYYY-MM-DD from `a` to `b`. */
+function everyDay(a, b) {
+  const out = [];
+  for (let t = Date.parse(`${a}T00:00:00Z`), end = Date.parse(`${b}T00:00:00Z`); t <= end; t += 86400000) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
 function drawChart(el, chart, rowsByTable) {
   const series = chart.layers.flatMap((l) => seriesOf(l, rowsByTable.get(l.table) ?? []));
-  const xs = [...new Set(series.flatMap((s) => [...s.points.keys()]))].sort();
+  const bars = chart.kind === 'bars';
+  let xs = [...new Set(series.flatMap((s) => [...s.points.keys()]))].sort();
+  // Marts keep only days with a count: every day between the first and the last is on the axis.
+  if (!bars && series.some((s) => s.zero) && xs.length > 1) xs = everyDay(xs[0], xs[xs.length - 1]);
   const width = Math.max(el.clientWidth - 16, 320);
   if (xs.length === 0) {
     el.append(h('p', { class: 'muted' }, 'no rows yet'));
     return;
   }
-  const bars = chart.kind === 'bars';
   const x = bars ? xs.map((_, i) => i) : xs.map((d) => Date.parse(`${String(d).slice(0, 10)}T00:00:00Z`) / 1000);
-  const data = [x, ...series.map((s) => xs.map((k) => s.points.get(k) ?? null))];
+  const data = [x, ...series.map((s) => xs.map((k) => s.points.get(k) ?? (s.zero ? 0 : null)))];
   const opts = {
     width,
     height: 260,
@@ -45,7 +55,8 @@ function drawChart(el, chart, rowsByTable) {
         fill: bars ? COLORS[i % COLORS.length] : undefined,
         width: bars ? 0 : 1.5,
         spanGaps: !bars,
-        paths: bars ? uPlot.paths.bars({ size: [0.8 / series.length, 80], align: 0, disp: { x0: { unit: 2, values: () => x.map((v) => v - 0.4 + (0.8 / series.length) * (i + 0.5)) } } }) : undefined,
+        // Two bars per category side by side: the first left of its x, the second right of it.
+        paths: bars ? uPlot.paths.bars({ size: [0.35, 80], align: series.length === 2 ? (i === 0 ? -1 : 1) : 0 }) : undefined,
         points: { show: false },
       })),
     ],
