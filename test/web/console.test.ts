@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The web console in a real browser (Debian's chromium through playwright-core) against a real daemon
  * child process whose metadata a real `drivetrain backfill` filled. Each page's screenshot goes to

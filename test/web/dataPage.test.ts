@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The console's data page in a real browser over the marts of a real backfill of the company's DAGs
  * (dags/, the sample source serving a small generated dataset): the four declared charts drawn from

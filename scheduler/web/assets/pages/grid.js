@@ -12,8 +12,8 @@ const ACTIVE = new Set(['queued', 'running']);
 export async function render(main, params, ctx) {
   const dagId = params.dag;
   const offset = Number(ctx.query.get('offset') ?? 0);
-  const dag = await api.get(p`/dags/${dagId}`);
-  let page = await api.get(p`/dags/${dagId}/grid?limit=${PAGE}&offset=${offset}`);
+  // Structure and states are separate requests, sent together.
+  let [dag, page] = await Promise.all([api.get(p`/dags/${dagId}`), api.get(p`/dags/${dagId}/grid?limit=${PAGE}&offset=${offset}`)]);
   const table = h('table', { id: 'grid' });
   const runsById = new Map();
 
@@ -65,6 +65,8 @@ export async function render(main, params, ctx) {
     h('div', { class: 'pager' }, triggerForm(dagId, ctx, () => refreshNewest()), clearForm),
     pager,
     h('div', { class: 'grid' }, table));
+  // The moment the grid can be used: the console benchmark reads this mark.
+  performance.mark('grid-interactive');
 
   // Only runs still queued or running are asked for again; the first page also watches for new runs.
   let newestTotal = page.total_entries;
