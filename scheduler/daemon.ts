@@ -128,7 +128,7 @@ export class Daemon {
     // A blocked event loop makes node-cron skip ticks; the next tick creates whatever is due anyway,
     // so a missed tick is worth a debug line, not a warning (listening also silences node-cron's own).
     this.tickTask.on('execution:missed', (ctx) => log.debug('run-creation tick missed', { at: ctx.date.toISOString() }));
-    this.console = await createConsoleApp(await consoleDepsFromSettings(settings, db));
+    this.console = await createConsoleApp(await consoleDepsFromSettings(settings, db, log));
     await this.console.ready();
     this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health(), console: this.console });
     this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);

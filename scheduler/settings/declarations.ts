@@ -201,7 +201,7 @@ export const SETTINGS = {
       default: undefined,
       envOnly: true,
       secret: 'value',
-      doc: 'bearer token of the REST API and web console; unset = the console is read-only and actions get 403',
+      doc: 'bearer token of the API and console; unset = read-only',
     }),
     apiTokenFile: setting({
       env: 'DRIVETRAIN_API_TOKEN_FILE',
@@ -209,7 +209,7 @@ export const SETTINGS = {
       default: undefined,
       envOnly: true,
       isPath: true,
-      doc: 'a file holding the API token (a mounted secret); used when `DRIVETRAIN_API_TOKEN` is unset',
+      doc: 'a file holding that token',
     }),
   },
 } as const satisfies DeclarationTree;

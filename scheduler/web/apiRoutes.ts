@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { clearTasks } from '../clearTasks.js';
 import { checkDateRange, parseUtcDate } from '../dates.js';
 import { UsageError } from '../errors/UsageError.js';
-import type { Clock } from '../interfaces.js';
+import type { Clock, Logger } from '../interfaces.js';
 import { attemptLogPath } from '../logging.js';
 import { setPaused } from '../metadata/dagTable.js';
 import type { MetadataDb } from '../metadata/db.js';
@@ -27,6 +27,8 @@ export interface ApiRouteDeps {
   readonly db: MetadataDb;
   readonly logDir: string;
   readonly clock: Clock;
+  /** Where actions are recorded. */
+  readonly log?: Logger;
 }
 
 const errors = (...codes: (400 | 401 | 403 | 404 | 409)[]) => Object.fromEntries(codes.map((c) => [c, s.problem]));
@@ -74,6 +76,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
   }, async (req) => {
     const stored = await storedDag(req.params.dag_id);
     await setPaused(db, { id: stored.dag.dag_id, fileloc: stored.dag.file ?? undefined }, req.body.is_paused);
+    deps.log?.info(req.body.is_paused ? 'DAG paused' : 'DAG unpaused', { dagId: stored.dag.dag_id, via: 'api' });
     return dagResource(await storedDag(req.params.dag_id), clock.now());
   });
 
@@ -97,6 +100,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
       if (err instanceof UsageError && /already has a run/.test((err as Error).message)) throw conflict((err as Error).message);
       throw err;
     }
+    deps.log?.info('manual run created', { dagId: dag.dag_id, runId, via: 'api' });
     return dagRunResource(await runOf(dag.dag_id, runId));
   });
 
@@ -166,7 +170,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
       { id: dag.dag_id, tasks: dag.tasks.map((t) => ({ id: t.task_id, upstream: t.upstream, retries: t.retries })) },
       { from, to, taskIds: req.body.task_ids, includeDownstream: req.body.include_downstream },
     );
-    req.log.info({ dagId: dag.dag_id, tasks: result.taskIds, runs: result.runs, instances: result.cleared.length }, 'task instances cleared');
+    deps.log?.info('task instances cleared', { dagId: dag.dag_id, tasks: result.taskIds, runs: result.runs, instances: result.cleared.length, via: 'api' });
     return {
       task_instances: result.cleared.map((c) => ({ dag_id: dag.dag_id, dag_run_id: c.runId, task_id: c.taskId, state: c.state })),
       total_entries: result.cleared.length,

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { clockFromSettings, systemClock } from '../clock.js';
 import { DateRangeError } from '../errors/DateRangeError.js';
 import { InvalidDateError } from '../errors/InvalidDateError.js';
-import type { Clock } from '../interfaces.js';
+import type { Clock, Logger } from '../interfaces.js';
 import type { MetadataDb } from '../metadata/db.js';
 import { redact } from '../redact.js';
 import type { Settings } from '../settings.js';
@@ -40,14 +40,17 @@ export interface ConsoleDeps {
   readonly dashboards: Dashboards | undefined;
   /** Places "next run" on the DAGs page and dates a trigger without a date. Default: the wall clock. */
   readonly clock?: Clock;
+  /** Where actions (pause, trigger, clear) are recorded; default: nowhere. */
+  readonly log?: Logger;
   /** Another warehouse reader (tests); default: the SQLite file, read-only. */
   readonly warehouse?: WarehouseReader;
 }
 
 /** The console's dependencies from a process's settings (token, dashboards of its DAG folder). */
-export async function consoleDepsFromSettings(settings: Settings, db: MetadataDb): Promise<ConsoleDeps> {
+export async function consoleDepsFromSettings(settings: Settings, db: MetadataDb, log?: Logger): Promise<ConsoleDeps> {
   return {
     db,
+    log,
     logDir: settings.logDir,
     warehouseFile: settings.warehouseDb,
     token: resolveApiToken(settings),
@@ -157,7 +160,7 @@ export async function createConsoleApp(deps: ConsoleDeps): Promise<FastifyInstan
   app.get('/api/v1/auth', { schema: { hide: true } }, async () => ({ token_required: deps.token !== undefined, read_only: deps.token === undefined }));
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  registerApiRoutes(app, { db: deps.db, logDir: deps.logDir, clock });
+  registerApiRoutes(app, { db: deps.db, logDir: deps.logDir, clock, log: deps.log });
   registerDataRoutes(app, { db: deps.db, warehouse: deps.warehouse ?? sqliteWarehouseReader(deps.warehouseFile), dashboards: deps.dashboards });
 
   await app.register(fastifyStatic, { root: ASSETS, prefix: '/assets/', index: false, cacheControl: false });

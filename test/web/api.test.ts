@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { attemptLogPath } from '../../scheduler/logging.js';
+import { RecordingLogger } from '../helpers/recordingLogger.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { execFile as execSql } from '../helpers/sqliteFile.js';
 import { defineDashboards } from '../../scheduler/web/dashboards.js';
@@ -19,13 +20,14 @@ describe('the REST API', function () {
   this.timeout(60_000);
   const tmp = useTmpDir('drivetrain-api-', { scope: 'suite', beforeRemove: async () => console_?.close() });
   let console_: ServedConsole | undefined;
+  const actions = new RecordingLogger();
   const get = (p: string, headers: Record<string, string> = auth) => fetch(`${console_!.url}${p}`, { headers });
   const send = (method: string, p: string, body: unknown, headers: Record<string, string> = json) =>
     fetch(`${console_!.url}${p}`, { method, headers, body: JSON.stringify(body) });
 
   before(async () => {
     await backfillFixture(tmp.dir);
-    console_ = await serveConsole(tmp.dir);
+    console_ = await serveConsole(tmp.dir, { log: actions });
   });
 
   it('lists the DAGs with their tasks in dependency order, and the files that failed to import', async () => {
@@ -133,6 +135,7 @@ describe('the REST API', function () {
     const run = (await res.json()) as { dag_run_id: string; run_type: string; state: string; conf: unknown };
     expect(run).to.deep.include({ dag_run_id: 'manual__2024-01-09T00:00:00+00:00', run_type: 'manual', state: 'queued' });
     expect(run.conf).to.deep.equal({ why: 'test' });
+    expect(actions.has('manual run created'), 'the action is in the scheduler log').to.equal(true);
     const again = await send('POST', '/api/v1/dags/console_demo/dagRuns', { logical_date: '2024-01-09' });
     expect(again.status).to.equal(409);
     expect(((await again.json()) as { detail: string }).detail).to.match(/already has a run/);
