@@ -5,6 +5,9 @@
  * test/artifacts/.
  */
 import { expect } from 'chai';
+import { appendFileSync } from 'node:fs';
+import path from 'node:path';
+import { attemptLogPath } from '../../scheduler/logging.js';
 import type { Page } from 'playwright-core';
 import { spawnChild, stop, type Child } from '../ops/daemon.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -109,6 +112,23 @@ describe('the web console in a real browser', function () {
     expect(await page.locator('#log *').count()).to.equal(0);
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).to.equal(undefined);
     await screenshot(page, 'task-log');
+  });
+
+  it('shows the last 64 KB of a long log first and loads earlier parts on demand', async () => {
+    const file = attemptLogPath(path.join(tmp.dir, 'logs'), { dagId: 'console_demo', runId: runOf('2024-01-04'), taskId: 'load', attempt: 1 });
+    appendFileSync(file, Array.from({ length: 4000 }, (_, i) => `filler line ${String(i).padStart(5, '0')} ${'x'.repeat(60)}\n`).join(''));
+    await page.goto(`${daemon!.url}/#/dags/console_demo/runs/${encodeURIComponent(runOf('2024-01-04'))}/tasks/load`);
+    await page.waitForFunction(() => document.querySelector('#log')?.textContent?.includes('filler line 03999'));
+    const first = (await page.textContent('#log'))!;
+    expect(Buffer.byteLength(first)).to.be.at.most(64 * 1024);
+    expect(first).to.match(/^filler line \d{5} x+\n/, 'starts at a line start');
+    expect(await page.isVisible('#log-earlier')).to.equal(true);
+    await page.click('#log-earlier');
+    await page.waitForFunction((n) => (document.querySelector('#log')?.textContent?.length ?? 0) > n, first.length);
+    const more = (await page.textContent('#log'))!;
+    expect(more.endsWith(first), 'earlier part prepended').to.equal(true);
+    expect(Buffer.byteLength(more)).to.be.greaterThan(100 * 1024);
+    await screenshot(page, 'task-log-long');
   });
 
   it("draws a run's task instances as a Gantt chart", async () => {
