@@ -3,6 +3,7 @@
  * a node-cron tick, executes scheduled and manual runs, recovers lost task instances, serves
  * /healthz and /metrics, and shuts down cleanly on SIGTERM/SIGINT.
  */
+import type { FastifyInstance } from 'fastify';
 import cron, { type Logger as CronLogger } from 'node-cron';
 import { clockFromSettings } from './clock.js';
 import { loadConfiguredDagBag, watchDagBag, type DagBag } from './dagLoader.js';
@@ -14,10 +15,12 @@ import { removeOldTaskLogs } from './logRetention.js';
 import type { SchedulerLogger } from './logging.js';
 import { syncDags } from './metadata/dagTable.js';
 import type { MetadataDb } from './metadata/db.js';
+import { storeDagBag } from './serializedDag.js';
 import { dagRunsGauge, taskInstancesGauge } from './metrics.js';
 import { createDueRuns } from './runCreator.js';
 import type { Settings } from './settings.js';
 import { WarehouseFileCheck } from './WarehouseFileCheck.js';
+import { consoleDepsFromSettings, createConsoleApp } from './web/app.js';
 
 /** Options of {@link Daemon}. */
 export interface DaemonOptions {
@@ -56,6 +59,7 @@ export class Daemon {
   private watcher: { close(): void } | undefined;
   private tickTask: ReturnType<typeof cron.schedule> | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
+  private console: FastifyInstance | undefined;
   private retention: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private readonly clock: Clock;
@@ -95,6 +99,7 @@ export class Daemon {
     }
     this.setBag(await loadConfiguredDagBag(settings, log));
     await syncDags(db, this.bag.dags.values());
+    await storeDagBag(db, this.bag, settings);
     this.executor = new Executor({
       db,
       settings,
@@ -108,6 +113,7 @@ export class Daemon {
       (bag) => {
         this.setBag(bag);
         syncDags(db, bag.dags.values())
+          .then(() => storeDagBag(db, bag, settings))
           .then(() => this.createRuns())
           .catch((err) => log.error('DAG bag sync failed', { error: (err as Error).message }));
       },
@@ -122,7 +128,9 @@ export class Daemon {
     // A blocked event loop makes node-cron skip ticks; the next tick creates whatever is due anyway,
     // so a missed tick is worth a debug line, not a warning (listening also silences node-cron's own).
     this.tickTask.on('execution:missed', (ctx) => log.debug('run-creation tick missed', { at: ctx.date.toISOString() }));
-    this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health() });
+    this.console = await createConsoleApp(await consoleDepsFromSettings(settings, db, log));
+    await this.console.ready();
+    this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health(), console: this.console });
     this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);
     this.retention.unref();
     void this.removeOldLogs();
@@ -185,6 +193,7 @@ export class Daemon {
       if (this.retention) clearInterval(this.retention);
       await this.executor?.stop();
       await this.http?.close();
+      await this.console?.close();
       log.info('scheduler stopped');
     })();
     return this.stopping;

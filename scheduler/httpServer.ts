@@ -39,6 +39,8 @@ export interface HttpServerOptions {
   port: number;
   /** Judges the daemon's health on every `/healthz` request. A throw or a hang counts as unhealthy. */
   health: () => Promise<HealthReport>;
+  /** Answers every other path (the web console and REST API: scheduler/web/app.ts, already `ready()`). */
+  console?: { routing(req: http.IncomingMessage, res: http.ServerResponse): void };
 }
 
 /** A running listener. */
@@ -86,9 +88,13 @@ async function judge(health: () => Promise<HealthReport>): Promise<HealthReport>
   }
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, health: () => Promise<HealthReport>): Promise<void> {
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, health: () => Promise<HealthReport>, app?: HttpServerOptions['console']): Promise<void> {
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
   const known = pathname === '/healthz' || pathname === '/metrics';
+  if (!known && app) {
+    app.routing(req, res);
+    return;
+  }
   if (!known) {
     send(res, req, 404, JSON_TYPE, JSON.stringify({ error: `not found: ${pathname}` }));
     return;
@@ -130,7 +136,7 @@ function listenError(err: Error, opts: HttpServerOptions): Error {
  */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
   const server = http.createServer((req, res) => {
-    handle(req, res, opts.health).catch((err: unknown) => {
+    handle(req, res, opts.health, opts.console).catch((err: unknown) => {
       // Only reached if the metrics registry itself fails; answer rather than leave the probe hanging.
       if (res.headersSent) res.destroy();
       else send(res, req, 500, JSON_TYPE, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));

@@ -79,6 +79,26 @@ export const MIGRATIONS: readonly Migration[] = [
     description: 'dag_runs.owner: the executor that started a run, so a dead backfill\'s runs can be released',
     statements: ['ALTER TABLE dag_runs ADD COLUMN owner TEXT'],
   },
+  {
+    version: 4,
+    description: 'serialized_dags and import_errors: the DAG bag as last loaded, so the API reads structure from the database, not a process',
+    statements: [
+      // As Airflow's serialized_dag: the loaded DAG's structure as JSON (see scheduler/serializedDag.ts).
+      `CREATE TABLE serialized_dags (
+        dag_id TEXT PRIMARY KEY,
+        fileloc TEXT,
+        data TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE import_errors (
+        file TEXT PRIMARY KEY,
+        error TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      // The task-instance history of one task (data-test results, mart freshness) without a scan.
+      `CREATE INDEX task_instances_by_task ON task_instances (dag_id, task_id, state)`,
+    ],
+  },
 ];
 
 /** The version a fully migrated database has. */

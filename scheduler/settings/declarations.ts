@@ -203,5 +203,21 @@ export const SETTINGS = {
       doc: 'address of the health and metrics listener',
     }),
     port: setting({ env: 'DRIVETRAIN_HTTP_PORT', schema: int(0).max(65535), default: 8974, doc: 'its port; `0` = any free port' }),
+    apiToken: setting({
+      env: 'DRIVETRAIN_API_TOKEN',
+      schema: text.optional(),
+      default: undefined,
+      envOnly: true,
+      secret: 'value',
+      doc: 'bearer token of the API and console; unset = read-only',
+    }),
+    apiTokenFile: setting({
+      env: 'DRIVETRAIN_API_TOKEN_FILE',
+      schema: text.optional(),
+      default: undefined,
+      envOnly: true,
+      isPath: true,
+      doc: 'a file holding that token',
+    }),
   },
 } as const satisfies DeclarationTree;
