@@ -66,7 +66,7 @@ export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: A
         nextRetryAt = Date.now() + retryDelayMs(retryPolicyFor(claim.task, claim.dag, settings), ti.try_number);
       } else state = 'failed';
     }
-    return { id: ti.id, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted };
+    return { id: ti.id, tryNumber: ti.try_number, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted };
   });
 }
 
