@@ -91,6 +91,8 @@ async function renew(o: Owner): Promise<void> {
 }
 
 function keep(m: Extract<ToHeartbeat, { kind: 'keep' }>): void {
+  // Owner ids are unique per executor; a second registration replaces the first.
+  if (owners.has(m.owner)) void release(m.owner);
   const o: Owner = {
     owner: m.owner,
     file: m.file,
