@@ -231,14 +231,17 @@ export class Executor {
     }
     if (this.recovery) clearInterval(this.recovery);
     const left = this.completions.splice(0);
-    await this.db.tx(async (sql) => {
-      if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
-      // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
-      // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
-      await this.db.statements.releaseBackfillRuns(sql, [this.owner]);
-    });
-    // Only now: the leases of the completions just recorded were kept until they were written.
-    await this.leases?.release();
+    try {
+      await this.db.tx(async (sql) => {
+        if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
+        // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
+        // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
+        await this.db.statements.releaseBackfillRuns(sql, [this.owner]);
+      });
+    } finally {
+      // Only now: the leases of the completions just recorded were kept until they were written.
+      await this.leases?.release();
+    }
     forgetLiveOwner(this.owner);
     await Promise.allSettled([...this.logCloses]);
   }
