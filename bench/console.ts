@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { loadDagBag } from '../scheduler/dagLoader.js';
 import { startHttpServer } from '../scheduler/httpServer.js';
+import { metricsText } from '../scheduler/metrics.js';
 import type { Dag } from '../scheduler/interfaces.js';
 import { MetadataDb } from '../scheduler/metadata/db.js';
 import { insertRuns } from '../scheduler/runCreator.js';
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
 
     const app = await createConsoleApp({ db, logDir: settings.logDir, warehouseFile: settings.warehouseDb, token: undefined, dashboards: undefined });
     await app.ready();
-    const http = await startHttpServer({ host: '127.0.0.1', port: 0, health: async () => ({ healthy: true }), console: app });
+    const http = await startHttpServer({ host: '127.0.0.1', port: 0, health: async () => ({ healthy: true }), metrics: metricsText, console: app });
     const url = `http://127.0.0.1:${http.port}`;
     try {
       const ids = [...bag.dags.keys()];

@@ -79,6 +79,8 @@ export interface NewRunRow {
 /** A finished attempt to record. */
 export interface CompletionRow {
   readonly id: number;
+  /** The try the attempt ran as: a copy that lost its instance to a later try records nothing. */
+  readonly tryNumber: number;
   readonly state: 'success' | 'failed' | 'up_for_retry';
   readonly endIso: string;
   readonly durationS: number;
@@ -399,9 +401,12 @@ export class Statements {
     }
   }
 
-  /** Records finished attempts; only rows `owner` still holds the lease of. */
+  /**
+   * Records finished attempts; only rows `owner` still holds the lease of, at the try each attempt
+   * ran as (the same owner may have claimed a later try after another process recovered this one).
+   */
   async recordCompletions(sql: Sql, owner: string, done: readonly CompletionRow[]): Promise<void> {
-    const columns = ['id', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted', 'rescheduled'];
+    const columns = ['id', 'ran_try', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted', 'rescheduled'];
     for (const chunk of chunks(done)) {
       await sql.run(
         `UPDATE task_instances SET state = v.state, end_date = v.end_date, duration = v.duration, next_retry_at = v.next_retry_at,
@@ -409,24 +414,23 @@ export class Statements {
            max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END,
            try_number = CASE WHEN v.rescheduled = 1 THEN try_number - 1 ELSE try_number END
          FROM ${this.dialect.valuesTable('v', columns)}
-         WHERE task_instances.id = v.id AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
-        [chunk.map((c) => [c.id, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0]), owner],
+         WHERE task_instances.id = v.id AND task_instances.try_number = v.ran_try AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
+        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0]), owner],
       );
     }
   }
 
-  /** Extends every lease `owner` holds on running instances. */
-  async renewLeases(sql: Sql, owner: string, expiresAt: number, nowMs: number): Promise<void> {
-    await sql.run("UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'", [
-      expiresAt,
-      nowMs,
-      owner,
-    ]);
+  /** Extends every lease `owner` holds on running instances, but those of `except` (attempts past their timeout). */
+  async renewLeases(sql: Sql, owner: string, expiresAt: number, nowMs: number, except: readonly number[] = []): Promise<void> {
+    await sql.run(
+      `UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'${except.length > 0 ? ' AND id NOT IN (?)' : ''}`,
+      except.length > 0 ? [expiresAt, nowMs, owner, except] : [expiresAt, nowMs, owner],
+    );
   }
 
-  /** State and lease owner of these instances. */
-  async leaseHolders(sql: Sql, ids: readonly number[]): Promise<{ id: number; state: string | null; lease_owner: string | null }[]> {
-    return sql.all('SELECT id, state, lease_owner FROM task_instances WHERE id IN (?)', [ids]);
+  /** State, try and lease owner of these instances. */
+  async leaseHolders(sql: Sql, ids: readonly number[]): Promise<{ id: number; state: string | null; try_number: number; lease_owner: string | null }[]> {
+    return sql.all('SELECT id, state, try_number, lease_owner FROM task_instances WHERE id IN (?)', [ids]);
   }
 
   /** Running instances not held by `self`: the candidates for recovery. */

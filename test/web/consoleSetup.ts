@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { startHttpServer, type HttpServerHandle } from '../../scheduler/httpServer.js';
+import { metricsText } from '../../scheduler/metrics.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { createConsoleApp, type ConsoleDeps } from '../../scheduler/web/app.js';
@@ -60,7 +61,7 @@ export async function serveConsole(dir: string, deps: Partial<ConsoleDeps> = {},
   await app.ready();
   let http: HttpServerHandle;
   try {
-    http = await startHttpServer({ host: '127.0.0.1', port: 0, health: async () => ({ healthy: true }), console: app });
+    http = await startHttpServer({ host: '127.0.0.1', port: 0, health: async () => ({ healthy: true }), metrics: metricsText, console: app });
   } catch (err) {
     await app.close();
     await db.close();
