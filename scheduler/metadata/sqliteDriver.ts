@@ -15,6 +15,9 @@ import type sqlite3Types from 'sqlite3';
 const require = createRequire(import.meta.url);
 const sqlite3 = require('sqlite3') as typeof sqlite3Types;
 
+/** sqlite3's flag to open for reading and writing; the driver adds OPEN_CREATE itself. */
+export const OPEN_READWRITE = sqlite3.OPEN_READWRITE;
+
 /** How long a statement waits for another connection's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 15_000;
 
@@ -35,6 +38,25 @@ class PooledDatabase extends sqlite3.Database {
     private readonly idle: PooledDatabase[],
   ) {
     super(file, mode, onOpen);
+  }
+
+  /**
+   * Runs `callback` in serialized mode (sqlite3's own behaviour) with no stack trace captured while it
+   * runs. Sequelize's SQLite dialect passes a callback that builds an Error for every statement and
+   * formats its stack every time, for the one case where the statement fails; under source maps that
+   * formatting costs more than the statement. The callback's synchronous part is all that runs here,
+   * so the limit is back before anything else runs. A statement that does fail gets its caller's
+   * stack from MetadataDb instead (db.ts). See docs/design/metadata-storage.md.
+   */
+  override serialize(callback?: () => void): void {
+    if (!callback) return super.serialize();
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super.serialize(callback);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   /** Keeps the connection for the next transaction; {@link SqliteDriver.closeAll} really closes it. */
@@ -70,7 +92,9 @@ export function createSqliteDriver(): SqliteDriver {
     }
     const db: PooledDatabase = new PooledDatabase(
       file,
-      mode,
+      // Created when missing whatever mode Sequelize passes: db.ts leaves OPEN_CREATE out of it so that
+      // Sequelize does not make the file's directory again for every transaction.
+      mode | sqlite3.OPEN_CREATE,
       (err) => {
         if (err) return callback(err);
         db.configure('busyTimeout', BUSY_TIMEOUT_MS);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MetadataDb } from '../../scheduler/metadata/db.js';
+import { MetadataDb, type Sql } from '../../scheduler/metadata/db.js';
 import { SCHEMA_VERSION } from '../../scheduler/metadata/migrations.js';
 
 describe('metadata database', () => {
@@ -74,5 +74,38 @@ describe('metadata database', () => {
       { task_id: 't1', state: 'success', try_number: 1 },
       { task_id: 't2', state: 'running', try_number: 1 },
     ]);
+  });
+
+  it('formats no stack trace for a statement that succeeds', async () => {
+    // Sequelize builds an Error per statement and reads its stack, which source maps make costly; the
+    // driver turns the capture off for it. Count the call sites any stack formatting is handed meanwhile.
+    let frames = 0;
+    const previous = Error.prepareStackTrace;
+    Error.prepareStackTrace = (error, sites) => {
+      frames += sites.length;
+      return [String(error), ...sites.map((s) => `    at ${String(s)}`)].join('\n');
+    };
+    try {
+      await db.tx(async (sql) => {
+        await sql.all('SELECT 1 AS ok');
+        await sql.run('UPDATE dags SET paused = 0 WHERE 0');
+      });
+      await db.read((sql) => sql.all('SELECT 1 AS ok'));
+    } finally {
+      Error.prepareStackTrace = previous;
+    }
+    expect(frames).to.equal(0);
+  });
+
+  it("gives a failed statement's error its message and its caller's stack", async () => {
+    // As a statement of statements.ts calls it.
+    async function readMissingColumn(sql: Sql): Promise<unknown[]> {
+      return await sql.all('SELECT no_such_column FROM dags');
+    }
+    const err = await db.tx(readMissingColumn).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(Error).with.property('message').that.matches(/no such column: no_such_column/);
+    const stack = (err as Error).stack!.split('\n');
+    expect(stack[0]).to.match(/^SequelizeDatabaseError: SQLITE_ERROR: no such column: no_such_column$/);
+    expect(stack.some((line) => /readMissingColumn .*metadataDb\.test\.ts/.test(line)), stack.join('\n')).to.equal(true);
   });
 });
