@@ -19,6 +19,9 @@ import { createSqliteDriver, OPEN_READWRITE, type SqliteDriver } from './sqliteD
 
 export type { Sql, SqlValue } from './interfaces.js';
 
+/** A PRAGMA statement (see {@link MetadataDb}'s `all`). */
+const PRAGMA = /^\s*PRAGMA\b/i;
+
 /**
  * `err` with a stack that starts with its message and goes through the caller of the statement. The
  * driver keeps Sequelize from capturing a stack for every statement (sqliteDriver.ts), so a failed
@@ -78,9 +81,14 @@ export class MetadataDb {
   /** The statements of `transaction` (or, without one, of Sequelize's default connection). */
   private sql(transaction?: Transaction): Sql {
     const { sequelize } = this;
+    // RAW: the driver's rows as they come ([rows, metadata]); SELECT would copy every row into a new
+    // object, which for a turn's window read (a row per task instance of every active run) adds up.
+    // A PRAGMA's result Sequelize's SQLite dialect shapes by itself whatever the type, so it stays SELECT.
     const all = async <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> => {
       try {
-        return await sequelize.query<T & object>(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.SELECT, raw: true });
+        if (PRAGMA.test(sql)) return await sequelize.query<T & object>(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.SELECT, raw: true });
+        const [rows] = await sequelize.query(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.RAW });
+        return rows as T[];
       } catch (err) {
         throw withCallerStack(err, all);
       }
