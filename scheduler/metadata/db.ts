@@ -82,8 +82,8 @@ export class MetadataDb {
   private sql(transaction?: Transaction): Sql {
     const { sequelize } = this;
     // RAW: the driver's rows as they come ([rows, metadata]); SELECT would copy every row into a new
-    // object, which for a turn's window read (a row per task instance of every active run) adds up.
-    // A PRAGMA's result Sequelize's SQLite dialect shapes by itself whatever the type, so it stays SELECT.
+    // object. A PRAGMA's result Sequelize's SQLite dialect shapes by itself whatever the type, so a
+    // PRAGMA stays SELECT.
     const all = async <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> => {
       try {
         if (PRAGMA.test(sql)) return await sequelize.query<T & object>(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.SELECT, raw: true });
