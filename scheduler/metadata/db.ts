@@ -57,9 +57,9 @@ export class MetadataDb {
   /** Opens (creating if needed) and migrates the metadata database at `file`. */
   static async open(file: string): Promise<MetadataDb> {
     mkdirSync(path.dirname(file), { recursive: true });
-    const driver = createSqliteDriver();
     // The directory is made once, here: with OPEN_CREATE in its mode, Sequelize would make it again
-    // for every transaction's connection. The driver opens the file creating it (sqliteDriver.ts).
+    // for every transaction's connection. The driver creates the file (sqliteDriver.ts).
+    const driver = createSqliteDriver({ createFile: true });
     const sequelize = new Sequelize({
       dialect: 'sqlite',
       dialectModule: driver.module,

@@ -15,7 +15,7 @@ import type sqlite3Types from 'sqlite3';
 const require = createRequire(import.meta.url);
 const sqlite3 = require('sqlite3') as typeof sqlite3Types;
 
-/** sqlite3's flag to open for reading and writing; the driver adds OPEN_CREATE itself. */
+/** sqlite3's flag to open for reading and writing (see {@link SqliteDriverOptions.createFile}). */
 export const OPEN_READWRITE = sqlite3.OPEN_READWRITE;
 
 /** How long a statement waits for another connection's write lock before SQLITE_BUSY. */
@@ -79,8 +79,17 @@ export interface SqliteDriver {
   closeAll(): Promise<void>;
 }
 
+/** Options of {@link createSqliteDriver}. */
+export interface SqliteDriverOptions {
+  /**
+   * Open with OPEN_CREATE whatever mode the caller passes. MetadataDb passes Sequelize a mode without
+   * it, because with it Sequelize makes the file's directory again for every transaction's connection.
+   */
+  readonly createFile?: boolean;
+}
+
 /** A fresh driver: the connections of one Sequelize instance (so of one file). */
-export function createSqliteDriver(): SqliteDriver {
+export function createSqliteDriver(opts: SqliteDriverOptions = {}): SqliteDriver {
   const idle: PooledDatabase[] = [];
   const all = new Set<PooledDatabase>();
   /** Sequelize calls `new Database(file, mode, cb)`: a constructor returning an object yields it. */
@@ -92,9 +101,7 @@ export function createSqliteDriver(): SqliteDriver {
     }
     const db: PooledDatabase = new PooledDatabase(
       file,
-      // Created when missing whatever mode Sequelize passes: db.ts leaves OPEN_CREATE out of it so that
-      // Sequelize does not make the file's directory again for every transaction.
-      mode | sqlite3.OPEN_CREATE,
+      opts.createFile ? mode | sqlite3.OPEN_CREATE : mode,
       (err) => {
         if (err) return callback(err);
         db.configure('busyTimeout', BUSY_TIMEOUT_MS);
