@@ -102,28 +102,14 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
 /** Step 2: the active runs of `dags` with the instances of those that can run now. */
 async function loadActive(sql: Sql, st: Statements, dags: ReadonlyMap<string, Dag>, scope: RunScope): Promise<ActiveRuns> {
   const caps = [...dags.values()].map((d) => ({ dagId: d.id, maxRuns: d.maxActiveRuns }));
-  const rows = await st.activeWindow(sql, caps, scope);
+  const runs = await st.activeWindow(sql, caps, scope);
   const active: ActiveRuns = { running: new Map(), queued: new Map(), tis: new Map() };
-  for (const row of rows) {
-    let byTask = active.tis.get(row.id);
-    if (!byTask) {
-      active.tis.set(row.id, (byTask = new Map()));
-      const lists = row.state === 'running' ? active.running : active.queued;
-      let list = lists.get(row.dag_id);
-      if (!list) lists.set(row.dag_id, (list = []));
-      list.push(row);
-    }
-    if (row.ti_id !== null) {
-      byTask.set(row.task_id!, {
-        id: row.ti_id,
-        run_pk: row.id,
-        task_id: row.task_id!,
-        state: row.ti_state,
-        try_number: row.try_number ?? 0,
-        max_tries: row.max_tries ?? 0,
-        next_retry_at: row.next_retry_at,
-      });
-    }
+  for (const run of runs) {
+    active.tis.set(run.id, new Map(run.tis.map((ti) => [ti.task_id, ti])));
+    const lists = run.state === 'running' ? active.running : active.queued;
+    let list = lists.get(run.dag_id);
+    if (!list) lists.set(run.dag_id, (list = []));
+    list.push(run);
   }
   return active;
 }

@@ -15,9 +15,22 @@ import type { Sql, SqlValue } from './interfaces.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { defineModels, type MetadataModels } from './models.js';
 import { Statements } from './statements.js';
-import { createSqliteDriver, type SqliteDriver } from './sqliteDriver.js';
+import { createSqliteDriver, OPEN_READWRITE, type SqliteDriver } from './sqliteDriver.js';
 
 export type { Sql, SqlValue } from './interfaces.js';
+
+/** A PRAGMA statement (see {@link MetadataDb}'s `all`). */
+const PRAGMA = /^\s*PRAGMA\b/i;
+
+/**
+ * `err` with a stack that starts with its message and goes through the caller of the statement. The
+ * driver keeps Sequelize from capturing a stack for every statement (sqliteDriver.ts), so a failed
+ * statement's error gets one here, where it is thrown on: only failures pay for it.
+ */
+function withCallerStack(err: unknown, below: (...args: never[]) => unknown): unknown {
+  if (err instanceof Error) Error.captureStackTrace(err, below);
+  return err;
+}
 
 /** The open metadata database of this process. */
 export class MetadataDb {
@@ -44,8 +57,16 @@ export class MetadataDb {
   /** Opens (creating if needed) and migrates the metadata database at `file`. */
   static async open(file: string): Promise<MetadataDb> {
     mkdirSync(path.dirname(file), { recursive: true });
-    const driver = createSqliteDriver();
-    const sequelize = new Sequelize({ dialect: 'sqlite', dialectModule: driver.module, storage: file, logging: false });
+    // The directory is made once, here: with OPEN_CREATE in its mode, Sequelize would make it again
+    // for every transaction's connection. The driver creates the file (sqliteDriver.ts).
+    const driver = createSqliteDriver({ createFile: true });
+    const sequelize = new Sequelize({
+      dialect: 'sqlite',
+      dialectModule: driver.module,
+      dialectOptions: { mode: OPEN_READWRITE },
+      storage: file,
+      logging: false,
+    });
     const db = new MetadataDb(sequelize, file, sqliteDialect, driver);
     try {
       await db.migrate();
@@ -60,13 +81,27 @@ export class MetadataDb {
   /** The statements of `transaction` (or, without one, of Sequelize's default connection). */
   private sql(transaction?: Transaction): Sql {
     const { sequelize } = this;
-    return {
-      all: <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> =>
-        sequelize.query<T & object>(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.SELECT, raw: true }),
-      // BULKUPDATE: Sequelize's query type whose result is the number of rows changed.
-      run: (sql: string, params: readonly SqlValue[] = []): Promise<number> =>
-        sequelize.query(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.BULKUPDATE, raw: true }),
+    // RAW: the driver's rows as they come ([rows, metadata]); SELECT would copy every row into a new
+    // object. A PRAGMA's result Sequelize's SQLite dialect shapes by itself whatever the type, so a
+    // PRAGMA stays SELECT.
+    const all = async <T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> => {
+      try {
+        if (PRAGMA.test(sql)) return await sequelize.query<T & object>(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.SELECT, raw: true });
+        const [rows] = await sequelize.query(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.RAW });
+        return rows as T[];
+      } catch (err) {
+        throw withCallerStack(err, all);
+      }
     };
+    // BULKUPDATE: Sequelize's query type whose result is the number of rows changed.
+    const run = async (sql: string, params: readonly SqlValue[] = []): Promise<number> => {
+      try {
+        return await sequelize.query(sql, { replacements: params as SqlValue[], transaction, type: QueryTypes.BULKUPDATE, raw: true });
+      } catch (err) {
+        throw withCallerStack(err, run);
+      }
+    };
+    return { all, run };
   }
 
   /** Runs `fn` after everything this process queued before, when the dialect needs that. */

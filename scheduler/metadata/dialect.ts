@@ -24,12 +24,16 @@ export interface MetadataDialect {
   valuesTable(alias: string, columns: readonly string[]): string;
   /** True when `err` means the database stayed locked past the busy timeout. */
   isBusy(err: unknown): boolean;
+  /** An aggregate of a group's rows as one JSON array of arrays of these expressions (`[]` for none). */
+  jsonArrayAgg(values: readonly string[]): string;
+  /** The value of a {@link jsonArrayAgg} column as the driver returns it, parsed. */
+  parseJsonColumn(value: unknown): unknown;
 }
 
 /**
  * SQLite: BEGIN IMMEDIATE takes the file's write lock before the first read, so a read-then-update
  * inside one transaction is atomic across processes; that alone makes claims exclusive, so no row
- * lock is needed. VALUES columns are called column1, column2, ... and renamed here.
+ * lock is needed. VALUES columns are called column1, column2, ... and renamed here. JSON comes back as text.
  */
 export const sqliteDialect: MetadataDialect = {
   name: 'sqlite',
@@ -44,5 +48,12 @@ export const sqliteDialect: MetadataDialect = {
     const e = err as { parent?: { code?: string }; original?: { code?: string }; code?: string; message?: string } | undefined;
     const code = e?.parent?.code ?? e?.original?.code ?? e?.code;
     return code === 'SQLITE_BUSY' || /SQLITE_BUSY/.test(String(e?.message));
+  },
+  jsonArrayAgg(values) {
+    return `json_group_array(json_array(${values.join(', ')}))`;
+  },
+  // SQLite's JSON is text.
+  parseJsonColumn(value) {
+    return JSON.parse(value as string);
   },
 };

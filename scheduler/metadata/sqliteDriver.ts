@@ -15,6 +15,9 @@ import type sqlite3Types from 'sqlite3';
 const require = createRequire(import.meta.url);
 const sqlite3 = require('sqlite3') as typeof sqlite3Types;
 
+/** sqlite3's flag to open for reading and writing (see {@link SqliteDriverOptions.createFile}). */
+export const OPEN_READWRITE = sqlite3.OPEN_READWRITE;
+
 /** How long a statement waits for another connection's write lock before SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 15_000;
 
@@ -37,6 +40,25 @@ class PooledDatabase extends sqlite3.Database {
     super(file, mode, onOpen);
   }
 
+  /**
+   * Runs `callback` in serialized mode (sqlite3's own behaviour) with no stack trace captured while it
+   * runs. Sequelize's SQLite dialect passes a callback that builds an Error for every statement and
+   * formats its stack every time, for the one case where the statement fails; under source maps that
+   * formatting costs more than the statement. The callback's synchronous part is all that runs here,
+   * so the limit is back before anything else runs. A statement that does fail gets its caller's
+   * stack from MetadataDb instead (db.ts). See docs/design/metadata-storage.md.
+   */
+  override serialize(callback?: () => void): void {
+    if (!callback) return super.serialize();
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super.serialize(callback);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  }
+
   /** Keeps the connection for the next transaction; {@link SqliteDriver.closeAll} really closes it. */
   override close(callback?: Callback): void {
     this.idle.push(this);
@@ -57,8 +79,17 @@ export interface SqliteDriver {
   closeAll(): Promise<void>;
 }
 
+/** Options of {@link createSqliteDriver}. */
+export interface SqliteDriverOptions {
+  /**
+   * Open with OPEN_CREATE whatever mode the caller passes. MetadataDb passes Sequelize a mode without
+   * it, because with it Sequelize makes the file's directory again for every transaction's connection.
+   */
+  readonly createFile?: boolean;
+}
+
 /** A fresh driver: the connections of one Sequelize instance (so of one file). */
-export function createSqliteDriver(): SqliteDriver {
+export function createSqliteDriver(opts: SqliteDriverOptions = {}): SqliteDriver {
   const idle: PooledDatabase[] = [];
   const all = new Set<PooledDatabase>();
   /** Sequelize calls `new Database(file, mode, cb)`: a constructor returning an object yields it. */
@@ -70,7 +101,7 @@ export function createSqliteDriver(): SqliteDriver {
     }
     const db: PooledDatabase = new PooledDatabase(
       file,
-      mode,
+      opts.createFile ? mode | sqlite3.OPEN_CREATE : mode,
       (err) => {
         if (err) return callback(err);
         db.configure('busyTimeout', BUSY_TIMEOUT_MS);

@@ -28,16 +28,15 @@ export interface TiRow {
   next_retry_at: number | null;
 }
 
-/** A row of {@link Statements.activeWindow}: a run, and one of its instances (ti_id null: none or not joined). */
-export interface WindowRow extends RunRow {
+/** A run of {@link Statements.activeWindow}, with its instances (none when it was not joined). */
+export interface WindowRun extends RunRow {
   rn: number;
-  ti_id: number | null;
-  task_id: string | null;
-  ti_state: TaskInstanceState | null;
-  try_number: number | null;
-  max_tries: number | null;
-  next_retry_at: number | null;
+  tis: TiRow[];
 }
+
+/** The instance columns {@link Statements.activeWindow} aggregates per run, in this order. */
+const WINDOW_TI_COLUMNS = ['id', 'task_id', 'state', 'try_number', 'max_tries', 'next_retry_at'] as const;
+type WindowTiTuple = [number, string, TaskInstanceState | null, number, number, number | null];
 
 /** Which runs a statement covers: run types and an inclusive logical-date range (ISO). */
 export interface RunScope {
@@ -281,11 +280,15 @@ export class Statements {
   /**
    * Each DAG's running runs (all of them: max active runs counts every runner's) and its oldest
    * `max_runs` queued runs in scope, oldest first, with the task instances of the oldest `max_runs`
-   * of each: what one scheduler turn decides on, in one statement.
+   * of each: what one scheduler turn decides on, in one statement. A run's instances come as one
+   * aggregated column rather than a row each: a row repeating the run's columns per instance made
+   * this read, done every turn, the costliest statement of a turn with many active runs
+   * (docs/design/metadata-storage.md).
    */
-  async activeWindow(sql: Sql, caps: readonly { dagId: string; maxRuns: number }[], scope: RunScope): Promise<WindowRow[]> {
+  async activeWindow(sql: Sql, caps: readonly { dagId: string; maxRuns: number }[], scope: RunScope): Promise<WindowRun[]> {
     const { where, params } = scopeWhere(scope, 'dr');
-    return sql.all(
+    const tis = this.dialect.jsonArrayAgg(WINDOW_TI_COLUMNS.map((c) => `ti.${c}`));
+    const rows = await sql.all<RunRow & { rn: number; tis: unknown }>(
       `WITH m AS (SELECT dag_id, max_runs FROM ${this.dialect.valuesTable('c', ['dag_id', 'max_runs'])}),
        r AS (
          SELECT dr.${RUN_COLUMNS.split(', ').join(', dr.')},
@@ -293,12 +296,25 @@ export class Statements {
          FROM dag_runs dr JOIN m ON m.dag_id = dr.dag_id
          WHERE dr.state = 'running' OR (dr.state = 'queued' AND ${where}))
        SELECT r.${RUN_COLUMNS.split(', ').join(', r.')}, r.rn,
-         ti.id AS ti_id, ti.task_id, ti.state AS ti_state, ti.try_number, ti.max_tries, ti.next_retry_at
-       FROM r LEFT JOIN task_instances ti ON ti.run_pk = r.id AND r.rn <= r.max_runs
+         CASE WHEN r.rn <= r.max_runs THEN (SELECT ${tis} FROM task_instances ti WHERE ti.run_pk = r.id) END AS tis
+       FROM r
        WHERE r.state = 'running' OR r.rn <= r.max_runs
        ORDER BY r.dag_id, r.state DESC, r.logical_date`,
       [caps.map((c) => [c.dagId, c.maxRuns]), ...params],
     );
+    return rows.map(({ tis: agg, ...run }) => {
+      const tuples = (agg === null ? [] : this.dialect.parseJsonColumn(agg)) as WindowTiTuple[];
+      const out: TiRow[] = tuples.map(([id, taskId, state, tryNumber, maxTries, nextRetryAt]) => ({
+        id,
+        run_pk: run.id,
+        task_id: taskId,
+        state,
+        try_number: tryNumber ?? 0,
+        max_tries: maxTries ?? 0,
+        next_retry_at: nextRetryAt,
+      }));
+      return { ...run, tis: out };
+    });
   }
 
   /** A DAG's queued or running backfill runs in scope after a logical date, oldest first. */

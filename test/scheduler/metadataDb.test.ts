@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MetadataDb } from '../../scheduler/metadata/db.js';
+import { MetadataDb, type Sql } from '../../scheduler/metadata/db.js';
 import { SCHEMA_VERSION } from '../../scheduler/metadata/migrations.js';
 
 describe('metadata database', () => {
@@ -74,5 +74,60 @@ describe('metadata database', () => {
       { task_id: 't1', state: 'success', try_number: 1 },
       { task_id: 't2', state: 'running', try_number: 1 },
     ]);
+  });
+
+  it('formats no stack trace for a statement that succeeds', async () => {
+    // Sequelize builds an Error per statement and reads its stack, which source maps make costly; the
+    // driver turns the capture off for it. Count the call sites any stack formatting is handed meanwhile.
+    let frames = 0;
+    const previous = Error.prepareStackTrace;
+    Error.prepareStackTrace = (error, sites) => {
+      frames += sites.length;
+      return [String(error), ...sites.map((s) => `    at ${String(s)}`)].join('\n');
+    };
+    try {
+      await db.tx(async (sql) => {
+        await sql.all('SELECT 1 AS ok');
+        await sql.run('UPDATE dags SET paused = 0 WHERE 0');
+      });
+      await db.read((sql) => sql.all('SELECT 1 AS ok'));
+    } finally {
+      Error.prepareStackTrace = previous;
+    }
+    expect(frames).to.equal(0);
+  });
+
+  it("gives a failed statement's error its message and its caller's stack", async () => {
+    // As a statement of statements.ts calls it.
+    async function readMissingColumn(sql: Sql): Promise<unknown[]> {
+      return await sql.all('SELECT no_such_column FROM dags');
+    }
+    const err = await db.tx(readMissingColumn).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(Error).with.property('message').that.matches(/no such column: no_such_column/);
+    const stack = (err as Error).stack!.split('\n');
+    expect(stack[0]).to.match(/^SequelizeDatabaseError: SQLITE_ERROR: no such column: no_such_column$/);
+    expect(stack.some((line) => /readMissingColumn .*metadataDb\.test\.ts/.test(line)), stack.join('\n')).to.equal(true);
+  });
+
+  it("reads a turn's window as one row per run, its instances with it, only for runs within max active runs", async () => {
+    const st = db.statements;
+    const run = (n: number) => ({ dagId: 'd', runId: `r${n}`, logicalDate: `2024-01-0${n}`, intervalStart: `2024-01-0${n}`, intervalEnd: `2024-01-0${n + 1}`, runType: 'backfill' as const, conf: '{}' });
+    const window = await db.tx(async (sql) => {
+      await st.insertRuns(sql, [run(1), run(2), run(3)], 'now');
+      const [r1, r2] = await st.runsBetween(sql, 'd', '', '9999');
+      await st.insertTaskInstances(sql, ['a', 'b'].map((taskId) => ({ runPk: r1.id, dagId: 'd', runId: 'r1', taskId, maxTries: 2 })));
+      await st.insertTaskInstances(sql, [{ runPk: r2.id, dagId: 'd', runId: 'r2', taskId: 'a', maxTries: 0 }]);
+      await st.startRuns(sql, [r1.id, r2.id], 'me', 'now');
+      const [a] = await st.taskInstancesOf(sql, [r1.id], ['a']);
+      await st.claim(sql, [a.id], { owner: 'me', pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt: 2 });
+      return st.activeWindow(sql, [{ dagId: 'd', maxRuns: 1 }], { runTypes: ['backfill'] });
+    });
+    // r1 and r2 run (r2 past max active runs: listed, its instances not read); r3 is the oldest queued.
+    expect(window.map((w) => [w.run_id, w.state, [...w.tis].sort((x, y) => x.task_id.localeCompare(y.task_id)).map((ti) => [ti.task_id, ti.state, ti.try_number, ti.max_tries])])).to.deep.equal([
+      ['r1', 'running', [['a', 'running', 1, 2], ['b', null, 0, 2]]],
+      ['r2', 'running', []],
+      ['r3', 'queued', []],
+    ]);
+    expect(window[0].tis.every((ti) => ti.run_pk === window[0].id && ti.next_retry_at === null)).to.equal(true);
   });
 });
