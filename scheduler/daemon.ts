@@ -4,6 +4,7 @@
  * /healthz and /metrics, and shuts down cleanly on SIGTERM/SIGINT.
  */
 import cron, { type Logger as CronLogger } from 'node-cron';
+import { startAlerts, type RunningAlerts } from './alerts/service.js';
 import { clockFromSettings } from './clock.js';
 import { loadConfiguredDagBag, watchDagBag, type DagBag } from './dagLoader.js';
 import { ConfigError } from './errors/ConfigError.js';
@@ -57,6 +58,7 @@ export class Daemon {
   private tickTask: ReturnType<typeof cron.schedule> | undefined;
   private http: { port: number; close(): Promise<void> } | undefined;
   private retention: NodeJS.Timeout | undefined;
+  private alerts: RunningAlerts | undefined;
   private stopping: Promise<void> | undefined;
   private readonly clock: Clock;
   /** The warehouse file the daemon started on, so a file deleted under it shows on /healthz. */
@@ -123,6 +125,7 @@ export class Daemon {
     // so a missed tick is worth a debug line, not a warning (listening also silences node-cron's own).
     this.tickTask.on('execution:missed', (ctx) => log.debug('run-creation tick missed', { at: ctx.date.toISOString() }));
     this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health() });
+    this.alerts = await startAlerts({ db, settings, log, dags: () => this.dags(), clock: this.clock });
     this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);
     this.retention.unref();
     void this.removeOldLogs();
@@ -184,6 +187,7 @@ export class Daemon {
       this.watcher?.close();
       if (this.retention) clearInterval(this.retention);
       await this.executor?.stop();
+      await this.alerts?.stop();
       await this.http?.close();
       log.info('scheduler stopped');
     })();

@@ -5,6 +5,7 @@
  * lease renewal, recovery of other processes' lost work, and a graceful stop.
  */
 import os from 'node:os';
+import { recordCompletionAlerts } from './alerts/outbox.js';
 import { errorText, runClaim } from './attempt.js';
 import type { Dag, Logger, RunType } from './interfaces.js';
 import {
@@ -240,6 +241,7 @@ export class Executor {
     if (this.recovery) clearInterval(this.recovery);
     const left = this.completions.splice(0);
     await this.db.tx(async (sql) => {
+      if (left.length > 0) await recordCompletionAlerts(sql, this.db.statements, this.owner, left, this.opts.dags(), new Date().toISOString());
       if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
       // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
       // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.

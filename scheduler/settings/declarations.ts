@@ -204,4 +204,14 @@ export const SETTINGS = {
     }),
     port: setting({ env: 'DRIVETRAIN_HTTP_PORT', schema: int(0).max(65535), default: 8974, doc: 'its port; `0` = any free port' }),
   },
+  alerts: {
+    // A webhook URL is its own credential (Slack's carries the token in the path), so all of it is secret.
+    webhookUrl: setting({
+      env: 'DRIVETRAIN_ALERT_WEBHOOK_URL',
+      schema: z.url().optional(),
+      default: undefined,
+      secret: 'value',
+      doc: 'where alerts are POSTed as JSON (see Alerts); unset = none sent',
+    }),
+  },
 } as const satisfies DeclarationTree;
