@@ -8,7 +8,7 @@ import { postAlert, webhookOrigin } from './webhook.js';
 /** POSTs the sample alert; exit 0 on a 2xx, 1 (WebhookError) otherwise, 2 when no webhook is set. */
 export async function alertsTestCommand(io: CliIo = {}): Promise<number> {
   const settings = loadSettings({ env: io.env });
-  const url = settings.alerts.webhookUrl;
+  const url = settings.alertWebhookUrl;
   if (!url) throw new ConfigError('DRIVETRAIN_ALERT_WEBHOOK_URL is not set: there is no webhook to send a sample alert to', 'DRIVETRAIN_ALERT_WEBHOOK_URL');
   const status = await postAlert(url, sampleAlert());
   (io.stdout ?? process.stdout).write(`sample alert sent to ${webhookOrigin(url)}: HTTP ${status}\n`);

@@ -144,7 +144,7 @@ export class AlertDeliverer {
       await this.runCallback(row, payload);
       await db.tx((sql) => db.statements.alertCallbackDone(sql, row.id, this.owner));
     }
-    const url = settings.alerts.webhookUrl;
+    const url = settings.alertWebhookUrl;
     if (!url || !WEBHOOK_EVENTS.has(row.event)) {
       await db.tx((sql) => db.statements.alertDelivered(sql, row.id, this.owner, new Date().toISOString()));
       return;

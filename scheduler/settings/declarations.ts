@@ -103,6 +103,15 @@ export const SETTINGS = {
     envOnly: true,
     doc: 'a fixed "now" (ISO 8601, UTC) replacing the wall clock, for tests and demos; never set it in production',
   }),
+  // Top level, not in a group of its own: a group whose settings are all unset would be missing from the layered tree.
+  // A webhook URL is its own credential (Slack's carries the token in the path), so all of it is secret.
+  alertWebhookUrl: setting({
+    env: 'DRIVETRAIN_ALERT_WEBHOOK_URL',
+    schema: z.url().optional(),
+    default: undefined,
+    secret: 'value',
+    doc: 'where alerts are POSTed as JSON (see Alerts); unset = none sent',
+  }),
   source: {
     url: setting({
       env: 'DRIVETRAIN_SOURCE_URL',
@@ -203,15 +212,5 @@ export const SETTINGS = {
       doc: 'address of the health and metrics listener',
     }),
     port: setting({ env: 'DRIVETRAIN_HTTP_PORT', schema: int(0).max(65535), default: 8974, doc: 'its port; `0` = any free port' }),
-  },
-  alerts: {
-    // A webhook URL is its own credential (Slack's carries the token in the path), so all of it is secret.
-    webhookUrl: setting({
-      env: 'DRIVETRAIN_ALERT_WEBHOOK_URL',
-      schema: z.url().optional(),
-      default: undefined,
-      secret: 'value',
-      doc: 'where alerts are POSTed as JSON (see Alerts); unset = none sent',
-    }),
   },
 } as const satisfies DeclarationTree;
