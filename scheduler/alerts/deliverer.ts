@@ -140,8 +140,8 @@ export class AlertDeliverer {
   private async handle(row: AlertRow): Promise<void> {
     const { db, settings, log } = this.opts;
     const payload = payloadOf(row, settings);
-    if (row.callback_pending) {
-      await this.runCallback(row, payload);
+    // Recorded at once, so a webhook retried later does not run the callback again.
+    if (row.callback_pending && (await this.runCallback(row, payload))) {
       await db.tx((sql) => db.statements.alertCallbackDone(sql, row.id, this.owner));
     }
     const url = settings.alertWebhookUrl;
@@ -162,14 +162,15 @@ export class AlertDeliverer {
     log.info('alert delivered', { event: row.event, dagId: row.dag_id, taskId: row.task_id, runId: row.run_id, webhook: webhookOrigin(url) });
   }
 
-  /** Runs the row's callback; a throw is logged and goes no further (no alert about an alert). */
-  private async runCallback(row: AlertRow, payload: AlertPayload): Promise<void> {
+  /** Runs the row's callback, if it has one (false when not); a throw is logged and goes no further (no alert about an alert). */
+  private async runCallback(row: AlertRow, payload: AlertPayload): Promise<boolean> {
     const fn = callbackFor(row, this.opts.dags());
-    if (!fn) return;
+    if (!fn) return false;
     try {
       await fn(payload);
     } catch (err) {
       this.opts.log.error('alert callback failed', { event: row.event, dagId: row.dag_id, taskId: row.task_id, runId: row.run_id, error: errorText(err) });
     }
+    return true;
   }
 }

@@ -147,8 +147,9 @@ describe('alerts', function () {
     expect(await metric('drivetrain_dag_lateness_seconds', 'on_time')).to.equal(7 * 3600);
   });
 
-  it('runs each callback of the DAG file once, and logs a callback that throws without alerting anything more', async () => {
-    receiver = await startReceiver();
+  it('runs each callback of the DAG file once, also while the webhook is retried, and logs a callback that throws without alerting anything more', async () => {
+    // Down for the first three POSTs: the rows are retried, their callbacks must not run again.
+    receiver = await startReceiver({ failFirst: 3 });
     h = await openHarness({ DRIVETRAIN_ALERT_WEBHOOK_URL: receiver.url });
     const calls: string[] = [];
     const record = (name: string) => (a: AlertPayload) => void calls.push(`${name} ${a.event} ${a.task_id ?? '-'}`);
