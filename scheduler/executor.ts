@@ -241,7 +241,7 @@ export class Executor {
     if (this.recovery) clearInterval(this.recovery);
     const left = this.completions.splice(0);
     await this.db.tx(async (sql) => {
-      if (left.length > 0) await recordCompletionAlerts(sql, this.db.statements, this.owner, left, this.opts.dags(), new Date().toISOString());
+      if (left.length > 0) await recordCompletionAlerts(sql, this.db.statements, this.owner, left, this.bagForAlerts(), new Date().toISOString());
       if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
       // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
       // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
@@ -249,6 +249,19 @@ export class Executor {
     });
     forgetLiveOwner(this.owner);
     await Promise.allSettled([...this.logCloses]);
+  }
+
+  /**
+   * The DAGs for the alerts of the completions a stop writes. Only onSuccess callbacks need them, and
+   * those completions must be written even when the bag cannot be had: then no success callback runs.
+   */
+  private bagForAlerts(): ReadonlyMap<string, Dag> {
+    try {
+      return this.opts.dags();
+    } catch (err) {
+      this.log.warn('DAG bag unavailable at stop: success callbacks of the last attempts are skipped', { error: errorText(err) });
+      return new Map();
+    }
   }
 
   private scopeDags(paused: ReadonlySet<string>): Map<string, Dag> {
