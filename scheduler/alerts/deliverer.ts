@@ -68,6 +68,8 @@ export class AlertDeliverer {
   private readonly maxBackoffMs: number;
   private readonly claimMs: number;
   private stopping = false;
+  /** Aborts a POST in flight at stop: the daemon must exit within Docker's stop timeout; the row is sent again later. */
+  private readonly stopped = new AbortController();
   private loopDone: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
 
@@ -93,6 +95,7 @@ export class AlertDeliverer {
   /** Ends the loop after the alert in hand; what is left stays in the outbox for the next start. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopped.abort();
     this.wakeUp?.();
     await this.loopDone;
     forgetLiveOwner(this.owner);
@@ -150,7 +153,7 @@ export class AlertDeliverer {
       return;
     }
     try {
-      await postAlert(url, payload);
+      await postAlert(url, payload, undefined, this.stopped.signal);
     } catch (err) {
       const delay = Math.min(this.maxBackoffMs, this.minBackoffMs * 2 ** row.attempts);
       const nextAt = Date.now() + delay;

@@ -15,8 +15,8 @@ export function webhookOrigin(url: string): string {
   }
 }
 
-/** POSTs `payload` as JSON; resolves with the status on 2xx, rejects with WebhookError otherwise. */
-export async function postAlert(url: string, payload: AlertPayload, timeoutMs = WEBHOOK_TIMEOUT_MS): Promise<number> {
+/** POSTs `payload` as JSON; resolves with the status on 2xx, rejects with WebhookError otherwise (also when `signal` aborts it). */
+export async function postAlert(url: string, payload: AlertPayload, timeoutMs = WEBHOOK_TIMEOUT_MS, signal?: AbortSignal): Promise<number> {
   const origin = webhookOrigin(url);
   let res: Response;
   try {
@@ -24,11 +24,12 @@ export async function postAlert(url: string, payload: AlertPayload, timeoutMs = 
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(payload),
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: signal ? AbortSignal.any([AbortSignal.timeout(timeoutMs), signal]) : AbortSignal.timeout(timeoutMs),
     });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
-    const detail = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+    const detail =
+      e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : signal?.aborted ? 'stopped before an answer' : (e.cause?.code ?? e.cause?.message ?? e.message);
     throw new WebhookError(origin, undefined, redact(detail));
   }
   // The body is not needed, but reading it frees the connection for the next alert.

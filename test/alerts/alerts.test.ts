@@ -104,6 +104,20 @@ describe('alerts', function () {
     expect(receiver.requests).to.equal(11);
   });
 
+  it('stops at once while a POST hangs, leaving the alert undelivered for the next start', async () => {
+    receiver = await startReceiver({ hang: true });
+    h = await openHarness({ DRIVETRAIN_ALERT_WEBHOOK_URL: receiver.url });
+    const dag = defineDag({ id: 'ingest', schedule: '@daily', startDate: '2024-01-01', retries: 0, tasks: { load_cars: { run: () => Promise.reject(new Error('no')) } } });
+    await h.addRuns(dag, '2024-01-02', '2024-01-02', 'scheduled');
+    await h.drain([dag]);
+    const d = deliverer(h.db, [dag]);
+    await receiver.waitFor(() => receiver!.requests >= 1, 'a POST to hang');
+    await d.stop();
+    const rows = await h.db.read((sql) => sql.all<{ delivered_at: string | null; claimed_by: string | null; last_error: string | null }>('SELECT delivered_at, claimed_by, last_error FROM alerts ORDER BY id'));
+    expect(rows[0]).to.deep.equal({ delivered_at: null, claimed_by: null, last_error: `WebhookError: webhook http://127.0.0.1:${receiver.port}: stopped before an answer` });
+    expect(rows.every((r) => r.delivered_at === null)).to.equal(true);
+  });
+
   it('fires deadline_missed once for a paused DAG that has no run, from any daemon, and counts it on /metrics', async () => {
     receiver = await startReceiver();
     h = await openHarness({ DRIVETRAIN_ALERT_WEBHOOK_URL: receiver.url });

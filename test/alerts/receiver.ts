@@ -16,7 +16,7 @@ export interface Receiver {
   readonly accepted: AlertPayload[];
   /** Every request received, answered 200 or not. */
   readonly requests: number;
-  /** Resolves once `check(accepted)` is true, or rejects after `timeoutMs` naming `what`. */
+  /** Resolves once `check(accepted)` is true (checked on each request), or rejects after `timeoutMs` naming `what`. */
   waitFor(check: (accepted: readonly AlertPayload[]) => boolean, what: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -24,8 +24,8 @@ export interface Receiver {
 /** The path of the receiver's URL: stands for the token in a Slack webhook's path. */
 export const WEBHOOK_PATH = '/services/T000/B000/s3cr3t-webhook-token';
 
-/** Starts a receiver on 127.0.0.1 (`port` 0: any free port). */
-export async function startReceiver(opts: { failFirst?: number; port?: number } = {}): Promise<Receiver> {
+/** Starts a receiver on 127.0.0.1 (`port` 0: any free port); with `hang`, it reads each request and never answers. */
+export async function startReceiver(opts: { failFirst?: number; port?: number; hang?: boolean } = {}): Promise<Receiver> {
   const accepted: AlertPayload[] = [];
   const waiters = new Set<() => void>();
   let requests = 0;
@@ -34,6 +34,10 @@ export async function startReceiver(opts: { failFirst?: number; port?: number } 
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       requests += 1;
+      if (opts.hang) {
+        for (const w of [...waiters]) w();
+        return;
+      }
       if (requests <= (opts.failFirst ?? 0)) {
         res.writeHead(500).end('down');
         return;
