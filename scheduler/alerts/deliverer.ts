@@ -15,7 +15,7 @@ import type { AlertRow } from '../metadata/statements.js';
 import type { Settings } from '../settings.js';
 import { WEBHOOK_EVENTS } from './outbox.js';
 import { payloadOf } from './payload.js';
-import { postAlert, webhookOrigin } from './webhook.js';
+import { WEBHOOK_TIMEOUT_MS, postAlert, webhookOrigin } from './webhook.js';
 
 /** Options of {@link AlertDeliverer}. */
 export interface DelivererOptions {
@@ -122,7 +122,7 @@ export class AlertDeliverer {
     }
   }
 
-  /** One pass: claims the due alerts and handles each; resolves with how many were handled. */
+  /** One pass: claims (or renews its claim on) the due alerts and handles each; resolves with how many were handled. */
   async deliverDue(): Promise<number> {
     const { db } = this.opts;
     const nowMs = Date.now();
@@ -133,11 +133,16 @@ export class AlertDeliverer {
       const dead = (await db.statements.alertClaimOwners(sql, this.owner)).filter(ownerIsDeadHere);
       return db.statements.claimAlerts(sql, this.owner, nowMs, nowMs + this.claimMs, dead, CLAIM_BATCH);
     });
+    let handled = 0;
     for (const row of rows) {
       if (this.stopping) break;
+      // A row whose claim could run out during its POST waits for the next pass, which renews the claim:
+      // past its expiry another deliverer may take it, and both would send it.
+      if (row.claim_expires_at === null || Date.now() + WEBHOOK_TIMEOUT_MS >= row.claim_expires_at) continue;
       await this.handle(row);
+      handled += 1;
     }
-    return rows.length;
+    return handled;
   }
 
   private async handle(row: AlertRow): Promise<void> {

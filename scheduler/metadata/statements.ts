@@ -556,15 +556,15 @@ export class Statements {
   }
 
   /**
-   * Claims up to `limit` due, undelivered alerts for `owner` (unclaimed, claim expired, or claimed by
-   * one of `deadOwners`) and returns every alert `owner` now holds, oldest first.
+   * Claims up to `limit` due, undelivered alerts for `owner` (unclaimed, its own claims renewed, claim
+   * expired, or claimed by one of `deadOwners`) and returns every alert `owner` now holds, oldest first.
    */
   async claimAlerts(sql: Sql, owner: string, nowMs: number, expiresAt: number, deadOwners: readonly string[], limit: number): Promise<AlertRow[]> {
     await sql.run(
       `UPDATE alerts SET claimed_by = ?, claim_expires_at = ?
        WHERE id IN (SELECT id FROM alerts WHERE delivered_at IS NULL AND next_attempt_at <= ?
-         AND (claimed_by IS NULL OR claim_expires_at < ? OR claimed_by IN (?)) ORDER BY id LIMIT ?${this.dialect.lockClaimedRows})`,
-      [owner, expiresAt, nowMs, nowMs, deadOwners.length > 0 ? deadOwners : [''], limit],
+         AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires_at < ? OR claimed_by IN (?)) ORDER BY id LIMIT ?${this.dialect.lockClaimedRows})`,
+      [owner, expiresAt, nowMs, owner, nowMs, deadOwners.length > 0 ? deadOwners : [''], limit],
     );
     return sql.all('SELECT * FROM alerts WHERE claimed_by = ? AND delivered_at IS NULL ORDER BY id', [owner]);
   }

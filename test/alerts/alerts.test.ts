@@ -118,6 +118,20 @@ describe('alerts', function () {
     expect(rows.every((r) => r.delivered_at === null)).to.equal(true);
   });
 
+  it('does not POST an alert whose claim could run out before the answer, which another deliverer could then take', async () => {
+    receiver = await startReceiver();
+    h = await openHarness({ DRIVETRAIN_ALERT_WEBHOOK_URL: receiver.url });
+    const dag = defineDag({ id: 'ingest', schedule: '@daily', startDate: '2024-01-01', retries: 0, tasks: { load_cars: { run: () => Promise.reject(new Error('no')) } } });
+    await h.addRuns(dag, '2024-01-02', '2024-01-02', 'scheduled');
+    await h.drain([dag]);
+    // A claim shorter than the POST's timeout: the deliverer claims the rows but must not send them.
+    const short = new AlertDeliverer({ db: h.db, settings: h.settings, log: h.log, dags: () => new Map([[dag.id, dag]]), claimMs: 5000 });
+    others.push(short);
+    expect(await short.deliverDue()).to.equal(0);
+    expect(receiver.requests).to.equal(0);
+    expect(await undelivered(h.db)).to.equal(2);
+  });
+
   it('fires deadline_missed once for a paused DAG that has no run, from any daemon, and counts it on /metrics', async () => {
     receiver = await startReceiver();
     h = await openHarness({ DRIVETRAIN_ALERT_WEBHOOK_URL: receiver.url });
