@@ -125,7 +125,9 @@ export class Daemon {
     // so a missed tick is worth a debug line, not a warning (listening also silences node-cron's own).
     this.tickTask.on('execution:missed', (ctx) => log.debug('run-creation tick missed', { at: ctx.date.toISOString() }));
     this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health() });
-    this.alerts = await startAlerts({ db, settings, log, dags: () => this.dags(), clock: this.clock });
+    // The bound port, so an alert's log_url points at this listener also when the setting is 0.
+    const bound = { ...settings, http: { ...settings.http, port: this.http.port } };
+    this.alerts = await startAlerts({ db, settings: bound, log, dags: () => this.dags(), clock: this.clock });
     this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);
     this.retention.unref();
     void this.removeOldLogs();

@@ -96,6 +96,11 @@ describe('alerts from the daemon (drivetrain start)', function () {
     const failed = receiver.accepted.find((a) => a.event === 'task_failed')!;
     expect(failed.error).to.match(/^attempt 1 lost: owner .+ is no longer running$/);
     expect(failed.text).to.equal(`[drivetrain] task_failed hanging.work run ${RUN} try 1/1: ${failed.error}`);
+    // The attempt log on the HTTP API of the daemon that sent it, at the port it bound (the setting is 0).
+    const port = /"httpPort":(\d+)/.exec(second.stdout())?.[1];
+    expect(failed.log_url).to.equal(
+      `http://127.0.0.1:${port}/api/v1/dags/hanging/dagRuns/${encodeURIComponent(RUN)}/taskInstances/work/logs/1`,
+    );
     expect(outLines(tmp.dir)).to.deep.equal(['start 2024-01-02 try=1']);
   });
 
