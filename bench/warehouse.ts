@@ -13,7 +13,7 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { hashDiff, hashKey } from '../operators/load/hashing.js';
+import { hashDiff, hashKey, personalHashDiff } from '../operators/load/hashing.js';
 import { selectionOf, type PipelineDag } from '../dags/_pipeline.js';
 import { modelTaskSpecs } from '../operators/sql/dagTasks.js';
 import { closeWarehouses, PAGE_SIZE_BYTES } from '../operators/warehouse/registry.js';
@@ -64,7 +64,7 @@ async function generate(file: string): Promise<void> {
   await db.exec(`PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;`);
   await db.exec(
     `CREATE TABLE cars (id TEXT NOT NULL, vin TEXT, brand TEXT, model TEXT, engine_type TEXT, license_plate TEXT, registration_date TEXT, deregistration_date TEXT, processing_date TEXT NOT NULL, hk_car TEXT, hashdiff TEXT);
-     CREATE TABLE customers (id TEXT NOT NULL, first_name TEXT, second_name TEXT, type TEXT, company_name TEXT, address_city TEXT, address_zip TEXT, address_street TEXT, address_street_house TEXT, processing_date TEXT NOT NULL, hk_customer TEXT, hashdiff TEXT);
+     CREATE TABLE customers (id TEXT NOT NULL, first_name TEXT, second_name TEXT, type TEXT, company_name TEXT, address_city TEXT, address_zip TEXT, address_street TEXT, address_street_house TEXT, processing_date TEXT NOT NULL, hk_customer TEXT, hashdiff TEXT, hashdiff_pii TEXT);
      CREATE TABLE subscriptions (id TEXT NOT NULL, customer_id TEXT, car_id TEXT, created_at TEXT, start_date TEXT, term_month TEXT, monthly_rate REAL, processing_date TEXT NOT NULL, hk_subscription TEXT, hk_customer TEXT, hk_car TEXT, hk_subscription_link TEXT, hashdiff TEXT);`,
   );
   const rnd = prng(42);
@@ -78,11 +78,11 @@ async function generate(file: string): Promise<void> {
     const r = { id: `car-${i}`, vin: `VIN${i}`, brand: brands[i % brands.length], model: 'M', engine_type: engines[i % 4], license_plate: `P${i}`, registration_date: ts(reg), deregistration_date: dereg };
     return [r.id, r.vin, r.brand, r.model, r.engine_type, r.license_plate, r.registration_date, r.deregistration_date, DS, hashKey(r.id), hashDiff('cars', r)];
   });
-  const custCols = ['id', 'first_name', 'second_name', 'type', 'company_name', 'address_city', 'address_zip', 'address_street', 'address_street_house', 'processing_date', 'hk_customer', 'hashdiff'];
+  const custCols = ['id', 'first_name', 'second_name', 'type', 'company_name', 'address_city', 'address_zip', 'address_street', 'address_street_house', 'processing_date', 'hk_customer', 'hashdiff', 'hashdiff_pii'];
   await insertAll(db, 'customers', custCols, N_CUSTOMERS, (i) => {
     const b2b = rnd() < 0.4;
     const r = { id: `cust-${i}`, first_name: b2b ? null : 'F', second_name: b2b ? null : 'S', type: b2b ? 'b2b' : 'b2c', company_name: b2b ? `Co${i}` : null, address_city: cities[Math.floor(rnd() * cities.length)], address_zip: '10115', address_street: 'Street', address_street_house: String(i % 200) };
-    return [r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, DS, hashKey(r.id), hashDiff('customers', r)];
+    return [r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, DS, hashKey(r.id), hashDiff('customers', r), personalHashDiff('customers', r)];
   });
   const subCols = ['id', 'customer_id', 'car_id', 'created_at', 'start_date', 'term_month', 'monthly_rate', 'processing_date', 'hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'];
   await insertAll(db, 'subscriptions', subCols, N_SUBS, (i) => {
@@ -112,12 +112,12 @@ async function nextSnapshot(file: string, ds2: string): Promise<void> {
   }
   await Promise.all(pending.splice(0));
   await carStmt.finalize();
-  await db.exec(`INSERT INTO customers SELECT id, first_name, second_name, type, company_name, address_city, address_zip, address_street, address_street_house, '${ds2}', hk_customer, hashdiff FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 <> 3`);
+  await db.exec(`INSERT INTO customers SELECT id, first_name, second_name, type, company_name, address_city, address_zip, address_street, address_street_house, '${ds2}', hk_customer, hashdiff, hashdiff_pii FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 <> 3`);
   const customers = await db.all<Record<string, string | null>>(`SELECT * FROM customers WHERE processing_date = '${DS}' AND cast(substr(id, 6) AS INTEGER) % 100 = 3`);
-  const custStmt = await db.prepare('INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?)');
+  const custStmt = await db.prepare('INSERT INTO customers VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)');
   for (const c of customers) {
     const r: Record<string, string | null> = { ...c, address_city: 'Moved City' };
-    pending.push(custStmt.run([r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, ds2, r.hk_customer, hashDiff('customers', r)]));
+    pending.push(custStmt.run([r.id, r.first_name, r.second_name, r.type, r.company_name, r.address_city, r.address_zip, r.address_street, r.address_street_house, ds2, r.hk_customer, hashDiff('customers', r), r.hashdiff_pii]));
   }
   await Promise.all(pending.splice(0));
   await custStmt.finalize();

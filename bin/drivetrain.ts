@@ -1,10 +1,11 @@
 /**
  * The `drivetrain` command. It only assembles: each command is defined with the part of the system it
  * belongs to (the scheduler's in scheduler/cli/main.ts, `source` in source/cli.ts, `demo` in
- * demo/cli.ts), as a commander command whose action loads what it runs when it runs, so `source` never
+ * demo/cli.ts, `customers` in operators/privacy/cli.ts), as a commander command whose action loads what it runs when it runs, so `source` never
  * loads the scheduler. Help, usage errors and exit codes come from scheduler/cli/program.ts, once for all.
  */
 import { addDemoCommand } from '../demo/cli.js';
+import { addCustomersCommand } from '../operators/privacy/cli.js';
 import { addSchedulerCommands } from '../scheduler/cli/main.js';
 import { createProgram, runCommandLine } from '../scheduler/cli/program.js';
 import { restrictProcessUmask } from '../scheduler/privateFiles.js';
@@ -17,4 +18,5 @@ const program = createProgram('drivetrain', 'a data-pipeline scheduler for Node.
 addSchedulerCommands(program);
 addSourceCommand(program);
 addDemoCommand(program);
+addCustomersCommand(program);
 process.exitCode = await runCommandLine(program, process.argv.slice(2));

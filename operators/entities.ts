@@ -1,6 +1,7 @@
 /**
  * The company's entities, declared once: each one's source fields (type, accepted values, nullable),
- * its business key, the hubs its rows feed and the fields its hashdiff covers. Validation
+ * its business key, the hubs its rows feed, the fields its hashdiff covers and which fields are
+ * personal data (kept in a satellite of their own, never in a mart, erasable). Validation
  * (load/validation.ts), the raw tables' vault columns (load/fields.ts, load/hashing.ts), the sample
  * source's fields and OpenAPI document (source/) and the ingest DAG's task list derive from it, so a
  * field is added or renamed here and nowhere else in TypeScript. The SQL models name their columns
@@ -22,6 +23,11 @@ export interface FieldSpec {
   readonly nullable: boolean;
   /** For a `key` naming another entity's row: that entity (its hub key goes into the raw row and a link). */
   readonly references?: EntityName;
+  /**
+   * Personal data (a name, a street address): kept in the entity's PII satellite, not its main one,
+   * never in a mart, and nulled by `customers erase` (docs/design/personal-data.md).
+   */
+  readonly personal?: boolean;
 }
 
 /** One entity as the source serves it and the vault keeps it. */
@@ -34,8 +40,10 @@ export interface EntitySpec {
   readonly hub: string;
   /** A link over the business key and the referenced entities' keys: its key column is `hk_<link>`. */
   readonly link?: string;
-  /** The descriptive fields the hashdiff covers, in order (every field but the keys). */
+  /** The descriptive fields the main satellite holds and its hashdiff covers, in order (every field but the keys and the personal ones). */
   readonly hashdiff: readonly string[];
+  /** The personal fields, in order: the PII satellite's payload, covered by a hashdiff of their own. Empty when none. */
+  readonly personal: readonly string[];
 }
 
 /** The entities, in ingest order. */
@@ -48,16 +56,17 @@ export type Entity = EntityName;
 
 const key = (name: string, references?: EntityName): FieldSpec => ({ name, type: 'key', nullable: false, references });
 const text = (name: string): FieldSpec => ({ name, type: 'text', nullable: true });
+const personalText = (name: string): FieldSpec => ({ ...text(name), personal: true });
 const datetime = (name: string, nullable = false): FieldSpec => ({ name, type: 'datetime', nullable });
 const oneOf = (name: string, values: readonly [string, ...string[]]): FieldSpec => ({ name, type: 'enum', values, nullable: false });
 
-/** Every field but the keys: what a satellite describes. */
+/** Every field but the keys and the personal ones: what the main satellite describes. */
 function descriptive(fields: readonly FieldSpec[]): readonly string[] {
-  return fields.filter((f) => f.type !== 'key').map((f) => f.name);
+  return fields.filter((f) => f.type !== 'key' && !f.personal).map((f) => f.name);
 }
 
-function entity(spec: Omit<EntitySpec, 'hashdiff' | 'businessKey'>): EntitySpec {
-  return { ...spec, businessKey: 'id', hashdiff: descriptive(spec.fields) };
+function entity(spec: Omit<EntitySpec, 'hashdiff' | 'businessKey' | 'personal'>): EntitySpec {
+  return { ...spec, businessKey: 'id', hashdiff: descriptive(spec.fields), personal: spec.fields.filter((f) => f.personal).map((f) => f.name) };
 }
 
 /** The declaration (the contract's "Source API" fields). */
@@ -79,14 +88,14 @@ export const ENTITY_SPECS: Readonly<Record<EntityName, EntitySpec>> = {
     hub: 'customer',
     fields: [
       key('id'),
-      text('first_name'),
-      text('second_name'),
+      personalText('first_name'),
+      personalText('second_name'),
       oneOf('type', ['b2b', 'b2c']),
-      text('company_name'),
+      personalText('company_name'),
       text('address_city'),
-      text('address_zip'),
-      text('address_street'),
-      text('address_street_house'),
+      personalText('address_zip'),
+      personalText('address_street'),
+      personalText('address_street_house'),
     ],
   }),
   subscriptions: entity({
@@ -118,6 +127,11 @@ export function hashKeysOf(entity: EntityName): readonly HashKeySpec[] {
   for (const f of refs) keys.push({ column: `hk_${ENTITY_SPECS[f.references!].hub}`, of: [f.name] });
   if (spec.link) keys.push({ column: `hk_${spec.link}`, of: [spec.businessKey, ...refs.map((f) => f.name)] });
   return keys;
+}
+
+/** Every personal field name of every entity (what no mart column may be named like). */
+export function personalFieldNames(): readonly string[] {
+  return [...new Set(ENTITIES.flatMap((e) => ENTITY_SPECS[e].personal))];
 }
 
 /** An entity's source field names, in order. */

@@ -72,7 +72,7 @@ export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: A
       } else state = 'failed';
     }
     const rescheduled = !interrupted && rescheduleAtMs !== undefined && !outcome.ok;
-    return { id: ti.id, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted, rescheduled };
+    return { id: ti.id, tryNumber: ti.try_number, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted, rescheduled };
   });
 }
 

@@ -1,24 +1,29 @@
 /**
  * The long-running scheduler (`drivetrain start`): loads and watches the DAG bag, creates due runs on
  * a node-cron tick, executes scheduled and manual runs, recovers lost task instances, serves
- * /healthz and /metrics, and shuts down cleanly on SIGTERM/SIGINT.
+ * /healthz and /metrics (from the heartbeat thread, heartbeat.ts, so they answer while a task or a
+ * DAG import blocks this thread), and shuts down cleanly on SIGTERM/SIGINT.
  */
+import type { FastifyInstance } from 'fastify';
 import cron, { type Logger as CronLogger } from 'node-cron';
 import { startAlerts, type RunningAlerts } from './alerts/service.js';
+import type { AddressInfo } from 'node:net';
 import { clockFromSettings } from './clock.js';
-import { loadConfiguredDagBag, watchDagBag, type DagBag } from './dagLoader.js';
+import { DEFAULT_IMPORT_TIMEOUT_MS, loadConfiguredDagBag, watchDagBag, type DagBag } from './dagLoader.js';
 import { ConfigError } from './errors/ConfigError.js';
 import { Executor } from './executor.js';
-import { startHttpServer, type HealthReport } from './httpServer.js';
+import { HeartbeatThread } from './heartbeat.js';
+import type { HttpServerHandle } from './httpServer.js';
 import type { Clock, Dag, Logger } from './interfaces.js';
 import { removeOldTaskLogs } from './logRetention.js';
 import type { SchedulerLogger } from './logging.js';
 import { syncDags } from './metadata/dagTable.js';
 import type { MetadataDb } from './metadata/db.js';
-import { dagRunsGauge, taskInstancesGauge } from './metrics.js';
+import { dagRunsGauge, metricsText, taskInstancesGauge } from './metrics.js';
 import { createDueRuns } from './runCreator.js';
+import { storeDagBag } from './serializedDag.js';
 import type { Settings } from './settings.js';
-import { WarehouseFileCheck } from './WarehouseFileCheck.js';
+import { consoleDepsFromSettings, createConsoleApp } from './web/app.js';
 
 /** Options of {@link Daemon}. */
 export interface DaemonOptions {
@@ -36,6 +41,15 @@ export interface DaemonOptions {
  */
 export function staleLoopMs(settings: Settings): number {
   return settings.scheduler.leaseS * 1000;
+}
+
+/**
+ * How long /healthz lets the event loop stay blocked while no task runs: a DAG file imported in this
+ * thread spins at most as long as the import probe let it (the import time limit), and a stale-loop
+ * period in any case. While tasks run, each may block it until its own timeout.
+ */
+export function blockedLimitMs(settings: Settings): number {
+  return Math.max(staleLoopMs(settings), DEFAULT_IMPORT_TIMEOUT_MS);
 }
 const HOUR_MS = 3600_000;
 
@@ -56,22 +70,23 @@ export class Daemon {
   private executor: Executor | undefined;
   private watcher: { close(): void } | undefined;
   private tickTask: ReturnType<typeof cron.schedule> | undefined;
-  private http: { port: number; close(): Promise<void> } | undefined;
+  /** The listener in the heartbeat thread, once asked for (it starts while the DAG files load). */
+  private http: Promise<HttpServerHandle> | undefined;
+  private httpPortBound: number | undefined;
+  /** The web console, on a loopback port of this thread that the heartbeat thread's listener forwards to. */
+  private console: FastifyInstance | undefined;
   private retention: NodeJS.Timeout | undefined;
   private alerts: RunningAlerts | undefined;
   private stopping: Promise<void> | undefined;
   private readonly clock: Clock;
-  /** The warehouse file the daemon started on, so a file deleted under it shows on /healthz. */
-  private readonly warehouseFile: WarehouseFileCheck;
 
   constructor(private readonly opts: DaemonOptions) {
     this.clock = opts.clock ?? clockFromSettings(opts.settings);
-    this.warehouseFile = new WarehouseFileCheck(opts.settings.warehouseDb);
   }
 
   /** The bound health/metrics port (after start). */
   get httpPort(): number | undefined {
-    return this.http?.port;
+    return this.httpPortBound;
   }
 
   private setBag(bag: DagBag): void {
@@ -89,14 +104,31 @@ export class Daemon {
     return this.bag.dags;
   }
 
-  /** Loads the bag, recovers, and starts every loop and the listener. */
+  /** Starts the listener, loads the bag, recovers, and starts every loop. */
   async start(): Promise<void> {
     const { settings, db, log } = this.opts;
     if (!cron.validate(settings.scheduler.tick)) {
       throw new ConfigError(`DRIVETRAIN_SCHEDULER_TICK: '${settings.scheduler.tick}' is not a valid node-cron pattern`, 'DRIVETRAIN_SCHEDULER_TICK');
     }
+    // Asked first and awaited before anything is scheduled, so a port in use stops the start (exit 2);
+    // the thread starts it while the DAG files load. Health is judged in the heartbeat thread
+    // (heartbeatWorker.ts): the loop's last turn, a write on the metadata database, the warehouse file.
+    this.http = HeartbeatThread.shared().serve({
+      host: settings.http.host,
+      port: settings.http.port,
+      metadataFile: db.file,
+      warehouseFile: settings.warehouseDb,
+      staleLoopMs: staleLoopMs(settings),
+      blockedLimitMs: blockedLimitMs(settings),
+      lastTick: () => this.executor?.lastTick ?? 0,
+      metrics: metricsText,
+    });
+    // Awaited below; a DAG folder that fails first must not leave it unhandled.
+    this.http.catch(() => undefined);
     this.setBag(await loadConfiguredDagBag(settings, log));
+    this.httpPortBound = (await this.http).port;
     await syncDags(db, this.bag.dags.values());
+    await storeDagBag(db, this.bag, settings);
     this.executor = new Executor({
       db,
       settings,
@@ -110,6 +142,7 @@ export class Daemon {
       (bag) => {
         this.setBag(bag);
         syncDags(db, bag.dags.values())
+          .then(() => storeDagBag(db, bag, settings))
           .then(() => this.createRuns())
           .catch((err) => log.error('DAG bag sync failed', { error: (err as Error).message }));
       },
@@ -124,14 +157,18 @@ export class Daemon {
     // A blocked event loop makes node-cron skip ticks; the next tick creates whatever is due anyway,
     // so a missed tick is worth a debug line, not a warning (listening also silences node-cron's own).
     this.tickTask.on('execution:missed', (ctx) => log.debug('run-creation tick missed', { at: ctx.date.toISOString() }));
-    this.http = await startHttpServer({ host: settings.http.host, port: settings.http.port, health: () => this.health() });
+    // The console runs here, beside the DAG bag and the scheduler log; the listener in the heartbeat
+    // thread forwards to it, so /healthz keeps answering while this thread is blocked.
+    this.console = await createConsoleApp(await consoleDepsFromSettings(settings, db, log));
+    await this.console.listen({ host: '127.0.0.1', port: 0 });
+    HeartbeatThread.shared().forwardConsole((this.console.server.address() as AddressInfo).port);
     // The bound port, so an alert's log_url points at this listener also when the setting is 0.
-    const bound = { ...settings, http: { ...settings.http, port: this.http.port } };
+    const bound = { ...settings, http: { ...settings.http, port: this.httpPortBound ?? settings.http.port } };
     this.alerts = await startAlerts({ db, settings: bound, log, dags: () => this.dags(), clock: this.clock });
     this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);
     this.retention.unref();
     void this.removeOldLogs();
-    log.info('scheduler started', { pid: process.pid, owner: this.executor.owner, httpPort: this.http.port, dagsDir: settings.dagsDir });
+    log.info('scheduler started', { pid: process.pid, owner: this.executor.owner, httpPort: this.httpPortBound, dagsDir: settings.dagsDir });
   }
 
   private async createRuns(): Promise<void> {
@@ -168,18 +205,6 @@ export class Daemon {
     }
   }
 
-  /** Healthy while the executor loop ticks, the metadata database answers SELECT 1 and the warehouse file is the one it started on. */
-  async health(): Promise<HealthReport> {
-    const age = Date.now() - (this.executor?.lastTick ?? 0);
-    if (age > staleLoopMs(this.opts.settings)) return { healthy: false, reason: `scheduler loop last ticked ${Math.round(age / 1000)} s ago` };
-    try {
-      await this.opts.db.ping();
-    } catch (err) {
-      return { healthy: false, reason: `metadata database: ${(err as Error).message}` };
-    }
-    return this.warehouseFile.check();
-  }
-
   /** Stops creating runs and claiming, gives running tasks the grace period, records the rest up_for_retry. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
@@ -190,7 +215,8 @@ export class Daemon {
       if (this.retention) clearInterval(this.retention);
       await this.executor?.stop();
       await this.alerts?.stop();
-      await this.http?.close();
+      await this.http?.then((h) => h.close(), () => undefined);
+      await this.console?.close();
       log.info('scheduler stopped');
     })();
     return this.stopping;

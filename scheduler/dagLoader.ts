@@ -43,9 +43,12 @@ export interface DagBag {
   readonly errors: readonly DagImportError[];
 }
 
+/** The import time limit of a DAG file, unless {@link LoadDagBagOptions.importTimeoutMs} says otherwise. */
+export const DEFAULT_IMPORT_TIMEOUT_MS = 30_000;
+
 /** Options of {@link loadDagBag}. */
 export interface LoadDagBagOptions {
-  /** A file whose import has not settled after this long is reported as an error. Default 30000 ms. */
+  /** A file whose import has not settled after this long is reported as an error. Default {@link DEFAULT_IMPORT_TIMEOUT_MS}. */
   readonly importTimeoutMs?: number;
   /**
    * Import each file to be evaluated first in a worker thread that is stopped when it overruns
@@ -261,7 +264,7 @@ async function listDagFiles(dir: string): Promise<string[]> {
  */
 export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOptions = {}): Promise<DagBag> {
   const absDir = path.resolve(dir);
-  const timeoutMs = opts.importTimeoutMs ?? 30_000;
+  const timeoutMs = opts.importTimeoutMs ?? DEFAULT_IMPORT_TIMEOUT_MS;
   const files = await listDagFiles(absDir);
   registerResolveHook();
   const version = folderVersion(absDir);

@@ -2,24 +2,20 @@
  * The executor: turns queued DAG runs into finished ones, in this process. Its loop runs scheduler
  * turns (schedulerTurn.ts: one metadata transaction each, which returns the calls it claimed),
  * launches those calls (attempt.ts) and hands their completions to the next turn. Around the loop:
- * lease renewal, recovery of other processes' lost work, and a graceful stop.
+ * lease renewal (in the heartbeat thread, heartbeat.ts, so a blocked event loop does not stop it),
+ * recovery of other processes' lost work, and a graceful stop.
  */
 import os from 'node:os';
 import { recordCompletionAlerts } from './alerts/outbox.js';
 import { errorText, runClaim } from './attempt.js';
 import type { Dag, Logger, RunType } from './interfaces.js';
-import {
-  forgetLiveOwner,
-  newLeaseOwner,
-  recoverLostTaskInstances,
-  recoverOrphanedBackfillRuns,
-  registerLiveOwner,
-  renewLeases,
-} from './lease.js';
+import { HeartbeatThread, type LeaseKeeper } from './heartbeat.js';
+import { forgetLiveOwner, newLeaseOwner, recoverLostTaskInstances, recoverOrphanedBackfillRuns, registerLiveOwner } from './lease.js';
 import type { MetadataDb } from './metadata/db.js';
 import type { CompletionRow } from './metadata/statements.js';
 import { runTurn, type Claim, type TurnContext, type TurnResult } from './schedulerTurn.js';
 import type { Settings } from './settings.js';
+import { attemptTimeoutS } from './taskTimeout.js';
 import { LeaseLostError } from './errors/LeaseLostError.js';
 import { ShutdownError } from './errors/ShutdownError.js';
 
@@ -63,6 +59,8 @@ export interface ExecutorOptions {
 
 /** A launched claim, with what aborts it when its lease is lost. */
 interface Running extends Claim {
+  /** Its name in the heartbeat thread. */
+  readonly key: number;
   readonly leaseLost: AbortController;
 }
 
@@ -84,7 +82,10 @@ export class Executor {
   private loopDone: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
   private dirty = false;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private leases: LeaseKeeper | undefined;
+  /** Expired leases of other owners seen by the last recovery pass (recoverLostTaskInstances). */
+  private readonly expiredSeen = new Map<number, string>();
+  private nextKey = 1;
   private recovery: NodeJS.Timeout | undefined;
   private idleWhenDone = false;
   private drained = false;
@@ -118,17 +119,20 @@ export class Executor {
     return this.inflight.size;
   }
 
-  /** Recovers lost instances, then starts the loop, the heartbeat and periodic recovery. */
+  /** Recovers lost instances, then starts the loop, the lease heartbeat and periodic recovery. */
   async start(): Promise<void> {
     await this.recover();
-    this.heartbeat = setInterval(() => {
-      if (this.inflight.size === 0) return;
-      this.keepLeases().catch((err) => this.log.error('lease heartbeat failed', { error: errorText(err) }));
-    }, this.settings.scheduler.heartbeatS * 1000);
+    this.leases = HeartbeatThread.shared().keep({
+      owner: this.owner,
+      metadataFile: this.db.file,
+      leaseS: this.settings.scheduler.leaseS,
+      heartbeatS: this.settings.scheduler.heartbeatS,
+      onLost: (key, holder) => this.leaseLost(key, holder),
+      onError: (message) => this.log.error('lease heartbeat failed', { error: message }),
+    });
     this.recovery = setInterval(() => {
       this.recover().catch((err) => this.log.error('recovery failed', { error: errorText(err) }));
     }, Math.max(1000, (this.settings.scheduler.leaseS * 1000) / 2));
-    this.heartbeat.unref();
     this.recovery.unref();
     this.loopDone = this.loop();
   }
@@ -148,31 +152,20 @@ export class Executor {
   }
 
   /**
-   * Renews this process's leases, then aborts the attempts whose instance another process has taken
-   * over meanwhile (this process could not renew in time): their result would be discarded anyway,
-   * and aborting them keeps the overlap with the new attempt short.
+   * The heartbeat thread found an attempt's instance taken over by another process (this one could
+   * not renew in time) or by a later try: its result would be discarded anyway, and aborting it
+   * keeps the overlap with the new attempt short.
    */
-  private async keepLeases(): Promise<void> {
-    await renewLeases(this.db, this.owner, this.settings.scheduler.leaseS);
-    const running = [...this.inflight.values()];
-    const ids = running.flatMap((c) => c.items.map((i) => i.ti.id));
-    if (ids.length === 0) return;
-    const rows = await this.db.read((sql) => this.db.statements.leaseHolders(sql, ids));
-    const held = new Map(rows.map((r) => [r.id, r]));
-    const still = new Set(this.inflight.values());
-    for (const c of running) {
-      // Finished meanwhile: its completion, not the lease, decides.
-      if (!still.has(c) || c.leaseLost.signal.aborted) continue;
-      const lost = c.items.map((i) => held.get(i.ti.id)).find((r) => !r || r.state !== 'running' || r.lease_owner !== this.owner);
-      if (!lost) continue;
-      const holder = lost.state === 'running' ? lost.lease_owner : null;
-      this.log.warn('lease lost: aborting the attempt', { dagId: c.dag.id, taskId: c.task.id, runId: c.items[0].run.run_id, holder });
-      c.leaseLost.abort(new LeaseLostError(c.task.id, holder));
-    }
+  private leaseLost(key: number, holder: string | null): void {
+    const c = [...this.inflight.values()].find((r) => r.key === key);
+    // Finished meanwhile: its completion, not the lease, decides.
+    if (!c || c.leaseLost.signal.aborted) return;
+    this.log.warn('lease lost: aborting the attempt', { dagId: c.dag.id, taskId: c.task.id, runId: c.items[0].run.run_id, holder });
+    c.leaseLost.abort(new LeaseLostError(c.task.id, holder));
   }
 
   private async recover(): Promise<void> {
-    const lost = await recoverLostTaskInstances(this.db, this.owner);
+    const lost = await recoverLostTaskInstances(this.db, this.owner, Date.now(), this.expiredSeen);
     for (const r of lost) this.log.warn('recovered a lost task instance', { ...r });
     const orphaned = await recoverOrphanedBackfillRuns(this.db, this.owner);
     for (const r of orphaned) this.log.warn('re-queued a backfill run of a dead backfill', { ...r });
@@ -237,16 +230,20 @@ export class Executor {
       this.shutdown.abort(new ShutdownError(graceMs));
       await Promise.allSettled([...this.inflight.keys()]);
     }
-    if (this.heartbeat) clearInterval(this.heartbeat);
     if (this.recovery) clearInterval(this.recovery);
     const left = this.completions.splice(0);
-    await this.db.tx(async (sql) => {
-      if (left.length > 0) await recordCompletionAlerts(sql, this.db.statements, this.owner, left, this.bagForAlerts(), new Date().toISOString());
-      if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
-      // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
-      // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
-      await this.db.statements.releaseBackfillRuns(sql, [this.owner]);
-    });
+    try {
+      await this.db.tx(async (sql) => {
+        if (left.length > 0) await recordCompletionAlerts(sql, this.db.statements, this.owner, left, this.bagForAlerts(), new Date().toISOString());
+        if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
+        // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
+        // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
+        await this.db.statements.releaseBackfillRuns(sql, [this.owner]);
+      });
+    } finally {
+      // Only now: the leases of the completions just recorded were kept until they were written.
+      await this.leases?.release();
+    }
     forgetLiveOwner(this.owner);
     await Promise.allSettled([...this.logCloses]);
   }
@@ -323,7 +320,10 @@ export class Executor {
 
   /** Runs a claimed call outside the transaction; its result is recorded by the next turn. */
   private launch(claim: Claim): void {
-    const running: Running = { ...claim, leaseLost: new AbortController() };
+    const running: Running = { ...claim, key: this.nextKey++, leaseLost: new AbortController() };
+    const timeoutS = attemptTimeoutS(claim.task, claim.dag, this.settings);
+    const items = claim.items.map((i) => ({ id: i.ti.id, tryNumber: i.ti.try_number }));
+    this.leases?.track(running.key, items, timeoutS === undefined ? null : Date.now() + timeoutS * 1000);
     const deps = { settings: this.settings, log: this.log, shutdown: this.shutdown.signal, leaseLost: running.leaseLost.signal, echo: this.opts.echo };
     const p = runClaim(running, deps)
       .then(({ completions, logClosed }) => {
@@ -334,6 +334,7 @@ export class Executor {
       })
       .catch((err) => this.log.error('attempt bookkeeping failed', { taskId: claim.task.id, error: errorText(err) }))
       .finally(() => {
+        this.leases?.finished(running.key);
         this.inflight.delete(p);
         this.wake();
       });

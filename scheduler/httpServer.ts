@@ -1,13 +1,13 @@
 /**
  * The daemon's one small HTTP listener: `GET /healthz` for container health checks and
- * `GET /metrics` for Prometheus. It knows nothing about how health is judged: the daemon hands it a
- * `health()` callback (heartbeat freshness, metadata database reachable) and this module only turns
- * the answer into a status code, so a probe never blocks or crashes the scheduler.
+ * `GET /metrics` for Prometheus. It knows nothing about how health is judged or where metrics come
+ * from: it is handed a `health()` and a `metrics()` callback and only turns their answers into
+ * responses, so a probe never blocks or crashes the scheduler. The daemon runs it in the heartbeat
+ * thread (heartbeatWorker.ts), so it answers while the main thread's event loop is blocked.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from './errors/ConfigError.js';
-import { registry } from './metrics.js';
 
 /** What the daemon's health callback answers. */
 export interface HealthReport {
@@ -15,6 +15,14 @@ export interface HealthReport {
   readonly healthy: boolean;
   /** Why it is unhealthy; shown in the 503 body. */
   readonly reason?: string;
+  /** More for the operator, added to the body as fields (`"eventLoop": "blocked for 4 s"`). */
+  readonly notes?: Readonly<Record<string, string>>;
+}
+
+/** A Prometheus text exposition and its content type. */
+export interface MetricsText {
+  readonly contentType: string;
+  readonly text: string;
 }
 
 /**
@@ -39,6 +47,10 @@ export interface HttpServerOptions {
   port: number;
   /** Judges the daemon's health on every `/healthz` request. A throw or a hang counts as unhealthy. */
   health: () => Promise<HealthReport>;
+  /** The text served on `/metrics` (metrics.ts's metricsText in a process with the registry). */
+  metrics: () => Promise<MetricsText>;
+  /** Answers every other path (the web console and REST API); without it they are 404. */
+  console?: { routing(req: http.IncomingMessage, res: http.ServerResponse): void };
 }
 
 /** A running listener. */
@@ -86,9 +98,13 @@ async function judge(health: () => Promise<HealthReport>): Promise<HealthReport>
   }
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, health: () => Promise<HealthReport>): Promise<void> {
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpServerOptions): Promise<void> {
   const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
   const known = pathname === '/healthz' || pathname === '/metrics';
+  if (!known && opts.console) {
+    opts.console.routing(req, res);
+    return;
+  }
   if (!known) {
     send(res, req, 404, JSON_TYPE, JSON.stringify({ error: `not found: ${pathname}` }));
     return;
@@ -98,14 +114,15 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, healt
     return;
   }
   if (pathname === '/healthz') {
-    const report = await judge(health);
+    const report = await judge(opts.health);
     const body = report.healthy
-      ? { status: 'ok' }
-      : { status: 'unhealthy', reason: report.reason ?? 'unhealthy (no reason given)' };
+      ? { status: 'ok', ...report.notes }
+      : { status: 'unhealthy', reason: report.reason ?? 'unhealthy (no reason given)', ...report.notes };
     send(res, req, report.healthy ? 200 : 503, JSON_TYPE, JSON.stringify(body));
     return;
   }
-  send(res, req, 200, registry.contentType, await registry.metrics());
+  const metrics = await opts.metrics();
+  send(res, req, 200, metrics.contentType, metrics.text);
 }
 
 /**
@@ -130,8 +147,8 @@ function listenError(err: Error, opts: HttpServerOptions): Error {
  */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
   const server = http.createServer((req, res) => {
-    handle(req, res, opts.health).catch((err: unknown) => {
-      // Only reached if the metrics registry itself fails; answer rather than leave the probe hanging.
+    handle(req, res, opts).catch((err: unknown) => {
+      // Only reached if the metrics callback itself fails; answer rather than leave the probe hanging.
       if (res.headersSent) res.destroy();
       else send(res, req, 500, JSON_TYPE, JSON.stringify({ error: err instanceof Error ? err.message : String(err) }));
     });

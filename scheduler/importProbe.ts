@@ -14,11 +14,10 @@
  * A DAG file's top level thus runs twice on a load that evaluates it, once in the probe: the same
  * contract as Airflow, whose DAG files are parsed over and over by separate processes.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { REGISTER_TSX, tsxEsmApi } from './tsWorker.js';
 
 /** What the worker says about the file it is importing: `start` before, `done` after it settled. */
 interface ProbeMessage {
@@ -35,31 +34,18 @@ interface ProbeWorkerData {
 
 /**
  * The worker's code (plain JavaScript, evaluated as a CommonJS script): tsx's loaders are registered
- * explicitly because tsx's `--import` entry registers them in the main thread only. An import that
- * rejects counts as done: its error is the loader's to report.
+ * explicitly because tsx's `--import` entry registers them in the main thread only (tsWorker.ts). An
+ * import that rejects counts as done: its error is the loader's to report.
  */
 const WORKER_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
-(async () => {
-  (await import(workerData.esmApi)).register();
-  require('node:module').createRequire(workerData.esmApi)('tsx/cjs/api').register();
+(async () => {${REGISTER_TSX}
   for (let index = 0; index < workerData.urls.length; index++) {
     parentPort.postMessage({ kind: 'start', index });
     try { await import(workerData.urls[index]); } catch {}
     parentPort.postMessage({ kind: 'done', index });
   }
 })();`;
-
-/**
- * The URL of `tsx/esm/api` under the `import` condition, read from tsx's package exports: require
- * would find its CommonJS build, which registers its hooks at a wrong path when loaded in a worker,
- * and import.meta.resolve is missing when tsx runs this module as CommonJS.
- */
-function tsxEsmApi(): string {
-  const pkgFile = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return pathToFileURL(path.join(path.dirname(pkgFile), pkg.exports['./esm/api'].import.default)).href;
-}
 
 /** The reason given for a file whose import overran its time limit. */
 export function importTimeoutReason(file: string, ms: number): string {

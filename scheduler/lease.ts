@@ -53,9 +53,37 @@ export function ownerIsDeadHere(owner: string): boolean {
   }
 }
 
-/** Renews every lease `owner` holds on running task instances. */
-export async function renewLeases(db: MetadataDb, owner: string, leaseS: number, nowMs = Date.now()): Promise<void> {
-  await db.tx((sql) => db.statements.renewLeases(sql, owner, nowMs + Math.round(leaseS * 1000), nowMs));
+/**
+ * Renews every lease `owner` holds on running task instances but those of `except` (attempts past
+ * their timeout, left to lapse). The heartbeat thread runs this on its own connection (heartbeatWorker.ts).
+ */
+export async function renewLeases(
+  db: Pick<MetadataDb, 'tx' | 'statements'>,
+  owner: string,
+  leaseMs: number,
+  nowMs = Date.now(),
+  except: readonly number[] = [],
+): Promise<void> {
+  await db.tx((sql) => db.statements.renewLeases(sql, owner, nowMs + leaseMs, nowMs, except));
+}
+
+/**
+ * Whether an attempt of `owner` on `items` (each at the try it runs as) has lost its instances:
+ * undefined while every one is still running at that try under `owner`, else who holds the first one
+ * lost (null: it is not running any more). `rows` are the instances as stored now.
+ */
+export function lostTo(
+  owner: string,
+  items: readonly { id: number; tryNumber: number }[],
+  rows: readonly { id: number; state: string | null; try_number: number; lease_owner: string | null }[],
+): { holder: string | null } | undefined {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  for (const item of items) {
+    const row = byId.get(item.id);
+    if (row && row.state === 'running' && row.lease_owner === owner && row.try_number === item.tryNumber) continue;
+    return { holder: row?.state === 'running' ? row.lease_owner : null };
+  }
+  return undefined;
 }
 
 /** One task instance found lost by {@link recoverLostTaskInstances}. */
@@ -72,17 +100,36 @@ export interface RecoveredInstance {
 /**
  * Re-queues (or fails, when out of tries) the running instances whose lease expired or whose owner
  * died on this host. `self` is never considered lost: this process knows what it runs.
+ *
+ * With `expiredSeen` (the caller keeps it from one pass to the next), an expired lease of an owner not
+ * known dead is taken over only when the previous pass saw the same lease expired: a process whose
+ * main thread blocked while it held the database's write lock could not renew (nobody could write),
+ * and once the lock is free its heartbeat thread renews within a pass. See docs/design/heartbeat.md.
  */
-export async function recoverLostTaskInstances(db: MetadataDb, self: string, nowMs = Date.now()): Promise<RecoveredInstance[]> {
+export async function recoverLostTaskInstances(
+  db: MetadataDb,
+  self: string,
+  nowMs = Date.now(),
+  expiredSeen?: Map<number, string>,
+): Promise<RecoveredInstance[]> {
   return db.tx(async (sql) => {
     const running = await db.statements.runningNotOwnedBy(sql, self);
     const out: RecoveredInstance[] = [];
     const endIso = new Date(nowMs).toISOString();
+    // Rebuilt on every try of the transaction (it is retried from the start when the file is busy).
+    const expiredNow = new Map<number, string>();
     for (const ti of running) {
       let reason: string | undefined;
       if (ti.lease_owner === null) reason = 'running without a lease owner';
-      else if (ti.lease_expires_at === null || ti.lease_expires_at < nowMs) reason = `lease of ${ti.lease_owner} expired`;
       else if (ownerIsDeadHere(ti.lease_owner)) reason = `owner ${ti.lease_owner} is no longer running`;
+      else if (ti.lease_expires_at === null || ti.lease_expires_at < nowMs) {
+        const lease = `${ti.lease_owner}@${ti.lease_expires_at}`;
+        if (expiredSeen && expiredSeen.get(ti.id) !== lease) {
+          expiredNow.set(ti.id, lease);
+          continue;
+        }
+        reason = `lease of ${ti.lease_owner} expired`;
+      }
       if (!reason) continue;
       const retry = ti.try_number <= ti.max_tries;
       const message = `attempt ${ti.try_number} lost: ${reason}`;
@@ -97,6 +144,10 @@ export async function recoverLostTaskInstances(db: MetadataDb, self: string, now
         newState: retry ? 'up_for_retry' : 'failed',
         reason: message,
       });
+    }
+    if (expiredSeen) {
+      expiredSeen.clear();
+      for (const [id, lease] of expiredNow) expiredSeen.set(id, lease);
     }
     return out;
   });

@@ -1,12 +1,23 @@
 /**
  * The process's Prometheus metrics, defined once so every part records into the same registry and
  * `/metrics` (scheduler/httpServer.ts) serves them all. Names follow Prometheus conventions.
+ *
+ * The listener runs in the heartbeat thread, which asks this thread for {@link metricsText} on each
+ * scrape and serves its last copy while this thread's event loop is blocked. It adds one gauge of its
+ * own, `drivetrain_event_loop_blocked_seconds` (how long the scheduler's event loop has not turned,
+ * 0 while it turns; heartbeatWorker.ts), which is therefore not in this registry.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { MetricsText } from './httpServer.js';
 
 /** The one Prometheus registry: every metric below is registered here, and /metrics serves it. */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'drivetrain_process_' });
+
+/** The registry as Prometheus text, what /metrics serves. */
+export async function metricsText(): Promise<MetricsText> {
+  return { contentType: registry.contentType, text: await registry.metrics() };
+}
 
 /** DAG runs known to the metadata database, by DAG and state (set by the scheduler loop). */
 export const dagRunsGauge = new Gauge({

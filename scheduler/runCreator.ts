@@ -102,7 +102,7 @@ export async function createDueRuns(db: MetadataDb, dags: Iterable<Dag>, now: Da
  */
 export async function triggerRun(
   db: MetadataDb,
-  dag: Dag,
+  dag: Pick<Dag, 'id' | 'schedule'>,
   opts: { date?: Date; now: Date; conf?: Readonly<Record<string, unknown>> },
 ): Promise<string> {
   let logicalDate: Date;

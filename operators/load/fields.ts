@@ -3,7 +3,7 @@
  * then the vault's hash columns. Apart from the Sequelize models (models.ts) so the load's
  * preparation, which also runs in a worker thread, needs no Sequelize.
  */
-import { ENTITIES, fieldNames, hashKeysOf, type Entity } from '../entities.js';
+import { ENTITIES, ENTITY_SPECS, fieldNames, hashKeysOf, type Entity } from '../entities.js';
 
 function perEntity(of: (entity: Entity) => readonly string[]): Readonly<Record<Entity, readonly string[]>> {
   return Object.fromEntries(ENTITIES.map((e) => [e, of(e)])) as Record<Entity, readonly string[]>;
@@ -12,8 +12,18 @@ function perEntity(of: (entity: Entity) => readonly string[]): Readonly<Record<E
 /** The source's fields of each entity, in the contract's order. */
 export const SOURCE_FIELDS: Readonly<Record<Entity, readonly string[]>> = perEntity(fieldNames);
 
-/** The vault columns each raw table carries (computed at load by hashing.ts): hash keys, then the hashdiff. */
-export const VAULT_FIELDS: Readonly<Record<Entity, readonly string[]>> = perEntity((e) => [...hashKeysOf(e).map((k) => k.column), 'hashdiff']);
+/** The raw column holding the hashdiff of a row's personal fields (entities with personal fields only). */
+export const PII_HASHDIFF_COLUMN = 'hashdiff_pii';
+
+/**
+ * The vault columns each raw table carries (computed at load by hashing.ts): hash keys, the hashdiff,
+ * then, for an entity with personal fields, their own hashdiff.
+ */
+export const VAULT_FIELDS: Readonly<Record<Entity, readonly string[]>> = perEntity((e) => [
+  ...hashKeysOf(e).map((k) => k.column),
+  'hashdiff',
+  ...(ENTITY_SPECS[e].personal.length > 0 ? [PII_HASHDIFF_COLUMN] : []),
+]);
 
 /** Every column of a raw table, in table order. */
 export function rawColumns(entity: Entity): readonly string[] {

@@ -6,6 +6,7 @@
 import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { ENTITY_SPECS, hashKeysOf, type Entity } from '../entities.js';
+import { PII_HASHDIFF_COLUMN } from './fields.js';
 
 const NULL_MARK = '^^';
 const SEPARATOR = '||';
@@ -36,9 +37,21 @@ export const DESCRIPTIVE_FIELDS: Readonly<Record<Entity, readonly string[]>> = {
   subscriptions: ENTITY_SPECS.subscriptions.hashdiff,
 };
 
+/** The personal fields of each entity, in the contract's order: what its PII satellite holds and its PII hashdiff covers. */
+export const PERSONAL_FIELDS: Readonly<Record<Entity, readonly string[]>> = {
+  cars: ENTITY_SPECS.cars.personal,
+  customers: ENTITY_SPECS.customers.personal,
+  subscriptions: ENTITY_SPECS.subscriptions.personal,
+};
+
 /** Hashdiff of a row: changes exactly when one of its entity's descriptive fields changes. */
 export function hashDiff(entity: Entity, row: Readonly<Record<string, unknown>>): string {
   return md5(DESCRIPTIVE_FIELDS[entity].map((f) => normalise(row[f])).join(SEPARATOR));
+}
+
+/** Hashdiff of a row's personal fields: changes exactly when one of them changes. */
+export function personalHashDiff(entity: Entity, row: Readonly<Record<string, unknown>>): string {
+  return md5(PERSONAL_FIELDS[entity].map((f) => normalise(row[f])).join(SEPARATOR));
 }
 
 /** The vault columns a raw row of `entity` carries besides the source's fields. */
@@ -46,6 +59,7 @@ export function vaultColumns(entity: Entity, row: Readonly<Record<string, unknow
   const columns: Record<string, string> = {};
   for (const k of hashKeysOf(entity)) columns[k.column] = hashKey(...k.of.map((f) => row[f]));
   columns.hashdiff = hashDiff(entity, row);
+  if (PERSONAL_FIELDS[entity].length > 0) columns[PII_HASHDIFF_COLUMN] = personalHashDiff(entity, row);
   return columns;
 }
 
@@ -73,8 +87,10 @@ function compileVaultPush(entity: Entity): VaultPush {
   };
   const keys = hashKeysOf(entity).map((k) => `md5(${k.of.map(keyOf).join(' + S + ')})`);
   const field = (f: string): string => `row[${JSON.stringify(f)}]`;
-  const diff = `md5(${DESCRIPTIVE_FIELDS[entity].map((f) => `norm(${field(f)})`).join(' + S + ')})`;
-  const body = [...keyFields.map((f, i) => `const k${i} = norm(${field(f)});`), `out.push(${[...keys, diff].join(', ')});`].join('\n');
+  const digestOf = (fields: readonly string[]) => `md5(${fields.map((f) => `norm(${field(f)})`).join(' + S + ')})`;
+  const diffs = [digestOf(DESCRIPTIVE_FIELDS[entity])];
+  if (PERSONAL_FIELDS[entity].length > 0) diffs.push(digestOf(PERSONAL_FIELDS[entity]));
+  const body = [...keyFields.map((f, i) => `const k${i} = norm(${field(f)});`), `out.push(${[...keys, ...diffs].join(', ')});`].join('\n');
   const make = new Function('md5', 'norm', 'S', `return (row, out) => {\n${body}\n};`) as (md5: (t: string) => string, norm: (v: unknown) => string, s: string) => VaultPush;
   return make(md5, norm, SEPARATOR);
 }

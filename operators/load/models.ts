@@ -6,7 +6,7 @@
  * and now are alike.)
  */
 import { ENTITIES, type Entity } from '../entities.js';
-import type { Warehouse } from '../warehouse/interfaces.js';
+import type { Warehouse, WarehouseSession } from '../warehouse/interfaces.js';
 import { rawColumns } from './fields.js';
 
 
@@ -31,11 +31,25 @@ export function rawTablesDdl(): string {
   return statements.join(';\n');
 }
 
+/**
+ * Adds the vault columns a raw table made by an earlier version lacks (the PII hashdiff came with the
+ * PII satellite); the next load of a partition fills them.
+ */
+async function addMissingColumns(session: WarehouseSession): Promise<void> {
+  for (const entity of ENTITIES) {
+    const have = new Set((await session.all<{ name: string }>(`SELECT name FROM pragma_table_info('${entity}')`)).map((c) => c.name));
+    for (const c of rawColumns(entity)) if (!have.has(c)) await session.run(`ALTER TABLE "${entity}" ADD COLUMN "${c}" ${columnType(c)}`);
+  }
+}
+
 /** Creates the raw tables of `warehouse` on first use in this process (idempotent). */
 export function ensureRawTables(warehouse: Warehouse): Promise<void> {
   let p = ready.get(warehouse);
   if (!p) {
-    p = warehouse.transaction((session) => session.exec(rawTablesDdl()));
+    p = warehouse.transaction(async (session) => {
+      await session.exec(rawTablesDdl());
+      await addMissingColumns(session);
+    });
     ready.set(warehouse, p);
     p.catch(() => ready.delete(warehouse));
   }

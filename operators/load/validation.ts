@@ -100,6 +100,23 @@ export type ValidRow = Record<string, string | number | null | undefined>;
 /** The outcome of validating one row. */
 export type Validation = { readonly ok: true; readonly row: ValidRow } | { readonly ok: false; readonly reason: string };
 
+/** What a value is, without the value: for rows and fields whose content may be personal data. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}
+
+/**
+ * The fields whose values a reason must not quote: rejects' reasons are logged and kept beside the
+ * rows, and a quoted name would outlive its erasure (docs/design/personal-data.md).
+ */
+const PERSONAL: Readonly<Record<Entity, ReadonlySet<string>>> = {
+  cars: new Set(ENTITY_SPECS.cars.personal),
+  customers: new Set(ENTITY_SPECS.customers.personal),
+  subscriptions: new Set(ENTITY_SPECS.subscriptions.personal),
+};
+
 function show(value: unknown): string {
   if (value === undefined) return 'missing';
   const s = JSON.stringify(value);
@@ -157,9 +174,12 @@ export function fastValidRow(entity: Entity, raw: unknown): ValidRow | undefined
   return row as ValidRow;
 }
 
-/** Validates one parsed row of `entity`; the reason names the first bad field and its value. */
+/**
+ * Validates one parsed row of `entity`; the reason names the first bad field and its value, or only
+ * the value's kind for a personal field (and for a row that is not an object, which may hold anything).
+ */
 export function validateRow(entity: Entity, raw: unknown): Validation {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: `row: not a JSON object (${show(raw)})` };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { ok: false, reason: `row: not a JSON object (${kindOf(raw)})` };
   const parsed = ROW_SCHEMAS[entity].safeParse(raw);
   // zod's output object is used as is (absent optional fields stay undefined; the load binds them as
   // null): copying it would double the garbage per row.
@@ -168,5 +188,6 @@ export function validateRow(entity: Entity, raw: unknown): Validation {
   const field = String(issue.path[0] ?? 'row');
   const value = (raw as Record<string, unknown>)[field];
   if (value === undefined) return { ok: false, reason: `${field}: is missing` };
+  if (PERSONAL[entity].has(field)) return { ok: false, reason: `${field}: ${issue.message} (${kindOf(value)}; personal data, not shown)` };
   return { ok: false, reason: `${field}: ${issue.message} (value ${show(value)})` };
 }

@@ -3,7 +3,8 @@
  * the Data Vault loading patterns written once (hub, link, satellite, latest-row predicate), plus the
  * generic data tests. The vault patterns follow AutomateDV: insert-only, keys hashed at load.
  */
-import { DESCRIPTIVE_FIELDS } from '../load/hashing.js';
+import { PII_HASHDIFF_COLUMN } from '../load/fields.js';
+import { DESCRIPTIVE_FIELDS, PERSONAL_FIELDS } from '../load/hashing.js';
 import type { Entity } from '../entities.js';
 import { ModelError } from './ModelError.js';
 import type { Macro, MacroArgs, MacroValue, RenderContext } from './template.js';
@@ -44,6 +45,21 @@ function entityFields(ctx: RenderContext, entity: string): readonly string[] {
   const fields = DESCRIPTIVE_FIELDS[entity as Entity];
   if (!fields) throw new ModelError(`model '${ctx.model}': unknown entity '${entity}'`, ctx.model, entity);
   return fields;
+}
+
+/**
+ * A satellite's payload and the raw column of its hashdiff: the entity's descriptive fields (part
+ * 'main', the default) or its personal fields (part 'personal': the PII satellite, apart so that
+ * erasure touches one table and no mart can read it; docs/design/personal-data.md).
+ */
+function satPart(args: MacroArgs, ctx: RenderContext, entity: string): { fields: readonly string[]; hashdiff: string } {
+  const part = args.named.part === undefined ? 'main' : str(args, ctx, 'part');
+  if (part === 'main') return { fields: entityFields(ctx, entity), hashdiff: 'hashdiff' };
+  if (part !== 'personal') throw new ModelError(`model '${ctx.model}': part '${part}' is not 'main' or 'personal'`, ctx.model, part);
+  entityFields(ctx, entity);
+  const fields = PERSONAL_FIELDS[entity as Entity];
+  if (fields.length === 0) throw new ModelError(`model '${ctx.model}': entity '${entity}' has no personal fields`, ctx.model, entity);
+  return { fields, hashdiff: PII_HASHDIFF_COLUMN };
 }
 
 /**
@@ -117,16 +133,17 @@ const isLatest: Macro = (args, ctx) => {
 };
 
 /**
- * sat(hash_key='hk_car', entity='cars', real=['monthly_rate']): inserts a row for each key of the ds's
- * raw partition whose hashdiff differs from the key's latest row at or before this load_date, so a
- * re-run of the same ds inserts nothing and unchanged keys never get a new version.
+ * sat(hash_key='hk_car', entity='cars', real=['monthly_rate'], part='main'): inserts a row for each key
+ * of the ds's raw partition whose hashdiff differs from the key's latest row at or before this
+ * load_date, so a re-run of the same ds inserts nothing and unchanged keys never get a new version.
+ * part='personal' makes the PII satellite: the personal fields, versioned by their own hashdiff.
  */
 const sat: Macro = (args, ctx) => {
   const hk = ident(ctx, str(args, ctx, 'hash_key'));
   const entity = str(args, ctx, 'entity');
   const raw = ctx.source(ident(ctx, entity));
   const real = new Set(list(args, ctx, 'real', []));
-  const fields = entityFields(ctx, entity);
+  const { fields, hashdiff } = satPart(args, ctx, entity);
   ctx.shape = {
     columns: [
       `${hk} TEXT NOT NULL`,
@@ -141,12 +158,12 @@ const sat: Macro = (args, ctx) => {
   };
   return (
     `INSERT INTO ${ctx.model} (${hk}, load_date, hashdiff, record_source, ${fields.join(', ')})\n` +
-    `SELECT r.${hk}, :load_date, r.hashdiff, '${recordSource(raw)}', ${fields.map((f) => `r.${f}`).join(', ')}\n` +
+    `SELECT r.${hk}, :load_date, r.${hashdiff}, '${recordSource(raw)}', ${fields.map((f) => `r.${f}`).join(', ')}\n` +
     `FROM ${raw} r\n` +
     `WHERE r.processing_date = :ds AND r.${hk} IS NOT NULL\n` +
     // One probe per raw row: the key's latest row at or before this load, read straight from the
     // primary key B-tree (hash key, load_date) backwards; "no such row" and "other hashdiff" insert.
-    `  AND NOT coalesce((SELECT s.hashdiff = r.hashdiff FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.load_date <= :load_date\n` +
+    `  AND NOT coalesce((SELECT s.hashdiff = r.${hashdiff} FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.load_date <= :load_date\n` +
     `    ORDER BY s.load_date DESC LIMIT 1), 0)\n` +
     `ORDER BY r.${hk}\n` +
     `ON CONFLICT DO NOTHING;`

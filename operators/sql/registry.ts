@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { personalFieldNames } from '../entities.js';
 import type { Dialect } from './dialect/Dialect.js';
 import { sqliteDialect } from './dialect/sqlite.js';
 import { MACROS, renderGenericTest, type GenericTestSpec } from './macros.js';
@@ -211,6 +212,22 @@ function addGenericTests(models: ReadonlyMap<string, Model>, tests: Map<string, 
   }
 }
 
+/**
+ * The test no mart escapes: it fails when a mart's table has a column named like a personal field
+ * (`first_name`, `customer_first_name`, ...), so personal data cannot reach a mart by a new column.
+ * Added to every model of the marts/ layer rather than declared in headers, which a new mart could forget.
+ */
+function addPersonalColumnTests(models: ReadonlyMap<string, Model>, tests: Map<string, DataTest>, dialect: Dialect): void {
+  const like = personalFieldNames().map((f) => `lower(c.name) LIKE '%${f}%'`);
+  if (like.length === 0) return;
+  for (const m of models.values()) {
+    if (m.layer !== 'marts') continue;
+    const name = `no_personal_columns__${m.name}`;
+    const sql = `SELECT '${m.name}' AS mart, c.name AS column_name FROM ${dialect.columnsOf(m.name)} c WHERE ${like.join(' OR ')}`;
+    tests.set(name, { name, file: m.file, sql, refs: [m.name], sources: [], severity: 'error', description: `mart '${m.name}' has no column named like a personal field` });
+  }
+}
+
 /** A keyed model's `:loads__X` must name an insert-only model it reads: only those write the load log. */
 function checkLoadParameters(models: ReadonlyMap<string, Model>): void {
   for (const m of models.values()) {
@@ -243,6 +260,7 @@ export class ModelRegistry {
     const tests = new Map<string, DataTest>();
     for (const { layer, file } of sqlFiles(sqlDir)) addFile(models, tests, renderFile(layer, file, dialect));
     addGenericTests(models, tests);
+    addPersonalColumnTests(models, tests, dialect);
     checkLoadParameters(models);
     for (const item of [...models.values(), ...tests.values()]) {
       for (const r of item.refs) if (!models.has(r)) throw new ModelError(`'${item.name}' refs unknown model '${r}'`, item.name, r);

@@ -9,6 +9,7 @@ import type { Clock, Dag } from '../interfaces.js';
 import { createSchedulerLogger, type SchedulerLogger } from '../logging.js';
 import { syncDags } from '../metadata/dagTable.js';
 import { MetadataDb } from '../metadata/db.js';
+import { storeDagBag } from '../serializedDag.js';
 import { preflight } from '../preflight.js';
 import { loadSettings, type Settings } from '../settings.js';
 
@@ -59,6 +60,8 @@ export async function openContext(opts: { stdout?: boolean } = {}): Promise<Comm
     throw err;
   }
   await syncDags(db, bag.dags.values());
+  // The console and API read the DAGs' structure from the metadata, whoever loaded them last.
+  await storeDagBag(db, bag, settings);
   return {
     settings,
     clock: clockFromSettings(settings),

@@ -7,7 +7,7 @@ import type { CommandContext } from './context.js';
 import { renderTable } from './table.js';
 
 /** The logical date of the next scheduled run a daemon would create, or undefined when none will be. */
-export function nextRunDate(dag: Dag, lastAutomated: Date | undefined, now: Date): Date | undefined {
+export function nextRunDate(dag: Pick<Dag, 'schedule' | 'startDate' | 'endDate' | 'catchup'>, lastAutomated: Date | undefined, now: Date): Date | undefined {
   if (dag.schedule === null) return undefined;
   if (dag.schedule === '@once') return lastAutomated ? undefined : dag.startDate;
   let next = lastAutomated ? nextInterval(dag.schedule, intervalFor(dag.schedule, lastAutomated)) : firstInterval(dag.schedule, dag.startDate);

@@ -3,7 +3,9 @@ import { UsageError } from '../errors/UsageError.js';
 import type { Dag } from '../interfaces.js';
 import { openAttemptLog } from '../logging.js';
 import { retryPolicyFor } from '../retryPolicy.js';
-import { dbDate, runIdFor } from '../runIds.js';
+import { runIdFor } from '../runIds.js';
+import { clearTasks, type ClearableDag } from '../clearTasks.js';
+import type { Settings } from '../settings.js';
 import { runAttempt } from '../runner.js';
 import { buildTaskContext } from '../taskContext.js';
 import { intervalFor } from '../timetable.js';
@@ -32,11 +34,9 @@ export async function tasksTestCommand(ctx: CommandContext, dagId: string, taskI
   return outcome.ok ? 0 : 1;
 }
 
-/** `task` and everything downstream of it, in the DAG's order. */
-export function withDownstream(dag: Dag, taskId: string): string[] {
-  const out = new Set([taskId]);
-  for (const t of dag.tasks) if (t.upstream.some((u) => out.has(u))) out.add(t.id);
-  return dag.tasks.filter((t) => out.has(t.id)).map((t) => t.id);
+/** The clear's view of a loaded DAG: retries resolved as the executor resolves them. */
+export function clearableDag(dag: Dag, settings: Settings): ClearableDag {
+  return { id: dag.id, tasks: dag.tasks.map((t) => ({ id: t.id, upstream: t.upstream, retries: retryPolicyFor(t, dag, settings).retries })) };
 }
 
 /** Resets the chosen instances (not running ones) to waiting with fresh retries; their runs to queued. */
@@ -49,21 +49,14 @@ export async function tasksClearCommand(
   if (o.taskId && !dag.tasks.some((t) => t.id === o.taskId)) {
     throw new UsageError(`DAG '${dagId}' has no task '${o.taskId}' (tasks: ${dag.tasks.map((t) => t.id).join(', ')})`);
   }
-  const taskIds = o.taskId ? withDownstream(dag, o.taskId) : dag.tasks.map((t) => t.id);
-  const st = ctx.db.statements;
-  const { runs, instances, backfill } = await ctx.db.tx(async (sql) => {
-    const runRows = await st.runsBetween(sql, dagId, o.from ? dbDate(o.from) : '', o.to ? dbDate(o.to) : '9999');
-    const backfill = runRows.filter((r) => r.run_type === 'backfill').map((r) => r.logical_date.slice(0, 10));
-    if (runRows.length === 0) return { runs: 0, instances: 0, backfill };
-    const ids = runRows.map((r) => r.id);
-    let instances = 0;
-    for (const taskId of taskIds) {
-      const task = dag.tasks.find((t) => t.id === taskId)!;
-      instances += await st.clearTaskInstances(sql, ids, taskId, retryPolicyFor(task, dag, ctx.settings).retries, false);
-    }
-    await st.requeueRuns(sql, ids);
-    return { runs: ids.length, instances, backfill };
+  const result = await clearTasks(ctx.db, clearableDag(dag, ctx.settings), {
+    from: o.from,
+    to: o.to,
+    taskIds: o.taskId ? [o.taskId] : undefined,
+    includeDownstream: true,
   });
+  const { taskIds, runs, backfillDays: backfill } = result;
+  const instances = result.cleared.length;
   ctx.log.info('task instances cleared', { dagId, tasks: taskIds, runs, instances });
   process.stdout.write(`cleared ${instances} task instance(s) of ${taskIds.join(', ')} in ${runs} run(s) of ${dagId}\n`);
   if (backfill.length > 0) {

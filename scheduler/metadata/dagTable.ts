@@ -10,7 +10,7 @@ export async function syncDags(db: MetadataDb, dags: Iterable<Dag>, now = new Da
 }
 
 /** Pauses or unpauses a DAG (creating its row if it was never seen by a daemon). */
-export async function setPaused(db: MetadataDb, dag: Dag, paused: boolean): Promise<void> {
+export async function setPaused(db: MetadataDb, dag: Pick<Dag, 'id' | 'fileloc'>, paused: boolean): Promise<void> {
   await db.tx((sql) => db.statements.setPaused(sql, dag.id, dag.fileloc ?? null, paused));
 }
 

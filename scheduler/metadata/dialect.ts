@@ -4,7 +4,8 @@
  * "locked, try again". statements.ts writes every statement once in terms of these; a PostgreSQL
  * dialect is a second object of this shape (see docs/design/metadata-storage.md).
  */
-import { Transaction, type TransactionOptions } from 'sequelize';
+// Types only: the heartbeat thread reads this dialect without loading Sequelize (docs/design/heartbeat.md).
+import type { Transaction, TransactionOptions } from 'sequelize';
 
 /** The engine-specific parts of the metadata statements. */
 export interface MetadataDialect {
@@ -32,7 +33,7 @@ export interface MetadataDialect {
  */
 export const sqliteDialect: MetadataDialect = {
   name: 'sqlite',
-  writeTransaction: { type: Transaction.TYPES.IMMEDIATE },
+  writeTransaction: { type: 'IMMEDIATE' as Transaction.TYPES },
   serialTransactions: true,
   lockClaimedRows: '',
   valuesTable(alias, columns) {

@@ -81,6 +81,26 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     version: 4,
+    description: 'serialized_dags and import_errors: the DAG bag as last loaded, so the API reads structure from the database, not a process',
+    statements: [
+      // As Airflow's serialized_dag: the loaded DAG's structure as JSON (see scheduler/serializedDag.ts).
+      `CREATE TABLE serialized_dags (
+        dag_id TEXT PRIMARY KEY,
+        fileloc TEXT,
+        data TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE import_errors (
+        file TEXT PRIMARY KEY,
+        error TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      // The task-instance history of one task (data-test results, mart freshness) without a scan.
+      `CREATE INDEX task_instances_by_task ON task_instances (dag_id, task_id, state)`,
+    ],
+  },
+  {
+    version: 5,
     description: 'alerts: the outbox of webhook alerts and DAG callbacks, written with the state change that causes them',
     statements: [
       // dedup_key is unique so an event is recorded once however many processes see it (two daemons

@@ -9,7 +9,7 @@
 import type { RunType, TaskInstanceState } from '../interfaces.js';
 import type { MetadataDialect } from './dialect.js';
 import type { Sql, SqlValue } from './interfaces.js';
-import type { DagRunRow } from './models.js';
+import type { DagRunRow, TaskInstanceRow } from './models.js';
 
 /** The columns of a DAG run the scheduler works with. */
 export type RunRow = Pick<
@@ -55,6 +55,16 @@ export interface NewTaskInstance {
   readonly maxTries: number;
 }
 
+/** A row of {@link Statements.serializedDags}. */
+export interface SerializedDagRow {
+  dag_id: string;
+  /** The JSON of scheduler/serializedDag.ts. */
+  data: string;
+  paused: number;
+  next_dagrun: string | null;
+  last_scheduled: string | null;
+}
+
 /** A run to create (queued). */
 export interface NewRunRow {
   readonly dagId: string;
@@ -69,6 +79,8 @@ export interface NewRunRow {
 /** A finished attempt to record. */
 export interface CompletionRow {
   readonly id: number;
+  /** The try the attempt ran as: a copy that lost its instance to a later try records nothing. */
+  readonly tryNumber: number;
   readonly state: 'success' | 'failed' | 'up_for_retry';
   readonly endIso: string;
   readonly durationS: number;
@@ -438,9 +450,12 @@ export class Statements {
     }
   }
 
-  /** Records finished attempts; only rows `owner` still holds the lease of. */
+  /**
+   * Records finished attempts; only rows `owner` still holds the lease of, at the try each attempt
+   * ran as (the same owner may have claimed a later try after another process recovered this one).
+   */
   async recordCompletions(sql: Sql, owner: string, done: readonly CompletionRow[]): Promise<void> {
-    const columns = ['id', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted', 'rescheduled'];
+    const columns = ['id', 'ran_try', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted', 'rescheduled'];
     for (const chunk of chunks(done)) {
       await sql.run(
         `UPDATE task_instances SET state = v.state, end_date = v.end_date, duration = v.duration, next_retry_at = v.next_retry_at,
@@ -448,24 +463,23 @@ export class Statements {
            max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END,
            try_number = CASE WHEN v.rescheduled = 1 THEN try_number - 1 ELSE try_number END
          FROM ${this.dialect.valuesTable('v', columns)}
-         WHERE task_instances.id = v.id AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
-        [chunk.map((c) => [c.id, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0]), owner],
+         WHERE task_instances.id = v.id AND task_instances.try_number = v.ran_try AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
+        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0]), owner],
       );
     }
   }
 
-  /** Extends every lease `owner` holds on running instances. */
-  async renewLeases(sql: Sql, owner: string, expiresAt: number, nowMs: number): Promise<void> {
-    await sql.run("UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'", [
-      expiresAt,
-      nowMs,
-      owner,
-    ]);
+  /** Extends every lease `owner` holds on running instances, but those of `except` (attempts past their timeout). */
+  async renewLeases(sql: Sql, owner: string, expiresAt: number, nowMs: number, except: readonly number[] = []): Promise<void> {
+    await sql.run(
+      `UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'${except.length > 0 ? ' AND id NOT IN (?)' : ''}`,
+      except.length > 0 ? [expiresAt, nowMs, owner, except] : [expiresAt, nowMs, owner],
+    );
   }
 
-  /** State and lease owner of these instances. */
-  async leaseHolders(sql: Sql, ids: readonly number[]): Promise<{ id: number; state: string | null; lease_owner: string | null }[]> {
-    return sql.all('SELECT id, state, lease_owner FROM task_instances WHERE id IN (?)', [ids]);
+  /** State, try and lease owner of these instances. */
+  async leaseHolders(sql: Sql, ids: readonly number[]): Promise<{ id: number; state: string | null; try_number: number; lease_owner: string | null }[]> {
+    return sql.all('SELECT id, state, try_number, lease_owner FROM task_instances WHERE id IN (?)', [ids]);
   }
 
   /** Running instances not held by `self`: the candidates for recovery. */
@@ -508,6 +522,79 @@ export class Statements {
   /** Instance counts by DAG and state (the daemon's gauges). */
   async taskInstanceCountsByState(sql: Sql): Promise<{ dag_id: string; state: string | null; n: number }[]> {
     return sql.all('SELECT dag_id, state, COUNT(*) AS n FROM task_instances GROUP BY dag_id, state');
+  }
+
+  // ---- the DAG bag as last loaded, and the console's reads ----
+
+  /** Replaces the stored DAG bag: every serialized DAG and import error becomes the given ones. */
+  async replaceDagBag(
+    sql: Sql,
+    dags: readonly { dagId: string; fileloc: string | null; data: string }[],
+    errors: readonly { file: string; error: string }[],
+    nowIso: string,
+  ): Promise<void> {
+    await sql.run('DELETE FROM serialized_dags');
+    await sql.run('DELETE FROM import_errors');
+    for (const chunk of chunks(dags)) {
+      await sql.run('INSERT INTO serialized_dags (dag_id, fileloc, data, updated_at) VALUES ?', [chunk.map((d) => [d.dagId, d.fileloc, d.data, nowIso])]);
+    }
+    for (const chunk of chunks(errors)) {
+      await sql.run('INSERT INTO import_errors (file, error, updated_at) VALUES ? ON CONFLICT DO NOTHING', [chunk.map((e) => [e.file, e.error, nowIso])]);
+    }
+  }
+
+  /** The stored DAGs (one, when `dagId` is given) with their pause flag and where run creation resumes. */
+  async serializedDags(sql: Sql, dagId?: string): Promise<SerializedDagRow[]> {
+    return sql.all(
+      `SELECT s.dag_id, s.data, COALESCE(d.paused, 0) AS paused, d.next_dagrun,
+         (SELECT MAX(logical_date) FROM dag_runs r WHERE r.dag_id = s.dag_id AND r.run_type = 'scheduled') AS last_scheduled
+       FROM serialized_dags s LEFT JOIN dags d ON d.dag_id = s.dag_id
+       ${dagId === undefined ? '' : 'WHERE s.dag_id = ?'} ORDER BY s.dag_id`,
+      dagId === undefined ? [] : [dagId],
+    );
+  }
+
+  /** The DAG files that failed to load, by file. */
+  async importErrors(sql: Sql): Promise<{ file: string; error: string; updated_at: string }[]> {
+    return sql.all('SELECT file, error, updated_at FROM import_errors ORDER BY file');
+  }
+
+  /** A page of a DAG's runs, newest logical date first, optionally of some states, and how many there are. */
+  async runsPage(sql: Sql, dagId: string, states: readonly string[] | undefined, limit: number, offset: number): Promise<{ rows: DagRunRow[]; total: number }> {
+    const where = states && states.length > 0 ? 'dag_id = ? AND state IN (?)' : 'dag_id = ?';
+    const params: SqlValue[] = states && states.length > 0 ? [dagId, states] : [dagId];
+    const rows = await sql.all<DagRunRow>(`SELECT * FROM dag_runs WHERE ${where} ORDER BY logical_date DESC LIMIT ? OFFSET ?`, [...params, limit, offset]);
+    const [count] = await sql.all<{ n: number }>(`SELECT COUNT(*) AS n FROM dag_runs WHERE ${where}`, params);
+    return { rows, total: count.n };
+  }
+
+  /** Runs of a DAG by run id. */
+  async runsByRunId(sql: Sql, dagId: string, runIds: readonly string[]): Promise<DagRunRow[]> {
+    if (runIds.length === 0) return [];
+    return sql.all('SELECT * FROM dag_runs WHERE dag_id = ? AND run_id IN (?) ORDER BY logical_date', [dagId, runIds]);
+  }
+
+  /** Every column of these runs' task instances (of one task, when given). */
+  async taskInstanceDetails(sql: Sql, runPks: readonly number[], taskId?: string): Promise<TaskInstanceRow[]> {
+    const out: TaskInstanceRow[] = [];
+    for (const chunk of chunks(runPks, 500)) {
+      out.push(
+        ...(taskId === undefined
+          ? await sql.all<TaskInstanceRow>('SELECT * FROM task_instances WHERE run_pk IN (?)', [chunk])
+          : await sql.all<TaskInstanceRow>('SELECT * FROM task_instances WHERE run_pk IN (?) AND task_id = ?', [chunk, taskId])),
+      );
+    }
+    return out;
+  }
+
+  /** The latest instances of one task (newest logical date first), with their run's logical date. */
+  async taskHistory(sql: Sql, dagId: string, taskId: string, limit: number, onlyState?: string): Promise<(TaskInstanceRow & { logical_date: string })[]> {
+    return sql.all(
+      `SELECT ti.*, r.logical_date FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
+       WHERE ti.dag_id = ? AND ti.task_id = ?${onlyState === undefined ? '' : ' AND ti.state = ?'}
+       ORDER BY r.logical_date DESC LIMIT ?`,
+      onlyState === undefined ? [dagId, taskId, limit] : [dagId, taskId, onlyState, limit],
+    );
   }
 
   // ---- alerts (the outbox) ----

@@ -110,7 +110,7 @@ export const SETTINGS = {
     schema: z.url().optional(),
     default: undefined,
     secret: 'value',
-    doc: 'where alerts are POSTed as JSON (see Alerts); unset = none sent',
+    doc: 'where alerts are POSTed (see Alerts)',
   }),
   source: {
     url: setting({
@@ -212,5 +212,21 @@ export const SETTINGS = {
       doc: 'address of the health and metrics listener',
     }),
     port: setting({ env: 'DRIVETRAIN_HTTP_PORT', schema: int(0).max(65535), default: 8974, doc: 'its port; `0` = any free port' }),
+    apiToken: setting({
+      env: 'DRIVETRAIN_API_TOKEN',
+      schema: text.optional(),
+      default: undefined,
+      envOnly: true,
+      secret: 'value',
+      doc: 'bearer token of the API and console; unset = read-only',
+    }),
+    apiTokenFile: setting({
+      env: 'DRIVETRAIN_API_TOKEN_FILE',
+      schema: text.optional(),
+      default: undefined,
+      envOnly: true,
+      isPath: true,
+      doc: 'a file holding that token',
+    }),
   },
 } as const satisfies DeclarationTree;

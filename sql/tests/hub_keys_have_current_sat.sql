@@ -5,5 +5,8 @@ UNION ALL
 SELECT 'customer', h.customer_id FROM {{ ref('hub_customer') }} h
 WHERE h.load_date = :load_date AND h.record_source = 'raw.customers' AND NOT EXISTS (SELECT 1 FROM {{ ref('sat_customer') }} s WHERE s.hk_customer = h.hk_customer)
 UNION ALL
+SELECT 'customer personal data', h.customer_id FROM {{ ref('hub_customer') }} h
+WHERE h.load_date = :load_date AND h.record_source = 'raw.customers' AND NOT EXISTS (SELECT 1 FROM {{ ref('sat_customer_pii') }} s WHERE s.hk_customer = h.hk_customer)
+UNION ALL
 SELECT 'subscription', h.subscription_id FROM {{ ref('hub_subscription') }} h
 WHERE h.load_date = :load_date AND NOT EXISTS (SELECT 1 FROM {{ ref('sat_subscription') }} s WHERE s.hk_subscription = h.hk_subscription)

@@ -40,7 +40,7 @@ describe('settings', () => {
     expect(s.dagsDir).to.equal('/srv/app/dags');
     expect(s.source).to.include({ url: 'http://127.0.0.1:8000', pageSize: 5000, timeoutMs: 30000, retries: 5 });
     expect(s.task).to.deep.equal({ retries: 3, retryDelayS: 30, timeoutS: 86400, rescheduleLimitS: 3600 });
-    expect(s.http).to.deep.equal({ host: '127.0.0.1', port: 8974 });
+    expect(s.http).to.deep.equal({ host: '127.0.0.1', port: 8974, apiToken: undefined, apiTokenFile: undefined });
     expect(s.fixedNow).to.equal(undefined);
   });
 

@@ -32,7 +32,7 @@ describe('entity declaration', () => {
   it('gives the raw tables the hash key columns the vault models read, hub keys before the link', () => {
     expect(VAULT_FIELDS).to.deep.equal({
       cars: ['hk_car', 'hashdiff'],
-      customers: ['hk_customer', 'hashdiff'],
+      customers: ['hk_customer', 'hashdiff', 'hashdiff_pii'],
       subscriptions: ['hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'],
     });
     const row = validRow('subscriptions');

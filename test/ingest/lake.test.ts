@@ -9,6 +9,7 @@ import { resetBreakers } from '../../operators/extract/breakers.js';
 import { LakePartitionError } from '../../operators/lake/LakePartitionError.js';
 import { decodeLines, firstInvalidUtf8 } from '../../operators/lake/lines.js';
 import { readLakeBlocks, readLakePartition, readManifest, type LakeBlock } from '../../operators/lake/reader.js';
+import { rewritePartition } from '../../operators/lake/rewrite.js';
 import { LakePartitionWriter } from '../../operators/lake/writer.js';
 import { GeneratedRowSource } from '../../source/rowSource.js';
 import { startSourceServer } from '../../source/server.js';
@@ -119,6 +120,42 @@ describe('raw data lake', () => {
     writeFileSync(manifestFile, JSON.stringify({ ...m, rows: 2, parts: [{ ...m.parts[0], rows: 2 }] }));
     err = await collect(lake, 'cars').catch((e: unknown) => e);
     expect((err as Error).message).to.match(/has 1 rows; the manifest says 2/);
+  });
+
+  it('rewrites chosen lines in place: other lines keep their bytes, only changed parts are replaced, under a new manifest the reader accepts', async () => {
+    const lake = path.join(tmp.dir, 'lake');
+    const w = await LakePartitionWriter.open(lake, 'customers', DS, { partRows: 2 });
+    const lines = ['{"id":"1",  "n":"a"}', '{"id":"2","n":"b"}', '{"id":"3","n":"Secret"}', '{"id":"4","n":"d"}', '{ "id" : "5" }'];
+    // A part closes once a write reaches partRows: two lines per write, three parts.
+    for (let i = 0; i < lines.length; i += 2) await w.writeLines(lines.slice(i, i + 2));
+    const before = await w.commit('http://user:***@src/customers/', new Date('2024-01-16T01:02:03Z'));
+    const dir = path.join(lake, 'customers', `ds=${DS}`);
+
+    const result = await rewritePartition(lake, 'customers', DS, (line) => (line.toString().includes('Secret') ? Buffer.from('{"id":"3","n":null}') : undefined));
+    expect(result).to.deep.equal({ lines: 1, parts: 1 });
+    const after = await readManifest(lake, 'customers', DS);
+    expect({ ...after, parts: [] }).to.deep.equal({ ...before, parts: [] });
+    expect(after.parts[0]).to.deep.equal(before.parts[0]);
+    expect(after.parts[2]).to.deep.equal(before.parts[2]);
+    expect(after.parts[1].file).to.match(/^part-00001\.[0-9a-f]{8}\.ndjson\.gz$/);
+    expect(after.parts[1].rows).to.equal(2);
+    expect(readdirSync(dir).sort()).to.deep.equal(['_SUCCESS', 'part-00000.ndjson.gz', after.parts[1].file, 'part-00002.ndjson.gz'].sort());
+    const read: string[] = [];
+    for await (const block of readLakeBlocks(lake, 'customers', DS, { linesPerBlock: 10 })) read.push(...decodeLines(block.bytes));
+    expect(read).to.deep.equal([lines[0], lines[1], '{"id":"3","n":null}', lines[3], lines[4]]);
+  });
+
+  it('writes nothing when a rewrite changes no line', async () => {
+    const lake = path.join(tmp.dir, 'lake');
+    const w = await LakePartitionWriter.open(lake, 'customers', DS, { partRows: 2 });
+    await w.writeLines(['{"id":"1"}', '{"id":"2"}']);
+    await w.writeLines(['{"id":"3"}']);
+    await w.commit('http://src/customers/', new Date('2024-01-16T01:02:03Z'));
+    const dir = path.join(lake, 'customers', `ds=${DS}`);
+    const manifest = readFileSync(path.join(dir, '_SUCCESS'));
+    expect(await rewritePartition(lake, 'customers', DS, () => undefined)).to.deep.equal({ lines: 0, parts: 0 });
+    expect(readFileSync(path.join(dir, '_SUCCESS')).equals(manifest)).to.equal(true);
+    expect(readdirSync(dir).sort()).to.deep.equal(['_SUCCESS', 'part-00000.ndjson.gz', 'part-00001.ndjson.gz']);
   });
 
   it('replaces a partition on a rerun and keeps the old one when a write is aborted', async () => {

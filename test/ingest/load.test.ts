@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { extractTask } from '../../operators/extract/extractTask.js';
 import { resetBreakers } from '../../operators/extract/breakers.js';
-import { hashDiff, hashKey } from '../../operators/load/hashing.js';
+import { hashDiff, hashKey, personalHashDiff } from '../../operators/load/hashing.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPreparer.js';
 import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
@@ -86,6 +87,27 @@ describe('load operator', () => {
     expect(rejects[5].raw_json).to.equal('not json at all');
     expect(JSON.parse(rejects[6].raw_json)).to.deep.equal(lines[6]);
     expect(await query(settings.warehouseDb, 'SELECT id, brand FROM cars')).to.deep.equal([{ id: 'ok1', brand: 'Tesla' }]);
+  });
+
+  it('words a reject of a personal field or of a row that is no object without quoting the value', async () => {
+    const customer = { id: 'u1', first_name: 'Ada', second_name: 'Lovelace', type: 'b2c', company_name: null, address_city: 'Berlin', address_zip: '10115', address_street: 'Ravenstr', address_street_house: '1' };
+    await writeLake(settings, 'customers', [
+      customer,
+      { ...customer, id: 'u2', second_name: ['Secretname'] },
+      { ...customer, id: 'u3', address_street: 12345 },
+      ['u4', 'Secretname', 'Ravenstr'],
+      JSON.stringify('Secretname'),
+      { ...customer, id: 'u5', type: 'person' },
+    ]);
+    await loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: DS }));
+    const reasons = (await query<{ reason: string }>(settings.warehouseDb, 'SELECT reason FROM rejects ORDER BY rowid')).map((r) => r.reason);
+    expect(reasons).to.deep.equal([
+      'second_name: must be a string or null (an array; personal data, not shown)',
+      'address_street: must be a string or null (a number; personal data, not shown)',
+      'row: not a JSON object (an array)',
+      'row: not a JSON object (a string)',
+      'type: is not one of b2b|b2c (value "person")',
+    ]);
   });
 
   it('keeps the first of many rows with the same id and rejects the others, across batches', async () => {
@@ -275,5 +297,17 @@ describe('load operator', () => {
     expect(cols.filter((c) => c.notnull).map((c) => c.name)).to.deep.equal(['id', 'processing_date']);
     expect(cols.some((c) => c.pk)).to.equal(false);
     expect(path.basename(settings.warehouseDb)).to.equal('warehouse.db');
+  });
+
+  it('adds the personal hashdiff to a customers table made before it, and fills it at the next load', async () => {
+    mkdirSync(path.dirname(settings.warehouseDb), { recursive: true });
+    await execFile(settings.warehouseDb, `CREATE TABLE customers (id TEXT NOT NULL, first_name TEXT, second_name TEXT, type TEXT, company_name TEXT,
+      address_city TEXT, address_zip TEXT, address_street TEXT, address_street_house TEXT, processing_date TEXT NOT NULL, hk_customer TEXT, hashdiff TEXT)`);
+    const customer = { id: 'u1', first_name: 'Ada', second_name: 'L', type: 'b2c', company_name: null, address_city: 'Berlin', address_zip: '10115', address_street: 'Str', address_street_house: '1' };
+    await writeLake(settings, 'customers', [customer]);
+    await loadTask({ entity: 'customers' })(testTaskContext(settings, { ds: DS }));
+    expect(await query(settings.warehouseDb, 'SELECT hashdiff, hashdiff_pii FROM customers')).to.deep.equal([
+      { hashdiff: hashDiff('customers', customer), hashdiff_pii: personalHashDiff('customers', customer) },
+    ]);
   });
 });

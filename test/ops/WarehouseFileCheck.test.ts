@@ -5,6 +5,7 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { allHealthy, startHttpServer } from '../../scheduler/httpServer.js';
+import { metricsText } from '../../scheduler/metrics.js';
 import { WarehouseFileCheck } from '../../scheduler/WarehouseFileCheck.js';
 import { execFile } from '../helpers/sqliteFile.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -52,7 +53,7 @@ describe('the warehouse file health check', function () {
   it('turns /healthz to 503 with the reason once the file is deleted', async function () {
     const file = await warehouse();
     const check = new WarehouseFileCheck(file);
-    const server = await startHttpServer({ host: '127.0.0.1', port: 0, health: allHealthy(async () => ({ healthy: true }), () => check.check()) });
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, health: allHealthy(async () => ({ healthy: true }), () => check.check()), metrics: metricsText });
     try {
       const url = `http://127.0.0.1:${server.port}/healthz`;
       expect((await fetch(url)).status).to.equal(200);

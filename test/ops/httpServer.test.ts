@@ -2,7 +2,7 @@ import http from 'node:http';
 import { expect } from 'chai';
 import { ConfigError } from '../../scheduler/errors/ConfigError.js';
 import { HEALTH_TIMEOUT_MS, startHttpServer, type HealthReport } from '../../scheduler/httpServer.js';
-import { registry, taskAttemptsCounter } from '../../scheduler/metrics.js';
+import { metricsText, registry, taskAttemptsCounter } from '../../scheduler/metrics.js';
 
 type Handle = Awaited<ReturnType<typeof startHttpServer>>;
 
@@ -13,7 +13,7 @@ describe('the health and metrics listener', function () {
   beforeEach(async function () {
     report = async () => ({ healthy: true });
     // The callback indirection lets each test change what health() answers on a live server.
-    server = await startHttpServer({ host: '127.0.0.1', port: 0, health: () => report() });
+    server = await startHttpServer({ host: '127.0.0.1', port: 0, health: () => report(), metrics: metricsText });
   });
 
   afterEach(async function () {
@@ -131,7 +131,7 @@ describe('the health and metrics listener', function () {
 
   it('rejects with a ConfigError naming DRIVETRAIN_HTTP_PORT when the port is already taken', async function () {
     let error: unknown;
-    await startHttpServer({ host: '127.0.0.1', port: server!.port, health: report }).catch((err: unknown) => {
+    await startHttpServer({ host: '127.0.0.1', port: server!.port, health: report, metrics: metricsText }).catch((err: unknown) => {
       error = err;
     });
     expect(error).to.be.instanceOf(ConfigError);
@@ -142,7 +142,7 @@ describe('the health and metrics listener', function () {
   it('rejects with a ConfigError naming DRIVETRAIN_HTTP_HOST when the address is not this host\'s', async function () {
     // 192.0.2.0/24 is TEST-NET-1: documentation only, never assigned to an interface.
     let error: unknown;
-    await startHttpServer({ host: '192.0.2.1', port: 0, health: report }).catch((err: unknown) => {
+    await startHttpServer({ host: '192.0.2.1', port: 0, health: report, metrics: metricsText }).catch((err: unknown) => {
       error = err;
     });
     expect(error).to.be.instanceOf(ConfigError);

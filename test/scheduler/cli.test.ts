@@ -123,7 +123,7 @@ function runCliWith(nodeArgs: readonly string[], args: readonly string[], env: N
 }
 
 /** The commands of the contract, in the order the help lists them. */
-const COMMANDS = ['start', 'backfill', 'logs', 'dags', 'tasks', 'runs', 'alerts', 'source', 'demo'];
+const COMMANDS = ['start', 'backfill', 'logs', 'dags', 'tasks', 'runs', 'alerts', 'source', 'demo', 'customers'];
 
 /** Expects exit 2 and exactly one line on stderr, `drivetrain: <line>`, and nothing on stdout. */
 function expectUsageError(r: CliResult, line: string): void {
@@ -212,7 +212,7 @@ describe('the drivetrain command line', function () {
     const file = path.join(tmp.dir, 'imports.txt');
     const r = await runCliWith(['--import', './test/helpers/recordImports.mjs'], ['--help'], { ...env, DT_IMPORTS_FILE: file });
     expect(r.code, r.stderr).to.equal(0);
-    expect(repoModulesLoaded(file, REPO_ROOT)).to.deep.equal(['bin/drivetrain.ts', 'demo/cli.ts', ...SCHEDULER_DEFINITION_MODULES, 'source/cli.ts'].sort());
+    expect(repoModulesLoaded(file, REPO_ROOT)).to.deep.equal(['bin/drivetrain.ts', 'demo/cli.ts', 'operators/privacy/cli.ts', ...SCHEDULER_DEFINITION_MODULES, 'source/cli.ts'].sort());
   });
 });
 

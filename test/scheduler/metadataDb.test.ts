@@ -66,7 +66,7 @@ describe('metadata database', () => {
       const stamp = (owner: string) => ({ owner, pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt: 2 });
       await st.claim(sql, [tis[0].id], stamp('me'));
       await st.claim(sql, [tis[1].id], stamp('other'));
-      const done = tis.map((ti) => ({ id: ti.id, state: 'success' as const, endIso: 'y', durationS: 0.5, nextRetryAt: null, error: null, interrupted: false }));
+      const done = tis.map((ti) => ({ id: ti.id, tryNumber: 1, state: 'success' as const, endIso: 'y', durationS: 0.5, nextRetryAt: null, error: null, interrupted: false }));
       await st.recordCompletions(sql, 'me', done);
     });
     const rows = await db.read((sql) => sql.all<{ task_id: string; state: string; try_number: number }>('SELECT task_id, state, try_number FROM task_instances ORDER BY task_id'));

@@ -24,7 +24,7 @@ export const SOURCE_FIELDS: Record<Entity, readonly string[]> = {
 
 const VAULT_FIELDS: Record<Entity, readonly string[]> = {
   cars: ['hk_car', 'hashdiff'],
-  customers: ['hk_customer', 'hashdiff'],
+  customers: ['hk_customer', 'hashdiff', 'hashdiff_pii'],
   subscriptions: ['hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'],
 };
 
@@ -114,7 +114,7 @@ export const MARTS = ['infleeted_cars_volumes', 'defleeted_cars_volumes', 'cars_
 /** Every vault, helper and mart table's rows, keyed by table (views excluded: they follow their tables). */
 export async function snapshotWarehouse(file: string): Promise<Record<string, Record<string, unknown>[]>> {
   const tables = [
-    'hub_car', 'hub_customer', 'hub_subscription', 'link_subscription', 'sat_car', 'sat_customer', 'sat_subscription',
+    'hub_car', 'hub_customer', 'hub_subscription', 'link_subscription', 'sat_car', 'sat_customer', 'sat_customer_pii', 'sat_subscription',
     'car_timeline', 'customer_profile', 'subscription_timeline', ...MARTS,
   ];
   const out: Record<string, Record<string, unknown>[]> = {};

@@ -134,6 +134,33 @@ describe('SQL operator', function () {
     expect(line.meta?.samples).to.have.length(5);
   });
 
+  it('fails the data tests of a mart with a column named like a personal field, and has that test on every company mart', async () => {
+    const dir = sqlDir(tmp.dir, {
+      'marts/by_name.sql': "-- materialized: table\n-- columns: first_name TEXT, n INTEGER\nSELECT 'Ada' AS first_name, 1 AS n",
+      'marts/by_street.sql': '-- materialized: table\n-- columns: Customer_Address_Street TEXT\nSELECT NULL AS Customer_Address_Street',
+      'marts/by_city.sql': "-- materialized: table\n-- columns: address_city TEXT, n INTEGER\nSELECT 'Berlin' AS address_city, 1 AS n",
+    });
+    const registry = ModelRegistry.load(dir);
+    const settings = tmp.settings;
+    for (const m of ['by_name', 'by_street', 'by_city']) await modelTask(m, { registry })(testTaskContext(settings, { taskId: m, ds: '2024-01-01' }));
+    const log = new RecordingLogger();
+    const tests = ['no_personal_columns__by_name', 'no_personal_columns__by_street', 'no_personal_columns__by_city'];
+    const err = await Promise.resolve(dataTestTask(tests, { registry })(testTaskContext(settings, { ds: '2024-01-01', log }))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(NonRetryableError);
+    expect((err as Error).message).to.equal('2 data test(s) failed: no_personal_columns__by_name (1 rows), no_personal_columns__by_street (1 rows)');
+    expect(log.at('error').map((l) => l.meta?.samples)).to.deep.equal([
+      [{ mart: 'by_name', column_name: 'first_name' }],
+      [{ mart: 'by_street', column_name: 'Customer_Address_Street' }],
+    ]);
+    const company = ModelRegistry.load();
+    const marts = [...company.models.values()].filter((m) => m.layer === 'marts').map((m) => m.name);
+    expect(marts).to.have.length.above(0);
+    for (const m of marts) expect(company.tests.has(`no_personal_columns__${m}`), m).to.equal(true);
+  });
+
   it('builds DAG tasks from the model graph, so a new model file needs no wiring', () => {
     const dir = sqlDir(tmp.dir, {
       'core/base.sql': "-- materialized: view\nSELECT id FROM {{ source('cars') }}",
@@ -152,7 +179,8 @@ describe('SQL operator', function () {
       ['daily_b', ['daily_a'], true],
       ['data_tests', ['daily_a', 'daily_b'], true],
     ]);
-    expect(Object.keys(modelTaskSpecs(selectionOf('marts_monthly'), { registry }))).to.deep.equal(['monthly']);
+    // Every mart gets the no-personal-columns test, so even a mart without tests of its own has a test task.
+    expect(Object.keys(modelTaskSpecs(selectionOf('marts_monthly'), { registry }))).to.deep.equal(['monthly', 'data_tests']);
   });
 
   it('wires the company DAGs: extract, load, vault in ref order, tests; marts batched and waiting for ingest', async () => {

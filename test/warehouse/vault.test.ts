@@ -3,7 +3,7 @@ import type { Settings } from '../../scheduler/settings.js';
 import { useTmpWarehouse } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
 import { hashKey, ingest, snapshotWarehouse, tableRows } from './fixtures.js';
-import { hashDiff } from '../../operators/load/hashing.js';
+import { hashDiff, personalHashDiff } from '../../operators/load/hashing.js';
 import { select } from '../../operators/sql/materialize.js';
 import { defaultRegistry } from '../../operators/sql/sqlTask.js';
 import { openWarehouse } from '../../operators/warehouse/registry.js';
@@ -60,6 +60,28 @@ describe('warehouse vault', function () {
     const subs = await tableRows(settings.warehouseDb, 'sat_subscription_current');
     const s6 = subs.find((s) => s.id === 's6')!;
     expect(s6).to.deep.include({ customer_id: 'u2', car_id: 'c9', start_date: '2023-12-01 00:00:00', term_month: 'six', monthly_rate: 499.5 });
+  });
+
+  it('keeps customers\' personal fields in sat_customer_pii, versioned by their own hashdiff, and only type and city in sat_customer', async () => {
+    const renamed = { ...SNAPSHOT_B, customers: SNAPSHOT_B.customers.map((c) => (c.id === 'u1' ? { ...c, first_name: 'Renamed' } : c)) };
+    await ingest(settings, '2024-01-10', SNAPSHOT_A);
+    await ingest(settings, '2024-01-11', SNAPSHOT_B); // u3 moves
+    await ingest(settings, '2024-01-12', renamed); // u1 changes only a name
+    const sat = await tableRows(settings.warehouseDb, 'sat_customer');
+    expect(Object.keys(sat[0]).sort()).to.deep.equal(['address_city', 'hashdiff', 'hk_customer', 'load_date', 'record_source', 'type']);
+    expect(sat.filter((r) => r.hk_customer === hashKey('u1')), 'a new name is no new version of type and city').to.have.length(1);
+    const pii = await tableRows(settings.warehouseDb, 'sat_customer_pii');
+    expect(Object.keys(pii[0]).sort()).to.deep.equal(
+      ['address_street', 'address_street_house', 'address_zip', 'company_name', 'first_name', 'hashdiff', 'hk_customer', 'load_date', 'record_source', 'second_name'],
+    );
+    const versions = (id: string) => pii.filter((r) => r.hk_customer === hashKey(id)).map((r) => [r.load_date, r.first_name, r.address_zip, r.hashdiff]);
+    const [a3, b3] = [SNAPSHOT_A.customers[2], SNAPSHOT_B.customers[2]];
+    expect(versions('u3'), 'a move is a new personal version too').to.deep.equal([
+      ['2024-01-11 00:00:00', a3.first_name, a3.address_zip, personalHashDiff('customers', a3)],
+      ['2024-01-12 00:00:00', b3.first_name, b3.address_zip, personalHashDiff('customers', b3)],
+    ]);
+    expect(versions('u1').map((v) => v[1])).to.deep.equal([SNAPSHOT_A.customers[0].first_name, 'Renamed']);
+    expect(versions('u2')).to.have.length(1);
   });
 
   it('re-running the same ingest ds leaves every table as it was', async () => {

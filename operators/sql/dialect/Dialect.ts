@@ -18,6 +18,8 @@ export interface Dialect {
   addMonthsClamped(expr: string, n: string): string;
   /** A one-column subquery over the texts of a bound JSON array parameter (keyed models' `:loads__x`), e.g. `(SELECT value FROM json_each(:p))`. */
   jsonTextValues(param: string): string;
+  /** A subquery listing the columns of table `table` (a plain identifier) in one column `name`, e.g. `pragma_table_info('t')`. */
+  columnsOf(table: string): string;
   /** Appended to CREATE TABLE of a table with a primary key (SQLite: WITHOUT ROWID, one B-tree not two). */
   readonly primaryKeyTableSuffix: string;
   /** A named bind parameter's placeholder as the driver wants it (':start_day' -> '$start_day'). */

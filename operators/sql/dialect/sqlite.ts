@@ -16,6 +16,7 @@ export const sqliteDialect: Dialect = {
     `min(date(${expr}, 'start of month', (${n}) || ' months', (CAST(strftime('%d', ${expr}) AS INTEGER) - 1) || ' days'), ` +
     `date(${expr}, 'start of month', ((${n}) + 1) || ' months', '-1 day'))`,
   jsonTextValues: (param) => `(SELECT value FROM json_each(${param}))`,
+  columnsOf: (table) => `(SELECT name FROM pragma_table_info('${table}'))`,
   primaryKeyTableSuffix: ' WITHOUT ROWID',
   placeholder: (name) => `$${name}`,
 };

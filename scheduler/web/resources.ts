@@ -1,0 +1,85 @@
+/** Metadata rows as the API's resources: Airflow's field names, secrets redacted, JSON parsed. */
+import type { DagRunRow, TaskInstanceRow } from '../metadata/models.js';
+import type { SerializedDagRow } from '../metadata/statements.js';
+import { nextRunDate } from '../cli/dagsCommands.js';
+import { redact } from '../redact.js';
+import type { SerializedDag } from '../serializedDag.js';
+
+/** A stored DAG with its parsed structure. */
+export interface StoredDag {
+  readonly row: SerializedDagRow;
+  readonly dag: SerializedDag;
+}
+
+export function parseStoredDag(row: SerializedDagRow): StoredDag {
+  return { row, dag: JSON.parse(row.data) as SerializedDag };
+}
+
+const text = (s: string | null): string | null => (s === null ? null : redact(s));
+
+/** The DAG resource; `now` only places the next scheduled run. */
+export function dagResource({ row, dag }: StoredDag, now: Date) {
+  // As `dags list`: where run creation resumes, else just after the last scheduled run.
+  const last = row.next_dagrun ? new Date(new Date(row.next_dagrun).getTime() - 1) : row.last_scheduled ? new Date(row.last_scheduled) : undefined;
+  const next = nextRunDate(
+    { schedule: dag.schedule, startDate: new Date(dag.start_date), endDate: dag.end_date ? new Date(dag.end_date) : undefined, catchup: dag.catchup },
+    last,
+    now,
+  );
+  return {
+    dag_id: dag.dag_id,
+    description: text(dag.description),
+    schedule: dag.schedule,
+    is_paused: row.paused === 1,
+    catchup: dag.catchup,
+    next_dagrun: next?.toISOString() ?? null,
+    file: dag.file,
+    tasks: dag.tasks.map((t) => ({ task_id: t.task_id, upstream: [...t.upstream], description: text(t.description), retries: t.retries })),
+  };
+}
+
+function parseConf(conf: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(redact(conf)) as unknown;
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+export function dagRunResource(r: DagRunRow) {
+  return {
+    dag_id: r.dag_id,
+    dag_run_id: r.run_id,
+    run_type: r.run_type,
+    state: r.state,
+    logical_date: r.logical_date,
+    data_interval_start: r.data_interval_start,
+    data_interval_end: r.data_interval_end,
+    start_date: r.started_at,
+    end_date: r.ended_at,
+    conf: parseConf(r.conf),
+  };
+}
+
+export function taskInstanceResource(ti: TaskInstanceRow) {
+  return {
+    dag_id: ti.dag_id,
+    dag_run_id: ti.run_id,
+    task_id: ti.task_id,
+    state: ti.state,
+    try_number: ti.try_number,
+    max_tries: ti.max_tries,
+    start_date: ti.start_date,
+    end_date: ti.end_date,
+    duration: ti.duration,
+    hostname: ti.hostname,
+    pid: ti.pid,
+    next_retry_date: ti.next_retry_at === null ? null : new Date(ti.next_retry_at).toISOString(),
+    error: text(ti.last_error),
+  };
+}
+
+export function gridCellResource(ti: TaskInstanceRow) {
+  return { task_id: ti.task_id, state: ti.state, try_number: ti.try_number, start_date: ti.start_date, end_date: ti.end_date, duration: ti.duration };
+}
