@@ -13,6 +13,9 @@ export default defineDag({
   startDate: '2022-01-01',
   catchup: true,
   waitFor: ['ingest'],
+  // A day's marts are due by the morning after: ingest and the marts take minutes, so six hours
+  // past the interval's end means something is stuck or failed, not slow.
+  deadline: { afterIntervalEnd: '6h' },
   description: 'infleeted/defleeted cars and deliveries per day',
   tasks: modelTaskSpecs(selectionOf('marts_daily'), { testTaskId: 'test_marts_daily' }),
 });

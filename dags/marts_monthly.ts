@@ -12,6 +12,8 @@ export default defineDag({
   startDate: '2022-01-01',
   catchup: true,
   waitFor: ['ingest'],
+  // A month's marts are read on the first working day; a day past the month's end leaves time to fix a failure.
+  deadline: { afterIntervalEnd: '1d' },
   description: 'type_share per month and brand; type_distribution',
   tasks: modelTaskSpecs(selectionOf('marts_monthly'), { testTaskId: 'test_marts_monthly' }),
 });

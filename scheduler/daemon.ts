@@ -6,6 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import cron, { type Logger as CronLogger } from 'node-cron';
+import { startAlerts, type RunningAlerts } from './alerts/service.js';
 import type { AddressInfo } from 'node:net';
 import { clockFromSettings } from './clock.js';
 import { DEFAULT_IMPORT_TIMEOUT_MS, loadConfiguredDagBag, watchDagBag, type DagBag } from './dagLoader.js';
@@ -75,6 +76,7 @@ export class Daemon {
   /** The web console, on a loopback port of this thread that the heartbeat thread's listener forwards to. */
   private console: FastifyInstance | undefined;
   private retention: NodeJS.Timeout | undefined;
+  private alerts: RunningAlerts | undefined;
   private stopping: Promise<void> | undefined;
   private readonly clock: Clock;
 
@@ -160,6 +162,9 @@ export class Daemon {
     this.console = await createConsoleApp(await consoleDepsFromSettings(settings, db, log));
     await this.console.listen({ host: '127.0.0.1', port: 0 });
     HeartbeatThread.shared().forwardConsole((this.console.server.address() as AddressInfo).port);
+    // The bound port, so an alert's log_url points at this listener also when the setting is 0.
+    const bound = { ...settings, http: { ...settings.http, port: this.httpPortBound ?? settings.http.port } };
+    this.alerts = await startAlerts({ db, settings: bound, log, dags: () => this.dags(), clock: this.clock });
     this.retention = setInterval(() => void this.removeOldLogs(), HOUR_MS);
     this.retention.unref();
     void this.removeOldLogs();
@@ -209,6 +214,7 @@ export class Daemon {
       this.watcher?.close();
       if (this.retention) clearInterval(this.retention);
       await this.executor?.stop();
+      await this.alerts?.stop();
       await this.http?.then((h) => h.close(), () => undefined);
       await this.console?.close();
       log.info('scheduler stopped');

@@ -4,8 +4,9 @@
  * checks run again (DAG files are loaded by tsx without type checking): cycles, unknown upstream,
  * bad ids, bad schedule or dates each throw a DagDefinitionError that names the DAG and the problem.
  */
+import { parseDuration } from './alerts/duration.js';
 import { DagDefinitionError } from './errors/DagDefinitionError.js';
-import type { Dag, DagSpec, Task } from './interfaces.js';
+import type { AlertCallbacks, Dag, DagSpec, Task } from './interfaces.js';
 import { validateSchedule } from './timetable.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
@@ -43,6 +44,29 @@ function waitForList(dagId: string, waitFor: readonly string[] | undefined): str
     if (list.indexOf(other) !== i) throw new DagDefinitionError(`DAG '${dagId}' lists waitFor '${other}' twice`, dagId);
   }
   return list;
+}
+
+/** The callbacks of a task or DAG spec, each a function. */
+function callbacksOf(spec: AlertCallbacks, what: string, dagId: string): AlertCallbacks {
+  const out: { -readonly [K in keyof AlertCallbacks]: AlertCallbacks[K] } = {};
+  for (const name of ['onFailure', 'onRetry', 'onSuccess'] as const) {
+    const fn = spec[name];
+    if (fn === undefined) continue;
+    if (typeof fn !== 'function') throw new DagDefinitionError(`DAG '${dagId}': ${name} of ${what} is not a function`, dagId);
+    out[name] = fn;
+  }
+  return out;
+}
+
+/** The deadline option with its duration parsed; a bad duration is an error quoting it. */
+function deadlineOf(dagId: string, deadline: DagSpec['deadline']): Dag['deadline'] {
+  if (deadline === undefined) return undefined;
+  const text = (deadline as { afterIntervalEnd?: unknown } | null)?.afterIntervalEnd;
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    throw new DagDefinitionError(`DAG '${dagId}': invalid deadline.afterIntervalEnd '${String(text)}': use a duration such as '6h', '90m' or '1d2h'`, dagId);
+  }
+  return { afterIntervalEnd: text as string, afterIntervalEndMs: ms };
 }
 
 function positiveInt(value: number, what: string, dagId: string): number {
@@ -110,6 +134,7 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
       timeoutS: nonNegative(t.timeoutS, `timeoutS of task '${id}'`, dagId),
       batch: t.batch ?? false,
       description: t.description,
+      ...callbacksOf(t, `task '${id}'`, dagId),
     };
   });
   const startDate = parseUtcDate(spec.startDate, 'startDate', dagId);
@@ -130,6 +155,8 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
     timeoutS: nonNegative(spec.timeoutS, 'timeoutS', dagId),
     waitFor: waitForList(dagId, spec.waitFor),
     description: spec.description,
+    deadline: deadlineOf(dagId, spec.deadline),
+    ...callbacksOf(spec, 'the DAG', dagId),
     tasks: topologicalOrder(dagId, tasks),
   };
   Object.defineProperty(dag, DAG_BRAND, { value: true, enumerable: false });

@@ -6,6 +6,7 @@
  * recovery of other processes' lost work, and a graceful stop.
  */
 import os from 'node:os';
+import { recordCompletionAlerts } from './alerts/outbox.js';
 import { errorText, runClaim } from './attempt.js';
 import type { Dag, Logger, RunType } from './interfaces.js';
 import { HeartbeatThread, type LeaseKeeper } from './heartbeat.js';
@@ -233,6 +234,7 @@ export class Executor {
     const left = this.completions.splice(0);
     try {
       await this.db.tx(async (sql) => {
+        if (left.length > 0) await recordCompletionAlerts(sql, this.db.statements, this.owner, left, this.bagForAlerts(), new Date().toISOString());
         if (left.length > 0) await this.db.statements.recordCompletions(sql, this.owner, left);
         // Only a backfill process runs backfill runs: left 'running', they would hold the daemon's
         // max-active-runs slots until the next backfill. Queued, the next backfill simply restarts them.
@@ -244,6 +246,19 @@ export class Executor {
     }
     forgetLiveOwner(this.owner);
     await Promise.allSettled([...this.logCloses]);
+  }
+
+  /**
+   * The DAGs for the alerts of the completions a stop writes. Only onSuccess callbacks need them, and
+   * those completions must be written even when the bag cannot be had: then no success callback runs.
+   */
+  private bagForAlerts(): ReadonlyMap<string, Dag> {
+    try {
+      return this.opts.dags();
+    } catch (err) {
+      this.log.warn('DAG bag unavailable at stop: success callbacks of the last attempts are skipped', { error: errorText(err) });
+      return new Map();
+    }
   }
 
   private scopeDags(paused: ReadonlySet<string>): Map<string, Dag> {

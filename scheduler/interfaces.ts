@@ -87,8 +87,36 @@ export interface TaskContext {
 /** The work of a task; its resolved value is logged, its rejection fails the attempt. */
 export type TaskFn = (ctx: TaskContext) => unknown | Promise<unknown>;
 
+/** What an alert says: the webhook's JSON body and a callback's argument (null where it does not apply). */
+export interface AlertPayload {
+  /** `task_retry`, `task_failed`, `dag_run_failed`, `deadline_missed`; callbacks also see `task_success`, `dag_run_success`. */
+  readonly event: string;
+  readonly dag_id: string;
+  readonly dag_run_id: string | null;
+  readonly task_id: string | null;
+  readonly try_number: number | null;
+  /** ISO 8601 UTC. */
+  readonly logical_date: string | null;
+  /** The attempt's error, one line, secrets redacted. */
+  readonly error: string | null;
+  /** The attempt's log on the daemon's HTTP API. */
+  readonly log_url: string | null;
+  /** One human line, e.g. `[drivetrain] task_failed ingest.load run scheduled__... try 3/3: ...`. */
+  readonly text: string;
+}
+
+/** A DAG file's callback: run once per event, by whichever daemon delivers it; a throw is logged. */
+export type AlertCallback = (alert: AlertPayload) => unknown | Promise<unknown>;
+
+/** The callbacks of a task (its own events) or of a DAG (its runs' events; onRetry: any task's retry without its own). */
+export interface AlertCallbacks {
+  readonly onFailure?: AlertCallback;
+  readonly onRetry?: AlertCallback;
+  readonly onSuccess?: AlertCallback;
+}
+
 /** One task of a DAG, as written in a DAG file. `U` is the union of the DAG's task ids. */
-export interface TaskSpec<U extends string = string> {
+export interface TaskSpec<U extends string = string> extends AlertCallbacks {
   /** The work to do. */
   readonly run: TaskFn;
   /** Tasks that must succeed first (trigger rule all_success). Default: none. */
@@ -109,7 +137,7 @@ export interface TaskSpec<U extends string = string> {
  * A DAG as written in a DAG file. The task ids are inferred from `tasks`, so an `upstream`
  * naming a task that does not exist is a compile error.
  */
-export interface DagSpec<K extends string = string> {
+export interface DagSpec<K extends string = string> extends AlertCallbacks {
   /** Unique id; letters, digits, `_`, `-`, `.`. */
   readonly id: string;
   /** When runs are created. */
@@ -138,12 +166,14 @@ export interface DagSpec<K extends string = string> {
   readonly waitFor?: readonly string[];
   /** Shown by `dags list`. */
   readonly description?: string;
+  /** `deadline_missed` fires when an interval's run has not succeeded this long after the interval's end (`'6h'`, `'90m'`, `'1d2h'`). */
+  readonly deadline?: { readonly afterIntervalEnd: string };
   /** The tasks, keyed by task id. */
   readonly tasks: { readonly [T in K]: TaskSpec<NoInfer<K>> };
 }
 
 /** A task after validation, with every default applied. */
-export interface Task {
+export interface Task extends AlertCallbacks {
   readonly id: string;
   readonly run: TaskFn;
   readonly upstream: readonly string[];
@@ -155,7 +185,7 @@ export interface Task {
 }
 
 /** A validated DAG, as the scheduler holds it. */
-export interface Dag {
+export interface Dag extends AlertCallbacks {
   readonly id: string;
   readonly schedule: Schedule;
   readonly startDate: Date;
@@ -168,6 +198,8 @@ export interface Dag {
   readonly timeoutS: number | undefined;
   readonly waitFor: readonly string[];
   readonly description?: string;
+  /** The deadline option, its duration in ms. */
+  readonly deadline?: { readonly afterIntervalEnd: string; readonly afterIntervalEndMs: number };
   /** Tasks in a topological order (every task after its upstream). */
   readonly tasks: readonly Task[];
   /** The file it was loaded from, when loaded from a file. */

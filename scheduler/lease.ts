@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import { recordLostAttemptAlert } from './alerts/outbox.js';
 import type { MetadataDb } from './metadata/db.js';
 
 /** Owner ids of the executors alive in this process (see {@link ownerIsDeadHere}). */
@@ -133,6 +134,7 @@ export async function recoverLostTaskInstances(
       const retry = ti.try_number <= ti.max_tries;
       const message = `attempt ${ti.try_number} lost: ${reason}`;
       await db.statements.endLostAttempt(sql, ti.id, retry, nowMs, endIso, message);
+      await recordLostAttemptAlert(sql, db.statements, ti.id, retry, message, endIso);
       out.push({
         id: ti.id,
         dagId: ti.dag_id,

@@ -91,3 +91,19 @@ export const lakeBytesCounter = new Counter({
   labelNames: ['entity'] as const,
   registers: [registry],
 });
+
+/** Intervals whose deadline passed without a successful run, per DAG with a `deadline` (set by the deadline check). */
+export const deadlinesMissedGauge = new Gauge({
+  name: 'drivetrain_deadlines_missed',
+  help: 'Intervals whose deadline passed and whose run has still not succeeded, by DAG',
+  labelNames: ['dag_id'] as const,
+  registers: [registry],
+});
+
+/** Seconds since the end of each scheduled DAG's latest successful interval (set by the deadline check). */
+export const dagLatenessGauge = new Gauge({
+  name: 'drivetrain_dag_lateness_seconds',
+  help: "Seconds since the end of the DAG's latest successful data interval",
+  labelNames: ['dag_id'] as const,
+  registers: [registry],
+});

@@ -9,6 +9,7 @@
  * of a turn into one transaction is what makes a claim cheap, and the dialect's write transaction
  * (BEGIN IMMEDIATE on SQLite) makes it exclusive across processes.
  */
+import { recordCompletionAlerts, recordRunAlerts } from './alerts/outbox.js';
 import type { Dag, Logger, Task } from './interfaces.js';
 import type { Sql } from './metadata/interfaces.js';
 import type { ClaimStamp, CompletionRow, RunRow, RunScope, Statements, TiRow } from './metadata/statements.js';
@@ -80,6 +81,8 @@ export type ReachCache = Map<string, string | null>;
 /** Runs one turn in the open transaction `sql`. */
 export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly CompletionRow[]): Promise<TurnResult> {
   const st = ctx.statements;
+  // The alerts go first: they are written for the instances this owner still holds, as recorded next.
+  if (done.length > 0) await recordCompletionAlerts(sql, st, ctx.stamp.owner, done, ctx.dagsInScope(new Set()), ctx.stamp.nowIso);
   if (done.length > 0) await st.recordCompletions(sql, ctx.stamp.owner, done);
   const idle = { claims: [], changed: done.length > 0, again: false };
   if (ctx.stopping) return idle;
@@ -246,6 +249,7 @@ async function pickClaims(
 async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, claims: readonly Claim[]): Promise<void> {
   const st = ctx.statements;
   if (decisions.finished.length > 0) {
+    await recordRunAlerts(sql, st, decisions.finished, ctx.dagsInScope(new Set()), ctx.stamp.nowIso);
     await st.finishRuns(sql, decisions.finished.map((f) => ({ id: f.run.id, state: f.state })), ctx.stamp.nowIso);
     for (const f of decisions.finished) ctx.log.info('dag run finished', { dagId: f.run.dag_id, runId: f.run.run_id, state: f.state });
   }

@@ -1,5 +1,5 @@
 /**
- * The scheduler's commands: `start`, `backfill`, `logs`, `dags ...`, `tasks ...`, `runs ...`. Only
+ * The scheduler's commands: `start`, `backfill`, `logs`, `dags ...`, `tasks ...`, `runs ...`, `alerts test`. Only
  * their definitions live here, light enough for every command line to load; each action imports
  * what it runs when it runs, so `drivetrain logs` never opens the metadata and `drivetrain source`
  * loads none of this but the definitions.
@@ -122,12 +122,21 @@ function addTasksAndRuns(program: Command): void {
   });
 }
 
-/** Adds the scheduler's commands to `program`; `io` reaches the commands that take it (`logs`). */
+function addAlerts(program: Command, io: CliIo): void {
+  const alerts = program.command('alerts').description('webhook alerts');
+  handle(alerts.command('test').description('POST one sample alert to DRIVETRAIN_ALERT_WEBHOOK_URL'), async () => {
+    const { alertsTestCommand } = await import('../alerts/alertsCommand.js');
+    return alertsTestCommand(io);
+  });
+}
+
+/** Adds the scheduler's commands to `program`; `io` reaches the commands that take it (`logs`, `alerts`). */
 export function addSchedulerCommands(program: Command, io: CliIo = {}): Command {
   addStartAndBackfill(program);
   addLogs(program, io);
   addDags(program);
   addTasksAndRuns(program);
+  addAlerts(program, io);
   return program;
 }
 

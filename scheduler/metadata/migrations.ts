@@ -99,6 +99,37 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX task_instances_by_task ON task_instances (dag_id, task_id, state)`,
     ],
   },
+  {
+    version: 5,
+    description: 'alerts: the outbox of webhook alerts and DAG callbacks, written with the state change that causes them',
+    statements: [
+      // dedup_key is unique so an event is recorded once however many processes see it (two daemons
+      // checking one deadline, a completion and a recovery racing for one attempt). claimed_by is the
+      // deliverer's lease; delivered_at ends a row's life; callback_pending runs the DAG file's
+      // callback once before the webhook is tried (and retried) on its own.
+      `CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        event TEXT NOT NULL,
+        dedup_key TEXT NOT NULL UNIQUE,
+        dag_id TEXT NOT NULL,
+        run_id TEXT,
+        task_id TEXT,
+        try_number INTEGER,
+        max_tries INTEGER,
+        logical_date TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        callback_pending INTEGER NOT NULL DEFAULT 1,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        claimed_by TEXT,
+        claim_expires_at INTEGER,
+        delivered_at TEXT,
+        last_error TEXT
+      )`,
+      'CREATE INDEX alerts_pending ON alerts (next_attempt_at) WHERE delivered_at IS NULL',
+    ],
+  },
 ];
 
 /** The version a fully migrated database has. */

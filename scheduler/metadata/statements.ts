@@ -101,6 +101,55 @@ export interface ClaimStamp {
   readonly leaseExpiresAt: number;
 }
 
+/** An alert event to record in the outbox (see scheduler/alerts/outbox.ts). */
+export interface NewAlert {
+  readonly event: string;
+  /** Unique per event: a second insert of the same key is ignored. */
+  readonly dedupKey: string;
+  readonly dagId: string;
+  readonly runId: string | null;
+  readonly taskId: string | null;
+  readonly tryNumber: number | null;
+  readonly maxTries: number | null;
+  readonly logicalDate: string | null;
+  readonly error: string | null;
+}
+
+/** A row of `alerts`. */
+export interface AlertRow {
+  id: number;
+  event: string;
+  dedup_key: string;
+  dag_id: string;
+  run_id: string | null;
+  task_id: string | null;
+  try_number: number | null;
+  max_tries: number | null;
+  logical_date: string | null;
+  error: string | null;
+  created_at: string;
+  callback_pending: number;
+  attempts: number;
+  next_attempt_at: number;
+  claimed_by: string | null;
+  claim_expires_at: number | null;
+  delivered_at: string | null;
+  last_error: string | null;
+}
+
+/** A task instance with its run's logical date: what an alert about it names. */
+export interface AlertSubject {
+  id: number;
+  dag_id: string;
+  run_id: string;
+  task_id: string;
+  state: TaskInstanceState | null;
+  try_number: number;
+  max_tries: number;
+  lease_owner: string | null;
+  logical_date: string;
+}
+
 const RUN_COLUMNS = 'id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf';
 const TI_COLUMNS = 'id, run_pk, task_id, state, try_number, max_tries, next_retry_at';
 
@@ -561,6 +610,97 @@ export class Statements {
        WHERE ti.dag_id = ? AND ti.task_id = ?${onlyState === undefined ? '' : ' AND ti.state = ?'}
        ORDER BY r.logical_date DESC LIMIT ?`,
       onlyState === undefined ? [dagId, taskId, limit] : [dagId, taskId, onlyState, limit],
+    );
+  }
+
+  // ---- alerts (the outbox) ----
+
+  /** Records alert events; one whose dedup key exists is ignored. Returns how many are new. */
+  async insertAlerts(sql: Sql, alerts: readonly NewAlert[], createdAt: string): Promise<number> {
+    let n = 0;
+    for (const chunk of chunks(alerts)) {
+      n += await sql.run(
+        `INSERT INTO alerts (event, dedup_key, dag_id, run_id, task_id, try_number, max_tries, logical_date, error, created_at)
+         VALUES ? ON CONFLICT (dedup_key) DO NOTHING`,
+        [chunk.map((a) => [a.event, a.dedupKey, a.dagId, a.runId, a.taskId, a.tryNumber, a.maxTries, a.logicalDate, a.error, createdAt])],
+      );
+    }
+    return n;
+  }
+
+  /** These instances with their state, lease and run's logical date. */
+  async alertSubjects(sql: Sql, ids: readonly number[]): Promise<AlertSubject[]> {
+    const out: AlertSubject[] = [];
+    for (const chunk of chunks(ids, 500)) {
+      out.push(
+        ...(await sql.all<AlertSubject>(
+          `SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id, ti.state, ti.try_number, ti.max_tries, ti.lease_owner, r.logical_date
+           FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk WHERE ti.id IN (?)`,
+          [chunk],
+        )),
+      );
+    }
+    return out;
+  }
+
+  /** When the earliest undelivered alert is due (epoch ms), or null when none is left. */
+  async nextAlertDue(sql: Sql): Promise<number | null> {
+    const [row] = await sql.all<{ at: number | null }>('SELECT MIN(next_attempt_at) AS at FROM alerts WHERE delivered_at IS NULL');
+    return row?.at ?? null;
+  }
+
+  /** The deliverers holding claims on undelivered alerts, other than `self`. */
+  async alertClaimOwners(sql: Sql, self: string): Promise<string[]> {
+    const rows = await sql.all<{ claimed_by: string }>(
+      'SELECT DISTINCT claimed_by FROM alerts WHERE delivered_at IS NULL AND claimed_by IS NOT NULL AND claimed_by <> ?',
+      [self],
+    );
+    return rows.map((r) => r.claimed_by);
+  }
+
+  /**
+   * Claims up to `limit` due, undelivered alerts for `owner` (unclaimed, its own claims renewed, claim
+   * expired, or claimed by one of `deadOwners`) and returns every alert `owner` now holds, oldest first.
+   */
+  async claimAlerts(sql: Sql, owner: string, nowMs: number, expiresAt: number, deadOwners: readonly string[], limit: number): Promise<AlertRow[]> {
+    await sql.run(
+      `UPDATE alerts SET claimed_by = ?, claim_expires_at = ?
+       WHERE id IN (SELECT id FROM alerts WHERE delivered_at IS NULL AND next_attempt_at <= ?
+         AND (claimed_by IS NULL OR claimed_by = ? OR claim_expires_at < ? OR claimed_by IN (?)) ORDER BY id LIMIT ?${this.dialect.lockClaimedRows})`,
+      [owner, expiresAt, nowMs, owner, nowMs, deadOwners.length > 0 ? deadOwners : [''], limit],
+    );
+    return sql.all('SELECT * FROM alerts WHERE claimed_by = ? AND delivered_at IS NULL ORDER BY id', [owner]);
+  }
+
+  /** The alert's callback has run; only while `owner` holds it. Returns 1 when recorded. */
+  async alertCallbackDone(sql: Sql, id: number, owner: string): Promise<number> {
+    return sql.run('UPDATE alerts SET callback_pending = 0 WHERE id = ? AND claimed_by = ?', [id, owner]);
+  }
+
+  /** The alert is delivered; only while `owner` holds it. */
+  async alertDelivered(sql: Sql, id: number, owner: string, nowIso: string): Promise<number> {
+    return sql.run('UPDATE alerts SET delivered_at = ?, claimed_by = NULL, claim_expires_at = NULL, last_error = NULL, attempts = attempts + 1 WHERE id = ? AND claimed_by = ?', [
+      nowIso,
+      id,
+      owner,
+    ]);
+  }
+
+  /** A delivery failed: released, due again at `nextAt`. */
+  async alertDeferred(sql: Sql, id: number, owner: string, nextAt: number, error: string): Promise<number> {
+    return sql.run(
+      'UPDATE alerts SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?, claimed_by = NULL, claim_expires_at = NULL WHERE id = ? AND claimed_by = ?',
+      [nextAt, error, id, owner],
+    );
+  }
+
+  /** Per DAG, the intervals whose deadline was missed and that have still not succeeded. */
+  async missedDeadlineCounts(sql: Sql): Promise<{ dag_id: string; n: number }[]> {
+    return sql.all(
+      `SELECT a.dag_id, COUNT(*) AS n FROM alerts a
+       WHERE a.event = 'deadline_missed'
+         AND NOT EXISTS (SELECT 1 FROM dag_runs r WHERE r.dag_id = a.dag_id AND r.logical_date = a.logical_date AND r.state = 'success')
+       GROUP BY a.dag_id`,
     );
   }
 }

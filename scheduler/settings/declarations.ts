@@ -103,6 +103,15 @@ export const SETTINGS = {
     envOnly: true,
     doc: 'a fixed "now" (ISO 8601, UTC) replacing the wall clock, for tests and demos; never set it in production',
   }),
+  // Top level, not in a group of its own: a group whose settings are all unset would be missing from the layered tree.
+  // A webhook URL is its own credential (Slack's carries the token in the path), so all of it is secret.
+  alertWebhookUrl: setting({
+    env: 'DRIVETRAIN_ALERT_WEBHOOK_URL',
+    schema: z.url().optional(),
+    default: undefined,
+    secret: 'value',
+    doc: 'where alerts are POSTed (see Alerts)',
+  }),
   source: {
     url: setting({
       env: 'DRIVETRAIN_SOURCE_URL',

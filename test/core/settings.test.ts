@@ -146,7 +146,8 @@ describe('settings declarations', () => {
       expect(err.message, c.key).to.equal(`${c.declaration.env}: 'lots' is not a number`);
     }
     const warnings: string[] = [];
-    const env = Object.fromEntries(COMPILED.map((c) => [c.declaration.env, String(c.declaration.default ?? '2024-01-01T00:00:00Z')]));
+    const unset: Record<string, string> = { DRIVETRAIN_NOW: '2024-01-01T00:00:00Z', DRIVETRAIN_ALERT_WEBHOOK_URL: 'https://hooks.example.test/T0/B0/token' };
+    const env = Object.fromEntries(COMPILED.map((c) => [c.declaration.env, String(c.declaration.default ?? unset[c.declaration.env])]));
     loadWith({ ...env, DRIVETRAIN_ENV: 'test', DRIVETRAIN_SETTINGS_FILE: path.join(REPO, 'settings.toml') }, warnings);
     expect(warnings).to.deep.equal([]);
   });
