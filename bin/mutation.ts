@@ -1,13 +1,14 @@
 /**
- * `npm run mutation [-- GROUP...] [--concurrency N] [--force]`: mutation testing of the core with
- * StrykerJS, one Stryker run per module group, each with only the test files that can kill its
- * mutants, so a mutant never waits for the whole suite.
+ * `npm run mutation [-- --concurrency N] [--force] [--groups FILE]`: mutation testing of the core with
+ * StrykerJS. One Stryker run mutates every module of bin/mutation-groups.json; each mutant runs only
+ * the test files of its module's group (bin/mutation-tests.mjs), so a mutant never waits for the
+ * whole suite, and the TypeScript checker is set up once.
  *
  * Stryker's command runner starts mocha once per mutant: the mocha runner of Stryker 9 needs a mocha
- * older than the one the suite runs on. Reports (HTML, JSON) and the incremental files go to
- * reports/mutation/<group>/ (git-ignored); a group's incremental file is dropped when its test files
- * change, because the command runner cannot tell Stryker which test killed which mutant.
- * Why and what survives: docs/design/mutation.md.
+ * older than the one the suite runs on. The HTML and JSON reports and the incremental file go to
+ * reports/mutation/ (git-ignored). The incremental file is dropped whenever a test file changes: the
+ * command runner cannot tell Stryker which test killed which mutant, so a survivor's result could
+ * otherwise outlive the test written to kill it. Why and what survives: docs/design/mutation.md.
  */
 import { Stryker } from '@stryker-mutator/core';
 import type { LogLevel, MutantResult, PartialStrykerOptions } from '@stryker-mutator/api/core';
@@ -27,20 +28,19 @@ interface Group {
   readonly tests: readonly string[];
 }
 
-export const GROUPS: readonly Group[] = [
-  { name: 'lease', mutate: ['scheduler/lease.ts'], tests: ['test/scheduler/lease.test.ts'] },
-  { name: 'retryPolicy', mutate: ['scheduler/retryPolicy.ts'], tests: ['test/scheduler/retryPolicy.test.ts'] },
-  { name: 'triggerRules', mutate: ['scheduler/triggerRules.ts'], tests: ['test/scheduler/triggerRules.test.ts'] },
-  { name: 'timetable', mutate: ['scheduler/timetable.ts'], tests: ['test/core/timetable.test.ts'] },
-  { name: 'runCreator', mutate: ['scheduler/runCreator.ts'], tests: ['test/scheduler/runCreator.test.ts'] },
-  // The plan only (planBackfill): running a backfill is the executor's, tested end to end elsewhere.
-  { name: 'backfillPlan', mutate: ['scheduler/backfill.ts:77-106'], tests: ['test/scheduler/backfillPlan.test.ts'] },
-  { name: 'breakers', mutate: ['operators/extract/breakers.ts'], tests: ['test/ingest/breakers.test.ts', 'test/ingest/sourceClient.test.ts'] },
-  { name: 'materialize', mutate: ['operators/sql/materialize.ts'], tests: ['test/warehouse/materialize.test.ts', 'test/warehouse/operator.test.ts'] },
-];
+/** Thrown for a bad option of `npm run mutation`. */
+export class MutationUsageError extends Error {
+  override readonly name = 'MutationUsageError';
+  constructor(
+    message: string,
+    readonly option: string,
+  ) {
+    super(message);
+  }
+}
 
-/** Files every group's tests lean on: a change to them may change what any test kills. */
-const SHARED_TEST_FILES = ['.mocharc.json', 'test/helpers', 'test/scheduler/harness.ts'];
+/** Besides each group's tests, what the tests lean on: a change to any may change what a test kills. */
+const SHARED_TEST_FILES = ['.mocharc.json', 'test/helpers', 'test/scheduler/harness.ts', 'test/warehouse/fixtures.ts', 'test/fixtures'];
 
 function filesUnder(p: string): string[] {
   const abs = path.join(ROOT, p);
@@ -51,28 +51,31 @@ function filesUnder(p: string): string[] {
     .flatMap((f) => filesUnder(path.join(p, f)));
 }
 
-/** A hash of the group's test files and the shared ones, stored next to its incremental file. */
-function testsHash(group: Group): string {
+function testsHash(groups: readonly Group[], groupsFile: string): string {
   const h = createHash('sha256');
-  for (const f of [...group.tests, ...SHARED_TEST_FILES].flatMap(filesUnder)) h.update(f).update('\0').update(readFileSync(path.join(ROOT, f)));
+  const files = [groupsFile, ...groups.flatMap((g) => g.tests), ...SHARED_TEST_FILES].flatMap(filesUnder);
+  for (const f of files) h.update(f).update('\0').update(readFileSync(path.join(ROOT, f)));
   return h.digest('hex');
 }
 
-function optionsFor(group: Group, concurrency: number, force: boolean): PartialStrykerOptions {
-  const dir = `${REPORTS}/${group.name}`;
+function options(groups: readonly Group[], dir: string, concurrency: number, force: boolean): PartialStrykerOptions {
   return {
-    mutate: [...group.mutate],
+    mutate: groups.flatMap((g) => g.mutate),
     testRunner: 'command',
-    commandRunner: { command: `node node_modules/mocha/bin/mocha.js --bail ${group.tests.join(' ')}` },
+    commandRunner: { command: 'node bin/mutation-tests.mjs' },
     coverageAnalysis: 'off',
     checkers: ['typescript'],
     tsconfigFile: 'tsconfig.json',
     typescriptChecker: { prioritizePerformanceOverAccuracy: true },
     disableTypeChecks: false,
+    // The worktree's node_modules may be a symlink, which Stryker does not follow; the sandbox sits
+    // inside the repository, so modules resolve from the real node_modules above it anyway.
+    symlinkNodeModules: false,
     concurrency,
-    // A mutant that turns a loop endless is a timeout (killed), after this long.
+    // Mutant timeout: the dry run (every group's tests) times the factor plus this; a test's own
+    // mocha timeout (20 s) ends most endless mutants first.
     timeoutMS: 20_000,
-    timeoutFactor: 2,
+    timeoutFactor: 1,
     incremental: true,
     incrementalFile: `${dir}/stryker-incremental.json`,
     force,
@@ -87,58 +90,70 @@ function optionsFor(group: Group, concurrency: number, force: boolean): PartialS
   };
 }
 
-/** Stryker's score: killed and timed-out mutants over every mutant a test could reach (compile errors left out). */
-function score(results: readonly MutantResult[]): { killed: number; survived: number; noCoverage: number; errors: number; total: number; score: number } {
+interface Score {
+  readonly killed: number;
+  readonly survived: number;
+  readonly noCoverage: number;
+  /** Compile errors (the TypeScript checker) and runtime errors: not counted, as Stryker does. */
+  readonly invalid: number;
+  readonly score: number;
+}
+
+/** Stryker's mutation score: killed and timed-out mutants over every valid mutant. */
+function score(results: readonly MutantResult[]): Score {
   let killed = 0;
   let survived = 0;
   let noCoverage = 0;
-  let errors = 0;
+  let invalid = 0;
   for (const r of results) {
     if (r.status === 'Killed' || r.status === 'Timeout') killed += 1;
     else if (r.status === 'Survived') survived += 1;
     else if (r.status === 'NoCoverage') noCoverage += 1;
-    else errors += 1;
+    else invalid += 1;
   }
   const total = killed + survived + noCoverage;
-  return { killed, survived, noCoverage, errors, total, score: total === 0 ? 100 : Math.round((10_000 * killed) / total) / 100 };
+  return { killed, survived, noCoverage, invalid, score: total === 0 ? 100 : Math.floor((10_000 * killed) / total) / 100 };
 }
+
+/** The file of a `mutate` entry (without its line range). */
+const fileOf = (mutate: string) => mutate.replace(/:[\d:-]+$/, '');
 
 async function main(argv: readonly string[]): Promise<number> {
   let concurrency = 1;
   let force = false;
-  const names: string[] = [];
+  let groupsFile = 'bin/mutation-groups.json';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--force') force = true;
     else if (a === '--concurrency') {
       concurrency = Number(argv[++i]);
-      if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency '${argv[i]}' is not a positive integer`);
-    } else if (GROUPS.some((g) => g.name === a)) names.push(a);
-    else throw new Error(`unknown mutation group or option '${a}' (groups: ${GROUPS.map((g) => g.name).join(', ')})`);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new MutationUsageError(`--concurrency '${argv[i]}' is not a positive integer`, a);
+    } else if (a === '--groups') groupsFile = argv[++i];
+    else throw new MutationUsageError(`unknown option '${a}' (options: --concurrency N, --force, --groups FILE)`, a);
   }
-  const chosen = names.length > 0 ? GROUPS.filter((g) => names.includes(g.name)) : GROUPS;
   process.chdir(ROOT);
-  const summary: Record<string, ReturnType<typeof score> & { seconds: number }> = {};
+  const groups = (JSON.parse(readFileSync(groupsFile, 'utf8')) as { groups: Group[] }).groups;
+  const dir = `${REPORTS}/${path.basename(groupsFile, '.json').replace(/^mutation-groups$/, 'core')}`;
+  mkdirSync(dir, { recursive: true });
+  const hashFile = path.join(dir, 'tests.sha256');
+  const hash = testsHash(groups, groupsFile);
+  if (!existsSync(hashFile) || readFileSync(hashFile, 'utf8') !== hash) rmSync(path.join(dir, 'stryker-incremental.json'), { force: true });
+  process.env.DRIVETRAIN_MUTATION_GROUPS = groupsFile;
   const started = Date.now();
-  for (const group of chosen) {
-    const dir = path.join(ROOT, REPORTS, group.name);
-    mkdirSync(dir, { recursive: true });
-    const hashFile = path.join(dir, 'tests.sha256');
-    const hash = testsHash(group);
-    const stale = !existsSync(hashFile) || readFileSync(hashFile, 'utf8') !== hash;
-    if (stale) rmSync(path.join(dir, 'stryker-incremental.json'), { force: true });
-    const t0 = Date.now();
-    console.log(`\n== mutation group ${group.name}: ${group.mutate.join(' ')} against ${group.tests.join(' ')}`);
-    const results = await new Stryker(optionsFor(group, concurrency, force)).runMutationTest();
-    writeFileSync(hashFile, hash);
-    summary[group.name] = { ...score(results), seconds: Math.round((Date.now() - t0) / 1000) };
+  const results = await new Stryker(options(groups, dir, concurrency, force)).runMutationTest();
+  writeFileSync(hashFile, hash);
+  const minutes = Number(((Date.now() - started) / 60_000).toFixed(1));
+  const perGroup = Object.fromEntries(
+    groups.map((g) => {
+      const files = new Set(g.mutate.map(fileOf));
+      return [g.name, score(results.filter((r) => files.has(path.relative(ROOT, path.resolve(ROOT, r.fileName)))))];
+    }),
+  );
+  console.log(`\nmutation score per group, ${minutes} min (reports in ${dir}/):`);
+  for (const [name, s] of Object.entries(perGroup)) {
+    console.log(`  ${name.padEnd(14)} ${s.score.toFixed(2).padStart(6)}%  killed ${s.killed}, survived ${s.survived}, no coverage ${s.noCoverage}, invalid ${s.invalid}`);
   }
-  const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-  console.log(`\nmutation score per group (killed + timeout) / (killed + timeout + survived + no coverage), ${minutes} min in all:`);
-  for (const [name, s] of Object.entries(summary)) {
-    console.log(`  ${name.padEnd(14)} ${String(s.score).padStart(6)}%  killed ${s.killed}, survived ${s.survived}, no coverage ${s.noCoverage}, not run ${s.errors}  (${s.seconds} s)`);
-  }
-  writeFileSync(path.join(ROOT, REPORTS, 'summary.json'), `${JSON.stringify({ minutes: Number(minutes), groups: summary }, null, 2)}\n`);
+  writeFileSync(path.join(dir, 'summary.json'), `${JSON.stringify({ minutes, concurrency, groups: perGroup }, null, 2)}\n`);
   return 0;
 }
 
