@@ -14,13 +14,15 @@ import {
 import { defineDag } from '../../scheduler/dag.js';
 import { openHarness, type Harness } from './harness.js';
 
-/** The pid of a process that has exited: a child started and waited for. */
+/** The pid of a process that has exited: a child started and waited for (once per file: it costs a process). */
+let exited: Promise<number> | undefined;
 function deadPid(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', '']);
+  exited ??= new Promise((resolve, reject) => {
+    const child = spawn('true');
     child.on('error', reject);
     child.on('exit', () => resolve(child.pid!));
   });
+  return exited;
 }
 
 /** An owner id on another machine: never dead "here", so only its lease decides. */
