@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const groupsFile = process.env.DRIVETRAIN_MUTATION_GROUPS ?? 'bin/mutation-groups.json';
-const { groups } = JSON.parse(readFileSync(groupsFile, 'utf8'));
+const only = process.env.DRIVETRAIN_MUTATION_ONLY?.split(',');
+const groups = JSON.parse(readFileSync(groupsFile, 'utf8')).groups.filter((g) => !only || only.includes(g.name));
 const active = process.env.__STRYKER_ACTIVE_MUTANT__;
 
 /** The group whose mutated file holds mutant `id`: Stryker's instrumenter calls stryMutAct_9fa48("id") where it placed it. */

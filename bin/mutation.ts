@@ -1,5 +1,5 @@
 /**
- * `npm run mutation [-- --concurrency N] [--force] [--groups FILE]`: mutation testing of the core with
+ * `npm run mutation [-- --concurrency N] [--force] [--only GROUP,...] [--groups FILE]`: mutation testing of the core with
  * StrykerJS. One Stryker run mutates every module of bin/mutation-groups.json; each mutant runs only
  * the test files of its module's group (bin/mutation-tests.mjs), so a mutant never waits for the
  * whole suite, and the TypeScript checker is set up once.
@@ -122,6 +122,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let concurrency = 1;
   let force = false;
   let groupsFile = 'bin/mutation-groups.json';
+  let only: string[] | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--force') force = true;
@@ -129,16 +130,23 @@ async function main(argv: readonly string[]): Promise<number> {
       concurrency = Number(argv[++i]);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new MutationUsageError(`--concurrency '${argv[i]}' is not a positive integer`, a);
     } else if (a === '--groups') groupsFile = argv[++i];
-    else throw new MutationUsageError(`unknown option '${a}' (options: --concurrency N, --force, --groups FILE)`, a);
+    else if (a === '--only') only = (argv[++i] ?? '').split(',').filter(Boolean);
+    else throw new MutationUsageError(`unknown option '${a}' (options: --concurrency N, --force, --only GROUP,..., --groups FILE)`, a);
   }
   process.chdir(ROOT);
-  const groups = (JSON.parse(readFileSync(groupsFile, 'utf8')) as { groups: Group[] }).groups;
-  const dir = `${REPORTS}/${path.basename(groupsFile, '.json').replace(/^mutation-groups$/, 'core')}`;
+  const all = (JSON.parse(readFileSync(groupsFile, 'utf8')) as { groups: Group[] }).groups;
+  const unknown = (only ?? []).find((n) => !all.some((g) => g.name === n));
+  if (unknown !== undefined) throw new MutationUsageError(`--only: no group '${unknown}' in ${groupsFile} (groups: ${all.map((g) => g.name).join(', ')})`, '--only');
+  // A subset runs apart (its own reports and incremental file), so it never spoils the whole run's.
+  const groups = only ? all.filter((g) => only.includes(g.name)) : all;
+  const dir = `${REPORTS}/${path.basename(groupsFile, '.json').replace(/^mutation-groups$/, 'core')}${only ? `-${only.join('-')}` : ''}`;
   mkdirSync(dir, { recursive: true });
   const hashFile = path.join(dir, 'tests.sha256');
   const hash = testsHash(groups, groupsFile);
   if (!existsSync(hashFile) || readFileSync(hashFile, 'utf8') !== hash) rmSync(path.join(dir, 'stryker-incremental.json'), { force: true });
   process.env.DRIVETRAIN_MUTATION_GROUPS = groupsFile;
+  if (only) process.env.DRIVETRAIN_MUTATION_ONLY = only.join(',');
+  else delete process.env.DRIVETRAIN_MUTATION_ONLY;
   const started = Date.now();
   const results = await new Stryker(options(groups, dir, concurrency, force)).runMutationTest();
   writeFileSync(hashFile, hash);
