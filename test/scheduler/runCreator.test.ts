@@ -12,6 +12,28 @@ const dagOf = (spec: Partial<DagSpec<'t'>>): Dag =>
   defineDag({ id: 'd', schedule: '@daily', startDate: '2024-01-01', ...spec, tasks: { t: noop } });
 const at = (iso: string) => new Date(iso);
 
+describe('due intervals', () => {
+  it('decides the due intervals of each kind of schedule from where creation stopped', () => {
+    const show = (r: ReturnType<typeof dueIntervals>) => ({ due: r.due.map((i) => i.start.toISOString().slice(0, 10)), next: r.next?.toISOString() });
+    const now = at('2024-01-05T12:00:00Z');
+    expect(show(dueIntervals(dagOf({ schedule: null }), now, undefined))).to.deep.equal({ due: [], next: undefined });
+    const once = dagOf({ schedule: '@once', startDate: '2024-01-05T12:00:00Z' });
+    expect(show(dueIntervals(once, now, undefined))).to.deep.equal({ due: ['2024-01-05'], next: '2024-01-05T12:00:00.001Z' });
+    expect(show(dueIntervals(once, at('2024-01-05T11:59:59Z'), undefined))).to.deep.equal({ due: [], next: undefined });
+    expect(show(dueIntervals(once, now, at('2024-01-05T12:00:00.001Z')))).to.deep.equal({ due: [], next: '2024-01-05T12:00:00.001Z' });
+    const latest = dagOf({ catchup: false });
+    expect(show(dueIntervals(latest, now, undefined))).to.deep.equal({ due: ['2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
+    expect(show(dueIntervals(latest, now, at('2024-01-04')))).to.deep.equal({ due: ['2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
+    expect(show(dueIntervals(latest, now, at('2024-01-05')))).to.deep.equal({ due: [], next: '2024-01-05T00:00:00.000Z' });
+    expect(show(dueIntervals(dagOf({ catchup: false, startDate: '2024-01-06' }), now, undefined))).to.deep.equal({ due: [], next: undefined });
+    const all = dagOf({ catchup: true, startDate: '2024-01-02' });
+    expect(show(dueIntervals(all, now, at('2024-01-03')))).to.deep.equal({ due: ['2024-01-03', '2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
+    expect(show(dueIntervals(all, now, at('2023-12-01'))), 'never before the start date').to.deep.equal({ due: ['2024-01-02', '2024-01-03', '2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
+    expect(show(dueIntervals(all, now, at('2024-01-05'))), 'nothing new keeps where it was').to.deep.equal({ due: [], next: '2024-01-05T00:00:00.000Z' });
+    expect(show(dueIntervals(dagOf({ catchup: true, endDate: '2024-01-02' }), now, undefined)).due).to.deep.equal(['2024-01-01', '2024-01-02']);
+  });
+});
+
 describe('run creation', () => {
   let h: Harness;
   beforeEach(async () => (h = await openHarness()));
@@ -129,26 +151,6 @@ describe('run creation', () => {
     expect(await createDueRuns(h.db, [dag], at('2024-01-06T00:00:00Z'))).to.equal(1);
     expect((await h.runs('d')).map((r) => r.run_id.split('__')[0])).to.deep.equal(['scheduled', 'scheduled', 'scheduled', 'backfill', 'scheduled']);
     expect(await nextDagrun()).to.equal('2024-01-06T00:00:00.000Z');
-  });
-
-  it('decides the due intervals of each kind of schedule from where creation stopped', () => {
-    const show = (r: ReturnType<typeof dueIntervals>) => ({ due: r.due.map((i) => i.start.toISOString().slice(0, 10)), next: r.next?.toISOString() });
-    const now = at('2024-01-05T12:00:00Z');
-    expect(show(dueIntervals(dagOf({ schedule: null }), now, undefined))).to.deep.equal({ due: [], next: undefined });
-    const once = dagOf({ schedule: '@once', startDate: '2024-01-05T12:00:00Z' });
-    expect(show(dueIntervals(once, now, undefined))).to.deep.equal({ due: ['2024-01-05'], next: '2024-01-05T12:00:00.001Z' });
-    expect(show(dueIntervals(once, at('2024-01-05T11:59:59Z'), undefined))).to.deep.equal({ due: [], next: undefined });
-    expect(show(dueIntervals(once, now, at('2024-01-05T12:00:00.001Z')))).to.deep.equal({ due: [], next: '2024-01-05T12:00:00.001Z' });
-    const latest = dagOf({ catchup: false });
-    expect(show(dueIntervals(latest, now, undefined))).to.deep.equal({ due: ['2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
-    expect(show(dueIntervals(latest, now, at('2024-01-04')))).to.deep.equal({ due: ['2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
-    expect(show(dueIntervals(latest, now, at('2024-01-05')))).to.deep.equal({ due: [], next: '2024-01-05T00:00:00.000Z' });
-    expect(show(dueIntervals(dagOf({ catchup: false, startDate: '2024-01-06' }), now, undefined))).to.deep.equal({ due: [], next: undefined });
-    const all = dagOf({ catchup: true, startDate: '2024-01-02' });
-    expect(show(dueIntervals(all, now, at('2024-01-03')))).to.deep.equal({ due: ['2024-01-03', '2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
-    expect(show(dueIntervals(all, now, at('2023-12-01'))), 'never before the start date').to.deep.equal({ due: ['2024-01-02', '2024-01-03', '2024-01-04'], next: '2024-01-05T00:00:00.000Z' });
-    expect(show(dueIntervals(all, now, at('2024-01-05'))), 'nothing new keeps where it was').to.deep.equal({ due: [], next: '2024-01-05T00:00:00.000Z' });
-    expect(show(dueIntervals(dagOf({ catchup: true, endDate: '2024-01-02' }), now, undefined)).due).to.deep.equal(['2024-01-01', '2024-01-02']);
   });
 
   it('triggers a manual run at a date aligned down to the schedule, with its conf, once', async () => {
