@@ -72,10 +72,10 @@ function options(groups: readonly Group[], dir: string, concurrency: number, for
     // inside the repository, so modules resolve from the real node_modules above it anyway.
     symlinkNodeModules: false,
     concurrency,
-    // Mutant timeout: the dry run (every group's tests) times the factor plus this. Generous, because a
-    // mutant whose tests merely run slowly (a loaded machine) would otherwise count as timed out, that
-    // is as killed; a test's own mocha timeout (20 s) ends most endless mutants first anyway.
-    timeoutMS: 60_000,
+    // Mutant timeout: the dry run (every group's tests, so it grows with the machine's load) times 1.5
+    // plus this. A mutant whose tests merely run slowly must not count as timed out, which Stryker
+    // counts as killed; a test's own mocha timeout (20 s) ends the endless async ones first anyway.
+    timeoutMS: 30_000,
     timeoutFactor: 1.5,
     incremental: true,
     incrementalFile: `${dir}/stryker-incremental.json`,
