@@ -84,6 +84,7 @@ describe('leases', () => {
     it('reads a host that itself contains colons, and nothing from an id that is not an owner id', () => {
       expect(parseLeaseOwner('fe80::1:77:abcd')).to.deep.equal({ host: 'fe80::1', pid: 77 });
       expect(parseLeaseOwner('host:77')).to.equal(undefined);
+      expect(parseLeaseOwner('12:34'), 'two parts, even numeric ones, are no owner id').to.equal(undefined);
       expect(parseLeaseOwner('host:seven:abcd')).to.equal(undefined);
     });
   });
