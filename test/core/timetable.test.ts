@@ -178,6 +178,8 @@ describe('timetable', () => {
       expect(show(latestCompletedInterval('@daily', d('2024-01-01'), d('2024-01-05'), d('2024-01-04')))).to.deep.equal(['2024-01-04T00:00:00.000Z', '2024-01-05T00:00:00.000Z']);
       expect(show(latestCompletedInterval('@daily', d('2024-01-01'), d('2024-01-05'), d('2024-01-03T12:00:00Z')))).to.deep.equal(['2024-01-03T00:00:00.000Z', '2024-01-04T00:00:00.000Z']);
       expect(latestCompletedInterval('@daily', d('2024-01-01T00:00:01Z'), d('2024-01-02T12:00:00Z'))).to.equal(undefined);
+      // An end date still to come changes nothing: the latest interval is the one that has ended.
+      expect(show(latestCompletedInterval('@daily', d('2024-01-01'), d('2024-01-05T12:00:00Z'), d('2024-12-31')))).to.deep.equal(['2024-01-04T00:00:00.000Z', '2024-01-05T00:00:00.000Z']);
     });
 
     it('lists intervals from the later of from and the start date, up to the earlier of to and the end date, both ends included', () => {
