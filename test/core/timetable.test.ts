@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import {
+  cronOf,
   firstInterval,
   intervalFor,
   intervalsBetween,
@@ -10,7 +11,7 @@ import {
   toMonth,
   validateSchedule,
 } from '../../scheduler/timetable.js';
-import type { DataInterval } from '../../scheduler/interfaces.js';
+import type { DataInterval, Schedule } from '../../scheduler/interfaces.js';
 
 const d = (iso: string): Date => new Date(iso.length === 10 ? `${iso}T00:00:00Z` : iso);
 const show = (i: DataInterval | undefined) => i && [i.start.toISOString(), i.end.toISOString()];
@@ -131,6 +132,78 @@ describe('timetable', () => {
       expect(() => validateSchedule('61 * * * *')).to.throw(/invalid cron pattern '61 \* \* \* \*'/);
       expect(() => validateSchedule('* * *')).to.throw(/expected 5 fields/);
       expect(() => validateSchedule('@fortnightly')).to.throw(/unknown preset/);
+    });
+  });
+
+  describe('edges', () => {
+    it('maps every preset to its cron expression, and @once and manual DAGs to none', () => {
+      expect(['@hourly', '@daily', '@weekly', '@monthly', '@yearly', '@annually'].map((p) => cronOf(p))).to.deep.equal([
+        '0 * * * *',
+        '0 0 * * *',
+        '0 0 * * 0',
+        '0 0 1 * *',
+        '0 0 1 1 *',
+        '0 0 1 1 *',
+      ]);
+      expect(cronOf('5 4 * * *')).to.equal('5 4 * * *');
+      expect(cronOf('@once')).to.equal(null);
+      expect(cronOf(null)).to.equal(null);
+    });
+
+    it('accepts a cron pattern with extra spaces, and quotes a schedule that is not a string', () => {
+      expect(() => validateSchedule(' 0  0 * * * ')).not.to.throw();
+      expect(() => validateSchedule(5 as unknown as Schedule)).to.throw("invalid schedule '5'");
+      expect(() => validateSchedule('* * * * * *')).to.throw("invalid cron pattern '* * * * * *': expected 5 fields");
+      expect(() => validateSchedule('@fortnightly')).to.throw("invalid schedule '@fortnightly': unknown preset");
+      expect(() => validateSchedule('0 0 32 * *')).to.throw(/^invalid cron pattern '0 0 32 \* \*': ./);
+    });
+
+    it('gives a manual or @once logical date the instant itself as its interval, always aligned', () => {
+      for (const s of [null, '@once'] as const) {
+        expect(show(intervalFor(s, d('2024-01-05T10:00:00Z')))).to.deep.equal(['2024-01-05T10:00:00.000Z', '2024-01-05T10:00:00.000Z']);
+        expect(isAligned(s, d('2024-01-05T10:00:00Z'))).to.equal(true);
+      }
+      expect(show(intervalFor('@daily', d('2024-01-05T10:00:00Z')))).to.deep.equal(['2024-01-05T00:00:00.000Z', '2024-01-06T00:00:00.000Z']);
+      expect(nextInterval(null, { start: d('2024-01-05'), end: d('2024-01-05') })).to.equal(undefined);
+      expect(show(nextInterval('@daily', { start: d('2024-01-05'), end: d('2024-01-06') }))).to.deep.equal(['2024-01-06T00:00:00.000Z', '2024-01-07T00:00:00.000Z']);
+    });
+
+    it('completes @once at its start date, not before', () => {
+      expect(show(latestCompletedInterval('@once', d('2024-01-05'), d('2024-01-05')))).to.deep.equal(['2024-01-05T00:00:00.000Z', '2024-01-05T00:00:00.000Z']);
+      expect(latestCompletedInterval('@once', d('2024-01-05'), d('2024-01-04T23:59:59Z'))).to.equal(undefined);
+    });
+
+    it('counts an interval starting at the start date or exactly at the end date, and none starting before the start date', () => {
+      expect(show(latestCompletedInterval('@daily', d('2024-01-01'), d('2024-01-02')))).to.deep.equal(['2024-01-01T00:00:00.000Z', '2024-01-02T00:00:00.000Z']);
+      expect(show(latestCompletedInterval('@daily', d('2024-01-01'), d('2024-01-05'), d('2024-01-04')))).to.deep.equal(['2024-01-04T00:00:00.000Z', '2024-01-05T00:00:00.000Z']);
+      expect(show(latestCompletedInterval('@daily', d('2024-01-01'), d('2024-01-05'), d('2024-01-03T12:00:00Z')))).to.deep.equal(['2024-01-03T00:00:00.000Z', '2024-01-04T00:00:00.000Z']);
+      expect(latestCompletedInterval('@daily', d('2024-01-01T00:00:01Z'), d('2024-01-02T12:00:00Z'))).to.equal(undefined);
+      // An end date still to come changes nothing: the latest interval is the one that has ended.
+      expect(show(latestCompletedInterval('@daily', d('2024-01-01'), d('2024-01-05T12:00:00Z'), d('2024-12-31')))).to.deep.equal(['2024-01-04T00:00:00.000Z', '2024-01-05T00:00:00.000Z']);
+    });
+
+    it('lists intervals from the later of from and the start date, up to the earlier of to and the end date, both ends included', () => {
+      const days = (start: string, from: string, to: string, end?: string) =>
+        [...intervalsBetween('@daily', d(start), d(from), d(to), end ? d(end) : undefined)].map((i) => toDs(i.start));
+      expect(days('2024-01-01', '2024-01-03', '2024-01-05')).to.deep.equal(['2024-01-03', '2024-01-04', '2024-01-05']);
+      expect(days('2024-01-04', '2024-01-03', '2024-01-05')).to.deep.equal(['2024-01-04', '2024-01-05']);
+      expect(days('2024-01-01', '2024-01-03', '2024-01-05', '2024-01-04')).to.deep.equal(['2024-01-03', '2024-01-04']);
+      expect(days('2024-01-01', '2024-01-03', '2024-01-05', '2024-01-09')).to.deep.equal(['2024-01-03', '2024-01-04', '2024-01-05']);
+      expect(days('2024-01-01', '2024-01-03', '2024-01-03')).to.deep.equal(['2024-01-03']);
+    });
+
+    it('gives @once its run when the start date is exactly from or to, and not past the end date', () => {
+      const once = (start: string, from: string, to: string, end?: string) =>
+        [...intervalsBetween('@once', d(start), d(from), d(to), end ? d(end) : undefined)].map((i) => toDs(i.start));
+      expect(once('2024-01-05', '2024-01-05', '2024-01-09')).to.deep.equal(['2024-01-05']);
+      expect(once('2024-01-05', '2024-01-01', '2024-01-05')).to.deep.equal(['2024-01-05']);
+      expect(once('2024-01-05', '2024-01-01', '2024-01-04')).to.deep.equal([]);
+      expect(once('2024-01-05', '2024-01-01', '2024-01-09', '2024-01-04')).to.deep.equal([]);
+    });
+
+    it('names the day and the month of a UTC date', () => {
+      expect(toDs(d('2024-02-29T23:59:59Z'))).to.equal('2024-02-29');
+      expect(toMonth(d('2024-02-29T23:59:59Z'))).to.equal('2024-02-01');
     });
   });
 });

@@ -257,17 +257,25 @@ describe('drivetrain logs', () => {
       let out = '';
       stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
       const ac = new AbortController();
+      // A log of the followed task that exists at the start: once it is printed, the follower is running.
+      await writeAttempt(logDir, { dagId: 'daily', runId: RUN1, taskId: 'fresh', attempt: 1 }, ['before']);
       const done = main(['logs', '--follow', '--task', 'fresh'], { stdout, env: testEnv(tmp.dir), signal: ac.signal });
-      await new Promise((r) => setTimeout(r, 100));
-      expect(out).to.equal('');
+      const printed = async (text: string): Promise<void> => {
+        const deadline = Date.now() + 5000;
+        while (!out.includes(text)) {
+          if (Date.now() > deadline) throw new Error(`'${text}' not printed; got: ${out}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      };
+      await printed('INFO before');
       mkdirSync(path.join(logDir, 'dag_id=brand_new'), { recursive: true });
       await writeAttempt(logDir, { dagId: 'brand_new', runId: RUN1, taskId: 'fresh', attempt: 1 }, ['hello']);
       await writeAttempt(logDir, { dagId: 'brand_new', runId: RUN1, taskId: 'other', attempt: 1 }, ['filtered out']);
-      const deadline = Date.now() + 5000;
-      while (!out.includes('hello') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+      await printed('hello');
       ac.abort();
       expect(await done).to.equal(0);
-      expect(out).to.match(new RegExp(`^\\[brand_new/fresh/${RUN1.replace(/[+]/g, '\\+')}#1\\] \\S+Z INFO hello\\n$`));
+      const run = RUN1.replace(/[+]/g, '\\+');
+      expect(out).to.match(new RegExp(`^\\[daily/fresh/${run}#1\\] \\S+Z INFO before\\n\\[brand_new/fresh/${run}#1\\] \\S+Z INFO hello\\n$`));
     });
   });
 });

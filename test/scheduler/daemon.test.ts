@@ -5,7 +5,19 @@ import { Daemon } from '../../scheduler/daemon.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { RecordingLogger } from '../helpers/recordingLogger.js';
 import { testSettings, useTmpDir } from '../helpers/tmp.js';
-import { REPO_ROOT, cliEnv, outLines, runCli, spawnCli, waitUntil } from './harness.js';
+import { REPO_ROOT, cliEnv, outLines, runCli, spawnCli, waitUntil, type CliProcess } from './harness.js';
+
+/** The daemon's /metrics text; its port is the one its 'scheduler started' line names. */
+async function metricsOf(daemon: CliProcess): Promise<string> {
+  const started = daemon
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { message?: string; httpPort?: number })
+    .find((l) => l.message === 'scheduler started');
+  if (!started?.httpPort) return '';
+  return (await fetch(`http://127.0.0.1:${started.httpPort}/metrics`)).text();
+}
 
 /** The task instances of the `slow` fixture DAG, read from the daemon's metadata file. */
 async function slowInstances(dir: string) {
@@ -36,16 +48,19 @@ describe('drivetrain start (daemon)', function () {
     expect(killed.signal).to.equal('SIGKILL');
     expect((await slowInstances(tmp.dir))[0]).to.include({ state: 'running', try_number: 1 });
 
-    const second = spawnCli(['start'], env({ DT_FIXTURE_HOLD_MS: '60000' }));
+    const second = spawnCli(['start'], env({ DT_FIXTURE_HOLD_MS: '60000', DRIVETRAIN_SHUTDOWN_GRACE_MS: '100' }));
     await waitUntil(() => outLines(tmp.dir).includes('done 2024-01-02 try=2'), 'the retry to finish');
     await waitUntil(async () => (await slowInstances(tmp.dir))[0]?.state === 'success', 'the instance to be recorded success');
-    // Give a duplicate claim every chance to show up before stopping.
-    await new Promise((r) => setTimeout(r, 1500));
+    // A later run claimed by the same daemon: the turns that would have claimed the instance a second
+    // time have passed by then.
+    const triggered = await runCli(['dags', 'trigger', 'slow', '--date', '2024-01-01'], env());
+    expect(triggered.code, triggered.stderr).to.equal(0);
+    await waitUntil(() => outLines(tmp.dir).includes('start 2024-01-01 try=1'), 'the later run to start');
     second.child.kill('SIGTERM');
     const stopped = await second.done;
     expect(stopped.code).to.equal(0);
-    expect(outLines(tmp.dir)).to.deep.equal(['start 2024-01-02 try=1', 'start 2024-01-02 try=2', 'done 2024-01-02 try=2']);
-    const [ti] = await slowInstances(tmp.dir);
+    expect(outLines(tmp.dir)).to.deep.equal(['start 2024-01-02 try=1', 'start 2024-01-02 try=2', 'done 2024-01-02 try=2', 'start 2024-01-01 try=1']);
+    const ti = (await slowInstances(tmp.dir)).find((t) => t.run_id.includes('2024-01-02'));
     expect(ti).to.include({ state: 'success', try_number: 2 });
     expect(second.stdout()).to.contain('recovered a lost task instance');
   });
@@ -77,12 +92,15 @@ describe('drivetrain start (daemon)', function () {
     const e = cliEnv(tmp.dir, 'backfill', { DRIVETRAIN_NOW: '2024-01-04T01:00:00Z', DRIVETRAIN_SCHEDULER_TICK: '* * * * * *' });
     const daemon = spawnCli(['start'], e);
     await waitUntil(() => outLines(tmp.dir).length >= 6, 'three runs to finish');
-    await new Promise((r) => setTimeout(r, 1200)); // a further tick must create nothing more
+    // The gauges are set at the end of a run-creation tick: a tick that saw the three runs succeed has
+    // created whatever it would create, so a fourth run would show by then.
+    await waitUntil(async () => /drivetrain_dag_runs\{dag_id="days",state="success"\} 3\b/.test(await metricsOf(daemon)), 'a tick after the three runs');
     daemon.child.kill('SIGTERM');
     expect((await daemon.done).code).to.equal(0);
     expect(outLines(tmp.dir)).to.deep.equal(['a 2024-01-01', 'b 2024-01-01', 'a 2024-01-02', 'b 2024-01-02', 'a 2024-01-03', 'b 2024-01-03']);
     const listed = await runCli(['runs', 'list', 'days'], e);
     expect(listed.stdout.match(/scheduled__2024-01-0\dT00:00:00\+00:00\s+scheduled\s+success/g)).to.have.length(3);
+    expect(listed.stdout.match(/scheduled__/g), 'no run beyond the three').to.have.length(3);
   });
 
   it('logs a DAG file that fails to import once, and warns about a DAG waiting for one that is not loaded', async () => {

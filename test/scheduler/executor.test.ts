@@ -12,14 +12,25 @@ import { openHarness, waitUntil, type Harness } from './harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Counts tasks running at once, overall and per key. */
-function gauge() {
+/**
+ * Counts tasks running at once. The first `limit` tasks hold until `limit` run together, so the limit
+ * is reached however slow the machine is (a scheduler that never starts that many leaves them waiting,
+ * and the test times out); every task then holds a little longer, so one started beyond the limit
+ * shows in `max`.
+ */
+function gauge(limit: number) {
   let now = 0;
   let max = 0;
+  let started = 0;
+  let release!: () => void;
+  const full = new Promise<void>((resolve) => (release = resolve));
   return {
     async around(ms: number) {
+      started += 1;
       now += 1;
       max = Math.max(max, now);
+      if (now >= limit) release();
+      if (started <= limit) await full;
       await sleep(ms);
       now -= 1;
     },
@@ -107,7 +118,7 @@ describe('executor', () => {
     const dag = defineDag({ id: 'flaky', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: () => undefined } } });
     await h.addRuns(dag, '2024-01-01', '2024-01-01');
     let finished = false;
-    let failedTurns = 0;
+    const failedAt: number[] = [];
     const executor = new Executor({
       db: h.db,
       settings: h.settings,
@@ -116,20 +127,52 @@ describe('executor', () => {
       // Once the attempt has finished, every turn fails (as a metadata write failing fast would).
       dags: () => {
         if (!finished) return new Map([[dag.id, dag]]);
-        failedTurns += 1;
+        failedAt.push(performance.now());
         throw new Error('DAG bag unavailable');
       },
       scope: { runTypes: ['backfill'], respectPause: false, batching: false },
     });
     executor.onAttemptDone = () => (finished = true);
     await executor.start();
-    await waitUntil(() => finished, 'the attempt to finish');
-    await sleep(500);
+    await waitUntil(() => failedAt.length >= 5, 'five failed turns');
     await executor.stop(0);
-    // About ten turns at a 50 ms poll; a loop that retries a failed turn at once makes thousands.
-    expect(failedTurns).to.be.within(1, 30);
+    // Four poll intervals at least between the first and the fifth; a loop that retries a failed turn
+    // at once makes the five within a few milliseconds.
+    expect(failedAt[4] - failedAt[0]).to.be.at.least(4 * 50 * 0.9);
     // The finished attempt was kept through the failed turns and written by the stop.
     expect((await h.tis('flaky'))[0]).to.include({ state: 'success', try_number: 1 });
+  });
+
+  it('holds a run back until the DAG it waits for has a successful run reaching its interval end', async () => {
+    h = await openHarness();
+    const ran: string[] = [];
+    const task = (name: string) => ({ run: (ctx: TaskContext) => void ran.push(`${name} ${ctx.ds}`) });
+    const up = defineDag({ id: 'up', schedule: '@daily', startDate: '2024-01-01', tasks: { t: task('up') } });
+    const down = defineDag({ id: 'down', schedule: '@daily', startDate: '2024-01-01', waitFor: ['up'], tasks: { t: task('down') } });
+    const other = defineDag({ id: 'other', schedule: '@daily', startDate: '2024-01-01', tasks: { t: task('other') } });
+    await h.addRuns(down, '2024-01-01', '2024-01-01');
+    await h.addRuns(other, '2024-01-01', '2024-01-01');
+    const executor = new Executor({
+      db: h.db,
+      settings: h.settings,
+      log: h.log,
+      pollMs: 20,
+      dags: () => new Map([up, down, other].map((d) => [d.id, d])),
+      scope: { runTypes: ['backfill'], respectPause: false, batching: false },
+    });
+    await executor.start();
+    try {
+      // 'other' was queued with 'down' and has run: the turn that started it would have started 'down' too.
+      await waitUntil(async () => (await h.runs('other'))[0].state === 'success', "the other DAG's run");
+      expect((await h.runs('down'))[0].state).to.equal('queued');
+      expect(ran).to.deep.equal(['other 2024-01-01']);
+      await h.addRuns(up, '2024-01-01', '2024-01-01');
+      executor.wake();
+      await waitUntil(async () => (await h.runs('down'))[0].state === 'success', "the waiting DAG's run");
+    } finally {
+      await executor.stop(0);
+    }
+    expect(ran).to.deep.equal(['other 2024-01-01', 'up 2024-01-01', 'down 2024-01-01']);
   });
 
   it('aborts an attempt whose instance another process has taken over, and does not record its result', async () => {
@@ -328,7 +371,7 @@ describe('executor', () => {
 
   it('never runs more task instances at once than the global parallelism', async () => {
     h = await openHarness({ DRIVETRAIN_PARALLELISM: '2' });
-    const g = gauge();
+    const g = gauge(2);
     const tasks = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`t${i}`, { run: () => g.around(40) }]));
     const dag = defineDag({ id: 'wide', schedule: '@daily', startDate: '2024-01-01', maxActiveTasks: 16, tasks });
     await h.addRuns(dag, '2024-01-01', '2024-01-02');
@@ -339,7 +382,7 @@ describe('executor', () => {
 
   it("never runs more of a DAG's task instances at once than its maxActiveTasks", async () => {
     h = await openHarness({ DRIVETRAIN_PARALLELISM: '8' });
-    const g = gauge();
+    const g = gauge(3);
     const tasks = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`t${i}`, { run: () => g.around(40) }]));
     const dag = defineDag({ id: 'capped', schedule: '@daily', startDate: '2024-01-01', maxActiveTasks: 3, maxActiveRuns: 2, tasks });
     await h.addRuns(dag, '2024-01-01', '2024-01-02');
@@ -352,10 +395,16 @@ describe('executor', () => {
     const active = new Set<string>();
     let maxRuns = 0;
     const firstStart: string[] = [];
+    // The first run's first task holds until a second run is active, so two runs overlap whatever the
+    // machine's speed; a third run started beside them shows in maxRuns.
+    let second!: () => void;
+    const twoActive = new Promise<void>((resolve) => (second = resolve));
     const work = async (ctx: TaskContext) => {
       if (!firstStart.includes(ctx.ds)) firstStart.push(ctx.ds);
       active.add(ctx.ds);
       maxRuns = Math.max(maxRuns, active.size);
+      if (active.size >= 2) second();
+      if (ctx.ds === '2024-01-01' && ctx.taskId === 'a') await twoActive;
       await sleep(30);
       if (ctx.taskId === 'b') active.delete(ctx.ds);
     };

@@ -32,4 +32,35 @@ describe('retry policy', () => {
     expect(isRetryable(new NonRetryableError('bad row'))).to.equal(false);
     expect(isRetryable(new Error('load failed', { cause: new NonRetryableError('bad row') }))).to.equal(false);
   });
+
+  it('waits the first delay after try 0 too, and never more than a day however many tries failed', () => {
+    const policy = { retries: 30, retryDelayS: 10 };
+    expect(retryDelayMs(policy, 0, () => 0.5)).to.equal(10_000);
+    expect(retryDelayMs(policy, 14, () => 0.5)).to.equal(81_920_000);
+    expect(retryDelayMs(policy, 15, () => 0)).to.equal(24 * 3600 * 1000);
+    expect(retryDelayMs(policy, 13, () => 0)).to.equal(Math.round(10_000 * 2 ** 12 * 0.8));
+    expect(retryDelayMs({ retries: 1, retryDelayS: 0.0013 }, 1, () => 0.5)).to.equal(1);
+  });
+
+  it('recognises a NonRetryableError of another copy of the module by its name', () => {
+    const foreign = Object.assign(new Error('bad row'), { name: 'NonRetryableError' });
+    expect(isRetryable(foreign)).to.equal(false);
+    expect(isRetryable(new Error('wrapped', { cause: foreign }))).to.equal(false);
+    expect(isRetryable(undefined)).to.equal(true);
+    expect(isRetryable('a string thrown')).to.equal(true);
+  });
+
+  it('looks ten causes deep, no further, so a cause cycle ends', () => {
+    const chain = (depth: number): Error => {
+      let e: Error = new NonRetryableError('deep');
+      for (let i = 0; i < depth; i++) e = new Error(`level ${i}`, { cause: e });
+      return e;
+    };
+    expect(isRetryable(chain(9))).to.equal(false);
+    expect(isRetryable(chain(10))).to.equal(true);
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    expect(isRetryable(a)).to.equal(true);
+  });
 });

@@ -15,6 +15,9 @@ describe('trigger rules', () => {
       ['an upstream failed', ['failed', 'success'], 'upstream_failed'],
       ['an upstream failed while another still runs', ['failed', 'running'], 'upstream_failed'],
       ['an upstream is upstream_failed', ['upstream_failed', null], 'upstream_failed'],
+      ['one upstream failed and one upstream_failed', ['failed', 'upstream_failed'], 'upstream_failed'],
+      ['every upstream skipped', ['skipped', 'skipped'], 'queued'],
+      ['every upstream instance missing', [undefined, undefined], 'queued'],
     ];
     for (const [title, upstream, expected] of cases) {
       it(`decides ${expected} when ${title}`, () => {

@@ -1,0 +1,222 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { execute, LOAD_LOG, MODEL_STATE, runModel, select, tuneConnection } from '../../operators/sql/materialize.js';
+import { ModelError } from '../../operators/sql/ModelError.js';
+import type { Model, ModelConfig } from '../../operators/sql/registry.js';
+import { openWarehouse } from '../../operators/warehouse/registry.js';
+import type { Warehouse } from '../../operators/warehouse/interfaces.js';
+import { useTmpWarehouse } from '../helpers/tmp.js';
+
+/** A model as the registry would give it, with only what a materialization reads. */
+function model(name: string, config: Partial<ModelConfig> & Pick<ModelConfig, 'materialized'>, statements: string[], shape: Model['shape'] = {}): Model {
+  return { name, layer: 'marts', file: `${name}.sql`, config: { tests: [], severity: 'error', ...config }, statements, refs: [], sources: [], shape };
+}
+
+const PARAMS = { ds: '2024-01-03', start_day: '2024-01-03', end_day: '2024-01-04', start_month: '2024-01-01', end_month: '2024-02-01', load_date: '2024-01-04 00:00:00' };
+
+describe('materializations', () => {
+  const tmp = useTmpWarehouse();
+  let wh: Warehouse;
+  beforeEach(async () => {
+    wh = await openWarehouse(path.join(tmp.dir, 'warehouse.db'));
+  });
+
+  const rows = (sql: string) => wh.all(sql);
+  const names = async (type: string) => (await wh.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name`, [type])).map((r) => r.name);
+
+  describe('parameters', () => {
+    it('binds only the parameters a statement uses, and names the model and the parameter that has no value', async () => {
+      await wh.run('CREATE TABLE t (d TEXT)');
+      expect(await execute(wh, 'INSERT INTO t VALUES (:ds), (:start_day)', { ...PARAMS, unused: 'x' })).to.equal(2);
+      expect(await select(wh, 'SELECT d FROM t WHERE d = :ds', PARAMS)).to.deep.equal([{ d: '2024-01-03' }, { d: '2024-01-03' }]);
+      const err = await execute(wh, 'INSERT INTO t VALUES (:nope)', PARAMS, { model: 'm' }).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(ModelError);
+      expect(err).to.include({ message: "model 'm': parameter ':nope' has no value", model: 'm', detail: 'nope' });
+      const anonymous = await Promise.resolve()
+        .then(() => select(wh, 'SELECT :nope', PARAMS))
+        .catch((e: unknown) => e);
+      expect(anonymous).to.include({ message: "parameter ':nope' has no value", model: '?', detail: 'nope' });
+    });
+  });
+
+  describe('view', () => {
+    it('replaces the view with the current SELECT, writing no rows', async () => {
+      const v1 = await runModel(wh, model('v', { materialized: 'view' }, ["SELECT 'one' AS d"]), PARAMS);
+      expect(v1).to.include({ model: 'v', materialized: 'view', deleted: 0, inserted: 0 });
+      expect(v1.ms).to.be.within(0, 60_000);
+      await runModel(wh, model('v', { materialized: 'view' }, ["SELECT 'two' AS d"]), PARAMS);
+      expect(await rows('SELECT d FROM v')).to.deep.equal([{ d: 'two' }]);
+    });
+  });
+
+  describe('table', () => {
+    const shape = { columns: ['k INTEGER NOT NULL', 'v TEXT'], primaryKey: ['k'], indexes: [['v']] };
+
+    it('rebuilds the whole table in key order, with its indexes, counting what went and came', async () => {
+      await wh.exec("CREATE TABLE src (k INTEGER, v TEXT); INSERT INTO src VALUES (3, 'c'), (1, 'a'), (2, 'b')");
+      const m = model('tbl', { materialized: 'table' }, ['SELECT k, v FROM src']);
+      expect(await runModel(wh, { ...m, shape }, PARAMS)).to.include({ deleted: 0, inserted: 3 });
+      expect(await rows('SELECT k, v FROM tbl')).to.deep.equal([{ k: 1, v: 'a' }, { k: 2, v: 'b' }, { k: 3, v: 'c' }]);
+      await wh.run('DELETE FROM src WHERE k = 2');
+      expect(await runModel(wh, { ...m, shape }, PARAMS)).to.include({ deleted: 3, inserted: 2 });
+      expect(await rows('SELECT k FROM tbl ORDER BY k')).to.deep.equal([{ k: 1 }, { k: 3 }]);
+      expect(await names('index')).to.deep.equal(['tbl__v']);
+      const [{ sql }] = await wh.all<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'tbl'");
+      expect(sql).to.equal('CREATE TABLE tbl (k INTEGER NOT NULL, v TEXT, PRIMARY KEY (k)) WITHOUT ROWID');
+    });
+
+    it('keeps the order of the SELECT when the table has no key, and recreates a table whose columns changed', async () => {
+      await wh.exec("CREATE TABLE tbl (old TEXT); INSERT INTO tbl VALUES ('stale')");
+      // A column definition as a header may spell it, with spaces around.
+      const m = model('tbl', { materialized: 'table' }, ["SELECT 2 AS k, 'x' AS v UNION ALL SELECT 1, 'y'"], { columns: ['  k INTEGER', 'v TEXT '] });
+      expect(await runModel(wh, m, PARAMS)).to.include({ inserted: 2 });
+      expect(await rows('SELECT k, v FROM tbl ORDER BY rowid')).to.deep.equal([{ k: 2, v: 'x' }, { k: 1, v: 'y' }]);
+      const [{ sql }] = await wh.all<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'tbl'");
+      expect(sql).to.equal('CREATE TABLE tbl (  k INTEGER, v TEXT )');
+      expect(await runModel(wh, m, PARAMS), 'the same columns: kept, not recreated').to.include({ deleted: 2, inserted: 2 });
+    });
+  });
+
+  describe('incremental', () => {
+    const shape = { columns: ['k INTEGER NOT NULL', 'load_date TEXT NOT NULL'], primaryKey: ['k', 'load_date'], indexes: [['load_date']] };
+    const m = model(
+      'sat',
+      { materialized: 'incremental' },
+      ['INSERT INTO sat (k, load_date) SELECT k, :load_date FROM src WHERE k <= 2', 'INSERT INTO sat (k, load_date) SELECT k, :load_date FROM src WHERE k > 2'],
+      shape,
+    );
+
+    it('runs every statement, only adding rows, and logs a load that inserted rows under its load date', async () => {
+      await wh.exec('CREATE TABLE src (k INTEGER); INSERT INTO src VALUES (1), (2), (3)');
+      expect(await runModel(wh, m, PARAMS)).to.include({ materialized: 'incremental', deleted: 0, inserted: 3 });
+      expect(await names('index')).to.deep.equal(['sat__load_date']);
+      expect(await rows(`SELECT model, load_date, inserted FROM ${LOAD_LOG}`)).to.deep.equal([{ model: 'sat', load_date: '2024-01-04 00:00:00', inserted: 3 }]);
+      await wh.exec('DELETE FROM src; INSERT INTO src VALUES (1)');
+      expect(await runModel(wh, m, { ...PARAMS, load_date: '2024-01-05 00:00:00' })).to.include({ inserted: 1 });
+      expect(await rows('SELECT count(*) AS n FROM sat')).to.deep.equal([{ n: 4 }]);
+    });
+
+    it('logs no load when nothing was inserted', async () => {
+      await wh.exec('CREATE TABLE src (k INTEGER)');
+      expect(await runModel(wh, m, PARAMS)).to.include({ inserted: 0 });
+      expect(await names('table')).to.not.include(LOAD_LOG);
+    });
+  });
+
+  describe('partition', () => {
+    const shape = { columns: ['day TEXT NOT NULL', 'n INTEGER NOT NULL'], primaryKey: ['day'] };
+    const daily = model('per_day', { materialized: 'partition', partitionBy: 'day', partitionColumn: 'day' }, ['SELECT day, count(*) AS n FROM src GROUP BY day'], shape);
+    const monthly = model('per_month', { materialized: 'partition', partitionBy: 'month', partitionColumn: 'month' }, ["SELECT substr(day, 1, 8) || '01' AS month, count(*) AS n FROM src GROUP BY 1"], {
+      columns: ['month TEXT NOT NULL', 'n INTEGER NOT NULL'],
+      primaryKey: ['month'],
+    });
+
+    it('replaces the run day and every later day, and leaves the days before it as they were', async () => {
+      await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-04'), ('2024-01-04')");
+      await runModel(wh, daily, { ...PARAMS, start_day: '2024-01-01' });
+      // The source changes everywhere; a run for 2024-01-03 must take the new values from that day on only.
+      await wh.exec("INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-05')");
+      expect(await runModel(wh, daily, PARAMS)).to.include({ materialized: 'partition', deleted: 2, inserted: 3 });
+      expect(await rows('SELECT day, n FROM per_day ORDER BY day')).to.deep.equal([
+        { day: '2024-01-02', n: 1 },
+        { day: '2024-01-03', n: 2 },
+        { day: '2024-01-04', n: 2 },
+        { day: '2024-01-05', n: 1 },
+      ]);
+    });
+
+    it('replaces by month from the run month on for a monthly partition', async () => {
+      await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2023-12-31'), ('2024-01-03')");
+      await runModel(wh, monthly, { ...PARAMS, start_month: '2023-12-01' });
+      await wh.exec("INSERT INTO src VALUES ('2023-12-30'), ('2024-01-30'), ('2024-02-01')");
+      expect(await runModel(wh, monthly, PARAMS)).to.include({ deleted: 1, inserted: 2 });
+      expect(await rows('SELECT month, n FROM per_month ORDER BY month')).to.deep.equal([
+        { month: '2023-12-01', n: 1 },
+        { month: '2024-01-01', n: 2 },
+        { month: '2024-02-01', n: 1 },
+      ]);
+    });
+
+    it('is one transaction: a replacement that fails leaves the partition as it was', async () => {
+      await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2024-01-03')");
+      await runModel(wh, daily, PARAMS);
+      // The insert breaks the primary key after the delete has run.
+      const broken = { ...daily, statements: ["SELECT '2024-01-03' AS day, 1 AS n UNION ALL SELECT '2024-01-03', 2"] };
+      const err = await runModel(wh, broken, PARAMS).catch((e: unknown) => e);
+      expect(err).to.be.instanceOf(Error);
+      expect(await rows('SELECT day, n FROM per_day')).to.deep.equal([{ day: '2024-01-03', n: 1 }]);
+    });
+  });
+
+  describe('keyed', () => {
+    const shape = { columns: ['k INTEGER NOT NULL', 'total INTEGER NOT NULL'], primaryKey: ['k'], indexes: [['total']] };
+    const sat = model('up', { materialized: 'incremental' }, ['INSERT INTO up (k, v, load_date) SELECT k, v, :load_date FROM src'], {
+      columns: ['k INTEGER NOT NULL', 'v INTEGER NOT NULL', 'load_date TEXT NOT NULL'],
+    });
+    const keyed = (select = 'SELECT k, sum(v) AS total FROM up GROUP BY k') =>
+      // Statement 2 also uses a run parameter, which is bound as it is, not as a list of loads.
+      model('totals', { materialized: 'keyed' }, [select, "SELECT DISTINCT k FROM up WHERE load_date IN (SELECT value FROM json_each(:loads__up)) AND :start_day LIKE '2024-%'"], shape);
+    /** Loads `values` (k, v) into `up` as of `day`. */
+    async function load(day: string, values: [number, number][]): Promise<void> {
+      await wh.exec(`DROP TABLE IF EXISTS src; CREATE TABLE src (k INTEGER, v INTEGER); ${values.map(([k, v]) => `INSERT INTO src VALUES (${k}, ${v});`).join(' ')}`);
+      await runModel(wh, sat, { ...PARAMS, load_date: `${day} 00:00:00` });
+    }
+    const totals = () => rows('SELECT k, total FROM totals ORDER BY k');
+
+    it('builds the table whole on its first run, then re-inserts only the keys the loads since then touched', async () => {
+      await load('2024-01-01', [[1, 10], [2, 20], [3, 30]]);
+      expect(await runModel(wh, keyed(), PARAMS)).to.include({ materialized: 'keyed', deleted: 0, inserted: 3 });
+      expect(await names('index')).to.include('totals__total');
+      // A key changed behind the model's back stays as it is unless a load touches it: only loaded keys are redone.
+      await wh.run('UPDATE totals SET total = -1 WHERE k IN (1, 3)');
+      await load('2024-01-02', [[2, 5], [4, 40]]);
+      expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 1, inserted: 2 });
+      expect(await totals()).to.deep.equal([{ k: 1, total: -1 }, { k: 2, total: 25 }, { k: 3, total: -1 }, { k: 4, total: 40 }]);
+      expect(await names('table'), 'the changed keys are dropped with the run').to.not.include('_changed_keys');
+    });
+
+    it('changes nothing when no load came since its last run', async () => {
+      await load('2024-01-01', [[1, 10]]);
+      await runModel(wh, keyed(), PARAMS);
+      await wh.run('UPDATE totals SET total = -1');
+      expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 0, inserted: 0 });
+      expect(await totals()).to.deep.equal([{ k: 1, total: -1 }]);
+    });
+
+    it('binds the load dates of the loads since its last run only, a re-run of an older day included', async () => {
+      await load('2024-01-05', [[1, 1]]);
+      await runModel(wh, keyed(), PARAMS);
+      await load('2024-01-02', [[2, 2]]);
+      await load('2024-01-01', [[3, 3]]);
+      await wh.run('UPDATE totals SET total = -1 WHERE k = 1');
+      expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 0, inserted: 2 });
+      expect(await totals()).to.deep.equal([{ k: 1, total: -1 }, { k: 2, total: 2 }, { k: 3, total: 3 }]);
+      expect(await rows(`SELECT model, seq FROM ${MODEL_STATE}`)).to.deep.equal([{ model: 'totals', seq: 3 }]);
+    });
+
+    it('builds the table whole again when its SELECT changed', async () => {
+      await load('2024-01-01', [[1, 10], [2, 20]]);
+      await runModel(wh, keyed(), PARAMS);
+      await wh.run('UPDATE totals SET total = -1');
+      expect(await runModel(wh, keyed('SELECT k, max(v) * 2 AS total FROM up GROUP BY k'), PARAMS)).to.include({ deleted: 2, inserted: 2 });
+      expect(await totals()).to.deep.equal([{ k: 1, total: 20 }, { k: 2, total: 40 }]);
+    });
+
+    it('builds the table whole again when it was dropped', async () => {
+      await load('2024-01-01', [[1, 10]]);
+      await runModel(wh, keyed(), PARAMS);
+      await wh.run('DROP TABLE totals');
+      expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 0, inserted: 1 });
+    });
+  });
+
+  it("gives a run's transaction a large page cache and memory-mapped reads", async () => {
+    const seen = await wh.transaction(async (db) => {
+      await tuneConnection(db);
+      return [await db.get('PRAGMA cache_size'), await db.get('PRAGMA mmap_size')];
+    });
+    expect(seen[0]).to.deep.equal({ cache_size: -262144 });
+    // SQLite caps the map at its compile-time maximum (2 GB here); the default is no map at all.
+    expect((seen[1] as { mmap_size: number }).mmap_size).to.be.above(1 << 30);
+  });
+});
