@@ -43,7 +43,9 @@ describe('load prepare workers', () => {
     },
   });
 
-  it('prepares a block too large for a worker\'s heap on the load\'s thread: a row of 40 MB loads', async () => {
+  it('prepares a block too large for a worker\'s heap on the load\'s thread: a row of 40 MB loads', async function () {
+    // Writing, reading and hashing 40 MB takes a few seconds alone, several times that on a busy machine.
+    this.timeout(90_000);
     const pool = await sharedPrepareWorkerPool(1, 25);
     expect(pool.tryPrepare('customers', blockOf(['{"id":"x"}'])), 'a small block').to.be.instanceOf(Promise);
     expect(pool.tryPrepare('customers', { bytes: Buffer.alloc(pool.maxBlockBytes + 1, 32), lines: 1 }), 'a block over the limit').to.equal(undefined);
