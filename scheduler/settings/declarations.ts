@@ -101,7 +101,7 @@ export const SETTINGS = {
     default: undefined,
     // A clock pinned by a file section could reach production unnoticed; a variable is seen where it is set.
     envOnly: true,
-    doc: 'a fixed "now" (ISO 8601, UTC) replacing the wall clock, for tests and demos; never set it in production',
+    doc: 'a fixed "now" (ISO 8601, UTC) for tests and demos; never in production',
   }),
   // Top level, not in a group of its own: a group whose settings are all unset would be missing from the layered tree.
   // A webhook URL is its own credential (Slack's carries the token in the path), so all of it is secret.
@@ -149,7 +149,7 @@ export const SETTINGS = {
       env: 'DRIVETRAIN_LOAD_PREPARE_WORKERS',
       schema: int(0).max(16),
       default: 1,
-      doc: "worker threads a load shares its parsing, validation and hashing with; `0` = the load's own thread only (throughput against memory: see the ingest benchmark)",
+      doc: "worker threads sharing a load's parsing, validation and hashing; `0` = none (speed against memory: ingest benchmark)",
     }),
   },
   task: {
@@ -167,7 +167,7 @@ export const SETTINGS = {
       env: 'DRIVETRAIN_TASK_TIMEOUT_S',
       schema: z.number().min(0),
       default: 86400,
-      doc: "default timeout of a task attempt, seconds, when neither the task nor its DAG sets `timeoutS`; `0` = none (Airflow's `execution_timeout`)",
+      doc: "a task attempt's timeout when neither task nor DAG sets `timeoutS`; `0` = none (Airflow's `execution_timeout`)",
     }),
     // An hour outlasts a restart or a short maintenance of a source, yet a backfill run by hand
     // against a source that is gone still ends the same hour, saying so.
@@ -185,7 +185,7 @@ export const SETTINGS = {
       env: 'DRIVETRAIN_LEASE_S',
       schema: z.number().positive(),
       default: 30,
-      doc: "a claimed task instance counts as lost after this long without a heartbeat; also `/healthz`'s limit for a scheduler loop that has not ticked",
+      doc: "a claimed task instance is lost after this long without a heartbeat; also `/healthz`'s limit for a loop that has not ticked",
     }),
     heartbeatS: setting({
       env: 'DRIVETRAIN_HEARTBEAT_S',
