@@ -18,6 +18,7 @@ import type { Settings } from './settings.js';
 import { attemptTimeoutS } from './taskTimeout.js';
 import { LeaseLostError } from './errors/LeaseLostError.js';
 import { ShutdownError } from './errors/ShutdownError.js';
+import { InterruptibleSleep } from './InterruptibleSleep.js';
 
 /** Which runs an executor works on. */
 export interface ExecutorScope {
@@ -80,7 +81,8 @@ export class Executor {
   private readonly shutdown = new AbortController();
   private stopping = false;
   private loopDone: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  /** The loop's wait between turns, cut short when work arrives. */
+  private readonly idle = new InterruptibleSleep();
   private dirty = false;
   private leases: LeaseKeeper | undefined;
   /** Expired leases of other owners seen by the last recovery pass (recoverLostTaskInstances). */
@@ -148,7 +150,7 @@ export class Executor {
   /** Nudges the loop: something changed (a run was created, a DAG unpaused). */
   wake(): void {
     this.dirty = true;
-    this.wakeUp?.();
+    this.idle.wake();
   }
 
   /**
@@ -195,14 +197,7 @@ export class Executor {
       // (and the log) as fast as the failure comes back, so it waits a poll interval first. Otherwise
       // the next turn comes at once when this one opened new work; a finished attempt wakes the loop.
       if (!failed && (turn.again || this.dirty || this.completions.length > 0)) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.pollMs);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = undefined;
+      await this.idle.sleep(this.pollMs);
     }
   }
 
@@ -217,7 +212,7 @@ export class Executor {
 
   private async stopNow(graceMs: number): Promise<void> {
     this.stopping = true;
-    this.wakeUp?.();
+    this.idle.wake();
     await this.loopDone;
     if (this.inflight.size > 0) {
       let timer: NodeJS.Timeout | undefined;

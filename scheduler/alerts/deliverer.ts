@@ -14,6 +14,7 @@ import type { MetadataDb } from '../metadata/db.js';
 import type { AlertRow } from '../metadata/statements.js';
 import type { Settings } from '../settings.js';
 import { WEBHOOK_EVENTS } from './outbox.js';
+import { InterruptibleSleep } from '../InterruptibleSleep.js';
 import { payloadOf } from './payload.js';
 import { WEBHOOK_TIMEOUT_MS, postAlert, webhookOrigin } from './webhook.js';
 
@@ -71,7 +72,8 @@ export class AlertDeliverer {
   /** Aborts a POST in flight at stop: the daemon must exit within Docker's stop timeout; the row is sent again later. */
   private readonly stopped = new AbortController();
   private loopDone: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  /** The loop's wait between turns, cut short when work arrives. */
+  private readonly idle = new InterruptibleSleep();
 
   constructor(private readonly opts: DelivererOptions) {
     this.owner = opts.owner ?? newLeaseOwner();
@@ -89,14 +91,14 @@ export class AlertDeliverer {
 
   /** Looks for due alerts now (something was just recorded). */
   wake(): void {
-    this.wakeUp?.();
+    this.idle.wake();
   }
 
   /** Ends the loop after the alert in hand; what is left stays in the outbox for the next start. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.stopped.abort();
-    this.wakeUp?.();
+    this.idle.wake();
     await this.loopDone;
     forgetLiveOwner(this.owner);
   }
@@ -111,14 +113,7 @@ export class AlertDeliverer {
       }
       if (this.stopping) break;
       if (delivered > 0) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.pollMs);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wakeUp = undefined;
+      await this.idle.sleep(this.pollMs);
     }
   }
 

@@ -7,9 +7,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import pRetry, { AbortError } from 'p-retry';
 import { QueryTypes, Sequelize, type Transaction } from 'sequelize';
 import { ConfigError } from '../errors/ConfigError.js';
+import { retryWhileBusy } from './busyRetry.js';
 import { sqliteDialect, type MetadataDialect } from './dialect.js';
 import type { Sql, SqlValue } from './interfaces.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
@@ -120,17 +120,7 @@ export class MetadataDb {
    */
   tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     return this.enqueue(() =>
-      pRetry(
-        async () => {
-          try {
-            return await this.sequelize.transaction(this.dialect.writeTransaction, (t) => fn(this.sql(t)));
-          } catch (err) {
-            if (!this.dialect.isBusy(err)) throw new AbortError(err as Error);
-            throw err;
-          }
-        },
-        { retries: 5, minTimeout: 50, maxTimeout: 1000, randomize: true },
-      ),
+      retryWhileBusy(this.dialect, () => this.sequelize.transaction(this.dialect.writeTransaction, (t) => fn(this.sql(t)))),
     );
   }
 

@@ -8,8 +8,8 @@
  * Statements bind values the way Sequelize's replacements do: each `?` takes the next value; an array
  * becomes a list (`IN (?)`), an array of arrays rows (`VALUES ?`). Here they become bound parameters.
  */
-import pRetry, { AbortError } from 'p-retry';
 import type sqlite3Types from 'sqlite3';
+import { retryWhileBusy } from './busyRetry.js';
 import type { MetadataDialect } from './dialect.js';
 import type { Sql, SqlValue } from './interfaces.js';
 import { createSqliteDriver } from './sqliteDriver.js';
@@ -125,26 +125,17 @@ export class PlainMetadataConnection {
   tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
     const begin = `BEGIN ${this.dialect.writeTransaction.type ?? 'DEFERRED'}`;
     return this.enqueue(() =>
-      pRetry(
-        async () => {
-          try {
-            await this.exec(begin);
-          } catch (err) {
-            if (!this.dialect.isBusy(err)) throw new AbortError(err as Error);
-            throw err;
-          }
-          try {
-            const out = await fn(this.sql());
-            await this.exec('COMMIT');
-            return out;
-          } catch (err) {
-            await this.exec('ROLLBACK').catch(() => undefined);
-            if (!this.dialect.isBusy(err)) throw new AbortError(err as Error);
-            throw err;
-          }
-        },
-        { retries: 5, minTimeout: 50, maxTimeout: 1000, randomize: true },
-      ),
+      retryWhileBusy(this.dialect, async () => {
+        await this.exec(begin);
+        try {
+          const out = await fn(this.sql());
+          await this.exec('COMMIT');
+          return out;
+        } catch (err) {
+          await this.exec('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      }),
     );
   }
 
