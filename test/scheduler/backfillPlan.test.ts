@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { planBackfill } from '../../scheduler/backfill.js';
+import { planBackfill } from '../../scheduler/backfillPlan.js';
 import { defineDag } from '../../scheduler/dag.js';
 import { UsageError } from '../../scheduler/errors/UsageError.js';
 import type { Dag, DagSpec } from '../../scheduler/interfaces.js';
