@@ -138,17 +138,9 @@ export interface AlertRow {
 }
 
 /** A task instance with its run's logical date: what an alert about it names. */
-export interface AlertSubject {
-  id: number;
-  dag_id: string;
-  run_id: string;
-  task_id: string;
-  state: TaskInstanceState | null;
-  try_number: number;
-  max_tries: number;
-  lease_owner: string | null;
+export type AlertSubject = Pick<TaskInstanceRow, 'id' | 'dag_id' | 'run_id' | 'task_id' | 'state' | 'try_number' | 'max_tries' | 'lease_owner'> & {
   logical_date: string;
-}
+};
 
 const RUN_COLUMNS = 'id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf';
 const TI_COLUMNS = 'id, run_pk, task_id, state, try_number, max_tries, next_retry_at';
