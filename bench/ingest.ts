@@ -6,8 +6,7 @@
  *
  *   node --import tsx bench/ingest.ts [--scale 1] [--page-size 5000] [--batch-rows 500] [--prepare-workers 1] [--timeline]
  */
-import { spawnSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,9 +17,9 @@ import { ENTITIES, type Entity } from '../operators/entities.js';
 import { extractEntity } from '../operators/extract/extractTask.js';
 import { loadEntity } from '../operators/load/loadTask.js';
 import { closeWarehouses, settleWarehouses } from '../operators/warehouse/registry.js';
-import { generateRows, type DatasetSizes } from '../source/generator.js';
-import { FIELDS } from '../source/rowSource.js';
+import type { DatasetSizes } from '../source/generator.js';
 import { spawnSourceProcess } from '../source/spawnSource.js';
+import { importSeconds } from './sqliteImport.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
@@ -175,29 +174,7 @@ async function main(): Promise<void> {
   await source.stop();
 
   // The floor: the sqlite3 CLI importing the same rows from CSV.
-  const csvDb = path.join(dir, 'import.db');
-  let importS = 0;
-  for (const entity of ENTITIES) {
-    const file = path.join(dir, `${entity}.csv`);
-    const out = createWriteStream(file);
-    const fields = FIELDS[entity];
-    const csv = (v: unknown): string => (v === null ? '' : typeof v === 'number' ? String(v) : `"${String(v).replace(/"/g, '""')}"`);
-    out.write(fields.join(',') + '\n');
-    let buf = '';
-    for (const row of generateRows(entity, sizes, SEED)) {
-      buf += fields.map((f) => csv(row[f])).join(',') + '\n';
-      if (buf.length > 1 << 20) {
-        if (!out.write(buf)) await once(out, 'drain');
-        buf = '';
-      }
-    }
-    out.end(buf);
-    await once(out, 'finish');
-    const i0 = performance.now();
-    const r = spawnSync('sqlite3', [csvDb, '.mode csv', `.import ${file} ${entity}`], { stdio: 'inherit' });
-    if (r.status !== 0) throw new Error(`sqlite3 .import failed for ${entity}`);
-    importS += (performance.now() - i0) / 1000;
-  }
+  const importS = await importSeconds(dir, path.join(dir, 'import.db'), sizes, SEED);
 
   const lakeBytes = ENTITIES.reduce((s, e) => {
     const m = JSON.parse(readFileSync(path.join(settings.lakeDir, e, `ds=${ds}`, '_SUCCESS'), 'utf8')) as { parts: { bytes: number }[] };
