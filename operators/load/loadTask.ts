@@ -80,7 +80,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   const { entity } = opts;
   const { ds } = ctx;
   const manifest = await completeManifest(ctx.settings.lakeDir, entity, ds);
-  const warehouse = await openWarehouse(ctx.settings.warehouseDb);
+  const warehouse = await openWarehouse(ctx.settings.warehouseDb, ctx.settings.warehouse);
   await ensureRawTables(warehouse);
   // The background checkpoint has no task to report to; the next load reports its failure.
   const checkpointError = lastCheckpointError(ctx.settings.warehouseDb);

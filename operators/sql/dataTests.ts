@@ -5,7 +5,7 @@
  */
 import type { Queryable, Warehouse } from '../warehouse/interfaces.js';
 import type { Logger } from '../../scheduler/interfaces.js';
-import { select, tuneConnection } from './materialize.js';
+import { select } from './materialize.js';
 import type { RunParams } from './params.js';
 import type { DataTest } from './registry.js';
 
@@ -24,16 +24,10 @@ export interface DataTestResult {
 
 /** Runs `tests` in order and logs each; never throws for failures (the caller decides). */
 export function runDataTests(warehouse: Warehouse, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
-  // One read transaction: every test sees the same snapshot, on a connection tuned like the models'
-  // (SQLite's default page cache is far too small for million-key probes). A read transaction
-  // does not wait behind the process's writers, nor they behind it.
-  return warehouse.transaction(
-    async (db) => {
-      await tuneConnection(db);
-      return runAll(db, tests, params, log);
-    },
-    { write: false },
-  );
+  // One read transaction: every test sees the same snapshot, on a connection with the models' page
+  // cache (the warehouse's settings). A read transaction does not wait behind the process's writers,
+  // nor they behind it.
+  return warehouse.transaction((db) => runAll(db, tests, params, log), { write: false });
 }
 
 async function runAll(db: Queryable, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {

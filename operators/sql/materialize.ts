@@ -154,17 +154,6 @@ async function dropIndexes(db: Queryable, model: Model): Promise<void> {
   for (const idx of model.shape.indexes ?? []) await db.run(`DROP INDEX IF EXISTS ${indexName(model, idx)}`);
 }
 
-/**
- * Per-connection cache for set-based work on large tables: with SQLite's small default cache,
- * random-key index inserts (hash keys) thrash (docs/design/vault-loads.md). Set on the transaction's
- * own connection, so it ends with the transaction.
- */
-export async function tuneConnection(db: Queryable): Promise<void> {
-  await db.run('PRAGMA cache_size = -262144');
-  // Reads through the OS page cache instead of copying pages into SQLite's: hash-key probes are random.
-  await db.run('PRAGMA mmap_size = 4294967296');
-}
-
 type Counts = { deleted: number; inserted: number };
 
 /**
@@ -224,9 +213,7 @@ const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncre
 /** Runs `model` once with `params`; one transaction. */
 export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
   const started = Date.now();
-  const { deleted, inserted } = await warehouse.transaction(async (db) => {
-    await tuneConnection(db);
-    return MATERIALIZATIONS[model.config.materialized](db, model, params);
-  });
+  // The connection's page cache and memory come from the warehouse's settings (SqliteWarehouse.ts).
+  const { deleted, inserted } = await warehouse.transaction((db) => MATERIALIZATIONS[model.config.materialized](db, model, params));
   return { model: model.name, materialized: model.config.materialized, deleted, inserted, ms: Date.now() - started };
 }

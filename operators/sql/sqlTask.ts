@@ -36,7 +36,7 @@ export function modelTask(name: string, opts: SqlTaskOptions = {}): TaskFn {
   const registry = opts.registry ?? defaultRegistry();
   const model = registry.model(name); // fail at DAG load for an unknown model, not at run time
   return async (ctx: TaskContext): Promise<ModelRunResult[]> => {
-    const db = await openWarehouse(opts.warehouseFile ?? ctx.settings.warehouseDb);
+    const db = await openWarehouse(opts.warehouseFile ?? ctx.settings.warehouseDb, ctx.settings.warehouse);
     const intervals = intervalsOf(ctx);
     const calls = model.config.materialized === 'incremental' ? intervals.map((iv) => [iv]) : [intervals];
     const results: ModelRunResult[] = [];
@@ -62,7 +62,7 @@ export function dataTestTask(names: readonly string[], opts: SqlTaskOptions = {}
   const registry = opts.registry ?? defaultRegistry();
   const tests = names.map((n) => registry.test(n));
   return async (ctx: TaskContext) => {
-    const db = await openWarehouse(opts.warehouseFile ?? ctx.settings.warehouseDb);
+    const db = await openWarehouse(opts.warehouseFile ?? ctx.settings.warehouseDb, ctx.settings.warehouse);
     const results = await runDataTests(db, tests, paramsFor(intervalsOf(ctx)), ctx.log);
     const failed = results.filter((r) => r.failures > 0 && r.severity === 'error');
     if (failed.length > 0) {

@@ -1,12 +1,14 @@
 /**
  * The warehouse in a SQLite file, over node-sqlite3 directly (why not through Sequelize:
  * docs/design/warehouse-connection.md). Each transaction runs on a fresh connection of its own, so
- * what a task sets on its connection (the load's `wal_autocheckpoint = 0`, the models' cache size)
- * ends with its transaction; statements outside a transaction share one long-lived connection.
- * Every connection gets the same settings ({@link CONNECTION_PRAGMAS}) when it is opened.
+ * what a task sets on its connection (the load's `wal_autocheckpoint = 0`) ends with its transaction;
+ * statements outside a transaction share one long-lived connection. Every connection gets the same
+ * settings when it is opened: {@link CONNECTION_PRAGMAS}, and the memory it may use
+ * ({@link SqliteMemory}, from the `warehouse` settings).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { SETTINGS } from '../../scheduler/settings/declarations.js';
 import type { Params, Queryable, RunResult, TransactionOptions, Warehouse, WarehouseSession } from './interfaces.js';
 import { SqliteConnection } from './SqliteConnection.js';
 import { SqliteSession } from './SqliteSession.js';
@@ -33,8 +35,32 @@ export const BUSY_TIMEOUT_MS = 60_000;
 /** Set on every new connection: the page size (before WAL, which fixes it); WAL so readers never block
  * the writer; commits not fsynced (the WAL is, by syncWal, after a large write); the WAL's size limit. */
 export const CONNECTION_PRAGMAS =
-  `PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA temp_store=MEMORY; ` +
-  `PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
+  `PRAGMA page_size=${PAGE_SIZE_BYTES}; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; ` + `PRAGMA journal_size_limit=${WAL_SIZE_LIMIT_BYTES};`;
+
+/**
+ * What each connection may hold in memory: its page cache, its memory map of the file, and where its
+ * sorts and temporary tables go. Every connection of the process can fill its own, and mapped pages
+ * count as resident memory, so these bound the warehouse's share of the process (docs/design/warehouse-memory.md).
+ */
+export interface SqliteMemory {
+  readonly cacheMb: number;
+  readonly mmapMb: number;
+  readonly tempStore: 'file' | 'memory';
+}
+
+/** The declared defaults of the `warehouse` settings (scheduler/settings/declarations.ts), for opens without settings. */
+export const DEFAULT_MEMORY: SqliteMemory = {
+  cacheMb: SETTINGS.warehouse.cacheMb.default!,
+  mmapMb: SETTINGS.warehouse.mmapMb.default!,
+  tempStore: SETTINGS.warehouse.tempStore.default!,
+};
+
+/** The pragmas that set `memory` on a connection. */
+export function memoryPragmas(memory: SqliteMemory): string {
+  // A negative cache_size is KiB; temp_store FILE lets a sort larger than the cache spill to a
+  // temporary file instead of growing in memory.
+  return `PRAGMA cache_size=-${memory.cacheMb * 1024}; PRAGMA mmap_size=${memory.mmapMb * 1024 * 1024}; PRAGMA temp_store=${memory.tempStore.toUpperCase()};`;
+}
 
 export class SqliteWarehouse implements Warehouse {
   readonly kind = 'sqlite';
@@ -48,12 +74,14 @@ export class SqliteWarehouse implements Warehouse {
     readonly location: string,
     /** The connection statements outside a transaction run on. */
     private readonly shared: SqliteConnection,
+    /** What each connection may hold in memory. */
+    readonly memory: SqliteMemory,
   ) {}
 
   /** Opens (creating it and its folder when missing) the warehouse file `file`. */
-  static async open(file: string): Promise<SqliteWarehouse> {
+  static async open(file: string, memory: SqliteMemory = DEFAULT_MEMORY): Promise<SqliteWarehouse> {
     mkdirSync(path.dirname(file), { recursive: true });
-    return new SqliteWarehouse(file, await connect(file));
+    return new SqliteWarehouse(file, await connect(file, memory), memory);
   }
 
   async all<T extends object = Record<string, unknown>>(sql: string, params?: Params): Promise<T[]> {
@@ -78,8 +106,8 @@ export class SqliteWarehouse implements Warehouse {
 
   async transaction<T>(fn: (session: WarehouseSession) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
     this.open();
-    if (opts.write ?? true) return this.writes.run(() => inTransaction(this.location, 'BEGIN IMMEDIATE', fn));
-    const reading = inTransaction(this.location, 'BEGIN DEFERRED', fn);
+    if (opts.write ?? true) return this.writes.run(() => inTransaction(this.location, this.memory, 'BEGIN IMMEDIATE', fn));
+    const reading = inTransaction(this.location, this.memory, 'BEGIN DEFERRED', fn);
     const settled = reading.catch(() => undefined).finally(() => this.reading.delete(settled));
     this.reading.add(settled);
     return reading;
@@ -99,10 +127,10 @@ export class SqliteWarehouse implements Warehouse {
 }
 
 /** A new connection to `file` with the warehouse's settings. */
-async function connect(file: string): Promise<SqliteConnection> {
+async function connect(file: string, memory: SqliteMemory): Promise<SqliteConnection> {
   const connection = await SqliteConnection.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS });
   try {
-    await connection.exec(CONNECTION_PRAGMAS);
+    await connection.exec(CONNECTION_PRAGMAS + memoryPragmas(memory));
   } catch (err) {
     await connection.close().catch(() => undefined);
     throw err;
@@ -111,8 +139,8 @@ async function connect(file: string): Promise<SqliteConnection> {
 }
 
 /** Runs `fn` between `begin` and COMMIT (ROLLBACK when it throws) on a connection opened for it. */
-async function inTransaction<T>(file: string, begin: string, fn: (session: WarehouseSession) => Promise<T>): Promise<T> {
-  const connection = await connect(file);
+async function inTransaction<T>(file: string, memory: SqliteMemory, begin: string, fn: (session: WarehouseSession) => Promise<T>): Promise<T> {
+  const connection = await connect(file, memory);
   const session = new SqliteSession(connection);
   let result: T;
   let failed = true;

@@ -5,20 +5,23 @@
  */
 import { open as openFile } from 'node:fs/promises';
 import type { Warehouse } from './interfaces.js';
-import { SqliteWarehouse } from './SqliteWarehouse.js';
+import { SqliteWarehouse, type SqliteMemory } from './SqliteWarehouse.js';
 import { WalCheckpointer } from './WalCheckpointer.js';
 
-export { PAGE_SIZE_BYTES } from './SqliteWarehouse.js';
+export { PAGE_SIZE_BYTES, type SqliteMemory } from './SqliteWarehouse.js';
 export type { Warehouse, WarehouseSession } from './interfaces.js';
 
 const open = new Map<string, Promise<Warehouse>>();
 const checkpointers = new Map<string, WalCheckpointer>();
 
-/** The shared warehouse in `file`, opened on first use. */
-export function openWarehouse(file: string): Promise<Warehouse> {
+/**
+ * The shared warehouse in `file`, opened on first use with `memory` (the process's `warehouse`
+ * settings; the declared defaults when not given): the first opener's value holds for the process.
+ */
+export function openWarehouse(file: string, memory?: SqliteMemory): Promise<Warehouse> {
   let db = open.get(file);
   if (!db) {
-    db = SqliteWarehouse.open(file);
+    db = SqliteWarehouse.open(file, memory);
     open.set(file, db);
     db.catch(() => open.delete(file));
   }

@@ -152,6 +152,29 @@ export const SETTINGS = {
       doc: "worker threads sharing a load's parsing, validation and hashing; `0` = none (speed against memory: ingest benchmark)",
     }),
   },
+  // What the SQLite warehouse's connections may hold in memory (docs/design/warehouse-memory.md): each
+  // buys speed on large vault loads, and each counts in the process's resident memory. The defaults
+  // keep the first day at scale within a 1 GB container; docs/benchmarks.md has figures for others.
+  warehouse: {
+    cacheMb: setting({
+      env: 'DRIVETRAIN_WAREHOUSE_CACHE_MB',
+      schema: int(1),
+      default: 64,
+      doc: 'page cache per warehouse connection, MB',
+    }),
+    mmapMb: setting({
+      env: 'DRIVETRAIN_WAREHOUSE_MMAP_MB',
+      schema: int(0),
+      default: 0,
+      doc: 'memory map per warehouse connection, MB',
+    }),
+    tempStore: setting({
+      env: 'DRIVETRAIN_WAREHOUSE_TEMP_STORE',
+      schema: z.enum(['file', 'memory']),
+      default: 'file',
+      doc: 'where large sorts spill: `file` or `memory`',
+    }),
+  },
   task: {
     retries: setting({ env: 'DRIVETRAIN_TASK_RETRIES', schema: int(0), default: 3, doc: 'default retries of a task' }),
     retryDelayS: setting({

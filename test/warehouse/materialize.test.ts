@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { execute, LOAD_LOG, MODEL_STATE, runModel, select, tuneConnection } from '../../operators/sql/materialize.js';
+import { execute, LOAD_LOG, MODEL_STATE, runModel, select } from '../../operators/sql/materialize.js';
 import { ModelError } from '../../operators/sql/ModelError.js';
 import type { Model, ModelConfig } from '../../operators/sql/registry.js';
 import { openWarehouse } from '../../operators/warehouse/registry.js';
@@ -208,15 +208,5 @@ describe('materializations', () => {
       await wh.run('DROP TABLE totals');
       expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 0, inserted: 1 });
     });
-  });
-
-  it("gives a run's transaction a large page cache and memory-mapped reads", async () => {
-    const seen = await wh.transaction(async (db) => {
-      await tuneConnection(db);
-      return [await db.get('PRAGMA cache_size'), await db.get('PRAGMA mmap_size')];
-    });
-    expect(seen[0]).to.deep.equal({ cache_size: -262144 });
-    // SQLite caps the map at its compile-time maximum (2 GB here); the default is no map at all.
-    expect((seen[1] as { mmap_size: number }).mmap_size).to.be.above(1 << 30);
   });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { closeWarehouses, openWarehouse, PAGE_SIZE_BYTES } from '../../operators/warehouse/registry.js';
-import type { Warehouse } from '../../operators/warehouse/interfaces.js';
-import { BUSY_TIMEOUT_MS, SqliteWarehouse } from '../../operators/warehouse/SqliteWarehouse.js';
+import type { Queryable, Warehouse } from '../../operators/warehouse/interfaces.js';
+import { BUSY_TIMEOUT_MS, DEFAULT_MEMORY, SqliteWarehouse } from '../../operators/warehouse/SqliteWarehouse.js';
 import { WarehouseClosedError } from '../../operators/warehouse/WarehouseClosedError.js';
 import { execFile, queryFile } from '../helpers/sqliteFile.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -43,15 +43,38 @@ describe('warehouse connections', () => {
     expect(rows.map((r) => r.v)).to.deep.equal(['before', 'after']);
   });
 
-  it('set synchronous=NORMAL, in-memory temp tables, the WAL size limit and the busy timeout on every transaction connection', async () => {
+  it('set synchronous=NORMAL, the WAL size limit and the busy timeout on every transaction connection', async () => {
     const db = await openWarehouse(file);
     const settings = await db.transaction(async (t) => ({
       busyTimeoutMs: (await t.get<{ timeout: number }>('PRAGMA busy_timeout'))!.timeout,
       synchronous: (await t.get<{ synchronous: number }>('PRAGMA synchronous'))!.synchronous,
-      tempStore: (await t.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
       walLimit: (await t.get<{ journal_size_limit: number }>('PRAGMA journal_size_limit'))!.journal_size_limit,
     }));
-    expect(settings).to.deep.equal({ busyTimeoutMs: BUSY_TIMEOUT_MS, synchronous: 1, tempStore: 2, walLimit: 64 * 1024 * 1024 });
+    expect(settings).to.deep.equal({ busyTimeoutMs: BUSY_TIMEOUT_MS, synchronous: 1, walLimit: 64 * 1024 * 1024 });
+  });
+
+  it('give every connection the page cache, memory map and temp store of the warehouse settings', async () => {
+    const db = await openWarehouse(file, { cacheMb: 16, mmapMb: 8, tempStore: 'memory' });
+    const memory = async (q: Queryable) => ({
+      cacheKib: (await q.get<{ cache_size: number }>('PRAGMA cache_size'))!.cache_size,
+      mmapBytes: (await q.get<{ mmap_size: number }>('PRAGMA mmap_size'))!.mmap_size,
+      tempStore: (await q.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
+    });
+    const wanted = { cacheKib: -16 * 1024, mmapBytes: 8 * 1024 * 1024, tempStore: 2 };
+    expect(await db.transaction(memory)).to.deep.equal(wanted);
+    expect(await db.transaction(memory, { write: false })).to.deep.equal(wanted);
+    expect(await memory(db)).to.deep.equal(wanted);
+  });
+
+  it('keep sorts and temporary tables in files and map nothing by default, so they do not grow the process', async () => {
+    const db = await openWarehouse(file);
+    const seen = await db.transaction(async (t) => ({
+      cacheKib: (await t.get<{ cache_size: number }>('PRAGMA cache_size'))!.cache_size,
+      mmapBytes: (await t.get<{ mmap_size: number }>('PRAGMA mmap_size'))!.mmap_size,
+      tempStore: (await t.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
+    }));
+    expect(seen).to.deep.equal({ cacheKib: -DEFAULT_MEMORY.cacheMb * 1024, mmapBytes: 0, tempStore: 1 });
+    expect(DEFAULT_MEMORY).to.deep.equal({ cacheMb: 64, mmapMb: 0, tempStore: 'file' });
   });
 
   it('end what a transaction sets on its connection with the transaction', async () => {
