@@ -90,6 +90,14 @@ describe('settings', () => {
     expect(configErrorOf({ DRIVETRAIN_LOG_LEVEL: 'loud' }).message).to.match(/^setting 'log_level' \(DRIVETRAIN_LOG_LEVEL\) = 'loud': /);
   });
 
+  it("reads the warehouse's memory settings and names the variable of a bad one", () => {
+    expect(loadWith({}).warehouse).to.deep.equal({ cacheMb: 64, mmapMb: 0, tempStore: 'file' });
+    const s = loadWith({ DRIVETRAIN_WAREHOUSE_CACHE_MB: '256', DRIVETRAIN_WAREHOUSE_MMAP_MB: '4096', DRIVETRAIN_WAREHOUSE_TEMP_STORE: 'memory' });
+    expect(s.warehouse).to.deep.equal({ cacheMb: 256, mmapMb: 4096, tempStore: 'memory' });
+    expect(configErrorOf({ DRIVETRAIN_WAREHOUSE_TEMP_STORE: 'disk' }).message).to.match(/^setting 'warehouse\.temp_store' \(DRIVETRAIN_WAREHOUSE_TEMP_STORE\) = 'disk': /);
+    expect(configErrorOf({ DRIVETRAIN_WAREHOUSE_CACHE_MB: '0' }).setting).to.equal('DRIVETRAIN_WAREHOUSE_CACHE_MB');
+  });
+
   it('refuses a heartbeat that is not shorter than the lease', () => {
     const err = configErrorOf({ DRIVETRAIN_LEASE_S: '5', DRIVETRAIN_HEARTBEAT_S: '5' });
     expect(err.setting).to.equal('DRIVETRAIN_HEARTBEAT_S');
