@@ -63,6 +63,20 @@ function satPart(args: MacroArgs, ctx: RenderContext, entity: string): { fields:
 }
 
 /**
+ * The ds's raw rows with a hash key as CTE `r`, sorted by that key once, before the vault table is
+ * probed: the probes and the inserts then walk the table's primary key B-tree in order, each page read
+ * once, instead of one random page per row (hash keys are random), which with a page cache smaller than
+ * the table meant a page read per row (docs/design/warehouse-memory.md). The rows leave `r` in key
+ * order, so the insert appends to the B-tree without a second sort.
+ */
+function keyOrdered(raw: string, hk: string, columns: readonly string[], where?: string): string {
+  return (
+    `WITH r AS MATERIALIZED (SELECT r.${hk}, ${columns.map((c) => `r.${c}`).join(', ')} FROM ${raw} r\n` +
+    `  WHERE r.processing_date = :ds AND r.${hk} IS NOT NULL${where ? ` AND ${where}` : ''} ORDER BY r.${hk})\n`
+  );
+}
+
+/**
  * hub(hash_key='hk_car', business_key='car_id', sources=['cars.id', 'subscriptions.car_id']):
  * every key of the ds's raw partitions not yet in the hub; the first source is the entity's own and
  * is loaded first, so its record source wins. Raw tables carry the hash key under the hub's column name.
@@ -83,12 +97,9 @@ const hub: Macro = (args, ctx) => {
       ident(ctx, column ?? '');
       return (
         `INSERT INTO ${ctx.model} (${hk}, ${bk}, load_date, record_source)\n` +
-        `SELECT r.${hk}, r.${column}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
-        `WHERE r.processing_date = :ds AND r.${column} IS NOT NULL AND r.${hk} IS NOT NULL\n` +
-        // Known keys are dropped before the sort, so a daily load of a mostly known snapshot sorts little.
-        `  AND NOT EXISTS (SELECT 1 FROM ${ctx.model} h WHERE h.${hk} = r.${hk})\n` +
-        // Key order: the primary key B-tree is appended to, not split at random (hash keys are random).
-        `ORDER BY r.${hk}\n` +
+        keyOrdered(raw, hk, [column], `r.${column} IS NOT NULL`) +
+        `SELECT r.${hk}, r.${column}, :load_date, '${recordSource(raw)}' FROM r\n` +
+        `WHERE NOT EXISTS (SELECT 1 FROM ${ctx.model} h WHERE h.${hk} = r.${hk})\n` +
         `ON CONFLICT DO NOTHING;`
       );
     })
@@ -116,10 +127,9 @@ const link: Macro = (args, ctx) => {
   const cols = [hk, ...keys];
   return (
     `INSERT INTO ${ctx.model} (${cols.join(', ')}, load_date, record_source)\n` +
-    `SELECT ${cols.map((c) => `r.${c}`).join(', ')}, :load_date, '${recordSource(raw)}' FROM ${raw} r\n` +
-    `WHERE r.processing_date = :ds${required.map((c) => ` AND r.${c} IS NOT NULL`).join('')}\n` +
-    `  AND NOT EXISTS (SELECT 1 FROM ${ctx.model} k WHERE k.${hk} = r.${hk})\n` +
-    `ORDER BY r.${hk}\n` +
+    keyOrdered(raw, hk, keys, required.map((c) => `r.${c} IS NOT NULL`).join(' AND ') || undefined) +
+    `SELECT ${cols.map((c) => `r.${c}`).join(', ')}, :load_date, '${recordSource(raw)}' FROM r\n` +
+    `WHERE NOT EXISTS (SELECT 1 FROM ${ctx.model} k WHERE k.${hk} = r.${hk})\n` +
     `ON CONFLICT DO NOTHING;`
   );
 };
@@ -158,14 +168,13 @@ const sat: Macro = (args, ctx) => {
   };
   return (
     `INSERT INTO ${ctx.model} (${hk}, load_date, hashdiff, record_source, ${fields.join(', ')})\n` +
+    keyOrdered(raw, hk, [hashdiff, ...fields]) +
     `SELECT r.${hk}, :load_date, r.${hashdiff}, '${recordSource(raw)}', ${fields.map((f) => `r.${f}`).join(', ')}\n` +
-    `FROM ${raw} r\n` +
-    `WHERE r.processing_date = :ds AND r.${hk} IS NOT NULL\n` +
+    `FROM r\n` +
     // One probe per raw row: the key's latest row at or before this load, read straight from the
     // primary key B-tree (hash key, load_date) backwards; "no such row" and "other hashdiff" insert.
-    `  AND NOT coalesce((SELECT s.hashdiff = r.${hashdiff} FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.load_date <= :load_date\n` +
+    `WHERE NOT coalesce((SELECT s.hashdiff = r.${hashdiff} FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.load_date <= :load_date\n` +
     `    ORDER BY s.load_date DESC LIMIT 1), 0)\n` +
-    `ORDER BY r.${hk}\n` +
     `ON CONFLICT DO NOTHING;`
   );
 };
@@ -237,8 +246,12 @@ export function renderGenericTest(table: string, spec: GenericTestSpec, model: s
       const [col, target] = cols;
       const [toTable, toCol] = (target ?? '').split('.');
       if (!col || !toTable || !toCol) throw bad("need 'column, table.column'");
+      // Grouped first, then probed: the keys reach the target's B-tree in order, each page read once,
+      // instead of one random probe per row (hash keys are random; docs/design/warehouse-memory.md).
       return {
-        sql: `SELECT t.${col}, count(*) AS n FROM ${table} t WHERE t.${col} IS NOT NULL${and} AND NOT EXISTS (SELECT 1 FROM ${toTable} p WHERE p.${toCol} = t.${col}) GROUP BY t.${col}`,
+        sql:
+          `WITH k AS MATERIALIZED (SELECT t.${col} AS k, count(*) AS n FROM ${table} t WHERE t.${col} IS NOT NULL${and} GROUP BY t.${col} ORDER BY t.${col})\n` +
+          `SELECT k.k AS ${col}, k.n FROM k WHERE NOT EXISTS (SELECT 1 FROM ${toTable} p WHERE p.${toCol} = k.k)`,
         refs: [toTable],
       };
     }
