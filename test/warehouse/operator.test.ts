@@ -134,6 +134,42 @@ describe('SQL operator', function () {
     expect(line.meta?.samples).to.have.length(5);
   });
 
+  it('a relationships test reports each key of its scope missing from the target once, with the rows that carry it', async () => {
+    const dir = sqlDir(tmp.dir, {
+      'marts/parents.sql': "-- materialized: table\n-- columns: k TEXT\nSELECT 'a' AS k UNION ALL SELECT 'c'",
+      'marts/children.sql':
+        '-- materialized: table\n-- columns: p TEXT, d TEXT\n-- tests: relationships(p, parents.k)\n-- test_scope: d = :ds\n' +
+        "SELECT 'a' AS p, '2024-01-01' AS d UNION ALL SELECT 'b', '2024-01-01' UNION ALL SELECT 'b', '2024-01-01' UNION ALL SELECT 'z', '2024-01-01'" +
+        " UNION ALL SELECT 'c', '2024-01-01' UNION ALL SELECT NULL, '2024-01-01' UNION ALL SELECT 'y', '2023-12-31'",
+    });
+    const registry = ModelRegistry.load(dir);
+    const settings = tmp.settings;
+    for (const m of ['parents', 'children']) await modelTask(m, { registry })(testTaskContext(settings, { taskId: m, ds: '2024-01-01' }));
+    const test = registry.test('relationships__children__p');
+    const db = await openWarehouse(settings.warehouseDb);
+    const offending = await db.all(toPlaceholders(test.sql, sqliteDialect), { $ds: '2024-01-01' });
+    expect(offending).to.deep.equal([{ p: 'b', n: 2 }, { p: 'z', n: 1 }]);
+  });
+
+  it("raw_ids_in_hubs reports the ds's raw ids whose hub key is missing, and no other day's", async () => {
+    const db = await openWarehouse(tmp.settings.warehouseDb);
+    await db.exec(`
+      CREATE TABLE cars (id TEXT, hk_car TEXT, processing_date TEXT); CREATE TABLE hub_car (hk_car TEXT);
+      CREATE TABLE customers (id TEXT, hk_customer TEXT, processing_date TEXT); CREATE TABLE hub_customer (hk_customer TEXT);
+      CREATE TABLE subscriptions (id TEXT, hk_subscription TEXT, processing_date TEXT); CREATE TABLE hub_subscription (hk_subscription TEXT);
+      INSERT INTO cars VALUES ('car-1', 'h1', '2024-01-01'), ('car-2', 'h2', '2024-01-01'), ('car-3', 'h3', '2023-12-31');
+      INSERT INTO hub_car VALUES ('h1');
+      INSERT INTO customers VALUES ('cust-1', 'c1', '2024-01-01'); INSERT INTO hub_customer VALUES ('c1');
+      INSERT INTO subscriptions VALUES ('sub-1', 's1', '2024-01-01'), ('sub-2', 's2', '2024-01-01');`);
+    const test = ModelRegistry.load().test('raw_ids_in_hubs');
+    const offending = await db.all(`${toPlaceholders(test.sql, sqliteDialect)} ORDER BY 1, 2`, { $ds: '2024-01-01' });
+    expect(offending).to.deep.equal([
+      { entity: 'cars', id: 'car-2' },
+      { entity: 'subscriptions', id: 'sub-1' },
+      { entity: 'subscriptions', id: 'sub-2' },
+    ]);
+  });
+
   it('fails the data tests of a mart with a column named like a personal field, and has that test on every company mart', async () => {
     const dir = sqlDir(tmp.dir, {
       'marts/by_name.sql': "-- materialized: table\n-- columns: first_name TEXT, n INTEGER\nSELECT 'Ada' AS first_name, 1 AS n",
