@@ -159,7 +159,7 @@ export const SETTINGS = {
     cacheMb: setting({
       env: 'DRIVETRAIN_WAREHOUSE_CACHE_MB',
       schema: int(1),
-      default: 64,
+      default: 32,
       doc: 'page cache per warehouse connection, MB',
     }),
     mmapMb: setting({

@@ -74,7 +74,7 @@ describe('warehouse connections', () => {
       tempStore: (await t.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
     }));
     expect(seen).to.deep.equal({ cacheKib: -DEFAULT_MEMORY.cacheMb * 1024, mmapBytes: 0, tempStore: 1 });
-    expect(DEFAULT_MEMORY).to.deep.equal({ cacheMb: 64, mmapMb: 0, tempStore: 'file' });
+    expect(DEFAULT_MEMORY).to.deep.equal({ cacheMb: 32, mmapMb: 0, tempStore: 'file' });
   });
 
   it('end what a transaction sets on its connection with the transaction', async () => {
