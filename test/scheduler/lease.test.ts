@@ -26,7 +26,9 @@ async function oneInstance(db: MetadataDb): Promise<number> {
 }
 
 function claimBy(db: MetadataDb, id: number, owner: string, leaseExpiresAt: number): Promise<void> {
-  return db.tx((sql) => db.statements.claim(sql, [id], { owner, pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt }));
+  return db.tx(async (sql) => {
+    await db.statements.claim(sql, [id], { owner, pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt });
+  });
 }
 
 async function instance(db: MetadataDb, id: number) {
