@@ -186,6 +186,23 @@ forEachMetadataEngine('metadata database', (engine) => {
       ]);
     });
 
+    it('gives an alert another deliverer is claiming to that deliverer only, so none is sent twice', async () => {
+      const st = db.statements;
+      const alert = (n: number) => ({ event: 'task_failed', dedupKey: `k${n}`, dagId: 'd', runId: 'r', taskId: 't', tryNumber: 1, maxTries: 0, logicalDate: '2024-01-01', error: 'boom' });
+      await db.tx((sql) => st.insertAlerts(sql, [alert(1), alert(2)], 'now'));
+      let first: string[] = [];
+      const second = await meanwhile(
+        async (sql) => void (first = (await st.claimAlerts(sql, 'first', 10, 1000, [], 1)).map((a) => a.dedup_key)),
+        async (sql) => (await st.claimAlerts(sql, 'second', 10, 1000, [], 10)).map((a) => a.dedup_key),
+      );
+      expect([first, second]).to.deep.equal([['k1'], ['k2']]);
+      const rows = await db.read((sql) => sql.all<{ dedup_key: string; claimed_by: string }>('SELECT dedup_key, claimed_by FROM alerts ORDER BY id'));
+      expect(rows).to.deep.equal([
+        { dedup_key: 'k1', claimed_by: 'first' },
+        { dedup_key: 'k2', claimed_by: 'second' },
+      ]);
+    });
+
     it("leaves a DAG whose scheduling lock another turn holds to that turn, and takes it once that turn has ended", async () => {
       const st = db.statements;
       const during = await meanwhile(
