@@ -126,7 +126,7 @@ export class Executor {
     await this.recover();
     this.leases = HeartbeatThread.shared().keep({
       owner: this.owner,
-      metadataFile: this.db.file,
+      metadataFile: this.db.location,
       leaseS: this.settings.scheduler.leaseS,
       heartbeatS: this.settings.scheduler.heartbeatS,
       onLost: (key, holder) => this.leaseLost(key, holder),
