@@ -15,6 +15,7 @@ import type { MetadataDb } from './metadata/db.js';
 import type { CompletionRow } from './metadata/statements.js';
 import { runTurn, type Claim, type TurnContext, type TurnResult } from './schedulerTurn.js';
 import type { Settings } from './settings.js';
+import { loadUpstreamResults } from './taskResults.js';
 import { attemptTimeoutS } from './taskTimeout.js';
 import { LeaseLostError } from './errors/LeaseLostError.js';
 import { ShutdownError } from './errors/ShutdownError.js';
@@ -319,7 +320,14 @@ export class Executor {
     const timeoutS = attemptTimeoutS(claim.task, claim.dag, this.settings);
     const items = claim.items.map((i) => ({ id: i.ti.id, tryNumber: i.ti.try_number }));
     this.leases?.track(running.key, items, timeoutS === undefined ? null : Date.now() + timeoutS * 1000);
-    const deps = { settings: this.settings, log: this.log, shutdown: this.shutdown.signal, leaseLost: running.leaseLost.signal, echo: this.opts.echo };
+    const deps = {
+      settings: this.settings,
+      log: this.log,
+      shutdown: this.shutdown.signal,
+      leaseLost: running.leaseLost.signal,
+      echo: this.opts.echo,
+      upstreamResults: (runPk: number, upstream: readonly string[]) => loadUpstreamResults(this.db, runPk, upstream),
+    };
     const p = runClaim(running, deps)
       .then(({ completions, logClosed }) => {
         this.completions.push(...completions);
