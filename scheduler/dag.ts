@@ -122,14 +122,16 @@ function paramsOf(dagId: string, spec: DagSpec): ParamsSchema | undefined {
 export function taskGroup<G extends string, K extends string>(
   group: G,
   tasks: { readonly [T in K]: TaskSpec },
-): { [T in K as `${G}.${T}`]: TaskSpec } {
+  // TaskSpec<never>: fits any DAG's task map. A group's upstream ids are checked when the DAG is
+  // defined (an unknown one is a DagDefinitionError), not at compile time as a plain task's are.
+): { [T in K as `${G}.${T}`]: TaskSpec<never> } {
   const siblings = new Set(Object.keys(tasks));
   const out: Record<string, TaskSpec> = {};
   for (const [id, spec] of Object.entries(tasks) as [string, TaskSpec][]) {
     const upstream = spec.upstream?.map((u) => (siblings.has(u) ? `${group}.${u}` : u));
     out[`${group}.${id}`] = { ...spec, group, ...(upstream === undefined ? {} : { upstream }) };
   }
-  return out as { [T in K as `${G}.${T}`]: TaskSpec };
+  return out as { [T in K as `${G}.${T}`]: TaskSpec<never> };
 }
 
 /** Orders tasks so each comes after its upstream (Kahn); names the tasks of a cycle if there is one. */
