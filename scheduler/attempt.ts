@@ -5,6 +5,7 @@
  */
 import { redactError } from './redact.js';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
+import { NonRetryableError } from './errors/NonRetryableError.js';
 import { isTaskSkipped } from './errors/TaskSkippedError.js';
 import type { DataInterval, Logger, TaskContext } from './interfaces.js';
 import { resolveParams } from './params.js';
@@ -55,7 +56,8 @@ function confOf(run: RunRow): unknown {
 /**
  * The completion of each instance of the call. An attempt interrupted by shutdown (not by its own
  * timeout) is up for retry at once: its try counts, but it must get another. A deferred attempt
- * (`rescheduleAtMs` given) is up for retry then, its try given back.
+ * (`rescheduleAtMs` given) is up for retry then, its try given back. A successful outcome's value
+ * must be storable as a result (runClaim checks it with keptResult first).
  */
 export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: AbortSignal, settings: Settings, rescheduleAtMs?: number): CompletionRow[] {
   const endIso = new Date().toISOString();
@@ -135,7 +137,8 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
   try {
     params = resolveParams(dag.id, dag.params, confOf(first.run));
   } catch (err) {
-    paramsError = err;
+    // The stored conf does not change between tries: only a fixed DAG file or a new run helps.
+    paramsError = new NonRetryableError((err as Error).message, { cause: err });
   }
   let results: UpstreamResults = new Map();
   const run = async (ctx: TaskContext): Promise<unknown> => {
