@@ -32,8 +32,8 @@ export interface AttemptDeps {
   readonly leaseLost: AbortSignal;
   /** Echo attempt logs here too. */
   readonly echo?: NodeJS.WritableStream;
-  /** The stored results of the task's upstream in the call's (first) run; default none. */
-  readonly upstreamResults?: (runPk: number, upstream: readonly string[]) => Promise<UpstreamResults>;
+  /** The stored results of the task's upstream in the call's (first) run (taskResults.ts); default none. */
+  readonly upstreamResults?: UpstreamResults;
 }
 
 /** The `Error.name: message` text stored as an instance's last error. */
@@ -131,7 +131,7 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     dataIntervalStart: intervals[0].start.toISOString(),
     dataIntervalEnd: intervals[intervals.length - 1].end.toISOString(),
   });
-  // Bad params or unreadable upstream results fail the attempt like the task's own errors, in its log.
+  // Bad params fail the attempt like the task's own errors, in its log.
   let params: Record<string, unknown> = {};
   let paramsError: unknown;
   try {
@@ -140,11 +140,8 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     // The stored conf does not change between tries: only a fixed DAG file or a new run helps.
     paramsError = new NonRetryableError((err as Error).message, { cause: err });
   }
-  let results: UpstreamResults = new Map();
   const run = async (ctx: TaskContext): Promise<unknown> => {
     if (paramsError !== undefined) throw paramsError;
-    // A batched call's upstream results are those of its first run, as its other context fields.
-    if (deps.upstreamResults && task.upstream.length > 0) results = await deps.upstreamResults(first.run.id, task.upstream);
     return task.run(ctx);
   };
   const ran = await runAttempt(
@@ -161,7 +158,7 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
         log,
         settings: deps.settings,
         params,
-        upstream: upstreamAccessor(task.id, task.upstream, () => results),
+        upstream: upstreamAccessor(task.id, task.upstream, deps.upstreamResults ?? new Map()),
       }),
     { timeoutS: attemptTimeoutS(task, dag, deps.settings), signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
   );

@@ -41,6 +41,6 @@ export function buildTaskContext(input: TaskContextInput): TaskContext {
     log: input.log,
     settings: input.settings,
     params: Object.freeze({ ...(input.params ?? {}) }),
-    upstream: input.upstream ?? upstreamAccessor(input.taskId, [], () => new Map()),
+    upstream: input.upstream ?? upstreamAccessor(input.taskId, [], new Map()),
   });
 }

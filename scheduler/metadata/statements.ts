@@ -529,10 +529,17 @@ export class Statements {
     return n;
   }
 
-  /** The stored results (JSON or null) of these tasks' instances in one run. */
-  async taskResults(sql: Sql, runPk: number, taskIds: readonly string[]): Promise<{ task_id: string; result: string | null }[]> {
+  /** The results stored by these tasks' instances in these runs (instances without one are left out). */
+  async storedResults(sql: Sql, runPks: readonly number[], taskIds: readonly string[]): Promise<{ run_pk: number; task_id: string; result: string }[]> {
     if (taskIds.length === 0) return [];
-    return sql.all('SELECT task_id, result FROM task_instances WHERE run_pk = ? AND task_id IN (?)', [runPk, taskIds]);
+    const out: { run_pk: number; task_id: string; result: string }[] = [];
+    for (const chunk of chunks(runPks, 500)) {
+      out.push(...(await sql.all<{ run_pk: number; task_id: string; result: string }>(
+        'SELECT run_pk, task_id, result FROM task_instances WHERE run_pk IN (?) AND task_id IN (?) AND result IS NOT NULL',
+        [chunk, taskIds],
+      )));
+    }
+    return out;
   }
 
   /** Instance counts by DAG and state (the daemon's gauges). */

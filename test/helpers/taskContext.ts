@@ -54,7 +54,7 @@ export function testTaskContext<L extends Logger = RecordingLogger>(
     log,
     settings,
     params: opts.params,
-    upstream: opts.upstream === undefined ? undefined : upstreamAccessor(opts.taskId ?? 'task', Object.keys(opts.upstream), () => new Map(Object.entries(opts.upstream!))),
+    upstream: opts.upstream === undefined ? undefined : upstreamAccessor(opts.taskId ?? 'task', Object.keys(opts.upstream), new Map(Object.entries(opts.upstream))),
   });
   return ctx as TaskContext & { readonly log: L };
 }
