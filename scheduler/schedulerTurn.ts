@@ -204,7 +204,7 @@ export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>
       const ti = byTask.get(task.id);
       if (!ti) continue; // a task added to the DAG after this run started
       if (ti.state === null) {
-        const decision = evaluateTriggerRule('all_success', task.upstream.map(stateOf));
+        const decision = evaluateTriggerRule(task.triggerRule, task.upstream.map(stateOf));
         if (decision !== 'wait') {
           decided.set(task.id, decision);
           out.waiting.push({ id: ti.id, state: decision });

@@ -80,7 +80,7 @@ export interface CompletionRow {
   readonly id: number;
   /** The try the attempt ran as: a copy that lost its instance to a later try records nothing. */
   readonly tryNumber: number;
-  readonly state: 'success' | 'failed' | 'up_for_retry';
+  readonly state: 'success' | 'failed' | 'up_for_retry' | 'skipped';
   readonly endIso: string;
   readonly durationS: number;
   readonly nextRetryAt: number | null;
@@ -89,6 +89,8 @@ export interface CompletionRow {
   readonly interrupted: boolean;
   /** The attempt was deferred (TaskDeferredError): up for retry at nextRetryAt, its try given back. */
   readonly rescheduled?: boolean;
+  /** The task's return value as JSON (taskResults.ts), null when none. */
+  readonly result?: string | null;
 }
 
 /** Who claims, and until when. */
@@ -516,6 +518,7 @@ export class Statements {
       last_error: 'text',
       interrupted: 'int',
       rescheduled: 'int',
+      result: 'text',
     } as const;
     // In key order, as every statement that updates several instances (the lease renewal of the same
     // owner runs beside this on the heartbeat thread's connection).
@@ -524,12 +527,12 @@ export class Statements {
     for (const chunk of chunks(sorted)) {
       await sql.run(
         `UPDATE task_instances SET state = v.state, end_date = v.end_date, duration = v.duration, next_retry_at = v.next_retry_at,
-           last_error = v.last_error, lease_owner = NULL, lease_expires_at = NULL,
+           last_error = v.last_error, result = v.result, lease_owner = NULL, lease_expires_at = NULL,
            max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END,
            try_number = CASE WHEN v.rescheduled = 1 THEN try_number - 1 ELSE try_number END
          FROM ${this.dialect.valuesTable('v', columns)}
          WHERE task_instances.id = v.id AND task_instances.try_number = v.ran_try AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
-        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0]), owner],
+        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0, c.result ?? null]), owner],
       );
     }
   }
@@ -577,12 +580,25 @@ export class Statements {
     let n = 0;
     for (const chunk of chunks(runPks, 500)) {
       n += await sql.run(
-        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL
+        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL, result = NULL
          WHERE run_pk IN (?) AND task_id = ? AND ${onlyFailed ? "state IN ('failed', 'upstream_failed')" : "(state IS NULL OR state <> 'running')"}`,
         [retries, chunk, taskId],
       );
     }
     return n;
+  }
+
+  /** The results stored by these tasks' instances in these runs (instances without one are left out). */
+  async storedResults(sql: Sql, runPks: readonly number[], taskIds: readonly string[]): Promise<{ run_pk: number; task_id: string; result: string }[]> {
+    if (taskIds.length === 0) return [];
+    const out: { run_pk: number; task_id: string; result: string }[] = [];
+    for (const chunk of chunks(runPks, 500)) {
+      out.push(...(await sql.all<{ run_pk: number; task_id: string; result: string }>(
+        'SELECT run_pk, task_id, result FROM task_instances WHERE run_pk IN (?) AND task_id IN (?) AND result IS NOT NULL',
+        [chunk, taskIds],
+      )));
+    }
+    return out;
   }
 
   /** Instance counts by DAG and state (the daemon's gauges). */
