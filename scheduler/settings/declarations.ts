@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { parseUtcDate } from '../dates.js';
+import { parseMetadataUrl } from '../metadata/metadataUrl.js';
 
 /** One setting. */
 export interface Declaration<S extends z.ZodType = z.ZodType> {
@@ -61,6 +62,15 @@ function utcDate(value: string, ctx: z.core.$RefinementCtx<string>): Date {
   }
 }
 
+/** A metadata URL read by its one parser (../metadata/metadataUrl.ts); the loader names the variable. */
+function metadataUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
+  try {
+    parseMetadataUrl(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as { reason?: string }).reason ?? 'not a metadata URL', input: value });
+  }
+}
+
 const int = (min: number) => z.number().int().min(min);
 const text = z.string().min(1);
 
@@ -84,6 +94,14 @@ export const SETTINGS = {
     isPath: true,
     imageDefault: '/var/lib/drivetrain',
     doc: 'holds `metadata.db`, `warehouse.db` and `lake/`',
+  }),
+  // Unset = derived from home (see loadSettings), so a moved home moves the file with it.
+  metadataUrl: setting({
+    env: 'DRIVETRAIN_METADATA_URL',
+    schema: z.string().superRefine(metadataUrl).optional(),
+    default: undefined,
+    secret: 'url-password',
+    doc: 'metadata: `sqlite:FILE` (unset: `$DRIVETRAIN_HOME/metadata.db`) or `postgres://user[:password]@host:port/db`',
   }),
   logDir: setting({
     env: 'DRIVETRAIN_LOG_DIR',

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/ConfigError.js';
+import { normalizeMetadataUrl } from '../metadata/metadataUrl.js';
 import { REDACTED, redact, registerSecret, registerUrlSecret } from '../redact.js';
 import { BY_ENV, BY_KEY, COMPILED, KNOWN_VARIABLES, TREE_SCHEMA, type CompiledSetting } from './compiled.js';
 import { BOOTSTRAP } from './declarations.js';
@@ -107,10 +108,14 @@ function toSettings(parsed: Tree, envName: string, cwd: string): Settings {
     setPath(out, c.field, c.declaration.isPath && typeof value === 'string' ? path.resolve(cwd, value) : value);
   }
   const home = out.home as string;
+  const metadataDb = path.join(home, 'metadata.db');
+  const metadataUrl = out.metadataUrl as string | undefined;
   return {
-    ...(out as Omit<Settings, 'env' | 'metadataDb' | 'warehouseDb' | 'lakeDir'>),
+    ...(out as Omit<Settings, 'env' | 'metadataUrl' | 'metadataDb' | 'warehouseDb' | 'lakeDir'>),
     env: envName,
-    metadataDb: path.join(home, 'metadata.db'),
+    // A relative sqlite: path resolves against the working directory, as every other path setting.
+    metadataUrl: metadataUrl === undefined ? `sqlite:${metadataDb}` : normalizeMetadataUrl(metadataUrl, cwd),
+    metadataDb,
     warehouseDb: path.join(home, 'warehouse.db'),
     lakeDir: path.join(home, 'lake'),
   };
