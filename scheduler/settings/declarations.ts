@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { parseUtcDate } from '../dates.js';
+import { parseWarehouseUrl } from './warehouseUrl.js';
 
 /** One setting. */
 export interface Declaration<S extends z.ZodType = z.ZodType> {
@@ -61,6 +62,16 @@ function utcDate(value: string, ctx: z.core.$RefinementCtx<string>): Date {
   }
 }
 
+/** A warehouse URL read by its one parser (./warehouseUrl.ts); what is wrong becomes the issue. */
+function warehouseUrl(value: string, ctx: z.core.$RefinementCtx<string>): string {
+  try {
+    parseWarehouseUrl(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message, input: value });
+  }
+  return value;
+}
+
 const int = (min: number) => z.number().int().min(min);
 const text = z.string().min(1);
 
@@ -111,6 +122,13 @@ export const SETTINGS = {
     default: undefined,
     secret: 'value',
     doc: 'where alerts are POSTed (see Alerts)',
+  }),
+  warehouseUrl: setting({
+    env: 'DRIVETRAIN_WAREHOUSE_URL',
+    schema: z.string().transform(warehouseUrl).optional(),
+    default: undefined,
+    secret: 'url-password',
+    doc: 'the warehouse: `sqlite:FILE` (unset: `$DRIVETRAIN_HOME/warehouse.db`) or `postgres://user[:pw]@host/db[?schema=NAME]`',
   }),
   source: {
     url: setting({
