@@ -19,4 +19,12 @@ export const sqliteDialect: Dialect = {
   columnsOf: (table) => `(SELECT name FROM pragma_table_info('${table}'))`,
   primaryKeyTableSuffix: ' WITHOUT ROWID',
   placeholder: (name) => `$${name}`,
+  columnDefinition: (definition) => definition,
+  tableColumns: (table) => `SELECT name FROM pragma_table_info('${table}') ORDER BY cid`,
+  autoIncrementKey: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  tempTable: (name) => `temp.${name}`,
+  // Set-based work on large tables: with SQLite's small default cache, random-key index inserts (hash
+  // keys) thrash (docs/design/vault-loads.md); mmap reads through the OS page cache instead of copying
+  // pages into SQLite's, as hash-key probes are random. Per connection, and every transaction has its own.
+  transactionSettings: ['PRAGMA cache_size = -262144', 'PRAGMA mmap_size = 4294967296'],
 };
