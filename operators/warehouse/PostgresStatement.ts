@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import type { Params, PreparedStatement, RunResult } from './interfaces.js';
 import { toPositional } from './postgresParams.js';
+import { StatementFinalizedError } from './StatementFinalizedError.js';
 
 let counter = 0;
 
@@ -21,7 +22,7 @@ export class PostgresStatement implements PreparedStatement {
   ) {}
 
   async run(params: Params): Promise<RunResult> {
-    if (this.finalized) throw new Error(`prepared statement ${this.name} was finalized: ${this.sql.slice(0, 100)}`);
+    if (this.finalized) throw new StatementFinalizedError(this.name, this.sql);
     const { text, values } = toPositional(this.sql, params);
     const result = await this.client().query({ name: this.name, text, values });
     return { changes: result.rowCount ?? 0 };

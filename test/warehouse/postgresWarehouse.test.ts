@@ -78,6 +78,22 @@ describe('the PostgreSQL warehouse', function () {
     expect(await wh.run('INSERT INTO t VALUES (?), (?)', [3, 4])).to.deep.equal({ changes: 2 });
   });
 
+  it('runs a prepared statement many times with different values, and not after it is finalized', async () => {
+    const wh = await fresh();
+    await wh.exec('CREATE TABLE t (k INTEGER, d TEXT)');
+    const counts = await wh.transaction(async (s) => {
+      const insert = await s.prepare('INSERT INTO t VALUES ($k, $d), ($k + 100, $d)');
+      const out = [];
+      for (const k of [1, 2, 3]) out.push((await insert.run({ $k: k, $d: `day ${k}` })).changes);
+      await insert.finalize();
+      out.push(await insert.run({ $k: 9, $d: 'x' }).then(() => 'ran', (e: Error) => `${e.name}: ${e.message.split(':')[0]}`));
+      return out;
+    });
+    expect(counts.slice(0, 3)).to.deep.equal([2, 2, 2]);
+    expect(counts[3]).to.match(/^StatementFinalizedError: prepared statement drivetrain_\d+_\d+ was finalized$/);
+    expect(await wh.all('SELECT k, d FROM t ORDER BY k')).to.deep.equal([1, 2, 3, 101, 102, 103].map((k) => ({ k, d: `day ${k % 100}` })));
+  });
+
   it('runs writers one at a time across warehouses on the same schema, while a reader goes past them', async () => {
     const url = `${pg.url}?schema=pw_lock`;
     const first = await openWarehouse(url);
