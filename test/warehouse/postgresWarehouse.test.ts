@@ -52,7 +52,8 @@ describe('the PostgreSQL warehouse', function () {
     expect(await wh.get('SELECT current_schema() AS s, count(*) AS n, 1.5::numeric AS x')).to.deep.equal({ s: `pw_${n}`, n: 1, x: 1.5 });
     const secret = await PostgresWarehouse.open(pg.url.replace('postgres@', 'postgres:hunter22@'), 'pw_secret');
     try {
-      expect(secret.location).to.include('postgres:***@').and.not.include('hunter22');
+      // The user may be redacted too (a lone user counts as a secret once another URL registered it).
+      expect(secret.location).to.match(/:\*\*\*@127\.0\.0\.1:5432\/drivetrain_test_\w+\?schema=pw_secret$/).and.not.include('hunter22');
     } finally {
       await secret.close();
     }
