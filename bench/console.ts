@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drivetrain-bench-console-'));
   try {
     const settings = loadSettings({ env: { PATH: process.env.PATH, DRIVETRAIN_HOME: path.join(dir, 'home'), DRIVETRAIN_LOG_DIR: path.join(dir, 'logs'), DRIVETRAIN_DAGS_DIR: path.join(REPO, 'dags') }, warn: () => undefined });
-    const db = await MetadataDb.open(settings.metadataDb);
+    const db = await MetadataDb.open(settings.metadataUrl);
     const bag = await loadDagBag(settings.dagsDir);
     await storeDagBag(db, bag, settings);
     let instances = 0;

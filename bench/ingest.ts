@@ -109,7 +109,7 @@ async function main(): Promise<void> {
     dagId: 'bench', taskId: entity, runId: 'bench', tryNumber: 1, logicalDate: start, ds,
     dataIntervalStart: start, dataIntervalEnd: new Date(start.getTime() + 86_400_000), month: '2024-01-01',
     intervals: [{ start, end: new Date(start.getTime() + 86_400_000) }], signal: new AbortController().signal,
-    log: quiet, settings, params: {},
+    log: quiet, settings, params: {}, upstream: () => undefined,
   });
   let peak = process.memoryUsage().rss;
   let atPeak = process.memoryUsage();

@@ -63,7 +63,7 @@ async function once(maxActiveRuns: number): Promise<void> {
       DRIVETRAIN_LOG_DIR: process.env.BENCH_LOG_DIR ? mkdtempSync(path.join(process.env.BENCH_LOG_DIR, 'drivetrain-bench-logs-')) : path.join(dir, 'logs'),
     };
     const settings = loadSettings({ env, cwd: dir, warn: () => undefined });
-    const db = await MetadataDb.open(settings.metadataDb);
+    const db = await MetadataDb.open(settings.metadataUrl);
     const dag = benchDag(maxActiveRuns);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();

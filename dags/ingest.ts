@@ -14,7 +14,7 @@ import { ENTITIES, isEntity } from '../operators/entities.js';
 const tasks: Record<string, TaskSpec> = {};
 for (const entity of ENTITIES) {
   tasks[`extract_${entity}`] = { run: extractTask({ entity }), description: `fetch ${entity} into the lake partition ds` };
-  tasks[`load_${entity}`] = { run: loadTask({ entity }), upstream: [`extract_${entity}`], description: `replace raw ${entity} partition ds` };
+  tasks[`load_${entity}`] = { run: loadTask({ entity, extractTask: `extract_${entity}` }), upstream: [`extract_${entity}`], description: `replace raw ${entity} partition ds` };
 }
 Object.assign(
   tasks,

@@ -5,7 +5,11 @@
  */
 import { redactError } from './redact.js';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
-import type { DataInterval, Logger } from './interfaces.js';
+import { NonRetryableError } from './errors/NonRetryableError.js';
+import { isTaskSkipped } from './errors/TaskSkippedError.js';
+import type { DataInterval, Logger, TaskContext } from './interfaces.js';
+import { resolveParams } from './params.js';
+import { encodeResult, upstreamAccessor, type UpstreamResults } from './taskResults.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
 import type { CompletionRow, RunRow } from './metadata/statements.js';
 import { taskAttemptsCounter, taskDurationHistogram } from './metrics.js';
@@ -28,6 +32,8 @@ export interface AttemptDeps {
   readonly leaseLost: AbortSignal;
   /** Echo attempt logs here too. */
   readonly echo?: NodeJS.WritableStream;
+  /** The stored results of the task's upstream in the call's (first) run (taskResults.ts); default none. */
+  readonly upstreamResults?: UpstreamResults;
 }
 
 /** The `Error.name: message` text stored as an instance's last error. */
@@ -38,29 +44,33 @@ function intervalOf(run: RunRow): DataInterval {
   return { start: new Date(run.data_interval_start), end: new Date(run.data_interval_end) };
 }
 
-function paramsOf(run: RunRow): Record<string, unknown> {
+/** The run's stored conf; a conf that is not JSON reaches the params schema as a string, which it refuses. */
+function confOf(run: RunRow): unknown {
   try {
-    return JSON.parse(run.conf || '{}') as Record<string, unknown>;
+    return JSON.parse(run.conf || '{}') as unknown;
   } catch {
-    return {};
+    return run.conf;
   }
 }
 
 /**
  * The completion of each instance of the call. An attempt interrupted by shutdown (not by its own
  * timeout) is up for retry at once: its try counts, but it must get another. A deferred attempt
- * (`rescheduleAtMs` given) is up for retry then, its try given back.
+ * (`rescheduleAtMs` given) is up for retry then, its try given back. A successful outcome's value
+ * must be storable as a result (runClaim checks it with keptResult first).
  */
 export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: AbortSignal, settings: Settings, rescheduleAtMs?: number): CompletionRow[] {
   const endIso = new Date().toISOString();
   const error = outcome.ok ? undefined : outcome.error;
   const interrupted = !outcome.ok && outcome.aborted && shutdown.aborted && !(error instanceof TaskTimeoutError);
   const retryable = !outcome.ok && isRetryable(error);
+  const result = outcome.ok ? encodeResult(claim.task.id, outcome.value) : null;
   return claim.items.map(({ ti }) => {
     let state: CompletionRow['state'] = 'success';
     let nextRetryAt: number | null = null;
     if (!outcome.ok) {
-      if (interrupted) {
+      if (isTaskSkipped(error) && !interrupted) state = 'skipped';
+      else if (interrupted) {
         state = 'up_for_retry';
         nextRetryAt = Date.now();
       } else if (rescheduleAtMs !== undefined) {
@@ -72,7 +82,7 @@ export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: A
       } else state = 'failed';
     }
     const rescheduled = !interrupted && rescheduleAtMs !== undefined && !outcome.ok;
-    return { id: ti.id, tryNumber: ti.try_number, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted, rescheduled };
+    return { id: ti.id, tryNumber: ti.try_number, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted, rescheduled, result };
   });
 }
 
@@ -90,6 +100,17 @@ function settleDeferral(outcome: AttemptOutcome, settings: Settings, log: Logger
   const at = new Date(decision.notBeforeMs).toISOString();
   log.warn(`rescheduled, this try does not count: ${decision.deferred.reason}; next attempt not before ${at}`, { error: errorText(outcome.error), notBefore: at });
   return { outcome, rescheduleAtMs: decision.notBeforeMs };
+}
+
+/** A successful outcome whose value cannot be stored as the task's result becomes a failure (TaskResultError). */
+function keptResult(taskId: string, outcome: AttemptOutcome): AttemptOutcome {
+  if (!outcome.ok) return outcome;
+  try {
+    encodeResult(taskId, outcome.value);
+    return outcome;
+  } catch (error) {
+    return { ok: false, error, durationS: outcome.durationS, aborted: false };
+  }
 }
 
 /** Runs the call; resolves with its completions and the closing of its log. */
@@ -110,9 +131,22 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     dataIntervalStart: intervals[0].start.toISOString(),
     dataIntervalEnd: intervals[intervals.length - 1].end.toISOString(),
   });
-  const outcome = await runAttempt(
+  // Bad params fail the attempt like the task's own errors, in its log.
+  let params: Record<string, unknown> = {};
+  let paramsError: unknown;
+  try {
+    params = resolveParams(dag.id, dag.params, confOf(first.run));
+  } catch (err) {
+    // The stored conf does not change between tries: only a fixed DAG file or a new run helps.
+    paramsError = new NonRetryableError((err as Error).message, { cause: err });
+  }
+  const run = async (ctx: TaskContext): Promise<unknown> => {
+    if (paramsError !== undefined) throw paramsError;
+    return task.run(ctx);
+  };
+  const ran = await runAttempt(
     task.id,
-    task.run,
+    run,
     (signal) =>
       buildTaskContext({
         dagId: dag.id,
@@ -123,12 +157,15 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
         signal,
         log,
         settings: deps.settings,
-        params: paramsOf(first.run),
+        params,
+        upstream: upstreamAccessor(task.id, task.upstream, deps.upstreamResults ?? new Map()),
       }),
     { timeoutS: attemptTimeoutS(task, dag, deps.settings), signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
   );
+  const outcome = keptResult(task.id, ran);
   const settled = settleDeferral(outcome, deps.settings, log);
   if (settled.outcome.ok) log.info('attempt succeeded', settled.outcome.value === undefined ? { durationS: outcome.durationS } : { durationS: outcome.durationS, returned: settled.outcome.value });
+  else if (isTaskSkipped(settled.outcome.error)) log.info(`attempt skipped: ${settled.outcome.error.reason}`);
   else if (settled.rescheduleAtMs === undefined) log.logError(settled.outcome.error);
   const completions = completionsOf(claim, settled.outcome, deps.shutdown, deps.settings, settled.rescheduleAtMs);
   const last = completions[completions.length - 1];

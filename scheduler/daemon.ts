@@ -116,7 +116,7 @@ export class Daemon {
     this.http = HeartbeatThread.shared().serve({
       host: settings.http.host,
       port: settings.http.port,
-      metadataFile: db.file,
+      metadataFile: db.location,
       warehouseFile: settings.warehouseDb,
       staleLoopMs: staleLoopMs(settings),
       blockedLimitMs: blockedLimitMs(settings),

@@ -6,8 +6,10 @@
  */
 import { parseDuration } from './alerts/duration.js';
 import { DagDefinitionError } from './errors/DagDefinitionError.js';
-import type { AlertCallbacks, Dag, DagSpec, Task } from './interfaces.js';
+import type { AlertCallbacks, Dag, DagSpec, Task, TaskSpec } from './interfaces.js';
+import type { ParamsSchema } from './params.js';
 import { validateSchedule } from './timetable.js';
+import { TRIGGER_RULES, type TriggerRule } from './triggerRules.js';
 
 const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 
@@ -74,6 +76,64 @@ function positiveInt(value: number, what: string, dagId: string): number {
   return value;
 }
 
+/** The trigger rule of a task spec, all_success when none is given. */
+function triggerRuleOf(value: unknown, taskId: string, dagId: string): TriggerRule {
+  if (value === undefined) return 'all_success';
+  if (!TRIGGER_RULES.includes(value as TriggerRule)) {
+    throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' has unknown triggerRule '${String(value)}' (one of ${TRIGGER_RULES.join(', ')})`, dagId);
+  }
+  return value as TriggerRule;
+}
+
+/** A task's group: its id must be `group.name`, as the ids taskGroup() makes. */
+function groupOf(value: unknown, taskId: string, dagId: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !ID_PATTERN.test(value) || !taskId.startsWith(`${value}.`)) {
+    throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' is in group '${String(value)}' but its id does not start with '${String(value)}.'`, dagId);
+  }
+  return value;
+}
+
+/**
+ * The params schema of a DAG: a zod schema whose defaults satisfy it when the DAG has a schedule
+ * (its scheduled runs get nothing but the defaults).
+ */
+function paramsOf(dagId: string, spec: DagSpec): ParamsSchema | undefined {
+  const schema = spec.params;
+  if (schema === undefined) return undefined;
+  if (typeof (schema as { safeParse?: unknown } | null)?.safeParse !== 'function') {
+    throw new DagDefinitionError(`DAG '${dagId}': params must be a zod schema, e.g. z.object({ rows: z.number().default(10) })`, dagId);
+  }
+  if (spec.schedule !== null) {
+    const defaults = schema.safeParse({});
+    if (!defaults.success) {
+      const issue = defaults.error.issues[0];
+      throw new DagDefinitionError(`DAG '${dagId}': params field '${issue.path.map(String).join('.')}' has no default, which its scheduled runs need: ${issue.message}`, dagId);
+    }
+  }
+  return schema;
+}
+
+/**
+ * A task group (Airflow's TaskGroup with prefixed ids): the tasks' ids become `group.id`, each is
+ * marked with the group, and an upstream naming a sibling is prefixed too. Spread it into a DAG's
+ * tasks: `tasks: { ...taskGroup('extract', { cars: {...} }), load: { upstream: ['extract.cars'] } }`.
+ */
+export function taskGroup<G extends string, K extends string>(
+  group: G,
+  tasks: { readonly [T in K]: TaskSpec },
+  // TaskSpec<never>: fits any DAG's task map. A group's upstream ids are checked when the DAG is
+  // defined (an unknown one is a DagDefinitionError), not at compile time as a plain task's are.
+): { [T in K as `${G}.${T}`]: TaskSpec<never> } {
+  const siblings = new Set(Object.keys(tasks));
+  const out: Record<string, TaskSpec> = {};
+  for (const [id, spec] of Object.entries(tasks) as [string, TaskSpec][]) {
+    const upstream = spec.upstream?.map((u) => (siblings.has(u) ? `${group}.${u}` : u));
+    out[`${group}.${id}`] = { ...spec, group, ...(upstream === undefined ? {} : { upstream }) };
+  }
+  return out as { [T in K as `${G}.${T}`]: TaskSpec<never> };
+}
+
 /** Orders tasks so each comes after its upstream (Kahn); names the tasks of a cycle if there is one. */
 function topologicalOrder(dagId: string, tasks: readonly Task[]): Task[] {
   const byId = new Map(tasks.map((t) => [t.id, t]));
@@ -129,6 +189,8 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
       id,
       run: t.run,
       upstream,
+      triggerRule: triggerRuleOf(t.triggerRule, id, dagId),
+      group: groupOf(t.group, id, dagId),
       retries: nonNegativeInt(t.retries, `retries of task '${id}'`, dagId),
       retryDelayS: nonNegative(t.retryDelayS, `retryDelayS of task '${id}'`, dagId),
       timeoutS: nonNegative(t.timeoutS, `timeoutS of task '${id}'`, dagId),
@@ -156,6 +218,7 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
     waitFor: waitForList(dagId, spec.waitFor),
     description: spec.description,
     deadline: deadlineOf(dagId, spec.deadline),
+    params: paramsOf(dagId, spec as DagSpec),
     ...callbacksOf(spec, 'the DAG', dagId),
     tasks: topologicalOrder(dagId, tasks),
   };

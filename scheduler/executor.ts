@@ -15,6 +15,7 @@ import type { MetadataDb } from './metadata/db.js';
 import type { CompletionRow } from './metadata/statements.js';
 import { runTurn, type Claim, type TurnContext, type TurnResult } from './schedulerTurn.js';
 import type { Settings } from './settings.js';
+import { claimedUpstreamResults, type UpstreamResults } from './taskResults.js';
 import { attemptTimeoutS } from './taskTimeout.js';
 import { LeaseLostError } from './errors/LeaseLostError.js';
 import { ShutdownError } from './errors/ShutdownError.js';
@@ -126,7 +127,7 @@ export class Executor {
     await this.recover();
     this.leases = HeartbeatThread.shared().keep({
       owner: this.owner,
-      metadataFile: this.db.file,
+      metadataFile: this.db.location,
       leaseS: this.settings.scheduler.leaseS,
       heartbeatS: this.settings.scheduler.heartbeatS,
       onLost: (key, holder) => this.leaseLost(key, holder),
@@ -278,16 +279,21 @@ export class Executor {
   private async tick(): Promise<TurnResult> {
     const done = this.completions.splice(0);
     let turn: TurnResult;
+    let results = new Map<Claim, UpstreamResults>();
     try {
       // A fresh context per try: the transaction is retried from the start when the database is busy.
-      turn = await this.db.tx((sql) => runTurn(sql, this.turnContext(), done));
+      turn = await this.db.tx(async (sql) => {
+        const t = await runTurn(sql, this.turnContext(), done);
+        results = await claimedUpstreamResults(sql, this.db.statements, t.claims);
+        return t;
+      });
     } catch (err) {
       // Rolled back: keep the finished attempts for the next turn, or their instances would stay
       // 'running' under our (renewed) lease forever. Claims were rolled back too and never launched.
       this.completions.unshift(...done);
       throw err;
     }
-    for (const c of turn.claims) this.launch(c);
+    for (const c of turn.claims) this.launch(c, results.get(c));
     return turn;
   }
 
@@ -314,12 +320,19 @@ export class Executor {
   }
 
   /** Runs a claimed call outside the transaction; its result is recorded by the next turn. */
-  private launch(claim: Claim): void {
+  private launch(claim: Claim, upstreamResults: UpstreamResults | undefined): void {
     const running: Running = { ...claim, key: this.nextKey++, leaseLost: new AbortController() };
     const timeoutS = attemptTimeoutS(claim.task, claim.dag, this.settings);
     const items = claim.items.map((i) => ({ id: i.ti.id, tryNumber: i.ti.try_number }));
     this.leases?.track(running.key, items, timeoutS === undefined ? null : Date.now() + timeoutS * 1000);
-    const deps = { settings: this.settings, log: this.log, shutdown: this.shutdown.signal, leaseLost: running.leaseLost.signal, echo: this.opts.echo };
+    const deps = {
+      settings: this.settings,
+      log: this.log,
+      shutdown: this.shutdown.signal,
+      leaseLost: running.leaseLost.signal,
+      echo: this.opts.echo,
+      upstreamResults,
+    };
     const p = runClaim(running, deps)
       .then(({ completions, logClosed }) => {
         this.completions.push(...completions);

@@ -22,7 +22,7 @@ import { startTsWorker } from './tsWorker.js';
 export interface LeaseKeeperOptions {
   /** The executor's lease owner id. */
   readonly owner: string;
-  /** Its metadata database file. */
+  /** Its metadata database: a file, or a postgres:// URL (MetadataDb.location). */
   readonly metadataFile: string;
   /** DRIVETRAIN_LEASE_S. */
   readonly leaseS: number;

@@ -13,7 +13,7 @@ export interface TrackedItem {
 export interface ServeOptions {
   readonly host: string;
   readonly port: number;
-  /** The metadata database file: /healthz checks it accepts a write. */
+  /** The metadata database (a file or a postgres:// URL): /healthz checks it accepts a write. */
   readonly metadataFile: string;
   /** The warehouse file: /healthz checks it is still the file the daemon started on. */
   readonly warehouseFile: string;

@@ -9,14 +9,31 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { BLOCKED_AFTER_MS, CLOCK_SLOTS, type ErrorData, type FromHeartbeat, type ServeOptions, type ToHeartbeat, type TrackedItem } from './heartbeatMessages.js';
 import { HEALTH_TIMEOUT_MS, startHttpServer, type HealthReport, type HttpServerHandle, type MetricsText } from './httpServer.js';
 import { lostTo, renewLeases } from './lease.js';
-import { sqliteDialect } from './metadata/dialect.js';
+import { dialectFor } from './metadata/dialect.js';
+import type { Sql } from './metadata/interfaces.js';
+import { parseMetadataUrl } from './metadata/metadataUrl.js';
 import { PlainMetadataConnection } from './metadata/plainConnection.js';
+import { PlainPgConnection } from './metadata/plainPgConnection.js';
 import { Statements } from './metadata/statements.js';
 import { WarehouseFileCheck } from './WarehouseFileCheck.js';
 
 const port = parentPort!;
 const clock = new BigInt64Array((workerData as { data: { clock: SharedArrayBuffer } }).data.clock);
-const statements = new Statements(sqliteDialect);
+/** The heartbeat's connection, on either engine: MetadataDb's tx/read without Sequelize. */
+interface PlainConnection {
+  tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  read<T>(fn: (sql: Sql) => Promise<T>): Promise<T>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The statements of each engine, made once. */
+const statementsByEngine = { sqlite: new Statements(dialectFor('sqlite')), postgres: new Statements(dialectFor('postgres')) };
+
+/** The engine named by a metadata location (a file path, `sqlite:FILE` or a postgres:// URL). */
+function engineOf(location: string): 'sqlite' | 'postgres' {
+  return parseMetadataUrl(location).engine;
+}
 
 function post(message: FromHeartbeat): void {
   port.postMessage(message);
@@ -29,12 +46,19 @@ function errorData(err: unknown): ErrorData {
 
 // ---- connections: one per metadata file, shared by the owners and the listener using it ----
 
-const connections = new Map<string, { conn: Promise<PlainMetadataConnection>; users: number }>();
+const connections = new Map<string, { conn: Promise<PlainConnection>; users: number }>();
 
-function connect(file: string): Promise<PlainMetadataConnection> {
+/** Opens the location's database: a plain sqlite3 connection to a file, or a plain pg client to a server. */
+function openPlain(location: string): Promise<PlainConnection> {
+  const loc = parseMetadataUrl(location);
+  if (loc.engine === 'postgres') return PlainPgConnection.open(loc, dialectFor('postgres'));
+  return PlainMetadataConnection.open(loc.file, dialectFor('sqlite'));
+}
+
+function connect(file: string): Promise<PlainConnection> {
   let entry = connections.get(file);
   if (!entry) {
-    entry = { conn: PlainMetadataConnection.open(file, sqliteDialect), users: 0 };
+    entry = { conn: openPlain(file), users: 0 };
     connections.set(file, entry);
     // A failed open is retried by the next user rather than cached.
     entry.conn.catch(() => connections.delete(file));
@@ -62,7 +86,7 @@ interface Owner {
   readonly owner: string;
   readonly file: string;
   readonly leaseMs: number;
-  readonly conn: Promise<PlainMetadataConnection>;
+  readonly conn: Promise<PlainConnection>;
   readonly timer: NodeJS.Timeout;
   readonly attempts: Map<number, Attempt>;
   /** The renewal under way, so a slow one is not overlapped by the next. */
@@ -78,6 +102,7 @@ async function renew(o: Owner): Promise<void> {
   // Past its deadline an attempt's leases lapse: the task timeout bounds it even when the main
   // thread is stuck in it and cannot abort it.
   const overdue = attempts.filter(([, a]) => a.deadlineMs !== null && a.deadlineMs < now).flatMap(([, a]) => a.items.map((i) => i.id));
+  const statements = statementsByEngine[engineOf(o.file)];
   await renewLeases({ tx: (fn) => conn.tx(fn), statements }, o.owner, o.leaseMs, now, overdue);
   const watched = attempts.filter(([, a]) => !a.lost);
   if (watched.length === 0) return;
@@ -123,7 +148,7 @@ async function release(owner: string): Promise<void> {
 
 // ---- the listener ----
 
-let listener: { handle: HttpServerHandle; opts: ServeOptions; warehouse: WarehouseFileCheck; conn: Promise<PlainMetadataConnection> } | undefined;
+let listener: { handle: HttpServerHandle; opts: ServeOptions; warehouse: WarehouseFileCheck; conn: Promise<PlainConnection> } | undefined;
 let metricsCopy: MetricsText | undefined;
 const metricsWaiting = new Map<number, (m: MetricsText) => void>();
 let nextMetricsRef = 1;
@@ -141,7 +166,7 @@ function blockedMs(now = Date.now()): number {
  * main thread is blocked it may be holding the write lock itself (a task's code can run between two
  * statements of a turn), which the blocked-loop report covers already: then only a read is asked.
  */
-function probeMetadata(conn: Promise<PlainMetadataConnection>, write: boolean): Promise<void> {
+function probeMetadata(conn: Promise<PlainConnection>, write: boolean): Promise<void> {
   if (!write) return conn.then((c) => c.ping());
   probing ??= (async () => (await conn).tx(async () => undefined))().finally(() => (probing = undefined));
   return probing;

@@ -4,9 +4,12 @@
  * DAG files, operators and the CLI import from here; nothing here imports the
  * metadata database, so operators stay ignorant of the scheduler's tables.
  */
+import type { z } from 'zod';
 import type { Settings } from './settings.js';
+import type { TriggerRule } from './triggerRules.js';
 
 export type { Settings } from './settings.js';
+export type { TriggerRule } from './triggerRules.js';
 
 /** A small structured logger: the only logging surface operators see. */
 export interface Logger {
@@ -80,11 +83,19 @@ export interface TaskContext {
   readonly log: Logger;
   /** The resolved settings of this process. */
   readonly settings: Settings;
-  /** Run configuration given at trigger time (`dags trigger --conf`), else empty. */
+  /** The run's params: its conf (`dags trigger --conf`) validated by the DAG's `params` schema, defaults filled in. */
   readonly params: Readonly<Record<string, unknown>>;
+  /**
+   * The result (return value) an upstream task stored in this run; undefined when it returned nothing
+   * or was skipped. Throws NotAnUpstreamError for a task that is not an upstream of this one.
+   */
+  upstream(taskId: string): unknown;
 }
 
-/** The work of a task; its resolved value is logged, its rejection fails the attempt. */
+/**
+ * The work of a task. Its resolved value is its result: logged, stored as JSON (64 KB at most) and
+ * handed to downstream tasks (`ctx.upstream`). A rejection fails the attempt; a TaskSkippedError skips it.
+ */
 export type TaskFn = (ctx: TaskContext) => unknown | Promise<unknown>;
 
 /** What an alert says: the webhook's JSON body and a callback's argument (null where it does not apply). */
@@ -119,8 +130,12 @@ export interface AlertCallbacks {
 export interface TaskSpec<U extends string = string> extends AlertCallbacks {
   /** The work to do. */
   readonly run: TaskFn;
-  /** Tasks that must succeed first (trigger rule all_success). Default: none. */
+  /** Tasks this one depends on, as its trigger rule says. Default: none. */
   readonly upstream?: readonly U[];
+  /** When it runs given how its upstream ended (Airflow's rules). Default `all_success`. */
+  readonly triggerRule?: TriggerRule;
+  /** The task group it belongs to (see taskGroup()): its id must start with `group.`. Default none. */
+  readonly group?: string;
   /** Retries after the first attempt. Default: the DAG's, else DRIVETRAIN_TASK_RETRIES. */
   readonly retries?: number;
   /** Delay before the first retry in seconds, doubling each retry. Default: the DAG's, else DRIVETRAIN_TASK_RETRY_DELAY_S. */
@@ -168,6 +183,11 @@ export interface DagSpec<K extends string = string> extends AlertCallbacks {
   readonly description?: string;
   /** `deadline_missed` fires when an interval's run has not succeeded this long after the interval's end (`'6h'`, `'90m'`, `'1d2h'`). */
   readonly deadline?: { readonly afterIntervalEnd: string };
+  /**
+   * The schema of a run's params (a zod object): a triggered run's conf is validated by it and its
+   * defaults filled in; scheduled and backfill runs get the defaults. Default: any conf object.
+   */
+  readonly params?: z.ZodType<Record<string, unknown>>;
   /** The tasks, keyed by task id. */
   readonly tasks: { readonly [T in K]: TaskSpec<NoInfer<K>> };
 }
@@ -177,6 +197,9 @@ export interface Task extends AlertCallbacks {
   readonly id: string;
   readonly run: TaskFn;
   readonly upstream: readonly string[];
+  readonly triggerRule: TriggerRule;
+  /** Its task group, when it has one. */
+  readonly group?: string;
   readonly retries: number | undefined;
   readonly retryDelayS: number | undefined;
   readonly timeoutS: number | undefined;
@@ -200,6 +223,8 @@ export interface Dag extends AlertCallbacks {
   readonly description?: string;
   /** The deadline option, its duration in ms. */
   readonly deadline?: { readonly afterIntervalEnd: string; readonly afterIntervalEndMs: number };
+  /** The params schema, when the DAG declares one. */
+  readonly params?: z.ZodType<Record<string, unknown>>;
   /** Tasks in a topological order (every task after its upstream). */
   readonly tasks: readonly Task[];
   /** The file it was loaded from, when loaded from a file. */

@@ -48,7 +48,7 @@ export function registerSecret(value: string | undefined): void {
   if (added.length > 0) known = [...known, ...added].sort((a, b) => b.length - a.length);
 }
 
-/** Makes the password (or lone user, a token) of `url` a secret; nothing when it has no userinfo or is no URL. */
+/** Makes the password (or lone user, a token; not of a postgres:// URL) of `url` a secret; nothing when it has no userinfo or is no URL. */
 export function registerUrlSecret(url: string | undefined): void {
   if (!url) return;
   let parsed: URL;
@@ -58,7 +58,9 @@ export function registerUrlSecret(url: string | undefined): void {
     return;
   }
   if (parsed.password) registerSecret(parsed.password);
-  else if (parsed.username) registerSecret(parsed.username);
+  // A database URL's user is a role name (often 'postgres'), not a token: redacting it everywhere
+  // would blank the word out of every log line.
+  else if (parsed.username && !/^postgres(ql)?:$/i.test(parsed.protocol)) registerSecret(parsed.username);
 }
 
 /** `text` with every URL password and every known secret replaced by `***`. */

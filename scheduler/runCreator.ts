@@ -75,6 +75,9 @@ export async function createDueRuns(db: MetadataDb, dags: Iterable<Dag>, now: Da
   const list = [...dags].filter((d) => d.schedule !== null);
   if (list.length === 0) return 0;
   return db.tx(async (sql) => {
+    // Several daemons tick at once: each DAG's lock, waited for in dag_id order, makes the second read
+    // where the first left next_dagrun, and the unique (dag_id, logical_date) catches anything else.
+    await db.statements.lockDags(sql, list.map((d) => d.id));
     const byId = new Map((await db.statements.dagSchedules(sql)).map((r) => [r.dag_id, r]));
     let total = 0;
     for (const dag of list) {

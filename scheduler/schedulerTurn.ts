@@ -7,7 +7,8 @@
  *   5. claim ready instances up to the free slots under a lease, and write the decisions.
  * It returns what it claimed; the executor runs those outside the transaction. Batching every write
  * of a turn into one transaction is what makes a claim cheap, and the dialect's write transaction
- * (BEGIN IMMEDIATE on SQLite) makes it exclusive across processes.
+ * (BEGIN IMMEDIATE on SQLite) makes it exclusive across processes; on PostgreSQL a turn schedules only
+ * the DAGs whose lock it got, and a claim passes rows another daemon holds (docs/design/postgres-metadata.md).
  */
 import { recordCompletionAlerts, recordRunAlerts } from './alerts/outbox.js';
 import type { Dag, Logger, Task } from './interfaces.js';
@@ -87,7 +88,7 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
   const idle = { claims: [], changed: done.length > 0, again: false };
   if (ctx.stopping) return idle;
   const paused = ctx.scope.respectPause ? new Set(await st.pausedDagIds(sql)) : new Set<string>();
-  const dags = ctx.dagsInScope(paused);
+  const dags = await lockDags(sql, st, ctx.dagsInScope(paused));
   if (dags.size === 0) return idle;
   const loaded = await loadActive(sql, st, dags, ctx.scope);
   const reach: ReachCache = new Map();
@@ -95,11 +96,23 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
   const active = withStarted(loaded, started, await st.taskInstancesOf(sql, started.map((r) => r.id)));
   const window = windowOf(dags, active, ctx.scope);
   const decisions = decide(window, dags, active.tis, ctx.stamp.nowMs);
-  const claims = await pickClaims(sql, ctx, decisions.ready, window, active.tis, reach);
-  await writeDecisions(sql, ctx, decisions, claims);
+  const picked = await pickClaims(sql, ctx, decisions.ready, window, active.tis, reach);
+  const claims = await writeDecisions(sql, ctx, decisions, picked);
   const again = decisions.finished.length > 0;
   const changed = again || done.length > 0 || started.length > 0 || claims.length > 0 || decisions.waiting.length > 0;
   return { claims, changed, again };
+}
+
+/**
+ * The DAGs of `dags` whose scheduling lock this turn got: on PostgreSQL, a DAG another daemon's turn
+ * is scheduling is left to it (that turn sees everything this one would), so two turns never decide
+ * on the same runs. On SQLite the write transaction is exclusive and every DAG is kept.
+ */
+async function lockDags(sql: Sql, st: Statements, dags: ReadonlyMap<string, Dag>): Promise<ReadonlyMap<string, Dag>> {
+  if (dags.size === 0) return dags;
+  const locked = await st.tryLockDags(sql, [...dags.keys()]);
+  if (locked.length === dags.size) return dags;
+  return new Map(locked.map((id) => [id, dags.get(id)!]));
 }
 
 /** Step 2: the active runs of `dags` with the instances of those that can run now. */
@@ -191,7 +204,7 @@ export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>
       const ti = byTask.get(task.id);
       if (!ti) continue; // a task added to the DAG after this run started
       if (ti.state === null) {
-        const decision = evaluateTriggerRule('all_success', task.upstream.map(stateOf));
+        const decision = evaluateTriggerRule(task.triggerRule, task.upstream.map(stateOf));
         if (decision !== 'wait') {
           decided.set(task.id, decision);
           out.waiting.push({ id: ti.id, state: decision });
@@ -245,8 +258,12 @@ async function pickClaims(
   return claims;
 }
 
-/** Step 5b: finished runs, decided waiting instances (claimed ones go straight to running), claims. */
-async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, claims: readonly Claim[]): Promise<void> {
+/**
+ * Step 5b: finished runs, decided waiting instances (claimed ones go straight to running), claims.
+ * Returns the claims as made: an instance another process claimed since the window was read is
+ * dropped from its call, and a call left with none is dropped.
+ */
+async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, claims: readonly Claim[]): Promise<readonly Claim[]> {
   const st = ctx.statements;
   if (decisions.finished.length > 0) {
     await recordRunAlerts(sql, st, decisions.finished, ctx.dagsInScope(new Set()), ctx.stamp.nowIso);
@@ -256,5 +273,13 @@ async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, 
   const claimed = new Set(claims.flatMap((c) => c.items.map((i) => i.ti.id)));
   const waiting = decisions.waiting.filter((w) => !claimed.has(w.id));
   if (waiting.length > 0) await st.decideWaiting(sql, waiting, ctx.stamp.nowIso);
-  if (claimed.size > 0) await st.claim(sql, [...claimed], ctx.stamp);
+  if (claimed.size === 0) return claims;
+  // A claimed item's stored try is one below the try it runs as (pickClaims counted it).
+  const items = claims.flatMap((c) => c.items.map((i) => ({ id: i.ti.id, readTry: i.ti.try_number - 1 })));
+  const n = await st.claim(sql, items, ctx.stamp);
+  if (n === items.length) return claims;
+  const rows = await st.leaseHolders(sql, items.map((i) => i.id));
+  const mine = new Set(rows.filter((r) => r.state === 'running' && r.lease_owner === ctx.stamp.owner).map((r) => r.id));
+  ctx.log.debug('claims lost to another process', { lost: items.length - n });
+  return claims.map((c) => ({ ...c, items: c.items.filter((i) => mine.has(i.ti.id)) })).filter((c) => c.items.length > 0);
 }

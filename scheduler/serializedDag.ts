@@ -8,6 +8,7 @@
 import type { DagBag } from './dagLoader.js';
 import type { Dag, Schedule } from './interfaces.js';
 import type { MetadataDb } from './metadata/db.js';
+import { paramsJsonSchema } from './params.js';
 import { redact } from './redact.js';
 import { retryPolicyFor } from './retryPolicy.js';
 import type { Settings } from './settings.js';
@@ -19,6 +20,10 @@ export interface SerializedTask {
   /** The retries a clear gives it, resolved (task, else DAG, else DRIVETRAIN_TASK_RETRIES) when stored. */
   readonly retries: number;
   readonly description: string | null;
+  /** Its trigger rule (absent in DAGs stored before trigger rules: all_success). */
+  readonly trigger_rule?: string;
+  /** Its task group, or null. */
+  readonly group?: string | null;
 }
 
 /** What `serialized_dags.data` holds. */
@@ -32,6 +37,8 @@ export interface SerializedDag {
   readonly file: string | null;
   /** In dependency order: every task after its upstream. */
   readonly tasks: readonly SerializedTask[];
+  /** The params schema as JSON Schema (params.ts), so the API validates a trigger's conf; null when none. */
+  readonly params?: Record<string, unknown> | null;
 }
 
 /** The stored form of a loaded DAG. */
@@ -49,7 +56,10 @@ export function serializeDag(dag: Dag, settings: Settings): SerializedDag {
       upstream: [...t.upstream],
       retries: retryPolicyFor(t, dag, settings).retries,
       description: t.description ?? null,
+      trigger_rule: t.triggerRule,
+      group: t.group ?? null,
     })),
+    params: paramsJsonSchema(dag.params),
   };
 }
 

@@ -1,6 +1,7 @@
 /** Builds the TaskContext a task function receives: the run's interval(s), never the wall clock. */
 import type { DataInterval, Logger, TaskContext } from './interfaces.js';
 import type { Settings } from './settings.js';
+import { upstreamAccessor } from './taskResults.js';
 import { toDs, toMonth } from './timetable.js';
 
 /** What {@link buildTaskContext} needs. */
@@ -16,6 +17,8 @@ export interface TaskContextInput {
   readonly log: Logger;
   readonly settings: Settings;
   readonly params?: Readonly<Record<string, unknown>>;
+  /** `ctx.upstream` (taskResults.ts upstreamAccessor); default: a task without upstream. */
+  readonly upstream?: (taskId: string) => unknown;
 }
 
 /** The context of one call; dates are derived from the first interval, the end from the last. */
@@ -38,5 +41,6 @@ export function buildTaskContext(input: TaskContextInput): TaskContext {
     log: input.log,
     settings: input.settings,
     params: Object.freeze({ ...(input.params ?? {}) }),
+    upstream: input.upstream ?? upstreamAccessor(input.taskId, [], new Map()),
   });
 }

@@ -2,16 +2,19 @@
  * When a waiting task instance may run, when a queued or retrying one is due, and when a DAG run is
  * over: pure decisions over task-instance states, no database, so each rule is tested by a table.
  *
- * A trigger rule sees its upstream instances only as counts per state (as Airflow's do), so adding
- * a rule (all_done, one_failed, none_failed, ...) is adding one entry to {@link RULES}.
+ * A trigger rule sees its upstream instances only as counts per state (as Airflow's do), so each rule
+ * is one entry of {@link RULES}; docs/design/dag-features.md gives the table.
  */
 import type { TaskInstanceState } from './interfaces.js';
 
 /** A task instance's state as stored: null = waiting for its upstream (Airflow's "none"). */
 export type StoredState = TaskInstanceState | null;
 
-/** The trigger rules this scheduler implements (Airflow's default only, for now). */
-export type TriggerRule = 'all_success';
+/** Airflow's trigger rules: when a task runs, given how its upstream ended. */
+export type TriggerRule = 'all_success' | 'all_done' | 'all_failed' | 'one_failed' | 'one_success' | 'none_failed' | 'none_skipped' | 'always';
+
+/** Every trigger rule, for validating a DAG file (which tsx loads without type checking). */
+export const TRIGGER_RULES: readonly TriggerRule[] = ['all_success', 'all_done', 'all_failed', 'one_failed', 'one_success', 'none_failed', 'none_skipped', 'always'];
 
 /** What becomes of a waiting instance: stay waiting, or the state it moves to. */
 export type TriggerDecision =
@@ -21,7 +24,7 @@ export type TriggerDecision =
   | 'queued'
   /** Never runs: an upstream failed. */
   | 'upstream_failed'
-  /** Never runs, without failing the run (for rules that skip; none does yet). */
+  /** Never runs, without failing the run: the rule cannot be met, and no upstream failure is why. */
   | 'skipped';
 
 /** How many upstream instances are in each state. */
@@ -42,9 +45,27 @@ const TERMINAL: ReadonlySet<StoredState> = new Set<StoredState>(['success', 'fai
 /** The states that make a DAG run fail once all its instances are terminal. */
 const FAILING: ReadonlySet<StoredState> = new Set<StoredState>(['failed', 'upstream_failed']);
 
+/**
+ * Airflow's decisions (its TriggerRuleDep with flag_upstream_failed), in the same order: a decision
+ * that can be made before every upstream is done is made at once (one failure fails all_success, one
+ * success starts one_success), so nothing waits on a result that cannot change it.
+ */
 const RULES: Readonly<Record<TriggerRule, (c: UpstreamCounts) => TriggerDecision>> = {
-  // Fails as soon as one upstream failed, without waiting for the others: their result cannot help.
-  all_success: (c) => (c.failed + c.upstreamFailed > 0 ? 'upstream_failed' : c.success + c.skipped === c.total ? 'queued' : 'wait'),
+  // A failure wins over a skip: the run must show it failed, not that a branch was skipped.
+  all_success: (c) =>
+    c.failed + c.upstreamFailed > 0 ? 'upstream_failed' : c.skipped > 0 ? 'skipped' : c.success === c.total ? 'queued' : 'wait',
+  all_done: (c) => (c.done === c.total ? 'queued' : 'wait'),
+  // Something did not fail, so "all failed" can no longer come true: skipped, as Airflow.
+  all_failed: (c) => (c.success + c.skipped > 0 ? 'skipped' : c.done === c.total ? 'queued' : 'wait'),
+  one_failed: (c) => (c.failed + c.upstreamFailed > 0 ? 'queued' : c.done === c.total ? 'skipped' : 'wait'),
+  // Every upstream skipped: skipped; done without one success: that is an upstream failure.
+  one_success: (c) =>
+    c.success > 0 ? 'queued' : c.done < c.total ? 'wait' : c.skipped === c.total ? 'skipped' : 'upstream_failed',
+  // A skipped upstream is as good as a successful one; only failures stop it.
+  none_failed: (c) => (c.failed + c.upstreamFailed > 0 ? 'upstream_failed' : c.done === c.total ? 'queued' : 'wait'),
+  none_skipped: (c) => (c.skipped > 0 ? 'skipped' : c.done === c.total ? 'queued' : 'wait'),
+  // No dependency at all: runs as soon as its run starts, whatever the upstream do.
+  always: () => 'queued',
 };
 
 /** True for success, failed, upstream_failed and skipped. */
@@ -71,7 +92,9 @@ export function countUpstream(states: Iterable<StoredState | undefined>): Upstre
 
 /** The decision of `rule` for a waiting instance whose upstream instances are in `upstream`. */
 export function evaluateTriggerRule(rule: TriggerRule, upstream: Iterable<StoredState | undefined>): TriggerDecision {
-  return RULES[rule](countUpstream(upstream));
+  const counts = countUpstream(upstream);
+  // As Airflow: a task without upstream has nothing to wait for, whatever its rule (one_failed would skip).
+  return counts.total === 0 ? 'queued' : RULES[rule](counts);
 }
 
 /** True when an instance should be claimed now: queued, or up for retry with its delay over. */
@@ -79,7 +102,11 @@ export function isDue(state: StoredState, nextRetryAt: number | null, nowMs: num
   return state === 'queued' || (state === 'up_for_retry' && (nextRetryAt ?? 0) <= nowMs);
 }
 
-/** A DAG run's state given all its instances' states: running until every one is terminal. */
+/**
+ * A DAG run's state given all its instances' states: running until every one is terminal, then failed
+ * if any instance failed. Stricter than Airflow, which looks only at the leaves: there an all_done
+ * cleanup leaf that succeeds turns a failed run green, and DAGs need a "watcher" task to undo that.
+ */
 export function runOutcome(states: Iterable<StoredState>): 'running' | 'success' | 'failed' {
   let failed = false;
   for (const s of states) {

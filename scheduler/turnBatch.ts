@@ -54,7 +54,7 @@ export async function extendBatch(
     const ti = m?.get(task.id);
     if (!ti || taken.has(ti.id)) break;
     if (!(ti.state === null || isDue(ti.state, ti.next_retry_at, ctx.stamp.nowMs))) break;
-    if (evaluateTriggerRule('all_success', task.upstream.map((u) => m!.get(u)?.state)) !== 'queued') break;
+    if (evaluateTriggerRule(task.triggerRule, task.upstream.map((u) => m!.get(u)?.state)) !== 'queued') break;
     out.push({ ti, run });
   }
   const toStart = out.filter((o) => o.run.state === 'queued').map((o) => o.run.id);

@@ -23,6 +23,7 @@ import { fastPartitionPreparer } from './fast/FastPartitionPreparer.js';
 import { PartitionWriter } from './fast/PartitionWriter.js';
 import type { BatchSink, PartitionPreparer, PartitionToLoad } from './interfaces.js';
 import { ensureRawTables } from './models.js';
+import { RowCountMismatchError } from './RowCountMismatchError.js';
 
 /** Options of {@link loadTask}. */
 export interface LoadOptions {
@@ -30,6 +31,11 @@ export interface LoadOptions {
   readonly entity: Entity;
   /** What reads, validates and hashes the partition; default the fast one (fast/) with the settings' workers. */
   readonly preparer?: PartitionPreparer;
+  /**
+   * The upstream task that extracted the partition: its result's `rows` must equal the partition's
+   * (RowCountMismatchError otherwise, before the warehouse is touched). Default: no check.
+   */
+  readonly extractTask?: string;
 }
 
 /** What a load returns (logged by the scheduler). */
@@ -64,6 +70,14 @@ async function completeManifest(lakeDir: string, entity: Entity, ds: string): Pr
   }
 }
 
+/** The extract's reported row count against the lake partition's; RowCountMismatchError when they differ. */
+function checkExtractedRows(ctx: TaskContext, opts: LoadOptions, manifest: LakeManifest): void {
+  if (opts.extractTask === undefined) return;
+  const reported = ctx.upstream(opts.extractTask);
+  const rows = reported !== null && typeof reported === 'object' ? (reported as { rows?: unknown }).rows : undefined;
+  if (rows !== manifest.rows) throw new RowCountMismatchError(opts.entity, ctx.ds, opts.extractTask, typeof rows === 'number' ? rows : reported, manifest.rows);
+}
+
 /** Fails the task when more than the allowed share of the partition's rows was rejected. */
 function checkRejectShare(result: LoadResult, maxRejectShare: number): void {
   const { entity, ds, fetched, rejected } = result;
@@ -82,6 +96,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   const { entity } = opts;
   const { ds } = ctx;
   const manifest = await completeManifest(ctx.settings.lakeDir, entity, ds);
+  checkExtractedRows(ctx, opts, manifest);
   const target = warehouseOf(ctx.settings);
   const sqlite = isSqliteFile(target);
   const warehouse = await openWarehouse(target);

@@ -34,6 +34,8 @@ function taskAlert(event: AlertEvent, ti: AlertSubject, error: string | null): N
 function completionEvent(c: CompletionRow, hasSuccessCallback: boolean): AlertEvent | undefined {
   // An attempt cut short by shutdown or deferred by an outage is not the task failing.
   if (c.interrupted || c.rescheduled) return undefined;
+  // A task that skipped itself neither failed nor did its work: no event.
+  if (c.state === 'skipped') return undefined;
   if (c.state === 'failed') return 'task_failed';
   if (c.state === 'up_for_retry') return 'task_retry';
   return hasSuccessCallback ? 'task_success' : undefined;

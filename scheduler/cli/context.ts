@@ -46,7 +46,7 @@ export async function openContext(opts: { stdout?: boolean } = {}): Promise<Comm
   const log = createSchedulerLogger(settings, { stdout: opts.stdout ?? false });
   let db: MetadataDb;
   try {
-    db = await MetadataDb.open(settings.metadataDb);
+    db = await MetadataDb.open(settings.metadataUrl);
   } catch (err) {
     await log.close();
     throw err;

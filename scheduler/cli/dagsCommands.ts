@@ -1,6 +1,7 @@
 /** `dags list | trigger | pause | unpause`. */
 import type { Dag } from '../interfaces.js';
 import { pausedDagIds, setPaused } from '../metadata/dagTable.js';
+import { resolveParams } from '../params.js';
 import { triggerRun } from '../runCreator.js';
 import { firstInterval, intervalFor, latestCompletedInterval, nextInterval } from '../timetable.js';
 import type { CommandContext } from './context.js';
@@ -52,7 +53,9 @@ export async function dagsListCommand(ctx: CommandContext): Promise<number> {
 /** Creates a manual run and prints its id. */
 export async function triggerCommand(ctx: CommandContext, dagId: string, date: Date | undefined, conf?: Record<string, unknown>): Promise<number> {
   const dag = ctx.dag(dagId);
-  const runId = await triggerRun(ctx.db, dag, { date, now: ctx.clock.now(), conf });
+  // Validated before anything is written; stored with the defaults filled in, as the API does.
+  const params = resolveParams(dag.id, dag.params, conf ?? {});
+  const runId = await triggerRun(ctx.db, dag, { date, now: ctx.clock.now(), conf: params });
   ctx.log.info('manual run created', { dagId, runId });
   process.stdout.write(`created run ${runId} of DAG ${dagId} (queued)\n`);
   return 0;

@@ -108,11 +108,12 @@ function addTasksAndRuns(program: Command): void {
     .argument('<dag>', 'the DAG')
     .option('--from <date>', 'first logical date', date('--from'))
     .option('--to <date>', 'last logical date', date('--to'))
-    .option('--task <id>', 'only this task (and its downstream)');
-  handle(clear, async (dagId: string, o: { from?: Date; to?: Date; task?: string }) => {
+    .option('--task <id>', 'only this task (and its downstream)')
+    .option('--group <name>', 'only the tasks of this task group (and their downstream)');
+  handle(clear, async (dagId: string, o: { from?: Date; to?: Date; task?: string; group?: string }) => {
     checkDateRangeArgs(o.from, o.to);
     const { tasksClearCommand } = await import('./tasksCommands.js');
-    return inContext((ctx) => tasksClearCommand(ctx, dagId, { from: o.from, to: o.to, taskId: o.task }));
+    return inContext((ctx) => tasksClearCommand(ctx, dagId, { from: o.from, to: o.to, taskId: o.task, group: o.group }));
   });
 
   const runs = program.command('runs').description('DAG runs');

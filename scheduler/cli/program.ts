@@ -97,7 +97,10 @@ export async function parseCommandLine(program: Command, argv: readonly string[]
 export function exitCodeOf(err: unknown): 1 | 2 {
   // By the errors' fixed names as well: a lazily imported module may hold its own copy of the class
   // when a process mixes require() and import() of the same file (see UsageError).
-  const bad = err instanceof UsageError || err instanceof ConfigError || (err instanceof Error && err.name === 'ConfigError');
+  const bad =
+    err instanceof UsageError ||
+    err instanceof ConfigError ||
+    (err instanceof Error && (err.name === 'ConfigError' || err.name === 'InvalidParamsError'));
   return bad ? 2 : 1;
 }
 

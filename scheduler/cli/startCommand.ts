@@ -10,7 +10,7 @@ export async function startCommand(): Promise<number> {
   const log = createSchedulerLogger(settings, { stdout: true });
   let db: MetadataDb | undefined;
   try {
-    db = await MetadataDb.open(settings.metadataDb);
+    db = await MetadataDb.open(settings.metadataUrl);
     const daemon = new Daemon({ settings, db, log });
     const signalled = new Promise<string>((resolve) => {
       process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -3,7 +3,9 @@ import { UsageError } from '../errors/UsageError.js';
 import type { Dag } from '../interfaces.js';
 import { openAttemptLog } from '../logging.js';
 import { retryPolicyFor } from '../retryPolicy.js';
-import { runIdFor } from '../runIds.js';
+import { dbDate, runIdFor } from '../runIds.js';
+import { resolveParams } from '../params.js';
+import { loadUpstreamResults, upstreamAccessor } from '../taskResults.js';
 import { clearTasks, type ClearableDag } from '../clearTasks.js';
 import type { Settings } from '../settings.js';
 import { runAttempt } from '../runner.js';
@@ -21,17 +23,32 @@ export async function tasksTestCommand(ctx: CommandContext, dagId: string, taskI
   // No refs: nothing is written under the log directory and nothing to the metadata; only the terminal.
   const log = openAttemptLog(ctx.settings.logDir, [], { echo: process.stdout });
   log.info(`testing ${dagId}.${taskId}`, { logicalDate: interval.start.toISOString(), dataIntervalEnd: interval.end.toISOString() });
+  // As in a run: the params' defaults, and the upstream results the run of that date stored, if any.
+  const params = resolveParams(dag.id, dag.params, {});
+  const [run] = await ctx.db.read((sql) => ctx.db.statements.runsBetween(sql, dag.id, dbDate(interval.start), dbDate(interval.start)));
+  const results = run ? await loadUpstreamResults(ctx.db, run.id, task.upstream) : new Map<string, unknown>();
+  const upstream = upstreamAccessor(task.id, task.upstream, results);
   const outcome = await runAttempt(
     task.id,
     task.run,
     (signal) =>
-      buildTaskContext({ dagId, taskId, runId, tryNumber: 1, intervals: [interval], signal, log, settings: ctx.settings }),
+      buildTaskContext({ dagId, taskId, runId, tryNumber: 1, intervals: [interval], signal, log, settings: ctx.settings, params, upstream }),
     { timeoutS: task.timeoutS ?? dag.timeoutS },
   );
   if (outcome.ok) log.info('task succeeded', { durationS: outcome.durationS, ...(outcome.value === undefined ? {} : { returned: outcome.value }) });
   else log.logError(outcome.error);
   await log.close();
   return outcome.ok ? 0 : 1;
+}
+
+/** The tasks of group `group` of `dag`; UsageError naming the groups there are when it has none. */
+export function groupTaskIds(dag: Dag, group: string): string[] {
+  const ids = dag.tasks.filter((t) => t.group === group).map((t) => t.id);
+  if (ids.length === 0) {
+    const groups = [...new Set(dag.tasks.flatMap((t) => (t.group === undefined ? [] : [t.group])))];
+    throw new UsageError(`DAG '${dag.id}' has no task group '${group}' (groups: ${groups.length > 0 ? groups.join(', ') : 'none'})`);
+  }
+  return ids;
 }
 
 /** The clear's view of a loaded DAG: retries resolved as the executor resolves them. */
@@ -43,16 +60,17 @@ export function clearableDag(dag: Dag, settings: Settings): ClearableDag {
 export async function tasksClearCommand(
   ctx: CommandContext,
   dagId: string,
-  o: { from?: Date; to?: Date; taskId?: string },
+  o: { from?: Date; to?: Date; taskId?: string; group?: string },
 ): Promise<number> {
   const dag = ctx.dag(dagId);
   if (o.taskId && !dag.tasks.some((t) => t.id === o.taskId)) {
     throw new UsageError(`DAG '${dagId}' has no task '${o.taskId}' (tasks: ${dag.tasks.map((t) => t.id).join(', ')})`);
   }
+  const chosen = [...(o.taskId ? [o.taskId] : []), ...(o.group === undefined ? [] : groupTaskIds(dag, o.group))];
   const result = await clearTasks(ctx.db, clearableDag(dag, ctx.settings), {
     from: o.from,
     to: o.to,
-    taskIds: o.taskId ? [o.taskId] : undefined,
+    taskIds: o.taskId || o.group !== undefined ? chosen : undefined,
     includeDownstream: true,
   });
   const { taskIds, runs, backfillDays: backfill } = result;

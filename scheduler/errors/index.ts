@@ -7,3 +7,7 @@ export { LeaseLostError } from './LeaseLostError.js';
 export { ShutdownError } from './ShutdownError.js';
 export { TaskDeferredError } from './TaskDeferredError.js';
 export { RescheduleLimitError } from './RescheduleLimitError.js';
+export { TaskSkippedError } from './TaskSkippedError.js';
+export { TaskResultError } from './TaskResultError.js';
+export { NotAnUpstreamError } from './NotAnUpstreamError.js';
+export { InvalidParamsError } from './InvalidParamsError.js';

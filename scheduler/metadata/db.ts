@@ -10,7 +10,10 @@ import path from 'node:path';
 import { QueryTypes, Sequelize, type Transaction } from 'sequelize';
 import { ConfigError } from '../errors/ConfigError.js';
 import { retryWhileBusy } from './busyRetry.js';
-import { sqliteDialect, type MetadataDialect } from './dialect.js';
+import { postgresDialect, sqliteDialect, type MetadataDialect } from './dialect.js';
+import { parseMetadataUrl, type MetadataLocation } from './metadataUrl.js';
+import { metadataPgModule } from './pgDriver.js';
+import { redact } from '../redact.js';
 import type { Sql, SqlValue } from './interfaces.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { defineModels, type MetadataModels } from './models.js';
@@ -44,18 +47,28 @@ export class MetadataDb {
   private constructor(
     /** The Sequelize instance. */
     readonly sequelize: Sequelize,
-    /** The database file. */
+    /** The database file, or the PostgreSQL URL with its password redacted: what messages name. */
     readonly file: string,
+    /** What reopens the same database elsewhere (the heartbeat thread): the file, or the URL as given. */
+    readonly location: string,
     /** The engine-specific parts of the statements. */
     readonly dialect: MetadataDialect,
-    private readonly driver: SqliteDriver,
+    private readonly driver: { closeAll(): Promise<void> },
   ) {
     this.models = defineModels(sequelize);
     this.statements = new Statements(dialect);
   }
 
-  /** Opens (creating if needed) and migrates the metadata database at `file`. */
-  static async open(file: string): Promise<MetadataDb> {
+  /**
+   * Opens (creating if needed) and migrates the metadata database named by `url`: DRIVETRAIN_METADATA_URL's
+   * forms (`sqlite:FILE`, `postgres://...`), or a bare file path.
+   */
+  static async open(url: string): Promise<MetadataDb> {
+    const loc = parseMetadataUrl(url);
+    return loc.engine === 'postgres' ? MetadataDb.openPostgres(loc) : MetadataDb.openSqlite(loc.file);
+  }
+
+  private static async openSqlite(file: string): Promise<MetadataDb> {
     mkdirSync(path.dirname(file), { recursive: true });
     // The directory is made once, here: with OPEN_CREATE in its mode, Sequelize would make it again
     // for every transaction's connection. The driver creates the file (sqliteDriver.ts).
@@ -67,12 +80,33 @@ export class MetadataDb {
       storage: file,
       logging: false,
     });
-    const db = new MetadataDb(sequelize, file, sqliteDialect, driver);
+    return MetadataDb.migrated(new MetadataDb(sequelize, file, file, sqliteDialect, driver));
+  }
+
+  private static async openPostgres(loc: Extract<MetadataLocation, { engine: 'postgres' }>): Promise<MetadataDb> {
+    const sequelize = new Sequelize({
+      dialect: 'postgres',
+      dialectModule: metadataPgModule,
+      host: loc.host,
+      port: loc.port,
+      database: loc.database,
+      username: loc.user,
+      password: loc.password,
+      logging: false,
+      // A turn, a recovery pass, the alert deliverer and the API's reads may overlap; the heartbeat
+      // thread has a connection of its own.
+      pool: { max: 4, min: 0, idle: 10_000 },
+      dialectOptions: { application_name: 'drivetrain', connectionTimeoutMillis: 10_000 },
+    });
+    return MetadataDb.migrated(new MetadataDb(sequelize, redact(loc.url), loc.url, postgresDialect, { closeAll: async () => undefined }));
+  }
+
+  private static async migrated(db: MetadataDb): Promise<MetadataDb> {
     try {
       await db.migrate();
     } catch (err) {
-      await sequelize.close();
-      await driver.closeAll();
+      await db.sequelize.close();
+      await db.driver.closeAll();
       throw err;
     }
     return db;
@@ -135,19 +169,22 @@ export class MetadataDb {
   }
 
   private async migrate(): Promise<void> {
+    const { dialect } = this;
     await this.tx(async (sql) => {
-      await sql.run('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, description TEXT, applied_at TEXT NOT NULL)');
+      // Daemons starting together on one server: the first migrates, the others wait and find it done.
+      if (dialect.migrationLock !== '') await sql.all(dialect.migrationLock);
+      await sql.run(dialect.ddl('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, description TEXT, applied_at TEXT NOT NULL)'));
       const [row] = await sql.all<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_version');
       const current = row?.v ?? 0;
       if (current > SCHEMA_VERSION) {
         throw new ConfigError(
           `metadata database '${this.file}' has schema version ${current}, newer than this Drivetrain's ${SCHEMA_VERSION}`,
-          'DRIVETRAIN_HOME',
+          dialect.name === 'postgres' ? 'DRIVETRAIN_METADATA_URL' : 'DRIVETRAIN_HOME',
         );
       }
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
-        for (const statement of m.statements) await sql.run(statement);
+        for (const statement of m.statements) await sql.run(dialect.ddl(statement));
         await sql.run('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)', [
           m.version,
           m.description,

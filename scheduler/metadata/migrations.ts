@@ -130,6 +130,11 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX alerts_pending ON alerts (next_attempt_at) WHERE delivered_at IS NULL',
     ],
   },
+  {
+    version: 6,
+    description: "task_instances.result: a task's return value as JSON, handed to its downstream tasks (ctx.upstream)",
+    statements: ['ALTER TABLE task_instances ADD COLUMN result TEXT'],
+  },
 ];
 
 /** The version a fully migrated database has. */

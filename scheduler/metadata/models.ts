@@ -54,6 +54,8 @@ export interface TaskInstanceRow {
   heartbeat_at: number | null;
   next_retry_at: number | null;
   last_error: string | null;
+  /** The task's return value as JSON (migration 6); null when it returned nothing or did not succeed. */
+  result: string | null;
 }
 
 /** The three models. */
@@ -114,6 +116,7 @@ export function defineModels(sequelize: Sequelize): MetadataModels {
       heartbeat_at: int(),
       next_retry_at: int(),
       last_error: text(),
+      result: text(),
     },
     { tableName: 'task_instances', timestamps: false },
   );

@@ -80,7 +80,7 @@ export interface CompletionRow {
   readonly id: number;
   /** The try the attempt ran as: a copy that lost its instance to a later try records nothing. */
   readonly tryNumber: number;
-  readonly state: 'success' | 'failed' | 'up_for_retry';
+  readonly state: 'success' | 'failed' | 'up_for_retry' | 'skipped';
   readonly endIso: string;
   readonly durationS: number;
   readonly nextRetryAt: number | null;
@@ -89,6 +89,8 @@ export interface CompletionRow {
   readonly interrupted: boolean;
   /** The attempt was deferred (TaskDeferredError): up for retry at nextRetryAt, its try given back. */
   readonly rescheduled?: boolean;
+  /** The task's return value as JSON (taskResults.ts), null when none. */
+  readonly result?: string | null;
 }
 
 /** Who claims, and until when. */
@@ -177,7 +179,8 @@ export class Statements {
 
   /** Records DAGs as seen now (new ones unpaused). */
   async upsertDagsSeen(sql: Sql, dags: readonly { id: string; fileloc: string | null }[], nowIso: string): Promise<void> {
-    for (const chunk of chunks(dags)) {
+    // In key order: two daemons loading the same DAGs upsert the same rows.
+    for (const chunk of chunks([...dags].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)))) {
       await sql.run(
         `INSERT INTO dags (dag_id, paused, fileloc, last_seen_at) VALUES ?
          ON CONFLICT (dag_id) DO UPDATE SET fileloc = excluded.fileloc, last_seen_at = excluded.last_seen_at`,
@@ -311,7 +314,7 @@ export class Statements {
   async finishRuns(sql: Sql, runs: readonly { id: number; state: 'success' | 'failed' }[], nowIso: string): Promise<void> {
     for (const chunk of chunks(runs)) {
       await sql.run(
-        `UPDATE dag_runs SET state = v.state, ended_at = ? FROM ${this.dialect.valuesTable('v', ['id', 'state'])}
+        `UPDATE dag_runs SET state = v.state, ended_at = ? FROM ${this.dialect.valuesTable('v', { id: 'int', state: 'text' })}
          WHERE dag_runs.id = v.id AND dag_runs.state = 'running'`,
         [nowIso, chunk.map((r) => [r.id, r.state])],
       );
@@ -330,7 +333,7 @@ export class Statements {
     const { where, params } = scopeWhere(scope, 'dr');
     const tis = this.dialect.jsonArrayAgg(WINDOW_TI_COLUMNS.map((c) => `ti.${c}`));
     const rows = await sql.all<RunRow & { rn: number; tis: unknown }>(
-      `WITH m AS (SELECT dag_id, max_runs FROM ${this.dialect.valuesTable('c', ['dag_id', 'max_runs'])}),
+      `WITH m AS (SELECT dag_id, max_runs FROM ${this.dialect.valuesTable('c', { dag_id: 'text', max_runs: 'int' })}),
        r AS (
          SELECT dr.${RUN_COLUMNS.split(', ').join(', dr.')},
            ROW_NUMBER() OVER (PARTITION BY dr.dag_id, dr.state ORDER BY dr.logical_date) AS rn, m.max_runs
@@ -436,7 +439,7 @@ export class Statements {
     for (const chunk of chunks(changes)) {
       await sql.run(
         `UPDATE task_instances SET state = v.state, end_date = CASE WHEN v.state = 'queued' THEN NULL ELSE ? END
-         FROM ${this.dialect.valuesTable('v', ['id', 'state'])}
+         FROM ${this.dialect.valuesTable('v', { id: 'int', state: 'text' })}
          WHERE task_instances.id = v.id AND task_instances.state IS NULL`,
         [nowIso, chunk.map((c) => [c.id, c.state])],
       );
@@ -444,18 +447,60 @@ export class Statements {
   }
 
   /**
-   * Claims instances for an attempt: running, try counted, under the claimer's lease. The inner
-   * SELECT is where a row-locking dialect takes the rows (see MetadataDialect.lockClaimedRows).
+   * Claims instances for an attempt: running, try counted, under the claimer's lease. An instance given
+   * with the try it was read at is claimed only while it is still claimable at that try (another
+   * daemon may have claimed it since); a bare id is claimed as it is. The inner SELECT is where a
+   * row-locking dialect takes the rows, passing those another claimer holds (see
+   * MetadataDialect.lockClaimedRows). Returns how many were claimed.
    */
-  async claim(sql: Sql, ids: readonly number[], stamp: ClaimStamp): Promise<void> {
-    for (const chunk of chunks(ids, 500)) {
-      await sql.run(
-        `UPDATE task_instances SET state = 'running', try_number = try_number + 1, start_date = ?, end_date = NULL, duration = NULL,
-           pid = ?, hostname = ?, lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, next_retry_at = NULL
-         WHERE id IN (SELECT id FROM task_instances WHERE id IN (?)${this.dialect.lockClaimedRows})`,
-        [stamp.nowIso, stamp.pid, stamp.hostname, stamp.owner, stamp.leaseExpiresAt, stamp.nowMs, chunk],
+  async claim(sql: Sql, items: readonly (number | { id: number; readTry: number })[], stamp: ClaimStamp): Promise<number> {
+    const set = `UPDATE task_instances SET state = 'running', try_number = try_number + 1, start_date = ?, end_date = NULL, duration = NULL,
+           pid = ?, hostname = ?, lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, next_retry_at = NULL`;
+    const stampValues = [stamp.nowIso, stamp.pid, stamp.hostname, stamp.owner, stamp.leaseExpiresAt, stamp.nowMs];
+    const bare = items.filter((i): i is number => typeof i === 'number').sort((a, b) => a - b);
+    const read = items.filter((i): i is { id: number; readTry: number } => typeof i !== 'number').sort((a, b) => a.id - b.id);
+    let n = 0;
+    for (const chunk of chunks(bare, 500)) {
+      n += await sql.run(`${set} WHERE id IN (SELECT id FROM task_instances WHERE id IN (?) ORDER BY id${this.dialect.lockClaimedRows})`, [...stampValues, chunk]);
+    }
+    for (const chunk of chunks(read, 500)) {
+      n += await sql.run(
+        `${set} WHERE id IN (SELECT id FROM task_instances WHERE (id, try_number) IN (VALUES ?)
+           AND (state IS NULL OR state IN ('queued', 'up_for_retry')) ORDER BY id${this.dialect.lockClaimedRows})`,
+        [...stampValues, chunk.map((i) => [i.id, i.readTry])],
       );
     }
+    return n;
+  }
+
+  /**
+   * Takes the locks of these rows in key order, before a statement that updates them in its plan's
+   * order; nothing where the write transaction is exclusive already (docs/design/postgres-metadata.md).
+   */
+  async lockInKeyOrder(sql: Sql, table: 'task_instances' | 'dag_runs', key: 'id', ids: readonly number[]): Promise<void> {
+    if (this.dialect.lockInKeyOrder === '' || ids.length === 0) return;
+    for (const chunk of chunks([...ids].sort((a, b) => a - b), 500)) {
+      await sql.all(`SELECT ${key} FROM ${table} WHERE ${key} IN (?) ORDER BY ${key}${this.dialect.lockInKeyOrder}`, [chunk]);
+    }
+  }
+
+  /**
+   * The DAGs of `dagIds` this transaction now holds the scheduling lock of, without waiting: a DAG
+   * another daemon's turn holds is left to it. All of them where the write transaction is exclusive.
+   */
+  async tryLockDags(sql: Sql, dagIds: readonly string[]): Promise<string[]> {
+    if (!this.dialect.dagLock || dagIds.length === 0) return [...dagIds];
+    const rows = await sql.all<{ dag_id: string }>(
+      `SELECT d.dag_id FROM ${this.dialect.valuesTable('d', { dag_id: 'text' })} WHERE ${this.dialect.dagLock('d.dag_id', false)}`,
+      [[...dagIds].map((id) => [id])],
+    );
+    return rows.map((r) => r.dag_id);
+  }
+
+  /** Takes the scheduling locks of these DAGs, waiting for them, one at a time in dag_id order. */
+  async lockDags(sql: Sql, dagIds: readonly string[]): Promise<void> {
+    if (!this.dialect.dagLock) return;
+    for (const id of [...dagIds].sort()) await sql.all(`SELECT ${this.dialect.dagLock('?', true)} AS locked`, [id]);
   }
 
   /**
@@ -463,26 +508,42 @@ export class Statements {
    * ran as (the same owner may have claimed a later try after another process recovered this one).
    */
   async recordCompletions(sql: Sql, owner: string, done: readonly CompletionRow[]): Promise<void> {
-    const columns = ['id', 'ran_try', 'state', 'end_date', 'duration', 'next_retry_at', 'last_error', 'interrupted', 'rescheduled'];
-    for (const chunk of chunks(done)) {
+    const columns = {
+      id: 'int',
+      ran_try: 'int',
+      state: 'text',
+      end_date: 'text',
+      duration: 'real',
+      next_retry_at: 'int',
+      last_error: 'text',
+      interrupted: 'int',
+      rescheduled: 'int',
+      result: 'text',
+    } as const;
+    // In key order, as every statement that updates several instances (the lease renewal of the same
+    // owner runs beside this on the heartbeat thread's connection).
+    const sorted = [...done].sort((a, b) => a.id - b.id);
+    await this.lockInKeyOrder(sql, 'task_instances', 'id', sorted.map((c) => c.id));
+    for (const chunk of chunks(sorted)) {
       await sql.run(
         `UPDATE task_instances SET state = v.state, end_date = v.end_date, duration = v.duration, next_retry_at = v.next_retry_at,
-           last_error = v.last_error, lease_owner = NULL, lease_expires_at = NULL,
+           last_error = v.last_error, result = v.result, lease_owner = NULL, lease_expires_at = NULL,
            max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END,
            try_number = CASE WHEN v.rescheduled = 1 THEN try_number - 1 ELSE try_number END
          FROM ${this.dialect.valuesTable('v', columns)}
          WHERE task_instances.id = v.id AND task_instances.try_number = v.ran_try AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
-        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0]), owner],
+        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0, c.result ?? null]), owner],
       );
     }
   }
 
   /** Extends every lease `owner` holds on running instances, but those of `except` (attempts past their timeout). */
   async renewLeases(sql: Sql, owner: string, expiresAt: number, nowMs: number, except: readonly number[] = []): Promise<void> {
-    await sql.run(
-      `UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE lease_owner = ? AND state = 'running'${except.length > 0 ? ' AND id NOT IN (?)' : ''}`,
-      except.length > 0 ? [expiresAt, nowMs, owner, except] : [expiresAt, nowMs, owner],
-    );
+    const where = `lease_owner = ? AND state = 'running'${except.length > 0 ? ' AND id NOT IN (?)' : ''}`;
+    const params: SqlValue[] = except.length > 0 ? [owner, except] : [owner];
+    // The rows in key order first, as recordCompletions takes them (see lockInKeyOrder).
+    if (this.dialect.lockInKeyOrder !== '') await sql.all(`SELECT id FROM task_instances WHERE ${where} ORDER BY id${this.dialect.lockInKeyOrder}`, params);
+    await sql.run(`UPDATE task_instances SET lease_expires_at = ?, heartbeat_at = ? WHERE ${where}`, [expiresAt, nowMs, ...params]);
   }
 
   /** State, try and lease owner of these instances. */
@@ -519,12 +580,25 @@ export class Statements {
     let n = 0;
     for (const chunk of chunks(runPks, 500)) {
       n += await sql.run(
-        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL
+        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL, result = NULL
          WHERE run_pk IN (?) AND task_id = ? AND ${onlyFailed ? "state IN ('failed', 'upstream_failed')" : "(state IS NULL OR state <> 'running')"}`,
         [retries, chunk, taskId],
       );
     }
     return n;
+  }
+
+  /** The results stored by these tasks' instances in these runs (instances without one are left out). */
+  async storedResults(sql: Sql, runPks: readonly number[], taskIds: readonly string[]): Promise<{ run_pk: number; task_id: string; result: string }[]> {
+    if (taskIds.length === 0) return [];
+    const out: { run_pk: number; task_id: string; result: string }[] = [];
+    for (const chunk of chunks(runPks, 500)) {
+      out.push(...(await sql.all<{ run_pk: number; task_id: string; result: string }>(
+        'SELECT run_pk, task_id, result FROM task_instances WHERE run_pk IN (?) AND task_id IN (?) AND result IS NOT NULL',
+        [chunk, taskIds],
+      )));
+    }
+    return out;
   }
 
   /** Instance counts by DAG and state (the daemon's gauges). */

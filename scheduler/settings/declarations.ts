@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { parseUtcDate } from '../dates.js';
+import { parseMetadataUrl } from '../metadata/metadataUrl.js';
 import { parseWarehouseUrl } from './warehouseUrl.js';
 
 /** One setting. */
@@ -62,14 +63,22 @@ function utcDate(value: string, ctx: z.core.$RefinementCtx<string>): Date {
   }
 }
 
+/** A metadata URL read by its one parser (../metadata/metadataUrl.ts); the loader names the variable. */
+function metadataUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
+  try {
+    parseMetadataUrl(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as { reason?: string }).reason ?? 'not a metadata URL', input: value });
+  }
+}
+
 /** A warehouse URL read by its one parser (./warehouseUrl.ts); what is wrong becomes the issue. */
-function warehouseUrl(value: string, ctx: z.core.$RefinementCtx<string>): string {
+function warehouseUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
   try {
     parseWarehouseUrl(value);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message, input: value });
   }
-  return value;
 }
 
 const int = (min: number) => z.number().int().min(min);
@@ -95,6 +104,21 @@ export const SETTINGS = {
     isPath: true,
     imageDefault: '/var/lib/drivetrain',
     doc: 'holds `metadata.db`, `warehouse.db` and `lake/`',
+  }),
+  // Unset = derived from home (see loadSettings), so a moved home moves the file with it.
+  metadataUrl: setting({
+    env: 'DRIVETRAIN_METADATA_URL',
+    schema: z.string().superRefine(metadataUrl).optional(),
+    default: undefined,
+    secret: 'url-password',
+    doc: 'metadata: `sqlite:FILE` (unset: `$DRIVETRAIN_HOME/metadata.db`) or `postgres://user[:password]@host:port/db`',
+  }),
+  warehouseUrl: setting({
+    env: 'DRIVETRAIN_WAREHOUSE_URL',
+    schema: z.string().superRefine(warehouseUrl).optional(),
+    default: undefined,
+    secret: 'url-password',
+    doc: 'warehouse: `sqlite:FILE` (unset: `$DRIVETRAIN_HOME/warehouse.db`) or `postgres://...[?schema=NAME]` ([why](docs/design/postgres-warehouse.md))',
   }),
   logDir: setting({
     env: 'DRIVETRAIN_LOG_DIR',
@@ -122,13 +146,6 @@ export const SETTINGS = {
     default: undefined,
     secret: 'value',
     doc: 'where alerts are POSTed (see Alerts)',
-  }),
-  warehouseUrl: setting({
-    env: 'DRIVETRAIN_WAREHOUSE_URL',
-    schema: z.string().transform(warehouseUrl).optional(),
-    default: undefined,
-    secret: 'url-password',
-    doc: 'the warehouse: `sqlite:FILE` (unset: `$DRIVETRAIN_HOME/warehouse.db`) or `postgres://user[:pw]@host/db[?schema=NAME]`',
   }),
   source: {
     url: setting({

@@ -8,10 +8,12 @@ export type SettingsValues<T extends DeclarationTree> = {
 };
 
 /** The resolved settings of one process. Paths are absolute. */
-export interface Settings extends SettingsValues<typeof SETTINGS> {
+export interface Settings extends Omit<SettingsValues<typeof SETTINGS>, 'metadataUrl'> {
+  /** DRIVETRAIN_METADATA_URL, or `sqlite:` + {@link metadataDb} when unset. */
+  readonly metadataUrl: string;
   /** DRIVETRAIN_ENV: the settings.toml section in force. */
   readonly env: string;
-  /** `$home/metadata.db`: the scheduler's state. */
+  /** `$home/metadata.db`: the scheduler's state when DRIVETRAIN_METADATA_URL is unset. */
   readonly metadataDb: string;
   /** `$home/warehouse.db`: raw, core and mart tables. */
   readonly warehouseDb: string;

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/ConfigError.js';
+import { normalizeMetadataUrl } from '../metadata/metadataUrl.js';
 import { parseWarehouseUrl } from './warehouseUrl.js';
 import { REDACTED, redact, registerSecret, registerUrlSecret } from '../redact.js';
 import { BY_ENV, BY_KEY, COMPILED, KNOWN_VARIABLES, TREE_SCHEMA, type CompiledSetting } from './compiled.js';
@@ -108,10 +109,14 @@ function toSettings(parsed: Tree, envName: string, cwd: string): Settings {
     setPath(out, c.field, c.declaration.isPath && typeof value === 'string' ? path.resolve(cwd, value) : value);
   }
   const home = out.home as string;
+  const metadataDb = path.join(home, 'metadata.db');
+  const metadataUrl = out.metadataUrl as string | undefined;
   return {
-    ...(out as Omit<Settings, 'env' | 'metadataDb' | 'warehouseDb' | 'lakeDir'>),
+    ...(out as Omit<Settings, 'env' | 'metadataUrl' | 'metadataDb' | 'warehouseDb' | 'lakeDir'>),
     env: envName,
-    metadataDb: path.join(home, 'metadata.db'),
+    // A relative sqlite: path resolves against the working directory, as every other path setting.
+    metadataUrl: metadataUrl === undefined ? `sqlite:${metadataDb}` : normalizeMetadataUrl(metadataUrl, cwd),
+    metadataDb,
     // A sqlite: warehouse URL moves the file; every reader of the SQLite file follows warehouseDb.
     warehouseDb: sqliteWarehouseFile(out.warehouseUrl as string | undefined, cwd) ?? path.join(home, 'warehouse.db'),
     lakeDir: path.join(home, 'lake'),

@@ -9,6 +9,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { clearTasks } from '../clearTasks.js';
 import { checkDateRange, parseUtcDate } from '../dates.js';
+import { InvalidParamsError } from '../errors/InvalidParamsError.js';
 import { UsageError } from '../errors/UsageError.js';
 import type { Clock, Logger } from '../interfaces.js';
 import { attemptLogPath } from '../logging.js';
@@ -16,6 +17,7 @@ import { setPaused } from '../metadata/dagTable.js';
 import type { MetadataDb } from '../metadata/db.js';
 import type { DagRunRow } from '../metadata/models.js';
 import { redact } from '../redact.js';
+import { paramsSchemaFromJson, resolveParams } from '../params.js';
 import { triggerRun } from '../runCreator.js';
 import { badRequest, conflict, notFound } from './ApiError.js';
 import { readLogChunk } from './logChunk.js';
@@ -95,8 +97,10 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
     const date = requestDate(req.body.logical_date, 'logical_date');
     let runId: string;
     try {
-      runId = await triggerRun(db, { id: dag.dag_id, schedule: dag.schedule }, { date, now: clock.now(), conf: req.body.conf });
+      const params = resolveParams(dag.dag_id, paramsSchemaFromJson(dag.params), req.body.conf ?? {});
+      runId = await triggerRun(db, { id: dag.dag_id, schedule: dag.schedule }, { date, now: clock.now(), conf: params });
     } catch (err) {
+      if (err instanceof InvalidParamsError) throw badRequest(err.message);
       if (err instanceof UsageError && /already has a run/.test((err as Error).message)) throw conflict((err as Error).message);
       throw err;
     }

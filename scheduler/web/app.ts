@@ -21,7 +21,7 @@ import { redact } from '../redact.js';
 import type { Settings } from '../settings.js';
 import { ApiError } from './ApiError.js';
 import { registerApiRoutes } from './apiRoutes.js';
-import { bearerMatches, resolveApiToken } from './auth.js';
+import { bearerMatches, consoleTokenMatches, resolveApiToken } from './auth.js';
 import { loadDashboards, type Dashboards } from './dashboards.js';
 import { registerDataRoutes } from './dataRoutes.js';
 import { sqliteWarehouseReader, warehouseReaderOf, type WarehouseReader } from './warehouseReader.js';
@@ -101,7 +101,7 @@ export async function createConsoleApp(deps: ConsoleDeps): Promise<FastifyInstan
     return payload;
   });
 
-  // The pages and assets hold no data; every datum comes from /api, which is where the token is checked.
+  // The assets hold no data; every datum comes from /api, which is where the token is checked (the page: below).
   app.addHook('onRequest', async (req) => {
     const url = req.url.split('?')[0];
     if (!url.startsWith('/api/') || url === '/api/v1/auth') return;
@@ -166,6 +166,11 @@ export async function createConsoleApp(deps: ConsoleDeps): Promise<FastifyInstan
 
   await app.register(fastifyStatic, { root: ASSETS, prefix: '/assets/', index: false, cacheControl: false });
   await app.register(fastifyStatic, { root: UPLOT_DIST, prefix: '/assets/vendor/uplot/', decorateReply: false, cacheControl: false });
-  app.get('/', { schema: { hide: true } }, (_req, reply) => reply.type('text/html; charset=utf-8').sendFile('index.html'));
+  // With a token set, the page answers 401 until the request carries it; the body is still the page, whose
+  // token form is how a browser user gives it (and sets the cookie that makes the next load a 200).
+  app.get('/', { schema: { hide: true } }, (req, reply) => {
+    if (deps.token !== undefined && !consoleTokenMatches(req.headers, deps.token)) void reply.code(401);
+    return reply.type('text/html; charset=utf-8').sendFile('index.html');
+  });
   return app;
 }

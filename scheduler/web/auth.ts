@@ -29,6 +29,30 @@ export function resolveApiToken(settings: Settings): string | undefined {
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
+/** The cookie the console's token form sets, so that reloading the page carries the token (a navigation cannot send a header). */
+export const CONSOLE_TOKEN_COOKIE = 'drivetrain_token';
+
+/**
+ * True when a request for the console's page carries the token: as a bearer header, or as the cookie
+ * the page's token form sets. Only the page (which holds no data) accepts the cookie; the API wants the
+ * header, so a cross-site form can never make the browser send a change on the user's behalf.
+ */
+export function consoleTokenMatches(headers: { authorization?: string; cookie?: string }, token: string): boolean {
+  if (bearerMatches(headers.authorization, token)) return true;
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0 || part.slice(0, eq).trim() !== CONSOLE_TOKEN_COOKIE) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      return false;
+    }
+    return timingSafeEqual(digest(value), digest(token));
+  }
+  return false;
+}
+
 /** True when an Authorization header carries exactly `Bearer <token>`. */
 export function bearerMatches(header: string | undefined, token: string): boolean {
   const m = /^Bearer ([^\s]+)\s*$/i.exec(header ?? '');

@@ -47,7 +47,7 @@ const chartSchema = z.object({
   id: ident,
   title: z.string().min(1),
   kind: z.enum(['line', 'bars']),
-  /** Several layers share the axes (infleeted and defleeted cars per day). */
+  /** Several layers share the axes (two series over the same days, say). */
   layers: z.array(layerSchema).min(1),
 });
 

@@ -34,7 +34,15 @@ export function dagResource({ row, dag }: StoredDag, now: Date) {
     catchup: dag.catchup,
     next_dagrun: next?.toISOString() ?? null,
     file: dag.file,
-    tasks: dag.tasks.map((t) => ({ task_id: t.task_id, upstream: [...t.upstream], description: text(t.description), retries: t.retries })),
+    tasks: dag.tasks.map((t) => ({
+      task_id: t.task_id,
+      upstream: [...t.upstream],
+      description: text(t.description),
+      retries: t.retries,
+      trigger_rule: t.trigger_rule ?? 'all_success',
+      group: t.group ?? null,
+    })),
+    params: dag.params ?? null,
   };
 }
 
@@ -77,7 +85,18 @@ export function taskInstanceResource(ti: TaskInstanceRow) {
     pid: ti.pid,
     next_retry_date: ti.next_retry_at === null ? null : new Date(ti.next_retry_at).toISOString(),
     error: text(ti.last_error),
+    result: resultOf(ti.result),
   };
+}
+
+/** A stored task result, parsed; what a task returns can quote a secret, so it is redacted as text first. */
+function resultOf(json: string | null | undefined): unknown {
+  if (json === null || json === undefined) return null;
+  try {
+    return JSON.parse(redact(json)) as unknown;
+  } catch {
+    return null;
+  }
 }
 
 export function gridCellResource(ti: TaskInstanceRow) {

@@ -20,6 +20,8 @@ export const taskShape = z.object({
   upstream: z.array(z.string()),
   description: z.string().nullable(),
   retries: z.number().int(),
+  trigger_rule: z.string().describe("when it runs given its upstream's states (Airflow's trigger rules)"),
+  group: z.string().nullable().describe('its task group; its id is `group.name`'),
 });
 
 export const dagShape = z.object({
@@ -31,6 +33,7 @@ export const dagShape = z.object({
   next_dagrun: iso.describe('logical date of the next scheduled run; null when none will be created'),
   file: z.string().nullable(),
   tasks: z.array(taskShape).describe('in dependency order: every task after its upstream'),
+  params: z.record(z.string(), z.unknown()).nullable().describe("the JSON Schema of a run's conf (the DAG's params); null: any object"),
 });
 
 export const importErrorShape = z.object({ file: z.string(), error: z.string() });
@@ -66,6 +69,7 @@ export const taskInstanceShape = z.object({
   pid: z.number().int().nullable(),
   next_retry_date: iso,
   error: z.string().nullable().describe('the last attempt\'s error, secrets redacted'),
+  result: z.unknown().describe("the task's return value (JSON), handed to its downstream tasks; null when none"),
 });
 
 export const taskInstanceCollection = z.object({ task_instances: z.array(taskInstanceShape), total_entries: z.number().int() });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { defineDag, isDag } from '../../scheduler/dag.js';
+import { z } from 'zod';
+import { defineDag, isDag, taskGroup } from '../../scheduler/dag.js';
 import { DagDefinitionError } from '../../scheduler/errors/DagDefinitionError.js';
 import type { DagSpec } from '../../scheduler/interfaces.js';
 
@@ -75,5 +76,45 @@ describe('defineDag', () => {
         },
       });
     expect(define).to.throw("task 'b' has unknown upstream 'aa'");
+  });
+
+  it("prefixes a task group's ids and its siblings in upstream, and marks its tasks with the group", () => {
+    const dag = defineDag({
+      id: 'grouped',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: {
+        count: { run: noop },
+        ...taskGroup('extract', { count: { run: noop }, check: { run: noop, upstream: ['count'] } }),
+        load: { run: noop, upstream: ['extract.check'], triggerRule: 'none_failed' },
+      },
+    });
+    expect(dag.tasks.map((t) => [t.id, t.group, t.upstream, t.triggerRule])).to.deep.equal([
+      ['count', undefined, [], 'all_success'],
+      ['extract.count', 'extract', [], 'all_success'],
+      ['extract.check', 'extract', ['extract.count'], 'all_success'],
+      ['load', undefined, ['extract.check'], 'none_failed'],
+    ]);
+  });
+
+  it('refuses a group whose task id does not start with it', () => {
+    expect(() => defineDag({ id: 'g', schedule: null, startDate: '2024-01-01', tasks: { load: { run: noop, group: 'extract' } } })).to.throw(
+      DagDefinitionError,
+      "DAG 'g': task 'load' is in group 'extract' but its id does not start with 'extract.'",
+    );
+  });
+
+  it('checks params: a zod schema, with a default for every field when the DAG is scheduled', () => {
+    const required = z.object({ rows: z.number() });
+    expect(() => defineDag({ id: 'p', schedule: '@daily', startDate: '2024-01-01', params: required, tasks: { a: { run: noop } } })).to.throw(
+      DagDefinitionError,
+      "DAG 'p': params field 'rows' has no default, which its scheduled runs need",
+    );
+    // Only manual runs: each trigger must give it.
+    expect(defineDag({ id: 'p', schedule: null, startDate: '2024-01-01', params: required, tasks: { a: { run: noop } } }).params).to.equal(required);
+    expect(() => defineDag({ id: 'p', schedule: null, startDate: '2024-01-01', params: { rows: 1 } as never, tasks: { a: { run: noop } } })).to.throw(
+      DagDefinitionError,
+      "DAG 'p': params must be a zod schema",
+    );
   });
 });

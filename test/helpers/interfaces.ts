@@ -42,6 +42,8 @@ export interface TestTaskContextOptions<L extends Logger> {
   readonly log?: L;
   /** Run configuration, as `dags trigger --conf` gives it; default empty. */
   readonly params?: Readonly<Record<string, unknown>>;
+  /** The upstream tasks' results, by task id, as `ctx.upstream` hands them over; default none (no upstream). */
+  readonly upstream?: Readonly<Record<string, unknown>>;
 }
 
 /** A temporary directory registered by useTmpDir; read it inside tests and hooks only. */

@@ -7,6 +7,7 @@ import type { DataInterval, Logger, TaskContext } from '../../scheduler/interfac
 import { runIdFor } from '../../scheduler/runIds.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { buildTaskContext } from '../../scheduler/taskContext.js';
+import { upstreamAccessor } from '../../scheduler/taskResults.js';
 import { intervalFor, toDs } from '../../scheduler/timetable.js';
 import type { TestTaskContextOptions } from './interfaces.js';
 import { KitUsageError } from './KitUsageError.js';
@@ -53,6 +54,7 @@ export function testTaskContext<L extends Logger = RecordingLogger>(
     log,
     settings,
     params: opts.params,
+    upstream: opts.upstream === undefined ? undefined : upstreamAccessor(opts.taskId ?? 'task', Object.keys(opts.upstream), new Map(Object.entries(opts.upstream))),
   });
   return ctx as TaskContext & { readonly log: L };
 }

@@ -8,6 +8,7 @@ import { resetBreakers } from '../../operators/extract/breakers.js';
 import { hashDiff, hashKey, personalHashDiff } from '../../operators/load/hashing.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPreparer.js';
+import { RowCountMismatchError } from '../../operators/load/RowCountMismatchError.js';
 import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
 import { isIsoDateTime } from '../../operators/load/validation.js';
 import { closeWarehouses, settleWarehouses } from '../../operators/warehouse/registry.js';
@@ -276,6 +277,23 @@ describe('load operator', () => {
       `load of cars for ${DS}: more than 220 rows repeat an id seen earlier in the partition, more than the allowed reject share: nothing is loaded; look for repeated pages in the lake partition`,
     );
     expect(await query(strict.warehouseDb, 'SELECT id FROM cars')).to.deep.equal([{ id: 'kept' }]);
+  });
+
+  it('checks the row count its extract reported against the lake partition before touching the warehouse', async () => {
+    await writeLake(settings, 'cars', [car('kept')]);
+    await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }));
+    await writeLake(settings, 'cars', [car('a'), car('b')]);
+    const load = loadTask({ entity: 'cars', extractTask: 'extract_cars' });
+    const upstream = (result: unknown) => testTaskContext(settings, { ds: DS, taskId: 'load_cars', upstream: { extract_cars: result } });
+    const err = await Promise.resolve(load(upstream({ entity: 'cars', ds: DS, rows: 3 }))).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(RowCountMismatchError).and.instanceOf(NonRetryableError);
+    expect((err as Error).message).to.equal(`load of cars for ${DS}: extract 'extract_cars' reported 3 rows, the lake partition has 2; run the extract again`);
+    const none = await Promise.resolve(load(upstream(undefined))).then(() => undefined, (e: unknown) => e);
+    expect((none as Error).message).to.equal(`load of cars for ${DS}: extract 'extract_cars' reported no row count (its result: none); run the extract again`);
+    // The partition loaded before is as it was.
+    expect(await query(settings.warehouseDb, 'SELECT id FROM cars')).to.deep.equal([{ id: 'kept' }]);
+    expect(await load(upstream({ entity: 'cars', ds: DS, rows: 2 }))).to.include({ fetched: 2, loaded: 2 });
+    expect(await query(settings.warehouseDb, 'SELECT id FROM cars ORDER BY id')).to.deep.equal([{ id: 'a' }, { id: 'b' }]);
   });
 
   it('fails non-retryably without a complete lake partition, calling no source', async () => {

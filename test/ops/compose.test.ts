@@ -36,6 +36,15 @@ describe('the compose file', function () {
     expect(COMPOSE).to.match(/^volumes:\n  drivetrain-data:\n  drivetrain-logs:/m);
   });
 
+  it('runs two scheduler replicas on the postgres service, metadata and warehouse, started once it is ready', function () {
+    const scheduler = serviceBlock('scheduler');
+    expect(scheduler).to.match(/replicas: 2/);
+    expect(scheduler).to.match(/DRIVETRAIN_METADATA_URL: postgres:\/\/postgres@postgres:5432\/drivetrain/);
+    expect(scheduler).to.match(/DRIVETRAIN_WAREHOUSE_URL: postgres:\/\/postgres@postgres:5432\/drivetrain/);
+    expect(scheduler).to.match(/postgres:\n\s+condition: service_healthy/);
+    expect(serviceBlock('postgres')).to.match(/image: postgres:15/);
+  });
+
   it('runs the sample source with the command it gives, and its health check passes', async function () {
     const block = serviceBlock('source');
     const command = flowList(block, 'command');

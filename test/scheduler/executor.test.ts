@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -40,12 +41,12 @@ function gauge(limit: number) {
   };
 }
 
-describe('executor', () => {
+forEachMetadataEngine('executor', (engine) => {
   let h: Harness;
   afterEach(async () => h?.close());
 
   it('runs tasks after their upstream, each once, and the run succeeds', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const order: string[] = [];
     const rec = (ctx: TaskContext) => void order.push(`${ctx.ds}:${ctx.taskId}`);
     const dag = defineDag({
@@ -74,7 +75,7 @@ describe('executor', () => {
     try {
       const notADir = path.join(tmp.dir, 'logs');
       writeFileSync(notADir, 'x');
-      h = await openHarness({ DRIVETRAIN_LOG_DIR: notADir });
+      h = await openHarness({ ...engine.env(), DRIVETRAIN_LOG_DIR: notADir });
       let ran = 0;
       const dag = defineDag({ id: 'nolog', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: (ctx) => { ctx.log.info('hello'); ran += 1; } } } });
       await h.addRuns(dag, '2024-01-01', '2024-01-01');
@@ -91,7 +92,7 @@ describe('executor', () => {
   });
 
   it('re-queues the running backfill runs of a dead backfill, so they no longer block the daemon\'s runs', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const ran: string[] = [];
     const dag = defineDag({ id: 'orphans', schedule: '@daily', startDate: '2024-01-01', maxActiveRuns: 2, tasks: { only: { run: (ctx) => void ran.push(ctx.ds) } } });
     await h.addRuns(dag, '2024-01-01', '2024-01-02', 'backfill');
@@ -114,7 +115,7 @@ describe('executor', () => {
   });
 
   it('waits a poll interval after a failed tick instead of retrying it at once, and keeps its finished attempts', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const dag = defineDag({ id: 'flaky', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: () => undefined } } });
     await h.addRuns(dag, '2024-01-01', '2024-01-01');
     let finished = false;
@@ -144,7 +145,7 @@ describe('executor', () => {
   });
 
   it('holds a run back until the DAG it waits for has a successful run reaching its interval end', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const ran: string[] = [];
     const task = (name: string) => ({ run: (ctx: TaskContext) => void ran.push(`${name} ${ctx.ds}`) });
     const up = defineDag({ id: 'up', schedule: '@daily', startDate: '2024-01-01', tasks: { t: task('up') } });
@@ -176,7 +177,7 @@ describe('executor', () => {
   });
 
   it('aborts an attempt whose instance another process has taken over, and does not record its result', async () => {
-    h = await openHarness({ DRIVETRAIN_HEARTBEAT_S: '0.05' });
+    h = await openHarness({ ...engine.env(), DRIVETRAIN_HEARTBEAT_S: '0.05' });
     let abortedWith: unknown;
     const dag = defineDag({
       id: 'taken',
@@ -219,7 +220,7 @@ describe('executor', () => {
   });
 
   it('recovers at once an instance held by an earlier process with this host and pid (a restarted container)', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const ran: number[] = [];
     const dag = defineDag({ id: 'reborn', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: (ctx) => void ran.push(ctx.tryNumber) } } });
     await h.addRuns(dag, '2024-01-01', '2024-01-01');
@@ -239,7 +240,7 @@ describe('executor', () => {
   });
 
   it('marks the downstream of a failed task upstream_failed and fails the run (all_success)', async () => {
-    h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
+    h = await openHarness({ ...engine.env(), DRIVETRAIN_TASK_RETRIES: '0' });
     const ran: string[] = [];
     const dag = defineDag({
       id: 'rule',
@@ -263,7 +264,7 @@ describe('executor', () => {
   });
 
   it('retries with doubling delays recorded as up_for_retry, then succeeds', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const at: number[] = [];
     const dag = defineDag({
       id: 'retry',
@@ -302,7 +303,7 @@ describe('executor', () => {
   });
 
   it('fails a NonRetryableError at once, without using its retries', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     let calls = 0;
     const dag = defineDag({
       id: 'fatal',
@@ -319,7 +320,7 @@ describe('executor', () => {
   });
 
   it('stores a failed attempt\'s error in last_error with the passwords of the URLs it quotes redacted', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const dag = defineDag({
       id: 'leaky',
       schedule: '@daily',
@@ -334,7 +335,7 @@ describe('executor', () => {
   });
 
   it('fails a task that never returns at the default timeout of DRIVETRAIN_TASK_TIMEOUT_S', async () => {
-    h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0', DRIVETRAIN_TASK_TIMEOUT_S: '1' });
+    h = await openHarness({ ...engine.env(), DRIVETRAIN_TASK_RETRIES: '0', DRIVETRAIN_TASK_TIMEOUT_S: '1' });
     const dag = defineDag({ id: 'hung', schedule: '@daily', startDate: '2024-01-01', tasks: { forever: { run: () => new Promise<never>(() => {}) } } });
     await h.addRuns(dag, '2024-01-01', '2024-01-01');
     await h.drain([dag]);
@@ -344,7 +345,7 @@ describe('executor', () => {
   });
 
   it('aborts an attempt at its timeout and fails it with TaskTimeoutError', async () => {
-    h = await openHarness({ DRIVETRAIN_TASK_RETRIES: '0' });
+    h = await openHarness({ ...engine.env(), DRIVETRAIN_TASK_RETRIES: '0' });
     let aborted = false;
     const dag = defineDag({
       id: 'slow',
@@ -370,7 +371,7 @@ describe('executor', () => {
   });
 
   it('never runs more task instances at once than the global parallelism', async () => {
-    h = await openHarness({ DRIVETRAIN_PARALLELISM: '2' });
+    h = await openHarness({ ...engine.env(), DRIVETRAIN_PARALLELISM: '2' });
     const g = gauge(2);
     const tasks = Object.fromEntries(Array.from({ length: 6 }, (_, i) => [`t${i}`, { run: () => g.around(40) }]));
     const dag = defineDag({ id: 'wide', schedule: '@daily', startDate: '2024-01-01', maxActiveTasks: 16, tasks });
@@ -381,7 +382,7 @@ describe('executor', () => {
   });
 
   it("never runs more of a DAG's task instances at once than its maxActiveTasks", async () => {
-    h = await openHarness({ DRIVETRAIN_PARALLELISM: '8' });
+    h = await openHarness({ ...engine.env(), DRIVETRAIN_PARALLELISM: '8' });
     const g = gauge(3);
     const tasks = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`t${i}`, { run: () => g.around(40) }]));
     const dag = defineDag({ id: 'capped', schedule: '@daily', startDate: '2024-01-01', maxActiveTasks: 3, maxActiveRuns: 2, tasks });
@@ -391,7 +392,7 @@ describe('executor', () => {
   });
 
   it('keeps at most maxActiveRuns runs active and starts them in logical-date order', async () => {
-    h = await openHarness({ DRIVETRAIN_PARALLELISM: '8' });
+    h = await openHarness({ ...engine.env(), DRIVETRAIN_PARALLELISM: '8' });
     const active = new Set<string>();
     let maxRuns = 0;
     const firstStart: string[] = [];
@@ -423,7 +424,7 @@ describe('executor', () => {
   });
 
   it('gives a batch task one call for many consecutive backfill intervals, and every instance its log', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const calls: string[] = [];
     const perDay: string[] = [];
     const dag = defineDag({
@@ -453,7 +454,7 @@ describe('executor', () => {
   });
 
   it('does not batch outside backfill runs', async () => {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const calls: number[] = [];
     const dag = defineDag({
       id: 'nobatch',

@@ -37,7 +37,7 @@ export interface Harness {
 export async function openHarness(overrides: Record<string, string> = {}): Promise<Harness> {
   const { dir, cleanup } = makeTmpDir('drivetrain-sched-');
   const settings = testSettings(dir, overrides);
-  const db = await MetadataDb.open(settings.metadataDb);
+  const db = await MetadataDb.open(settings.metadataUrl);
   const log = new RecordingLogger();
   return {
     dir,

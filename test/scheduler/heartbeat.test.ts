@@ -6,12 +6,13 @@
 import { expect } from 'chai';
 import { HeartbeatThread } from '../../scheduler/heartbeat.js';
 import { expandReplacements } from '../../scheduler/metadata/plainConnection.js';
+import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 import { openHarness, waitUntil, type Harness } from './harness.js';
 
 const OWNER = 'heartbeat-test:1:beef';
 const LEASE_MS = 1000;
 
-describe('the heartbeat thread', function () {
+forEachMetadataEngine('the heartbeat thread', function (engine) {
   let h: Harness;
   afterEach(async () => {
     await h?.close();
@@ -37,12 +38,12 @@ describe('the heartbeat thread', function () {
   }
 
   it('renews the leases of a running attempt while the event loop is blocked, and lets those of an attempt past its deadline lapse', async function () {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const [within, overdue] = await twoClaimed();
     const errors: string[] = [];
     const keeper = HeartbeatThread.shared().keep({
       owner: OWNER,
-      metadataFile: h.db.file,
+      metadataFile: h.db.location,
       leaseS: LEASE_MS / 1000,
       heartbeatS: 0.1,
       onLost: () => undefined,
@@ -71,12 +72,12 @@ describe('the heartbeat thread', function () {
   });
 
   it('tells the executor when another process took an instance of a running attempt over', async function () {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const [id] = await twoClaimed();
     const lost: [number, string | null][] = [];
     const keeper = HeartbeatThread.shared().keep({
       owner: OWNER,
-      metadataFile: h.db.file,
+      metadataFile: h.db.location,
       leaseS: LEASE_MS / 1000,
       heartbeatS: 0.1,
       onLost: (key, holder) => lost.push([key, holder]),

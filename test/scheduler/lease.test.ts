@@ -4,6 +4,7 @@
  * the state of the try that holds it now.
  */
 import { expect } from 'chai';
+import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 import { recoverLostTaskInstances } from '../../scheduler/lease.js';
 import type { MetadataDb } from '../../scheduler/metadata/db.js';
 import type { CompletionRow } from '../../scheduler/metadata/statements.js';
@@ -26,7 +27,9 @@ async function oneInstance(db: MetadataDb): Promise<number> {
 }
 
 function claimBy(db: MetadataDb, id: number, owner: string, leaseExpiresAt: number): Promise<void> {
-  return db.tx((sql) => db.statements.claim(sql, [id], { owner, pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt }));
+  return db.tx(async (sql) => {
+    await db.statements.claim(sql, [id], { owner, pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt });
+  });
 }
 
 async function instance(db: MetadataDb, id: number) {
@@ -43,14 +46,14 @@ function completion(id: number, tryNumber: number, state: CompletionRow['state']
   return { id, tryNumber, state, endIso: 'y', durationS: 1, nextRetryAt: null, error: state === 'success' ? null : 'Error: boom', interrupted: false };
 }
 
-describe('leases', function () {
+forEachMetadataEngine('leases', (engine) => {
   let h: Harness;
   afterEach(async () => {
     await h?.close();
   });
 
   it('takes over an expired lease of a live owner only when the previous pass saw the same lease expired', async function () {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const id = await oneInstance(h.db);
     const now = Date.now();
     await claimBy(h.db, id, ELSEWHERE, now - 1000);
@@ -69,7 +72,7 @@ describe('leases', function () {
   });
 
   it('records nothing from a copy whose instance another process recovered and this owner claimed again', async function () {
-    h = await openHarness();
+    h = await openHarness(engine.env());
     const id = await oneInstance(h.db);
     await claimBy(h.db, id, 'me', Date.now() - 1000);
     // Another process recovers try 1; this owner claims the instance again: try 2 runs.

@@ -4,6 +4,7 @@
  * try guard on completions.
  */
 import { expect } from 'chai';
+import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import {
@@ -46,9 +47,9 @@ interface InstanceRow {
   readonly last_error: string | null;
 }
 
-describe('lease owners, heartbeats and recovery', () => {
+forEachMetadataEngine('lease owners, heartbeats and recovery', (engine) => {
   let h: Harness;
-  beforeEach(async () => (h = await openHarness()));
+  beforeEach(async () => (h = await openHarness(engine.env())));
   afterEach(async () => h.close());
 
   const dag = defineDag({ id: 'leased', schedule: '@daily', startDate: '2024-01-01', tasks: { only: { run: () => undefined } } });

@@ -4,14 +4,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { MetadataDb, type Sql } from '../../scheduler/metadata/db.js';
 import { SCHEMA_VERSION } from '../../scheduler/metadata/migrations.js';
+import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 
-describe('metadata database', () => {
+forEachMetadataEngine('metadata database', (engine) => {
   let dir: string;
   let db: MetadataDb;
+  // What only SQLite has: connection PRAGMAs, Sequelize's per-statement stack (its SQLite dialect), its messages.
+  const sqliteOnly = engine.name === 'sqlite' ? it : () => undefined;
 
   beforeEach(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'drivetrain-metadata-'));
-    db = await MetadataDb.open(path.join(dir, 'home', 'metadata.db'));
+    db = await MetadataDb.open(engine.env().DRIVETRAIN_METADATA_URL ?? path.join(dir, 'home', 'metadata.db'));
   });
 
   afterEach(async () => {
@@ -19,7 +22,7 @@ describe('metadata database', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('sets up the connection of every transaction and read: WAL, busy timeout, foreign keys', async () => {
+  sqliteOnly('sets up the connection of every transaction and read: WAL, busy timeout, foreign keys', async () => {
     const pragmas = async (sql: { all<T>(s: string): Promise<T[]> }) => ({
       journal: (await sql.all<{ journal_mode: string }>('PRAGMA journal_mode'))[0].journal_mode,
       timeout: Object.values((await sql.all<Record<string, number>>('PRAGMA busy_timeout'))[0])[0],
@@ -76,7 +79,7 @@ describe('metadata database', () => {
     ]);
   });
 
-  it('formats no stack trace for a statement that succeeds', async () => {
+  sqliteOnly('formats no stack trace for a statement that succeeds', async () => {
     // Sequelize builds an Error per statement and reads its stack, which source maps make costly; the
     // driver turns the capture off for it. Count the call sites any stack formatting is handed meanwhile.
     let frames = 0;
@@ -97,7 +100,7 @@ describe('metadata database', () => {
     expect(frames).to.equal(0);
   });
 
-  it("gives a failed statement's error its message and its caller's stack", async () => {
+  sqliteOnly("gives a failed statement's error its message and its caller's stack", async () => {
     // As a statement of statements.ts calls it.
     async function readMissingColumn(sql: Sql): Promise<unknown[]> {
       return await sql.all('SELECT no_such_column FROM dags');
@@ -130,4 +133,91 @@ describe('metadata database', () => {
     ]);
     expect(window[0].tis.every((ti) => ti.run_pk === window[0].id && ti.next_retry_at === null)).to.equal(true);
   });
+  it('claims an instance read at a try only while it is still claimable at that try', async () => {
+    const st = db.statements;
+    const stamp = (owner: string) => ({ owner, pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt: 2 });
+    const [first, second, stale] = await db.tx(async (sql) => {
+      await st.insertRuns(sql, [{ dagId: 'd', runId: 'r', logicalDate: '2024-01-01', intervalStart: '2024-01-01', intervalEnd: '2024-01-02', runType: 'manual', conf: '{}' }], 'now');
+      const [{ id }] = await st.runsBetween(sql, 'd', '', '9999');
+      await st.insertTaskInstances(sql, [{ runPk: id, dagId: 'd', runId: 'r', taskId: 't', maxTries: 1 }]);
+      const [ti] = await st.taskInstancesOf(sql, [id]);
+      const a = await st.claim(sql, [{ id: ti.id, readTry: 0 }], stamp('me'));
+      // A second daemon that read the same window: the row is running at try 1 now.
+      const b = await st.claim(sql, [{ id: ti.id, readTry: 0 }], stamp('other'));
+      await st.endLostAttempt(sql, ti.id, true, 1, 'y', 'lost');
+      // Up for retry again, but at try 1: a claim made from the first read is stale.
+      const c = await st.claim(sql, [{ id: ti.id, readTry: 0 }], stamp('other'));
+      return [a, b, c];
+    });
+    expect([first, second, stale]).to.deep.equal([1, 0, 0]);
+    const [row] = await db.read((sql) => sql.all<{ state: string; try_number: number; lease_owner: string | null }>('SELECT state, try_number, lease_owner FROM task_instances'));
+    expect(row).to.deep.equal({ state: 'up_for_retry', try_number: 1, lease_owner: null });
+  });
+
+  if (engine.name === 'postgres') {
+    /** Runs `inner` in a second transaction while `outer`'s transaction is still open. */
+    async function meanwhile<T>(outer: (sql: Sql) => Promise<void>, inner: (sql: Sql) => Promise<T>): Promise<T> {
+      let result: T | undefined;
+      await db.tx(async (sql) => {
+        await outer(sql);
+        result = await db.tx(inner);
+      });
+      return result as T;
+    }
+
+    it('passes instances another transaction is claiming instead of waiting for them (SKIP LOCKED)', async () => {
+      const st = db.statements;
+      const ids = await db.tx(async (sql) => {
+        await st.insertRuns(sql, [{ dagId: 'd', runId: 'r', logicalDate: '2024-01-01', intervalStart: '2024-01-01', intervalEnd: '2024-01-02', runType: 'manual', conf: '{}' }], 'now');
+        const [{ id }] = await st.runsBetween(sql, 'd', '', '9999');
+        await st.insertTaskInstances(sql, ['a', 'b'].map((t) => ({ runPk: id, dagId: 'd', runId: 'r', taskId: t, maxTries: 0 })));
+        return (await st.taskInstancesOf(sql, [id])).map((t) => t.id).sort((x, y) => x - y);
+      });
+      const stamp = (owner: string) => ({ owner, pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt: 2 });
+      const got = await meanwhile(
+        async (sql) => void (await st.claim(sql, [{ id: ids[0], readTry: 0 }], stamp('first'))),
+        (sql) => st.claim(sql, ids.map((id) => ({ id, readTry: 0 })), stamp('second')),
+      );
+      expect(got).to.equal(1);
+      const rows = await db.read((sql) => sql.all<{ id: number; lease_owner: string }>('SELECT id, lease_owner FROM task_instances ORDER BY id'));
+      expect(rows).to.deep.equal([
+        { id: ids[0], lease_owner: 'first' },
+        { id: ids[1], lease_owner: 'second' },
+      ]);
+    });
+
+    it('gives an alert another deliverer is claiming to that deliverer only, so none is sent twice', async () => {
+      const st = db.statements;
+      const alert = (n: number) => ({ event: 'task_failed', dedupKey: `k${n}`, dagId: 'd', runId: 'r', taskId: 't', tryNumber: 1, maxTries: 0, logicalDate: '2024-01-01', error: 'boom' });
+      await db.tx((sql) => st.insertAlerts(sql, [alert(1), alert(2)], 'now'));
+      let first: string[] = [];
+      const second = await meanwhile(
+        async (sql) => void (first = (await st.claimAlerts(sql, 'first', 10, 1000, [], 1)).map((a) => a.dedup_key)),
+        async (sql) => (await st.claimAlerts(sql, 'second', 10, 1000, [], 10)).map((a) => a.dedup_key),
+      );
+      expect([first, second]).to.deep.equal([['k1'], ['k2']]);
+      const rows = await db.read((sql) => sql.all<{ dedup_key: string; claimed_by: string }>('SELECT dedup_key, claimed_by FROM alerts ORDER BY id'));
+      expect(rows).to.deep.equal([
+        { dedup_key: 'k1', claimed_by: 'first' },
+        { dedup_key: 'k2', claimed_by: 'second' },
+      ]);
+    });
+
+    it("leaves a DAG whose scheduling lock another turn holds to that turn, and takes it once that turn has ended", async () => {
+      const st = db.statements;
+      const during = await meanwhile(
+        async (sql) => void (await st.tryLockDags(sql, ['a'])),
+        (sql) => st.tryLockDags(sql, ['a', 'b']),
+      );
+      expect(during).to.deep.equal(['b']);
+      expect((await db.tx((sql) => st.tryLockDags(sql, ['a', 'b']))).sort()).to.deep.equal(['a', 'b']);
+    });
+
+    it('runs a transaction again after a deadlock, a serialization failure or a lock timeout, and no other error', () => {
+      const wrapped = (code: string) => ({ name: 'SequelizeDatabaseError', parent: { code } });
+      expect(['40P01', '40001', '55P03'].map((c) => db.dialect.isBusy(wrapped(c)))).to.deep.equal([true, true, true]);
+      expect(db.dialect.isBusy({ code: '40P01' })).to.equal(true);
+      expect(['23505', '42P01', undefined].map((c) => db.dialect.isBusy(wrapped(c as string)))).to.deep.equal([false, false, false]);
+    });
+  }
 });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 import { defineDag } from '../../scheduler/dag.js';
 import type { Dag, DagSpec } from '../../scheduler/interfaces.js';
 import { setPaused } from '../../scheduler/metadata/dagTable.js';
@@ -34,9 +35,9 @@ describe('due intervals', () => {
   });
 });
 
-describe('run creation', () => {
+forEachMetadataEngine('run creation', (engine) => {
   let h: Harness;
-  beforeEach(async () => (h = await openHarness()));
+  beforeEach(async () => (h = await openHarness(engine.env())));
   afterEach(async () => h.close());
 
   const dates = async () => (await h.runs('d')).map((r) => r.logical_date.slice(0, 10));

@@ -118,6 +118,18 @@ describe('the REST API', function () {
     expect((await get('/healthz', {})).status).to.equal(200);
   });
 
+  it('answers the console page 401 without the token, with the page and its token form, and 200 with the header or the cookie', async () => {
+    const none = await get('/', {});
+    expect(none.status).to.equal(401);
+    expect(await none.text()).to.include('<script type="module"');
+    expect((await get('/', { cookie: 'drivetrain_token=wrong-token' })).status).to.equal(401);
+    expect((await get('/', { cookie: 'drivetrain_token=%E0%A4%A' })).status).to.equal(401);
+    expect((await get('/', auth)).status).to.equal(200);
+    expect((await get('/', { cookie: `other=1; drivetrain_token=${encodeURIComponent(TOKEN)}` })).status).to.equal(200);
+    // the cookie opens the page only, never the API
+    expect((await get('/api/v1/dags', { cookie: `drivetrain_token=${encodeURIComponent(TOKEN)}` })).status).to.equal(401);
+  });
+
   it('validates query strings and bodies, naming the field and the value', async () => {
     const limit = await get('/api/v1/dags/console_demo/dagRuns?limit=5000');
     expect(limit.status).to.equal(400);
@@ -195,9 +207,10 @@ describe('the REST API without a token', function () {
   const tmp = useTmpDir('drivetrain-api-ro-', { beforeRemove: async () => served?.close() });
   let served: ServedConsole | undefined;
 
-  it('answers reads without a token and refuses every change with 403', async () => {
+  it('answers reads and the console page without a token, and refuses every change with 403', async () => {
     served = await serveConsole(tmp.dir, { token: undefined });
     expect((await fetch(`${served.url}/api/v1/dags`)).status).to.equal(200);
+    expect((await fetch(`${served.url}/`)).status).to.equal(200);
     for (const [method, p, body] of [
       ['PATCH', '/api/v1/dags/console_demo', { is_paused: true }],
       ['POST', '/api/v1/dags/console_demo/dagRuns', {}],

@@ -73,6 +73,23 @@ describe('the web console in a real browser', function () {
     await signIn(page, daemon.url, TOKEN);
   });
 
+  it('answers the page 401 with its token form until signed in, and lets a reload through after', async () => {
+    // The token lives in each tab's sessionStorage; the cookie the signed-in tab set is dropped first.
+    await browser!.context.clearCookies();
+    const fresh = await browser!.newPage();
+    try {
+      expect((await fresh.goto(`${daemon!.url}/#/dags`))?.status()).to.equal(401);
+      await fresh.waitForSelector('#token-form');
+      await fresh.fill('#token-form input[name=token]', TOKEN);
+      await fresh.click('#token-form button[type=submit]');
+      await fresh.waitForSelector('#dags');
+      expect((await fresh.reload())?.status()).to.equal(200);
+      await fresh.waitForSelector('#dags');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('lists the DAGs with import errors on top, showing markup in a description as text', async () => {
     await page.goto(`${daemon!.url}/#/dags`);
     await page.waitForSelector('#dags tr[data-dag=console_demo] .recent .sq');

@@ -11,9 +11,21 @@ export class ApiError extends Error {
   }
 }
 
+// The cookie only lets a reload of the page itself through (the server answers the page 401 without
+// it); the API never reads it, so it cannot carry a forged change.
+const TOKEN_COOKIE = 'drivetrain_token';
+
 export const token = {
   get: () => sessionStorage.getItem(TOKEN_KEY),
-  set: (t) => (t ? sessionStorage.setItem(TOKEN_KEY, t) : sessionStorage.removeItem(TOKEN_KEY)),
+  set: (t) => {
+    if (t) {
+      sessionStorage.setItem(TOKEN_KEY, t);
+      document.cookie = `${TOKEN_COOKIE}=${encodeURIComponent(t)}; Path=/; SameSite=Strict`;
+    } else {
+      sessionStorage.removeItem(TOKEN_KEY);
+      document.cookie = `${TOKEN_COOKIE}=; Path=/; SameSite=Strict; Max-Age=0`;
+    }
+  },
 };
 
 async function request(method, path, body, { raw = false } = {}) {

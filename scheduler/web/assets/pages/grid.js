@@ -28,6 +28,24 @@ export async function render(main, params, ctx) {
       dataset: { task: taskId, run: r.dag_run_id, state },
     }));
   };
+  // Task groups as Airflow's grid shows them: a header row per group, its tasks together below it
+  // (at the place of its first task), each labelled by its name within the group.
+  const rowsOf = (runs) => {
+    const out = [];
+    const seen = new Set();
+    const row = (t) => h('tr', { dataset: { task: t.task_id } },
+      h('th', { class: t.group ? 'task in-group' : 'task', title: `${t.task_id}${t.description ? ` · ${t.description}` : ''}` }, t.group ? t.task_id.slice(t.group.length + 1) : t.task_id),
+      runs.map((r) => cell(r, t.task_id)));
+    for (const t of dag.tasks) {
+      if (!t.group) out.push(row(t));
+      else if (!seen.has(t.group)) {
+        seen.add(t.group);
+        out.push(h('tr', { class: 'group', dataset: { group: t.group } }, h('th', { class: 'task group' }, t.group), h('td', { colspan: String(runs.length) })));
+        for (const m of dag.tasks) if (m.group === t.group) out.push(row(m));
+      }
+    }
+    return out;
+  };
   const draw = () => {
     // Newest right: the API pages newest first.
     const runs = [...page.dag_runs].reverse();
@@ -35,7 +53,7 @@ export async function render(main, params, ctx) {
     replace(table,
       h('thead', {}, h('tr', {}, h('th', {}, ''), runs.map((r) => h('th', { class: 'run' },
         h('a', { href: runLink(r), class: `runbar s-${r.state}`, title: `${fmtDate(r.logical_date)} · ${r.run_type} · ${r.state}`, dataset: { run: r.dag_run_id, state: r.state } }))))),
-      h('tbody', {}, dag.tasks.map((t) => h('tr', {}, h('th', { class: 'task', title: t.description ?? '' }, t.task_id), runs.map((r) => cell(r, t.task_id))))));
+      h('tbody', {}, rowsOf(runs)));
   };
   draw();
 

@@ -1,4 +1,4 @@
-// A task instance: its state, tries, timings and error, a clear action, and the log of each attempt.
+// A task instance: its state, tries, timings, result and error, a clear action, and the log of each attempt.
 // The log view shows the last 64 KB first, loads earlier parts on demand, and tails the file by byte
 // offset while the attempt runs, so a 100 MB log never reaches the browser whole.
 import { api, p } from '../api.js';
@@ -17,6 +17,7 @@ export async function render(main, params, ctx) {
     [['state', ti.state ?? 'none (waiting for upstream)'], ['try', `${ti.try_number} of ${ti.max_tries + 1}`], ['started', fmtDate(ti.start_date)],
       ['ended', fmtDate(ti.end_date)], ['duration', fmtDuration(ti.duration)], ['host', ti.hostname ?? ''], ['next retry', fmtDate(ti.next_retry_date)]]
       .map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', { dataset: { field: k } }, v))),
+    ti.result !== null && ti.result !== undefined ? h('tr', {}, h('th', {}, 'result'), h('td', {}, h('pre', { id: 'ti-result' }, JSON.stringify(ti.result, null, 2)))) : null,
     ti.error ? h('tr', {}, h('th', {}, 'error'), h('td', {}, h('pre', { class: 'error', id: 'ti-error' }, ti.error))) : null));
   drawDetails();
 
