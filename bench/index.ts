@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const BENCHMARKS = ['scheduler', 'schedulerPostgres', 'ingest', 'warehouse', 'day', 'console'] as const;
+const BENCHMARKS = ['scheduler', 'schedulerPostgres', 'ingest', 'warehouse', 'day', 'engines', 'console'] as const;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

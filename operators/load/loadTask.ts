@@ -12,8 +12,10 @@ import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.js';
 import type { Entity } from '../entities.js';
-import { checkpointInBackground, lastCheckpointError, openWarehouse, syncWal } from '../warehouse/registry.js';
+import { checkpointInBackground, isSqliteFile, lastCheckpointError, openWarehouse, syncWal, warehouseOf } from '../warehouse/registry.js';
 import type { WarehouseSession } from '../warehouse/interfaces.js';
+import { PostgresSession } from '../warehouse/PostgresSession.js';
+import { CopyPartitionWriter } from './CopyPartitionWriter.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
 import type { LakeManifest } from '../lake/manifest.js';
 import { readManifest } from '../lake/reader.js';
@@ -95,10 +97,12 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   const { ds } = ctx;
   const manifest = await completeManifest(ctx.settings.lakeDir, entity, ds);
   checkExtractedRows(ctx, opts, manifest);
-  const warehouse = await openWarehouse(ctx.settings.warehouseDb, ctx.settings.warehouse);
+  const target = warehouseOf(ctx.settings);
+  const sqlite = isSqliteFile(target);
+  const warehouse = await openWarehouse(target, ctx.settings.warehouse);
   await ensureRawTables(warehouse);
   // The background checkpoint has no task to report to; the next load reports its failure.
-  const checkpointError = lastCheckpointError(ctx.settings.warehouseDb);
+  const checkpointError = sqlite ? lastCheckpointError(target) : undefined;
   if (checkpointError) ctx.log.warn(`the warehouse's last background WAL checkpoint failed: ${checkpointError.message}`);
   const preparer = opts.preparer ?? (await fastPartitionPreparer(ctx.settings.load, ctx.log));
   const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal };
@@ -109,10 +113,12 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
     // The transaction's connection is its own and closes with it, so this setting ends with the load:
     // the WAL it writes is copied into the database in the background after the commit, not by the
     // commit itself, so the next load need not wait for the copy (docs/design/wal-checkpoint.md).
-    await session.run('PRAGMA wal_autocheckpoint = 0');
+    if (sqlite) await session.run('PRAGMA wal_autocheckpoint = 0');
     await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
     await session.run(`DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
-    const sink: BatchSink = new PartitionWriter(session, entity, ds, (ids) => existingIds(session, entity, ds, ids));
+    const lookup = (ids: readonly string[]) => existingIds(session, entity, ds, ids);
+    // PostgreSQL: COPY ... FROM STDIN; SQLite: prepared statements over packed batches (fast/).
+    const sink: BatchSink = session instanceof PostgresSession ? new CopyPartitionWriter(session, entity, ds, lookup) : new PartitionWriter(session, entity, ds, lookup);
     try {
       for await (const prepared of preparer.prepare(partition, (ids) => sink.inserted(ids))) {
         if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -128,9 +134,11 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
       throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
     }
   });
-  // Durable before the task reports success, as when the commit ran the checkpoint itself.
-  await syncWal(ctx.settings.warehouseDb);
-  void checkpointInBackground(ctx.settings.warehouseDb);
+  if (sqlite) {
+    // Durable before the task reports success, as when the commit ran the checkpoint itself.
+    await syncWal(target);
+    void checkpointInBackground(target);
+  }
 
   rowsLoadedCounter.inc({ entity }, loaded);
   rowsRejectedCounter.inc({ entity }, rejected);

@@ -12,18 +12,20 @@ import { rawColumns } from './fields.js';
 
 const ready = new WeakMap<Warehouse, Promise<void>>();
 
-function columnType(column: string): string {
+/** A raw column's type; `kind` picks the engine's name of an 8-byte float (PostgreSQL's REAL has 4). */
+function columnType(column: string, kind: Warehouse['kind']): string {
   if (column === 'id' || column === 'processing_date') return 'TEXT NOT NULL';
-  return column === 'monthly_rate' ? 'REAL' : 'TEXT';
+  if (column !== 'monthly_rate') return 'TEXT';
+  return kind === 'postgres' ? 'DOUBLE PRECISION' : 'REAL';
 }
 
 /** The statements creating the raw tables and their indexes where missing. */
-export function rawTablesDdl(): string {
+export function rawTablesDdl(kind: Warehouse['kind'] = 'sqlite'): string {
   const statements = ENTITIES.flatMap((entity) => [
-    `CREATE TABLE IF NOT EXISTS "${entity}" (${rawColumns(entity).map((c) => `"${c}" ${columnType(c)}`).join(', ')})`,
+    `CREATE TABLE IF NOT EXISTS "${entity}" (${rawColumns(entity).map((c) => `"${c}" ${columnType(c, kind)}`).join(', ')})`,
     `CREATE INDEX IF NOT EXISTS "${entity}_processing_date" ON "${entity}" ("processing_date")`,
   ]);
-  // SQLite's implicit integer rowid is the rejects' row number; no other key is wanted.
+  // SQLite's implicit integer rowid is the rejects' row number; no other key is wanted (PostgreSQL: none).
   statements.push(
     'CREATE TABLE IF NOT EXISTS "rejects" ("source" TEXT NOT NULL, "processing_date" TEXT NOT NULL, "raw_json" TEXT NOT NULL, "reason" TEXT NOT NULL)',
     'CREATE INDEX IF NOT EXISTS "rejects_source_processing_date" ON "rejects" ("source", "processing_date")',
@@ -35,10 +37,14 @@ export function rawTablesDdl(): string {
  * Adds the vault columns a raw table made by an earlier version lacks (the PII hashdiff came with the
  * PII satellite); the next load of a partition fills them.
  */
-async function addMissingColumns(session: WarehouseSession): Promise<void> {
+async function addMissingColumns(session: WarehouseSession, kind: Warehouse['kind']): Promise<void> {
   for (const entity of ENTITIES) {
-    const have = new Set((await session.all<{ name: string }>(`SELECT name FROM pragma_table_info('${entity}')`)).map((c) => c.name));
-    for (const c of rawColumns(entity)) if (!have.has(c)) await session.run(`ALTER TABLE "${entity}" ADD COLUMN "${c}" ${columnType(c)}`);
+    const columns =
+      kind === 'postgres'
+        ? `SELECT column_name::text AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '${entity}'`
+        : `SELECT name FROM pragma_table_info('${entity}')`;
+    const have = new Set((await session.all<{ name: string }>(columns)).map((c) => c.name));
+    for (const c of rawColumns(entity)) if (!have.has(c)) await session.run(`ALTER TABLE "${entity}" ADD COLUMN "${c}" ${columnType(c, kind)}`);
   }
 }
 
@@ -47,8 +53,8 @@ export function ensureRawTables(warehouse: Warehouse): Promise<void> {
   let p = ready.get(warehouse);
   if (!p) {
     p = warehouse.transaction(async (session) => {
-      await session.exec(rawTablesDdl());
-      await addMissingColumns(session);
+      await session.exec(rawTablesDdl(warehouse.kind));
+      await addMissingColumns(session, warehouse.kind);
     });
     ready.set(warehouse, p);
     p.catch(() => ready.delete(warehouse));

@@ -40,6 +40,11 @@ export function addCustomersCommand(program: Command): Command {
       import('../warehouse/registry.js'),
     ]);
     const settings = loadSettings();
+    // The erasure rewrites SQLite rows by rowid and empties the file's WAL; on a PostgreSQL warehouse it
+    // would erase the lake and record into a SQLite file nobody reads: refused rather than half done.
+    if (settings.warehouseUrl !== undefined && /^postgres(ql)?:/.test(settings.warehouseUrl)) {
+      throw new UsageError('customers erase works on a SQLite warehouse only; DRIVETRAIN_WAREHOUSE_URL names a PostgreSQL one', 'customers erase');
+    }
     try {
       const report = await erasePersonalData({
         entity: 'customers',

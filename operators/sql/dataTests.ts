@@ -5,7 +5,9 @@
  */
 import type { Queryable, Warehouse } from '../warehouse/interfaces.js';
 import type { Logger } from '../../scheduler/interfaces.js';
-import { select } from './materialize.js';
+import type { Dialect } from './dialect/Dialect.js';
+import { dialectOf } from './dialect/dialectOf.js';
+import { select, tuneConnection } from './materialize.js';
 import type { RunParams } from './params.js';
 import type { DataTest } from './registry.js';
 
@@ -22,20 +24,27 @@ export interface DataTestResult {
   readonly samples: readonly Record<string, unknown>[];
 }
 
-/** Runs `tests` in order and logs each; never throws for failures (the caller decides). */
+/** Runs `tests` (rendered for the warehouse's dialect) in order and logs each; never throws for failures (the caller decides). */
 export function runDataTests(warehouse: Warehouse, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
-  // One read transaction: every test sees the same snapshot, on a connection with the models' page
-  // cache (the warehouse's settings). A read transaction does not wait behind the process's writers,
-  // nor they behind it.
-  return warehouse.transaction((db) => runAll(db, tests, params, log), { write: false });
+  const dialect = dialectOf(warehouse);
+  // One read transaction: every test sees the same snapshot, on a connection tuned like the models'
+  // (the dialect's transaction settings). A read transaction does not wait behind the process's
+  // writers, nor they behind it.
+  return warehouse.transaction(
+    async (db) => {
+      await tuneConnection(db, dialect);
+      return runAll(db, tests, params, log, dialect);
+    },
+    { write: false },
+  );
 }
 
-async function runAll(db: Queryable, tests: readonly DataTest[], params: RunParams, log: Logger): Promise<DataTestResult[]> {
+async function runAll(db: Queryable, tests: readonly DataTest[], params: RunParams, log: Logger, dialect: Dialect): Promise<DataTestResult[]> {
   const results: DataTestResult[] = [];
   for (const t of tests) {
     const started = Date.now();
-    const [{ n }] = await select<{ n: number }>(db, `SELECT count(*) AS n FROM (${t.sql}) AS offending`, params);
-    const samples = n > 0 ? await select(db, `SELECT * FROM (${t.sql}) AS offending LIMIT ${SAMPLE_ROWS}`, params) : [];
+    const [{ n }] = await select<{ n: number }>(db, `SELECT count(*) AS n FROM (${t.sql}) AS offending`, params, dialect);
+    const samples = n > 0 ? await select(db, `SELECT * FROM (${t.sql}) AS offending LIMIT ${SAMPLE_ROWS}`, params, dialect) : [];
     const result: DataTestResult = { name: t.name, severity: t.severity, failures: n, samples };
     results.push(result);
     const ms = Date.now() - started;

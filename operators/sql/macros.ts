@@ -176,7 +176,7 @@ const sat: Macro = (args, ctx) => {
     // One probe per raw row: the key's latest row at or before this load, read straight from the
     // primary key B-tree (hash key, load_date) backwards; "no such row" and "other hashdiff" insert.
     `WHERE NOT coalesce((SELECT s.hashdiff = r.${hashdiff} FROM ${ctx.model} s WHERE s.${hk} = r.${hk} AND s.load_date <= :load_date\n` +
-    `    ORDER BY s.load_date DESC LIMIT 1), 0)\n` +
+    `    ORDER BY s.load_date DESC LIMIT 1), FALSE)\n` +
     `ON CONFLICT DO NOTHING;`
   );
 };

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Queryable, Warehouse } from '../warehouse/interfaces.js';
 import type { Dialect } from './dialect/Dialect.js';
+import { dialectOf } from './dialect/dialectOf.js';
 import { sqliteDialect } from './dialect/sqlite.js';
 import { ModelError } from './ModelError.js';
 import type { RunParams } from './params.js';
@@ -54,9 +55,9 @@ const columnName = (definition: string) => definition.trim().split(/\s+/)[0];
  * Creates the model's table and indexes if missing; recreates it when its columns changed. Returns
  * true when the table is new (a keyed model then builds it whole: it has no state to update).
  */
-async function ensureTable(db: Queryable, model: Model, dialect: Dialect = sqliteDialect): Promise<boolean> {
-  const cols = model.shape.columns!;
-  const existing = await db.all<{ name: string }>(`PRAGMA table_info(${model.name})`);
+async function ensureTable(db: Queryable, model: Model, dialect: Dialect): Promise<boolean> {
+  const cols = model.shape.columns!.map((c) => dialect.columnDefinition(c));
+  const existing = await db.all<{ name: string }>(dialect.tableColumns(model.name));
   const wanted = cols.map(columnName);
   const stale = existing.length > 0 && existing.map((c) => c.name).join(',') !== wanted.join(',');
   if (stale) await db.run(`DROP TABLE ${model.name}`);
@@ -76,8 +77,8 @@ export const LOAD_LOG = '_drivetrain_loads';
 /** Per keyed model: its definition's hash and the last load-log seq its table reflects. */
 export const MODEL_STATE = '_drivetrain_keyed_state';
 
-async function ensureStateTables(db: Queryable): Promise<void> {
-  await db.run(`CREATE TABLE IF NOT EXISTS ${LOAD_LOG} (seq INTEGER PRIMARY KEY AUTOINCREMENT, model TEXT NOT NULL, load_date TEXT NOT NULL, inserted INTEGER NOT NULL)`);
+async function ensureStateTables(db: Queryable, dialect: Dialect): Promise<void> {
+  await db.run(`CREATE TABLE IF NOT EXISTS ${LOAD_LOG} (seq ${dialect.autoIncrementKey}, model TEXT NOT NULL, load_date TEXT NOT NULL, inserted INTEGER NOT NULL)`);
   await db.run(`CREATE TABLE IF NOT EXISTS ${MODEL_STATE} (model TEXT PRIMARY KEY, definition TEXT NOT NULL, seq INTEGER NOT NULL)`);
 }
 
@@ -90,10 +91,10 @@ export const LOADS_PARAM_PREFIX = 'loads__';
  * whose upstream rows changed in the loads since the table's last run, bound as JSON arrays of load
  * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ.
  */
-async function runKeyed(db: Queryable, model: Model, params: RunParams): Promise<{ deleted: number; inserted: number }> {
-  const opts = { model: model.name };
-  const isNew = await ensureTable(db, model);
-  await ensureStateTables(db);
+async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<{ deleted: number; inserted: number }> {
+  const opts = { model: model.name, dialect };
+  const isNew = await ensureTable(db, model, dialect);
+  await ensureStateTables(db, dialect);
   const cols = model.shape.columns!.map(columnName).join(', ');
   const pk = model.shape.primaryKey!;
   const [{ seq: head }] = await db.all<{ seq: number }>(`SELECT coalesce(max(seq), 0) AS seq FROM ${LOAD_LOG}`);
@@ -118,18 +119,19 @@ async function runKeyed(db: Queryable, model: Model, params: RunParams): Promise
       loads[name] = JSON.stringify(rows.map((r) => r.load_date));
     }
     const all = { ...params, ...loads };
+    const changed = dialect.tempTable('_changed_keys');
     // The changed keys, once, in key order: the delete and the insert probe the table by them.
-    await db.run('DROP TABLE IF EXISTS temp._changed_keys');
-    await execute(db, `CREATE TEMP TABLE _changed_keys AS SELECT DISTINCT * FROM (${model.statements[1]}) ORDER BY 1`, all, opts);
+    await db.run(`DROP TABLE IF EXISTS ${changed}`);
+    await execute(db, `CREATE TEMP TABLE _changed_keys AS SELECT DISTINCT * FROM (${model.statements[1]}) AS k ORDER BY 1`, all, opts);
     const key = pk[0];
-    deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} IN (SELECT * FROM temp._changed_keys)`, all, opts);
+    deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} IN (SELECT * FROM ${changed})`, all, opts);
     inserted = await execute(
       db,
-      `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} IN (SELECT * FROM temp._changed_keys) ORDER BY ${pk.join(', ')}`,
+      `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} IN (SELECT * FROM ${changed}) ORDER BY ${pk.join(', ')}`,
       all,
       opts,
     );
-    await db.run('DROP TABLE temp._changed_keys');
+    await db.run(`DROP TABLE ${changed}`);
   }
   await db.run(`INSERT INTO ${MODEL_STATE} (model, definition, seq) VALUES (?, ?, ?) ON CONFLICT (model) DO UPDATE SET definition = excluded.definition, seq = excluded.seq`, [
     model.name,
@@ -154,6 +156,15 @@ async function dropIndexes(db: Queryable, model: Model): Promise<void> {
   for (const idx of model.shape.indexes ?? []) await db.run(`DROP INDEX IF EXISTS ${indexName(model, idx)}`);
 }
 
+/**
+ * The dialect's settings for set-based work on large tables (PostgreSQL: sort memory; SQLite: none,
+ * its page cache and memory map are the warehouse's settings, SqliteWarehouse.ts), local to the
+ * transaction, so they end with it.
+ */
+export async function tuneConnection(db: Queryable, dialect: Dialect = sqliteDialect): Promise<void> {
+  for (const statement of dialect.transactionSettings) await db.run(statement);
+}
+
 type Counts = { deleted: number; inserted: number };
 
 /**
@@ -161,9 +172,9 @@ type Counts = { deleted: number; inserted: number };
  * rows or the new ones all the same, and SQLite's ALTER TABLE RENAME re-checks every view, which fails
  * while a view refers to the table being swapped out.
  */
-async function runTable(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
-  const opts = { model: model.name };
-  await ensureTable(db, model);
+async function runTable(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<Counts> {
+  const opts = { model: model.name, dialect };
+  await ensureTable(db, model, dialect);
   const cols = model.shape.columns!.map(columnName).join(', ');
   await dropIndexes(db, model);
   const deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
@@ -177,23 +188,23 @@ async function runTable(db: Queryable, model: Model, params: RunParams): Promise
  * An insert-only (vault) model. A first load into a new table fills it before its secondary indexes
  * exist: each is then built once by sorting, not by a million random inserts.
  */
-async function runIncremental(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
-  const isNew = await ensureTable(db, model);
+async function runIncremental(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<Counts> {
+  const isNew = await ensureTable(db, model, dialect);
   if (isNew) await dropIndexes(db, model);
   let inserted = 0;
-  for (const stmt of model.statements) inserted += await execute(db, stmt, params, { model: model.name });
+  for (const stmt of model.statements) inserted += await execute(db, stmt, params, { model: model.name, dialect });
   if (isNew) await createIndexes(db, model);
   if (inserted > 0) {
-    await ensureStateTables(db);
+    await ensureStateTables(db, dialect);
     await db.run(`INSERT INTO ${LOAD_LOG} (model, load_date, inserted) VALUES (?, ?, ?)`, [model.name, params.load_date ?? '', inserted]);
   }
   return { deleted: 0, inserted };
 }
 
 /** The run's partition and every later one (the projection); nothing before it is touched. */
-async function runPartition(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
-  const opts = { model: model.name };
-  await ensureTable(db, model);
+async function runPartition(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<Counts> {
+  const opts = { model: model.name, dialect };
+  await ensureTable(db, model, dialect);
   const cols = model.shape.columns!.map(columnName).join(', ');
   const key = model.config.partitionColumn!;
   const from = model.config.partitionBy === 'month' ? ':start_month' : ':start_day';
@@ -202,18 +213,21 @@ async function runPartition(db: Queryable, model: Model, params: RunParams): Pro
   return { deleted, inserted };
 }
 
-async function runView(db: Queryable, model: Model, params: RunParams): Promise<Counts> {
+async function runView(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<Counts> {
   await db.run(`DROP VIEW IF EXISTS ${model.name}`);
-  await execute(db, `CREATE VIEW ${model.name} AS ${model.statements[0]}`, params, { model: model.name });
+  await execute(db, `CREATE VIEW ${model.name} AS ${model.statements[0]}`, params, { model: model.name, dialect });
   return { deleted: 0, inserted: 0 };
 }
 
 const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncremental, keyed: runKeyed, partition: runPartition } as const;
 
-/** Runs `model` once with `params`; one transaction. */
+/** Runs `model` (rendered for the warehouse's dialect: ModelRegistry.forDialect) once with `params`; one transaction. */
 export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
   const started = Date.now();
-  // The connection's page cache and memory come from the warehouse's settings (SqliteWarehouse.ts).
-  const { deleted, inserted } = await warehouse.transaction((db) => MATERIALIZATIONS[model.config.materialized](db, model, params));
+  const dialect = dialectOf(warehouse);
+  const { deleted, inserted } = await warehouse.transaction(async (db) => {
+    await tuneConnection(db, dialect);
+    return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
+  });
   return { model: model.name, materialized: model.config.materialized, deleted, inserted, ms: Date.now() - started };
 }

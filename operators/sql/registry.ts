@@ -249,9 +249,27 @@ export class ModelRegistry {
   /** Data tests by name (singular files and generic header tests). */
   readonly tests: ReadonlyMap<string, DataTest>;
 
-  private constructor(models: Map<string, Model>, tests: Map<string, DataTest>) {
+  /** The same folder rendered for other dialects, made on first use. */
+  private readonly rendered = new Map<string, ModelRegistry>();
+
+  private constructor(
+    models: Map<string, Model>,
+    tests: Map<string, DataTest>,
+    /** The folder the models were read from. */
+    readonly sqlDir: string,
+    /** The dialect they were rendered for. */
+    readonly dialect: Dialect,
+  ) {
     this.models = models;
     this.tests = tests;
+    this.rendered.set(dialect.name, this);
+  }
+
+  /** The same models and tests rendered for `dialect` (this registry when it is its own). */
+  forDialect(dialect: Dialect): ModelRegistry {
+    let r = this.rendered.get(dialect.name);
+    if (!r) this.rendered.set(dialect.name, (r = ModelRegistry.load(this.sqlDir, dialect)));
+    return r;
   }
 
   /** Loads and renders every .sql file under `sqlDir`; throws ModelError on the first bad one or an unknown ref. */
@@ -265,7 +283,7 @@ export class ModelRegistry {
     for (const item of [...models.values(), ...tests.values()]) {
       for (const r of item.refs) if (!models.has(r)) throw new ModelError(`'${item.name}' refs unknown model '${r}'`, item.name, r);
     }
-    return new ModelRegistry(models, tests);
+    return new ModelRegistry(models, tests, sqlDir, dialect);
   }
 
   /** A model by name; throws ModelError quoting an unknown name. */

@@ -5,7 +5,8 @@
  */
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
-import { openWarehouse } from '../warehouse/registry.js';
+import { openWarehouse, warehouseOf } from '../warehouse/registry.js';
+import { dialectOf } from './dialect/dialectOf.js';
 import { runDataTests } from './dataTests.js';
 import { runModel, type ModelRunResult } from './materialize.js';
 import { intervalsOf, paramsFor } from './params.js';
@@ -15,7 +16,7 @@ import { ModelRegistry } from './registry.js';
 export interface SqlTaskOptions {
   /** The models; default: the repository's sql/ folder. */
   readonly registry?: ModelRegistry;
-  /** Warehouse file; default: ctx.settings.warehouseDb. */
+  /** The warehouse (a SQLite file or a PostgreSQL URL); default: the settings' (warehouseOf). */
   readonly warehouseFile?: string;
 }
 
@@ -34,9 +35,10 @@ export function defaultRegistry(): ModelRegistry {
  */
 export function modelTask(name: string, opts: SqlTaskOptions = {}): TaskFn {
   const registry = opts.registry ?? defaultRegistry();
-  const model = registry.model(name); // fail at DAG load for an unknown model, not at run time
+  registry.model(name); // fail at DAG load for an unknown model, not at run time
   return async (ctx: TaskContext): Promise<ModelRunResult[]> => {
-    const db = await openWarehouse(opts.warehouseFile ?? ctx.settings.warehouseDb, ctx.settings.warehouse);
+    const db = await openWarehouse(opts.warehouseFile ?? warehouseOf(ctx.settings), ctx.settings.warehouse);
+    const model = registry.forDialect(dialectOf(db)).model(name);
     const intervals = intervalsOf(ctx);
     const calls = model.config.materialized === 'incremental' ? intervals.map((iv) => [iv]) : [intervals];
     const results: ModelRunResult[] = [];
@@ -60,9 +62,11 @@ export const sqlTask = modelTask;
  */
 export function dataTestTask(names: readonly string[], opts: SqlTaskOptions = {}): TaskFn {
   const registry = opts.registry ?? defaultRegistry();
-  const tests = names.map((n) => registry.test(n));
+  names.forEach((n) => registry.test(n)); // fail at DAG load for an unknown test
   return async (ctx: TaskContext) => {
-    const db = await openWarehouse(opts.warehouseFile ?? ctx.settings.warehouseDb, ctx.settings.warehouse);
+    const db = await openWarehouse(opts.warehouseFile ?? warehouseOf(ctx.settings), ctx.settings.warehouse);
+    const forDb = registry.forDialect(dialectOf(db));
+    const tests = names.map((n) => forDb.test(n));
     const results = await runDataTests(db, tests, paramsFor(intervalsOf(ctx)), ctx.log);
     const failed = results.filter((r) => r.failures > 0 && r.severity === 'error');
     if (failed.length > 0) {

@@ -1,7 +1,7 @@
 /**
  * The warehouse's storage interface: what operators, the demo, the benches and the tests use to reach
- * the warehouse database, whatever holds it. SqliteWarehouse.ts fills it for a SQLite file; a
- * PostgreSQL warehouse fills the same interface (see docs/design/warehouse-connection.md).
+ * the warehouse database, whatever holds it. SqliteWarehouse.ts fills it for a SQLite file,
+ * PostgresWarehouse.ts for a PostgreSQL schema (docs/design/warehouse-connection.md, postgres-warehouse.md).
  */
 
 /** Bound values: positional (`?`) as an array, or named (`$name`) as an object keyed with the prefix. */
@@ -68,8 +68,8 @@ export interface TransactionOptions {
  */
 export interface Warehouse extends Queryable {
   /** Which implementation this is; a caller with a database-specific fast path checks it. */
-  readonly kind: 'sqlite';
-  /** Where the data lives: the SQLite file's path. */
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where the data lives: the SQLite file's path, or the PostgreSQL URL (password shown as ***) and schema. */
   readonly location: string;
   /**
    * Runs `fn` in one transaction on a connection of its own, committed when `fn` resolves and rolled

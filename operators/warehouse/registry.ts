@@ -1,10 +1,13 @@
 /**
- * The warehouses this process has open: one {@link Warehouse} per file, shared by every task (opened
- * on first use), the background WAL checkpoint of each, and their settling and closing on shutdown.
- * The connection itself, its settings and its write queue: operators/warehouse/SqliteWarehouse.ts.
+ * The warehouses this process has open: one {@link Warehouse} per file or PostgreSQL URL, shared by
+ * every task (opened on first use), the background WAL checkpoint of each SQLite file, and their
+ * settling and closing on shutdown. The connections themselves: SqliteWarehouse.ts, PostgresWarehouse.ts.
  */
 import { open as openFile } from 'node:fs/promises';
+import type { Settings } from '../../scheduler/settings/interfaces.js';
+import { parseWarehouseUrl } from '../../scheduler/settings/warehouseUrl.js';
 import type { Warehouse } from './interfaces.js';
+import { PostgresWarehouse } from './PostgresWarehouse.js';
 import { SqliteWarehouse, type SqliteMemory } from './SqliteWarehouse.js';
 import { WalCheckpointer } from './WalCheckpointer.js';
 
@@ -15,17 +18,39 @@ const open = new Map<string, Promise<Warehouse>>();
 const checkpointers = new Map<string, WalCheckpointer>();
 
 /**
- * The shared warehouse in `file`, opened on first use with `memory` (the process's `warehouse`
- * settings; the declared defaults when not given): the first opener's value holds for the process.
+ * What {@link openWarehouse} opens for these settings: DRIVETRAIN_WAREHOUSE_URL when it is a
+ * PostgreSQL URL, else the SQLite file (settings.warehouseDb, which a `sqlite:` URL already set).
  */
-export function openWarehouse(file: string, memory?: SqliteMemory): Promise<Warehouse> {
-  let db = open.get(file);
+export function warehouseOf(settings: Pick<Settings, 'warehouseUrl' | 'warehouseDb'>): string {
+  const url = settings.warehouseUrl;
+  return url !== undefined && parseWarehouseUrl(url).engine === 'postgres' ? url : settings.warehouseDb;
+}
+
+/** Whether `target` (a {@link warehouseOf} value) is a SQLite file, which has a WAL to sync and checkpoint. */
+export function isSqliteFile(target: string): boolean {
+  return !/^postgres(ql)?:/.test(target);
+}
+
+/**
+ * The shared warehouse `target`, opened on first use: a SQLite file path, `sqlite:FILE`, or a
+ * `postgres://...[?schema=NAME]` URL. A SQLite file gets `memory` (the process's `warehouse` settings;
+ * the declared defaults when not given): the first opener's value holds for the process.
+ */
+export function openWarehouse(target: string, memory?: SqliteMemory): Promise<Warehouse> {
+  let db = open.get(target);
   if (!db) {
-    db = SqliteWarehouse.open(file, memory);
-    open.set(file, db);
-    db.catch(() => open.delete(file));
+    db = openTarget(target, memory);
+    open.set(target, db);
+    db.catch(() => open.delete(target));
   }
   return db;
+}
+
+async function openTarget(target: string, memory: SqliteMemory | undefined): Promise<Warehouse> {
+  if (isSqliteFile(target)) return SqliteWarehouse.open(target.startsWith('sqlite:') ? (parseWarehouseUrl(target) as { file: string }).file : target, memory);
+  const parsed = parseWarehouseUrl(target);
+  if (parsed.engine !== 'postgres') throw new RangeError(`not a PostgreSQL URL: ${target}`);
+  return PostgresWarehouse.open(parsed.connectionString, parsed.schema);
 }
 
 /**

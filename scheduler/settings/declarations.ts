@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { parseUtcDate } from '../dates.js';
 import { parseMetadataUrl } from '../metadata/metadataUrl.js';
+import { parseWarehouseUrl } from './warehouseUrl.js';
 
 /** One setting. */
 export interface Declaration<S extends z.ZodType = z.ZodType> {
@@ -71,6 +72,15 @@ function metadataUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
   }
 }
 
+/** A warehouse URL read by its one parser (./warehouseUrl.ts); what is wrong becomes the issue. */
+function warehouseUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
+  try {
+    parseWarehouseUrl(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message, input: value });
+  }
+}
+
 const int = (min: number) => z.number().int().min(min);
 const text = z.string().min(1);
 
@@ -102,6 +112,13 @@ export const SETTINGS = {
     default: undefined,
     secret: 'url-password',
     doc: 'metadata: `sqlite:FILE` (unset: `$DRIVETRAIN_HOME/metadata.db`) or `postgres://user[:password]@host:port/db`',
+  }),
+  warehouseUrl: setting({
+    env: 'DRIVETRAIN_WAREHOUSE_URL',
+    schema: z.string().superRefine(warehouseUrl).optional(),
+    default: undefined,
+    secret: 'url-password',
+    doc: 'warehouse: `sqlite:FILE` (unset: `$DRIVETRAIN_HOME/warehouse.db`) or `postgres://...[?schema=NAME]` ([why](docs/design/postgres-warehouse.md))',
   }),
   logDir: setting({
     env: 'DRIVETRAIN_LOG_DIR',

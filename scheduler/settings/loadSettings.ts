@@ -10,6 +10,7 @@ import { parse as parseToml } from 'smol-toml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors/ConfigError.js';
 import { normalizeMetadataUrl } from '../metadata/metadataUrl.js';
+import { parseWarehouseUrl } from './warehouseUrl.js';
 import { REDACTED, redact, registerSecret, registerUrlSecret } from '../redact.js';
 import { BY_ENV, BY_KEY, COMPILED, KNOWN_VARIABLES, TREE_SCHEMA, type CompiledSetting } from './compiled.js';
 import { BOOTSTRAP } from './declarations.js';
@@ -116,9 +117,17 @@ function toSettings(parsed: Tree, envName: string, cwd: string): Settings {
     // A relative sqlite: path resolves against the working directory, as every other path setting.
     metadataUrl: metadataUrl === undefined ? `sqlite:${metadataDb}` : normalizeMetadataUrl(metadataUrl, cwd),
     metadataDb,
-    warehouseDb: path.join(home, 'warehouse.db'),
+    // A sqlite: warehouse URL moves the file; every reader of the SQLite file follows warehouseDb.
+    warehouseDb: sqliteWarehouseFile(out.warehouseUrl as string | undefined, cwd) ?? path.join(home, 'warehouse.db'),
     lakeDir: path.join(home, 'lake'),
   };
+}
+
+/** The file of a `sqlite:` warehouse URL, resolved against `cwd`; undefined for another URL or none. */
+function sqliteWarehouseFile(url: string | undefined, cwd: string): string | undefined {
+  if (url === undefined) return undefined;
+  const target = parseWarehouseUrl(url);
+  return target.engine === 'sqlite' ? path.resolve(cwd, target.file) : undefined;
 }
 
 /**

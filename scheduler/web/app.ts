@@ -24,7 +24,7 @@ import { registerApiRoutes } from './apiRoutes.js';
 import { bearerMatches, consoleTokenMatches, resolveApiToken } from './auth.js';
 import { loadDashboards, type Dashboards } from './dashboards.js';
 import { registerDataRoutes } from './dataRoutes.js';
-import { sqliteWarehouseReader, type WarehouseReader } from './warehouseReader.js';
+import { sqliteWarehouseReader, warehouseReaderOf, type WarehouseReader } from './warehouseReader.js';
 
 /** What the console reads; nothing else. */
 export interface ConsoleDeps {
@@ -42,7 +42,7 @@ export interface ConsoleDeps {
   readonly clock?: Clock;
   /** Where actions (pause, trigger, clear) are recorded; default: nowhere. */
   readonly log?: Logger;
-  /** Another warehouse reader (tests); default: the SQLite file, read-only. */
+  /** Another warehouse reader (PostgreSQL, tests); default: the SQLite file, read-only. */
   readonly warehouse?: WarehouseReader;
 }
 
@@ -53,6 +53,7 @@ export async function consoleDepsFromSettings(settings: Settings, db: MetadataDb
     log,
     logDir: settings.logDir,
     warehouseFile: settings.warehouseDb,
+    warehouse: warehouseReaderOf(settings.warehouseUrl),
     token: resolveApiToken(settings),
     dashboards: await loadDashboards(settings.dagsDir),
     clock: clockFromSettings(settings),

@@ -7,7 +7,9 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import pg from 'pg';
 import type sqlite3Types from 'sqlite3';
+import { parseWarehouseUrl } from '../settings/warehouseUrl.js';
 import { ApiError } from './ApiError.js';
 
 const require = createRequire(import.meta.url);
@@ -37,6 +39,39 @@ export function sqliteWarehouseReader(file: string): WarehouseReader {
       }
     },
   };
+}
+
+/** int8 (COUNT(*)) and numeric as JS numbers, as SQLite gives them and the API's schemas expect. */
+const NUMBERS = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.INT8 || oid === pg.types.builtins.NUMERIC ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * A reader over a PostgreSQL warehouse (DRIVETRAIN_WAREHOUSE_URL): a connection per request, as the
+ * SQLite reader opens the file per request, in a read-only transaction on the URL's schema. `?`
+ * placeholders become `$n` (the data routes' SQL has no `?` in literals).
+ */
+export function postgresWarehouseReader(url: string): WarehouseReader {
+  const target = parseWarehouseUrl(url);
+  if (target.engine !== 'postgres') throw new TypeError('postgresWarehouseReader: not a postgres URL');
+  return {
+    async all<T>(sql: string, params: readonly (string | number | null)[] = []): Promise<T[]> {
+      const client = new pg.Client({ connectionString: target.connectionString, options: `-c search_path=${target.schema} -c default_transaction_read_only=on`, types: NUMBERS });
+      await client.connect();
+      try {
+        let n = 0;
+        return (await client.query(sql.replace(/\?/g, () => `$${++n}`), [...params])).rows as T[];
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+/** The warehouse reader of these settings: PostgreSQL when the warehouse URL says so, else undefined (the SQLite file). */
+export function warehouseReaderOf(warehouseUrl: string | undefined): WarehouseReader | undefined {
+  return warehouseUrl !== undefined && parseWarehouseUrl(warehouseUrl).engine === 'postgres' ? postgresWarehouseReader(warehouseUrl) : undefined;
 }
 
 /** True for a name that may be pasted into SQL as a table or column. */

@@ -26,7 +26,7 @@ islands AS (
   FROM ordered
 ),
 merged AS MATERIALIZED (
-  SELECT brand, customer_type, min(s) AS s, max(e) AS e FROM islands GROUP BY customer_id, brand, island
+  SELECT brand, customer_type, min(s) AS s, max(e) AS e FROM islands GROUP BY customer_id, brand, customer_type, island
 ),
 months(month) AS (
   SELECT :start_month

@@ -98,6 +98,19 @@ describe('settings', () => {
     expect(configErrorOf({ DRIVETRAIN_WAREHOUSE_CACHE_MB: '0' }).setting).to.equal('DRIVETRAIN_WAREHOUSE_CACHE_MB');
   });
 
+  it('reads the warehouse URL: a sqlite: file moves warehouseDb, a postgres URL keeps its schema, a bad one names the variable without its password', () => {
+    expect(loadWith({ DRIVETRAIN_WAREHOUSE_URL: 'sqlite:./w/wh.db' }).warehouseDb).to.equal('/srv/app/w/wh.db');
+    const pg = loadWith({ DRIVETRAIN_WAREHOUSE_URL: 'postgres://dt:pw@db:5432/dw?schema=marts' });
+    expect(pg.warehouseUrl).to.equal('postgres://dt:pw@db:5432/dw?schema=marts');
+    expect(pg.warehouseDb).to.equal('/srv/app/data/warehouse.db');
+    for (const bad of ['mysql://dt:hunter22@db/dw', 'postgres://dt:hunter22@db/', 'postgres://dt:hunter22@db/dw?schema=Bad-Name', 'postgres://dt:hunter22@db/dw?sslmode=x']) {
+      const err = configErrorOf({ DRIVETRAIN_WAREHOUSE_URL: bad });
+      expect(err.setting, bad).to.equal('DRIVETRAIN_WAREHOUSE_URL');
+      expect(err.message, bad).to.match(/^setting 'warehouse_url' \(DRIVETRAIN_WAREHOUSE_URL\) = /);
+      expect(err.message, bad).not.to.include('hunter22');
+    }
+  });
+
   it('refuses a heartbeat that is not shorter than the lease', () => {
     const err = configErrorOf({ DRIVETRAIN_LEASE_S: '5', DRIVETRAIN_HEARTBEAT_S: '5' });
     expect(err.setting).to.equal('DRIVETRAIN_HEARTBEAT_S');
@@ -154,7 +167,11 @@ describe('settings declarations', () => {
       expect(err.message, c.key).to.equal(`${c.declaration.env}: 'lots' is not a number`);
     }
     const warnings: string[] = [];
-    const unset: Record<string, string> = { DRIVETRAIN_NOW: '2024-01-01T00:00:00Z', DRIVETRAIN_ALERT_WEBHOOK_URL: 'https://hooks.example.test/T0/B0/token' };
+    const unset: Record<string, string> = {
+      DRIVETRAIN_NOW: '2024-01-01T00:00:00Z',
+      DRIVETRAIN_ALERT_WEBHOOK_URL: 'https://hooks.example.test/T0/B0/token',
+      DRIVETRAIN_WAREHOUSE_URL: 'sqlite:./data/warehouse.db',
+    };
     const env = Object.fromEntries(COMPILED.map((c) => [c.declaration.env, String(c.declaration.default ?? unset[c.declaration.env])]));
     loadWith({ ...env, DRIVETRAIN_ENV: 'test', DRIVETRAIN_SETTINGS_FILE: path.join(REPO, 'settings.toml') }, warnings);
     expect(warnings).to.deep.equal([]);

@@ -5,9 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { closeWarehouses } from '../../operators/warehouse/registry.js';
+import { closeWarehouses, warehouseOf } from '../../operators/warehouse/registry.js';
 import { loadSettings, type Settings } from '../../scheduler/settings.js';
 import type { TmpDir, TmpDirOptions } from './interfaces.js';
+import { declaringPostgres, nextSchema, type WarehouseEngine } from './engines.js';
 import { KitUsageError } from './KitUsageError.js';
 
 export type { TmpDir, TmpDirOptions, TmpDirScope } from './interfaces.js';
@@ -82,10 +83,16 @@ export function testSettings(dir: string, overrides: Record<string, string> = {}
 
 /**
  * Mocha hooks for the calling `describe`: each test gets a fresh temp dir with settings pointing
- * into it; warehouse connections are closed and the dir removed after it. Read `.dir` and `.settings`
- * inside tests (they change per test).
+ * into it; warehouse connections are closed and the dir removed after it. Read `.dir`, `.settings`
+ * and `.warehouse` (what openWarehouse opens) inside tests (they change per test). With engine
+ * 'postgres' (inside describeEachEngine), the warehouse is a fresh schema of the suite's database.
  */
-export function useTmpWarehouse(overrides: Record<string, string> = {}): TmpDir & { readonly settings: Settings } {
+export function useTmpWarehouse(
+  overrides: Record<string, string> = {},
+  opts: { readonly engine?: WarehouseEngine } = {},
+): TmpDir & { readonly settings: Settings; readonly warehouse: string } {
+  const postgres = opts.engine === 'postgres' ? declaringPostgres() : undefined;
+  if (opts.engine === 'postgres' && !postgres) throw new KitUsageError('useTmpWarehouse', opts, "engine 'postgres' is declared inside describeEachEngine");
   let settings: Settings | undefined;
   const tmp = useTmpDir('drivetrain-test-', {
     beforeRemove: async () => {
@@ -94,7 +101,8 @@ export function useTmpWarehouse(overrides: Record<string, string> = {}): TmpDir 
     },
   });
   beforeEach(() => {
-    settings = testSettings(tmp.dir, overrides);
+    const url: Record<string, string> = postgres ? { DRIVETRAIN_WAREHOUSE_URL: `${postgres.url}?schema=${nextSchema()}` } : {};
+    settings = testSettings(tmp.dir, { ...url, ...overrides });
   });
   return {
     get dir() {
@@ -104,6 +112,9 @@ export function useTmpWarehouse(overrides: Record<string, string> = {}): TmpDir 
     get settings() {
       if (settings === undefined) throw new KitUsageError('useTmpWarehouse', overrides, "settings exist only inside the suite's tests and hooks");
       return settings;
+    },
+    get warehouse() {
+      return warehouseOf(this.settings);
     },
   };
 }

@@ -265,3 +265,21 @@ describe('erasePersonalData', () => {
     expect(JSON.parse(rejects[1].raw_json)).to.include({ second_name: 'Secretname' });
   });
 });
+
+describe('customers erase on a PostgreSQL warehouse', function () {
+  this.timeout(60_000);
+  const tmp = useTmpDir('drivetrain-erase-pg-');
+
+  it('is refused with exit 2 and one line, touching neither the lake nor a SQLite file', async () => {
+    const env = testEnv(tmp.dir, { DRIVETRAIN_WAREHOUSE_URL: 'postgres://dt:hunter22@127.0.0.1:5432/nowhere' });
+    const run = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, ['--import', 'tsx', 'bin/drivetrain.ts', 'customers', 'erase', 'u1'], { cwd: REPO, env }, (err, _stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr }),
+      ),
+    );
+    expect(run.code).to.equal(2);
+    expect(run.stderr.trim()).to.match(/customers erase works on a SQLite warehouse only; DRIVETRAIN_WAREHOUSE_URL names a PostgreSQL one$/);
+    expect(run.stderr).to.not.include('hunter22');
+    expect(readdirSync(tmp.dir)).to.deep.equal([]);
+  });
+});

@@ -6,7 +6,9 @@
 import { hashKey, vaultColumns } from '../../operators/load/hashing.js';
 import { modelTaskSpecs } from '../../operators/sql/dagTasks.js';
 import { selectionOf, type PipelineDag } from '../../dags/_pipeline.js';
-import { openWarehouse } from '../../operators/warehouse/registry.js';
+import { rawTablesDdl } from '../../operators/load/models.js';
+import { dialectOf } from '../../operators/sql/dialect/dialectOf.js';
+import { openWarehouse, warehouseOf } from '../../operators/warehouse/registry.js';
 import type { DataInterval } from '../../scheduler/interfaces.js';
 import { RecordingLogger } from '../helpers/recordingLogger.js';
 import { testTaskContext } from '../helpers/taskContext.js';
@@ -28,15 +30,13 @@ const VAULT_FIELDS: Record<Entity, readonly string[]> = {
   subscriptions: ['hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff'],
 };
 
+/** What openWarehouse opens for these settings (a SQLite file, or a PostgreSQL URL), re-exported for tests. */
+export { warehouseOf };
+
 /** The raw tables of the contract, as the load creates them. */
 export async function createRawTables(file: string): Promise<void> {
   const db = await openWarehouse(file);
-  for (const e of Object.keys(SOURCE_FIELDS) as Entity[]) {
-    const cols = [...SOURCE_FIELDS[e], 'processing_date', ...VAULT_FIELDS[e]].map((c) =>
-      c === 'monthly_rate' ? 'monthly_rate REAL' : c === 'id' || c === 'processing_date' ? `${c} TEXT NOT NULL` : `${c} TEXT`,
-    );
-    await db.exec(`CREATE TABLE IF NOT EXISTS ${e} (${cols.join(', ')}); CREATE INDEX IF NOT EXISTS ${e}_processing_date ON ${e} (processing_date)`);
-  }
+  await db.exec(rawTablesDdl(db.kind));
 }
 
 /** Replaces the raw partition processing_date = ds of `entity` with `rows`, hashed as the load does. */
@@ -88,15 +88,15 @@ export interface Snapshot {
 
 /** Loads `snapshot` as the raw partitions of ds and runs the ingest DAG's vault models and tests. */
 export async function ingest(settings: Settings, ds: string, snapshot: Snapshot): Promise<RecordingLogger> {
-  await createRawTables(settings.warehouseDb);
-  for (const e of ['cars', 'customers', 'subscriptions'] as const) await writeRaw(settings.warehouseDb, e, ds, snapshot[e]);
+  await createRawTables(warehouseOf(settings));
+  for (const e of ['cars', 'customers', 'subscriptions'] as const) await writeRaw(warehouseOf(settings), e, ds, snapshot[e]);
   return runModelDag(settings, 'ingest', [dayInterval(ds)]);
 }
 
 /** Every row of `table`, ordered by all columns, for comparing whole tables. */
 export async function tableRows(file: string, table: string): Promise<Record<string, unknown>[]> {
   const db = await openWarehouse(file);
-  const cols = await db.all<{ name: string }>(`PRAGMA table_info(${table})`);
+  const cols = await db.all<{ name: string }>(dialectOf(db).tableColumns(table));
   if (cols.length === 0) return [];
   return db.all(`SELECT * FROM ${table} ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`);
 }

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import { mkdirSync } from 'node:fs';
 import type { Settings } from '../../scheduler/settings.js';
+import { describeEachEngine } from '../helpers/engines.js';
 import { testSettings, useTmpWarehouse } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
-import { dayInterval, ingest, monthInterval, runModelDag, snapshotWarehouse, tableRows } from './fixtures.js';
+import { dayInterval, ingest, monthInterval, runModelDag, snapshotWarehouse, tableRows, warehouseOf } from './fixtures.js';
 
 const days = (from: string, to: string) => {
   const out = [];
@@ -21,25 +22,25 @@ const ONLY_B2C: Share = [0, 1, 0, 1];
 /** The type_share rows of `months` when every one of them has the same BMW and Tesla figures. */
 const sameShares = (months: readonly string[], bmw: Share, tesla: Share) => months.flatMap((m) => [[m, 'BMW', ...bmw], [m, 'Tesla', ...tesla]]);
 
-describe('warehouse marts', function () {
+describeEachEngine('warehouse marts', function (engine) {
   this.timeout(60_000);
-  const env = useTmpWarehouse();
+  const env = useTmpWarehouse({}, { engine });
   let settings: Settings;
   beforeEach(() => (settings = env.settings));
 
   it('a daily run writes its day and every later day: registrations, deregistrations (future ones too) and deliveries by city', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await runModelDag(settings, 'marts_daily', [dayInterval('2023-01-31')]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'infleeted_cars_volumes'))).to.deep.equal([
+    expect(tuples(await tableRows(warehouseOf(settings), 'infleeted_cars_volumes'))).to.deep.equal([
       ['2023-01-31', 1],
       ['2023-02-01', 2],
       ['2023-04-01', 1],
     ]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'defleeted_cars_volumes'))).to.deep.equal([
+    expect(tuples(await tableRows(warehouseOf(settings), 'defleeted_cars_volumes'))).to.deep.equal([
       ['2023-03-15', 1],
       ['2024-06-30', 1],
     ]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'cars_deliveries'))).to.deep.equal([
+    expect(tuples(await tableRows(warehouseOf(settings), 'cars_deliveries'))).to.deep.equal([
       ['2023-08-31', 'Berlin', 1],
       ['2023-12-01', 'Hamburg', 1],
       ['2023-12-20', 'Munich', 1],
@@ -52,9 +53,9 @@ describe('warehouse marts', function () {
   it('a daily run leaves every earlier day alone', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await runModelDag(settings, 'marts_daily', [dayInterval('2023-12-01')]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'infleeted_cars_volumes'))).to.deep.equal([]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'defleeted_cars_volumes'))).to.deep.equal([['2024-06-30', 1]]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'cars_deliveries')).map((r) => r[0])).to.deep.equal([
+    expect(tuples(await tableRows(warehouseOf(settings), 'infleeted_cars_volumes'))).to.deep.equal([]);
+    expect(tuples(await tableRows(warehouseOf(settings), 'defleeted_cars_volumes'))).to.deep.equal([['2024-06-30', 1]]);
+    expect(tuples(await tableRows(warehouseOf(settings), 'cars_deliveries')).map((r) => r[0])).to.deep.equal([
       '2023-12-01', '2023-12-20', '2024-01-05', '2024-01-15', '2024-01-31',
     ]);
   });
@@ -64,14 +65,14 @@ describe('warehouse marts', function () {
     await runModelDag(settings, 'marts_daily', [dayInterval('2023-12-01')]);
     await ingest(settings, '2024-01-11', SNAPSHOT_B);
     await runModelDag(settings, 'marts_daily', [dayInterval('2024-01-01')]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'cars_deliveries'))).to.deep.equal([
+    expect(tuples(await tableRows(warehouseOf(settings), 'cars_deliveries'))).to.deep.equal([
       ['2023-12-01', 'Hamburg', 1], // written by the run for 2023-12-01, before the move
       ['2023-12-20', 'Munich', 1],
       ['2024-01-05', 'Munich', 1],
       ['2024-01-15', 'Cologne', 1], // refreshed by the run for 2024-01-01, after the move
       ['2024-01-31', 'Berlin', 1],
     ]);
-    const history = await tableRows(settings.warehouseDb, 'sat_customer');
+    const history = await tableRows(warehouseOf(settings), 'sat_customer');
     expect(history.filter((r) => r.address_city === 'Hamburg' || r.address_city === 'Cologne').map((r) => [r.address_city, r.load_date])).to.have.deep.members([
       ['Hamburg', '2024-01-11 00:00:00'],
       ['Cologne', '2024-01-12 00:00:00'],
@@ -82,7 +83,7 @@ describe('warehouse marts', function () {
   it('type_share counts distinct customers per month and brand over leap days, month ends and year ends, from the run month on', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await runModelDag(settings, 'marts_monthly', [monthInterval('2023-12-01')]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'type_share'))).to.deep.equal([
+    expect(tuples(await tableRows(warehouseOf(settings), 'type_share'))).to.deep.equal([
       ['2023-12-01', 'BMW', 1, 0, 1, 0],
       ['2023-12-01', 'Tesla', 0, 2, 0, 1],
       ['2024-01-01', 'BMW', 1, 1, 0.5, 0.5],
@@ -97,7 +98,7 @@ describe('warehouse marts', function () {
       ['2024-12-01', 'Tesla', 0, 1, 0, 1],
       ['2025-01-01', 'Tesla', 0, 1, 0, 1], // s7 (twelve from 2024-01-15) crosses the year end
     ]);
-    expect(tuples(await tableRows(settings.warehouseDb, 'type_distribution'))).to.deep.equal([
+    expect(tuples(await tableRows(warehouseOf(settings), 'type_distribution'))).to.deep.equal([
       ['six', 1, 3],
       ['twelve', 1, 1],
     ]);
@@ -106,27 +107,28 @@ describe('warehouse marts', function () {
   it('a monthly run replaces its month and later ones and keeps earlier months', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await runModelDag(settings, 'marts_monthly', [monthInterval('2024-06-01')]);
-    const months = (await tableRows(settings.warehouseDb, 'type_share')).map((r) => r.month);
+    const months = (await tableRows(warehouseOf(settings), 'type_share')).map((r) => r.month);
     expect(months[0]).to.equal('2024-06-01');
     await runModelDag(settings, 'marts_monthly', [monthInterval('2024-11-01')]);
-    expect((await tableRows(settings.warehouseDb, 'type_share')).map((r) => r.month)).to.deep.equal(months);
+    expect((await tableRows(warehouseOf(settings), 'type_share')).map((r) => r.month)).to.deep.equal(months);
   });
 
   it('running every DAG twice leaves the same tables', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await runModelDag(settings, 'marts_daily', days('2023-12-01', '2023-12-05'));
     await runModelDag(settings, 'marts_monthly', [monthInterval('2023-12-01')]);
-    const once = await snapshotWarehouse(settings.warehouseDb);
+    const once = await snapshotWarehouse(warehouseOf(settings));
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await runModelDag(settings, 'marts_daily', days('2023-12-01', '2023-12-05'));
     await runModelDag(settings, 'marts_monthly', [monthInterval('2023-12-01')]);
-    expect(await snapshotWarehouse(settings.warehouseDb)).to.deep.equal(once);
+    expect(await snapshotWarehouse(warehouseOf(settings))).to.deep.equal(once);
   });
 
   it('a batched range writes the same tables as its days run one by one, a customer move in between included', async () => {
     // The day-by-day runs go to a home of their own next to the batched one, removed with it.
     mkdirSync(env.path('day-by-day'));
-    const settings2 = testSettings(env.path('day-by-day'));
+    const url = settings.warehouseUrl;
+    const settings2 = testSettings(env.path('day-by-day'), url ? { DRIVETRAIN_WAREHOUSE_URL: `${url}_by_day` } : {});
     for (const s of [settings, settings2]) {
       await ingest(s, '2024-01-10', SNAPSHOT_A);
       await runModelDag(s, 'marts_daily', [dayInterval('2023-08-01')]);
@@ -136,8 +138,8 @@ describe('warehouse marts', function () {
     await runModelDag(settings, 'marts_monthly', [monthInterval('2023-11-01'), monthInterval('2023-12-01'), monthInterval('2024-01-01')]);
     for (const d of days('2023-11-25', '2024-01-20')) await runModelDag(settings2, 'marts_daily', [d]);
     for (const m of ['2023-11-01', '2023-12-01', '2024-01-01']) await runModelDag(settings2, 'marts_monthly', [monthInterval(m)]);
-    const batched = await snapshotWarehouse(settings.warehouseDb);
+    const batched = await snapshotWarehouse(warehouseOf(settings));
     expect(batched.cars_deliveries.length).to.be.greaterThan(0);
-    expect(await snapshotWarehouse(settings2.warehouseDb)).to.deep.equal(batched);
+    expect(await snapshotWarehouse(warehouseOf(settings2))).to.deep.equal(batched);
   });
 });

@@ -1,10 +1,12 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { execute, LOAD_LOG, MODEL_STATE, runModel, select } from '../../operators/sql/materialize.js';
+import { execute, LOAD_LOG, MODEL_STATE, runModel, select, tuneConnection } from '../../operators/sql/materialize.js';
 import { ModelError } from '../../operators/sql/ModelError.js';
 import type { Model, ModelConfig } from '../../operators/sql/registry.js';
 import { openWarehouse } from '../../operators/warehouse/registry.js';
 import type { Warehouse } from '../../operators/warehouse/interfaces.js';
+import { dialectOf } from '../../operators/sql/dialect/dialectOf.js';
+import { describeEachEngine } from '../helpers/engines.js';
 import { useTmpWarehouse } from '../helpers/tmp.js';
 
 /** A model as the registry would give it, with only what a materialization reads. */
@@ -14,15 +16,28 @@ function model(name: string, config: Partial<ModelConfig> & Pick<ModelConfig, 'm
 
 const PARAMS = { ds: '2024-01-03', start_day: '2024-01-03', end_day: '2024-01-04', start_month: '2024-01-01', end_month: '2024-02-01', load_date: '2024-01-04 00:00:00' };
 
-describe('materializations', () => {
-  const tmp = useTmpWarehouse();
+describeEachEngine('materializations', (engine) => {
+  const tmp = useTmpWarehouse({}, { engine });
   let wh: Warehouse;
   beforeEach(async () => {
-    wh = await openWarehouse(path.join(tmp.dir, 'warehouse.db'));
+    wh = await openWarehouse(tmp.warehouse);
   });
 
   const rows = (sql: string) => wh.all(sql);
-  const names = async (type: string) => (await wh.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name`, [type])).map((r) => r.name);
+  /** Tables or secondary indexes of the warehouse, by name. */
+  const names = async (type: 'table' | 'index') => {
+    const sql =
+      engine === 'sqlite'
+        ? `SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name`
+        : type === 'table'
+          ? "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' AND ? <> '' ORDER BY 1"
+          : "SELECT indexname::text AS name FROM pg_indexes WHERE schemaname = current_schema() AND indexname NOT LIKE '%_pkey' AND ? <> '' ORDER BY 1";
+    return (await wh.all<{ name: string }>(sql, [type])).map((r) => r.name);
+  };
+  /** The table's DDL as SQLite keeps it (PostgreSQL keeps none: its catalog is checked by the rows instead). */
+  const ddl = async (table: string) => (engine === 'sqlite' ? (await wh.all<{ sql: string }>('SELECT sql FROM sqlite_master WHERE name = ?', [table]))[0]?.sql : undefined);
+  /** Insertion order of a table without a key. */
+  const physical = engine === 'sqlite' ? 'rowid' : 'ctid';
 
   describe('parameters', () => {
     it('binds only the parameters a statement uses, and names the model and the parameter that has no value', async () => {
@@ -61,8 +76,7 @@ describe('materializations', () => {
       expect(await runModel(wh, { ...m, shape }, PARAMS)).to.include({ deleted: 3, inserted: 2 });
       expect(await rows('SELECT k FROM tbl ORDER BY k')).to.deep.equal([{ k: 1 }, { k: 3 }]);
       expect(await names('index')).to.deep.equal(['tbl__v']);
-      const [{ sql }] = await wh.all<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'tbl'");
-      expect(sql).to.equal('CREATE TABLE tbl (k INTEGER NOT NULL, v TEXT, PRIMARY KEY (k)) WITHOUT ROWID');
+      if (engine === 'sqlite') expect(await ddl('tbl')).to.equal('CREATE TABLE tbl (k INTEGER NOT NULL, v TEXT, PRIMARY KEY (k)) WITHOUT ROWID');
     });
 
     it('keeps the order of the SELECT when the table has no key, and recreates a table whose columns changed', async () => {
@@ -70,9 +84,8 @@ describe('materializations', () => {
       // A column definition as a header may spell it, with spaces around.
       const m = model('tbl', { materialized: 'table' }, ["SELECT 2 AS k, 'x' AS v UNION ALL SELECT 1, 'y'"], { columns: ['  k INTEGER', 'v TEXT '] });
       expect(await runModel(wh, m, PARAMS)).to.include({ inserted: 2 });
-      expect(await rows('SELECT k, v FROM tbl ORDER BY rowid')).to.deep.equal([{ k: 2, v: 'x' }, { k: 1, v: 'y' }]);
-      const [{ sql }] = await wh.all<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'tbl'");
-      expect(sql).to.equal('CREATE TABLE tbl (  k INTEGER, v TEXT )');
+      expect(await rows(`SELECT k, v FROM tbl ORDER BY ${physical}`)).to.deep.equal([{ k: 2, v: 'x' }, { k: 1, v: 'y' }]);
+      if (engine === 'sqlite') expect(await ddl('tbl')).to.equal('CREATE TABLE tbl (  k INTEGER, v TEXT )');
       expect(await runModel(wh, m, PARAMS), 'the same columns: kept, not recreated').to.include({ deleted: 2, inserted: 2 });
     });
   });
@@ -155,7 +168,7 @@ describe('materializations', () => {
     });
     const keyed = (select = 'SELECT k, sum(v) AS total FROM up GROUP BY k') =>
       // Statement 2 also uses a run parameter, which is bound as it is, not as a list of loads.
-      model('totals', { materialized: 'keyed' }, [select, "SELECT DISTINCT k FROM up WHERE load_date IN (SELECT value FROM json_each(:loads__up)) AND :start_day LIKE '2024-%'"], shape);
+      model('totals', { materialized: 'keyed' }, [select, `SELECT DISTINCT k FROM up WHERE load_date IN ${dialectOf(wh).jsonTextValues(':loads__up')} AND :start_day LIKE '2024-%'`], shape);
     /** Loads `values` (k, v) into `up` as of `day`. */
     async function load(day: string, values: [number, number][]): Promise<void> {
       await wh.exec(`DROP TABLE IF EXISTS src; CREATE TABLE src (k INTEGER, v INTEGER); ${values.map(([k, v]) => `INSERT INTO src VALUES (${k}, ${v});`).join(' ')}`);
@@ -208,5 +221,20 @@ describe('materializations', () => {
       await wh.run('DROP TABLE totals');
       expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 0, inserted: 1 });
     });
+  });
+
+  it("gives a run's transaction the dialect's settings for large set-based work (PostgreSQL: sort memory; SQLite: the warehouse's own cache)", async () => {
+    if (engine === 'postgres') {
+      const [inside, after] = [await wh.transaction(async (db) => (await tuneConnection(db, dialectOf(wh)), db.get('SHOW work_mem'))), await wh.get('SHOW work_mem')];
+      expect(inside).to.deep.equal({ work_mem: '128MB' });
+      expect(after, 'local to the transaction').to.not.deep.equal({ work_mem: '128MB' });
+      return;
+    }
+    // SQLite's page cache is the warehouse's memory setting (32 MB by default), not raised per run.
+    const seen = await wh.transaction(async (db) => {
+      await tuneConnection(db, dialectOf(wh));
+      return db.get('PRAGMA cache_size');
+    });
+    expect(seen).to.deep.equal({ cache_size: -32 * 1024 });
   });
 });

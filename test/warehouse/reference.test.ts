@@ -1,6 +1,7 @@
 import { expect } from 'chai';
+import { describeEachEngine } from '../helpers/engines.js';
 import { useTmpWarehouse } from '../helpers/tmp.js';
-import { canonical, dayInterval, ingest, MARTS, monthInterval, runModelDag, tableRows, type Row, type Snapshot } from './fixtures.js';
+import { canonical, dayInterval, ingest, MARTS, monthInterval, runModelDag, tableRows, warehouseOf, type Row, type Snapshot } from './fixtures.js';
 import { addMonthsClamped, referenceMarts, utcDay } from './reference.js';
 import { Prng } from '../../source/prng.js';
 
@@ -59,9 +60,9 @@ function generated(seed: number): Snapshot {
   return { cars, customers, subscriptions };
 }
 
-describe('warehouse against an independent reference', function () {
-  this.timeout(120_000);
-  const tmp = useTmpWarehouse();
+describeEachEngine('warehouse against an independent reference', function (engine) {
+  this.timeout(240_000);
+  const tmp = useTmpWarehouse({}, { engine });
 
   it('the reference clamps month ends as PostgreSQL does and takes the UTC day of zoned timestamps', () => {
     expect(addMonthsClamped('2023-08-31', 6)).to.equal('2024-02-29');
@@ -95,7 +96,7 @@ describe('warehouse against an independent reference', function () {
     const check = async (s: Snapshot) => {
       const expected = referenceMarts(s, '2022-01-01', '2022-01-01');
       for (const mart of MARTS) {
-        const actual = await tableRows(settings.warehouseDb, mart);
+        const actual = await tableRows(warehouseOf(settings), mart);
         expect(canonical(actual), mart).to.deep.equal(canonical(expected[mart]));
       }
       return expected;

@@ -1,22 +1,24 @@
 import { expect } from 'chai';
 import type { Settings } from '../../scheduler/settings.js';
+import { describeEachEngine } from '../helpers/engines.js';
 import { useTmpWarehouse } from '../helpers/tmp.js';
 import { SNAPSHOT_A, SNAPSHOT_B } from './data.js';
-import { hashKey, ingest, snapshotWarehouse, tableRows } from './fixtures.js';
+import { hashKey, ingest, snapshotWarehouse, tableRows, warehouseOf } from './fixtures.js';
 import { hashDiff, personalHashDiff } from '../../operators/load/hashing.js';
 import { select } from '../../operators/sql/materialize.js';
+import { dialectOf } from '../../operators/sql/dialect/dialectOf.js';
 import { defaultRegistry } from '../../operators/sql/sqlTask.js';
 import { openWarehouse } from '../../operators/warehouse/registry.js';
 
-describe('warehouse vault', function () {
+describeEachEngine('warehouse vault', function (engine) {
   this.timeout(60_000);
-  const env = useTmpWarehouse();
+  const env = useTmpWarehouse({}, { engine });
   let settings: Settings;
   beforeEach(() => (settings = env.settings));
 
   it('loads hubs with hash keys, business keys, the interval-end load_date and the record source', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
-    const hubCar = await tableRows(settings.warehouseDb, 'hub_car');
+    const hubCar = await tableRows(warehouseOf(settings), 'hub_car');
     // c9 is only referenced by subscription s6: it is a key in the hub (links never dangle), from the subscriptions source
     expect(hubCar.map((r) => [r.car_id, r.hk_car, r.load_date, r.record_source]).sort()).to.deep.equal(
       [
@@ -27,9 +29,9 @@ describe('warehouse vault', function () {
         ['c9', hashKey('c9'), '2024-01-11 00:00:00', 'raw.subscriptions'],
       ].sort(),
     );
-    expect((await tableRows(settings.warehouseDb, 'hub_customer')).map((r) => r.customer_id).sort()).to.deep.equal(['u1', 'u2', 'u3', 'u9']);
-    expect(await tableRows(settings.warehouseDb, 'hub_subscription')).to.have.length(8);
-    const links = await tableRows(settings.warehouseDb, 'link_subscription');
+    expect((await tableRows(warehouseOf(settings), 'hub_customer')).map((r) => r.customer_id).sort()).to.deep.equal(['u1', 'u2', 'u3', 'u9']);
+    expect(await tableRows(warehouseOf(settings), 'hub_subscription')).to.have.length(8);
+    const links = await tableRows(warehouseOf(settings), 'link_subscription');
     expect(links.find((l) => l.hk_subscription === hashKey('s1'))).to.deep.include({
       hk_subscription_link: hashKey('s1', 'u1', 'c1'),
       hk_customer: hashKey('u1'),
@@ -42,22 +44,22 @@ describe('warehouse vault', function () {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await ingest(settings, '2024-01-11', SNAPSHOT_B);
     await ingest(settings, '2024-01-12', SNAPSHOT_B);
-    const sat = await tableRows(settings.warehouseDb, 'sat_customer');
+    const sat = await tableRows(warehouseOf(settings), 'sat_customer');
     expect(sat).to.have.length(4); // u1, u2, u3 once; u3 again after moving
     const u3 = sat.filter((r) => r.hk_customer === hashKey('u3'));
     expect(u3.map((r) => [r.load_date, r.address_city, r.hashdiff])).to.deep.equal([
       ['2024-01-11 00:00:00', 'Hamburg', hashDiff('customers', SNAPSHOT_A.customers[2])],
       ['2024-01-12 00:00:00', 'Cologne', hashDiff('customers', SNAPSHOT_B.customers[2])],
     ]);
-    expect(await tableRows(settings.warehouseDb, 'sat_car')).to.have.length(4);
-    expect(await tableRows(settings.warehouseDb, 'sat_subscription')).to.have.length(8);
-    const current = await tableRows(settings.warehouseDb, 'sat_customer_current');
+    expect(await tableRows(warehouseOf(settings), 'sat_car')).to.have.length(4);
+    expect(await tableRows(warehouseOf(settings), 'sat_subscription')).to.have.length(8);
+    const current = await tableRows(warehouseOf(settings), 'sat_customer_current');
     expect(current.map((r) => [r.id, r.type, r.address_city])).to.have.deep.members([
       ['u1', 'b2c', 'Berlin'],
       ['u2', 'b2b', 'Munich'],
       ['u3', 'b2c', 'Cologne'],
     ]);
-    const subs = await tableRows(settings.warehouseDb, 'sat_subscription_current');
+    const subs = await tableRows(warehouseOf(settings), 'sat_subscription_current');
     const s6 = subs.find((s) => s.id === 's6')!;
     expect(s6).to.deep.include({ customer_id: 'u2', car_id: 'c9', start_date: '2023-12-01 00:00:00', term_month: 'six', monthly_rate: 499.5 });
   });
@@ -67,10 +69,10 @@ describe('warehouse vault', function () {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
     await ingest(settings, '2024-01-11', SNAPSHOT_B); // u3 moves
     await ingest(settings, '2024-01-12', renamed); // u1 changes only a name
-    const sat = await tableRows(settings.warehouseDb, 'sat_customer');
+    const sat = await tableRows(warehouseOf(settings), 'sat_customer');
     expect(Object.keys(sat[0]).sort()).to.deep.equal(['address_city', 'hashdiff', 'hk_customer', 'load_date', 'record_source', 'type']);
     expect(sat.filter((r) => r.hk_customer === hashKey('u1')), 'a new name is no new version of type and city').to.have.length(1);
-    const pii = await tableRows(settings.warehouseDb, 'sat_customer_pii');
+    const pii = await tableRows(warehouseOf(settings), 'sat_customer_pii');
     expect(Object.keys(pii[0]).sort()).to.deep.equal(
       ['address_street', 'address_street_house', 'address_zip', 'company_name', 'first_name', 'hashdiff', 'hk_customer', 'load_date', 'record_source', 'second_name'],
     );
@@ -86,9 +88,9 @@ describe('warehouse vault', function () {
 
   it('re-running the same ingest ds leaves every table as it was', async () => {
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
-    const once = await snapshotWarehouse(settings.warehouseDb);
+    const once = await snapshotWarehouse(warehouseOf(settings));
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
-    expect(await snapshotWarehouse(settings.warehouseDb)).to.deep.equal(once);
+    expect(await snapshotWarehouse(warehouseOf(settings))).to.deep.equal(once);
   });
 
   it('reports subscriptions with an unknown customer or car as a warning and keeps them out of the timeline', async () => {
@@ -100,7 +102,7 @@ describe('warehouse vault', function () {
       { id: 's6', customer_id: 'u2', car_id: 'c9', reason: 'unknown car' },
     ]);
     expect(log.lines.filter((l) => l.level === 'error')).to.deep.equal([]);
-    const timeline = await tableRows(settings.warehouseDb, 'subscription_timeline');
+    const timeline = await tableRows(warehouseOf(settings), 'subscription_timeline');
     expect(timeline.map((t) => t.id).sort()).to.deep.equal(['s1', 's2', 's3', 's4', 's7', 's8']);
     expect(timeline.find((t) => t.id === 's1')).to.deep.include({ start_day: '2023-08-31', end_day: '2024-02-29', last_month: '2024-02-01' });
   });
@@ -108,11 +110,12 @@ describe('warehouse vault', function () {
   it('keyed timelines updated load by load equal their whole definition, through moves, relinks, late parties and a back-dated load', async () => {
     const timelines = ['car_timeline', 'customer_profile', 'subscription_timeline'];
     const check = async (step: string) => {
-      const db = await openWarehouse(settings.warehouseDb);
+      const db = await openWarehouse(warehouseOf(settings));
       for (const name of timelines) {
-        const cols = Object.keys((await tableRows(settings.warehouseDb, name))[0] ?? {});
-        const full = await select(db, `SELECT ${cols.join(', ')} FROM (${defaultRegistry().model(name).statements[0]}) ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`, {});
-        expect(await tableRows(settings.warehouseDb, name), `${name} after ${step}`).to.deep.equal(full);
+        const cols = Object.keys((await tableRows(warehouseOf(settings), name))[0] ?? {});
+        const model = defaultRegistry().forDialect(dialectOf(db)).model(name);
+        const full = await select(db, `SELECT ${cols.join(', ')} FROM (${model.statements[0]}) AS whole ORDER BY ${cols.map((_, i) => i + 1).join(', ')}`, {}, dialectOf(db));
+        expect(await tableRows(warehouseOf(settings), name), `${name} after ${step}`).to.deep.equal(full);
       }
     };
     await ingest(settings, '2024-01-10', SNAPSHOT_A);
@@ -137,7 +140,7 @@ describe('warehouse vault', function () {
       customers: SNAPSHOT_A.customers.map((r) => (r.id === 'u1' ? { ...r, address_city: 'Bonn' } : r)),
     });
     await check('a back-dated load');
-    expect((await tableRows(settings.warehouseDb, 'car_timeline')).map((r) => r.id)).to.include('c7');
+    expect((await tableRows(warehouseOf(settings), 'car_timeline')).map((r) => r.id)).to.include('c7');
     await ingest(settings, '2024-01-12', c);
     await check('a re-run');
   });

@@ -1,7 +1,9 @@
 /**
- * The SQL a model needs that differs between databases: date arithmetic and parameter syntax.
- * Models call these through template macros ({{ day('x') }}), so adding PostgreSQL means adding one
- * implementation of this interface, not editing models.
+ * The SQL a model needs that differs between databases: date arithmetic, parameter syntax, column
+ * types and the few statements materializations run around a model. Models call these through
+ * template macros ({{ day('x') }}); sqlite.ts and postgres.ts implement it side by side
+ * (docs/design/postgres-warehouse.md). Every date a model reads or writes is 'YYYY-MM-DD' text on
+ * both engines, so comparisons and the marts' columns are the same.
  */
 export interface Dialect {
   /** Dialect name, e.g. 'sqlite'. */
@@ -24,4 +26,14 @@ export interface Dialect {
   readonly primaryKeyTableSuffix: string;
   /** A named bind parameter's placeholder as the driver wants it (':start_day' -> '$start_day'). */
   placeholder(name: string): string;
+  /** A column definition of a model's shape ('b2b_share REAL NOT NULL') with the engine's type names. */
+  columnDefinition(definition: string): string;
+  /** A query listing the columns of table `table` (a plain identifier) as rows `{ name }`, in table order. */
+  tableColumns(table: string): string;
+  /** The column type of an integer key the database numbers by itself, ascending (the load log's seq). */
+  readonly autoIncrementKey: string;
+  /** A temporary table's qualified name, dropped with its connection. */
+  tempTable(name: string): string;
+  /** Statements run at the start of a model's or data test's transaction, local to that transaction. */
+  readonly transactionSettings: readonly string[];
 }

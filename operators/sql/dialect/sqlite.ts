@@ -19,4 +19,11 @@ export const sqliteDialect: Dialect = {
   columnsOf: (table) => `(SELECT name FROM pragma_table_info('${table}'))`,
   primaryKeyTableSuffix: ' WITHOUT ROWID',
   placeholder: (name) => `$${name}`,
+  columnDefinition: (definition) => definition,
+  tableColumns: (table) => `SELECT name FROM pragma_table_info('${table}') ORDER BY cid`,
+  autoIncrementKey: 'INTEGER PRIMARY KEY AUTOINCREMENT',
+  tempTable: (name) => `temp.${name}`,
+  // None: the page cache, memory map and temp store are the warehouse's settings, set on every
+  // connection (SqliteWarehouse.ts, docs/design/warehouse-memory.md).
+  transactionSettings: [],
 };
