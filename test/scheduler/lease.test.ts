@@ -4,7 +4,7 @@
  * the state of the try that holds it now.
  */
 import { expect } from 'chai';
-import { recoverLostTaskInstances } from '../../scheduler/lease.js';
+import { lostTo, recoverLostTaskInstances } from '../../scheduler/lease.js';
 import type { MetadataDb } from '../../scheduler/metadata/db.js';
 import type { CompletionRow } from '../../scheduler/metadata/statements.js';
 import { openHarness, type Harness } from './harness.js';
@@ -44,6 +44,27 @@ function completion(id: number, tryNumber: number, state: CompletionRow['state']
 }
 
 describe('leases', function () {
+  it('calls an attempt lost as soon as one of its instances is not running under its owner at its try, naming who holds it now', () => {
+    const items = [
+      { id: 1, tryNumber: 2 },
+      { id: 2, tryNumber: 1 },
+    ];
+    const row = (id: number, state: string | null, tryNumber: number, owner: string | null) => ({ id, state, try_number: tryNumber, lease_owner: owner });
+    const mine = row(1, 'running', 2, 'me');
+    expect(lostTo('me', items, [mine, row(2, 'running', 1, 'me')])).to.equal(undefined);
+    // Another process recovered it and claimed it again.
+    expect(lostTo('me', items, [mine, row(2, 'running', 2, ELSEWHERE)])).to.deep.equal({ holder: ELSEWHERE });
+    // Recovered, and this owner runs the next try: this copy is stale all the same.
+    expect(lostTo('me', items, [mine, row(2, 'running', 2, 'me')])).to.deep.equal({ holder: 'me' });
+    // Another owner at the same try (a claim after a recovery that kept the try).
+    expect(lostTo('me', items, [mine, row(2, 'running', 1, ELSEWHERE)])).to.deep.equal({ holder: ELSEWHERE });
+    // Not running any more (recovered and waiting for its retry), or gone: nobody holds it.
+    expect(lostTo('me', items, [mine, row(2, 'up_for_retry', 1, null)])).to.deep.equal({ holder: null });
+    expect(lostTo('me', items, [mine, row(2, 'success', 1, 'me')])).to.deep.equal({ holder: null });
+    expect(lostTo('me', items, [mine])).to.deep.equal({ holder: null });
+    expect(lostTo('me', [], [])).to.equal(undefined);
+  });
+
   let h: Harness;
   afterEach(async () => {
     await h?.close();
