@@ -96,6 +96,13 @@ describe('materializations', () => {
       expect(await rows('SELECT count(*) AS n FROM sat')).to.deep.equal([{ n: 4 }]);
     });
 
+    it('logs a load of a run without a load date under an empty date', async () => {
+      const plain = model('plain', { materialized: 'incremental' }, ['INSERT INTO plain (k) VALUES (1)'], { columns: ['k INTEGER'] });
+      const { load_date: _unused, ...withoutLoadDate } = PARAMS;
+      expect(await runModel(wh, plain, withoutLoadDate)).to.include({ inserted: 1 });
+      expect(await rows(`SELECT model, load_date, inserted FROM ${LOAD_LOG}`)).to.deep.equal([{ model: 'plain', load_date: '', inserted: 1 }]);
+    });
+
     it('logs no load when nothing was inserted', async () => {
       await wh.exec('CREATE TABLE src (k INTEGER)');
       expect(await runModel(wh, m, PARAMS)).to.include({ inserted: 0 });
