@@ -27,7 +27,7 @@ describe('circuit breakers', () => {
     const a = breakerFor('a.example:1', SETTINGS, countsAll);
     expect(breakerFor('a.example:1', { ...SETTINGS, volumeThreshold: 99 }, countsAll)).to.equal(a);
     expect(breakerFor('b.example:1', SETTINGS, countsAll)).to.not.equal(a);
-    expect(a).to.include({ host: 'a.example:1', resetTimeoutMs: 60_000, openedAt: undefined });
+    expect(a).to.include({ host: 'a.example:1', resetTimeoutMs: 60_000, openedAt: undefined, origin: 'http://a.example:1' });
   });
 
   it('opens at the volume and rate thresholds, tells every listening task, and then fails fast without calling', async () => {
