@@ -89,6 +89,22 @@ describe('leases', function () {
     expect(await instance(h.db, id)).to.include({ state: 'up_for_retry', lease_owner: null });
   });
 
+  it('starts the count over when the owner renewed between two passes, even when the renewed lease has lapsed too', async function () {
+    h = await openHarness();
+    const id = await oneInstance(h.db);
+    const now = Date.now();
+    await claimBy(h.db, id, ELSEWHERE, now - 1000);
+    const seen = new Map<number, string>();
+    expect(await recoverLostTaskInstances(h.db, 'me', now, seen)).to.deep.equal([]);
+    // The owner beat once more, then stalled past its new expiry before the next pass: it was alive
+    // after the first sight, so this sight is a first one again.
+    await h.db.tx((sql) => h.db.statements.renewLeases(sql, ELSEWHERE, now + 100, now));
+    expect(await recoverLostTaskInstances(h.db, 'me', now + 500, seen)).to.deep.equal([]);
+    expect(await instance(h.db, id)).to.include({ state: 'running', lease_owner: ELSEWHERE });
+    const [lost] = await recoverLostTaskInstances(h.db, 'me', now + 1000, seen);
+    expect(lost).to.include({ id, newState: 'up_for_retry' });
+  });
+
   it('records nothing from a copy whose instance another process recovered and this owner claimed again', async function () {
     h = await openHarness();
     const id = await oneInstance(h.db);
