@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { breakerFor, listen, resetBreakers, throughBreaker } from '../../operators/extract/breakers.js';
+import { breakerFor, circuitOpen, listen, resetBreakers, throughBreaker, type HostBreaker } from '../../operators/extract/breakers.js';
 import { CircuitOpenError } from '../../operators/extract/CircuitOpenError.js';
 import { fetchRows } from '../../operators/extract/sourceClient.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
+import { isTaskDeferred } from '../../scheduler/errors/TaskDeferredError.js';
 import { breakerStateGauge } from '../../scheduler/metrics.js';
 import { RecordingLogger } from '../helpers/recordingLogger.js';
 import { testSettings, useTmpDir } from '../helpers/tmp.js';
@@ -16,6 +17,8 @@ const fail = (message = 'connection refused') => () => Promise.reject(new Error(
 const gauge = async (host: string) => (await breakerStateGauge.get()).values.find((v) => v.labels.host === host)?.value;
 /** What a call settles to: its value, or the error it rejected with. */
 const settle = <T>(p: Promise<T>): Promise<T | Error> => p.catch((e: Error) => e);
+/** Resolves at the breaker's next `event` (opossum's names: open, halfOpen, close). */
+const next = (hb: HostBreaker, event: 'open' | 'halfOpen' | 'close') => new Promise<void>((resolve) => hb.breaker.once(event, () => resolve()));
 
 describe('circuit breakers', () => {
   const tmp = useTmpDir('breakers-', { beforeRemove: () => resetBreakers() });
@@ -24,7 +27,7 @@ describe('circuit breakers', () => {
     const a = breakerFor('a.example:1', SETTINGS, countsAll);
     expect(breakerFor('a.example:1', { ...SETTINGS, volumeThreshold: 99 }, countsAll)).to.equal(a);
     expect(breakerFor('b.example:1', SETTINGS, countsAll)).to.not.equal(a);
-    expect(a).to.include({ host: 'a.example:1', resetTimeoutMs: 60_000, openedAt: undefined });
+    expect(a).to.include({ host: 'a.example:1', resetTimeoutMs: 60_000, openedAt: undefined, origin: 'http://a.example:1' });
   });
 
   it('opens at the volume and rate thresholds, tells every listening task, and then fails fast without calling', async () => {
@@ -124,6 +127,70 @@ describe('circuit breakers', () => {
     const fresh = breakerFor('gone.example:1', SETTINGS, countsAll);
     expect(fresh).to.not.equal(hb);
     expect(fresh.openedAt).to.equal(undefined);
+  });
+
+  describe('as a deferral (CircuitOpenError)', () => {
+    it('defers a task until the breaker may half-open, naming the source and when it opened', async () => {
+      const hb = breakerFor('late.example:1', SETTINGS, countsAll, 'http://late.example:1');
+      await settle(throughBreaker(hb, fail()));
+      await settle(throughBreaker(hb, fail()));
+      const opened = hb.openedAt!.getTime();
+      const err = circuitOpen(hb);
+      expect(isTaskDeferred(err)).to.equal(true);
+      expect(err.notBefore.getTime()).to.equal(opened + 60_000);
+      expect(err.since.getTime()).to.equal(opened);
+      expect(err.reason).to.equal(`source http://late.example:1 unreachable: circuit breaker open since ${new Date(opened).toISOString()}`);
+      expect(err).to.not.have.property('cause');
+      const failure = new Error('503');
+      expect(circuitOpen(hb, failure).cause).to.equal(failure);
+    });
+
+    it('tells a task that meets the half-open breaker, its trial still out, to come back within the reset time, not at a time already past', async () => {
+      const hb = breakerFor('trial.example:1', { ...SETTINGS, resetTimeoutMs: 50 }, countsAll);
+      await settle(throughBreaker(hb, fail()));
+      const halfOpen = next(hb, 'halfOpen');
+      await settle(throughBreaker(hb, fail()));
+      const opened = hb.openedAt!.getTime();
+      await halfOpen;
+      // The trial request hangs until the test lets it go; meanwhile every other call is refused.
+      let answer!: () => void;
+      const trial = throughBreaker(hb, () => new Promise<void>((resolve) => (answer = resolve)));
+      const before = Date.now();
+      const refused = await settle(throughBreaker(hb, async () => 'never called'));
+      const after = Date.now();
+      expect(refused).to.be.instanceOf(CircuitOpenError);
+      const notBefore = (refused as CircuitOpenError).notBefore.getTime();
+      // Not the half-open time itself (opened + 50 ms), which has passed: now plus the reset time.
+      expect(notBefore).to.be.above(opened + 50);
+      expect(notBefore).to.be.within(before + 50, after + 50);
+      answer();
+      await trial;
+      expect(hb.openedAt).to.equal(undefined);
+    });
+
+    it('dates an outage from its first opening through failed trials, and a new outage after a close from its own', async () => {
+      const hb = breakerFor('again.example:1', { ...SETTINGS, resetTimeoutMs: 30 }, countsAll);
+      await settle(throughBreaker(hb, fail()));
+      await settle(throughBreaker(hb, fail()));
+      const first = hb.openedAt!.getTime();
+      // The trial fails: opened again, the outage goes on.
+      await next(hb, 'halfOpen');
+      const reopened = next(hb, 'open');
+      await settle(throughBreaker(hb, fail()));
+      await reopened;
+      expect(hb.openedAt!.getTime()).to.be.at.least(first + 30);
+      expect(circuitOpen(hb).since.getTime()).to.equal(first);
+      // The next trial succeeds: closed. The next opening starts a new outage.
+      await next(hb, 'halfOpen');
+      expect(await throughBreaker(hb, async () => 'ok')).to.equal('ok');
+      const second = next(hb, 'open');
+      await settle(throughBreaker(hb, fail()));
+      await settle(throughBreaker(hb, fail()));
+      await second;
+      const since = circuitOpen(hb).since.getTime();
+      expect(since).to.equal(hb.openedAt!.getTime());
+      expect(since).to.be.above(first);
+    });
   });
 
   describe('on a source', () => {

@@ -136,6 +136,11 @@ describe('the heartbeat thread: a blocked event loop', function () {
     return late;
   }
 
+  /** Stops `who` with SIGTERM and waits for each to exit 0. */
+  async function stopAll(who: readonly Child[]): Promise<void> {
+    for (const d of who) expect((await stop(d, 'SIGTERM', 20_000)).code, d.output()).to.equal(0);
+  }
+
   async function instances(dagId: string) {
     return queryFile<{ state: string; try_number: number; last_error: string | null }>(
       metadataFile(),
@@ -198,8 +203,9 @@ describe('the heartbeat thread: a blocked event loop', function () {
     const since = Date.now();
     await probeThroughBlock([a.url('/healthz'), b.url('/healthz')], since, 'done try=1');
     expect(await runEnds('stall', [a.daemon, b.daemon])).to.equal('success');
-    // Give a late takeover every chance: it would show as a second try in the out file.
-    await sleep(LEASE_S * 1000);
+    // Both daemons stopped: a stop records every attempt it ran, so whatever either would still
+    // write (a takeover, a second try) is written by now.
+    await stopAll([a.daemon, b.daemon]);
     expect(outLines(), a.daemon.output() + b.daemon.output()).to.deep.equal(['start try=1', 'done try=1']);
     expect(await instances('stall')).to.deep.equal([{ state: 'success', try_number: 1, last_error: null }]);
     expect(await runStates('stall')).to.deep.equal(['success']);
@@ -236,8 +242,9 @@ describe('the heartbeat thread: a blocked event loop', function () {
     expect(ti.last_error).to.match(/^attempt 1 lost: lease of .+ expired$/);
     expect(await runEnds('overrun', [a.daemon, b.daemon])).to.equal('failed');
     await outHas('done try=1', 20_000, [a.daemon, b.daemon]);
-    // The stuck copy finished after all: its success is not written over the recorded loss.
-    await sleep(LEASE_S * 1000);
+    // The stuck copy finished after all; once its daemon has stopped (a stop records every attempt
+    // it ran), its success has been offered and refused: the recorded loss stands.
+    await stopAll([a.daemon, b.daemon]);
     expect((await instances('overrun'))[0]).to.include({ state: 'failed', try_number: 1 });
     expect(outLines()).to.deep.equal(['start try=1', 'done try=1']);
   });

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
-import { recoverLostTaskInstances } from '../../scheduler/lease.js';
+import { lostTo, recoverLostTaskInstances } from '../../scheduler/lease.js';
 import type { MetadataDb } from '../../scheduler/metadata/db.js';
 import type { CompletionRow } from '../../scheduler/metadata/statements.js';
 import { openHarness, type Harness } from './harness.js';
@@ -46,6 +46,29 @@ function completion(id: number, tryNumber: number, state: CompletionRow['state']
   return { id, tryNumber, state, endIso: 'y', durationS: 1, nextRetryAt: null, error: state === 'success' ? null : 'Error: boom', interrupted: false };
 }
 
+describe('leases: which attempt is lost', function () {
+  it('calls an attempt lost as soon as one of its instances is not running under its owner at its try, naming who holds it now', () => {
+    const items = [
+      { id: 1, tryNumber: 2 },
+      { id: 2, tryNumber: 1 },
+    ];
+    const row = (id: number, state: string | null, tryNumber: number, owner: string | null) => ({ id, state, try_number: tryNumber, lease_owner: owner });
+    const mine = row(1, 'running', 2, 'me');
+    expect(lostTo('me', items, [mine, row(2, 'running', 1, 'me')])).to.equal(undefined);
+    // Another process recovered it and claimed it again.
+    expect(lostTo('me', items, [mine, row(2, 'running', 2, ELSEWHERE)])).to.deep.equal({ holder: ELSEWHERE });
+    // Recovered, and this owner runs the next try: this copy is stale all the same.
+    expect(lostTo('me', items, [mine, row(2, 'running', 2, 'me')])).to.deep.equal({ holder: 'me' });
+    // Another owner at the same try (a claim after a recovery that kept the try).
+    expect(lostTo('me', items, [mine, row(2, 'running', 1, ELSEWHERE)])).to.deep.equal({ holder: ELSEWHERE });
+    // Not running any more (recovered and waiting for its retry), or gone: nobody holds it.
+    expect(lostTo('me', items, [mine, row(2, 'up_for_retry', 1, null)])).to.deep.equal({ holder: null });
+    expect(lostTo('me', items, [mine, row(2, 'success', 1, 'me')])).to.deep.equal({ holder: null });
+    expect(lostTo('me', items, [mine])).to.deep.equal({ holder: null });
+    expect(lostTo('me', [], [])).to.equal(undefined);
+  });
+});
+
 forEachMetadataEngine('leases', (engine) => {
   let h: Harness;
   afterEach(async () => {
@@ -69,6 +92,22 @@ forEachMetadataEngine('leases', (engine) => {
     const [lost] = await recoverLostTaskInstances(h.db, 'me', now + 20_500, seen);
     expect(lost).to.include({ id, newState: 'up_for_retry', reason: `attempt 1 lost: lease of ${ELSEWHERE} expired` });
     expect(await instance(h.db, id)).to.include({ state: 'up_for_retry', lease_owner: null });
+  });
+
+  it('starts the count over when the owner renewed between two passes, even when the renewed lease has lapsed too', async function () {
+    h = await openHarness(engine.env());
+    const id = await oneInstance(h.db);
+    const now = Date.now();
+    await claimBy(h.db, id, ELSEWHERE, now - 1000);
+    const seen = new Map<number, string>();
+    expect(await recoverLostTaskInstances(h.db, 'me', now, seen)).to.deep.equal([]);
+    // The owner beat once more, then stalled past its new expiry before the next pass: it was alive
+    // after the first sight, so this sight is a first one again.
+    await h.db.tx((sql) => h.db.statements.renewLeases(sql, ELSEWHERE, now + 100, now));
+    expect(await recoverLostTaskInstances(h.db, 'me', now + 500, seen)).to.deep.equal([]);
+    expect(await instance(h.db, id)).to.include({ state: 'running', lease_owner: ELSEWHERE });
+    const [lost] = await recoverLostTaskInstances(h.db, 'me', now + 1000, seen);
+    expect(lost).to.include({ id, newState: 'up_for_retry' });
   });
 
   it('records nothing from a copy whose instance another process recovered and this owner claimed again', async function () {

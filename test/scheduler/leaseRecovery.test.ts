@@ -179,6 +179,23 @@ forEachMetadataEngine('lease owners, heartbeats and recovery', (engine) => {
       expect(tis.last).to.include({ state: 'up_for_retry', next_retry_at: NOW });
     });
 
+    it('records the alert of each lost attempt with the recovery: a retry for one re-queued, a failure for one out of tries', async () => {
+      await running('spent', { owner: ELSEWHERE, expiresAt: NOW - 1, tryNumber: 4, maxTries: 3 });
+      await running('last', { owner: ELSEWHERE, expiresAt: NOW - 1, tryNumber: 3, maxTries: 3 });
+      await running('alive', { owner: ELSEWHERE, expiresAt: NOW + 60_000 });
+      await recoverLostTaskInstances(h.db, self, NOW);
+      const alerts = await h.db.read((sql) =>
+        sql.all<{ event: string; task_id: string; try_number: number; error: string; created_at: string }>(
+          'SELECT event, task_id, try_number, error, created_at FROM alerts ORDER BY task_id',
+        ),
+      );
+      const at = new Date(NOW).toISOString();
+      expect(alerts).to.deep.equal([
+        { event: 'task_retry', task_id: 'last', try_number: 3, error: `attempt 3 lost: lease of ${ELSEWHERE} expired`, created_at: at },
+        { event: 'task_failed', task_id: 'spent', try_number: 4, error: `attempt 4 lost: lease of ${ELSEWHERE} expired`, created_at: at },
+      ]);
+    });
+
     it('recovers an instance running without an owner or without an expiry', async () => {
       await running('ownerless', { owner: null, expiresAt: NOW + 60_000 });
       await running('endless', { owner: ELSEWHERE, expiresAt: null });

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { defineDag } from '../../scheduler/dag.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import { TaskDeferredError } from '../../scheduler/errors/TaskDeferredError.js';
-import { rescheduleDecision } from '../../scheduler/retryPolicy.js';
+import { RescheduleLimitError } from '../../scheduler/errors/RescheduleLimitError.js';
+import { deferredCause, rescheduleDecision } from '../../scheduler/retryPolicy.js';
 import { openHarness, type Harness } from './harness.js';
 
 const RUN_ID = 'backfill__2024-01-01T00:00:00+00:00';
@@ -87,6 +88,46 @@ describe('rescheduling a deferred task (TaskDeferredError)', function () {
     expect(elapsedS).to.be.below(4);
     expect(attemptLog(h, 'gone', 'wait', 1)).to.match(/ERROR RescheduleLimitError: service http:\/\/svc:81 unreachable: down, gave up after 1 s/);
     expect((await h.runs('gone'))[0].state).to.equal('failed');
+  });
+
+  describe('the decision', () => {
+    const deferral = (notBeforeMs: number, sinceMs: number) =>
+      new TaskDeferredError('busy', { notBefore: new Date(notBeforeMs), since: new Date(sinceMs), reason: 'source http://svc:81 unreachable: down' });
+
+    it('reschedules for the time the deferral names, but never sooner than a quarter second from now', () => {
+      expect(rescheduleDecision(deferral(5_000, 0), 1_000, 60)).to.deep.include({ kind: 'reschedule', notBeforeMs: 5_000 });
+      // A time already past (a half-open breaker with its trial out) must not make a tight loop.
+      expect(rescheduleDecision(deferral(0, 0), 1_000, 60)).to.deep.include({ kind: 'reschedule', notBeforeMs: 1_250 });
+      expect(rescheduleDecision(deferral(1_100, 0), 1_000, 60)).to.deep.include({ notBeforeMs: 1_250 });
+    });
+
+    it('gives up once the condition has lasted the limit, to the millisecond, with the reason, the time and the error as cause', () => {
+      const deferred = deferral(70_000, 10_000);
+      const wrapped = new Error('extract failed', { cause: deferred });
+      expect(rescheduleDecision(wrapped, 69_999, 60)).to.deep.include({ kind: 'reschedule', deferred });
+      const decision = rescheduleDecision(wrapped, 70_000, 60);
+      expect(decision?.kind).to.equal('give_up');
+      const error = (decision as { error: RescheduleLimitError }).error;
+      expect(error).to.be.instanceOf(RescheduleLimitError);
+      expect(error).to.include({ message: 'source http://svc:81 unreachable: down, gave up after 60 s', reason: 'source http://svc:81 unreachable: down', elapsedS: 60, limitS: 60 });
+      expect(error.since.getTime()).to.equal(10_000);
+      expect(error.cause).to.equal(wrapped);
+      expect(rescheduleDecision(wrapped, 100_500, 60)).to.deep.include({ kind: 'give_up' });
+    });
+
+    it('finds the deferral ten causes deep, no further, so a cause cycle ends', () => {
+      const chain = (depth: number): Error => {
+        let e: Error = deferral(5_000, 0);
+        for (let i = 0; i < depth; i++) e = new Error(`level ${i}`, { cause: e });
+        return e;
+      };
+      expect(deferredCause(chain(9))?.reason).to.equal('source http://svc:81 unreachable: down');
+      expect(deferredCause(chain(10))).to.equal(undefined);
+      const a = new Error('a');
+      (a as { cause?: unknown }).cause = new Error('b', { cause: a });
+      expect(deferredCause(a)).to.equal(undefined);
+      expect(deferredCause(undefined)).to.equal(undefined);
+    });
   });
 
   it('lets a NonRetryableError around a deferral fail the task as it says', () => {

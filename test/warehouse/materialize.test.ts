@@ -54,6 +54,49 @@ describeEachEngine('materializations', (engine) => {
     });
   });
 
+  it('names the model whose statement lacks a parameter, whatever its materialization', async () => {
+    await wh.exec('CREATE TABLE up (k INTEGER, load_date TEXT); INSERT INTO up VALUES (1, 1)');
+    const shape = { columns: ['k INTEGER NOT NULL'], primaryKey: ['k'] };
+    const models = [
+      model('m_view', { materialized: 'view' }, ['SELECT :nope AS k']),
+      model('m_table', { materialized: 'table' }, ['SELECT :nope AS k'], shape),
+      model('m_incremental', { materialized: 'incremental' }, ['INSERT INTO m_incremental (k) SELECT :nope'], shape),
+      model('m_partition', { materialized: 'partition', partitionBy: 'day', partitionColumn: 'k' }, ['SELECT :nope AS k'], shape),
+      model('m_keyed', { materialized: 'keyed' }, ['SELECT :nope AS k', 'SELECT k FROM up'], shape),
+    ];
+    for (const m of models) {
+      const err = await runModel(wh, m, PARAMS).catch((e: unknown) => e);
+      expect(err, m.name).to.be.instanceOf(ModelError);
+      expect((err as Error).message).to.equal(`model '${m.name}': parameter ':nope' has no value`);
+    }
+    // A keyed model's changed-keys statement, on a run after the first.
+    const keyed = model('m_keys', { materialized: 'keyed' }, ['SELECT k FROM up', 'SELECT k FROM up WHERE :nope'], shape);
+    await runModel(wh, keyed, PARAMS);
+    await runModel(wh, model('up', { materialized: 'incremental' }, ['INSERT INTO up (k, load_date) VALUES (2, :load_date)'], { columns: ['k INTEGER', 'load_date TEXT'] }), PARAMS);
+    const err = await runModel(wh, keyed, PARAMS).catch((e: unknown) => e);
+    expect((err as Error).message).to.equal("model 'm_keys': parameter ':nope' has no value");
+  });
+
+  it('orders and indexes by every column of a key or an index of several columns', async () => {
+    await wh.exec("CREATE TABLE src (a INTEGER, b INTEGER, v TEXT); INSERT INTO src VALUES (2, 1, 'x'), (1, 2, 'y'), (1, 1, 'z')");
+    const shape = { columns: ['a INTEGER NOT NULL', 'b INTEGER NOT NULL', 'v TEXT'], primaryKey: ['a', 'b'], indexes: [['v', 'b']] };
+    await runModel(wh, model('two', { materialized: 'table' }, ['SELECT a, b, v FROM src'], shape), PARAMS);
+    expect(await rows('SELECT a, b, v FROM two ORDER BY a, b')).to.deep.equal([{ a: 1, b: 1, v: 'z' }, { a: 1, b: 2, v: 'y' }, { a: 2, b: 1, v: 'x' }]);
+    const [{ sql }] = await wh.all<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'two__v__b'");
+    expect(sql).to.equal('CREATE INDEX two__v__b ON two (v, b)');
+    // Keyed, built whole, then by its changed keys.
+    const up = model('up2', { materialized: 'incremental' }, ['INSERT INTO up2 (a, b, v, load_date) SELECT a, b, v, :load_date FROM src'], {
+      columns: ['a INTEGER', 'b INTEGER', 'v TEXT', 'load_date TEXT'],
+    });
+    const keyed = model('two_keyed', { materialized: 'keyed' }, ['SELECT a, b, max(v) AS v FROM up2 GROUP BY a, b', 'SELECT DISTINCT a FROM up2 WHERE load_date IN (SELECT value FROM json_each(:loads__up2))'], shape);
+    await runModel(wh, up, PARAMS);
+    expect(await runModel(wh, keyed, PARAMS)).to.include({ inserted: 3 });
+    await wh.exec("DELETE FROM src; INSERT INTO src VALUES (1, 3, 'w')");
+    await runModel(wh, up, { ...PARAMS, load_date: '2024-01-05 00:00:00' });
+    expect(await runModel(wh, keyed, PARAMS)).to.include({ deleted: 2, inserted: 3 });
+    expect(await rows('SELECT a, b, v FROM two_keyed ORDER BY a, b')).to.deep.equal([{ a: 1, b: 1, v: 'z' }, { a: 1, b: 2, v: 'y' }, { a: 1, b: 3, v: 'w' }, { a: 2, b: 1, v: 'x' }]);
+  });
+
   describe('view', () => {
     it('replaces the view with the current SELECT, writing no rows', async () => {
       const v1 = await runModel(wh, model('v', { materialized: 'view' }, ["SELECT 'one' AS d"]), PARAMS);
@@ -107,6 +150,13 @@ describeEachEngine('materializations', (engine) => {
       await wh.exec('DELETE FROM src; INSERT INTO src VALUES (1)');
       expect(await runModel(wh, m, { ...PARAMS, load_date: '2024-01-05 00:00:00' })).to.include({ inserted: 1 });
       expect(await rows('SELECT count(*) AS n FROM sat')).to.deep.equal([{ n: 4 }]);
+    });
+
+    it('logs a load of a run without a load date under an empty date', async () => {
+      const plain = model('plain', { materialized: 'incremental' }, ['INSERT INTO plain (k) VALUES (1)'], { columns: ['k INTEGER'] });
+      const { load_date: _unused, ...withoutLoadDate } = PARAMS;
+      expect(await runModel(wh, plain, withoutLoadDate)).to.include({ inserted: 1 });
+      expect(await rows(`SELECT model, load_date, inserted FROM ${LOAD_LOG}`)).to.deep.equal([{ model: 'plain', load_date: '', inserted: 1 }]);
     });
 
     it('logs no load when nothing was inserted', async () => {
@@ -185,7 +235,6 @@ describeEachEngine('materializations', (engine) => {
       await load('2024-01-02', [[2, 5], [4, 40]]);
       expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 1, inserted: 2 });
       expect(await totals()).to.deep.equal([{ k: 1, total: -1 }, { k: 2, total: 25 }, { k: 3, total: -1 }, { k: 4, total: 40 }]);
-      expect(await names('table'), 'the changed keys are dropped with the run').to.not.include('_changed_keys');
     });
 
     it('changes nothing when no load came since its last run', async () => {
@@ -213,6 +262,17 @@ describeEachEngine('materializations', (engine) => {
       await wh.run('UPDATE totals SET total = -1');
       expect(await runModel(wh, keyed('SELECT k, max(v) * 2 AS total FROM up GROUP BY k'), PARAMS)).to.include({ deleted: 2, inserted: 2 });
       expect(await totals()).to.deep.equal([{ k: 1, total: 20 }, { k: 2, total: 40 }]);
+    });
+
+    it('builds the table whole again when its columns changed, even with the same SELECT', async () => {
+      await load('2024-01-01', [[1, 10], [1, 5], [2, 20]]);
+      const select = 'SELECT k, sum(v) AS total, count(*) AS n FROM up GROUP BY k';
+      await runModel(wh, keyed(select), PARAMS);
+      // The header now also keeps the count the SELECT already had: the old table is dropped, and no
+      // load came since, so only a whole build can fill the new one.
+      const wider = { ...keyed(select), shape: { ...shape, columns: [...shape.columns, 'n INTEGER NOT NULL'] } };
+      expect(await runModel(wh, wider, PARAMS)).to.include({ inserted: 2 });
+      expect(await rows('SELECT k, total, n FROM totals ORDER BY k')).to.deep.equal([{ k: 1, total: 15, n: 2 }, { k: 2, total: 20, n: 1 }]);
     });
 
     it('builds the table whole again when it was dropped', async () => {
