@@ -9,9 +9,9 @@
  * becomes a list (`IN (?)`), an array of arrays rows (`VALUES ?`). Here they become bound parameters.
  */
 import type sqlite3Types from 'sqlite3';
-import { retryWhileBusy } from './busyRetry.js';
 import type { MetadataDialect } from './dialect.js';
 import type { Sql, SqlValue } from './interfaces.js';
+import { QueuedConnection } from './QueuedConnection.js';
 import { createSqliteDriver } from './sqliteDriver.js';
 
 /** A scalar bound to one placeholder. */
@@ -71,16 +71,19 @@ export function expandReplacements(statement: string, params: readonly SqlValue[
 }
 
 /** One sqlite3 connection to a metadata file, with MetadataDb's tx/read over it. */
-export class PlainMetadataConnection {
-  private queue: Promise<unknown> = Promise.resolve();
+export class PlainMetadataConnection extends QueuedConnection {
+  /** BEGIN IMMEDIATE: the dialect's write transaction, retried while the file stays locked. */
+  protected readonly begin = `BEGIN ${this.dialect.writeTransaction.type ?? 'DEFERRED'}`;
 
   private constructor(
     private readonly db: sqlite3Types.Database,
-    private readonly dialect: MetadataDialect,
+    dialect: MetadataDialect,
     private readonly closeDriver: () => Promise<void>,
     /** The database file. */
     readonly file: string,
-  ) {}
+  ) {
+    super(dialect);
+  }
 
   /** Opens `file`, which must exist (the main thread created and migrated it). */
   static async open(file: string, dialect: MetadataDialect): Promise<PlainMetadataConnection> {
@@ -92,7 +95,7 @@ export class PlainMetadataConnection {
     return new PlainMetadataConnection(db, dialect, () => driver.closeAll(), file);
   }
 
-  private sql(): Sql {
+  protected sql(): Sql {
     return {
       all: <T>(statement: string, params: readonly SqlValue[] = []): Promise<T[]> => {
         const { text, values } = expandReplacements(statement, params);
@@ -110,48 +113,11 @@ export class PlainMetadataConnection {
     };
   }
 
-  private exec(text: string): Promise<void> {
+  protected exec(text: string): Promise<void> {
     return new Promise((resolve, reject) => this.db.exec(text, (err) => (err ? reject(err) : resolve())));
   }
 
-  /** One statement at a time on the one connection. */
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(fn, fn);
-    this.queue = result.catch(() => undefined);
-    return result;
-  }
-
-  /** Runs `fn` in the dialect's write transaction (BEGIN IMMEDIATE), retried from the start while the file stays locked. */
-  tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-    const begin = `BEGIN ${this.dialect.writeTransaction.type ?? 'DEFERRED'}`;
-    return this.enqueue(() =>
-      retryWhileBusy(this.dialect, async () => {
-        await this.exec(begin);
-        try {
-          const out = await fn(this.sql());
-          await this.exec('COMMIT');
-          return out;
-        } catch (err) {
-          await this.exec('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }),
-    );
-  }
-
-  /** Runs read-only statements after the ones queued before. */
-  read<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-    return this.enqueue(() => fn(this.sql()));
-  }
-
-  /** `SELECT 1`, as MetadataDb.ping: the file answers a read. */
-  async ping(): Promise<void> {
-    await this.read((sql) => sql.all('SELECT 1 AS ok'));
-  }
-
-  /** Waits for queued statements, then closes the connection. */
-  async close(): Promise<void> {
-    await this.queue;
-    await this.closeDriver();
+  protected closeConnection(): Promise<void> {
+    return this.closeDriver();
   }
 }

@@ -4,13 +4,13 @@
  * loads Sequelize). Statements come from statements.ts with Sequelize-style `?` replacements; here they
  * become numbered parameters ($1, $2, ...).
  */
-import { retryWhileBusy } from './busyRetry.js';
 import type { MetadataDialect } from './dialect.js';
 import type { Sql, SqlValue } from './interfaces.js';
 import type { MetadataLocation } from './metadataUrl.js';
 import { expandReplacements } from './plainConnection.js';
 import type pgTypes from 'pg';
 import { metadataPgTypes, pg } from './pgDriver.js';
+import { QueuedConnection } from './QueuedConnection.js';
 
 /** `text` with each `?` outside quotes numbered `$1`, `$2`, ... in order. */
 export function numberPlaceholders(text: string): string {
@@ -31,13 +31,16 @@ export function numberPlaceholders(text: string): string {
 }
 
 /** One pg connection to the metadata database, with MetadataDb's tx/read over it. */
-export class PlainPgConnection {
-  private queue: Promise<unknown> = Promise.resolve();
+export class PlainPgConnection extends QueuedConnection {
+  /** READ COMMITTED, retried from the start after a deadlock or lock timeout. */
+  protected readonly begin = 'BEGIN ISOLATION LEVEL READ COMMITTED';
 
   private constructor(
     private readonly client: pgTypes.Client,
-    private readonly dialect: MetadataDialect,
-  ) {}
+    dialect: MetadataDialect,
+  ) {
+    super(dialect);
+  }
 
   /** Connects to the database of `loc`, which must be migrated already (the main thread did it). */
   static async open(loc: Extract<MetadataLocation, { engine: 'postgres' }>, dialect: MetadataDialect): Promise<PlainPgConnection> {
@@ -57,7 +60,7 @@ export class PlainPgConnection {
     return new PlainPgConnection(client, dialect);
   }
 
-  private sql(): Sql {
+  protected sql(): Sql {
     const query = async (statement: string, params: readonly SqlValue[]) => {
       const { text, values } = expandReplacements(statement, params);
       return this.client.query(numberPlaceholders(text), values);
@@ -68,43 +71,11 @@ export class PlainPgConnection {
     };
   }
 
-  /** One statement at a time on the one connection. */
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(fn, fn);
-    this.queue = result.catch(() => undefined);
-    return result;
+  protected async exec(text: string): Promise<void> {
+    await this.client.query(text);
   }
 
-  /** Runs `fn` in one READ COMMITTED transaction, again from the start after a deadlock or lock timeout. */
-  tx<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-    return this.enqueue(() =>
-      retryWhileBusy(this.dialect, async () => {
-        await this.client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-        try {
-          const out = await fn(this.sql());
-          await this.client.query('COMMIT');
-          return out;
-        } catch (err) {
-          await this.client.query('ROLLBACK').catch(() => undefined);
-          throw err;
-        }
-      }),
-    );
-  }
-
-  /** Runs read-only statements after the ones queued before. */
-  read<T>(fn: (sql: Sql) => Promise<T>): Promise<T> {
-    return this.enqueue(() => fn(this.sql()));
-  }
-
-  /** `SELECT 1`: the server answers. */
-  async ping(): Promise<void> {
-    await this.read((sql) => sql.all('SELECT 1 AS ok'));
-  }
-
-  /** Waits for queued statements, then closes the connection. */
-  async close(): Promise<void> {
-    await this.queue;
-    await this.client.end();
+  protected closeConnection(): Promise<void> {
+    return this.client.end();
   }
 }
