@@ -5,13 +5,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { attemptLogPath, createSchedulerLogger, openAttemptLog, SCHEDULER_LOG_FILE } from '../../scheduler/logging.js';
-import { ConfigError } from '../../scheduler/errors/ConfigError.js';
-import { loadSettings } from '../../scheduler/settings.js';
 import { redact, redactError, redactErrorInPlace, registerSecret } from '../../scheduler/redact.js';
 import { extractEntity } from '../../operators/extract/extractTask.js';
 import { MANIFEST_FILE, partitionDir } from '../../operators/lake/manifest.js';
 import { testTaskContext } from '../helpers/taskContext.js';
 import { testSettings, useTmpDir } from '../helpers/tmp.js';
+import { configErrorOf } from '../helpers/settings.js';
 
 /** A password no other test's text contains: the registry of known secrets is process-wide. */
 const PASSWORD = 'Pw-7c0e9f31-secret';
@@ -34,16 +33,6 @@ async function startSource(status: number): Promise<{ url: string; authorization
   };
 }
 
-/** The ConfigError loadSettings throws for `env`. */
-function configErrorOf(env: Record<string, string>): ConfigError {
-  try {
-    loadSettings({ env, cwd: '/srv/app', warn: () => {} });
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 const basic = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
 

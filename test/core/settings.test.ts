@@ -3,12 +3,12 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigError } from '../../scheduler/errors/ConfigError.js';
 import { loadSettings } from '../../scheduler/settings.js';
 import { COMPILED } from '../../scheduler/settings/compiled.js';
 import { README_REGION, TOML_REGION, readRegion, replaceRegion, settingsTable, settingsTomlDefaults } from '../../scheduler/settings/docs.js';
 import { MissingMarkersError } from '../../scheduler/settings/MissingMarkersError.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { configErrorOf } from '../helpers/settings.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -16,15 +16,6 @@ function loadWith(env: Record<string, string>, warnings: string[] = []) {
   return loadSettings({ env, cwd: '/srv/app', warn: (m) => warnings.push(m) });
 }
 
-function configErrorOf(env: Record<string, string>, cwd = '/srv/app'): ConfigError {
-  try {
-    loadSettings({ env, cwd, warn: () => {} });
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('settings', () => {
   const tmp = useTmpDir('drivetrain-settings-');

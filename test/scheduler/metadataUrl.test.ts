@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { ConfigError } from '../../scheduler/errors/ConfigError.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { MetadataUrlError } from '../../scheduler/metadata/MetadataUrlError.js';
 import { parseMetadataUrl } from '../../scheduler/metadata/metadataUrl.js';
@@ -8,16 +7,8 @@ import { loadSettings } from '../../scheduler/settings.js';
 import { usePostgres } from '../helpers/postgres.js';
 import { useTmpDir } from '../helpers/tmp.js';
 import { cliEnv, runCli } from './harness.js';
+import { configErrorOf } from '../helpers/settings.js';
 
-function settingsError(env: Record<string, string>): ConfigError {
-  try {
-    loadSettings({ env, cwd: '/srv/app', warn: () => {} });
-  } catch (err) {
-    expect(err).to.be.instanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('the metadata URL', () => {
   const tmp = useTmpDir('drivetrain-metaurl-');
@@ -62,7 +53,7 @@ describe('the metadata URL', () => {
   });
 
   it('names the variable of a bad URL, its password redacted, and keeps a database user out of the secrets', () => {
-    const err = settingsError({ DRIVETRAIN_METADATA_URL: 'postgres://dt:pa55word-x@db/' });
+    const err = configErrorOf({ DRIVETRAIN_METADATA_URL: 'postgres://dt:pa55word-x@db/' });
     expect(err.setting).to.equal('DRIVETRAIN_METADATA_URL');
     expect(err.message).to.include('DRIVETRAIN_METADATA_URL').and.include('no database name').and.not.include('pa55word-x');
     loadSettings({ env: { DRIVETRAIN_METADATA_URL: 'postgres://postgres@127.0.0.1:5432/meta' }, cwd: '/srv/app', warn: () => {} });
