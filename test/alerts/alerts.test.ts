@@ -45,6 +45,14 @@ describe('alerts', function () {
     return d;
   }
 
+  /** Two running deliverers on the harness's metadata file through two connections, as two daemons. */
+  async function twoDeliverers(dags: readonly Dag[]): Promise<void> {
+    const second = await MetadataDb.open(h!.settings.metadataDb);
+    others.push(second);
+    deliverer(h!.db, dags);
+    deliverer(second, dags);
+  }
+
   it('gets every alert to a receiver that answers 500 three times and then 200 exactly once, as one line each', async () => {
     receiver = await startReceiver({ failFirst: 3 });
     h = await openHarness({ DRIVETRAIN_ALERT_WEBHOOK_URL: receiver.url });
@@ -91,10 +99,7 @@ describe('alerts', function () {
     const dag = defineDag({ id: 'wide', schedule: '@daily', startDate: '2024-01-01', retries: 0, maxActiveTasks: 10, tasks });
     await h.addRuns(dag, '2024-01-02', '2024-01-02', 'scheduled');
     await h.drain([dag]);
-    const second = await MetadataDb.open(h.settings.metadataDb);
-    others.push(second);
-    deliverer(h.db, [dag]);
-    deliverer(second, [dag]);
+    await twoDeliverers([dag]);
     await receiver.waitFor((a) => a.length >= 11, 'eleven alerts');
     await waitUntil(async () => (await undelivered(h!.db)) === 0, 'every alert marked delivered');
 
@@ -207,10 +212,7 @@ describe('alerts', function () {
     });
     await h.addRuns(dag, '2024-01-02', '2024-01-02', 'scheduled');
     await h.drain([dag]);
-    const second = await MetadataDb.open(h.settings.metadataDb);
-    others.push(second);
-    deliverer(h.db, [dag]);
-    deliverer(second, [dag]);
+    await twoDeliverers([dag]);
     await h.log.waitFor('alert callback failed', 'error');
     await waitUntil(async () => (await undelivered(h!.db)) === 0, 'every alert handled');
 
