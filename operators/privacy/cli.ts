@@ -33,24 +33,19 @@ export function addCustomersCommand(program: Command): Command {
     .description('null the personal fields (names, street address) of these customers in the lake, the raw table, rejects and sat_customer_pii; marts are not touched')
     .argument('<id...>', "customers' ids as the source has them");
   return handle(erase, async (ids: string[]) => {
-    const [{ erasePersonalData, changedAnything }, { loadSettings }, { clockFromSettings }, { closeWarehouses }] = await Promise.all([
+    const [{ erasePersonalData, changedAnything }, { loadSettings }, { clockFromSettings }, { closeWarehouses, warehouseOf }] = await Promise.all([
       import('./erase.js'),
       import('../../scheduler/settings/loadSettings.js'),
       import('../../scheduler/clock.js'),
       import('../warehouse/registry.js'),
     ]);
     const settings = loadSettings();
-    // The erasure rewrites SQLite rows by rowid and empties the file's WAL; on a PostgreSQL warehouse it
-    // would erase the lake and record into a SQLite file nobody reads: refused rather than half done.
-    if (settings.warehouseUrl !== undefined && /^postgres(ql)?:/.test(settings.warehouseUrl)) {
-      throw new UsageError('customers erase works on a SQLite warehouse only; DRIVETRAIN_WAREHOUSE_URL names a PostgreSQL one', 'customers erase');
-    }
     try {
       const report = await erasePersonalData({
         entity: 'customers',
         ids,
         lakeDir: settings.lakeDir,
-        warehouseFile: settings.warehouseDb,
+        warehouse: warehouseOf(settings),
         now: clockFromSettings(settings).now(),
       });
       process.stdout.write(erasureLines(report, changedAnything).join('\n') + '\n');

@@ -3,7 +3,8 @@
  * are nulled, for the given business keys, everywhere the pipeline keeps them: every lake partition
  * (rewritten in place, operators/lake/rewrite.ts), the raw table, `rejects` and the PII satellite
  * (`sat_<hub>_pii`, its hashdiff kept so its history still reads as it was). Each erasure is recorded in
- * `erasures` by hash key and time, nothing personal. Nothing else changes: marts hold no personal data,
+ * `erasures` by hash key and time, nothing personal. The same on a SQLite and a PostgreSQL warehouse;
+ * how each removes the rows' old versions is the warehouse's (Warehouse.purgeOldVersions). Nothing else changes: marts hold no personal data,
  * and the main satellite keeps what they read. Why it is built this way: docs/design/personal-data.md.
  */
 import { existsSync } from 'node:fs';
@@ -16,8 +17,10 @@ import { readLakeBlocks } from '../lake/reader.js';
 import { rewritePartition } from '../lake/rewrite.js';
 import { hashKey } from '../load/hashing.js';
 import { validateRow } from '../load/validation.js';
+import { dialectOf } from '../sql/dialect/dialectOf.js';
+import type { Dialect } from '../sql/dialect/Dialect.js';
 import type { Queryable, WarehouseSession } from '../warehouse/interfaces.js';
-import { openWarehouse } from '../warehouse/registry.js';
+import { isSqliteFile, openWarehouse } from '../warehouse/registry.js';
 import { UnknownIdError } from './UnknownIdError.js';
 
 /** The table recording erasures. */
@@ -30,7 +33,8 @@ export interface EraseOptions {
   /** Business keys (the source's ids), as given. */
   readonly ids: readonly string[];
   readonly lakeDir: string;
-  readonly warehouseFile: string;
+  /** The warehouse: a SQLite file or a PostgreSQL URL (registry.ts warehouseOf). */
+  readonly warehouse: string;
   /** When the erasure happens: an audit record's time, never data logic. */
   readonly now: Date;
 }
@@ -57,7 +61,7 @@ export interface ErasureReport {
   readonly satellite: string;
   /** Per key given (keys given twice once), in the order given. */
   readonly keys: readonly KeyErasure[];
-  /** False when the warehouse's WAL could not be emptied at once (a reader held it): old page images stay in it until the next checkpoint. */
+  /** False when the old row versions could not be removed at once (SQLite: a reader held the WAL, whose old page images stay until the next checkpoint). */
   readonly walEmptied: boolean;
 }
 
@@ -151,8 +155,13 @@ async function scanLake(layout: Layout, lakeDir: string, keys: ReadonlySet<strin
   return { found, dirty };
 }
 
-async function tableExists(db: Queryable, table: string): Promise<boolean> {
-  return (await db.get(`SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = ?`, [table])) !== undefined;
+/** The columns of `table`; none when it does not exist. */
+async function columnsOf(db: Queryable, dialect: Dialect, table: string): Promise<Set<string>> {
+  return new Set((await db.all<{ name: string }>(dialect.tableColumns(table))).map((c) => c.name));
+}
+
+async function tableExists(db: Queryable, dialect: Dialect, table: string): Promise<boolean> {
+  return (await columnsOf(db, dialect, table)).size > 0;
 }
 
 /** Keys per statement: well below SQLite's bound-parameter limit. */
@@ -165,7 +174,7 @@ function chunks<T>(items: readonly T[]): T[][] {
 }
 
 /** Which of `keys` the warehouse knows: in the hub, the raw table or an earlier erasure (each table read once). */
-async function knownInWarehouse(layout: Layout, db: Queryable, keys: readonly string[]): Promise<Set<string>> {
+async function knownInWarehouse(layout: Layout, db: Queryable, dialect: Dialect, keys: readonly string[]): Promise<Set<string>> {
   const known = new Set<string>();
   const probes: [string, string][] = [
     [layout.hub, layout.hashKeyColumn],
@@ -174,7 +183,7 @@ async function knownInWarehouse(layout: Layout, db: Queryable, keys: readonly st
   ];
   for (const [table, column] of probes) {
     const left = keys.filter((k) => !known.has(k));
-    if (left.length === 0 || !(await tableExists(db, table))) continue;
+    if (left.length === 0 || !(await tableExists(db, dialect, table))) continue;
     for (const chunk of chunks(left)) {
       const found = await db.all<{ hk: string }>(`SELECT DISTINCT "${column}" AS hk FROM "${table}" WHERE "${column}" IN (${chunk.map(() => '?').join(', ')})`, chunk);
       for (const f of found) known.add(f.hk);
@@ -188,9 +197,9 @@ async function knownInWarehouse(layout: Layout, db: Queryable, keys: readonly st
  * per 500 keys; returns the rows changed per key. Only the columns the table has: a main satellite made
  * before the PII satellite existed still has them.
  */
-async function nullRows(layout: Layout, session: WarehouseSession, table: string, keys: readonly string[]): Promise<Map<string, number>> {
+async function nullRows(layout: Layout, session: WarehouseSession, dialect: Dialect, table: string, keys: readonly string[]): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  const columns = new Set((await session.all<{ name: string }>(`SELECT name FROM pragma_table_info('${table}')`)).map((c) => c.name));
+  const columns = await columnsOf(session, dialect, table);
   const personal = layout.personal.filter((f) => columns.has(f));
   if (personal.length === 0 || !columns.has(layout.hashKeyColumn)) return counts;
   const set = personal.map((f) => `"${f}" = NULL`).join(', ');
@@ -210,19 +219,27 @@ async function nullRows(layout: Layout, session: WarehouseSession, table: string
  * Rewrites the rejects of the keys: their raw JSON with the personal fields null, and a reason about a
  * personal field reworded by today's validation, which never quotes such a value. Rejects that are no
  * JSON object, or lack the key, cannot be told apart and stay (docs/design/personal-data.md).
+ * A reject is found again by its own text, not a row id (PostgreSQL has no stable one): rejects alike in
+ * source, raw JSON and reason are rewritten alike, so one update serves them all.
  */
-async function eraseRejects(layout: Layout, session: WarehouseSession, keys: ReadonlySet<string>): Promise<Map<string, number>> {
+async function eraseRejects(layout: Layout, session: WarehouseSession, dialect: Dialect, keys: ReadonlySet<string>): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  if (!(await tableExists(session, 'rejects'))) return counts;
-  const rows = await session.all<{ rowid: number; raw_json: string; reason: string }>('SELECT rowid, raw_json, reason FROM rejects WHERE source = ?', [layout.entity]);
+  if (!(await tableExists(session, dialect, 'rejects'))) return counts;
+  const rows = await session.all<{ raw_json: string; reason: string }>('SELECT DISTINCT raw_json, reason FROM rejects WHERE source = ?', [layout.entity]);
   for (const r of rows) {
     const m = matchRow(layout, keys, r.raw_json);
     if (!m?.dirty) continue;
     const aboutPersonal = layout.personal.some((f) => r.reason.startsWith(`${f}:`));
     const verdict = aboutPersonal ? validateRow(layout.entity, m.row) : undefined;
     const reason = verdict && !verdict.ok ? verdict.reason : r.reason;
-    await session.run('UPDATE rejects SET raw_json = ?, reason = ? WHERE rowid = ?', [JSON.stringify(nulled(layout, m.row)), reason, r.rowid]);
-    counts.set(m.hashKey, (counts.get(m.hashKey) ?? 0) + 1);
+    const changed = await session.run('UPDATE rejects SET raw_json = ?, reason = ? WHERE source = ? AND raw_json = ? AND reason = ?', [
+      JSON.stringify(nulled(layout, m.row)),
+      reason,
+      layout.entity,
+      r.raw_json,
+      r.reason,
+    ]);
+    counts.set(m.hashKey, (counts.get(m.hashKey) ?? 0) + changed.changes);
   }
   return counts;
 }
@@ -247,8 +264,9 @@ export async function erasePersonalData(opts: EraseOptions): Promise<ErasureRepo
 
   const lake = await scanLake(layout, opts.lakeDir, keys);
   // A warehouse file is not created to look for keys in it.
-  const warehouse = existsSync(opts.warehouseFile) ? await openWarehouse(opts.warehouseFile) : undefined;
-  const known = warehouse ? await knownInWarehouse(layout, warehouse, [...keys]) : new Set<string>();
+  const exists = !isSqliteFile(opts.warehouse) || existsSync(opts.warehouse);
+  const warehouse = exists ? await openWarehouse(opts.warehouse) : undefined;
+  const known = warehouse ? await knownInWarehouse(layout, warehouse, dialectOf(warehouse), [...keys]) : new Set<string>();
   const unknown = [...byKey].filter(([hk]) => !known.has(hk) && !lake.found.has(hk)).map(([, id]) => id);
   if (unknown.length > 0) throw new UnknownIdError(layout.entity, unknown);
 
@@ -268,15 +286,16 @@ export async function erasePersonalData(opts: EraseOptions): Promise<ErasureRepo
     id, hashKey: hk, lakeLines: lakeLines.get(hk) ?? 0, lakePartitions: lakeParts.get(hk)?.size ?? 0, rawRows: 0, rejects: 0, satelliteVersions: 0,
   }));
   // Only the lake may have held them: the record still goes to the warehouse, made for it.
-  const db = warehouse ?? (keyErasures.some(changedAnything) ? await openWarehouse(opts.warehouseFile) : undefined);
+  const db = warehouse ?? (keyErasures.some(changedAnything) ? await openWarehouse(opts.warehouse) : undefined);
   if (!db) return { entity: layout.entity, satellite: layout.satellite, keys: keyErasures, walEmptied: true };
+  const dialect = dialectOf(db);
   keyErasures = await db.transaction(async (session) => {
-    // Freed bytes of the rows rewritten are zeroed, not left in the file's free space.
-    await session.run('PRAGMA secure_delete = ON');
-    const rejects = await eraseRejects(layout, session, keys);
-    const raw = await nullRows(layout, session, layout.entity, [...keys]);
-    const satellite = await nullRows(layout, session, layout.satellite, [...keys]);
-    const mainSatellite = await nullRows(layout, session, layout.mainSatellite, [...keys]);
+    // SQLite: freed bytes of the rows rewritten are zeroed, not left in the file's free space.
+    if (db.kind === 'sqlite') await session.run('PRAGMA secure_delete = ON');
+    const rejects = await eraseRejects(layout, session, dialect, keys);
+    const raw = await nullRows(layout, session, dialect, layout.entity, [...keys]);
+    const satellite = await nullRows(layout, session, dialect, layout.satellite, [...keys]);
+    const mainSatellite = await nullRows(layout, session, dialect, layout.mainSatellite, [...keys]);
     const out: KeyErasure[] = [];
     for (const k of keyErasures) {
       const done: KeyErasure = {
@@ -290,12 +309,8 @@ export async function erasePersonalData(opts: EraseOptions): Promise<ErasureRepo
     }
     return out;
   });
-  let walEmptied = true;
-  if (keyErasures.some(changedAnything)) {
-    // The rows' earlier versions stay in the database file's pages until a checkpoint copies the new
-    // pages over them, and in older WAL frames until the WAL is emptied.
-    const r = await db.get<{ busy: number }>('PRAGMA wal_checkpoint(TRUNCATE)');
-    walEmptied = r?.busy === 0;
-  }
+  // The updated rows' earlier versions still hold the values: removed, not left to a later vacuum.
+  const tables = ['rejects', layout.entity, layout.satellite, layout.mainSatellite];
+  const walEmptied = keyErasures.some(changedAnything) ? await db.purgeOldVersions(tables) : true;
   return { entity: layout.entity, satellite: layout.satellite, keys: keyErasures, walEmptied };
 }

@@ -102,6 +102,21 @@ export class PostgresWarehouse implements Warehouse {
     return p;
   }
 
+  /**
+   * An update leaves the old row version in the table as a dead tuple until a vacuum; VACUUM FULL
+   * rewrites each table without them (an exclusive lock for the time of the copy). VACUUM cannot run in
+   * a transaction, so on an idle pooled connection. The server's WAL files keep the old values until it
+   * recycles them, which no statement of a client forces.
+   */
+  async purgeOldVersions(tables: readonly string[]): Promise<boolean> {
+    this.open();
+    for (const table of tables) {
+      const [found] = (await this.pool.query<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table])).rows;
+      if (found.t !== null) await this.pool.query(`VACUUM FULL ${found.t}`);
+    }
+    return true;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -113,6 +113,16 @@ export class SqliteWarehouse implements Warehouse {
     return reading;
   }
 
+  /**
+   * The rows' earlier versions stay in the file's pages until a checkpoint copies the new pages over
+   * them, and in older WAL frames until the WAL is emptied: TRUNCATE does both, unless a reader holds it.
+   * Every table is in the one file, so `tables` is not needed.
+   */
+  async purgeOldVersions(): Promise<boolean> {
+    const r = await this.open().get<{ busy: number }>('PRAGMA wal_checkpoint(TRUNCATE)');
+    return r?.busy === 0;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

@@ -77,6 +77,13 @@ export interface Warehouse extends Queryable {
    * session: the warehouse's own `run`, `exec` and write transactions wait for that transaction to end.
    */
   transaction<T>(fn: (session: WarehouseSession) => Promise<T>, opts?: TransactionOptions): Promise<T>;
+  /**
+   * Removes the earlier versions of rows that committed updates left behind (an erasure must not leave
+   * the old values readable): SQLite empties its WAL; PostgreSQL rewrites `tables` without their dead
+   * row versions. Runs outside any transaction. False when that could not be done at once (SQLite: a
+   * reader held the WAL, whose old page images then stay until its next checkpoint).
+   */
+  purgeOldVersions(tables: readonly string[]): Promise<boolean>;
   /** Waits for the transactions in progress, then closes every connection; later calls fail. */
   close(): Promise<void>;
 }
