@@ -49,10 +49,17 @@ export async function clearTasks(db: MetadataDb, dag: ClearableDag, o: ClearOpti
   const taskIds = o.taskIds ? withDownstream(dag, o.taskIds, o.includeDownstream) : dag.tasks.map((t) => t.id);
   const st = db.statements;
   return db.tx(async (sql) => {
+    // The locks in the order every transaction takes them (docs/design/postgres-metadata.md): the DAG's
+    // (waited for; a turn only tries it, so it leaves the DAG to this clear), its runs, then the
+    // instances, each in id order. Without it a clear and a turn could each hold what the other waits for.
+    await st.lockDags(sql, [dag.id]);
     const runRows = await st.runsBetween(sql, dag.id, o.from ? dbDate(o.from) : '', o.to ? dbDate(o.to) : '9999');
     const backfillDays = runRows.filter((r) => r.run_type === 'backfill').map((r) => r.logical_date.slice(0, 10));
     if (runRows.length === 0 || taskIds.length === 0) return { taskIds, runs: runRows.length, cleared: [], backfillDays };
     const ids = runRows.map((r) => r.id);
+    await st.lockInKeyOrder(sql, 'dag_runs', 'id', ids);
+    const chosen = (await st.taskInstanceDetails(sql, ids)).filter((ti) => taskIds.includes(ti.task_id));
+    await st.lockInKeyOrder(sql, 'task_instances', 'id', chosen.map((ti) => ti.id));
     // Read in the same transaction as the update, with its predicate (not running): exactly what it resets.
     const before = (await st.taskInstanceDetails(sql, ids)).filter((ti) => taskIds.includes(ti.task_id) && ti.state !== 'running');
     for (const taskId of taskIds) {

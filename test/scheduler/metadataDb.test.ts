@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MetadataDb, type Sql } from '../../scheduler/metadata/db.js';
 import { SCHEMA_VERSION } from '../../scheduler/metadata/migrations.js';
+import { clearTasks, type ClearResult } from '../../scheduler/clearTasks.js';
 import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 
 forEachMetadataEngine('metadata database', (engine) => {
@@ -211,6 +212,28 @@ forEachMetadataEngine('metadata database', (engine) => {
       );
       expect(during).to.deep.equal(['b']);
       expect((await db.tx((sql) => st.tryLockDags(sql, ['a', 'b']))).sort()).to.deep.equal(['a', 'b']);
+    });
+
+    it("makes a clear wait for the DAG's scheduling lock before it locks a run or an instance, as every writer does", async () => {
+      const st = db.statements;
+      await db.tx(async (sql) => {
+        await st.insertRuns(sql, [{ dagId: 'd', runId: 'r', logicalDate: '2024-01-01', intervalStart: '2024-01-01', intervalEnd: '2024-01-02', runType: 'manual', conf: '{}' }], 'now');
+        const [{ id }] = await st.runsBetween(sql, 'd', '', '9999');
+        await st.insertTaskInstances(sql, [{ runPk: id, dagId: 'd', runId: 'r', taskId: 't', maxTries: 1 }]);
+        await sql.run("UPDATE task_instances SET state = 'failed'");
+      });
+      const waiting = () => db.read(async (sql) => (await sql.all<{ n: number }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0].n);
+      let clear: Promise<ClearResult> | undefined;
+      // A turn holds the DAG's lock: the clear waits for it, holding no row lock the turn could want.
+      await db.tx(async (sql) => {
+        expect(await st.tryLockDags(sql, ['d'])).to.deep.equal(['d']);
+        clear = clearTasks(db, { id: 'd', tasks: [{ id: 't', upstream: [], retries: 0 }] }, { includeDownstream: false });
+        while ((await waiting()) === 0) await new Promise((r) => setTimeout(r, 20));
+        // NOWAIT fails at once (55P03) if the waiting clear held any of these rows.
+        expect(await sql.all('SELECT id FROM dag_runs FOR UPDATE NOWAIT')).to.have.length(1);
+        expect(await sql.all('SELECT id FROM task_instances FOR UPDATE NOWAIT')).to.have.length(1);
+      });
+      expect((await clear!).cleared).to.deep.equal([{ runId: 'r', taskId: 't', state: 'failed' }]);
     });
 
     it('runs a transaction again after a deadlock, a serialization failure or a lock timeout, and no other error', () => {
