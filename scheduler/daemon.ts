@@ -19,7 +19,8 @@ import { removeOldTaskLogs } from './logRetention.js';
 import type { SchedulerLogger } from './logging.js';
 import { syncDags } from './metadata/dagTable.js';
 import type { MetadataDb } from './metadata/db.js';
-import { dagRunsGauge, metricsText, taskInstancesGauge } from './metrics.js';
+import { dagRunsGauge, metricsText, setPoolGauges, taskInstancesGauge } from './metrics.js';
+import { poolUses } from './pools.js';
 import { createDueRuns } from './runCreator.js';
 import { storeDagBag } from './serializedDag.js';
 import type { Settings } from './settings.js';
@@ -147,6 +148,7 @@ export class Daemon {
           .catch((err) => log.error('DAG bag sync failed', { error: (err as Error).message }));
       },
       log,
+      { pools: settings.scheduler.pools },
     );
     await this.createRuns();
     this.tickTask = cron.schedule(settings.scheduler.tick, () => void this.createRuns(), {
@@ -187,11 +189,14 @@ export class Daemon {
     const rows = await db.read(async (sql) => ({
       runs: await db.statements.runCountsByState(sql),
       tis: await db.statements.taskInstanceCountsByState(sql),
+      // The wall clock, as the executor's: whether a retry is due is a scheduling fact, not data.
+      pools: await db.statements.poolUse(sql, Date.now()),
     }));
     dagRunsGauge.reset();
     taskInstancesGauge.reset();
     for (const r of rows.runs) dagRunsGauge.set({ dag_id: r.dag_id, state: r.state }, r.n);
     for (const r of rows.tis) taskInstancesGauge.set({ dag_id: r.dag_id, state: r.state ?? 'none' }, r.n);
+    setPoolGauges(poolUses(this.opts.settings.scheduler.pools, rows.pools));
   }
 
   private async removeOldLogs(): Promise<void> {

@@ -8,6 +8,7 @@ import { parseDuration } from './alerts/duration.js';
 import { DagDefinitionError } from './errors/DagDefinitionError.js';
 import type { AlertCallbacks, Dag, DagSpec, Task, TaskSpec } from './interfaces.js';
 import type { ParamsSchema } from './params.js';
+import { DEFAULT_POOL } from './pools.js';
 import { validateSchedule } from './timetable.js';
 import { TRIGGER_RULES, type TriggerRule } from './triggerRules.js';
 
@@ -91,6 +92,13 @@ function groupOf(value: unknown, taskId: string, dagId: string): string | undefi
   if (typeof value !== 'string' || !ID_PATTERN.test(value) || !taskId.startsWith(`${value}.`)) {
     throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' is in group '${String(value)}' but its id does not start with '${String(value)}.'`, dagId);
   }
+  return value;
+}
+
+/** A task's pool name; whether the settings declare it is checked at load (pools.ts checkDagPools). */
+function poolOf(value: unknown, taskId: string, dagId: string): string {
+  if (value === undefined) return DEFAULT_POOL;
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' has invalid pool '${String(value)}'`, dagId);
   return value;
 }
 
@@ -195,6 +203,8 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
       retryDelayS: nonNegative(t.retryDelayS, `retryDelayS of task '${id}'`, dagId),
       timeoutS: nonNegative(t.timeoutS, `timeoutS of task '${id}'`, dagId),
       batch: t.batch ?? false,
+      pool: poolOf(t.pool, id, dagId),
+      poolSlots: positiveInt(t.poolSlots ?? 1, `poolSlots of task '${id}'`, dagId),
       description: t.description,
       ...callbacksOf(t, `task '${id}'`, dagId),
     };

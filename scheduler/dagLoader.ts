@@ -33,6 +33,7 @@ import { isDag } from './dag.js';
 import { ConfigError } from './errors/ConfigError.js';
 import type { Dag, DagImportError, Logger } from './interfaces.js';
 import { importTimeoutReason, probeImports } from './importProbe.js';
+import { checkDagPools, type Pools } from './pools.js';
 import type { Settings } from './settings.js';
 
 /** The DAGs of a folder and the files that could not be loaded. */
@@ -55,6 +56,8 @@ export interface LoadDagBagOptions {
    * (importProbe.ts), so a file that spins cannot freeze this thread. Default true.
    */
   readonly probe?: boolean;
+  /** The declared pools: a DAG whose task names another, or needs more slots than its pool has, fails to load. Default: not checked. */
+  readonly pools?: Pools;
 }
 
 /** Options of {@link watchDagBag}. */
@@ -292,6 +295,8 @@ export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOpti
       const what = exported === undefined ? 'no default export' : `default export is ${describeValue(exported)}`;
       return fail(file, `${what}; expected \`export default defineDag({...})\``);
     }
+    const poolProblem = opts.pools === undefined ? undefined : poolProblemOf(exported, opts.pools);
+    if (poolProblem !== undefined) return fail(file, poolProblem);
     const other = dags.get(exported.id);
     if (other) {
       return fail(file, `duplicate DAG id '${exported.id}': already defined in ${other.fileloc ?? '?'}`);
@@ -304,13 +309,23 @@ export async function loadDagBag(dir: string, log?: Logger, opts: LoadDagBagOpti
   return { dags, errors };
 }
 
+/** A task's pool problem as a load error's reason (one line), or undefined when every pool fits. */
+function poolProblemOf(dag: Dag, pools: Pools): string | undefined {
+  try {
+    checkDagPools(dag, pools);
+    return undefined;
+  } catch (err) {
+    return oneLine(`${(err as Error).name}: ${(err as Error).message}`);
+  }
+}
+
 /**
  * {@link loadDagBag} of the configured folder (DRIVETRAIN_DAGS_DIR): a folder that does not exist or
  * is not a folder is bad configuration, a ConfigError naming the variable and the path (exit 2).
  */
 export async function loadConfiguredDagBag(settings: Settings, log?: Logger): Promise<DagBag> {
   try {
-    return await loadDagBag(settings.dagsDir, log);
+    return await loadDagBag(settings.dagsDir, log, { pools: settings.scheduler.pools });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {

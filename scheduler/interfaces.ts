@@ -144,6 +144,10 @@ export interface TaskSpec<U extends string = string> extends AlertCallbacks {
   readonly timeoutS?: number;
   /** The task can take several consecutive intervals in one call during a backfill. Default false. */
   readonly batch?: boolean;
+  /** The pool (DRIVETRAIN_POOLS) whose slots it takes while it runs, across every process. Default `default_pool`. */
+  readonly pool?: string;
+  /** Slots of its pool it takes while it runs (a whole batched call takes them once). Default 1. */
+  readonly poolSlots?: number;
   /** One line on what the task does, shown by `dags list --verbose`. */
   readonly description?: string;
 }
@@ -204,6 +208,8 @@ export interface Task extends AlertCallbacks {
   readonly retryDelayS: number | undefined;
   readonly timeoutS: number | undefined;
   readonly batch: boolean;
+  readonly pool: string;
+  readonly poolSlots: number;
   readonly description?: string;
 }
 

@@ -9,6 +9,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { MetricsText } from './httpServer.js';
+import type { PoolUse } from './pools.js';
 
 /** The one Prometheus registry: every metric below is registered here, and /metrics serves it. */
 export const registry = new Registry();
@@ -107,3 +108,41 @@ export const dagLatenessGauge = new Gauge({
   labelNames: ['dag_id'] as const,
   registers: [registry],
 });
+
+/** Each pool's declared slots (set by the scheduler loop from DRIVETRAIN_POOLS). */
+export const poolSlotsGauge = new Gauge({ name: 'drivetrain_pool_slots', help: 'Slots of each pool', labelNames: ['pool'] as const, registers: [registry] });
+
+/** Slots held by running instances, by pool, across every process on the metadata database. */
+export const poolUsedSlotsGauge = new Gauge({
+  name: 'drivetrain_pool_used_slots',
+  help: 'Slots of each pool held by running task instances, of every process',
+  labelNames: ['pool'] as const,
+  registers: [registry],
+});
+
+/** Running instances, by pool. */
+export const poolRunningGauge = new Gauge({ name: 'drivetrain_pool_running', help: 'Running task instances by pool', labelNames: ['pool'] as const, registers: [registry] });
+
+/** Instances waiting to run (queued, or up for retry and due), by pool. */
+export const poolQueuedGauge = new Gauge({
+  name: 'drivetrain_pool_queued',
+  help: 'Task instances waiting to run by pool (queued, or up for retry and due)',
+  labelNames: ['pool'] as const,
+  registers: [registry],
+});
+
+/** Slots left, by pool. */
+export const poolOpenSlotsGauge = new Gauge({ name: 'drivetrain_pool_open_slots', help: 'Open slots of each pool', labelNames: ['pool'] as const, registers: [registry] });
+
+/** Sets the pool gauges to `uses`; a pool no longer declared nor recorded drops out. */
+export function setPoolGauges(uses: readonly PoolUse[]): void {
+  const gauges = [poolSlotsGauge, poolUsedSlotsGauge, poolRunningGauge, poolQueuedGauge, poolOpenSlotsGauge];
+  for (const g of gauges) g.reset();
+  for (const u of uses) {
+    poolSlotsGauge.set({ pool: u.pool }, u.slots);
+    poolUsedSlotsGauge.set({ pool: u.pool }, u.usedSlots);
+    poolRunningGauge.set({ pool: u.pool }, u.running);
+    poolQueuedGauge.set({ pool: u.pool }, u.queued);
+    poolOpenSlotsGauge.set({ pool: u.pool }, u.openSlots);
+  }
+}

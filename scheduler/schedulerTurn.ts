@@ -14,6 +14,7 @@ import { recordCompletionAlerts, recordRunAlerts } from './alerts/outbox.js';
 import type { Dag, Logger, Task } from './interfaces.js';
 import type { Sql } from './metadata/interfaces.js';
 import type { ClaimStamp, CompletionRow, RunRow, RunScope, Statements, TiRow } from './metadata/statements.js';
+import { lockedPoolBudget, poolUseOfClaims } from './poolClaims.js';
 import { retryPolicyFor } from './retryPolicy.js';
 import type { Settings } from './settings.js';
 import { evaluateTriggerRule, isDue, runOutcome, type StoredState } from './triggerRules.js';
@@ -143,7 +144,7 @@ export async function waitForMet(sql: Sql, st: Statements, dag: Dag, run: RunRow
 /** Creates the waiting instances of runs about to start (existing ones, a cleared run's, are kept). */
 export async function createInstances(sql: Sql, ctx: TurnContext, dag: Dag, runs: readonly RunRow[]): Promise<void> {
   const rows = runs.flatMap((run) =>
-    dag.tasks.map((t) => ({ runPk: run.id, dagId: dag.id, runId: run.run_id, taskId: t.id, maxTries: retryPolicyFor(t, dag, ctx.settings).retries })),
+    dag.tasks.map((t) => ({ runPk: run.id, dagId: dag.id, runId: run.run_id, taskId: t.id, maxTries: retryPolicyFor(t, dag, ctx.settings).retries, pool: t.pool })),
   );
   await ctx.statements.insertTaskInstances(sql, rows);
 }
@@ -220,7 +221,8 @@ export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>
 
 /**
  * Step 5a: the calls to start within the free slots. Instances running in the window count against
- * max active tasks (only a batch reaches past the window, and a batch is one call).
+ * max active tasks (only a batch reaches past the window, and a batch is one call); every process's
+ * running instances count against their pools (poolClaims.ts).
  */
 async function pickClaims(
   sql: Sql,
@@ -233,6 +235,7 @@ async function pickClaims(
   let slots = ctx.slots;
   const claims: Claim[] = [];
   if (slots <= 0 || ready.length === 0) return claims;
+  const pools = await lockedPoolBudget(sql, ctx.statements, ctx.settings.scheduler.pools, ready.map((r) => r.task), ctx.log);
   const taken = new Set<number>();
   const runningPerDag = new Map<string, number>();
   for (const run of window) {
@@ -244,13 +247,14 @@ async function pickClaims(
     if (slots <= 0) break;
     if (taken.has(r.ti.id)) continue;
     const dagRunning = runningPerDag.get(r.dag.id) ?? 0;
-    if (dagRunning >= r.dag.maxActiveTasks) continue;
+    if (dagRunning >= r.dag.maxActiveTasks || !pools.fits(r.task.pool, r.task.poolSlots)) continue;
     let items = [{ ti: r.ti, run: r.run }];
     if (r.task.batch && ctx.scope.batching && r.run.run_type === 'backfill') {
       items = items.concat(await extendBatch(sql, ctx, r.dag, r.task, r.run, taken, reach));
     }
     for (const it of items) taken.add(it.ti.id);
     runningPerDag.set(r.dag.id, dagRunning + 1);
+    pools.take(r.task.pool, r.task.poolSlots);
     slots -= 1;
     // The claim counts the try: the attempt runs as the next one.
     claims.push({ dag: r.dag, task: r.task, items: items.map(({ ti, run }) => ({ ti: { ...ti, state: 'running', try_number: ti.try_number + 1 }, run })) });
@@ -277,9 +281,15 @@ async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, 
   // A claimed item's stored try is one below the try it runs as (pickClaims counted it).
   const items = claims.flatMap((c) => c.items.map((i) => ({ id: i.ti.id, readTry: i.ti.try_number - 1 })));
   const n = await st.claim(sql, items, ctx.stamp);
-  if (n === items.length) return claims;
-  const rows = await st.leaseHolders(sql, items.map((i) => i.id));
+  const made = n === items.length ? claims : await claimsKept(sql, ctx, claims, items.length - n);
+  await st.recordPoolUse(sql, poolUseOfClaims(made));
+  return made;
+}
+
+/** The claims without the instances another process claimed first; a call left with none is dropped. */
+async function claimsKept(sql: Sql, ctx: TurnContext, claims: readonly Claim[], lost: number): Promise<readonly Claim[]> {
+  const rows = await ctx.statements.leaseHolders(sql, claims.flatMap((c) => c.items.map((i) => i.ti.id)));
   const mine = new Set(rows.filter((r) => r.state === 'running' && r.lease_owner === ctx.stamp.owner).map((r) => r.id));
-  ctx.log.debug('claims lost to another process', { lost: items.length - n });
+  ctx.log.debug('claims lost to another process', { lost });
   return claims.map((c) => ({ ...c, items: c.items.filter((i) => mine.has(i.ti.id)) })).filter((c) => c.items.length > 0);
 }

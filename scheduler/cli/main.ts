@@ -1,5 +1,5 @@
 /**
- * The scheduler's commands: `start`, `backfill`, `logs`, `dags ...`, `tasks ...`, `runs ...`, `alerts test`. Only
+ * The scheduler's commands: `start`, `backfill`, `logs`, `dags ...`, `tasks ...`, `runs ...`, `pools list`, `alerts test`. Only
  * their definitions live here, light enough for every command line to load; each action imports
  * what it runs when it runs, so `drivetrain logs` never opens the metadata and `drivetrain source`
  * loads none of this but the definitions.
@@ -120,6 +120,12 @@ function addTasksAndRuns(program: Command): void {
   handle(runs.command('list').description('runs, oldest first, with type and state').argument('[dag]', 'only runs of this DAG'), async (dagId: string | undefined) => {
     const { runsListCommand } = await import('./runsCommands.js');
     return inContext((ctx) => runsListCommand(ctx, dagId));
+  });
+
+  const pools = program.command('pools').description('task pools (DRIVETRAIN_POOLS)');
+  handle(pools.command('list').description('pools with slots, slots in use, running and queued instances, open slots'), async () => {
+    const { poolsListCommand } = await import('./poolsCommands.js');
+    return inContext((ctx) => poolsListCommand(ctx));
   });
 }
 

@@ -11,3 +11,5 @@ export { TaskSkippedError } from './TaskSkippedError.js';
 export { TaskResultError } from './TaskResultError.js';
 export { NotAnUpstreamError } from './NotAnUpstreamError.js';
 export { InvalidParamsError } from './InvalidParamsError.js';
+export { PoolSpecError } from './PoolSpecError.js';
+export { DagPoolError } from './DagPoolError.js';

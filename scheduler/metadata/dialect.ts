@@ -51,6 +51,12 @@ export interface MetadataDialect {
    * write transaction is exclusive already, so no statement is needed.
    */
   dagLock?(dagId: string, wait: boolean): string;
+  /**
+   * An SQL expression waiting for the transaction-long lock of the pool named by the text expression
+   * `pool`, so claims from one pool are counted and made one transaction at a time. Undefined where
+   * the write transaction is exclusive already.
+   */
+  poolLock?(pool: string): string;
 }
 
 /** The driver's error code, through Sequelize's wrappers. */
@@ -137,6 +143,10 @@ export const postgresDialect: MetadataDialect = {
   // first key sets these apart from any other advisory lock; a hash collision only makes two DAGs share one.
   dagLock(dagId, wait) {
     return `${wait ? 'pg_advisory_xact_lock' : 'pg_try_advisory_xact_lock'}(728391045, hashtext(${dagId}))`;
+  },
+  // Its own first key: a pool and a DAG of the same name are different locks.
+  poolLock(pool) {
+    return `pg_advisory_xact_lock(728391046, hashtext(${pool}))`;
   },
   ddl(statement) {
     return statement

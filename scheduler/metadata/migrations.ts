@@ -135,6 +135,16 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "task_instances.result: a task's return value as JSON, handed to its downstream tasks (ctx.upstream)",
     statements: ['ALTER TABLE task_instances ADD COLUMN result TEXT'],
   },
+  {
+    version: 7,
+    description: "task_instances.pool and pool_slots: the pool an instance waits in and the slots it holds while running, so any process counts a pool's use in one statement",
+    statements: [
+      'ALTER TABLE task_instances ADD COLUMN pool TEXT',
+      'ALTER TABLE task_instances ADD COLUMN pool_slots INTEGER NOT NULL DEFAULT 0',
+      // Every claim counts the running slots of the pools it claims from.
+      'CREATE INDEX task_instances_by_pool ON task_instances (pool, state)',
+    ],
+  },
 ];
 
 /** The version a fully migrated database has. */

@@ -56,6 +56,9 @@ export interface TaskInstanceRow {
   last_error: string | null;
   /** The task's return value as JSON (migration 6); null when it returned nothing or did not succeed. */
   result: string | null;
+  /** The pool it waits in, and the slots it holds while running (migration 7). */
+  pool: string | null;
+  pool_slots: number;
 }
 
 /** The three models. */
@@ -117,6 +120,8 @@ export function defineModels(sequelize: Sequelize): MetadataModels {
       next_retry_at: int(),
       last_error: text(),
       result: text(),
+      pool: text(),
+      pool_slots: int(),
     },
     { tableName: 'task_instances', timestamps: false },
   );

@@ -52,6 +52,8 @@ export interface NewTaskInstance {
   readonly runId: string;
   readonly taskId: string;
   readonly maxTries: number;
+  /** Its task's pool, so the instances waiting in a pool can be counted before any is claimed. */
+  readonly pool?: string;
 }
 
 /** A row of {@link Statements.serializedDags}. */
@@ -414,8 +416,8 @@ export class Statements {
   /** Creates waiting instances; existing ones (a cleared run's) are kept as they are. */
   async insertTaskInstances(sql: Sql, rows: readonly NewTaskInstance[]): Promise<void> {
     for (const chunk of chunks(rows)) {
-      await sql.run('INSERT INTO task_instances (run_pk, dag_id, run_id, task_id, max_tries) VALUES ? ON CONFLICT DO NOTHING', [
-        chunk.map((r) => [r.runPk, r.dagId, r.runId, r.taskId, r.maxTries]),
+      await sql.run('INSERT INTO task_instances (run_pk, dag_id, run_id, task_id, max_tries, pool) VALUES ? ON CONFLICT DO NOTHING', [
+        chunk.map((r) => [r.runPk, r.dagId, r.runId, r.taskId, r.maxTries, r.pool ?? null]),
       ]);
     }
   }
@@ -501,6 +503,52 @@ export class Statements {
   async lockDags(sql: Sql, dagIds: readonly string[]): Promise<void> {
     if (!this.dialect.dagLock) return;
     for (const id of [...dagIds].sort()) await sql.all(`SELECT ${this.dialect.dagLock('?', true)} AS locked`, [id]);
+  }
+
+  // ---- pools (scheduler/pools.ts) ----
+
+  /**
+   * Takes the locks of these pools, waiting for them, in name order: between the count of a pool's
+   * slots in use and the commit of the claims made on it, no other transaction claims from it. Nothing
+   * where the write transaction is exclusive already (docs/design/postgres-metadata.md, the lock order).
+   */
+  async lockPools(sql: Sql, pools: readonly string[]): Promise<void> {
+    if (!this.dialect.poolLock) return;
+    for (const pool of [...new Set(pools)].sort()) await sql.all(`SELECT ${this.dialect.poolLock('?')} AS locked`, [pool]);
+  }
+
+  /** Slots held by running instances, by pool, of these pools (one absent holds none). */
+  async usedPoolSlots(sql: Sql, pools: readonly string[]): Promise<Map<string, number>> {
+    if (pools.length === 0) return new Map();
+    const rows = await sql.all<{ pool: string; used: number }>(
+      "SELECT pool, SUM(pool_slots) AS used FROM task_instances WHERE pool IN (?) AND state = 'running' GROUP BY pool",
+      [[...new Set(pools)]],
+    );
+    return new Map(rows.map((r) => [r.pool, Number(r.used)]));
+  }
+
+  /** Records the pool and slots each just-claimed instance holds while it runs. */
+  async recordPoolUse(sql: Sql, rows: readonly { id: number; pool: string; slots: number }[]): Promise<void> {
+    for (const chunk of chunks([...rows].sort((a, b) => a.id - b.id))) {
+      await sql.run(
+        `UPDATE task_instances SET pool = v.pool, pool_slots = v.slots FROM ${this.dialect.valuesTable('v', { id: 'int', pool: 'text', slots: 'int' })}
+         WHERE task_instances.id = v.id`,
+        [chunk.map((r) => [r.id, r.pool, r.slots])],
+      );
+    }
+  }
+
+  /** Per pool recorded on an instance: slots held and instances running, instances waiting (queued, or up for retry and due at `nowMs`). */
+  async poolUse(sql: Sql, nowMs: number): Promise<{ pool: string; used_slots: number; running: number; queued: number }[]> {
+    const rows = await sql.all<{ pool: string; used_slots: number; running: number; queued: number }>(
+      `SELECT pool,
+         SUM(CASE WHEN state = 'running' THEN pool_slots ELSE 0 END) AS used_slots,
+         SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running,
+         SUM(CASE WHEN state = 'queued' OR (state = 'up_for_retry' AND next_retry_at <= ?) THEN 1 ELSE 0 END) AS queued
+       FROM task_instances WHERE pool IS NOT NULL AND state IN ('running', 'queued', 'up_for_retry') GROUP BY pool ORDER BY pool`,
+      [nowMs],
+    );
+    return rows.map((r) => ({ pool: r.pool, used_slots: Number(r.used_slots), running: Number(r.running), queued: Number(r.queued) }));
   }
 
   /**

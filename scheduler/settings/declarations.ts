@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { parseUtcDate } from '../dates.js';
 import { parseMetadataUrl } from '../metadata/metadataUrl.js';
+import { parsePools, type Pools } from '../pools.js';
 import { parseWarehouseUrl } from './warehouseUrl.js';
 
 /** One setting. */
@@ -78,6 +79,16 @@ function warehouseUrl(value: string, ctx: z.core.$RefinementCtx<string>): void {
     parseWarehouseUrl(value);
   } catch (err) {
     ctx.addIssue({ code: 'custom', message: (err as Error).message, input: value });
+  }
+}
+
+/** `name=slots,...` read by the pools' one parser (../pools.ts); what is wrong becomes the issue. */
+function pools(value: string, ctx: z.core.$RefinementCtx<string>): Pools {
+  try {
+    return parsePools(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message, input: value });
+    return z.NEVER;
   }
 }
 
@@ -260,6 +271,14 @@ export const SETTINGS = {
     logRetentionDays: setting({ env: 'DRIVETRAIN_LOG_RETENTION_DAYS', schema: z.number().min(0), default: 30, doc: 'task logs of older runs are removed' }),
     schedulerLogMaxBytes: setting({ env: 'DRIVETRAIN_SCHEDULER_LOG_MAX_BYTES', schema: int(1024), default: 10485760, doc: '`scheduler.log` rotates past this size' }),
     schedulerLogMaxFiles: setting({ env: 'DRIVETRAIN_SCHEDULER_LOG_MAX_FILES', schema: int(1), default: 5, doc: 'rotated `scheduler.log` files kept' }),
+    // Airflow's default_pool has 128 slots: far above parallelism, so a pool-less DAG is limited by
+    // parallelism and max active tasks as before, yet every process on the database shares one count.
+    pools: setting({
+      env: 'DRIVETRAIN_POOLS',
+      schema: z.string().transform(pools),
+      default: 'default_pool=128',
+      doc: 'task pools `name=slots,...`, shared by all processes; `default_pool` (128 unless listed) holds tasks without `pool`',
+    }),
   },
   http: {
     host: setting({
