@@ -11,3 +11,4 @@ export { TaskSkippedError } from './TaskSkippedError.js';
 export { TaskResultError } from './TaskResultError.js';
 export { NotAnUpstreamError } from './NotAnUpstreamError.js';
 export { InvalidParamsError } from './InvalidParamsError.js';
+export { SensorTimeoutError } from './SensorTimeoutError.js';

@@ -135,6 +135,12 @@ export const MIGRATIONS: readonly Migration[] = [
     description: "task_instances.result: a task's return value as JSON, handed to its downstream tasks (ctx.upstream)",
     statements: ['ALTER TABLE task_instances ADD COLUMN result TEXT'],
   },
+  // 7 is another branch's (pools); the runner applies every listed version above the recorded one.
+  {
+    version: 8,
+    description: "task_instances.first_poke_at: when a sensor first poked (epoch ms), so its timeout survives its reschedules",
+    statements: ['ALTER TABLE task_instances ADD COLUMN first_poke_at INTEGER'],
+  },
 ];
 
 /** The version a fully migrated database has. */

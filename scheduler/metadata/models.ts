@@ -56,6 +56,8 @@ export interface TaskInstanceRow {
   last_error: string | null;
   /** The task's return value as JSON (migration 6); null when it returned nothing or did not succeed. */
   result: string | null;
+  /** A sensor's first poke, epoch ms (migration 8); null for other tasks and before the first poke. */
+  first_poke_at: number | null;
 }
 
 /** The three models. */
@@ -117,6 +119,7 @@ export function defineModels(sequelize: Sequelize): MetadataModels {
       next_retry_at: int(),
       last_error: text(),
       result: text(),
+      first_poke_at: int(),
     },
     { tableName: 'task_instances', timestamps: false },
   );
