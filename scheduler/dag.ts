@@ -149,11 +149,20 @@ function withWaitForSensors(dagId: string, tasks: readonly Task[], waitFor: read
   const clash = sensorIds.find((id) => tasks.some((t) => t.id === id));
   if (clash) throw new DagDefinitionError(`DAG '${dagId}': task '${clash}' clashes with the sensor its waitFor adds`, dagId);
   const sensors: Task[] = waitFor.map((other, i) => {
-    const spec = sensor({ poke: dagCaughtUp(other), pokeIntervalS: options?.pokeIntervalS, timeoutS: options?.timeoutS, description: `waits for DAG '${other}' to succeed through this run's interval` });
+    const spec = sensorFor(dagId, { poke: dagCaughtUp(other), pokeIntervalS: options?.pokeIntervalS, timeoutS: options?.timeoutS, description: `waits for DAG '${other}' to succeed through this run's interval` });
     return { id: sensorIds[i], run: spec.run, upstream: [], triggerRule: 'all_success', retries: undefined, retryDelayS: undefined, timeoutS: undefined, batch: false, description: spec.description, sensor: spec.sensor };
   });
   const rooted = tasks.map((t) => (t.upstream.length === 0 ? { ...t, upstream: [...sensorIds] } : t));
   return [...sensors, ...rooted];
+}
+
+/** sensor(), its error naming the DAG (a bad waitForSensor value). */
+function sensorFor(dagId: string, spec: Parameters<typeof sensor>[0]): ReturnType<typeof sensor> {
+  try {
+    return sensor(spec);
+  } catch (err) {
+    throw new DagDefinitionError(`DAG '${dagId}': waitForSensor: ${(err as Error).message}`, dagId);
+  }
 }
 
 /** A task spec's sensor options (set by sensor()); a sensor cannot be batched. */

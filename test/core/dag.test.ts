@@ -81,6 +81,9 @@ describe('defineDag', () => {
     expect(() => defineDag({ id: 'y', schedule: '@daily', startDate: '2024-01-01', waitFor: ['ingest'], tasks: { wait_for_ingest: { run: noop } } })).to.throw(
       "DAG 'y': task 'wait_for_ingest' clashes with the sensor its waitFor adds",
     );
+    expect(() => defineDag({ id: 'z', schedule: '@daily', startDate: '2024-01-01', waitFor: ['ingest'], waitForSensor: { pokeIntervalS: -1 }, tasks: { a: { run: noop } } })).to.throw(
+      "DAG 'z': waitForSensor: sensor(): invalid pokeIntervalS '-1'",
+    );
   });
 
   it('makes a misspelt upstream a compile error, and still a run-time one', () => {
