@@ -14,6 +14,9 @@ import { sensor } from '../../scheduler/sensor.js';
 import { fileExists } from '../../operators/sensors/fileExists.js';
 import { httpOk } from '../../operators/sensors/httpOk.js';
 import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
+import { completionsOf } from '../../scheduler/attempt.js';
+import { ShutdownError } from '../../scheduler/errors/ShutdownError.js';
+import { makeTmpDir, testSettings } from '../helpers/tmp.js';
 import { openHarness, waitUntil, type Harness } from './harness.js';
 
 const RUN_ID = 'backfill__2024-01-01T00:00:00+00:00';
@@ -193,6 +196,35 @@ forEachMetadataEngine('sensors in reschedule mode', (engine) => {
       await executor.stop(0);
     }
     expect(await instance(h, 'down', 'wait')).to.include({ state: 'success', try_number: 1 });
+  });
+});
+
+describe("a sensor's first poke on its row", () => {
+  const dag = defineDag({ id: 'd', schedule: '@daily', startDate: '2024-01-01', tasks: { wait: sensor({ poke: () => false, retries: 2 }) } });
+  const claim = {
+    dag,
+    task: dag.tasks[0],
+    items: [
+      {
+        ti: { id: 1, run_pk: 1, task_id: 'wait', state: 'running' as const, try_number: 1, max_tries: 2, next_retry_at: null, first_poke_at: 1_000 },
+        run: { id: 1, dag_id: 'd', run_id: RUN_ID, logical_date: '', data_interval_start: '', data_interval_end: '', run_type: 'backfill' as const, state: 'running' as const, conf: '{}' },
+      },
+    ],
+  };
+  const { dir, cleanup } = makeTmpDir('drivetrain-sensor-');
+  after(cleanup);
+  const settings = testSettings(dir);
+
+  it('is kept when shutdown interrupts a poke, so a restart does not restart the timeout', () => {
+    const shutdown = new AbortController();
+    shutdown.abort(new ShutdownError(0));
+    const [c] = completionsOf(claim, { ok: false, error: new ShutdownError(0), durationS: 0, aborted: true }, shutdown.signal, settings);
+    expect(c).to.include({ state: 'up_for_retry', interrupted: true, firstPokeAt: 1_000 });
+  });
+
+  it('is cleared by a poke that throws, so the retry times out from its own first poke', () => {
+    const [c] = completionsOf(claim, { ok: false, error: new Error('disk unreadable'), durationS: 0, aborted: false }, new AbortController().signal, settings);
+    expect(c).to.include({ state: 'up_for_retry', firstPokeAt: null });
   });
 });
 
