@@ -7,7 +7,7 @@ import { redactError } from './redact.js';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
 import { NonRetryableError } from './errors/NonRetryableError.js';
 import { isTaskSkipped } from './errors/TaskSkippedError.js';
-import type { DataInterval, Logger, TaskContext } from './interfaces.js';
+import type { Clock, DataInterval, Logger, SensorEnv, TaskContext } from './interfaces.js';
 import { resolveParams } from './params.js';
 import { encodeResult, upstreamAccessor, type UpstreamResults } from './taskResults.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
@@ -20,6 +20,7 @@ import type { Claim } from './schedulerTurn.js';
 import type { Settings } from './settings.js';
 import { attemptTimeoutS } from './taskTimeout.js';
 import { buildTaskContext } from './taskContext.js';
+import { NO_SENSOR_ENV, notMetDecision, pokeOnce } from './sensor.js';
 
 /** What running a call needs from its executor. */
 export interface AttemptDeps {
@@ -34,6 +35,16 @@ export interface AttemptDeps {
   readonly echo?: NodeJS.WritableStream;
   /** The stored results of the task's upstream in the call's (first) run (taskResults.ts); default none. */
   readonly upstreamResults?: UpstreamResults;
+  /** The clock a sensor's timeout is measured on; default the wall clock. */
+  readonly clock?: Clock;
+  /** What a sensor's poke reads from the metadata (dagSucceeded); default none (a poke using it fails). */
+  readonly sensorEnv?: SensorEnv;
+}
+
+/** A sensor's poke that said no and is poked again (sensor.ts): when, and its first poke to keep. */
+export interface Sensing {
+  readonly nextPokeAtMs: number;
+  readonly firstPokeAt: number;
 }
 
 /** The `Error.name: message` text stored as an instance's last error. */
@@ -59,7 +70,15 @@ function confOf(run: RunRow): unknown {
  * (`rescheduleAtMs` given) is up for retry then, its try given back. A successful outcome's value
  * must be storable as a result (runClaim checks it with keptResult first).
  */
-export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: AbortSignal, settings: Settings, rescheduleAtMs?: number): CompletionRow[] {
+export function completionsOf(
+  claim: Claim,
+  outcome: AttemptOutcome,
+  shutdown: AbortSignal,
+  settings: Settings,
+  rescheduleAtMs?: number,
+  sensing?: Sensing,
+): CompletionRow[] {
+  if (sensing !== undefined) return sensingCompletions(claim, outcome, sensing);
   const endIso = new Date().toISOString();
   const error = outcome.ok ? undefined : outcome.error;
   const interrupted = !outcome.ok && outcome.aborted && shutdown.aborted && !(error instanceof TaskTimeoutError);
@@ -82,8 +101,43 @@ export function completionsOf(claim: Claim, outcome: AttemptOutcome, shutdown: A
       } else state = 'failed';
     }
     const rescheduled = !interrupted && rescheduleAtMs !== undefined && !outcome.ok;
-    return { id: ti.id, tryNumber: ti.try_number, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted, rescheduled, result };
+    // An interrupted sensor keeps its first poke: a restart must not restart its timeout.
+    const firstPokeAt = interrupted ? ti.first_poke_at : null;
+    return { id: ti.id, tryNumber: ti.try_number, state, endIso, durationS: outcome.durationS, nextRetryAt, error: outcome.ok ? null : errorText(error), interrupted, rescheduled, result, firstPokeAt };
   });
+}
+
+/** A sensor poked again later: up_for_reschedule with its next poke time, its try given back (not an attempt). */
+function sensingCompletions(claim: Claim, outcome: AttemptOutcome, sensing: Sensing): CompletionRow[] {
+  const endIso = new Date().toISOString();
+  return claim.items.map(({ ti }) => ({
+    id: ti.id,
+    tryNumber: ti.try_number,
+    state: 'up_for_reschedule',
+    endIso,
+    durationS: outcome.durationS,
+    nextRetryAt: sensing.nextPokeAtMs,
+    error: null,
+    interrupted: false,
+    rescheduled: true,
+    result: null,
+    firstPokeAt: sensing.firstPokeAt,
+  }));
+}
+
+/**
+ * A sensor's poke outcome: true is success (no result), false a reschedule or, past the timeout, a
+ * SensorTimeoutError (a skip with softFail). Another task's outcome is returned as it is.
+ */
+function settleSensor(claim: Claim, outcome: AttemptOutcome, pokedAtMs: number, deps: AttemptDeps, log: Logger): { outcome: AttemptOutcome; sensing?: Sensing } {
+  const options = claim.task.sensor;
+  if (options === undefined || !outcome.ok) return { outcome };
+  if (outcome.value === true) return { outcome: { ...outcome, value: undefined } };
+  const ti = claim.items[0].ti;
+  const decision = notMetDecision(claim.task.id, options, ti.first_poke_at ?? pokedAtMs, (deps.clock ?? systemClock).now().getTime(), Date.now());
+  if (decision.kind === 'timeout') return { outcome: { ok: false, error: decision.error, durationS: outcome.durationS, aborted: false } };
+  log.info(`rescheduled, not a try: next poke not before ${new Date(decision.nextPokeAtMs).toISOString()}`);
+  return { outcome, sensing: decision };
 }
 
 /**
@@ -113,6 +167,14 @@ function keptResult(taskId: string, outcome: AttemptOutcome): AttemptOutcome {
   }
 }
 
+/** The attempt's last log line: success, skip, or the error (a deferral logged its own). */
+function logOutcome(log: ReturnType<typeof openAttemptLog>, settled: { outcome: AttemptOutcome; rescheduleAtMs?: number }, durationS: number): void {
+  const o = settled.outcome;
+  if (o.ok) log.info('attempt succeeded', o.value === undefined ? { durationS } : { durationS, returned: o.value });
+  else if (isTaskSkipped(o.error)) log.info(`attempt skipped: ${o.error.reason}`);
+  else if (settled.rescheduleAtMs === undefined) log.logError(o.error);
+}
+
 /** Runs the call; resolves with its completions and the closing of its log. */
 export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ completions: CompletionRow[]; logClosed: Promise<void> }> {
   const { dag, task, items } = claim;
@@ -140,10 +202,14 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     // The stored conf does not change between tries: only a fixed DAG file or a new run helps.
     paramsError = new NonRetryableError((err as Error).message, { cause: err });
   }
+  const sensorOptions = task.sensor;
   const run = async (ctx: TaskContext): Promise<unknown> => {
     if (paramsError !== undefined) throw paramsError;
+    if (sensorOptions !== undefined) return pokeOnce(sensorOptions, ctx, deps.sensorEnv ?? NO_SENSOR_ENV);
     return task.run(ctx);
   };
+  // The timeout counts from the first poke's start, on the executor's clock.
+  const pokedAtMs = (deps.clock ?? systemClock).now().getTime();
   const ran = await runAttempt(
     task.id,
     run,
@@ -162,12 +228,12 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
       }),
     { timeoutS: attemptTimeoutS(task, dag, deps.settings), signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
   );
-  const outcome = keptResult(task.id, ran);
+  const sensed = settleSensor(claim, ran, pokedAtMs, deps, log);
+  const outcome = keptResult(task.id, sensed.outcome);
   const settled = settleDeferral(outcome, deps.settings, log);
-  if (settled.outcome.ok) log.info('attempt succeeded', settled.outcome.value === undefined ? { durationS: outcome.durationS } : { durationS: outcome.durationS, returned: settled.outcome.value });
-  else if (isTaskSkipped(settled.outcome.error)) log.info(`attempt skipped: ${settled.outcome.error.reason}`);
-  else if (settled.rescheduleAtMs === undefined) log.logError(settled.outcome.error);
-  const completions = completionsOf(claim, settled.outcome, deps.shutdown, deps.settings, settled.rescheduleAtMs);
+  // A poke that said no was logged by settleSensor: it is neither a success nor a failure.
+  if (sensed.sensing === undefined) logOutcome(log, settled, outcome.durationS);
+  const completions = completionsOf(claim, settled.outcome, deps.shutdown, deps.settings, settled.rescheduleAtMs, sensed.sensing);
   const last = completions[completions.length - 1];
   taskAttemptsCounter.inc({ dag_id: dag.id, task_id: task.id, outcome: last.state });
   taskDurationHistogram.observe({ dag_id: dag.id, task_id: task.id }, outcome.durationS);

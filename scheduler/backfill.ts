@@ -172,7 +172,7 @@ async function runUpstreamOnce(
 /**
  * UsageError unless every DAG `plan` waits for can reach its last run: a successful run of it, or the
  * one the backfill runs first (its last completed interval), must end at or after that run's end.
- * Otherwise the runs past it could never start and the backfill would wait for ever.
+ * Otherwise the waitFor sensors of the runs past it could only time out, days later, while the backfill waits.
  */
 async function checkWaitForReach(opts: BackfillOptions, plan: Plan, now: Date): Promise<void> {
   if (plan.dag.waitFor.length === 0) return;

@@ -93,10 +93,11 @@ export class Daemon {
   private setBag(bag: DagBag): void {
     this.bag = bag;
     // Import errors are not logged here: the loader already logs each with its file and reason.
-    // A waitFor naming a DAG that is not loaded (a typo, or its file failed) holds every run back.
+    // A waitFor naming a DAG that is not loaded (a typo, or its file failed) holds every run's tasks
+    // back until its sensor times out, without a word from the sensor itself.
     for (const dag of bag.dags.values()) {
       const missing = dag.waitFor.filter((id) => !bag.dags.has(id));
-      if (missing.length > 0) this.opts.log.warn('DAG waits for DAGs that are not loaded: its runs will not start', { dagId: dag.id, missing });
+      if (missing.length > 0) this.opts.log.warn('DAG waits for DAGs that are not loaded: its waitFor sensors will time out', { dagId: dag.id, missing });
     }
     this.opts.log.info('DAG bag loaded', { dags: [...bag.dags.keys()], errors: bag.errors.length });
   }

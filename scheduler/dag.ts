@@ -9,6 +9,11 @@ import { DagDefinitionError } from './errors/DagDefinitionError.js';
 import type { AlertCallbacks, Dag, DagSpec, Task, TaskSpec } from './interfaces.js';
 import type { ParamsSchema } from './params.js';
 import { DEFAULT_POOL } from './pools.js';
+import { dagCaughtUp } from './dagSucceeded.js';
+import { sensor } from './sensor.js';
+
+// DAG files import sensor() with defineDag.
+export { sensor } from './sensor.js';
 import { validateSchedule } from './timetable.js';
 import { TRIGGER_RULES, type TriggerRule } from './triggerRules.js';
 
@@ -142,6 +147,39 @@ export function taskGroup<G extends string, K extends string>(
   return out as { [T in K as `${G}.${T}`]: TaskSpec<never> };
 }
 
+/**
+ * `waitFor` as sensors: a `wait_for_<dag>` sensor task per waited-for DAG (dagCaughtUp), and every
+ * root task depends on them all. A task of that id already in the DAG is an error, not overwritten.
+ */
+function withWaitForSensors(dagId: string, tasks: readonly Task[], waitFor: readonly string[], options: DagSpec['waitForSensor']): Task[] {
+  if (waitFor.length === 0) return [...tasks];
+  const sensorIds = waitFor.map((other) => `wait_for_${other}`);
+  const clash = sensorIds.find((id) => tasks.some((t) => t.id === id));
+  if (clash) throw new DagDefinitionError(`DAG '${dagId}': task '${clash}' clashes with the sensor its waitFor adds`, dagId);
+  const sensors: Task[] = waitFor.map((other, i) => {
+    const spec = sensorFor(dagId, { poke: dagCaughtUp(other), pokeIntervalS: options?.pokeIntervalS, timeoutS: options?.timeoutS, description: `waits for DAG '${other}' to succeed through this run's interval` });
+    return { id: sensorIds[i], run: spec.run, upstream: [], triggerRule: 'all_success', retries: undefined, retryDelayS: undefined, timeoutS: undefined, batch: false, description: spec.description, sensor: spec.sensor, pool: DEFAULT_POOL, poolSlots: 1 };
+  });
+  const rooted = tasks.map((t) => (t.upstream.length === 0 ? { ...t, upstream: [...sensorIds] } : t));
+  return [...sensors, ...rooted];
+}
+
+/** sensor(), its error naming the DAG (a bad waitForSensor value). */
+function sensorFor(dagId: string, spec: Parameters<typeof sensor>[0]): ReturnType<typeof sensor> {
+  try {
+    return sensor(spec);
+  } catch (err) {
+    throw new DagDefinitionError(`DAG '${dagId}': waitForSensor: ${(err as Error).message}`, dagId);
+  }
+}
+
+/** A task spec's sensor options (set by sensor()); a sensor cannot be batched. */
+function sensorOf(t: TaskSpec, taskId: string, dagId: string): Pick<Task, 'sensor'> {
+  if (t.sensor === undefined) return {};
+  if (t.batch) throw new DagDefinitionError(`DAG '${dagId}': sensor task '${taskId}' cannot be batch: true`, dagId);
+  return { sensor: t.sensor };
+}
+
 /** Orders tasks so each comes after its upstream (Kahn); names the tasks of a cycle if there is one. */
 function topologicalOrder(dagId: string, tasks: readonly Task[]): Task[] {
   const byId = new Map(tasks.map((t) => [t.id, t]));
@@ -206,6 +244,7 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
       pool: poolOf(t.pool, id, dagId),
       poolSlots: positiveInt(t.poolSlots ?? 1, `poolSlots of task '${id}'`, dagId),
       description: t.description,
+      ...sensorOf(t as TaskSpec, id, dagId),
       ...callbacksOf(t, `task '${id}'`, dagId),
     };
   });
@@ -214,6 +253,7 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
   if (endDate && endDate.getTime() < startDate.getTime()) {
     throw new DagDefinitionError(`DAG '${dagId}': endDate '${String(spec.endDate)}' is before startDate '${String(spec.startDate)}'`, dagId);
   }
+  const waitFor = waitForList(dagId, spec.waitFor);
   const dag: Dag & { [DAG_BRAND]?: true } = {
     id: dagId,
     schedule: spec.schedule,
@@ -225,12 +265,12 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
     retries: nonNegativeInt(spec.retries, 'retries', dagId),
     retryDelayS: nonNegative(spec.retryDelayS, 'retryDelayS', dagId),
     timeoutS: nonNegative(spec.timeoutS, 'timeoutS', dagId),
-    waitFor: waitForList(dagId, spec.waitFor),
+    waitFor,
     description: spec.description,
     deadline: deadlineOf(dagId, spec.deadline),
     params: paramsOf(dagId, spec as DagSpec),
     ...callbacksOf(spec, 'the DAG', dagId),
-    tasks: topologicalOrder(dagId, tasks),
+    tasks: topologicalOrder(dagId, withWaitForSensors(dagId, tasks, waitFor, spec.waitForSensor)),
   };
   Object.defineProperty(dag, DAG_BRAND, { value: true, enumerable: false });
   return dag;

@@ -8,7 +8,8 @@
 import os from 'node:os';
 import { recordCompletionAlerts } from './alerts/outbox.js';
 import { errorText, runClaim } from './attempt.js';
-import type { Dag, Logger, RunType } from './interfaces.js';
+import type { Clock, Dag, Logger, RunType, SensorEnv } from './interfaces.js';
+import { metadataSensorEnv } from './dagSucceeded.js';
 import { HeartbeatThread, type LeaseKeeper } from './heartbeat.js';
 import { forgetLiveOwner, newLeaseOwner, recoverLostTaskInstances, recoverOrphanedBackfillRuns, registerLiveOwner } from './lease.js';
 import type { MetadataDb } from './metadata/db.js';
@@ -57,6 +58,8 @@ export interface ExecutorOptions {
   readonly batchCap?: number;
   /** Echo attempt logs here too (tests, debugging). */
   readonly echo?: NodeJS.WritableStream;
+  /** The clock sensors' timeouts are measured on; default the wall clock. Tests set it. */
+  readonly clock?: Clock;
 }
 
 /** A launched claim, with what aborts it when its lease is lost. */
@@ -94,6 +97,8 @@ export class Executor {
   private drained = false;
   private stopped: Promise<void> | undefined;
   private lastTickAt = 0;
+  private turns = 0;
+  private readonly sensorEnv: SensorEnv;
   /** Called with the number of task instances each finished call covered (bench, progress). */
   onAttemptDone: ((covered: number) => void) | undefined;
 
@@ -105,6 +110,7 @@ export class Executor {
     registerLiveOwner(this.owner);
     this.pollMs = opts.pollMs ?? 200;
     this.batchCap = opts.batchCap ?? 400;
+    this.sensorEnv = metadataSensorEnv(opts.db);
   }
 
   /** True when stop() ended the loop before its scope was done (a signal, not completion). */
@@ -115,6 +121,11 @@ export class Executor {
   /** Epoch ms of the last completed tick: the daemon's health check reads it. */
   get lastTick(): number {
     return this.lastTickAt;
+  }
+
+  /** Scheduler turns this executor has run (a backfill waiting on a sensor must not spin them). */
+  get turnCount(): number {
+    return this.turns;
   }
 
   /** Attempts running now. */
@@ -177,11 +188,12 @@ export class Executor {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      let turn: Pick<TurnResult, 'changed' | 'again'> = { changed: false, again: false };
+      let turn: Pick<TurnResult, 'changed' | 'again' | 'nextDueMs'> = { changed: false, again: false };
       let failed = false;
       this.dirty = false;
       try {
         turn = await this.tick();
+        this.turns += 1;
         this.lastTickAt = Date.now();
       } catch (err) {
         failed = true;
@@ -198,8 +210,20 @@ export class Executor {
       // (and the log) as fast as the failure comes back, so it waits a poll interval first. Otherwise
       // the next turn comes at once when this one opened new work; a finished attempt wakes the loop.
       if (!failed && (turn.again || this.dirty || this.completions.length > 0)) continue;
-      await this.idle.sleep(this.pollMs);
+      await this.idle.sleep(failed ? this.pollMs : this.idleWaitMs(turn.nextDueMs));
     }
+  }
+
+  /**
+   * The wait of an idle loop. A backfill (drain) waiting only for a retry or a sensor's next poke sleeps
+   * until then, not a poll interval at a time; what else can bring work (a finished attempt, recovery)
+   * wakes it. Capped at the recovery interval, so other processes' changes are seen as they were. The
+   * daemon keeps polling: runs are created and DAGs unpaused under it.
+   */
+  private idleWaitMs(nextDueMs: number | undefined): number {
+    if (!this.idleWhenDone || nextDueMs === undefined || this.inflight.size > 0) return this.pollMs;
+    const capMs = Math.max(1000, (this.settings.scheduler.leaseS * 1000) / 2);
+    return Math.min(capMs, Math.max(this.pollMs, nextDueMs - Date.now()));
   }
 
   /**
@@ -332,6 +356,8 @@ export class Executor {
       leaseLost: running.leaseLost.signal,
       echo: this.opts.echo,
       upstreamResults,
+      clock: this.opts.clock,
+      sensorEnv: this.sensorEnv,
     };
     const p = runClaim(running, deps)
       .then(({ completions, logClosed }) => {

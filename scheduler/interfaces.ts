@@ -48,6 +48,8 @@ export type TaskInstanceState =
   | 'success'
   | 'failed'
   | 'up_for_retry'
+  /** A sensor whose condition was not met yet: its slot is free until the next poke (next_retry_at). */
+  | 'up_for_reschedule'
   | 'upstream_failed'
   | 'skipped';
 
@@ -97,6 +99,28 @@ export interface TaskContext {
  * handed to downstream tasks (`ctx.upstream`). A rejection fails the attempt; a TaskSkippedError skips it.
  */
 export type TaskFn = (ctx: TaskContext) => unknown | Promise<unknown>;
+
+/** What a sensor's poke may read besides its context: other DAGs' runs in the metadata (dagSucceeded). */
+export interface SensorEnv {
+  /** True when DAG `dagId` has a successful run of exactly this data interval. */
+  runSucceeded(dagId: string, interval: DataInterval): Promise<boolean>;
+  /** The latest data-interval end of DAG `dagId`'s successful runs; null when it has none. */
+  successfulUntil(dagId: string): Promise<Date | null>;
+}
+
+/** A sensor's check of its condition (Airflow's poke): true when met; a throw is a normal failure. */
+export type PokeFn = (ctx: TaskContext, env: SensorEnv) => boolean | Promise<boolean>;
+
+/** What makes a task a sensor (see sensor()): polled in reschedule mode, its slot free between pokes. */
+export interface SensorOptions {
+  readonly poke: PokeFn;
+  /** Seconds between pokes (on the wall clock, as retry delays). */
+  readonly pokeIntervalS: number;
+  /** Seconds from the first poke (on the executor's clock) after which a poke that says no fails it with SensorTimeoutError. */
+  readonly timeoutS: number;
+  /** At the timeout, skip instead of failing (Airflow's soft_fail). */
+  readonly softFail: boolean;
+}
 
 /** What an alert says: the webhook's JSON body and a callback's argument (null where it does not apply). */
 export interface AlertPayload {
@@ -150,6 +174,8 @@ export interface TaskSpec<U extends string = string> extends AlertCallbacks {
   readonly poolSlots?: number;
   /** One line on what the task does, shown by `dags list --verbose`. */
   readonly description?: string;
+  /** Set by sensor(): the task pokes a condition instead of running `run`. */
+  readonly sensor?: SensorOptions;
 }
 
 /**
@@ -178,11 +204,13 @@ export interface DagSpec<K extends string = string> extends AlertCallbacks {
   /** Default timeout of its tasks' attempts, seconds. Default DRIVETRAIN_TASK_TIMEOUT_S. */
   readonly timeoutS?: number;
   /**
-   * DAGs whose output this DAG reads. A run starts only once each of them has a successful run whose
-   * data interval ends at or after this run's; a backfill runs that upstream once, first, for its
-   * last completed interval. Default none.
+   * DAGs whose output this DAG reads: each becomes a sensor task `wait_for_<dag>` that every root task
+   * depends on, met once that DAG has a successful run whose data interval ends at or after this run's;
+   * a backfill runs that upstream once, first, for its last completed interval. Default none.
    */
   readonly waitFor?: readonly string[];
+  /** Poke interval and timeout of the waitFor sensors, seconds. Default 60 and 7 days. */
+  readonly waitForSensor?: { readonly pokeIntervalS?: number; readonly timeoutS?: number };
   /** Shown by `dags list`. */
   readonly description?: string;
   /** `deadline_missed` fires when an interval's run has not succeeded this long after the interval's end (`'6h'`, `'90m'`, `'1d2h'`). */
@@ -211,6 +239,8 @@ export interface Task extends AlertCallbacks {
   readonly pool: string;
   readonly poolSlots: number;
   readonly description?: string;
+  /** Its sensor options, when it is a sensor. */
+  readonly sensor?: SensorOptions;
 }
 
 /** A validated DAG, as the scheduler holds it. */

@@ -2,7 +2,7 @@
  * One turn of the scheduler, inside one metadata write transaction:
  *   1. record the attempts that finished since the last turn,
  *   2. read the active runs and their task instances (one statement),
- *   3. start queued runs (logical-date order, max active runs, waitFor),
+ *   3. start queued runs (logical-date order, max active runs),
  *   4. decide, without the database, which waiting instances run or fail and which runs are over,
  *   5. claim ready instances up to the free slots under a lease, and write the decisions.
  * It returns what it claimed; the executor runs those outside the transaction. Batching every write
@@ -52,11 +52,12 @@ export interface TurnResult {
   /** True when anything changed. */
   readonly changed: boolean;
   /**
-   * True when the next turn may find work this one could not do: a finished run frees a run slot (or
-   * satisfies a waitFor). Decided instances do not (tasks are in topological order, so a turn decides
+   * True when the next turn may find work this one could not do: a finished run frees a run slot. Decided instances do not (tasks are in topological order, so a turn decides
    * a whole chain), nor do claims: their completions wake the loop.
    */
   readonly again: boolean;
+  /** The earliest retry or sensor poke not due yet (epoch ms), if any: when waiting work comes due. */
+  readonly nextDueMs?: number;
 }
 
 /** Runs and instances a turn decides on. */
@@ -75,10 +76,9 @@ export interface Decisions {
   readonly finished: { run: RunRow; state: 'success' | 'failed' }[];
   /** Due instances, in window order (oldest runs first). */
   readonly ready: { dag: Dag; task: Task; run: RunRow; ti: TiRow }[];
+  /** The earliest next_retry_at of the window's instances not due yet. */
+  nextDueMs?: number;
 }
-
-/** Memo of each waited-for DAG's successful reach within one turn. */
-export type ReachCache = Map<string, string | null>;
 
 /** Runs one turn in the open transaction `sql`. */
 export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly CompletionRow[]): Promise<TurnResult> {
@@ -92,16 +92,15 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
   const dags = await lockDags(sql, st, ctx.dagsInScope(paused));
   if (dags.size === 0) return idle;
   const loaded = await loadActive(sql, st, dags, ctx.scope);
-  const reach: ReachCache = new Map();
-  const started = await startRuns(sql, ctx, dags, loaded, reach);
+  const started = await startRuns(sql, ctx, dags, loaded);
   const active = withStarted(loaded, started, await st.taskInstancesOf(sql, started.map((r) => r.id)));
   const window = windowOf(dags, active, ctx.scope);
   const decisions = decide(window, dags, active.tis, ctx.stamp.nowMs);
-  const picked = await pickClaims(sql, ctx, decisions.ready, window, active.tis, reach);
+  const picked = await pickClaims(sql, ctx, decisions.ready, window, active.tis);
   const claims = await writeDecisions(sql, ctx, decisions, picked);
   const again = decisions.finished.length > 0;
   const changed = again || done.length > 0 || started.length > 0 || claims.length > 0 || decisions.waiting.length > 0;
-  return { claims, changed, again };
+  return { claims, changed, again, nextDueMs: decisions.nextDueMs };
 }
 
 /**
@@ -131,16 +130,6 @@ async function loadActive(sql: Sql, st: Statements, dags: ReadonlyMap<string, Da
   return active;
 }
 
-/** True when every DAG `dag` waits for has a successful run reaching `run`'s interval end. */
-export async function waitForMet(sql: Sql, st: Statements, dag: Dag, run: RunRow, reach: ReachCache): Promise<boolean> {
-  for (const up of dag.waitFor) {
-    if (!reach.has(up)) reach.set(up, await st.successfulUntil(sql, up));
-    const until = reach.get(up)!;
-    if (until === null || until < run.data_interval_end) return false;
-  }
-  return true;
-}
-
 /** Creates the waiting instances of runs about to start (existing ones, a cleared run's, are kept). */
 export async function createInstances(sql: Sql, ctx: TurnContext, dag: Dag, runs: readonly RunRow[]): Promise<void> {
   const rows = runs.flatMap((run) =>
@@ -149,16 +138,15 @@ export async function createInstances(sql: Sql, ctx: TurnContext, dag: Dag, runs
   await ctx.statements.insertTaskInstances(sql, rows);
 }
 
-/** Step 3: starts each DAG's queued runs into its free run slots, in order, stopping at one still waiting. */
-async function startRuns(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string, Dag>, active: ActiveRuns, reach: ReachCache): Promise<RunRow[]> {
+/**
+ * Step 3: starts each DAG's queued runs into its free run slots, in order. A waitFor does not hold a
+ * run back here: it is a sensor task of the run (dag.ts), which frees its slot between pokes.
+ */
+async function startRuns(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string, Dag>, active: ActiveRuns): Promise<RunRow[]> {
   const started: RunRow[] = [];
   for (const dag of dags.values()) {
     const free = dag.maxActiveRuns - (active.running.get(dag.id)?.length ?? 0);
-    const toStart: RunRow[] = [];
-    for (const run of (active.queued.get(dag.id) ?? []).slice(0, Math.max(0, free))) {
-      if (!(await waitForMet(sql, ctx.statements, dag, run, reach))) break;
-      toStart.push({ ...run, state: 'running' });
-    }
+    const toStart = (active.queued.get(dag.id) ?? []).slice(0, Math.max(0, free)).map((run): RunRow => ({ ...run, state: 'running' }));
     if (toStart.length === 0) continue;
     await createInstances(sql, ctx, dag, toStart);
     for (const run of toStart) ctx.log.info('dag run started', { dagId: dag.id, runId: run.run_id });
@@ -212,6 +200,7 @@ export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>
         }
       }
       if (isDue(stateOf(task.id)!, ti.next_retry_at, nowMs)) out.ready.push({ dag, task, run, ti });
+      else if (ti.next_retry_at !== null && ti.next_retry_at > nowMs && (out.nextDueMs ?? Infinity) > ti.next_retry_at) out.nextDueMs = ti.next_retry_at;
     }
     const outcome = runOutcome([...byTask.keys()].map((id) => stateOf(id)!));
     if (outcome !== 'running') out.finished.push({ run, state: outcome });
@@ -230,7 +219,6 @@ async function pickClaims(
   ready: Decisions['ready'],
   window: readonly RunRow[],
   tis: ReadonlyMap<number, ReadonlyMap<string, TiRow>>,
-  reach: ReachCache,
 ): Promise<Claim[]> {
   let slots = ctx.slots;
   const claims: Claim[] = [];
@@ -250,7 +238,7 @@ async function pickClaims(
     if (dagRunning >= r.dag.maxActiveTasks || !pools.fits(r.task.pool, r.task.poolSlots)) continue;
     let items = [{ ti: r.ti, run: r.run }];
     if (r.task.batch && ctx.scope.batching && r.run.run_type === 'backfill') {
-      items = items.concat(await extendBatch(sql, ctx, r.dag, r.task, r.run, taken, reach));
+      items = items.concat(await extendBatch(sql, ctx, r.dag, r.task, r.run, taken));
     }
     for (const it of items) taken.add(it.ti.id);
     runningPerDag.set(r.dag.id, dagRunning + 1);

@@ -24,6 +24,8 @@ export interface SerializedTask {
   readonly trigger_rule?: string;
   /** Its task group, or null. */
   readonly group?: string | null;
+  /** Its sensor settings when it is a sensor, else null (absent in DAGs stored before sensors). */
+  readonly sensor?: { readonly poke_interval_s: number; readonly timeout_s: number; readonly soft_fail: boolean } | null;
 }
 
 /** What `serialized_dags.data` holds. */
@@ -58,6 +60,7 @@ export function serializeDag(dag: Dag, settings: Settings): SerializedDag {
       description: t.description ?? null,
       trigger_rule: t.triggerRule,
       group: t.group ?? null,
+      sensor: t.sensor ? { poke_interval_s: t.sensor.pokeIntervalS, timeout_s: t.sensor.timeoutS, soft_fail: t.sensor.softFail } : null,
     })),
     params: paramsJsonSchema(dag.params),
   };

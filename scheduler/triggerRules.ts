@@ -97,9 +97,9 @@ export function evaluateTriggerRule(rule: TriggerRule, upstream: Iterable<Stored
   return counts.total === 0 ? 'queued' : RULES[rule](counts);
 }
 
-/** True when an instance should be claimed now: queued, or up for retry with its delay over. */
+/** True when an instance should be claimed now: queued, or up for retry (or a sensor's next poke) with its delay over. */
 export function isDue(state: StoredState, nextRetryAt: number | null, nowMs: number): boolean {
-  return state === 'queued' || (state === 'up_for_retry' && (nextRetryAt ?? 0) <= nowMs);
+  return state === 'queued' || ((state === 'up_for_retry' || state === 'up_for_reschedule') && (nextRetryAt ?? 0) <= nowMs);
 }
 
 /**

@@ -5,17 +5,16 @@
 import type { Dag, Task } from './interfaces.js';
 import type { Sql } from './metadata/interfaces.js';
 import type { RunRow, TiRow } from './metadata/statements.js';
-import { createInstances, waitForMet, type ReachCache, type TurnContext } from './schedulerTurn.js';
+import { createInstances, type TurnContext } from './schedulerTurn.js';
 import { evaluateTriggerRule, isDue } from './triggerRules.js';
 
 /** The runs after `first` that continue its interval without a gap, up to the batch cap. */
-async function followingRuns(sql: Sql, ctx: TurnContext, dag: Dag, first: RunRow, reach: ReachCache): Promise<RunRow[]> {
+async function followingRuns(sql: Sql, ctx: TurnContext, dag: Dag, first: RunRow): Promise<RunRow[]> {
   const next = await ctx.statements.laterBackfillRuns(sql, dag.id, first.logical_date, ctx.scope, ctx.batchCap - 1);
   const out: RunRow[] = [];
   let prevEnd = first.data_interval_end;
   for (const run of next) {
     if (run.data_interval_start !== prevEnd) break;
-    if (run.state === 'queued' && !(await waitForMet(sql, ctx.statements, dag, run, reach))) break;
     out.push(run);
     prevEnd = run.data_interval_end;
   }
@@ -34,9 +33,8 @@ export async function extendBatch(
   task: Task,
   first: RunRow,
   taken: ReadonlySet<number>,
-  reach: ReachCache,
 ): Promise<{ ti: TiRow; run: RunRow }[]> {
-  const candidates = await followingRuns(sql, ctx, dag, first, reach);
+  const candidates = await followingRuns(sql, ctx, dag, first);
   if (candidates.length === 0) return [];
   // Create their instances first; the runs are started below only if they join.
   const queued = candidates.filter((r) => r.state === 'queued');

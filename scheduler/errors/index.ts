@@ -13,3 +13,4 @@ export { NotAnUpstreamError } from './NotAnUpstreamError.js';
 export { InvalidParamsError } from './InvalidParamsError.js';
 export { PoolSpecError } from './PoolSpecError.js';
 export { DagPoolError } from './DagPoolError.js';
+export { SensorTimeoutError } from './SensorTimeoutError.js';

@@ -145,6 +145,11 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX task_instances_by_pool ON task_instances (pool, state)',
     ],
   },
+  {
+    version: 8,
+    description: "task_instances.first_poke_at: when a sensor first poked (epoch ms), so its timeout survives its reschedules",
+    statements: ['ALTER TABLE task_instances ADD COLUMN first_poke_at INTEGER'],
+  },
 ];
 
 /** The version a fully migrated database has. */

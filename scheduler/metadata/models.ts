@@ -59,6 +59,8 @@ export interface TaskInstanceRow {
   /** The pool it waits in, and the slots it holds while running (migration 7). */
   pool: string | null;
   pool_slots: number;
+  /** A sensor's first poke, epoch ms (migration 8); null for other tasks and before the first poke. */
+  first_poke_at: number | null;
 }
 
 /** The three models. */
@@ -122,6 +124,7 @@ export function defineModels(sequelize: Sequelize): MetadataModels {
       result: text(),
       pool: text(),
       pool_slots: int(),
+      first_poke_at: int(),
     },
     { tableName: 'task_instances', timestamps: false },
   );

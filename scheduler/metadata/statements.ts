@@ -26,6 +26,8 @@ export interface TiRow {
   try_number: number;
   max_tries: number;
   next_retry_at: number | null;
+  /** A sensor's first poke (epoch ms on the executor's clock), kept across its reschedules; null otherwise. */
+  first_poke_at: number | null;
 }
 
 /** A run of {@link Statements.activeWindow}, with its instances (none when it was not joined). */
@@ -35,8 +37,8 @@ export interface WindowRun extends RunRow {
 }
 
 /** The instance columns {@link Statements.activeWindow} aggregates per run, in this order. */
-const WINDOW_TI_COLUMNS = ['id', 'task_id', 'state', 'try_number', 'max_tries', 'next_retry_at'] as const;
-type WindowTiTuple = [number, string, TaskInstanceState | null, number, number, number | null];
+const WINDOW_TI_COLUMNS = ['id', 'task_id', 'state', 'try_number', 'max_tries', 'next_retry_at', 'first_poke_at'] as const;
+type WindowTiTuple = [number, string, TaskInstanceState | null, number, number, number | null, number | null];
 
 /** Which runs a statement covers: run types and an inclusive logical-date range (ISO). */
 export interface RunScope {
@@ -82,7 +84,7 @@ export interface CompletionRow {
   readonly id: number;
   /** The try the attempt ran as: a copy that lost its instance to a later try records nothing. */
   readonly tryNumber: number;
-  readonly state: 'success' | 'failed' | 'up_for_retry' | 'skipped';
+  readonly state: 'success' | 'failed' | 'up_for_retry' | 'up_for_reschedule' | 'skipped';
   readonly endIso: string;
   readonly durationS: number;
   readonly nextRetryAt: number | null;
@@ -93,6 +95,8 @@ export interface CompletionRow {
   readonly rescheduled?: boolean;
   /** The task's return value as JSON (taskResults.ts), null when none. */
   readonly result?: string | null;
+  /** A sensor's first poke to keep (sensor.ts); null clears it. */
+  readonly firstPokeAt?: number | null;
 }
 
 /** Who claims, and until when. */
@@ -147,7 +151,7 @@ export type AlertSubject = Pick<TaskInstanceRow, 'id' | 'dag_id' | 'run_id' | 't
 };
 
 const RUN_COLUMNS = 'id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf';
-const TI_COLUMNS = 'id, run_pk, task_id, state, try_number, max_tries, next_retry_at';
+const TI_COLUMNS = 'id, run_pk, task_id, state, try_number, max_tries, next_retry_at, first_poke_at';
 
 /** Rows per multi-row statement, so one statement stays small for a wide DAG and a long backfill. */
 const CHUNK = 200;
@@ -284,6 +288,15 @@ export class Statements {
     return row?.e ?? null;
   }
 
+  /** True when a DAG has a successful run of exactly this data interval (ISO bounds, as stored). */
+  async runSucceededFor(sql: Sql, dagId: string, intervalStart: string, intervalEnd: string): Promise<boolean> {
+    const rows = await sql.all(
+      "SELECT 1 AS ok FROM dag_runs WHERE dag_id = ? AND data_interval_start = ? AND data_interval_end = ? AND state = 'success'",
+      [dagId, intervalStart, intervalEnd],
+    );
+    return rows.length > 0;
+  }
+
   /** How many runs of these DAGs in scope are still queued or running. */
   async activeRunCount(sql: Sql, dagIds: readonly string[], scope: RunScope): Promise<number> {
     const { where, params } = scopeWhere(scope);
@@ -350,7 +363,7 @@ export class Statements {
     );
     return rows.map(({ tis: agg, ...run }) => {
       const tuples = (agg === null ? [] : this.dialect.parseJsonColumn(agg)) as WindowTiTuple[];
-      const out: TiRow[] = tuples.map(([id, taskId, state, tryNumber, maxTries, nextRetryAt]) => ({
+      const out: TiRow[] = tuples.map(([id, taskId, state, tryNumber, maxTries, nextRetryAt, firstPokeAt]) => ({
         id,
         run_pk: run.id,
         task_id: taskId,
@@ -358,6 +371,7 @@ export class Statements {
         try_number: tryNumber ?? 0,
         max_tries: maxTries ?? 0,
         next_retry_at: nextRetryAt,
+        first_poke_at: firstPokeAt ?? null,
       }));
       return { ...run, tis: out };
     });
@@ -468,7 +482,7 @@ export class Statements {
     for (const chunk of chunks(read, 500)) {
       n += await sql.run(
         `${set} WHERE id IN (SELECT id FROM task_instances WHERE (id, try_number) IN (VALUES ?)
-           AND (state IS NULL OR state IN ('queued', 'up_for_retry')) ORDER BY id${this.dialect.lockClaimedRows})`,
+           AND (state IS NULL OR state IN ('queued', 'up_for_retry', 'up_for_reschedule')) ORDER BY id${this.dialect.lockClaimedRows})`,
         [...stampValues, chunk.map((i) => [i.id, i.readTry])],
       );
     }
@@ -544,8 +558,8 @@ export class Statements {
       `SELECT pool,
          SUM(CASE WHEN state = 'running' THEN pool_slots ELSE 0 END) AS used_slots,
          SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running,
-         SUM(CASE WHEN state = 'queued' OR (state = 'up_for_retry' AND next_retry_at <= ?) THEN 1 ELSE 0 END) AS queued
-       FROM task_instances WHERE pool IS NOT NULL AND state IN ('running', 'queued', 'up_for_retry') GROUP BY pool ORDER BY pool`,
+         SUM(CASE WHEN state = 'queued' OR (state IN ('up_for_retry', 'up_for_reschedule') AND next_retry_at <= ?) THEN 1 ELSE 0 END) AS queued
+       FROM task_instances WHERE pool IS NOT NULL AND state IN ('running', 'queued', 'up_for_retry', 'up_for_reschedule') GROUP BY pool ORDER BY pool`,
       [nowMs],
     );
     return rows.map((r) => ({ pool: r.pool, used_slots: Number(r.used_slots), running: Number(r.running), queued: Number(r.queued) }));
@@ -567,6 +581,7 @@ export class Statements {
       interrupted: 'int',
       rescheduled: 'int',
       result: 'text',
+      first_poke_at: 'int',
     } as const;
     // In key order, as every statement that updates several instances (the lease renewal of the same
     // owner runs beside this on the heartbeat thread's connection).
@@ -575,12 +590,12 @@ export class Statements {
     for (const chunk of chunks(sorted)) {
       await sql.run(
         `UPDATE task_instances SET state = v.state, end_date = v.end_date, duration = v.duration, next_retry_at = v.next_retry_at,
-           last_error = v.last_error, result = v.result, lease_owner = NULL, lease_expires_at = NULL,
+           last_error = v.last_error, result = v.result, first_poke_at = v.first_poke_at, lease_owner = NULL, lease_expires_at = NULL,
            max_tries = CASE WHEN v.interrupted = 1 AND max_tries < try_number THEN try_number ELSE max_tries END,
            try_number = CASE WHEN v.rescheduled = 1 THEN try_number - 1 ELSE try_number END
          FROM ${this.dialect.valuesTable('v', columns)}
          WHERE task_instances.id = v.id AND task_instances.try_number = v.ran_try AND task_instances.lease_owner = ? AND task_instances.state = 'running'`,
-        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0, c.result ?? null]), owner],
+        [chunk.map((c) => [c.id, c.tryNumber, c.state, c.endIso, c.durationS, c.nextRetryAt, c.error, c.interrupted ? 1 : 0, c.rescheduled ? 1 : 0, c.result ?? null, c.firstPokeAt ?? null]), owner],
       );
     }
   }
@@ -628,7 +643,8 @@ export class Statements {
     let n = 0;
     for (const chunk of chunks(runPks, 500)) {
       n += await sql.run(
-        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL, result = NULL
+        `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL, result = NULL,
+           first_poke_at = NULL
          WHERE run_pk IN (?) AND task_id = ? AND ${onlyFailed ? "state IN ('failed', 'upstream_failed')" : "(state IS NULL OR state <> 'running')"}`,
         [retries, chunk, taskId],
       );

@@ -41,6 +41,7 @@ export function dagResource({ row, dag }: StoredDag, now: Date) {
       retries: t.retries,
       trigger_rule: t.trigger_rule ?? 'all_success',
       group: t.group ?? null,
+      sensor: t.sensor ?? null,
     })),
     params: dag.params ?? null,
   };

@@ -22,6 +22,10 @@ export const taskShape = z.object({
   retries: z.number().int(),
   trigger_rule: z.string().describe("when it runs given its upstream's states (Airflow's trigger rules)"),
   group: z.string().nullable().describe('its task group; its id is `group.name`'),
+  sensor: z
+    .object({ poke_interval_s: z.number(), timeout_s: z.number(), soft_fail: z.boolean() })
+    .nullable()
+    .describe("a sensor's poke interval and timeout (seconds), null for other tasks"),
 });
 
 export const dagShape = z.object({

@@ -63,6 +63,29 @@ describe('defineDag', () => {
     expect(() => defineDag({ ...base, waitFor: ['no such'] })).to.throw("DAG 'x': invalid waitFor entry 'no such'");
   });
 
+  it('turns each waitFor into a wait_for_<dag> sensor that every root task depends on', () => {
+    const dag = defineDag({
+      id: 'marts',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      waitFor: ['ingest', 'crm'],
+      waitForSensor: { pokeIntervalS: 30, timeoutS: 3600 },
+      tasks: { a: { run: noop }, b: { run: noop }, c: { run: noop, upstream: ['a'] } },
+    });
+    const byId = new Map(dag.tasks.map((t) => [t.id, t]));
+    expect(dag.tasks.map((t) => t.id).slice(0, 2)).to.deep.equal(['wait_for_ingest', 'wait_for_crm']);
+    expect(byId.get('a')!.upstream).to.deep.equal(['wait_for_ingest', 'wait_for_crm']);
+    expect(byId.get('b')!.upstream).to.deep.equal(['wait_for_ingest', 'wait_for_crm']);
+    expect(byId.get('c')!.upstream).to.deep.equal(['a']);
+    expect(byId.get('wait_for_crm')!.sensor).to.include({ pokeIntervalS: 30, timeoutS: 3600, softFail: false });
+    expect(() => defineDag({ id: 'y', schedule: '@daily', startDate: '2024-01-01', waitFor: ['ingest'], tasks: { wait_for_ingest: { run: noop } } })).to.throw(
+      "DAG 'y': task 'wait_for_ingest' clashes with the sensor its waitFor adds",
+    );
+    expect(() => defineDag({ id: 'z', schedule: '@daily', startDate: '2024-01-01', waitFor: ['ingest'], waitForSensor: { pokeIntervalS: -1 }, tasks: { a: { run: noop } } })).to.throw(
+      "DAG 'z': waitForSensor: sensor(): invalid pokeIntervalS '-1'",
+    );
+  });
+
   it('makes a misspelt upstream a compile error, and still a run-time one', () => {
     const define = () =>
       defineDag({

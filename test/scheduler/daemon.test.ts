@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Daemon } from '../../scheduler/daemon.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { RecordingLogger } from '../helpers/recordingLogger.js';
+import { serveConsole, TOKEN } from '../web/consoleSetup.js';
 import { testSettings, useTmpDir } from '../helpers/tmp.js';
 import { REPO_ROOT, cliEnv, outLines, runCli, spawnCli, waitUntil as waitWithDeadline, type CliProcess } from './harness.js';
 
@@ -109,6 +110,39 @@ describe('drivetrain start (daemon)', function () {
     expect(listed.stdout.match(/scheduled__/g), 'no run beyond the three').to.have.length(3);
   });
 
+  it("runs a DAG's tasks after its waitFor sensor has seen the waited-for DAG succeed", async () => {
+    const e = cliEnv(tmp.dir, 'waitfor', { DRIVETRAIN_NOW: '2024-01-02T03:00:00Z', DRIVETRAIN_SCHEDULER_TICK: '* * * * * *' });
+    const daemon = spawnCli(['start'], e);
+    const sensorOf = async () => {
+      const db = await MetadataDb.open(path.join(tmp.dir, 'home', 'metadata.db'));
+      try {
+        return (await db.read((sql) => sql.all<{ state: string | null; try_number: number }>("SELECT state, try_number FROM task_instances WHERE dag_id = 'marts' AND task_id = 'wait_for_snapshot'")))[0];
+      } finally {
+        await db.close();
+      }
+    };
+    try {
+      await waitUntil(() => outLines(tmp.dir).length >= 2, 'both DAGs to run');
+      await waitUntil(async () => (await sensorOf())?.state === 'success', 'the sensor to be recorded');
+    } finally {
+      daemon.child.kill('SIGTERM');
+      expect((await daemon.done).code).to.equal(0);
+    }
+    expect(outLines(tmp.dir)).to.deep.equal(['snapshot 2024-01-01', 'marts 2024-01-01']);
+    expect(await sensorOf()).to.deep.equal({ state: 'success', try_number: 1 });
+    // The API shows the sensor the waitFor became, and what the root task now depends on.
+    const served = await serveConsole(tmp.dir);
+    try {
+      const dag = (await (await fetch(`${served.url}/api/v1/dags/marts`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+        tasks: { task_id: string; upstream: string[]; sensor: unknown }[];
+      };
+      expect(dag.tasks.find((t) => t.task_id === 'wait_for_snapshot')).to.deep.include({ upstream: [], sensor: { poke_interval_s: 0.2, timeout_s: 604800, soft_fail: false } });
+      expect(dag.tasks.find((t) => t.task_id === 'build')).to.deep.include({ upstream: ['wait_for_snapshot'], sensor: null });
+    } finally {
+      await served.close();
+    }
+  });
+
   it('logs a DAG file that fails to import once, and warns about a DAG waiting for one that is not loaded', async () => {
     const dags = path.join(tmp.dir, 'dags');
     mkdirSync(dags, { recursive: true });
@@ -131,9 +165,9 @@ export default defineDag({ id: 'waiting', schedule: null, startDate: '2024-01-01
     const errors = log.at('error');
     expect(errors, log.text('error')).to.have.length(1);
     expect(JSON.stringify(errors[0])).to.contain('broken.ts');
-    // A DAG waiting for one that is not loaded would otherwise hold its runs back without a word.
+    // A DAG waiting for one that is not loaded would otherwise hold its tasks back until the sensors' timeout without a word.
     expect(log.find('DAG waits for DAGs that are not loaded', 'warn')).to.deep.equal([
-      { level: 'warn', message: 'DAG waits for DAGs that are not loaded: its runs will not start', meta: { dagId: 'waiting', missing: ['ingset'] } },
+      { level: 'warn', message: 'DAG waits for DAGs that are not loaded: its waitFor sensors will time out', meta: { dagId: 'waiting', missing: ['ingset'] } },
     ]);
   });
 

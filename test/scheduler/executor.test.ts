@@ -144,12 +144,12 @@ forEachMetadataEngine('executor', (engine) => {
     expect((await h.tis('flaky'))[0]).to.include({ state: 'success', try_number: 1 });
   });
 
-  it('holds a run back until the DAG it waits for has a successful run reaching its interval end', async () => {
+  it("holds a run's tasks back, by its waitFor sensor, until the DAG it waits for has a successful run reaching its interval end", async () => {
     h = await openHarness(engine.env());
     const ran: string[] = [];
     const task = (name: string) => ({ run: (ctx: TaskContext) => void ran.push(`${name} ${ctx.ds}`) });
     const up = defineDag({ id: 'up', schedule: '@daily', startDate: '2024-01-01', tasks: { t: task('up') } });
-    const down = defineDag({ id: 'down', schedule: '@daily', startDate: '2024-01-01', waitFor: ['up'], tasks: { t: task('down') } });
+    const down = defineDag({ id: 'down', schedule: '@daily', startDate: '2024-01-01', waitFor: ['up'], waitForSensor: { pokeIntervalS: 0.05 }, tasks: { t: task('down') } });
     const other = defineDag({ id: 'other', schedule: '@daily', startDate: '2024-01-01', tasks: { t: task('other') } });
     await h.addRuns(down, '2024-01-01', '2024-01-01');
     await h.addRuns(other, '2024-01-01', '2024-01-01');
@@ -162,10 +162,12 @@ forEachMetadataEngine('executor', (engine) => {
       scope: { runTypes: ['backfill'], respectPause: false, batching: false },
     });
     await executor.start();
+    const stateOf = async (taskId: string) => (await h.tis('down')).find((t) => t.task_id === taskId)?.state;
     try {
-      // 'other' was queued with 'down' and has run: the turn that started it would have started 'down' too.
+      // The waitFor is a sensor task of the run: it has poked and said no, and the run's own task waits.
+      await waitUntil(async () => (await stateOf('wait_for_up')) === 'up_for_reschedule', 'the waitFor sensor to say no');
       await waitUntil(async () => (await h.runs('other'))[0].state === 'success', "the other DAG's run");
-      expect((await h.runs('down'))[0].state).to.equal('queued');
+      expect(await stateOf('t')).to.equal(null);
       expect(ran).to.deep.equal(['other 2024-01-01']);
       await h.addRuns(up, '2024-01-01', '2024-01-01');
       executor.wake();
@@ -174,6 +176,8 @@ forEachMetadataEngine('executor', (engine) => {
       await executor.stop(0);
     }
     expect(ran).to.deep.equal(['other 2024-01-01', 'up 2024-01-01', 'down 2024-01-01']);
+    // Pokes are not tries: the sensor succeeded as its first try, however many times it poked.
+    expect((await h.tis('down')).find((t) => t.task_id === 'wait_for_up')).to.include({ state: 'success', try_number: 1 });
   });
 
   it('aborts an attempt whose instance another process has taken over, and does not record its result', async () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { MetadataUrlError } from '../../scheduler/metadata/MetadataUrlError.js';
 import { parseMetadataUrl } from '../../scheduler/metadata/metadataUrl.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../scheduler/metadata/migrations.js';
 import { redact } from '../../scheduler/redact.js';
 import { loadSettings } from '../../scheduler/settings.js';
 import { usePostgres } from '../helpers/postgres.js';
@@ -77,7 +78,9 @@ describe('the metadata URL', () => {
         expect(new Set(versions).size).to.equal(1);
         const rows = await dbs[0].read((sql) => sql.all<{ version: number; n: number }>('SELECT version, COUNT(*) AS n FROM schema_version GROUP BY version'));
         expect(rows.every((r) => r.n === 1)).to.equal(true);
-        expect(rows).to.have.length(versions[0]);
+        // One row per migration: versions may have gaps (another branch's number not merged yet).
+        expect(rows).to.have.length(MIGRATIONS.length);
+        expect(versions[0]).to.equal(SCHEMA_VERSION);
       } finally {
         await Promise.all(dbs.map((db) => db.close()));
       }

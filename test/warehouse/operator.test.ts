@@ -227,7 +227,9 @@ describe('SQL operator', function () {
     );
     const monthly = (await import('../../dags/marts_monthly.js')).default;
     expect([monthly.id, monthly.schedule, monthly.catchup, monthly.waitFor]).to.deep.equal(['marts_monthly', '@monthly', true, ['ingest']]);
-    expect(monthly.tasks.map((t) => t.id).sort()).to.deep.equal(['test_marts_monthly', 'type_distribution', 'type_share']);
+    // waitFor is the wait_for_ingest sensor before the roots.
+    expect(monthly.tasks.map((t) => t.id).sort()).to.deep.equal(['test_marts_monthly', 'type_distribution', 'type_share', 'wait_for_ingest']);
+    expect(monthly.tasks.find((t) => t.id === 'type_distribution')!.upstream).to.deep.equal(['wait_for_ingest']);
     const ingest = (await import('../../dags/ingest.js')).default;
     expect([ingest.id, ingest.schedule, ingest.catchup]).to.deep.equal(['ingest', '@daily', false]);
     const up = (id: string) => ingest.tasks.find((t) => t.id === id)!.upstream;

@@ -98,7 +98,7 @@ export async function render(main, params, ctx) {
   let timer;
   const poll = async () => {
     try {
-      const active = page.dag_runs.filter((r) => ACTIVE.has(r.state) || r.task_instances.some((t) => ACTIVE.has(t.state) || t.state === 'up_for_retry' || t.state === null));
+      const active = page.dag_runs.filter((r) => ACTIVE.has(r.state) || r.task_instances.some((t) => ACTIVE.has(t.state) || t.state === 'up_for_retry' || t.state === 'up_for_reschedule' || t.state === null));
       if (active.length > 0) {
         const fresh = await api.get(p`/dags/${dagId}/grid?dag_run_ids=${active.map((r) => r.dag_run_id).join(',')}`);
         const byId = new Map(fresh.dag_runs.map((r) => [r.dag_run_id, r]));

@@ -6,7 +6,7 @@ import { fmtDate, fmtDuration, h, replace } from '../dom.js';
 
 const TAIL_BYTES = 64 * 1024;
 const TAIL_MS = 1000;
-const ACTIVE = new Set(['queued', 'running', 'up_for_retry', null]);
+const ACTIVE = new Set(['queued', 'running', 'up_for_retry', 'up_for_reschedule', null]);
 
 export async function render(main, params, ctx) {
   const { dag: dagId, run: runId, task: taskId } = params;
