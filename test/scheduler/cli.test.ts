@@ -123,7 +123,7 @@ function runCliWith(nodeArgs: readonly string[], args: readonly string[], env: N
 }
 
 /** The commands of the contract, in the order the help lists them. */
-const COMMANDS = ['start', 'backfill', 'logs', 'dags', 'tasks', 'runs', 'alerts', 'source', 'demo', 'customers'];
+const COMMANDS = ['start', 'backfill', 'logs', 'dags', 'tasks', 'runs', 'pools', 'alerts', 'source', 'demo', 'customers'];
 
 /** Expects exit 2 and exactly one line on stderr, `drivetrain: <line>`, and nothing on stdout. */
 function expectUsageError(r: CliResult, line: string): void {

@@ -4,6 +4,7 @@
  * slots, with `pools list` and /metrics showing the pool's use while they do.
  */
 import { expect } from 'chai';
+import pg from 'pg';
 import { defineDag } from '../../scheduler/dag.js';
 import type { TaskContext } from '../../scheduler/interfaces.js';
 import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
@@ -33,6 +34,18 @@ async function metricsOf(daemon: CliProcess): Promise<string> {
     .find((l) => l.message === 'scheduler started');
   if (!started?.httpPort) return '';
   return (await fetch(`http://127.0.0.1:${started.httpPort}/metrics`)).text();
+}
+
+/** Advisory locks a PostgreSQL session is waiting for, seen from a connection of its own. */
+async function waitingAdvisoryLocks(url: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>("SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+    return Number(rows[0].n);
+  } finally {
+    await client.end();
+  }
 }
 
 forEachMetadataEngine('pools in one executor', (engine) => {
@@ -97,6 +110,33 @@ forEachMetadataEngine('pools in one executor', (engine) => {
     expect(use).to.deep.equal([{ pool: 'p', used_slots: 3, running: 2, queued: 3 }]);
     expect(await h.db.read((sql) => st.usedPoolSlots(sql, ['p', 'other']))).to.deep.equal(new Map([['p', 3]]));
   });
+
+  if (engine.name === 'postgres') {
+    it("makes a second claimer of a pool wait for the first one's commit, then count the slots it claimed", async () => {
+      h = await openHarness(engine.env());
+      const st = h.db.statements;
+      const dag = defineDag({ id: 'locked', schedule: '@daily', startDate: '2024-01-01', tasks: { t: { run: () => undefined } } });
+      await h.addRuns(dag, '2024-01-01', '2024-01-01');
+      const id = await h.db.tx(async (sql) => {
+        const [run] = await sql.all<{ id: number }>('SELECT id FROM dag_runs');
+        await st.insertTaskInstances(sql, [{ runPk: run.id, dagId: 'locked', runId: 'r', taskId: 't', maxTries: 0, pool: 'p' }]);
+        return (await st.taskInstancesOf(sql, [run.id]))[0].id;
+      });
+      const stamp = { owner: 'first', pid: 1, hostname: 'h', nowIso: 'x', nowMs: 1, leaseExpiresAt: 2 };
+      let second: Promise<Map<string, number>> | undefined;
+      await h.db.tx(async (sql) => {
+        await st.lockPools(sql, ['p']);
+        await st.claim(sql, [id], stamp);
+        await st.recordPoolUse(sql, [{ id, pool: 'p', slots: 2 }]);
+        second = h.db.tx(async (other) => {
+          await st.lockPools(other, ['p']);
+          return st.usedPoolSlots(other, ['p']);
+        });
+        await waitUntil(async () => (await waitingAdvisoryLocks(engine.env().DRIVETRAIN_METADATA_URL)) === 1, 'the second claimer to wait for the pool');
+      });
+      expect(await second).to.deep.equal(new Map([['p', 2]]));
+    });
+  }
 });
 
 forEachMetadataEngine('a pool shared by a daemon and a backfill', (engine) => {
