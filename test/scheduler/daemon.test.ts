@@ -6,19 +6,8 @@ import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { RecordingLogger } from '../helpers/recordingLogger.js';
 import { serveConsole, TOKEN } from '../web/consoleSetup.js';
 import { testSettings, useTmpDir } from '../helpers/tmp.js';
-import { REPO_ROOT, cliEnv, outLines, runCli, spawnCli, waitUntil as waitWithDeadline, type CliProcess } from './harness.js';
+import { REPO_ROOT, cliEnv, metricsOf, outLines, runCli, spawnCli, waitUntil as waitWithDeadline, type CliProcess } from './harness.js';
 
-/** The daemon's /metrics text; its port is the one its 'scheduler started' line names. */
-async function metricsOf(daemon: CliProcess): Promise<string> {
-  const started = daemon
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { message?: string; httpPort?: number })
-    .find((l) => l.message === 'scheduler started');
-  if (!started?.httpPort) return '';
-  return (await fetch(`http://127.0.0.1:${started.httpPort}/metrics`)).text();
-}
 
 /** The task instances of the `slow` fixture DAG, read from the daemon's metadata file. */
 async function slowInstances(dir: string) {

@@ -153,14 +153,7 @@ forEachMetadataEngine('executor', (engine) => {
     const other = defineDag({ id: 'other', schedule: '@daily', startDate: '2024-01-01', tasks: { t: task('other') } });
     await h.addRuns(down, '2024-01-01', '2024-01-01');
     await h.addRuns(other, '2024-01-01', '2024-01-01');
-    const executor = new Executor({
-      db: h.db,
-      settings: h.settings,
-      log: h.log,
-      pollMs: 20,
-      dags: () => new Map([up, down, other].map((d) => [d.id, d])),
-      scope: { runTypes: ['backfill'], respectPause: false, batching: false },
-    });
+    const executor = h.executor([up, down, other]);
     await executor.start();
     const stateOf = async (taskId: string) => (await h.tis('down')).find((t) => t.task_id === taskId)?.state;
     try {
@@ -200,14 +193,7 @@ forEachMetadataEngine('executor', (engine) => {
       },
     });
     await h.addRuns(dag, '2024-01-01', '2024-01-01');
-    const executor = new Executor({
-      db: h.db,
-      settings: h.settings,
-      log: h.log,
-      pollMs: 20,
-      dags: () => new Map([[dag.id, dag]]),
-      scope: { runTypes: ['backfill'], respectPause: false, batching: false },
-    });
+    const executor = h.executor([dag]);
     await executor.start();
     const state = async () => (await h.db.read((sql) => sql.all<{ state: string; lease_owner: string | null }>('SELECT state, lease_owner FROM task_instances')))[0];
     await waitUntil(async () => (await state())?.state === 'running', 'the attempt to start');

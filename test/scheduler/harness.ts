@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Executor, type ExecutorScope } from '../../scheduler/executor.js';
-import type { Dag } from '../../scheduler/interfaces.js';
+import type { Clock, Dag } from '../../scheduler/interfaces.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { insertRuns } from '../../scheduler/runCreator.js';
 import type { Settings } from '../../scheduler/settings.js';
@@ -26,6 +26,8 @@ export interface Harness {
   readonly log: RecordingLogger;
   /** Inserts backfill runs of `dag` for [from, to] (logical dates, YYYY-MM-DD). */
   addRuns(dag: Dag, from: string, to: string, type?: 'backfill' | 'scheduled' | 'manual'): Promise<void>;
+  /** An executor of `dags` on the harness (not started), polling every 20 ms, on `clock` if given. */
+  executor(dags: readonly Dag[], opts?: { readonly scope?: Partial<ExecutorScope>; readonly clock?: Clock }): Executor;
   /** Runs every queued run of `dags` to the end in this process. */
   drain(dags: readonly Dag[], scope?: Partial<ExecutorScope>): Promise<void>;
   tis(dagId: string): Promise<{ run_id: string; task_id: string; state: string | null; try_number: number; last_error: string | null; next_retry_at: number | null }[]>;
@@ -39,7 +41,7 @@ export async function openHarness(overrides: Record<string, string> = {}): Promi
   const settings = testSettings(dir, overrides);
   const db = await MetadataDb.open(settings.metadataUrl);
   const log = new RecordingLogger();
-  return {
+  const harness: Harness = {
     dir,
     settings,
     db,
@@ -50,16 +52,19 @@ export async function openHarness(overrides: Record<string, string> = {}): Promi
       );
       await db.tx((sql) => insertRuns(sql, db.statements, runs));
     },
-    async drain(dags, scope = {}) {
-      const executor = new Executor({
+    executor(dags, opts = {}) {
+      return new Executor({
         db,
         settings,
         log,
         dags: () => new Map(dags.map((d) => [d.id, d])),
-        scope: { runTypes: ['backfill', 'scheduled', 'manual'], respectPause: false, batching: false, ...scope },
+        scope: { runTypes: ['backfill', 'scheduled', 'manual'], respectPause: false, batching: false, ...opts.scope },
         pollMs: 20,
+        clock: opts.clock,
       });
-      await executor.drain();
+    },
+    async drain(dags, scope = {}) {
+      await harness.executor(dags, { scope }).drain();
     },
     tis: (dagId) =>
       db.read((sql) =>
@@ -74,6 +79,7 @@ export async function openHarness(overrides: Record<string, string> = {}): Promi
       cleanup();
     },
   };
+  return harness;
 }
 
 /** Result of a finished CLI process. */
@@ -107,6 +113,18 @@ export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv): CliPr
     child.on('close', (code, signal) => resolve({ code, signal, stdout: out, stderr: err })),
   );
   return { child, stdout: () => out, stderr: () => err, done };
+}
+
+/** A daemon's /metrics text; its port is the one its 'scheduler started' line names ('' before that line). */
+export async function metricsOf(daemon: CliProcess): Promise<string> {
+  const started = daemon
+    .stdout()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { message?: string; httpPort?: number })
+    .find((l) => l.message === 'scheduler started');
+  if (!started?.httpPort) return '';
+  return (await fetch(`http://127.0.0.1:${started.httpPort}/metrics`)).text();
 }
 
 /** Runs the CLI to completion. */

@@ -9,7 +9,7 @@ import { defineDag } from '../../scheduler/dag.js';
 import type { TaskContext } from '../../scheduler/interfaces.js';
 import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { cliEnv, openHarness, outLines, runCli, spawnCli, waitUntil, type CliProcess, type Harness } from './harness.js';
+import { cliEnv, metricsOf, openHarness, outLines, runCli, spawnCli, waitUntil, type CliProcess, type Harness } from './harness.js';
 
 /** Most `start` lines without their `end` at any point of an out file of `start|end <name> <pid>` lines. */
 function mostAtOnce(lines: readonly string[], only: (name: string) => boolean = () => true): number {
@@ -24,17 +24,6 @@ function mostAtOnce(lines: readonly string[], only: (name: string) => boolean = 
   return most;
 }
 
-/** The daemon's /metrics text; its port is the one its 'scheduler started' line names. */
-async function metricsOf(daemon: CliProcess): Promise<string> {
-  const started = daemon
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { message?: string; httpPort?: number })
-    .find((l) => l.message === 'scheduler started');
-  if (!started?.httpPort) return '';
-  return (await fetch(`http://127.0.0.1:${started.httpPort}/metrics`)).text();
-}
 
 /** Advisory locks a PostgreSQL session is waiting for, seen from a connection of its own. */
 async function waitingAdvisoryLocks(url: string): Promise<number> {

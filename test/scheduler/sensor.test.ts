@@ -6,8 +6,8 @@ import path from 'node:path';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { defineDag } from '../../scheduler/dag.js';
 import { dagSucceeded } from '../../scheduler/dagSucceeded.js';
-import { Executor } from '../../scheduler/executor.js';
 import { runBackfill } from '../../scheduler/backfill.js';
+import type { Executor } from '../../scheduler/executor.js';
 import { fixedClock } from '../../scheduler/clock.js';
 import type { Clock, Dag } from '../../scheduler/interfaces.js';
 import { sensor } from '../../scheduler/sensor.js';
@@ -29,16 +29,7 @@ function handClock(start = Date.parse('2024-06-01T00:00:00Z')): Clock & { advanc
 
 /** Runs every queued run of `dags` to the end, with `clock` as the executor's clock. */
 async function drainWith(h: Harness, dags: readonly Dag[], clock?: Clock): Promise<void> {
-  const executor = new Executor({
-    db: h.db,
-    settings: h.settings,
-    log: h.log,
-    dags: () => new Map(dags.map((d) => [d.id, d])),
-    scope: { runTypes: ['backfill'], respectPause: false, batching: false },
-    pollMs: 20,
-    clock,
-  });
-  await executor.drain();
+  await h.executor(dags, { clock }).drain();
 }
 
 /** The instance of `taskId` in the harness's runs of `dagId`, with its first poke. */
@@ -177,14 +168,7 @@ forEachMetadataEngine('sensors in reschedule mode', (engine) => {
     await h.addRuns(up, '2024-01-02', '2024-01-02');
     await h.drain([up]);
     await h.addRuns(down, '2024-01-01', '2024-01-01');
-    const executor = new Executor({
-      db: h.db,
-      settings: h.settings,
-      log: h.log,
-      pollMs: 20,
-      dags: () => new Map([up, down].map((d) => [d.id, d])),
-      scope: { runTypes: ['backfill'], respectPause: false, batching: false },
-    });
+    const executor = h.executor([up, down]);
     await executor.start();
     try {
       await waitUntil(async () => (await instance(h!, 'down', 'wait'))?.state === 'up_for_reschedule', 'the sensor to say no');
@@ -354,14 +338,7 @@ describe('ready-made pokes', function () {
       tasks: { wait: sensor({ pokeIntervalS: 0.05, poke: fileExists(path.join(inbox, '{ds}', '_SUCCESS')) }), load: { upstream: ['wait'], run: () => undefined } },
     });
     await h.addRuns(dag, '2024-01-01', '2024-01-01');
-    const executor = new Executor({
-      db: h.db,
-      settings: h.settings,
-      log: h.log,
-      pollMs: 20,
-      dags: () => new Map([[dag.id, dag]]),
-      scope: { runTypes: ['backfill'], respectPause: false, batching: false },
-    });
+    const executor = h.executor([dag]);
     await executor.start();
     try {
       await waitUntil(async () => (await instance(h!, 'files', 'wait'))?.state === 'up_for_reschedule', 'the sensor to say no');
