@@ -35,6 +35,11 @@ export interface MetadataDialect {
   readonly lockInKeyOrder: string;
   /** Taken first in the migration transaction, so daemons starting together migrate once; empty on SQLite. */
   readonly migrationLock: string;
+  /**
+   * Taken first by a transaction replacing the stored DAG bag: two daemons storing theirs at once would
+   * each delete the rows they see and insert the same keys; empty on SQLite.
+   */
+  readonly dagBagLock: string;
   /** A FROM item named `alias` with these typed columns, filled from one `?` bound to an array of rows. */
   valuesTable(alias: string, columns: Readonly<Record<string, ValuesColumnType>>): string;
   /** True when `err` means "locked or in conflict, run the transaction again": busy, deadlock, serialization. */
@@ -77,6 +82,7 @@ export const sqliteDialect: MetadataDialect = {
   lockClaimedRows: '',
   lockInKeyOrder: '',
   migrationLock: '',
+  dagBagLock: '',
   valuesTable(alias, columns) {
     const named = Object.keys(columns)
       .map((c, i) => `column${i + 1} AS ${c}`)
@@ -117,8 +123,9 @@ export const postgresDialect: MetadataDialect = {
   serialTransactions: false,
   lockClaimedRows: ' FOR UPDATE SKIP LOCKED',
   lockInKeyOrder: ' FOR UPDATE',
-  // Any constant key: only the migration takes it.
+  // Any constant keys: only the migration, and only a DAG bag's replacement, take them.
   migrationLock: 'SELECT pg_advisory_xact_lock(7283910455)',
+  dagBagLock: 'SELECT pg_advisory_xact_lock(7283910456)',
   valuesTable(alias, columns) {
     const named = Object.entries(columns)
       .map(([c, t], i) => `column${i + 1}::${PG_TYPES[t]} AS ${c}`)

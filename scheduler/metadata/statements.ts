@@ -679,6 +679,8 @@ export class Statements {
     errors: readonly { file: string; error: string }[],
     nowIso: string,
   ): Promise<void> {
+    // It locks nothing else, so waiting here cannot close a cycle (the lock order: postgres-metadata.md).
+    if (this.dialect.dagBagLock !== '') await sql.all(this.dialect.dagBagLock);
     await sql.run('DELETE FROM serialized_dags');
     await sql.run('DELETE FROM import_errors');
     for (const chunk of chunks(dags)) {

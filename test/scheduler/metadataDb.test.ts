@@ -236,6 +236,22 @@ forEachMetadataEngine('metadata database', (engine) => {
       expect((await clear!).cleared).to.deep.equal([{ runId: 'r', taskId: 't', state: 'failed' }]);
     });
 
+    it('stores the DAG bags of two daemons storing theirs at once one after the other, the later one kept', async () => {
+      const st = db.statements;
+      const bag = (file: string) => [{ dagId: 'd', fileloc: file, data: '{}' }];
+      const waiting = () => db.read(async (sql) => (await sql.all<{ n: number }>('SELECT count(*) AS n FROM pg_locks WHERE NOT granted'))[0].n);
+      let second: Promise<void> | undefined;
+      await db.tx(async (sql) => {
+        await st.replaceDagBag(sql, bag('/old/d.ts'), [], 'now');
+        second = db.tx((other) => st.replaceDagBag(other, bag('/new/d.ts'), [], 'now'));
+        // The second waits for this one (without the lock, on the key this one inserted: then it fails).
+        while ((await waiting()) === 0) await new Promise((r) => setTimeout(r, 20));
+      });
+      await second;
+      const stored = await db.read((sql) => sql.all<{ dag_id: string; fileloc: string }>('SELECT dag_id, fileloc FROM serialized_dags'));
+      expect(stored).to.deep.equal([{ dag_id: 'd', fileloc: '/new/d.ts' }]);
+    });
+
     it('runs a transaction again after a deadlock, a serialization failure or a lock timeout, and no other error', () => {
       const wrapped = (code: string) => ({ name: 'SequelizeDatabaseError', parent: { code } });
       expect(['40P01', '40001', '55P03'].map((c) => db.dialect.isBusy(wrapped(c)))).to.deep.equal([true, true, true]);
