@@ -91,6 +91,10 @@ describe('trigger rules', () => {
     });
   }
 
+  it('lists every rule it decides: the list that DAG files are checked against', () => {
+    expect([...TRIGGER_RULES].sort()).to.deep.equal(Object.keys(tables).sort());
+  });
+
   it('counts upstream states, a missing instance as success', () => {
     expect(countUpstream(['success', undefined, 'skipped', 'failed', 'upstream_failed', 'running', null])).to.deep.equal({
       total: 7,
