@@ -168,6 +168,22 @@ describe('circuit breakers', () => {
       expect(hb.openedAt).to.equal(undefined);
     });
 
+    it('tells a task that meets the breaker at the very millisecond its reset is due to come back within the trial wait, not at once', async () => {
+      const hb = breakerFor('due.example:1', SETTINGS, countsAll);
+      await settle(throughBreaker(hb, fail()));
+      await settle(throughBreaker(hb, fail()));
+      // The breaker's opening moved back so the reset falls due now, in a millisecond the call does not leave.
+      let now: number;
+      let err: CircuitOpenError;
+      do {
+        now = Date.now();
+        hb.openedAt = new Date(now - 60_000);
+        err = circuitOpen(hb);
+      } while (Date.now() !== now);
+      // opossum half-opens on its own timer, which has not fired yet: the trial decides within a second.
+      expect(err.notBefore.getTime()).to.equal(now + 1000);
+    });
+
     it('dates an outage from its first opening through failed trials, and a new outage after a close from its own', async () => {
       const hb = breakerFor('again.example:1', { ...SETTINGS, resetTimeoutMs: 30 }, countsAll);
       await settle(throughBreaker(hb, fail()));
@@ -178,7 +194,8 @@ describe('circuit breakers', () => {
       const reopened = next(hb, 'open');
       await settle(throughBreaker(hb, fail()));
       await reopened;
-      expect(hb.openedAt!.getTime()).to.be.at.least(first + 30);
+      // 30 ms later by the timer's clock; Date.now() counts whole milliseconds of another clock, so it may read 29.
+      expect(hb.openedAt!.getTime()).to.be.at.least(first + 29);
       expect(circuitOpen(hb).since.getTime()).to.equal(first);
       // The next trial succeeds: closed. The next opening starts a new outage.
       await next(hb, 'halfOpen');

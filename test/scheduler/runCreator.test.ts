@@ -128,6 +128,32 @@ forEachMetadataEngine('run creation', (engine) => {
     expect(await createDueRuns(h.db, [], at('2024-01-05T00:00:00Z'))).to.equal(0);
   });
 
+  it('creates nothing, without touching the database, when no DAG has a schedule', async () => {
+    const manual = defineDag({ id: 'm', schedule: null, startDate: '2024-01-01', tasks: { t: noop } });
+    // A closed database refuses every statement: a tick that opened a transaction would fail.
+    await h.db.close();
+    expect(await createDueRuns(h.db, [manual], at('2024-01-05T00:00:00Z'))).to.equal(0);
+    expect(await createDueRuns(h.db, [], at('2024-01-05T00:00:00Z'))).to.equal(0);
+  });
+
+  it('writes nothing when the last scheduled run is the latest completed interval of a DAG with catchup off', async () => {
+    const dag = dagOf({ catchup: false });
+    await h.addRuns(dag, '2024-01-04', '2024-01-04', 'scheduled');
+    expect(await createDueRuns(h.db, [dag], at('2024-01-05T12:00:00Z'))).to.equal(0);
+    expect(await dates()).to.deep.equal(['2024-01-04']);
+    // Creation resumes after that run, which the next tick finds again: no row of the DAG was written.
+    expect(await nextDagrun()).to.equal(undefined);
+  });
+
+  it('passes intervals whose runs a backfill already created, without saying it created any', async () => {
+    const dag = dagOf({ catchup: true });
+    await h.addRuns(dag, '2024-01-01', '2024-01-04', 'backfill');
+    const log = new RecordingLogger();
+    expect(await createDueRuns(h.db, [dag], at('2024-01-05T12:00:00Z'), log)).to.equal(0);
+    expect(await nextDagrun()).to.equal('2024-01-05T00:00:00.000Z');
+    expect(log.find('scheduled runs created')).to.deep.equal([]);
+  });
+
   it('creates at most 1000 runs a tick, and the rest on the next ticks', async () => {
     const dag = dagOf({ catchup: true, schedule: '@hourly' });
     expect(await createDueRuns(h.db, [dag], at('2024-03-01T00:00:00Z'))).to.equal(1000);
@@ -140,8 +166,12 @@ forEachMetadataEngine('run creation', (engine) => {
     await h.addRuns(dag, '2024-01-01', '2024-01-03', 'scheduled');
     // A run before the last one is missing: creation resumes after the last, it does not fill gaps.
     await h.db.tx((sql) => sql.run("DELETE FROM dag_runs WHERE logical_date LIKE '2024-01-02%'"));
-    expect(await createDueRuns(h.db, [dag], at('2024-01-05T00:00:00Z'))).to.equal(1);
+    const log = new RecordingLogger();
+    expect(await createDueRuns(h.db, [dag], at('2024-01-05T00:00:00Z'), log)).to.equal(1);
     expect(await dates()).to.deep.equal(['2024-01-01', '2024-01-03', '2024-01-04']);
+    expect(log.find('scheduled runs created').map((l) => l.meta), 'the first interval it creates is the one after the last run').to.deep.equal([
+      { dagId: 'd', count: 1, first: '2024-01-04T00:00:00.000Z' },
+    ]);
   });
 
   it('resumes after the last scheduled run when the DAG is known but not where creation stopped', async () => {

@@ -91,6 +91,10 @@ describe('trigger rules', () => {
     });
   }
 
+  it('lists every rule it decides: the list that DAG files are checked against', () => {
+    expect([...TRIGGER_RULES].sort()).to.deep.equal(Object.keys(tables).sort());
+  });
+
   it('counts upstream states, a missing instance as success', () => {
     expect(countUpstream(['success', undefined, 'skipped', 'failed', 'upstream_failed', 'running', null])).to.deep.equal({
       total: 7,
@@ -102,12 +106,14 @@ describe('trigger rules', () => {
     });
   });
 
-  it('treats queued, and up_for_retry once its delay is over, as due', () => {
+  it('treats queued, and up_for_retry or a sensor\'s up_for_reschedule once its delay is over, as due', () => {
     const cases: [StoredState, number | null, boolean][] = [
       ['queued', null, true],
       ['up_for_retry', 1000, true],
       ['up_for_retry', 1001, false],
       ['up_for_retry', null, true],
+      ['up_for_reschedule', 1000, true],
+      ['up_for_reschedule', 1001, false],
       [null, null, false],
       ['running', null, false],
       ['failed', null, false],
