@@ -26,7 +26,7 @@ export async function tasksTestCommand(ctx: CommandContext, dagId: string, taskI
   // As in a run: the params' defaults, and the upstream results the run of that date stored, if any.
   const params = resolveParams(dag.id, dag.params, {});
   const [run] = await ctx.db.read((sql) => ctx.db.statements.runsBetween(sql, dag.id, dbDate(interval.start), dbDate(interval.start)));
-  const results = run ? await loadUpstreamResults(ctx.db, run.id, task.upstream) : new Map<string, unknown>();
+  const results = run ? await loadUpstreamResults(ctx.db, dag, run.id, task.upstream) : new Map<string, unknown>();
   const upstream = upstreamAccessor(task.id, task.upstream, results);
   const outcome = await runAttempt(
     task.id,
