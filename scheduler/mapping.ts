@@ -34,18 +34,24 @@ export function defaultMapLabel(value: unknown): string {
   return cut(typeof value === 'string' ? value : JSON.stringify(value));
 }
 
+/** What a value is, for an error message: `null`, `undefined`, `an object`, `a string`. */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
 /**
  * Checks what `expand` returned and labels each value; MapExpansionError names the first problem.
  * The values must be JSON, since each is stored with its instance and read back by its attempt.
  */
 export function expansionOf(task: Pick<Task, 'id' | 'mapLabel'>, list: unknown): Expansion {
   if (!Array.isArray(list)) {
-    throw new MapExpansionError(task.id, `returned ${list === null ? 'null' : `a ${typeof list}`}, not an array`);
+    throw new MapExpansionError(task.id, `returned ${kindOf(list)}, not an array`);
   }
   if (list.length > MAX_MAP_LENGTH) throw new MapExpansionError(task.id, `returned ${list.length} values, more than the ${MAX_MAP_LENGTH} allowed`);
   const labels = list.map((value: unknown, i) => {
     if (value === undefined || JSON.stringify(value) === undefined) {
-      throw new MapExpansionError(task.id, `value ${i} is ${value === undefined ? 'undefined' : `a ${typeof value}`}, not JSON`);
+      throw new MapExpansionError(task.id, `value ${i} is ${kindOf(value)}, not JSON`);
     }
     if (task.mapLabel === undefined) return defaultMapLabel(value);
     let label: unknown;

@@ -285,9 +285,14 @@ export class Statements {
   }
 
   /** The failed task instances (not upstream_failed) of a DAG's runs with logical dates in [from, to], oldest run first. */
-  async failedTaskInstancesBetween(sql: Sql, dagId: string, from: string, to: string): Promise<{ run_id: string; task_id: string; last_error: string | null }[]> {
+  async failedTaskInstancesBetween(
+    sql: Sql,
+    dagId: string,
+    from: string,
+    to: string,
+  ): Promise<{ run_id: string; task_id: string; map_index: number; map_label: string | null; last_error: string | null }[]> {
     return sql.all(
-      `SELECT r.run_id, ti.task_id, ti.last_error FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
+      `SELECT r.run_id, ti.task_id, ti.map_index, ti.map_label, ti.last_error FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
        WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date <= ? AND ti.state = 'failed'
        ORDER BY r.logical_date, ti.id`,
       [dagId, from, to],

@@ -83,7 +83,8 @@ describe('mapping: expansions and the states downstream count', () => {
       }
       throw new Error('no error');
     };
-    expect(refusal({ eu: 1 })).to.equal("task 'load': expand returned a object, not an array");
+    expect(refusal({ eu: 1 })).to.equal("task 'load': expand returned an object, not an array");
+    expect(refusal(undefined)).to.equal("task 'load': expand returned undefined, not an array");
     expect(refusal(null)).to.equal("task 'load': expand returned null, not an array");
     expect(refusal(Array.from({ length: MAX_MAP_LENGTH + 1 }, (_, i) => i))).to.equal(`task 'load': expand returned ${MAX_MAP_LENGTH + 1} values, more than the ${MAX_MAP_LENGTH} allowed`);
     expect(refusal(['a', undefined])).to.equal("task 'load': expand value 1 is undefined, not JSON");
