@@ -31,6 +31,8 @@ const rank = (state: TaskInstanceRow['state']): number => {
   return i < 0 ? -1 : i;
 };
 
+const rankOfKey = (key: string): number => rank(key === 'none' ? null : (key as TaskInstanceRow['state']));
+
 /** The state that most needs a look among `states`; undefined when there are none. */
 export function worstState(states: readonly TaskInstanceRow['state'][]): TaskInstanceRow['state'] | undefined {
   let worst: TaskInstanceRow['state'] | undefined;
@@ -54,8 +56,11 @@ export interface MappedSummary {
  */
 export function summariseMapped(expansion: TaskInstanceRow, mapped: readonly TaskInstanceRow[]): MappedSummary | undefined {
   if (mapped.length === 0) return undefined;
-  const counts: Record<string, number> = {};
-  for (const ti of mapped) counts[stateKey(ti.state)] = (counts[stateKey(ti.state)] ?? 0) + 1;
+  const tally = new Map<string, number>();
+  for (const ti of mapped) tally.set(stateKey(ti.state), (tally.get(stateKey(ti.state)) ?? 0) + 1);
+  // Keys in the summary's order, so what needs a look comes first wherever the counts are listed.
+  const keys = [...tally.keys()].sort((a, b) => rankOfKey(a) - rankOfKey(b));
+  const counts: Record<string, number> = Object.fromEntries(keys.map((k) => [k, tally.get(k)!]));
   // The task's time is from its expansion's start to its last instance's end, once every one has ended.
   const all = [expansion, ...mapped];
   const starts = all.map((t) => t.start_date).filter((d): d is string => d !== null).sort();
