@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { defineDag } from '../../scheduler/dag.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import { storeDagBag } from '../../scheduler/serializedDag.js';
+import { SUMMARY_ORDER, worstState } from '../../scheduler/web/mappedSummary.js';
 import { openHarness, type Harness } from '../scheduler/harness.js';
 import { launchBrowser, requireChromium, screenshot, type Browser } from './browser.js';
 import { serveConsole, TOKEN, type ServedConsole } from './consoleSetup.js';
@@ -52,6 +53,21 @@ interface TiCollection {
   task_instances: Ti[];
   total_entries: number;
 }
+
+describe("the grid's summary of a mapped task", () => {
+  it('takes the state that most needs a look: failed, upstream_failed, running, retry, reschedule, queued, waiting, skipped, then success', () => {
+    expect(SUMMARY_ORDER).to.deep.equal(['failed', 'upstream_failed', 'running', 'up_for_retry', 'up_for_reschedule', 'queued', null, 'skipped', 'success']);
+    // Each state wins over every one after it, whichever comes first among the instances.
+    SUMMARY_ORDER.forEach((worse, i) => {
+      for (const better of SUMMARY_ORDER.slice(i + 1)) {
+        expect(worstState([better, worse, better]), `${worse} over ${better}`).to.equal(worse);
+        expect(worstState([worse, better]), `${worse} over ${better}`).to.equal(worse);
+      }
+    });
+    expect(worstState(['success', 'success'])).to.equal('success');
+    expect(worstState([])).to.equal(undefined);
+  });
+});
 
 describe('mapped task instances in the API and the console', function () {
   this.timeout(90_000);
