@@ -11,8 +11,9 @@ const ACTIVE = new Set(['queued', 'running', 'up_for_retry', 'up_for_reschedule'
 
 export async function render(main, params, ctx) {
   const { dag: dagId, run: runId, task: taskId } = params;
-  const mapIndex = Number.parseInt(ctx.query.get('map_index') ?? '-1', 10);
-  if (!Number.isInteger(mapIndex) || mapIndex < -1) throw new Error(`map_index must be a whole number from -1, not '${ctx.query.get('map_index')}'`);
+  const rawIndex = ctx.query.get('map_index') ?? '-1';
+  if (!/^(-1|\d+)$/.test(rawIndex)) throw new Error(`map_index must be -1 or a whole number from 0, not '${rawIndex}'`);
+  const mapIndex = Number(rawIndex);
   const base = p`/dags/${dagId}/dagRuns/${runId}/taskInstances/${taskId}`;
   const self = mapIndex < 0 ? base : `${base}/${mapIndex}`;
   const taskLink = `#/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`;
