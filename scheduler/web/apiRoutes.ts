@@ -159,14 +159,20 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
 
   api.get('/api/v1/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/listMapped', {
     schema: {
-      summary: "A mapped task's mapped instances in one run, by map index (none for an unmapped task, or before the expansion made them)",
+      summary: "A mapped task's mapped instances in one run, by map index (none before its expansion made them); 404 for a task that is not mapped",
       tags: ['TaskInstance'],
       params: s.taskParams,
       querystring: s.paging,
       response: { 200: s.taskInstanceCollection, ...errors(400, 401, 404) },
     },
   }, async (req) => {
-    const mapped = (await instancesOf(req.params.dag_id, req.params.dag_run_id, req.params.task_id)).filter((r) => r.map_index >= 0);
+    const rows = await instancesOf(req.params.dag_id, req.params.dag_run_id, req.params.task_id);
+    const mapped = rows.filter((r) => r.map_index >= 0);
+    // As Airflow's: an unmapped task has no mapped instances to list, which is a wrong address, not an empty page.
+    const task = (await storedDag(req.params.dag_id).catch(() => undefined))?.dag.tasks.find((t) => t.task_id === req.params.task_id);
+    if (mapped.length === 0 && task !== undefined && task.is_mapped !== true) {
+      throw notFound(`task '${req.params.task_id}' of DAG '${req.params.dag_id}' is not mapped`);
+    }
     return { task_instances: mapped.slice(req.query.offset, req.query.offset + req.query.limit).map(taskInstanceResource), total_entries: mapped.length };
   });
 

@@ -43,6 +43,7 @@ export function dagResource({ row, dag }: StoredDag, now: Date) {
       trigger_rule: t.trigger_rule ?? 'all_success',
       group: t.group ?? null,
       sensor: t.sensor ?? null,
+      is_mapped: t.is_mapped ?? false,
     })),
     params: dag.params ?? null,
   };

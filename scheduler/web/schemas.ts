@@ -26,6 +26,7 @@ export const taskShape = z.object({
     .object({ poke_interval_s: z.number(), timeout_s: z.number(), soft_fail: z.boolean() })
     .nullable()
     .describe("a sensor's poke interval and timeout (seconds), null for other tasks"),
+  is_mapped: z.boolean().describe('mapped (expand): an instance per value of a list made at run time, see listMapped'),
 });
 
 export const dagShape = z.object({

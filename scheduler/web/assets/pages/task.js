@@ -17,7 +17,13 @@ export async function render(main, params, ctx) {
   const base = p`/dags/${dagId}/dagRuns/${runId}/taskInstances/${taskId}`;
   const self = mapIndex < 0 ? base : `${base}/${mapIndex}`;
   const taskLink = `#/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`;
-  let [ti, mapped] = await Promise.all([api.get(self), api.get(`${base}/listMapped?limit=1000`)]);
+  const [first, dag] = await Promise.all([api.get(self), api.get(p`/dags/${dagId}`)]);
+  let ti = first;
+  // Only a mapped task has mapped instances to list (listMapped is a 404 for any other, as Airflow's).
+  const isMapped = dag.tasks.some((t) => t.task_id === taskId && t.is_mapped);
+  const NONE = { task_instances: [], total_entries: 0 };
+  const listMapped = () => (isMapped ? api.get(`${base}/listMapped?limit=1000`) : Promise.resolve(NONE));
+  let mapped = await listMapped();
   const details = h('table', { id: 'ti-details' });
   const drawDetails = () => replace(details, h('tbody', {},
     [['state', ti.state ?? 'none (waiting for upstream)'], ['try', `${ti.try_number} of ${ti.max_tries + 1}`], ['started', fmtDate(ti.start_date)],
@@ -117,7 +123,7 @@ export async function render(main, params, ctx) {
       drawDetails();
       // The list changes while the expansion runs or any mapped instance is still active.
       if (wasActive || ACTIVE.has(ti.state) || mapped.task_instances.some((m) => ACTIVE.has(m.state))) {
-        mapped = await api.get(`${base}/listMapped?limit=1000`);
+        mapped = await listMapped();
         drawMapped();
       }
       if (ti.try_number > tabs.children.length) {
