@@ -139,6 +139,8 @@ export interface AlertPayload {
   readonly dag_id: string;
   readonly dag_run_id: string | null;
   readonly task_id: string | null;
+  /** The mapped instance's map index; -1 for an unmapped one and for run and DAG events. */
+  readonly map_index: number;
   readonly try_number: number | null;
   /** ISO 8601 UTC. */
   readonly logical_date: string | null;

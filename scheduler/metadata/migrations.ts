@@ -22,6 +22,9 @@ const TASK_INSTANCE_INDEXES = [
   'CREATE INDEX task_instances_by_pool ON task_instances (pool, state)',
 ];
 
+/** An alert names the mapped instance it is about (its log is in that instance's map_index directory). */
+const ALERTS_MAP_INDEX = 'ALTER TABLE alerts ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1';
+
 /** task_instances' columns up to migration 8, in order: what SQLite's rebuild in migration 9 copies. */
 const TASK_INSTANCE_COLUMNS_V8 =
   'id, run_pk, dag_id, run_id, task_id, state, try_number, max_tries, start_date, end_date, duration, pid, hostname, ' +
@@ -206,6 +209,7 @@ export const MIGRATIONS: readonly Migration[] = [
         'DROP TABLE task_instances',
         'ALTER TABLE task_instances_v9 RENAME TO task_instances',
         ...TASK_INSTANCE_INDEXES,
+        ALERTS_MAP_INDEX,
       ],
       postgres: [
         'ALTER TABLE task_instances ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1',
@@ -214,6 +218,7 @@ export const MIGRATIONS: readonly Migration[] = [
         // The name PostgreSQL gave migration 1's UNIQUE (run_pk, task_id).
         'ALTER TABLE task_instances DROP CONSTRAINT task_instances_run_pk_task_id_key',
         'ALTER TABLE task_instances ADD CONSTRAINT task_instances_key UNIQUE (run_pk, task_id, map_index)',
+        ALERTS_MAP_INDEX,
       ],
     },
   },

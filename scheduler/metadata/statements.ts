@@ -139,6 +139,8 @@ export interface NewAlert {
   readonly maxTries: number | null;
   readonly logicalDate: string | null;
   readonly error: string | null;
+  /** The instance's map index: -1 unless a mapped instance's (default -1). */
+  readonly mapIndex?: number;
 }
 
 /** A row of `alerts`. */
@@ -149,6 +151,8 @@ export interface AlertRow {
   dag_id: string;
   run_id: string | null;
   task_id: string | null;
+  /** -1 unless the alert is about a mapped instance (migration 9). */
+  map_index: number;
   try_number: number | null;
   max_tries: number | null;
   logical_date: string | null;
@@ -164,7 +168,7 @@ export interface AlertRow {
 }
 
 /** A task instance with its run's logical date: what an alert about it names. */
-export type AlertSubject = Pick<TaskInstanceRow, 'id' | 'dag_id' | 'run_id' | 'task_id' | 'state' | 'try_number' | 'max_tries' | 'lease_owner'> & {
+export type AlertSubject = Pick<TaskInstanceRow, 'id' | 'dag_id' | 'run_id' | 'task_id' | 'state' | 'try_number' | 'max_tries' | 'lease_owner' | 'map_index'> & {
   logical_date: string;
 };
 
@@ -799,9 +803,9 @@ export class Statements {
     let n = 0;
     for (const chunk of chunks(alerts)) {
       n += await sql.run(
-        `INSERT INTO alerts (event, dedup_key, dag_id, run_id, task_id, try_number, max_tries, logical_date, error, created_at)
+        `INSERT INTO alerts (event, dedup_key, dag_id, run_id, task_id, map_index, try_number, max_tries, logical_date, error, created_at)
          VALUES ? ON CONFLICT (dedup_key) DO NOTHING`,
-        [chunk.map((a) => [a.event, a.dedupKey, a.dagId, a.runId, a.taskId, a.tryNumber, a.maxTries, a.logicalDate, a.error, createdAt])],
+        [chunk.map((a) => [a.event, a.dedupKey, a.dagId, a.runId, a.taskId, a.mapIndex ?? -1, a.tryNumber, a.maxTries, a.logicalDate, a.error, createdAt])],
       );
     }
     return n;
@@ -813,7 +817,7 @@ export class Statements {
     for (const chunk of chunks(ids, 500)) {
       out.push(
         ...(await sql.all<AlertSubject>(
-          `SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id, ti.state, ti.try_number, ti.max_tries, ti.lease_owner, r.logical_date
+          `SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id, ti.state, ti.try_number, ti.max_tries, ti.lease_owner, ti.map_index, r.logical_date
            FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk WHERE ti.id IN (?)`,
           [chunk],
         )),
