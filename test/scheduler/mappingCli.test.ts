@@ -3,20 +3,8 @@
  * `logs`, on the fixture DAG test/fixtures/scheduler/mapped.
  */
 import { expect } from 'chai';
-import path from 'node:path';
-import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { cliEnv, outLines, runCli, spawnCli, waitUntil } from './harness.js';
-
-/** Reads the metadata file of the home in `dir` (a daemon may be writing it). */
-async function readMetadata<T>(dir: string, sql: string): Promise<T[]> {
-  const db = await MetadataDb.open(path.join(dir, 'home', 'metadata.db'));
-  try {
-    return await db.read((s) => s.all<T>(sql));
-  } finally {
-    await db.close();
-  }
-}
+import { cliEnv, outLines, readMetadata, runCli, spawnCli, waitUntil } from './harness.js';
 
 /** `<day> <task>[<index> <label>] <state> <result>` per instance of the fixture DAG. */
 async function table(dir: string): Promise<string[]> {
