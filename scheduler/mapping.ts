@@ -105,11 +105,20 @@ export function instancesByTask(tis: Iterable<TiRow>): Map<string, TiRow[]> {
 /** The ids of a DAG's mapped tasks, computed once per loaded DAG. */
 const mappedIdsOf = new WeakMap<Dag, ReadonlySet<string>>();
 
-/** True when task `taskId` of `dag` is mapped (has expand). */
-export function isMappedTask(dag: Dag, taskId: string): boolean {
+function mappedIds(dag: Dag): ReadonlySet<string> {
   let ids = mappedIdsOf.get(dag);
   if (ids === undefined) mappedIdsOf.set(dag, (ids = new Set(dag.tasks.filter((t) => t.expand !== undefined).map((t) => t.id))));
-  return ids.has(taskId);
+  return ids;
+}
+
+/** True when task `taskId` of `dag` is mapped (has expand). */
+export function isMappedTask(dag: Dag, taskId: string): boolean {
+  return mappedIds(dag).has(taskId);
+}
+
+/** True when `dag` has a mapped task: without one, every task has exactly one instance per run. */
+export function hasMappedTasks(dag: Dag): boolean {
+  return mappedIds(dag).size > 0;
 }
 
 /**

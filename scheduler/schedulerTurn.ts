@@ -19,7 +19,7 @@ import { retryPolicyFor } from './retryPolicy.js';
 import type { Settings } from './settings.js';
 import { evaluateTriggerRule, isDue, runOutcome, type StoredState } from './triggerRules.js';
 import { extendBatch } from './turnBatch.js';
-import { countedStates, instancesByTask, isMappedTask, mappedInstances, parseExpansion, UNMAPPED } from './mapping.js';
+import { countedStates, hasMappedTasks, instancesByTask, isMappedTask, mappedInstances, parseExpansion, UNMAPPED } from './mapping.js';
 
 /** One claimed call: one task instance, or several of one task (a batch), oldest first. */
 export interface Claim {
@@ -99,7 +99,7 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
   const window = windowOf(dags, active, ctx.scope);
   const decisions = decide(window, dags, active.tis, ctx.stamp.nowMs);
   const picked = await pickClaims(sql, ctx, decisions.ready, window, active.tis);
-  const claims = await writeDecisions(sql, ctx, decisions, picked);
+  const claims = await withMapValues(sql, ctx.statements, await writeDecisions(sql, ctx, decisions, picked));
   const again = decisions.finished.length > 0;
   const changed = again || done.length > 0 || started.length > 0 || expanded > 0 || claims.length > 0 || decisions.waiting.length > 0;
   return { claims, changed, again, nextDueMs: decisions.nextDueMs };
@@ -178,6 +178,7 @@ async function expandMapped(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string
   const pending: { dag: Dag; task: Task; run: RunRow; expansion: TiRow }[] = [];
   for (const [dagId, runs] of active.running) {
     const dag = dags.get(dagId)!;
+    if (!hasMappedTasks(dag)) continue;
     for (const run of runs) {
       const byTask = active.tis.get(run.id);
       for (const task of dag.tasks) {
@@ -248,13 +249,23 @@ export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>
     // Tasks come in topological order, so a decision here is seen by the downstream in this pass.
     const decided = new Map<number, StoredState>();
     const stateOf = (ti: TiRow): StoredState => (decided.has(ti.id) ? decided.get(ti.id)! : ti.state);
+    // Without a mapped task each task has one instance: the upstream states are read directly, as
+    // before mapping, on the path every turn takes (the scheduler bench's).
+    const mappedDag = hasMappedTasks(dag);
+    const upstreamOf = (task: Task): (StoredState | undefined)[] =>
+      mappedDag
+        ? task.upstream.flatMap((u) => countedStates(isMappedTask(dag, u), byTask.get(u), stateOf))
+        : task.upstream.map((u) => {
+            const rows = byTask.get(u);
+            return rows === undefined ? undefined : stateOf(rows[0]);
+          });
     for (const task of dag.tasks) {
       const rows = byTask.get(task.id);
       if (!rows) continue; // a task added to the DAG after this run started
       let upstream: (StoredState | undefined)[] | undefined;
       for (const ti of rows) {
         if (ti.state === null) {
-          upstream ??= task.upstream.flatMap((u) => countedStates(isMappedTask(dag, u), byTask.get(u), stateOf));
+          upstream ??= upstreamOf(task);
           const decision = evaluateTriggerRule(task.triggerRule, upstream);
           if (decision !== 'wait') {
             decided.set(ti.id, decision);
@@ -265,7 +276,9 @@ export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>
         else if (ti.next_retry_at !== null && ti.next_retry_at > nowMs && (out.nextDueMs ?? Infinity) > ti.next_retry_at) out.nextDueMs = ti.next_retry_at;
       }
     }
-    const outcome = runOutcome([...byTask.values()].flatMap((rows) => rows.map(stateOf)));
+    const states: StoredState[] = [];
+    for (const rows of byTask.values()) for (const ti of rows) states.push(stateOf(ti));
+    const outcome = runOutcome(states);
     if (outcome !== 'running') out.finished.push({ run, state: outcome });
   }
   return out;
@@ -335,6 +348,20 @@ async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, 
   const made = n === items.length ? claims : await claimsKept(sql, ctx, claims, items.length - n);
   await st.recordPoolUse(sql, poolUseOfClaims(made));
   return made;
+}
+
+/** The claims with the label and value of each mapped instance, which the window does not read. */
+async function withMapValues(sql: Sql, st: Statements, claims: readonly Claim[]): Promise<readonly Claim[]> {
+  const mapped = claims.flatMap((c) => c.items.filter((i) => i.ti.map_index !== UNMAPPED).map((i) => i.ti.id));
+  if (mapped.length === 0) return claims;
+  const rows = new Map((await st.mapValuesOf(sql, mapped)).map((r) => [r.id, r]));
+  return claims.map((c) => ({
+    ...c,
+    items: c.items.map(({ ti, run }) => {
+      const r = rows.get(ti.id);
+      return { ti: r ? { ...ti, map_label: r.map_label, map_value: r.map_value } : ti, run };
+    }),
+  }));
 }
 
 /** The claims without the instances another process claimed first; a call left with none is dropped. */

@@ -30,7 +30,10 @@ export interface TiRow {
   first_poke_at: number | null;
   /** Its place in its mapped task's list from 0; -1 unmapped, or a mapped task's expansion (mapping.ts). */
   map_index: number;
-  /** A mapped instance's label and its value as JSON; null otherwise. */
+  /**
+   * A mapped instance's label and its value as JSON; null otherwise. The turn's window leaves them out
+   * (they are only needed by an attempt) and a claim reads them (schedulerTurn.ts withMapValues).
+   */
   map_label: string | null;
   map_value: string | null;
 }
@@ -42,8 +45,8 @@ export interface WindowRun extends RunRow {
 }
 
 /** The instance columns {@link Statements.activeWindow} aggregates per run, in this order. */
-const WINDOW_TI_COLUMNS = ['id', 'task_id', 'state', 'try_number', 'max_tries', 'next_retry_at', 'first_poke_at', 'map_index', 'map_label', 'map_value'] as const;
-type WindowTiTuple = [number, string, TaskInstanceState | null, number, number, number | null, number | null, number, string | null, string | null];
+const WINDOW_TI_COLUMNS = ['id', 'task_id', 'state', 'try_number', 'max_tries', 'next_retry_at', 'first_poke_at', 'map_index'] as const;
+type WindowTiTuple = [number, string, TaskInstanceState | null, number, number, number | null, number | null, number];
 
 /** Which runs a statement covers: run types and an inclusive logical-date range (ISO). */
 export interface RunScope {
@@ -390,7 +393,7 @@ export class Statements {
     );
     return rows.map(({ tis: agg, ...run }) => {
       const tuples = (agg === null ? [] : this.dialect.parseJsonColumn(agg)) as WindowTiTuple[];
-      const out: TiRow[] = tuples.map(([id, taskId, state, tryNumber, maxTries, nextRetryAt, firstPokeAt, mapIndex, mapLabel, mapValue]) => ({
+      const out: TiRow[] = tuples.map(([id, taskId, state, tryNumber, maxTries, nextRetryAt, firstPokeAt, mapIndex]) => ({
         id,
         run_pk: run.id,
         task_id: taskId,
@@ -400,8 +403,8 @@ export class Statements {
         next_retry_at: nextRetryAt,
         first_poke_at: firstPokeAt ?? null,
         map_index: Number(mapIndex ?? -1),
-        map_label: mapLabel ?? null,
-        map_value: mapValue ?? null,
+        map_label: null,
+        map_value: null,
       }));
       return { ...run, tis: out };
     });
@@ -478,6 +481,13 @@ export class Statements {
           : await sql.all<TiRow>(`SELECT ${TI_COLUMNS} FROM task_instances WHERE run_pk IN (?)`, [chunk])),
       );
     }
+    return out;
+  }
+
+  /** The labels and values (JSON) of these mapped instances. */
+  async mapValuesOf(sql: Sql, ids: readonly number[]): Promise<{ id: number; map_label: string | null; map_value: string | null }[]> {
+    const out: { id: number; map_label: string | null; map_value: string | null }[] = [];
+    for (const chunk of chunks(ids, 500)) out.push(...(await sql.all<{ id: number; map_label: string | null; map_value: string | null }>('SELECT id, map_label, map_value FROM task_instances WHERE id IN (?)', [chunk])));
     return out;
   }
 
