@@ -15,7 +15,7 @@ import { MapExpansionError } from '../../scheduler/errors/MapExpansionError.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskSpec } from '../../scheduler/interfaces.js';
 import { attemptLogPath } from '../../scheduler/logging.js';
-import { countedStates, defaultMapLabel, expansionOf, MAX_MAP_LENGTH } from '../../scheduler/mapping.js';
+import { countedStates, defaultMapLabel, expansionOf, instancesByTask, MAX_MAP_LENGTH, parseExpansion } from '../../scheduler/mapping.js';
 import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { dialectFor } from '../../scheduler/metadata/dialect.js';
 import { MIGRATIONS } from '../../scheduler/metadata/migrations.js';
@@ -69,7 +69,8 @@ function regionsDag(id: string, list: () => unknown, load: TaskSpec['run'], more
 describe('mapping: expansions and the states downstream count', () => {
   it('labels strings and numbers by their value, anything else by its JSON cut to 64 characters', () => {
     expect(expansionOf({ id: 't' }, ['eu', 7, { region: 'us' }])).to.deep.equal({ values: ['eu', 7, { region: 'us' }], labels: ['eu', '7', '{"region":"us"}'] });
-    expect(defaultMapLabel('x'.repeat(100))).to.have.length(64);
+    expect(defaultMapLabel('x'.repeat(64))).to.equal('x'.repeat(64));
+    expect(defaultMapLabel('x'.repeat(65))).to.equal(`${'x'.repeat(63)}…`);
     expect(expansionOf({ id: 't', mapLabel: (v, i) => `${i}:${(v as { name: string }).name}` }, [{ name: 'a' }]).labels).to.deep.equal(['0:a']);
   });
 
@@ -91,6 +92,10 @@ describe('mapping: expansions and the states downstream count', () => {
     expect(refusal(['a', () => 1])).to.equal("task 'load': expand value 1 is a function, not JSON");
     expect(refusal(['a'], () => '')).to.equal(`task 'load': expand value 0: mapLabel returned "", not a non-empty string`);
     expect(refusal(['a'], () => { throw new Error('boom'); })).to.equal("task 'load': expand value 0: mapLabel threw boom");
+    expect(refusal(['a'], () => { throw undefined; })).to.equal("task 'load': expand value 0: mapLabel threw undefined");
+    expect(refusal(['a'], () => undefined as unknown as string)).to.equal("task 'load': expand value 0: mapLabel returned undefined, not a non-empty string");
+    // The most values one expansion takes is allowed.
+    expect(expansionOf({ id: 'load' }, Array.from({ length: MAX_MAP_LENGTH }, (_, i) => i)).values).to.have.length(MAX_MAP_LENGTH);
   });
 
   it("counts a mapped upstream's instances once it is expanded, its expansion's state before, and waits between the two", () => {
@@ -103,6 +108,21 @@ describe('mapping: expansions and the states downstream count', () => {
     expect(countedStates(true, [row(-1, 'running')], stateOf)).to.deep.equal(['running']);
     expect(countedStates(false, [row(-1, 'success')], stateOf)).to.deep.equal(['success']);
     expect(countedStates(true, undefined, stateOf)).to.deep.equal([undefined]);
+    expect(countedStates(false, [], stateOf)).to.deep.equal([undefined]);
+  });
+
+  it("groups a run's instances by task, each task's in map-index order whatever order they were read in", () => {
+    const row = (task_id: string, map_index: number): TiRow =>
+      ({ id: 100 - map_index, run_pk: 1, task_id, state: null, try_number: 0, max_tries: 0, next_retry_at: null, first_poke_at: null, map_index, map_label: null, map_value: null });
+    const grouped = instancesByTask([row('load', 2), row('a', -1), row('load', -1), row('load', 0), row('load', 1)]);
+    expect([...grouped].map(([task, rows]) => [task, rows.map((r) => r.map_index)])).to.deep.equal([['load', [-1, 0, 1, 2]], ['a', [-1]]]);
+  });
+
+  it("refuses an expansion's stored result that is not its values and labels, quoting it", () => {
+    expect(parseExpansion('load', '{"values":["eu"],"labels":["eu"]}')).to.deep.equal({ values: ['eu'], labels: ['eu'] });
+    for (const bad of ['null', '"eu"', '{"values":["eu"]}', '{"labels":["eu"]}', '{"values":["eu"],"labels":[]}']) {
+      expect(() => parseExpansion('load', bad), bad).to.throw(MapExpansionError, `task 'load': expand result stored by its expansion is not {values, labels}: ${bad}`);
+    }
   });
 
   it('refuses a DAG that maps a sensor or a batched task, gives mapLabel without expand, or an expand that is not a function', () => {
@@ -194,6 +214,24 @@ forEachMetadataEngine('mapped tasks in a run', (engine: MetadataEngine) => {
     const rows = await instances(h, 'not_a_list');
     expect(summary(rows)).to.deep.equal(['cleanup success', 'load failed', 'regions success', 'report upstream_failed']);
     expect(rows.find((r) => r.task_id === 'load')).to.include({ try_number: 1, last_error: "MapExpansionError: task 'load': expand returned a string, not an array" });
+  });
+
+  it('fails an expansion whose stored list cannot be read, so its run ends instead of waiting for instances that never come', async () => {
+    h = await openHarness(engine.env());
+    const dag = regionsDag('tampered', () => ['eu'], () => 'loaded');
+    await h.addRuns(dag, '2024-01-01', '2024-01-01');
+    // Run it up to the expansion: regions and load's -1 instance succeed, then its list is damaged.
+    await h.drain([dag]);
+    await h.db.tx(async (sql) => {
+      await sql.run("DELETE FROM task_instances WHERE dag_id = 'tampered' AND (map_index >= 0 OR task_id IN ('report', 'cleanup'))");
+      await sql.run(`UPDATE task_instances SET result = '{"values":["eu"]}' WHERE dag_id = 'tampered' AND task_id = 'load'`);
+      await sql.run("UPDATE dag_runs SET state = 'running' WHERE dag_id = 'tampered'");
+    });
+    await h.drain([dag]);
+    const load = (await instances(h, 'tampered')).filter((r) => r.task_id === 'load');
+    expect(load.map((r) => [r.map_index, r.state])).to.deep.equal([[-1, 'failed']]);
+    expect(load[0].last_error).to.equal(`task 'load': expand result stored by its expansion is not {values, labels}: {"values":["eu"]}`);
+    expect((await h.runs('tampered')).map((r) => r.state)).to.deep.equal(['failed']);
   });
 
   it('expands again after a clear of the task, over the list its upstream gives then', async () => {
