@@ -123,6 +123,9 @@ describe('mapping: expansions and the states downstream count', () => {
     for (const bad of ['null', '"eu"', '{"values":["eu"]}', '{"labels":["eu"]}', '{"values":["eu"],"labels":[]}']) {
       expect(() => parseExpansion('load', bad), bad).to.throw(MapExpansionError, `task 'load': expand result stored by its expansion is not {values, labels}: ${bad}`);
     }
+    // A long one is quoted by its first 80 characters: the error is one line of the instance's last error.
+    const long = JSON.stringify({ values: Array.from({ length: 50 }, (_, i) => i) });
+    expect(() => parseExpansion('load', long)).to.throw(`is not {values, labels}: ${long.slice(0, 80)}`).with.property('message').that.does.not.include(long);
   });
 
   it('refuses a DAG that maps a sensor or a batched task, gives mapLabel without expand, or an expand that is not a function', () => {
