@@ -48,7 +48,7 @@ function ctx(settings: Settings, dagId: string, taskId: string): TaskContext {
   return {
     dagId, taskId, runId: 'bench', tryNumber: 1, logicalDate: interval.start, ds: DS,
     dataIntervalStart: interval.start, dataIntervalEnd: interval.end, month: '2024-01-01',
-    intervals: [interval], signal: new AbortController().signal, log: quiet, settings, params: {}, upstream: () => undefined,
+    intervals: [interval], signal: new AbortController().signal, log: quiet, settings, params: {}, upstream: () => undefined, mapIndex: -1, mapValue: undefined, mapLabel: undefined,
   };
 }
 

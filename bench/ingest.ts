@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     dagId: 'bench', taskId: entity, runId: 'bench', tryNumber: 1, logicalDate: start, ds,
     dataIntervalStart: start, dataIntervalEnd: new Date(start.getTime() + 86_400_000), month: '2024-01-01',
     intervals: [{ start, end: new Date(start.getTime() + 86_400_000) }], signal: new AbortController().signal,
-    log: quiet, settings, params: {}, upstream: () => undefined,
+    log: quiet, settings, params: {}, upstream: () => undefined, mapIndex: -1, mapValue: undefined, mapLabel: undefined,
   });
   let peak = process.memoryUsage().rss;
   let atPeak = process.memoryUsage();

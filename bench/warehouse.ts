@@ -138,7 +138,7 @@ function ctxFor(settings: Settings, dagId: string, taskId: string, intervals: re
   return {
     dagId, taskId, runId: `backfill__${ds}`, tryNumber: 1, logicalDate: first.start, ds,
     dataIntervalStart: first.start, dataIntervalEnd: intervals[intervals.length - 1].end, month: `${ds.slice(0, 7)}-01`,
-    intervals, signal: new AbortController().signal, log: quiet, settings, params: {}, upstream: () => undefined,
+    intervals, signal: new AbortController().signal, log: quiet, settings, params: {}, upstream: () => undefined, mapIndex: -1, mapValue: undefined, mapLabel: undefined,
   };
 }
 

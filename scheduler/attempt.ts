@@ -6,12 +6,13 @@
 import { redactError } from './redact.js';
 import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
 import { NonRetryableError } from './errors/NonRetryableError.js';
-import { isTaskSkipped } from './errors/TaskSkippedError.js';
+import { isTaskSkipped, TaskSkippedError } from './errors/TaskSkippedError.js';
+import { expansionOf, UNMAPPED, type Expansion } from './mapping.js';
 import type { Clock, DataInterval, Logger, SensorEnv, TaskContext } from './interfaces.js';
 import { resolveParams } from './params.js';
 import { encodeResult, upstreamAccessor, type UpstreamResults } from './taskResults.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
-import type { CompletionRow, RunRow } from './metadata/statements.js';
+import type { CompletionRow, RunRow, TiRow } from './metadata/statements.js';
 import { taskAttemptsCounter, taskDurationHistogram } from './metrics.js';
 import { systemClock } from './clock.js';
 import { isRetryable, rescheduleDecision, retryDelayMs, retryPolicyFor } from './retryPolicy.js';
@@ -175,11 +176,34 @@ function logOutcome(log: ReturnType<typeof openAttemptLog>, settled: { outcome: 
   else if (settled.rescheduleAtMs === undefined) log.logError(o.error);
 }
 
+/** A mapped instance's index, value and label, as its attempt gets them; undefined for any other instance. */
+function mapOf(ti: TiRow): { index: number; value: unknown; label: string } | undefined {
+  if (ti.map_index === UNMAPPED) return undefined;
+  return { index: ti.map_index, value: JSON.parse(ti.map_value ?? 'null') as unknown, label: ti.map_label ?? String(ti.map_index) };
+}
+
+/**
+ * A mapped task's expansion: its list checked and labelled (mapping.ts), stored as the instance's
+ * result for the next turn to make an instance of each value. An empty list skips the task.
+ */
+async function expandOnce(task: Claim['task'], ctx: TaskContext): Promise<Expansion> {
+  const expansion = expansionOf(task, await task.expand!(ctx));
+  if (expansion.values.length === 0) throw new TaskSkippedError('expand returned an empty list');
+  ctx.log.info(`expanded into ${expansion.values.length} mapped instance(s)`, { labels: expansion.labels });
+  return expansion;
+}
+
 /** Runs the call; resolves with its completions and the closing of its log. */
 export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ completions: CompletionRow[]; logClosed: Promise<void> }> {
   const { dag, task, items } = claim;
   const first = items[0];
-  const refs: AttemptRef[] = items.map((i) => ({ dagId: dag.id, runId: i.run.run_id, taskId: task.id, attempt: i.ti.try_number }));
+  const refs: AttemptRef[] = items.map((i) => ({
+    dagId: dag.id,
+    runId: i.run.run_id,
+    taskId: task.id,
+    attempt: i.ti.try_number,
+    ...(i.ti.map_index === UNMAPPED ? {} : { mapIndex: i.ti.map_index }),
+  }));
   // openAttemptLog never throws: a file that cannot be opened or written is reported here, and the
   // attempt still runs (its log lines are lost, not its work).
   const log = openAttemptLog(deps.settings.logDir, refs, {
@@ -187,7 +211,9 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     onError: (err, file) => deps.log.error('attempt log write failed', { dagId: dag.id, taskId: task.id, file, error: errorText(err) }),
   });
   const intervals = items.map((i) => intervalOf(i.run));
-  log.info(`attempt ${first.ti.try_number} of ${dag.id}.${task.id}`, {
+  const map = mapOf(first.ti);
+  const expanding = task.expand !== undefined && map === undefined;
+  log.info(`attempt ${first.ti.try_number} of ${dag.id}.${task.id}${expanding ? ' (its expansion)' : map ? ` [${map.index}: ${map.label}]` : ''}`, {
     runId: first.run.run_id,
     intervals: intervals.length,
     dataIntervalStart: intervals[0].start.toISOString(),
@@ -206,6 +232,7 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
   const run = async (ctx: TaskContext): Promise<unknown> => {
     if (paramsError !== undefined) throw paramsError;
     if (sensorOptions !== undefined) return pokeOnce(sensorOptions, ctx, deps.sensorEnv ?? NO_SENSOR_ENV);
+    if (expanding) return expandOnce(task, ctx);
     return task.run(ctx);
   };
   // The timeout counts from the first poke's start, on the executor's clock.
@@ -225,6 +252,7 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
         settings: deps.settings,
         params,
         upstream: upstreamAccessor(task.id, task.upstream, deps.upstreamResults ?? new Map()),
+        map,
       }),
     { timeoutS: attemptTimeoutS(task, dag, deps.settings), signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
   );

@@ -238,7 +238,9 @@ async function failuresOf(db: MetadataDb, plans: readonly Plan[]): Promise<Backf
       for (const ti of await db.statements.failedTaskInstancesBetween(sql, p.dag.id, dbDate(p.from), dbDate(p.to))) {
         // Stored redacted already; redacted again because this line goes to the terminal and CI logs.
         const error = redact((ti.last_error ?? 'no error recorded').split('\n')[0]);
-        out.push({ dagId: p.dag.id, runId: ti.run_id, taskId: ti.task_id, error });
+        // A mapped instance is named with its index and label, e.g. `load[1: us]`.
+        const taskId = Number(ti.map_index) >= 0 ? `${ti.task_id}[${ti.map_index}: ${ti.map_label ?? ''}]` : ti.task_id;
+        out.push({ dagId: p.dag.id, runId: ti.run_id, taskId, error });
       }
     }
     return out;

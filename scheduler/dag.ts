@@ -180,6 +180,19 @@ function sensorOf(t: TaskSpec, taskId: string, dagId: string): Pick<Task, 'senso
   return { sensor: t.sensor };
 }
 
+/** A task spec's mapping (expand, mapLabel); a mapped task cannot be a sensor nor batched. */
+function mappingOf(t: TaskSpec, taskId: string, dagId: string): Pick<Task, 'expand' | 'mapLabel'> {
+  if (t.expand === undefined) {
+    if (t.mapLabel !== undefined) throw new DagDefinitionError(`DAG '${dagId}': task '${taskId}' has mapLabel but no expand`, dagId);
+    return {};
+  }
+  if (typeof t.expand !== 'function') throw new DagDefinitionError(`DAG '${dagId}': expand of task '${taskId}' is not a function`, dagId);
+  if (t.mapLabel !== undefined && typeof t.mapLabel !== 'function') throw new DagDefinitionError(`DAG '${dagId}': mapLabel of task '${taskId}' is not a function`, dagId);
+  if (t.sensor !== undefined) throw new DagDefinitionError(`DAG '${dagId}': sensor task '${taskId}' cannot be mapped (expand)`, dagId);
+  if (t.batch) throw new DagDefinitionError(`DAG '${dagId}': mapped task '${taskId}' cannot be batch: true`, dagId);
+  return { expand: t.expand, ...(t.mapLabel === undefined ? {} : { mapLabel: t.mapLabel }) };
+}
+
 /** Orders tasks so each comes after its upstream (Kahn); names the tasks of a cycle if there is one. */
 function topologicalOrder(dagId: string, tasks: readonly Task[]): Task[] {
   const byId = new Map(tasks.map((t) => [t.id, t]));
@@ -245,6 +258,7 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
       poolSlots: positiveInt(t.poolSlots ?? 1, `poolSlots of task '${id}'`, dagId),
       description: t.description,
       ...sensorOf(t as TaskSpec, id, dagId),
+      ...mappingOf(t as TaskSpec, id, dagId),
       ...callbacksOf(t, `task '${id}'`, dagId),
     };
   });

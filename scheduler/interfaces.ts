@@ -89,10 +89,20 @@ export interface TaskContext {
   readonly params: Readonly<Record<string, unknown>>;
   /**
    * The result (return value) an upstream task stored in this run; undefined when it returned nothing
-   * or was skipped. Throws NotAnUpstreamError for a task that is not an upstream of this one.
+   * or was skipped. A mapped upstream's is an array: each instance's result in map-index order.
+   * Throws NotAnUpstreamError for a task that is not an upstream of this one.
    */
   upstream(taskId: string): unknown;
+  /** A mapped instance's place in its task's expanded list, from 0; -1 when the task is not mapped. */
+  readonly mapIndex: number;
+  /** A mapped instance's value from its task's expanded list; undefined when not mapped. */
+  readonly mapValue: unknown;
+  /** A mapped instance's label (see TaskSpec.mapLabel); undefined when not mapped. */
+  readonly mapLabel: string | undefined;
 }
+
+/** A mapped task's list, computed at run time (Airflow's expand): one instance per value. */
+export type ExpandFn = (ctx: TaskContext) => readonly unknown[] | Promise<readonly unknown[]>;
 
 /**
  * The work of a task. Its resolved value is its result: logged, stored as JSON (64 KB at most) and
@@ -129,6 +139,8 @@ export interface AlertPayload {
   readonly dag_id: string;
   readonly dag_run_id: string | null;
   readonly task_id: string | null;
+  /** The mapped instance's map index; -1 for an unmapped one and for run and DAG events. */
+  readonly map_index: number;
   readonly try_number: number | null;
   /** ISO 8601 UTC. */
   readonly logical_date: string | null;
@@ -176,6 +188,15 @@ export interface TaskSpec<U extends string = string> extends AlertCallbacks {
   readonly description?: string;
   /** Set by sensor(): the task pokes a condition instead of running `run`. */
   readonly sensor?: SensorOptions;
+  /**
+   * Makes the task mapped: once its upstream allow it, `expand` runs as the task's first instance
+   * (map index -1, with its own log and retries) and each value of its list becomes an instance of
+   * its own, with its own state, retries and log, that `run` gets as `ctx.mapValue`. An empty list
+   * skips the task. At most 1,024 values, JSON only. Default: not mapped.
+   */
+  readonly expand?: ExpandFn;
+  /** A mapped instance's label, shown with its index. Default: the value (a string or number), else its JSON cut to 64 characters. */
+  readonly mapLabel?: (value: unknown, index: number) => string;
 }
 
 /**
@@ -241,6 +262,9 @@ export interface Task extends AlertCallbacks {
   readonly description?: string;
   /** Its sensor options, when it is a sensor. */
   readonly sensor?: SensorOptions;
+  /** Its expand function, when it is mapped. */
+  readonly expand?: ExpandFn;
+  readonly mapLabel?: (value: unknown, index: number) => string;
 }
 
 /** A validated DAG, as the scheduler holds it. */

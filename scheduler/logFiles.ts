@@ -1,6 +1,6 @@
 /**
- * Finding log files: the attempt logs under `$logDir/dag_id=*\/run_id=*\/task_id=*\/attempt=N.log`
- * (filtered by DAG, task and run) and the scheduler log with its rotated copies. Used by
+ * Finding log files: the attempt logs under `$logDir/dag_id=*\/run_id=*\/task_id=*\/attempt=N.log`,
+ * a mapped instance's with a `map_index=N` directory before the file (filtered by DAG, task and run) and the scheduler log with its rotated copies. Used by
  * `drivetrain logs`; knows the layout written by logging.ts.
  */
 import { readdir } from 'node:fs/promises';
@@ -18,19 +18,22 @@ export interface AttemptLogFilter {
 }
 
 const ATTEMPT_FILE = /^attempt=(\d+)\.log$/;
+const MAP_INDEX_DIR = /^map_index=(\d+)$/;
 
 /** The attempt a log file belongs to, from its path below `logDir`; undefined for any other file. */
 export function parseAttemptLogPath(logDir: string, file: string): AttemptRef | undefined {
   const parts = path.relative(logDir, file).split(path.sep);
-  if (parts.length !== 4) return undefined;
-  const [dag, run, task, name] = parts;
-  const attempt = ATTEMPT_FILE.exec(name);
-  if (!dag.startsWith('dag_id=') || !run.startsWith('run_id=') || !task.startsWith('task_id=') || !attempt) return undefined;
+  if (parts.length !== 4 && parts.length !== 5) return undefined;
+  const [dag, run, task] = parts;
+  const mapIndex = parts.length === 5 ? MAP_INDEX_DIR.exec(parts[3]) : undefined;
+  const attempt = ATTEMPT_FILE.exec(parts[parts.length - 1]);
+  if (!dag.startsWith('dag_id=') || !run.startsWith('run_id=') || !task.startsWith('task_id=') || !attempt || mapIndex === null) return undefined;
   return {
     dagId: decodePathSegment(dag.slice('dag_id='.length)),
     runId: decodePathSegment(run.slice('run_id='.length)),
     taskId: decodePathSegment(task.slice('task_id='.length)),
     attempt: Number(attempt[1]),
+    ...(mapIndex === undefined ? {} : { mapIndex: Number(mapIndex[1]) }),
   };
 }
 
@@ -43,9 +46,10 @@ export function matchesFilter(ref: AttemptRef, filter: AttemptLogFilter): boolea
   );
 }
 
-/** The line prefix of an attempt's log lines: `[dag/task/run#try]`. */
+/** The line prefix of an attempt's log lines: `[dag/task/run#try]`, a mapped instance's `[dag/task[N]/run#try]`. */
 export function attemptPrefix(ref: AttemptRef): string {
-  return `[${ref.dagId}/${ref.taskId}/${ref.runId}#${ref.attempt}]`;
+  const task = ref.mapIndex === undefined ? ref.taskId : `${ref.taskId}[${ref.mapIndex}]`;
+  return `[${ref.dagId}/${task}/${ref.runId}#${ref.attempt}]`;
 }
 
 /** The line prefix of the scheduler log's lines. */
@@ -77,9 +81,12 @@ export async function listAttemptLogs(logDir: string, filter: AttemptLogFilter =
   for (const dagDir of await entries(logDir, 'dag_id=', filter.dagId)) {
     for (const runDir of await entries(dagDir, 'run_id=')) {
       for (const taskDir of await entries(runDir, 'task_id=', filter.taskId)) {
-        for (const file of await entries(taskDir, 'attempt=')) {
-          const ref = parseAttemptLogPath(logDir, file);
-          if (ref && matchesFilter(ref, filter)) out.push(file);
+        const mapDirs = await entries(taskDir, 'map_index=');
+        for (const dir of [taskDir, ...mapDirs]) {
+          for (const file of await entries(dir, 'attempt=')) {
+            const ref = parseAttemptLogPath(logDir, file);
+            if (ref && matchesFilter(ref, filter)) out.push(file);
+          }
         }
       }
     }

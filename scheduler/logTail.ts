@@ -241,8 +241,16 @@ export class LogTail {
       }
       const prefix = LEVEL_PREFIX[st.depth];
       for (const name of names) {
-        if (!name.startsWith(prefix)) continue;
         const child = path.join(dir, name);
+        // A mapped instance's attempts are one directory further down, beside the task's own.
+        if (st.depth === 3 && name.startsWith('map_index=')) {
+          if (!this.dirs.has(child)) {
+            this.dirs.set(child, { depth: 3, mtimeMs: -1, lastChange: now });
+            queue.push(child);
+          }
+          continue;
+        }
+        if (!name.startsWith(prefix)) continue;
         if (st.depth < 3) {
           if (this.dirs.has(child) || !this.wanted(st.depth, name, filter)) continue;
           this.dirs.set(child, { depth: st.depth + 1, mtimeMs: -1, lastChange: now });

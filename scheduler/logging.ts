@@ -130,6 +130,8 @@ export interface AttemptRef {
   readonly taskId: string;
   /** The try number, from 1. */
   readonly attempt: number;
+  /** A mapped instance's map index (from 0): its logs get a `map_index=N` directory, as Airflow's. */
+  readonly mapIndex?: number;
 }
 
 /**
@@ -154,6 +156,7 @@ export function attemptLogPath(logDir: string, ref: AttemptRef): string {
     `dag_id=${encodePathSegment(ref.dagId)}`,
     `run_id=${encodePathSegment(ref.runId)}`,
     `task_id=${encodePathSegment(ref.taskId)}`,
+    ...(ref.mapIndex === undefined || ref.mapIndex < 0 ? [] : [`map_index=${ref.mapIndex}`]),
     `attempt=${ref.attempt}.log`,
   );
 }

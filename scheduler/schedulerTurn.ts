@@ -19,6 +19,7 @@ import { retryPolicyFor } from './retryPolicy.js';
 import type { Settings } from './settings.js';
 import { evaluateTriggerRule, isDue, runOutcome, type StoredState } from './triggerRules.js';
 import { extendBatch } from './turnBatch.js';
+import { countedStates, hasMappedTasks, instancesByTask, isMappedTask, mappedInstances, parseExpansion, UNMAPPED } from './mapping.js';
 
 /** One claimed call: one task instance, or several of one task (a batch), oldest first. */
 export interface Claim {
@@ -66,8 +67,8 @@ export interface ActiveRuns {
   readonly running: Map<string, RunRow[]>;
   /** Each DAG's oldest queued runs in scope, oldest first. */
   readonly queued: Map<string, RunRow[]>;
-  /** Instances by run, by task. */
-  readonly tis: Map<number, Map<string, TiRow>>;
+  /** Instances by run, by task: a task's one instance, or a mapped task's expansion (-1) then its mapped instances. */
+  readonly tis: Map<number, Map<string, TiRow[]>>;
 }
 
 /** The decisions of step 4. */
@@ -94,12 +95,13 @@ export async function runTurn(sql: Sql, ctx: TurnContext, done: readonly Complet
   const loaded = await loadActive(sql, st, dags, ctx.scope);
   const started = await startRuns(sql, ctx, dags, loaded);
   const active = withStarted(loaded, started, await st.taskInstancesOf(sql, started.map((r) => r.id)));
+  const expanded = await expandMapped(sql, ctx, dags, active);
   const window = windowOf(dags, active, ctx.scope);
   const decisions = decide(window, dags, active.tis, ctx.stamp.nowMs);
   const picked = await pickClaims(sql, ctx, decisions.ready, window, active.tis);
-  const claims = await writeDecisions(sql, ctx, decisions, picked);
+  const claims = await withMapValues(sql, ctx.statements, await writeDecisions(sql, ctx, decisions, picked));
   const again = decisions.finished.length > 0;
-  const changed = again || done.length > 0 || started.length > 0 || claims.length > 0 || decisions.waiting.length > 0;
+  const changed = again || done.length > 0 || started.length > 0 || expanded > 0 || claims.length > 0 || decisions.waiting.length > 0;
   return { claims, changed, again, nextDueMs: decisions.nextDueMs };
 }
 
@@ -121,7 +123,7 @@ async function loadActive(sql: Sql, st: Statements, dags: ReadonlyMap<string, Da
   const runs = await st.activeWindow(sql, caps, scope);
   const active: ActiveRuns = { running: new Map(), queued: new Map(), tis: new Map() };
   for (const run of runs) {
-    active.tis.set(run.id, new Map(run.tis.map((ti) => [ti.task_id, ti])));
+    active.tis.set(run.id, instancesByTask(run.tis));
     const lists = run.state === 'running' ? active.running : active.queued;
     let list = lists.get(run.dag_id);
     if (!list) lists.set(run.dag_id, (list = []));
@@ -162,9 +164,64 @@ function withStarted(active: ActiveRuns, started: readonly RunRow[], instances: 
   const running = new Map(active.running);
   for (const run of started) running.set(run.dag_id, [...(running.get(run.dag_id) ?? []), run]);
   const tis = new Map(active.tis);
-  for (const run of started) tis.set(run.id, new Map());
-  for (const ti of instances) tis.get(ti.run_pk)!.set(ti.task_id, ti);
+  for (const run of started) tis.set(run.id, instancesByTask(instances.filter((ti) => ti.run_pk === run.id)));
   return { running, queued: active.queued, tis };
+}
+
+/**
+ * Step 3b: the mapped instances of each mapped task whose expansion (its -1 instance) succeeded and
+ * has none yet, made from the list it stored (mapping.ts); `active` is updated in place. An expansion
+ * whose stored list cannot be read fails, so its run ends instead of waiting on instances that never
+ * come. Returns how many instances it created or failed.
+ */
+async function expandMapped(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string, Dag>, active: ActiveRuns): Promise<number> {
+  const pending: { dag: Dag; task: Task; run: RunRow; expansion: TiRow }[] = [];
+  for (const [dagId, runs] of active.running) {
+    const dag = dags.get(dagId)!;
+    if (!hasMappedTasks(dag)) continue;
+    for (const run of runs) {
+      const byTask = active.tis.get(run.id);
+      for (const task of dag.tasks) {
+        const rows = task.expand === undefined ? undefined : byTask?.get(task.id);
+        if (rows?.length === 1 && rows[0].map_index === UNMAPPED && rows[0].state === 'success') pending.push({ dag, task, run, expansion: rows[0] });
+      }
+    }
+  }
+  if (pending.length === 0) return 0;
+  const st = ctx.statements;
+  const stored = new Map((await st.resultsOf(sql, pending.map((p) => p.expansion.id))).map((r) => [r.id, r.result]));
+  const rows = [];
+  const broken: { id: number; error: string }[] = [];
+  for (const p of pending) {
+    try {
+      const expansion = parseExpansion(p.task.id, stored.get(p.expansion.id) ?? 'null');
+      rows.push(...mappedInstances(p.run, p.task, expansion, retryPolicyFor(p.task, p.dag, ctx.settings).retries));
+    } catch (err) {
+      broken.push({ id: p.expansion.id, error: (err as Error).message });
+      p.expansion.state = 'failed';
+    }
+  }
+  if (broken.length > 0) await st.failInstances(sql, broken, ctx.stamp.nowIso);
+  if (rows.length > 0) {
+    await st.insertTaskInstances(sql, rows);
+    const fresh = await st.taskInstancesOf(sql, [...new Set(rows.map((r) => r.runPk))], [...new Set(rows.map((r) => r.taskId))]);
+    for (const [runPk, byTask] of instancesByRun(fresh)) {
+      for (const [taskId, list] of byTask) active.tis.get(runPk)!.set(taskId, list);
+    }
+    for (const p of pending) ctx.log.info('mapped task expanded', { dagId: p.dag.id, runId: p.run.run_id, taskId: p.task.id, instances: active.tis.get(p.run.id)!.get(p.task.id)!.length - 1 });
+  }
+  return rows.length + broken.length;
+}
+
+/** Instances by run, then by task (instancesByTask). */
+function instancesByRun(tis: readonly TiRow[]): Map<number, Map<string, TiRow[]>> {
+  const byRun = new Map<number, TiRow[]>();
+  for (const ti of tis) {
+    const list = byRun.get(ti.run_pk);
+    if (list) list.push(ti);
+    else byRun.set(ti.run_pk, [ti]);
+  }
+  return new Map([...byRun].map(([runPk, list]) => [runPk, instancesByTask(list)]));
 }
 
 /** Each DAG's oldest max-active-runs running runs in scope: tasks run in logical-date order. */
@@ -180,29 +237,48 @@ function windowOf(dags: ReadonlyMap<string, Dag>, active: ActiveRuns, scope: Run
   return window;
 }
 
-/** Step 4 (pure): trigger rules for waiting instances, outcomes of runs, and the due instances. */
-export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>, tis: ReadonlyMap<number, ReadonlyMap<string, TiRow>>, nowMs: number): Decisions {
+/**
+ * Step 4 (pure): trigger rules for waiting instances, outcomes of runs, and the due instances. A
+ * mapped task's instances each follow its trigger rule, and its downstream count each of them.
+ */
+export function decide(window: readonly RunRow[], dags: ReadonlyMap<string, Dag>, tis: ReadonlyMap<number, ReadonlyMap<string, readonly TiRow[]>>, nowMs: number): Decisions {
   const out: Decisions = { waiting: [], finished: [], ready: [] };
   for (const run of window) {
     const dag = dags.get(run.dag_id)!;
-    const byTask = tis.get(run.id) ?? new Map<string, TiRow>();
+    const byTask = tis.get(run.id) ?? new Map<string, TiRow[]>();
     // Tasks come in topological order, so a decision here is seen by the downstream in this pass.
-    const decided = new Map<string, StoredState>();
-    const stateOf = (taskId: string): StoredState | undefined => (decided.has(taskId) ? decided.get(taskId) : byTask.get(taskId)?.state);
+    const decided = new Map<number, StoredState>();
+    const stateOf = (ti: TiRow): StoredState => (decided.has(ti.id) ? decided.get(ti.id)! : ti.state);
+    // Without a mapped task each task has one instance: the upstream states are read directly, as
+    // before mapping, on the path every turn takes (the scheduler bench's).
+    const mappedDag = hasMappedTasks(dag);
+    const upstreamOf = (task: Task): (StoredState | undefined)[] =>
+      mappedDag
+        ? task.upstream.flatMap((u) => countedStates(isMappedTask(dag, u), byTask.get(u), stateOf))
+        : task.upstream.map((u) => {
+            const rows = byTask.get(u);
+            return rows === undefined ? undefined : stateOf(rows[0]);
+          });
     for (const task of dag.tasks) {
-      const ti = byTask.get(task.id);
-      if (!ti) continue; // a task added to the DAG after this run started
-      if (ti.state === null) {
-        const decision = evaluateTriggerRule(task.triggerRule, task.upstream.map(stateOf));
-        if (decision !== 'wait') {
-          decided.set(task.id, decision);
-          out.waiting.push({ id: ti.id, state: decision });
+      const rows = byTask.get(task.id);
+      if (!rows) continue; // a task added to the DAG after this run started
+      let upstream: (StoredState | undefined)[] | undefined;
+      for (const ti of rows) {
+        if (ti.state === null) {
+          upstream ??= upstreamOf(task);
+          const decision = evaluateTriggerRule(task.triggerRule, upstream);
+          if (decision !== 'wait') {
+            decided.set(ti.id, decision);
+            out.waiting.push({ id: ti.id, state: decision });
+          }
         }
+        if (isDue(stateOf(ti), ti.next_retry_at, nowMs)) out.ready.push({ dag, task, run, ti });
+        else if (ti.next_retry_at !== null && ti.next_retry_at > nowMs && (out.nextDueMs ?? Infinity) > ti.next_retry_at) out.nextDueMs = ti.next_retry_at;
       }
-      if (isDue(stateOf(task.id)!, ti.next_retry_at, nowMs)) out.ready.push({ dag, task, run, ti });
-      else if (ti.next_retry_at !== null && ti.next_retry_at > nowMs && (out.nextDueMs ?? Infinity) > ti.next_retry_at) out.nextDueMs = ti.next_retry_at;
     }
-    const outcome = runOutcome([...byTask.keys()].map((id) => stateOf(id)!));
+    const states: StoredState[] = [];
+    for (const rows of byTask.values()) for (const ti of rows) states.push(stateOf(ti));
+    const outcome = runOutcome(states);
     if (outcome !== 'running') out.finished.push({ run, state: outcome });
   }
   return out;
@@ -218,7 +294,7 @@ async function pickClaims(
   ctx: TurnContext,
   ready: Decisions['ready'],
   window: readonly RunRow[],
-  tis: ReadonlyMap<number, ReadonlyMap<string, TiRow>>,
+  tis: ReadonlyMap<number, ReadonlyMap<string, readonly TiRow[]>>,
 ): Promise<Claim[]> {
   let slots = ctx.slots;
   const claims: Claim[] = [];
@@ -227,7 +303,7 @@ async function pickClaims(
   const taken = new Set<number>();
   const runningPerDag = new Map<string, number>();
   for (const run of window) {
-    for (const ti of tis.get(run.id)?.values() ?? []) {
+    for (const ti of [...(tis.get(run.id)?.values() ?? [])].flat()) {
       if (ti.state === 'running') runningPerDag.set(run.dag_id, (runningPerDag.get(run.dag_id) ?? 0) + 1);
     }
   }
@@ -272,6 +348,20 @@ async function writeDecisions(sql: Sql, ctx: TurnContext, decisions: Decisions, 
   const made = n === items.length ? claims : await claimsKept(sql, ctx, claims, items.length - n);
   await st.recordPoolUse(sql, poolUseOfClaims(made));
   return made;
+}
+
+/** The claims with the label and value of each mapped instance, which the window does not read. */
+async function withMapValues(sql: Sql, st: Statements, claims: readonly Claim[]): Promise<readonly Claim[]> {
+  const mapped = claims.flatMap((c) => c.items.filter((i) => i.ti.map_index !== UNMAPPED).map((i) => i.ti.id));
+  if (mapped.length === 0) return claims;
+  const rows = new Map((await st.mapValuesOf(sql, mapped)).map((r) => [r.id, r]));
+  return claims.map((c) => ({
+    ...c,
+    items: c.items.map(({ ti, run }) => {
+      const r = rows.get(ti.id);
+      return { ti: r ? { ...ti, map_label: r.map_label, map_value: r.map_value } : ti, run };
+    }),
+  }));
 }
 
 /** The claims without the instances another process claimed first; a call left with none is dropped. */

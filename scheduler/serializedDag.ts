@@ -26,6 +26,8 @@ export interface SerializedTask {
   readonly group?: string | null;
   /** Its sensor settings when it is a sensor, else null (absent in DAGs stored before sensors). */
   readonly sensor?: { readonly poke_interval_s: number; readonly timeout_s: number; readonly soft_fail: boolean } | null;
+  /** True when it is mapped (expand); absent in DAGs stored before mapping: false. */
+  readonly is_mapped?: boolean;
 }
 
 /** What `serialized_dags.data` holds. */
@@ -61,6 +63,7 @@ export function serializeDag(dag: Dag, settings: Settings): SerializedDag {
       trigger_rule: t.triggerRule,
       group: t.group ?? null,
       sensor: t.sensor ? { poke_interval_s: t.sensor.pokeIntervalS, timeout_s: t.sensor.timeoutS, soft_fail: t.sensor.softFail } : null,
+      is_mapped: t.expand !== undefined,
     })),
     params: paramsJsonSchema(dag.params),
   };

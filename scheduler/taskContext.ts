@@ -19,6 +19,8 @@ export interface TaskContextInput {
   readonly params?: Readonly<Record<string, unknown>>;
   /** `ctx.upstream` (taskResults.ts upstreamAccessor); default: a task without upstream. */
   readonly upstream?: (taskId: string) => unknown;
+  /** A mapped instance's index, value and label; default unmapped (-1). */
+  readonly map?: { readonly index: number; readonly value: unknown; readonly label: string };
 }
 
 /** The context of one call; dates are derived from the first interval, the end from the last. */
@@ -42,5 +44,8 @@ export function buildTaskContext(input: TaskContextInput): TaskContext {
     settings: input.settings,
     params: Object.freeze({ ...(input.params ?? {}) }),
     upstream: input.upstream ?? upstreamAccessor(input.taskId, [], new Map()),
+    mapIndex: input.map?.index ?? -1,
+    mapValue: input.map?.value,
+    mapLabel: input.map?.label,
   });
 }

@@ -8,7 +8,9 @@ import { NotAnUpstreamError } from './errors/NotAnUpstreamError.js';
 import { TaskResultError } from './errors/TaskResultError.js';
 import type { MetadataDb } from './metadata/db.js';
 import type { Sql } from './metadata/interfaces.js';
-import type { Statements } from './metadata/statements.js';
+import type { Statements, StoredResultRow } from './metadata/statements.js';
+import type { Dag } from './interfaces.js';
+import { isMappedTask } from './mapping.js';
 import type { Claim } from './schedulerTurn.js';
 
 /** The largest result kept, in bytes of its JSON (UTF-8). */
@@ -34,11 +36,30 @@ export function encodeResult(taskId: string, value: unknown): string | null {
 /** The results of `upstream` in one run, by task id (undefined: none stored). */
 export type UpstreamResults = ReadonlyMap<string, unknown>;
 
-/** Reads the stored results of `upstream` in the run with primary key `runPk` (`tasks test`). */
-export async function loadUpstreamResults(db: MetadataDb, runPk: number, upstream: readonly string[]): Promise<UpstreamResults> {
+/**
+ * One run's upstream results from its stored rows: an unmapped task's result, or a mapped task's
+ * array of its instances' results in map-index order (undefined where one returned nothing). A
+ * mapped task's expansion (map index -1) stores its list, which is not the task's result.
+ */
+function resultsOf(rows: readonly StoredResultRow[], upstream: readonly string[], isMapped: (taskId: string) => boolean): UpstreamResults {
+  const results = new Map<string, unknown>();
+  for (const id of upstream) if (isMapped(id) && rows.some((r) => r.task_id === id && r.map_index >= 0)) results.set(id, []);
+  for (const r of rows) {
+    if (!upstream.includes(r.task_id)) continue;
+    const value = r.result === null ? undefined : (JSON.parse(r.result) as unknown);
+    if (!isMapped(r.task_id)) results.set(r.task_id, value);
+    else if (r.map_index >= 0) (results.get(r.task_id) as unknown[])[r.map_index] = value;
+  }
+  // Holes left by instances that are gone read as undefined, as those returning nothing.
+  for (const [id, value] of results) if (Array.isArray(value) && isMapped(id)) results.set(id, Array.from(value));
+  return results;
+}
+
+/** Reads the stored results of `upstream` of `dag` in the run with primary key `runPk` (`tasks test`). */
+export async function loadUpstreamResults(db: MetadataDb, dag: Dag, runPk: number, upstream: readonly string[]): Promise<UpstreamResults> {
   if (upstream.length === 0) return new Map();
   const rows = await db.read((sql) => db.statements.storedResults(sql, [runPk], upstream));
-  return new Map(rows.map((r) => [r.task_id, JSON.parse(r.result) as unknown]));
+  return resultsOf(rows, upstream, (id) => isMappedTask(dag, id));
 }
 
 /**
@@ -52,21 +73,13 @@ export async function claimedUpstreamResults(sql: Sql, st: Statements, claims: r
   if (withUpstream.length === 0) return out;
   const runPks = [...new Set(withUpstream.map((c) => c.items[0].run.id))];
   const taskIds = [...new Set(withUpstream.flatMap((c) => c.task.upstream))];
-  const byRun = new Map<number, Map<string, string>>();
+  const byRun = new Map<number, StoredResultRow[]>();
   for (const r of await st.storedResults(sql, runPks, taskIds)) {
-    let m = byRun.get(r.run_pk);
-    if (!m) byRun.set(r.run_pk, (m = new Map()));
-    m.set(r.task_id, r.result);
+    const list = byRun.get(r.run_pk);
+    if (list) list.push(r);
+    else byRun.set(r.run_pk, [r]);
   }
-  for (const c of withUpstream) {
-    const stored = byRun.get(c.items[0].run.id);
-    const results = new Map<string, unknown>();
-    for (const u of c.task.upstream) {
-      const json = stored?.get(u);
-      if (json !== undefined) results.set(u, JSON.parse(json) as unknown);
-    }
-    out.set(c, results);
-  }
+  for (const c of withUpstream) out.set(c, resultsOf(byRun.get(c.items[0].run.id) ?? [], c.task.upstream, (id) => isMappedTask(c.dag, id)));
   return out;
 }
 

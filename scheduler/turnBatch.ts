@@ -6,6 +6,7 @@ import type { Dag, Task } from './interfaces.js';
 import type { Sql } from './metadata/interfaces.js';
 import type { RunRow, TiRow } from './metadata/statements.js';
 import { createInstances, type TurnContext } from './schedulerTurn.js';
+import { countedStates, instancesByTask, isMappedTask } from './mapping.js';
 import { evaluateTriggerRule, isDue } from './triggerRules.js';
 
 /** The runs after `first` that continue its interval without a gap, up to the batch cap. */
@@ -40,19 +41,21 @@ export async function extendBatch(
   const queued = candidates.filter((r) => r.state === 'queued');
   if (queued.length > 0) await createInstances(sql, ctx, dag, queued);
   const tis = await ctx.statements.taskInstancesOf(sql, candidates.map((r) => r.id), [task.id, ...task.upstream]);
-  const byRun = new Map<number, Map<string, TiRow>>();
+  const byRun = new Map<number, TiRow[]>();
   for (const ti of tis) {
-    let m = byRun.get(ti.run_pk);
-    if (!m) byRun.set(ti.run_pk, (m = new Map()));
-    m.set(ti.task_id, ti);
+    const list = byRun.get(ti.run_pk);
+    if (list) list.push(ti);
+    else byRun.set(ti.run_pk, [ti]);
   }
   const out: { ti: TiRow; run: RunRow }[] = [];
   for (const run of candidates) {
-    const m = byRun.get(run.id);
-    const ti = m?.get(task.id);
+    const m = instancesByTask(byRun.get(run.id) ?? []);
+    // A batched task is never mapped (dag.ts), so its one instance is the first; its upstream may be.
+    const ti = m.get(task.id)?.[0];
     if (!ti || taken.has(ti.id)) break;
     if (!(ti.state === null || isDue(ti.state, ti.next_retry_at, ctx.stamp.nowMs))) break;
-    if (evaluateTriggerRule(task.triggerRule, task.upstream.map((u) => m!.get(u)?.state)) !== 'queued') break;
+    const upstream = task.upstream.flatMap((u) => countedStates(isMappedTask(dag, u), m.get(u), (row) => row.state));
+    if (evaluateTriggerRule(task.triggerRule, upstream) !== 'queued') break;
     out.push({ ti, run });
   }
   const toStart = out.filter((o) => o.run.state === 'queued').map((o) => o.run.id);

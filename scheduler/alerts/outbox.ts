@@ -23,6 +23,7 @@ function taskAlert(event: AlertEvent, ti: AlertSubject, error: string | null): N
     dagId: ti.dag_id,
     runId: ti.run_id,
     taskId: ti.task_id,
+    mapIndex: Number(ti.map_index),
     tryNumber: ti.try_number,
     maxTries: ti.max_tries,
     logicalDate: ti.logical_date,

@@ -1,6 +1,7 @@
 /** `tasks test` (one task, one date, nothing recorded) and `tasks clear` (re-queue instances and downstream). */
 import { UsageError } from '../errors/UsageError.js';
-import type { Dag } from '../interfaces.js';
+import type { Dag, TaskFn } from '../interfaces.js';
+import { expansionOf, type Expansion } from '../mapping.js';
 import { openAttemptLog } from '../logging.js';
 import { retryPolicyFor } from '../retryPolicy.js';
 import { dbDate, runIdFor } from '../runIds.js';
@@ -13,7 +14,7 @@ import { buildTaskContext } from '../taskContext.js';
 import { intervalFor } from '../timetable.js';
 import type { CommandContext } from './context.js';
 
-/** Runs one task for the interval of `date`, logging to the terminal; 1 when it fails. */
+/** Runs one task for the interval of `date`, logging to the terminal (a mapped task: each value); 1 when it fails. */
 export async function tasksTestCommand(ctx: CommandContext, dagId: string, taskId: string, date: Date): Promise<number> {
   const dag = ctx.dag(dagId);
   const task = dag.tasks.find((t) => t.id === taskId);
@@ -26,19 +27,41 @@ export async function tasksTestCommand(ctx: CommandContext, dagId: string, taskI
   // As in a run: the params' defaults, and the upstream results the run of that date stored, if any.
   const params = resolveParams(dag.id, dag.params, {});
   const [run] = await ctx.db.read((sql) => ctx.db.statements.runsBetween(sql, dag.id, dbDate(interval.start), dbDate(interval.start)));
-  const results = run ? await loadUpstreamResults(ctx.db, run.id, task.upstream) : new Map<string, unknown>();
+  const results = run ? await loadUpstreamResults(ctx.db, dag, run.id, task.upstream) : new Map<string, unknown>();
   const upstream = upstreamAccessor(task.id, task.upstream, results);
-  const outcome = await runAttempt(
-    task.id,
-    task.run,
-    (signal) =>
-      buildTaskContext({ dagId, taskId, runId, tryNumber: 1, intervals: [interval], signal, log, settings: ctx.settings, params, upstream }),
-    { timeoutS: task.timeoutS ?? dag.timeoutS },
-  );
-  if (outcome.ok) log.info('task succeeded', { durationS: outcome.durationS, ...(outcome.value === undefined ? {} : { returned: outcome.value }) });
-  else log.logError(outcome.error);
+  const attempt = (fn: TaskFn, map?: { index: number; value: unknown; label: string }) =>
+    runAttempt(
+      task.id,
+      fn,
+      (signal) =>
+        buildTaskContext({ dagId, taskId, runId, tryNumber: 1, intervals: [interval], signal, log, settings: ctx.settings, params, upstream, map }),
+      { timeoutS: task.timeoutS ?? dag.timeoutS },
+    );
+  let failed = false;
+  // A mapped task: its expansion, then one call per value, as a run makes them (mapping.ts).
+  const calls: { map?: { index: number; value: unknown; label: string } }[] = [{}];
+  if (task.expand !== undefined) {
+    const expanded = await attempt(async (c) => expansionOf(task, await task.expand!(c)));
+    if (!expanded.ok) {
+      log.logError(expanded.error);
+      await log.close();
+      return 1;
+    }
+    const { values, labels } = expanded.value as Expansion;
+    log.info(`expanded into ${values.length} mapped instance(s)`, { labels });
+    calls.splice(0, 1, ...values.map((value, index) => ({ map: { index, value, label: labels[index] } })));
+  }
+  for (const call of calls) {
+    const outcome = await attempt(task.run, call.map);
+    const which = call.map === undefined ? {} : { mapIndex: call.map.index, mapLabel: call.map.label };
+    if (outcome.ok) log.info('task succeeded', { ...which, durationS: outcome.durationS, ...(outcome.value === undefined ? {} : { returned: outcome.value }) });
+    else {
+      failed = true;
+      log.logError(outcome.error);
+    }
+  }
   await log.close();
-  return outcome.ok ? 0 : 1;
+  return failed ? 1 : 0;
 }
 
 /** The tasks of group `group` of `dag`; UsageError naming the groups there are when it has none. */

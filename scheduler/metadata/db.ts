@@ -184,7 +184,7 @@ export class MetadataDb {
       }
       for (const m of MIGRATIONS) {
         if (m.version <= current) continue;
-        for (const statement of m.statements) await sql.run(dialect.ddl(statement));
+        for (const statement of m.byEngine?.[dialect.name] ?? m.statements) await sql.run(dialect.ddl(statement));
         await sql.run('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)', [
           m.version,
           m.description,

@@ -8,8 +8,27 @@
 export interface Migration {
   readonly version: number;
   readonly description: string;
+  /** Portable DDL (the dialect adapts types), run on either engine. */
   readonly statements: readonly string[];
+  /** Statements of each engine instead, for a step portable DDL cannot say (a changed table constraint). */
+  readonly byEngine?: { readonly sqlite: readonly string[]; readonly postgres: readonly string[] };
 }
+
+/** The indexes of task_instances (migrations 1, 4, 7), made again after SQLite's rebuild of the table. */
+const TASK_INSTANCE_INDEXES = [
+  'CREATE INDEX task_instances_by_state ON task_instances (state, dag_id)',
+  'CREATE INDEX task_instances_by_owner ON task_instances (lease_owner)',
+  'CREATE INDEX task_instances_by_task ON task_instances (dag_id, task_id, state)',
+  'CREATE INDEX task_instances_by_pool ON task_instances (pool, state)',
+];
+
+/** An alert names the mapped instance it is about (its log is in that instance's map_index directory). */
+const ALERTS_MAP_INDEX = 'ALTER TABLE alerts ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1';
+
+/** task_instances' columns up to migration 8, in order: what SQLite's rebuild in migration 9 copies. */
+const TASK_INSTANCE_COLUMNS_V8 =
+  'id, run_pk, dag_id, run_id, task_id, state, try_number, max_tries, start_date, end_date, duration, pid, hostname, ' +
+  'lease_owner, lease_expires_at, heartbeat_at, next_retry_at, last_error, result, pool, pool_slots, first_poke_at';
 
 /** Every migration, oldest first. Append only; never edit an applied one. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -149,6 +168,59 @@ export const MIGRATIONS: readonly Migration[] = [
     version: 8,
     description: "task_instances.first_poke_at: when a sensor first poked (epoch ms), so its timeout survives its reschedules",
     statements: ['ALTER TABLE task_instances ADD COLUMN first_poke_at INTEGER'],
+  },
+  {
+    version: 9,
+    description: 'task_instances.map_index, map_label and map_value: a mapped task has an instance per value of its expanded list',
+    statements: [],
+    // The key becomes (run_pk, task_id, map_index), -1 for an unmapped instance, as Airflow's. SQLite
+    // cannot drop a table constraint, so it rebuilds the table (ids kept); PostgreSQL swaps the constraint.
+    byEngine: {
+      sqlite: [
+        `CREATE TABLE task_instances_v9 (
+          id INTEGER PRIMARY KEY,
+          run_pk INTEGER NOT NULL REFERENCES dag_runs (id) ON DELETE CASCADE,
+          dag_id TEXT NOT NULL,
+          run_id TEXT NOT NULL,
+          task_id TEXT NOT NULL,
+          state TEXT,
+          try_number INTEGER NOT NULL DEFAULT 0,
+          max_tries INTEGER NOT NULL DEFAULT 0,
+          start_date TEXT,
+          end_date TEXT,
+          duration REAL,
+          pid INTEGER,
+          hostname TEXT,
+          lease_owner TEXT,
+          lease_expires_at INTEGER,
+          heartbeat_at INTEGER,
+          next_retry_at INTEGER,
+          last_error TEXT,
+          result TEXT,
+          pool TEXT,
+          pool_slots INTEGER NOT NULL DEFAULT 0,
+          first_poke_at INTEGER,
+          map_index INTEGER NOT NULL DEFAULT -1,
+          map_label TEXT,
+          map_value TEXT,
+          UNIQUE (run_pk, task_id, map_index)
+        )`,
+        `INSERT INTO task_instances_v9 (${TASK_INSTANCE_COLUMNS_V8}) SELECT ${TASK_INSTANCE_COLUMNS_V8} FROM task_instances`,
+        'DROP TABLE task_instances',
+        'ALTER TABLE task_instances_v9 RENAME TO task_instances',
+        ...TASK_INSTANCE_INDEXES,
+        ALERTS_MAP_INDEX,
+      ],
+      postgres: [
+        'ALTER TABLE task_instances ADD COLUMN map_index INTEGER NOT NULL DEFAULT -1',
+        'ALTER TABLE task_instances ADD COLUMN map_label TEXT',
+        'ALTER TABLE task_instances ADD COLUMN map_value TEXT',
+        // The name PostgreSQL gave migration 1's UNIQUE (run_pk, task_id).
+        'ALTER TABLE task_instances DROP CONSTRAINT task_instances_run_pk_task_id_key',
+        'ALTER TABLE task_instances ADD CONSTRAINT task_instances_key UNIQUE (run_pk, task_id, map_index)',
+        ALERTS_MAP_INDEX,
+      ],
+    },
   },
 ];
 

@@ -61,6 +61,11 @@ export interface TaskInstanceRow {
   pool_slots: number;
   /** A sensor's first poke, epoch ms (migration 8); null for other tasks and before the first poke. */
   first_poke_at: number | null;
+  /** Its place in its task's expanded list, from 0; -1 for an unmapped instance and a mapped task's expansion (migration 9). */
+  map_index: number;
+  /** A mapped instance's label (Airflow's rendered map index) and its value as JSON; null otherwise. */
+  map_label: string | null;
+  map_value: string | null;
 }
 
 /** The three models. */
@@ -125,6 +130,9 @@ export function defineModels(sequelize: Sequelize): MetadataModels {
       pool: text(),
       pool_slots: int(),
       first_poke_at: int(),
+      map_index: int(),
+      map_label: text(),
+      map_value: text(),
     },
     { tableName: 'task_instances', timestamps: false },
   );

@@ -28,6 +28,14 @@ export interface TiRow {
   next_retry_at: number | null;
   /** A sensor's first poke (epoch ms on the executor's clock), kept across its reschedules; null otherwise. */
   first_poke_at: number | null;
+  /** Its place in its mapped task's list from 0; -1 unmapped, or a mapped task's expansion (mapping.ts). */
+  map_index: number;
+  /**
+   * A mapped instance's label and its value as JSON; null otherwise. The turn's window leaves them out
+   * (they are only needed by an attempt) and a claim reads them (schedulerTurn.ts withMapValues).
+   */
+  map_label: string | null;
+  map_value: string | null;
 }
 
 /** A run of {@link Statements.activeWindow}, with its instances (none when it was not joined). */
@@ -37,8 +45,8 @@ export interface WindowRun extends RunRow {
 }
 
 /** The instance columns {@link Statements.activeWindow} aggregates per run, in this order. */
-const WINDOW_TI_COLUMNS = ['id', 'task_id', 'state', 'try_number', 'max_tries', 'next_retry_at', 'first_poke_at'] as const;
-type WindowTiTuple = [number, string, TaskInstanceState | null, number, number, number | null, number | null];
+const WINDOW_TI_COLUMNS = ['id', 'task_id', 'state', 'try_number', 'max_tries', 'next_retry_at', 'first_poke_at', 'map_index'] as const;
+type WindowTiTuple = [number, string, TaskInstanceState | null, number, number, number | null, number | null, number];
 
 /** Which runs a statement covers: run types and an inclusive logical-date range (ISO). */
 export interface RunScope {
@@ -56,6 +64,19 @@ export interface NewTaskInstance {
   readonly maxTries: number;
   /** Its task's pool, so the instances waiting in a pool can be counted before any is claimed. */
   readonly pool?: string;
+  /** A mapped instance's index, label and value (JSON); default unmapped (-1). */
+  readonly mapIndex?: number;
+  readonly mapLabel?: string;
+  readonly mapValue?: string;
+}
+
+/** A result of {@link Statements.storedResults}. */
+export interface StoredResultRow {
+  run_pk: number;
+  task_id: string;
+  map_index: number;
+  /** Null only for a mapped instance (every one is listed, so a mapped task's results keep their places). */
+  result: string | null;
 }
 
 /** A row of {@link Statements.serializedDags}. */
@@ -121,6 +142,8 @@ export interface NewAlert {
   readonly maxTries: number | null;
   readonly logicalDate: string | null;
   readonly error: string | null;
+  /** The instance's map index: -1 unless a mapped instance's (default -1). */
+  readonly mapIndex?: number;
 }
 
 /** A row of `alerts`. */
@@ -131,6 +154,8 @@ export interface AlertRow {
   dag_id: string;
   run_id: string | null;
   task_id: string | null;
+  /** -1 unless the alert is about a mapped instance (migration 9). */
+  map_index: number;
   try_number: number | null;
   max_tries: number | null;
   logical_date: string | null;
@@ -146,12 +171,12 @@ export interface AlertRow {
 }
 
 /** A task instance with its run's logical date: what an alert about it names. */
-export type AlertSubject = Pick<TaskInstanceRow, 'id' | 'dag_id' | 'run_id' | 'task_id' | 'state' | 'try_number' | 'max_tries' | 'lease_owner'> & {
+export type AlertSubject = Pick<TaskInstanceRow, 'id' | 'dag_id' | 'run_id' | 'task_id' | 'state' | 'try_number' | 'max_tries' | 'lease_owner' | 'map_index'> & {
   logical_date: string;
 };
 
 const RUN_COLUMNS = 'id, dag_id, run_id, logical_date, data_interval_start, data_interval_end, run_type, state, conf';
-const TI_COLUMNS = 'id, run_pk, task_id, state, try_number, max_tries, next_retry_at, first_poke_at';
+const TI_COLUMNS = 'id, run_pk, task_id, state, try_number, max_tries, next_retry_at, first_poke_at, map_index, map_label, map_value';
 
 /** Rows per multi-row statement, so one statement stays small for a wide DAG and a long backfill. */
 const CHUNK = 200;
@@ -267,9 +292,14 @@ export class Statements {
   }
 
   /** The failed task instances (not upstream_failed) of a DAG's runs with logical dates in [from, to], oldest run first. */
-  async failedTaskInstancesBetween(sql: Sql, dagId: string, from: string, to: string): Promise<{ run_id: string; task_id: string; last_error: string | null }[]> {
+  async failedTaskInstancesBetween(
+    sql: Sql,
+    dagId: string,
+    from: string,
+    to: string,
+  ): Promise<{ run_id: string; task_id: string; map_index: number; map_label: string | null; last_error: string | null }[]> {
     return sql.all(
-      `SELECT r.run_id, ti.task_id, ti.last_error FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
+      `SELECT r.run_id, ti.task_id, ti.map_index, ti.map_label, ti.last_error FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk
        WHERE r.dag_id = ? AND r.logical_date >= ? AND r.logical_date <= ? AND ti.state = 'failed'
        ORDER BY r.logical_date, ti.id`,
       [dagId, from, to],
@@ -363,7 +393,7 @@ export class Statements {
     );
     return rows.map(({ tis: agg, ...run }) => {
       const tuples = (agg === null ? [] : this.dialect.parseJsonColumn(agg)) as WindowTiTuple[];
-      const out: TiRow[] = tuples.map(([id, taskId, state, tryNumber, maxTries, nextRetryAt, firstPokeAt]) => ({
+      const out: TiRow[] = tuples.map(([id, taskId, state, tryNumber, maxTries, nextRetryAt, firstPokeAt, mapIndex]) => ({
         id,
         run_pk: run.id,
         task_id: taskId,
@@ -372,6 +402,9 @@ export class Statements {
         max_tries: maxTries ?? 0,
         next_retry_at: nextRetryAt,
         first_poke_at: firstPokeAt ?? null,
+        map_index: Number(mapIndex ?? -1),
+        map_label: null,
+        map_value: null,
       }));
       return { ...run, tis: out };
     });
@@ -430,9 +463,10 @@ export class Statements {
   /** Creates waiting instances; existing ones (a cleared run's) are kept as they are. */
   async insertTaskInstances(sql: Sql, rows: readonly NewTaskInstance[]): Promise<void> {
     for (const chunk of chunks(rows)) {
-      await sql.run('INSERT INTO task_instances (run_pk, dag_id, run_id, task_id, max_tries, pool) VALUES ? ON CONFLICT DO NOTHING', [
-        chunk.map((r) => [r.runPk, r.dagId, r.runId, r.taskId, r.maxTries, r.pool ?? null]),
-      ]);
+      await sql.run(
+        'INSERT INTO task_instances (run_pk, dag_id, run_id, task_id, max_tries, pool, map_index, map_label, map_value) VALUES ? ON CONFLICT DO NOTHING',
+        [chunk.map((r) => [r.runPk, r.dagId, r.runId, r.taskId, r.maxTries, r.pool ?? null, r.mapIndex ?? -1, r.mapLabel ?? null, r.mapValue ?? null])],
+      );
     }
   }
 
@@ -448,6 +482,29 @@ export class Statements {
       );
     }
     return out;
+  }
+
+  /** The labels and values (JSON) of these mapped instances. */
+  async mapValuesOf(sql: Sql, ids: readonly number[]): Promise<{ id: number; map_label: string | null; map_value: string | null }[]> {
+    const out: { id: number; map_label: string | null; map_value: string | null }[] = [];
+    for (const chunk of chunks(ids, 500)) out.push(...(await sql.all<{ id: number; map_label: string | null; map_value: string | null }>('SELECT id, map_label, map_value FROM task_instances WHERE id IN (?)', [chunk])));
+    return out;
+  }
+
+  /** The stored results of these instances (those without one are left out). */
+  async resultsOf(sql: Sql, ids: readonly number[]): Promise<{ id: number; result: string }[]> {
+    const out: { id: number; result: string }[] = [];
+    for (const chunk of chunks(ids, 500)) {
+      out.push(...(await sql.all<{ id: number; result: string }>('SELECT id, result FROM task_instances WHERE id IN (?) AND result IS NOT NULL', [chunk])));
+    }
+    return out;
+  }
+
+  /** Fails these instances with their errors (a mapped task's expansion whose stored list cannot be read). */
+  async failInstances(sql: Sql, failures: readonly { id: number; error: string }[], nowIso: string): Promise<void> {
+    for (const f of failures) {
+      await sql.run("UPDATE task_instances SET state = 'failed', last_error = ?, end_date = ? WHERE id = ?", [f.error, nowIso, f.id]);
+    }
   }
 
   /** Moves waiting instances on (queued, upstream_failed, skipped); only those still waiting. */
@@ -637,11 +694,15 @@ export class Statements {
   /**
    * Airflow's clear: these runs' instances of `taskId` (not running ones; with `onlyFailed`, only
    * failed or upstream_failed ones) wait again, with `retries` more tries on top of those used.
-   * Returns how many.
+   * A whole clear (not `onlyFailed`) removes a mapped task's mapped instances that are not running,
+   * so its expansion runs again and may find another list. Returns how many were cleared or removed.
    */
   async clearTaskInstances(sql: Sql, runPks: readonly number[], taskId: string, retries: number, onlyFailed: boolean): Promise<number> {
     let n = 0;
     for (const chunk of chunks(runPks, 500)) {
+      if (!onlyFailed) {
+        n += await sql.run("DELETE FROM task_instances WHERE run_pk IN (?) AND task_id = ? AND map_index >= 0 AND (state IS NULL OR state <> 'running')", [chunk, taskId]);
+      }
       n += await sql.run(
         `UPDATE task_instances SET state = NULL, max_tries = try_number + ?, next_retry_at = NULL, end_date = NULL, duration = NULL, last_error = NULL, result = NULL,
            first_poke_at = NULL
@@ -652,13 +713,13 @@ export class Statements {
     return n;
   }
 
-  /** The results stored by these tasks' instances in these runs (instances without one are left out). */
-  async storedResults(sql: Sql, runPks: readonly number[], taskIds: readonly string[]): Promise<{ run_pk: number; task_id: string; result: string }[]> {
+  /** The results stored by these tasks' instances in these runs (unmapped instances without one are left out). */
+  async storedResults(sql: Sql, runPks: readonly number[], taskIds: readonly string[]): Promise<StoredResultRow[]> {
     if (taskIds.length === 0) return [];
-    const out: { run_pk: number; task_id: string; result: string }[] = [];
+    const out: StoredResultRow[] = [];
     for (const chunk of chunks(runPks, 500)) {
-      out.push(...(await sql.all<{ run_pk: number; task_id: string; result: string }>(
-        'SELECT run_pk, task_id, result FROM task_instances WHERE run_pk IN (?) AND task_id IN (?) AND result IS NOT NULL',
+      out.push(...(await sql.all<StoredResultRow>(
+        'SELECT run_pk, task_id, map_index, result FROM task_instances WHERE run_pk IN (?) AND task_id IN (?) AND (result IS NOT NULL OR map_index >= 0)',
         [chunk, taskIds],
       )));
     }
@@ -752,9 +813,9 @@ export class Statements {
     let n = 0;
     for (const chunk of chunks(alerts)) {
       n += await sql.run(
-        `INSERT INTO alerts (event, dedup_key, dag_id, run_id, task_id, try_number, max_tries, logical_date, error, created_at)
+        `INSERT INTO alerts (event, dedup_key, dag_id, run_id, task_id, map_index, try_number, max_tries, logical_date, error, created_at)
          VALUES ? ON CONFLICT (dedup_key) DO NOTHING`,
-        [chunk.map((a) => [a.event, a.dedupKey, a.dagId, a.runId, a.taskId, a.tryNumber, a.maxTries, a.logicalDate, a.error, createdAt])],
+        [chunk.map((a) => [a.event, a.dedupKey, a.dagId, a.runId, a.taskId, a.mapIndex ?? -1, a.tryNumber, a.maxTries, a.logicalDate, a.error, createdAt])],
       );
     }
     return n;
@@ -766,7 +827,7 @@ export class Statements {
     for (const chunk of chunks(ids, 500)) {
       out.push(
         ...(await sql.all<AlertSubject>(
-          `SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id, ti.state, ti.try_number, ti.max_tries, ti.lease_owner, r.logical_date
+          `SELECT ti.id, ti.dag_id, ti.run_id, ti.task_id, ti.state, ti.try_number, ti.max_tries, ti.lease_owner, ti.map_index, r.logical_date
            FROM task_instances ti JOIN dag_runs r ON r.id = ti.run_pk WHERE ti.id IN (?)`,
           [chunk],
         )),

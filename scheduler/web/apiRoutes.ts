@@ -15,7 +15,8 @@ import type { Clock, Logger } from '../interfaces.js';
 import { attemptLogPath } from '../logging.js';
 import { setPaused } from '../metadata/dagTable.js';
 import type { MetadataDb } from '../metadata/db.js';
-import type { DagRunRow } from '../metadata/models.js';
+import { UNMAPPED } from '../mapping.js';
+import type { DagRunRow, TaskInstanceRow } from '../metadata/models.js';
 import { redact } from '../redact.js';
 import { paramsSchemaFromJson, resolveParams } from '../params.js';
 import { triggerRun } from '../runCreator.js';
@@ -113,27 +114,75 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
   }, async (req) => dagRunResource(await runOf(req.params.dag_id, req.params.dag_run_id)));
 
   api.get('/api/v1/dags/:dag_id/dagRuns/:dag_run_id/taskInstances', {
-    schema: { summary: "A run's task instances, in the DAG's task order", tags: ['TaskInstance'], params: s.runParams, response: { 200: s.taskInstanceCollection, ...errors(401, 404) } },
+    schema: {
+      summary: "A run's task instances, mapped ones included: in the DAG's task order, each task's by map index (its -1 instance first)",
+      tags: ['TaskInstance'],
+      params: s.runParams,
+      response: { 200: s.taskInstanceCollection, ...errors(401, 404) },
+    },
   }, async (req) => {
     const run = await runOf(req.params.dag_id, req.params.dag_run_id);
     const [rows, stored] = await Promise.all([db.read((sql) => st.taskInstanceDetails(sql, [run.id])), storedDag(req.params.dag_id).catch(() => undefined)]);
     const order = new Map(stored?.dag.tasks.map((t, i) => [t.task_id, i]) ?? []);
-    rows.sort((a, b) => (order.get(a.task_id) ?? 1e9) - (order.get(b.task_id) ?? 1e9) || a.task_id.localeCompare(b.task_id));
+    rows.sort((a, b) => (order.get(a.task_id) ?? 1e9) - (order.get(b.task_id) ?? 1e9) || a.task_id.localeCompare(b.task_id) || a.map_index - b.map_index);
     return { task_instances: rows.map(taskInstanceResource), total_entries: rows.length };
   });
 
+  /** Every instance of one task in one run (a mapped task's expansion and its mapped instances), by map index; 404 when it has none. */
+  const instancesOf = async (dagId: string, runId: string, taskId: string) => {
+    const run = await runOf(dagId, runId);
+    const rows = await db.read((sql) => st.taskInstanceDetails(sql, [run.id], taskId));
+    if (rows.length === 0) throw notFound(`run '${run.run_id}' of DAG '${run.dag_id}' has no task instance '${taskId}'`);
+    return rows.sort((a, b) => a.map_index - b.map_index);
+  };
+  /** One instance by its map index; the 404 names the task and the index. */
+  const instanceAt = async (dagId: string, runId: string, taskId: string, mapIndex: number) => {
+    const ti = (await instancesOf(dagId, runId, taskId)).find((r) => r.map_index === mapIndex);
+    if (!ti) {
+      throw notFound(
+        mapIndex < 0
+          ? `run '${runId}' of DAG '${dagId}' has no unmapped instance of task '${taskId}'`
+          : `run '${runId}' of DAG '${dagId}' has no mapped instance ${mapIndex} of task '${taskId}' (see .../taskInstances/${taskId}/listMapped)`,
+      );
+    }
+    return ti;
+  };
+
   api.get('/api/v1/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id', {
-    schema: { summary: 'One task instance', tags: ['TaskInstance'], params: s.taskParams, response: { 200: s.taskInstanceShape, ...errors(401, 404) } },
+    schema: {
+      summary: "One task's instance at map index -1: an unmapped task's only one, a mapped task's expansion (its mapped instances: listMapped)",
+      tags: ['TaskInstance'],
+      params: s.taskParams,
+      response: { 200: s.taskInstanceShape, ...errors(401, 404) },
+    },
+  }, async (req) => taskInstanceResource(await instanceAt(req.params.dag_id, req.params.dag_run_id, req.params.task_id, UNMAPPED)));
+
+  api.get('/api/v1/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/listMapped', {
+    schema: {
+      summary: "A mapped task's mapped instances in one run, by map index (none before its expansion made them); 404 for a task that is not mapped",
+      tags: ['TaskInstance'],
+      params: s.taskParams,
+      querystring: s.paging,
+      response: { 200: s.taskInstanceCollection, ...errors(400, 401, 404) },
+    },
   }, async (req) => {
-    const run = await runOf(req.params.dag_id, req.params.dag_run_id);
-    const [ti] = await db.read((sql) => st.taskInstanceDetails(sql, [run.id], req.params.task_id));
-    if (!ti) throw notFound(`run '${run.run_id}' of DAG '${run.dag_id}' has no task instance '${req.params.task_id}'`);
-    return taskInstanceResource(ti);
+    const rows = await instancesOf(req.params.dag_id, req.params.dag_run_id, req.params.task_id);
+    const mapped = rows.filter((r) => r.map_index >= 0);
+    // As Airflow's: an unmapped task has no mapped instances to list, which is a wrong address, not an empty page.
+    const task = (await storedDag(req.params.dag_id).catch(() => undefined))?.dag.tasks.find((t) => t.task_id === req.params.task_id);
+    if (mapped.length === 0 && task !== undefined && task.is_mapped !== true) {
+      throw notFound(`task '${req.params.task_id}' of DAG '${req.params.dag_id}' is not mapped`);
+    }
+    return { task_instances: mapped.slice(req.query.offset, req.query.offset + req.query.limit).map(taskInstanceResource), total_entries: mapped.length };
   });
+
+  api.get('/api/v1/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/:map_index', {
+    schema: { summary: 'One mapped instance, by its map index', tags: ['TaskInstance'], params: s.mappedParams, response: { 200: s.taskInstanceShape, ...errors(400, 401, 404) } },
+  }, async (req) => taskInstanceResource(await instanceAt(req.params.dag_id, req.params.dag_run_id, req.params.task_id, req.params.map_index)));
 
   api.get('/api/v1/dags/:dag_id/dagRuns/:dag_run_id/taskInstances/:task_id/logs/:try_number', {
     schema: {
-      summary: 'An attempt log from a byte offset (or its tail), as text/plain; the next offset is in X-Next-Offset',
+      summary: 'An attempt log from a byte offset (or its tail), as text/plain; the next offset is in X-Next-Offset; a mapped instance\'s with ?map_index=N',
       tags: ['TaskInstance'],
       params: s.logParams,
       querystring: s.logQuery,
@@ -141,11 +190,11 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
     },
   }, async (req, reply) => {
     const { dag_id: dagId, dag_run_id: runId, task_id: taskId, try_number: attempt } = req.params;
-    const run = await runOf(dagId, runId);
-    const [ti] = await db.read((sql) => st.taskInstanceDetails(sql, [run.id], taskId));
-    if (!ti) throw notFound(`run '${runId}' of DAG '${dagId}' has no task instance '${taskId}'`);
-    if (attempt > ti.try_number) throw notFound(`task instance '${taskId}' of run '${runId}' has had ${ti.try_number} attempt(s), not ${attempt}`);
-    const chunk = await readLogChunk(attemptLogPath(deps.logDir, { dagId, runId, taskId, attempt }), {
+    const mapIndex = req.query.map_index;
+    const ti = await instanceAt(dagId, runId, taskId, mapIndex);
+    const which = mapIndex < 0 ? `task instance '${taskId}'` : `mapped instance ${mapIndex} of task '${taskId}'`;
+    if (attempt > ti.try_number) throw notFound(`${which} of run '${runId}' has had ${ti.try_number} attempt(s), not ${attempt}`);
+    const chunk = await readLogChunk(attemptLogPath(deps.logDir, { dagId, runId, taskId, attempt, mapIndex }), {
       offset: req.query.offset,
       tail: req.query.tail,
       limit: req.query.limit,
@@ -197,8 +246,18 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
         : await st.runsPage(sql, dagId, undefined, req.query.limit, req.query.offset);
       return { runs: page.rows, total: page.total, tis: await st.taskInstanceDetails(sql, page.rows.map((r) => r.id)) };
     });
-    const byRun = new Map<number, typeof tis>();
-    for (const ti of tis) byRun.set(ti.run_pk, [...(byRun.get(ti.run_pk) ?? []), ti]);
+    // One cell per task and run: its -1 instance, with its mapped instances (if any) summarised into it.
+    const byRun = new Map<number, Map<string, { cell?: TaskInstanceRow; mapped: TaskInstanceRow[] }>>();
+    for (const ti of tis) {
+      let tasks = byRun.get(ti.run_pk);
+      if (!tasks) byRun.set(ti.run_pk, (tasks = new Map()));
+      let task = tasks.get(ti.task_id);
+      if (!task) tasks.set(ti.task_id, (task = { mapped: [] }));
+      if (ti.map_index < 0) task.cell = ti;
+      else task.mapped.push(ti);
+    }
+    const cellsOf = (runPk: number) =>
+      [...(byRun.get(runPk)?.values() ?? [])].flatMap(({ cell, mapped }) => (cell ? [gridCellResource(cell, mapped)] : []));
     return {
       dag_runs: runs.map((r) => ({
         dag_run_id: r.run_id,
@@ -207,7 +266,7 @@ export function registerApiRoutes(app: FastifyInstance, deps: ApiRouteDeps): voi
         logical_date: r.logical_date,
         start_date: r.started_at,
         end_date: r.ended_at,
-        task_instances: (byRun.get(r.id) ?? []).map(gridCellResource),
+        task_instances: cellsOf(r.id),
       })),
       // Polling named runs does not count the DAG's runs: the page keeps the total of its last full read.
       total_entries: total < 0 ? runs.length : total,

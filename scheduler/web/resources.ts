@@ -4,6 +4,7 @@ import type { SerializedDagRow } from '../metadata/statements.js';
 import { nextRunDate } from '../cli/dagsCommands.js';
 import { redact } from '../redact.js';
 import type { SerializedDag } from '../serializedDag.js';
+import { summariseMapped } from './mappedSummary.js';
 
 /** A stored DAG with its parsed structure. */
 export interface StoredDag {
@@ -42,6 +43,7 @@ export function dagResource({ row, dag }: StoredDag, now: Date) {
       trigger_rule: t.trigger_rule ?? 'all_success',
       group: t.group ?? null,
       sensor: t.sensor ?? null,
+      is_mapped: t.is_mapped ?? false,
     })),
     params: dag.params ?? null,
   };
@@ -76,6 +78,9 @@ export function taskInstanceResource(ti: TaskInstanceRow) {
     dag_id: ti.dag_id,
     dag_run_id: ti.run_id,
     task_id: ti.task_id,
+    map_index: ti.map_index,
+    // A label is whatever the DAG's mapLabel made of a value: user data, redacted like any text shown.
+    rendered_map_index: ti.map_index < 0 ? null : text(ti.map_label),
     state: ti.state,
     try_number: ti.try_number,
     max_tries: ti.max_tries,
@@ -100,6 +105,12 @@ function resultOf(json: string | null | undefined): unknown {
   }
 }
 
-export function gridCellResource(ti: TaskInstanceRow) {
-  return { task_id: ti.task_id, state: ti.state, try_number: ti.try_number, start_date: ti.start_date, end_date: ti.end_date, duration: ti.duration };
+/**
+ * A grid cell: a task's instance at map index -1; for a mapped task whose mapped instances exist, their
+ * summary (mappedSummary.ts) in place of the expansion's own state and times.
+ */
+export function gridCellResource(ti: TaskInstanceRow, mapped: readonly TaskInstanceRow[] = []) {
+  const cell = { task_id: ti.task_id, state: ti.state, try_number: ti.try_number, start_date: ti.start_date, end_date: ti.end_date, duration: ti.duration, mapped: 0, mapped_states: null };
+  const summary = summariseMapped(ti, mapped);
+  return summary ? { ...cell, ...summary } : cell;
 }

@@ -26,6 +26,7 @@ export const taskShape = z.object({
     .object({ poke_interval_s: z.number(), timeout_s: z.number(), soft_fail: z.boolean() })
     .nullable()
     .describe("a sensor's poke interval and timeout (seconds), null for other tasks"),
+  is_mapped: z.boolean().describe('mapped (expand): an instance per value of a list made at run time, see listMapped'),
 });
 
 export const dagShape = z.object({
@@ -63,6 +64,11 @@ export const taskInstanceShape = z.object({
   dag_id: z.string(),
   dag_run_id: z.string(),
   task_id: z.string(),
+  map_index: z
+    .number()
+    .int()
+    .describe("its place in its mapped task's list, from 0; -1 for an unmapped instance and for a mapped task's expansion (the instance that computes the list)"),
+  rendered_map_index: z.string().nullable().describe("a mapped instance's label (the task's mapLabel, else its value); null when map_index is -1"),
   state: z.string().nullable().describe('null: waiting for its upstream'),
   try_number: z.number().int(),
   max_tries: z.number().int(),
@@ -78,14 +84,26 @@ export const taskInstanceShape = z.object({
 
 export const taskInstanceCollection = z.object({ task_instances: z.array(taskInstanceShape), total_entries: z.number().int() });
 
-export const gridCell = z.object({
-  task_id: z.string(),
-  state: z.string().nullable(),
-  try_number: z.number().int(),
-  start_date: iso,
-  end_date: iso,
-  duration: z.number().nullable(),
-});
+export const gridCell = z
+  .object({
+    task_id: z.string(),
+    state: z
+      .string()
+      .nullable()
+      .describe(
+        'the instance at map index -1; for a mapped task with mapped instances, the one of theirs that most needs a look: failed > upstream_failed > running > up_for_retry > up_for_reschedule > queued > null (waiting) > skipped > success',
+      ),
+    try_number: z.number().int().describe('of the instance at map index -1 (a mapped task: of its expansion)'),
+    start_date: iso.describe("a mapped task's: its expansion's start"),
+    end_date: iso.describe("a mapped task's: its last mapped instance's end, null until every one has ended"),
+    duration: z.number().nullable().describe('seconds'),
+    mapped: z.number().int().describe('how many mapped instances the task has in this run; 0 for an unmapped task or before its expansion made them'),
+    mapped_states: z
+      .record(z.string(), z.number().int())
+      .nullable()
+      .describe('how many mapped instances are in each state (`none`: waiting); null when `mapped` is 0'),
+  })
+  .describe("one task in one run: the grid's cell");
 
 export const gridRun = z.object({
   dag_run_id: z.string(),
@@ -103,6 +121,15 @@ export const dagIdParams = z.object({ dag_id: z.string() });
 export const runParams = dagIdParams.extend({ dag_run_id: z.string() });
 export const taskParams = runParams.extend({ task_id: z.string() });
 export const logParams = taskParams.extend({ try_number: z.coerce.number().int().min(1) });
+export const mappedParams = taskParams.extend({
+  map_index: z.coerce.number().int().min(-1).describe('the mapped instance\'s index from 0 (-1: the task\'s unmapped instance or expansion)'),
+});
+const mapIndexQuery = z.coerce
+  .number()
+  .int()
+  .min(-1)
+  .default(-1)
+  .describe("which instance of the task: a mapped instance's index from 0; -1 (default) the unmapped instance or a mapped task's expansion");
 
 export const states = z
   .string()
@@ -148,6 +175,7 @@ export const logQuery = z.object({
   offset: z.coerce.number().int().min(0).optional().describe('first byte; default 0'),
   tail: z.coerce.number().int().min(1).optional().describe('instead of offset: the last this many bytes, from a line start'),
   limit: z.coerce.number().int().min(1).default(1024 * 1024).describe('most bytes returned (at most 1 MiB)'),
+  map_index: mapIndexQuery,
 });
 
 export const dateRange = z.object({

@@ -232,4 +232,32 @@ describe('alerts', function () {
       [`dag_run_failed callbacks.- ${RUN} -`]: 1,
     });
   });
+
+  it("names a failed mapped instance by its map index: in the text, the payload and its log's address", async () => {
+    receiver = await startReceiver();
+    h = await openHarness({ DRIVETRAIN_ALERT_WEBHOOK_URL: receiver.url });
+    const dag = defineDag({
+      id: 'fanout',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      retries: 0,
+      tasks: {
+        load: {
+          expand: () => ['eu', 'us'],
+          run: (ctx) => {
+            if (ctx.mapValue === 'us') throw new Error('us is down');
+          },
+        },
+      },
+    });
+    await h.addRuns(dag, '2024-01-02', '2024-01-02', 'scheduled');
+    await h.drain([dag]);
+    deliverer(h.db, [dag]);
+    await receiver.waitFor((a) => a.length >= 2, 'the task and run alerts');
+    const failed = receiver.accepted.find((a) => a.event === 'task_failed')!;
+    expect(failed).to.include({ task_id: 'load', map_index: 1, try_number: 1 });
+    expect(failed.text).to.equal(`[drivetrain] task_failed fanout.load[1] run ${RUN} try 1/1: Error: us is down`);
+    expect(failed.log_url).to.match(new RegExp(`/dags/fanout/dagRuns/${encodeURIComponent(RUN).replace(/[+]/g, '\\+')}/taskInstances/load/logs/1\\?map_index=1$`));
+    expect(receiver.accepted.find((a) => a.event === 'dag_run_failed')).to.include({ task_id: null, map_index: -1 });
+  });
 });

@@ -136,6 +136,20 @@ describe('log tail', () => {
       expect(out).to.equal('[d/t/r1#1] old run\n[d/t/r2#1] new run\n');
     });
 
+    it("follows a mapped instance's attempts in its map_index directory, created after the task's own log", async () => {
+      const file = attemptLogPath(tmp.dir, ref);
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, 'expanded into 2 mapped instance(s)\n');
+      await follow();
+      await waitFor('expanded');
+      const mapped = attemptLogPath(tmp.dir, { ...ref, mapIndex: 1 });
+      mkdirSync(path.dirname(mapped), { recursive: true });
+      writeFileSync(mapped, 'loading us\n');
+      await waitFor('[d/t[1]/r1#1] loading us\n');
+      appendFileSync(mapped, 'loaded us\n');
+      await waitFor('[d/t[1]/r1#1] loaded us\n');
+    });
+
     it('starts a truncated file again from its beginning', async () => {
       const file = attemptLogPath(tmp.dir, ref);
       mkdirSync(path.dirname(file), { recursive: true });

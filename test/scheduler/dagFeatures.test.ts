@@ -4,27 +4,15 @@
  * on the fixture DAG test/fixtures/scheduler/features.
  */
 import { expect } from 'chai';
-import path from 'node:path';
-import { MetadataDb } from '../../scheduler/metadata/db.js';
 import { serveConsole, TOKEN } from '../web/consoleSetup.js';
 import { useTmpDir } from '../helpers/tmp.js';
-import { cliEnv, outLines, runCli, spawnCli, waitUntil } from './harness.js';
+import { cliEnv, outLines, readMetadata, runCli, spawnCli, waitUntil } from './harness.js';
 
 interface Ti {
   run_id: string;
   task_id: string;
   state: string | null;
   result: string | null;
-}
-
-/** Reads the metadata file of the home in `dir` (a daemon may be writing it). */
-async function readMetadata<T>(dir: string, sql: string): Promise<T[]> {
-  const db = await MetadataDb.open(path.join(dir, 'home', 'metadata.db'));
-  try {
-    return await db.read((s) => s.all<T>(sql));
-  } finally {
-    await db.close();
-  }
 }
 
 const instances = (dir: string) => readMetadata<Ti>(dir, "SELECT run_id, task_id, state, result FROM task_instances WHERE dag_id = 'features' ORDER BY run_id, id");

@@ -142,6 +142,16 @@ export function cliEnv(dir: string, dagsDir: string, extra: Record<string, strin
   });
 }
 
+/** Reads the metadata file of the CLI home in `dir` (cliEnv's; a daemon may be writing it). */
+export async function readMetadata<T>(dir: string, sql: string): Promise<T[]> {
+  const db = await MetadataDb.open(path.join(dir, 'home', 'metadata.db'));
+  try {
+    return await db.read((s) => s.all<T>(sql));
+  } finally {
+    await db.close();
+  }
+}
+
 /** Lines of the fixture out file (empty when absent). */
 export function outLines(dir: string): string[] {
   const file = path.join(dir, 'out.txt');

@@ -190,7 +190,7 @@ describe("a sensor's first poke on its row", () => {
     task: dag.tasks[0],
     items: [
       {
-        ti: { id: 1, run_pk: 1, task_id: 'wait', state: 'running' as const, try_number: 1, max_tries: 2, next_retry_at: null, first_poke_at: 1_000 },
+        ti: { id: 1, run_pk: 1, task_id: 'wait', state: 'running' as const, try_number: 1, max_tries: 2, next_retry_at: null, first_poke_at: 1_000, map_index: -1, map_label: null, map_value: null },
         run: { id: 1, dag_id: 'd', run_id: RUN_ID, logical_date: '', data_interval_start: '', data_interval_end: '', run_type: 'backfill' as const, state: 'running' as const, conf: '{}' },
       },
     ],

@@ -18,15 +18,21 @@ export async function render(main, params, ctx) {
   const runsById = new Map();
 
   const runLink = (r) => `#/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(r.dag_run_id)}`;
+  // A mapped task's cell stands for all its mapped instances: the server sends the state that most
+  // needs a look, their count and their counts by state; the count shows as a small ×N beside the square.
+  const mappedNote = (ti) => (ti?.mapped > 0
+    ? ` · ${ti.mapped} mapped: ${Object.entries(ti.mapped_states ?? {}).map(([s, n]) => `${n} ${s}`).join(', ')}`
+    : '');
   const cell = (r, taskId) => {
     const ti = r.task_instances.find((t) => t.task_id === taskId);
     const state = ti?.state ?? 'none';
-    const title = `${taskId} · ${fmtDate(r.logical_date)} · ${state}${ti?.duration != null ? ` · ${fmtDuration(ti.duration)}` : ''}`;
-    return h('td', { class: 'cell' }, square(ti?.state ?? null, {
+    const title = `${taskId} · ${fmtDate(r.logical_date)} · ${state}${ti?.duration != null ? ` · ${fmtDuration(ti.duration)}` : ''}${mappedNote(ti)}`;
+    const mapped = ti?.mapped > 0 ? ti.mapped : undefined;
+    return h('td', { class: mapped ? 'cell mapped' : 'cell' }, square(ti?.state ?? null, {
       href: `${runLink(r)}/tasks/${encodeURIComponent(taskId)}`,
       title,
-      dataset: { task: taskId, run: r.dag_run_id, state },
-    }));
+      dataset: mapped ? { task: taskId, run: r.dag_run_id, state, mapped } : { task: taskId, run: r.dag_run_id, state },
+    }), mapped ? h('span', { class: 'mapcount', title }, `×${mapped}`) : null);
   };
   // Task groups as Airflow's grid shows them: a header row per group, its tasks together below it
   // (at the place of its first task), each labelled by its name within the group.

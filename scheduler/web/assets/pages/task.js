@@ -1,8 +1,9 @@
 // A task instance: its state, tries, timings, result and error, a clear action, and the log of each attempt.
-// The log view shows the last 64 KB first, loads earlier parts on demand, and tails the file by byte
+// A mapped task's page (map index -1: its expansion) also lists its mapped instances; `?map_index=N`
+// shows mapped instance N instead, and `&attempt=K` opens that attempt's log. The log view shows the last 64 KB first, loads earlier parts on demand, and tails the file by byte
 // offset while the attempt runs, so a 100 MB log never reaches the browser whole.
 import { api, p } from '../api.js';
-import { fmtDate, fmtDuration, h, replace } from '../dom.js';
+import { fmtDate, fmtDuration, h, replace, square } from '../dom.js';
 
 const TAIL_BYTES = 64 * 1024;
 const TAIL_MS = 1000;
@@ -10,8 +11,19 @@ const ACTIVE = new Set(['queued', 'running', 'up_for_retry', 'up_for_reschedule'
 
 export async function render(main, params, ctx) {
   const { dag: dagId, run: runId, task: taskId } = params;
+  const rawIndex = ctx.query.get('map_index') ?? '-1';
+  if (!/^(-1|\d+)$/.test(rawIndex)) throw new Error(`map_index must be -1 or a whole number from 0, not '${rawIndex}'`);
+  const mapIndex = Number(rawIndex);
   const base = p`/dags/${dagId}/dagRuns/${runId}/taskInstances/${taskId}`;
-  let ti = await api.get(base);
+  const self = mapIndex < 0 ? base : `${base}/${mapIndex}`;
+  const taskLink = `#/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}/tasks/${encodeURIComponent(taskId)}`;
+  const [first, dag] = await Promise.all([api.get(self), api.get(p`/dags/${dagId}`)]);
+  let ti = first;
+  // Only a mapped task has mapped instances to list (listMapped is a 404 for any other, as Airflow's).
+  const isMapped = dag.tasks.some((t) => t.task_id === taskId && t.is_mapped);
+  const NONE = { task_instances: [], total_entries: 0 };
+  const listMapped = () => (isMapped ? api.get(`${base}/listMapped?limit=1000`) : Promise.resolve(NONE));
+  let mapped = await listMapped();
   const details = h('table', { id: 'ti-details' });
   const drawDetails = () => replace(details, h('tbody', {},
     [['state', ti.state ?? 'none (waiting for upstream)'], ['try', `${ti.try_number} of ${ti.max_tries + 1}`], ['started', fmtDate(ti.start_date)],
@@ -20,6 +32,23 @@ export async function render(main, params, ctx) {
     ti.result !== null && ti.result !== undefined ? h('tr', {}, h('th', {}, 'result'), h('td', {}, h('pre', { id: 'ti-result' }, JSON.stringify(ti.result, null, 2)))) : null,
     ti.error ? h('tr', {}, h('th', {}, 'error'), h('td', {}, h('pre', { class: 'error', id: 'ti-error' }, ti.error))) : null));
   drawDetails();
+
+  // The mapped instances, each with its label, state, tries and a link to each attempt's log.
+  const mappedEl = h('div', { id: 'mapped' });
+  const drawMapped = () => replace(mappedEl, mapped.total_entries === 0 ? null : [
+    h('h2', {}, `Mapped instances (${mapped.total_entries})`),
+    h('table', { id: 'mapped-instances' },
+      h('thead', {}, h('tr', {}, ['index', 'label', 'state', 'tries', 'logs'].map((c) => h('th', {}, c)))),
+      h('tbody', {}, mapped.task_instances.map((m) => h('tr', { class: m.map_index === mapIndex ? 'chosen' : null, dataset: { mapIndex: m.map_index, state: m.state ?? 'none' } },
+        h('td', {}, h('a', { href: `${taskLink}?map_index=${m.map_index}` }, String(m.map_index))),
+        h('td', { class: 'label' }, m.rendered_map_index ?? ''),
+        h('td', { class: 'state' }, square(m.state), m.state ?? 'none'),
+        h('td', {}, `${m.try_number} of ${m.max_tries + 1}`),
+        h('td', {}, m.try_number === 0 ? h('span', { class: 'muted' }, 'no attempt yet') : Array.from({ length: m.try_number }, (_, i) =>
+          [i > 0 ? ' ' : null, h('a', { href: `${taskLink}?map_index=${m.map_index}&attempt=${i + 1}`, dataset: { attempt: i + 1 } }, `attempt ${i + 1}`)])))))),
+    mapped.total_entries > mapped.task_instances.length ? h('p', { class: 'muted' }, `the first ${mapped.task_instances.length} shown`) : null,
+  ]);
+  drawMapped();
 
   const clearBtn = h('button', { type: 'button', id: 'clear-task' }, 'Clear this task and downstream');
   clearBtn.addEventListener('click', async () => {
@@ -33,13 +62,14 @@ export async function render(main, params, ctx) {
   const earlier = h('button', { type: 'button', id: 'log-earlier', hidden: true }, 'Load earlier');
   const logEl = h('pre', { class: 'log', id: 'log' });
   const status = h('span', { class: 'muted', id: 'log-status' });
-  let attempt = Math.max(ti.try_number, 1);
+  const asked = Number.parseInt(ctx.query.get('attempt') ?? '', 10);
+  let attempt = asked >= 1 && asked <= ti.try_number ? asked : Math.max(ti.try_number, 1);
   let start = 0;
   let next = 0;
   let generation = 0;
 
   const readChunk = async (query) => {
-    const res = await api.raw(`${base}/logs/${attempt}?${query}`);
+    const res = await api.raw(`${base}/logs/${attempt}?map_index=${mapIndex}&${query}`);
     return { text: await res.text(), start: Number(res.headers.get('x-log-start')), next: Number(res.headers.get('x-next-offset')), size: Number(res.headers.get('x-log-size')) };
   };
   const showEarlier = () => {
@@ -73,9 +103,11 @@ export async function render(main, params, ctx) {
   drawTabs();
 
   replace(main,
-    h('p', {}, h('a', { href: `#/dags/${encodeURIComponent(dagId)}/grid` }, dagId), ' / ', h('a', { href: `#/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}` }, runId)),
-    h('h1', {}, 'Task ', h('code', {}, taskId)),
-    details, h('p', {}, clearBtn),
+    h('p', {}, h('a', { href: `#/dags/${encodeURIComponent(dagId)}/grid` }, dagId), ' / ', h('a', { href: `#/dags/${encodeURIComponent(dagId)}/runs/${encodeURIComponent(runId)}` }, runId),
+      mapIndex >= 0 ? [' / ', h('a', { href: taskLink }, taskId)] : null),
+    h('h1', {}, 'Task ', h('code', {}, taskId),
+      mapIndex >= 0 ? [' ', h('span', { id: 'map-label' }, `[${ti.rendered_map_index ?? mapIndex}]`), h('span', { class: 'muted' }, ` · mapped instance ${mapIndex}`)] : null),
+    details, h('p', {}, clearBtn), mappedEl,
     h('h2', {}, 'Log'), tabs, h('p', {}, earlier, ' ', status), logEl);
   if (ti.try_number > 0) await openAttempt(attempt);
   else status.textContent = 'no attempt yet';
@@ -87,8 +119,13 @@ export async function render(main, params, ctx) {
     const gen = generation;
     try {
       const wasActive = ACTIVE.has(ti.state);
-      ti = await api.get(base);
+      ti = await api.get(self);
       drawDetails();
+      // The list changes while the expansion runs or any mapped instance is still active.
+      if (wasActive || ACTIVE.has(ti.state) || mapped.task_instances.some((m) => ACTIVE.has(m.state))) {
+        mapped = await listMapped();
+        drawMapped();
+      }
       if (ti.try_number > tabs.children.length) {
         drawTabs();
         await openAttempt(ti.try_number);
