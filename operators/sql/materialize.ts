@@ -90,6 +90,11 @@ export const LOADS_PARAM_PREFIX = 'loads__';
  * a changed SELECT (its hash differs) builds it whole; later runs delete and re-insert only the keys statement 2 returns: the keys
  * whose upstream rows changed in the loads since the table's last run, bound as JSON arrays of load
  * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ.
+ *
+ * An optional statement 3 returns the same rows as statement 1, written so that SQLite looks up
+ * each joined table in that table's key order (sorting in between) instead of one random page per
+ * row: on an engine without hash joins it builds the table whole; statement 1 stays the definition
+ * and what a run re-derives its few changed keys with (docs/design/warehouse-memory.md).
  */
 async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<{ deleted: number; inserted: number }> {
   const opts = { model: model.name, dialect };
@@ -105,7 +110,8 @@ async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect:
   if (isNew || state.length === 0) {
     await dropIndexes(db, model);
     deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
-    inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m ORDER BY ${pk.join(', ')}`, params, opts);
+    const whole = !dialect.hashJoins && model.statements[2] !== undefined ? model.statements[2] : model.statements[0];
+    inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${whole}) AS m ORDER BY ${pk.join(', ')}`, params, opts);
     await createIndexes(db, model);
   } else if (state[0].seq < head) {
     const since = state[0].seq;

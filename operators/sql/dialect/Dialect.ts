@@ -36,4 +36,10 @@ export interface Dialect {
   tempTable(name: string): string;
   /** Statements run at the start of a model's or data test's transaction, local to that transaction. */
   readonly transactionSettings: readonly string[];
+  /**
+   * True when the engine joins two large tables by hashing or merging them. SQLite joins only by
+   * looking each row up in the other table's B-tree, in the order the rows come: a keyed model with a
+   * key-ordered build statement (its third) is built whole by that statement instead of its first.
+   */
+  readonly hashJoins: boolean;
 }
