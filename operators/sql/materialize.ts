@@ -91,10 +91,12 @@ export const LOADS_PARAM_PREFIX = 'loads__';
  * whose upstream rows changed in the loads since the table's last run, bound as JSON arrays of load
  * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ.
  *
- * An optional statement 3 returns the same rows as statement 1, written so that SQLite looks up
- * each joined table in that table's key order (sorting in between) instead of one random page per
- * row: on an engine without hash joins it builds the table whole; statement 1 stays the definition
- * and what a run re-derives its few changed keys with (docs/design/warehouse-memory.md).
+ * Optional statements after the second build the same rows as statement 1 in key order, for an
+ * engine without hash joins (SQLite) to build the table whole with: temporary tables sorted by each
+ * joined table's key in turn, then a SELECT of the rows, so that each lookup reads the next pages of
+ * the joined table instead of a random page per row. Statement 1 stays the definition, and what a run
+ * re-derives its few changed keys with (docs/design/warehouse-memory.md). Their temporary tables end
+ * with the transaction's connection.
  */
 async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<{ deleted: number; inserted: number }> {
   const opts = { model: model.name, dialect };
@@ -110,7 +112,9 @@ async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect:
   if (isNew || state.length === 0) {
     await dropIndexes(db, model);
     deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
-    const whole = !dialect.hashJoins && model.statements[2] !== undefined ? model.statements[2] : model.statements[0];
+    const ordered = dialect.hashJoins ? [] : model.statements.slice(2);
+    for (const step of ordered.slice(0, -1)) await execute(db, step, params, opts);
+    const whole = ordered.length > 0 ? ordered[ordered.length - 1] : model.statements[0];
     inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${whole}) AS m ORDER BY ${pk.join(', ')}`, params, opts);
     await createIndexes(db, model);
   } else if (state[0].seq < head) {

@@ -194,8 +194,8 @@ function addFile(models: Map<string, Model>, tests: Map<string, DataTest>, f: Re
   };
   if (config.materialized !== 'view' && !shape.columns) throw new ModelError(`model '${name}': a ${config.materialized} model needs a 'columns' header`, name, file);
   if (config.materialized === 'keyed') {
-    if (statements.length !== 2 && statements.length !== 3) {
-      throw new ModelError(`model '${name}': a keyed model needs two SELECTs: its rows, then its changed keys (and optionally a third: its rows built whole in key order)`, name, file);
+    if (statements.length < 2) {
+      throw new ModelError(`model '${name}': a keyed model needs two SELECTs: its rows, then its changed keys (and optionally more: its rows built whole in key order)`, name, file);
     }
     if (shape.primaryKey?.length !== 1) throw new ModelError(`model '${name}': a keyed model needs a one-column primary_key`, name, file);
   } else if (config.materialized !== 'incremental' && statements.length !== 1) throw new ModelError(`model '${name}': one SELECT expected`, name, file);

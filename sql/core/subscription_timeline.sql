@@ -37,30 +37,22 @@ SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l
 WHERE l.hk_car IN (SELECT r.hk_car FROM {{ ref('sat_car') }} r WHERE r.load_date IN {{ loads('sat_car') }})
 ;
 
--- The same rows as the first statement, built whole in key order (SQLite; PostgreSQL hash-joins the
--- first): the subscriptions sorted by customer key look their customer up, then sorted by car key
--- their car, so each lookup reads the next pages of customer_profile or car_timeline instead of a
--- random page per row (a million subscriptions: 22.8 s of CPU as one join, docs/design/warehouse-memory.md).
--- Lookups are scalar subqueries, not joins: SQLite drops a subquery's ORDER BY when its outer query
--- joins, and a MATERIALIZED CTE keeps its rows in the order they were inserted. A missing customer or
--- car is a null id (both ids are NOT NULL), dropped as the inner joins drop it.
-WITH s AS MATERIALIZED (
-  SELECT s.hk_subscription, s.id, s.hk_customer, s.hk_car, s.term_month, s.start_date
-  FROM {{ ref('sat_subscription_current') }} s ORDER BY s.hk_customer
-), sc AS MATERIALIZED (
-  SELECT s.hk_subscription, s.id, s.hk_car, s.term_month, s.start_date,
-         (SELECT c.id FROM {{ ref('customer_profile') }} c WHERE c.hk_customer = s.hk_customer) AS customer_id,
-         (SELECT c.type FROM {{ ref('customer_profile') }} c WHERE c.hk_customer = s.hk_customer) AS customer_type,
-         (SELECT c.address_city FROM {{ ref('customer_profile') }} c WHERE c.hk_customer = s.hk_customer) AS address_city
-  FROM s
-), by_car AS MATERIALIZED (
-  SELECT sc.* FROM sc WHERE sc.customer_id IS NOT NULL ORDER BY sc.hk_car
-), scr AS MATERIALIZED (
-  SELECT b.*,
-         (SELECT r.id FROM {{ ref('car_timeline') }} r WHERE r.hk_car = b.hk_car) AS car_id,
-         (SELECT r.brand FROM {{ ref('car_timeline') }} r WHERE r.hk_car = b.hk_car) AS brand
-  FROM by_car b
-)
+-- The same rows as the first statement, built whole in key order, on SQLite only (PostgreSQL
+-- hash-joins the first): the subscriptions sorted by customer key look their customer up, then sorted
+-- by car key their car, so each lookup reads the next pages of customer_profile or car_timeline
+-- instead of a random page per row (a million subscriptions: 22.8 s of CPU as one join,
+-- docs/design/warehouse-memory.md). Temporary tables keep the sorted order (SQLite drops a
+-- subquery's ORDER BY under a join); CROSS JOIN keeps SQLite's join order, the sorted table first.
+CREATE TEMP TABLE subscription_timeline_by_customer AS
+SELECT s.hk_subscription, s.id, s.hk_customer, s.hk_car, s.term_month, s.start_date
+FROM {{ ref('sat_subscription_current') }} s
+ORDER BY s.hk_customer;
+
+CREATE TEMP TABLE subscription_timeline_by_car AS
+SELECT b.hk_subscription, b.id, b.hk_car, b.term_month, b.start_date, c.id AS customer_id, c.type AS customer_type, c.address_city
+FROM temp.subscription_timeline_by_customer b CROSS JOIN {{ ref('customer_profile') }} c ON c.hk_customer = b.hk_customer
+ORDER BY b.hk_car;
+
 SELECT v.hk_subscription, v.id, v.customer_id, v.car_id, v.brand, v.customer_type, v.address_city, v.term_month, v.start_day, v.end_day,
        {{ month_start('v.start_day') }} AS start_month,
        {{ month_start('v.last_day') }} AS last_month
@@ -69,10 +61,10 @@ FROM (
   FROM (
     SELECT t.*, {{ add_months_clamped('t.start_day', 't.term_months') }} AS end_day
     FROM (
-      SELECT s.hk_subscription, s.id, s.customer_id, s.car_id, s.brand, s.customer_type, s.address_city, s.term_month,
-             {{ day('s.start_date') }} AS start_day,
-             CASE s.term_month WHEN 'six' THEN 6 WHEN 'twelve' THEN 12 END AS term_months
-      FROM scr s WHERE s.car_id IS NOT NULL
+      SELECT b.hk_subscription, b.id, b.customer_id, r.id AS car_id, r.brand, b.customer_type, b.address_city, b.term_month,
+             {{ day('b.start_date') }} AS start_day,
+             CASE b.term_month WHEN 'six' THEN 6 WHEN 'twelve' THEN 12 END AS term_months
+      FROM temp.subscription_timeline_by_car b CROSS JOIN {{ ref('car_timeline') }} r ON r.hk_car = b.hk_car
     ) t
   ) u
 ) v

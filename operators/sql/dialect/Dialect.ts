@@ -38,8 +38,8 @@ export interface Dialect {
   readonly transactionSettings: readonly string[];
   /**
    * True when the engine joins two large tables by hashing or merging them. SQLite joins only by
-   * looking each row up in the other table's B-tree, in the order the rows come: a keyed model with a
-   * key-ordered build statement (its third) is built whole by that statement instead of its first.
+   * looking each row up in the other table's B-tree, in the order the rows come: a keyed model with
+   * key-ordered build statements (after its second) is built whole by them instead of its first.
    */
   readonly hashJoins: boolean;
 }
