@@ -235,9 +235,21 @@ const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncre
 export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
   const started = Date.now();
   const dialect = dialectOf(warehouse);
-  const { deleted, inserted } = await warehouse.transaction(async (db) => {
-    await tuneConnection(db, dialect);
-    return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
-  });
+  const staging = model.config.materialized === 'incremental' ? (model.staging ?? []) : [];
+  // A vault load's staged sorts (Dialect.stagedReads) fill the temporary tables its statements read,
+  // before its write transaction and on the same connection: SQLite runs them beside another writer.
+  const prepare =
+    staging.length === 0
+      ? undefined
+      : async (db: Queryable) => {
+          for (const stmt of staging) await execute(db, stmt, params, { model: model.name, dialect });
+        };
+  const { deleted, inserted } = await warehouse.transaction(
+    async (db) => {
+      await tuneConnection(db, dialect);
+      return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
+    },
+    { prepare },
+  );
   return { model: model.name, materialized: model.config.materialized, deleted, inserted, ms: Date.now() - started };
 }

@@ -42,4 +42,11 @@ export interface Dialect {
    * key-ordered build statements (after its second) is built whole by them instead of its first.
    */
   readonly hashJoins: boolean;
+  /**
+   * True when a vault load first sorts the ds's raw rows into a temporary table, as a step of its own
+   * before its write transaction ({@link Model.staging}), instead of inside it. SQLite: writers run one
+   * at a time, and the sort is most of a load, so staging it lets one model sort on the second core
+   * while another writes. PostgreSQL keeps one statement.
+   */
+  readonly stagedReads: boolean;
 }

@@ -38,4 +38,5 @@ export const postgresDialect: Dialect = {
   // Sorts and hashes of a model's set-based statements in memory rather than in temporary files.
   transactionSettings: ["SET LOCAL work_mem = '128MB'"],
   hashJoins: true,
+  stagedReads: false,
 };

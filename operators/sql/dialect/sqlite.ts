@@ -27,4 +27,5 @@ export const sqliteDialect: Dialect = {
   // connection (SqliteWarehouse.ts, docs/design/warehouse-memory.md).
   transactionSettings: [],
   hashJoins: false,
+  stagedReads: true,
 };
