@@ -90,6 +90,13 @@ export const LOADS_PARAM_PREFIX = 'loads__';
  * a changed SELECT (its hash differs) builds it whole; later runs delete and re-insert only the keys statement 2 returns: the keys
  * whose upstream rows changed in the loads since the table's last run, bound as JSON arrays of load
  * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ.
+ *
+ * Optional statements after the second build the same rows as statement 1 in key order, for an
+ * engine without hash joins (SQLite) to build the table whole with: temporary tables sorted by each
+ * joined table's key in turn, then a SELECT of the rows, so that each lookup reads the next pages of
+ * the joined table instead of a random page per row. Statement 1 stays the definition, and what a run
+ * re-derives its few changed keys with (docs/design/warehouse-memory.md). Their temporary tables end
+ * with the transaction's connection.
  */
 async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<{ deleted: number; inserted: number }> {
   const opts = { model: model.name, dialect };
@@ -105,7 +112,10 @@ async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect:
   if (isNew || state.length === 0) {
     await dropIndexes(db, model);
     deleted = await execute(db, `DELETE FROM ${model.name}`, params, opts);
-    inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m ORDER BY ${pk.join(', ')}`, params, opts);
+    const ordered = dialect.hashJoins ? [] : model.statements.slice(2);
+    for (const step of ordered.slice(0, -1)) await execute(db, step, params, opts);
+    const whole = ordered.length > 0 ? ordered[ordered.length - 1] : model.statements[0];
+    inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${whole}) AS m ORDER BY ${pk.join(', ')}`, params, opts);
     await createIndexes(db, model);
   } else if (state[0].seq < head) {
     const since = state[0].seq;
@@ -225,9 +235,21 @@ const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncre
 export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
   const started = Date.now();
   const dialect = dialectOf(warehouse);
-  const { deleted, inserted } = await warehouse.transaction(async (db) => {
-    await tuneConnection(db, dialect);
-    return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
-  });
+  const staging = model.config.materialized === 'incremental' ? (model.staging ?? []) : [];
+  // A vault load's staged sorts (Dialect.stagedReads) fill the temporary tables its statements read,
+  // before its write transaction and on the same connection: SQLite runs them beside another writer.
+  const prepare =
+    staging.length === 0
+      ? undefined
+      : async (db: Queryable) => {
+          for (const stmt of staging) await execute(db, stmt, params, { model: model.name, dialect });
+        };
+  const { deleted, inserted } = await warehouse.transaction(
+    async (db) => {
+      await tuneConnection(db, dialect);
+      return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
+    },
+    { prepare },
+  );
   return { model: model.name, materialized: model.config.materialized, deleted, inserted, ms: Date.now() - started };
 }

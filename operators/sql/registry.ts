@@ -58,6 +58,11 @@ export interface Model {
   readonly sources: readonly string[];
   /** Column definitions of its table, from the header or the generating macro. */
   readonly shape: TableShape;
+  /**
+   * Of an incremental model on an engine with staged reads: statements that fill temporary tables its
+   * statements read, run before its write transaction on the same connection (materialize.ts).
+   */
+  readonly staging?: readonly string[];
 }
 
 /** One data test: SQL returning the offending rows. */
@@ -157,6 +162,8 @@ interface RenderedFile {
   readonly sources: string[];
   /** The table shape the template's macros declared. */
   readonly shape: TableShape;
+  /** What the template's macros staged. */
+  readonly staging: readonly string[];
 }
 
 function renderFile(layer: string, file: string, dialect: Dialect): RenderedFile {
@@ -171,10 +178,11 @@ function renderFile(layer: string, file: string, dialect: Dialect): RenderedFile
     ref: (r) => (refs.add(r), r),
     source: (s) => (sources.add(s), s),
     shape: {},
+    staging: [],
   };
   const statements = splitStatements(renderTemplate(text, MACROS, ctx));
   if (statements.length === 0) throw new ModelError(`model '${name}': no SQL in ${file}`, name, file);
-  return { name, layer, file, config, statements, refs: [...refs], sources: [...sources], shape: ctx.shape };
+  return { name, layer, file, config, statements, refs: [...refs], sources: [...sources], shape: ctx.shape, staging: ctx.staging };
 }
 
 /** Adds a rendered file as a data test (the tests/ layer) or a model, after checking it is a well-formed one. */
@@ -194,10 +202,12 @@ function addFile(models: Map<string, Model>, tests: Map<string, DataTest>, f: Re
   };
   if (config.materialized !== 'view' && !shape.columns) throw new ModelError(`model '${name}': a ${config.materialized} model needs a 'columns' header`, name, file);
   if (config.materialized === 'keyed') {
-    if (statements.length !== 2) throw new ModelError(`model '${name}': a keyed model needs two SELECTs: its rows, then its changed keys`, name, file);
+    if (statements.length < 2) {
+      throw new ModelError(`model '${name}': a keyed model needs two SELECTs: its rows, then its changed keys (and optionally more: its rows built whole in key order)`, name, file);
+    }
     if (shape.primaryKey?.length !== 1) throw new ModelError(`model '${name}': a keyed model needs a one-column primary_key`, name, file);
   } else if (config.materialized !== 'incremental' && statements.length !== 1) throw new ModelError(`model '${name}': one SELECT expected`, name, file);
-  models.set(name, { name, layer: f.layer, file, config, statements, refs: f.refs, sources: f.sources, shape });
+  models.set(name, { name, layer: f.layer, file, config, statements, refs: f.refs, sources: f.sources, shape, staging: f.staging });
 }
 
 /** The data tests the models' `tests` headers declare (not_null, unique, ...), named after kind, model and columns. */

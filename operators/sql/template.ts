@@ -36,6 +36,8 @@ export interface RenderContext {
   source(name: string): string;
   /** Set by generating macros (hub, link, sat). */
   shape: TableShape;
+  /** Statements generating macros stage before the model's write transaction (Dialect.stagedReads). */
+  readonly staging: string[];
 }
 
 /** A macro renders SQL text from literal arguments. */

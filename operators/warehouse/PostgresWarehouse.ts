@@ -96,7 +96,8 @@ export class PostgresWarehouse implements Warehouse {
   async transaction<T>(fn: (session: WarehouseSession) => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
     this.open();
     const write = opts.write ?? true;
-    const p = this.inTransaction(write, fn);
+    const { prepare } = opts;
+    const p = this.inTransaction(write, prepare && write ? async (session) => (await prepare(session), fn(session)) : fn);
     const settled = p.catch(() => undefined).finally(() => this.running.delete(settled));
     this.running.add(settled);
     return p;

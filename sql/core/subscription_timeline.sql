@@ -35,3 +35,36 @@ WHERE l.hk_customer IN (SELECT c.hk_customer FROM {{ ref('sat_customer') }} c WH
 UNION ALL
 SELECT l.hk_subscription FROM {{ ref('link_subscription') }} l
 WHERE l.hk_car IN (SELECT r.hk_car FROM {{ ref('sat_car') }} r WHERE r.load_date IN {{ loads('sat_car') }})
+;
+
+-- The same rows as the first statement, built whole in key order, on SQLite only (PostgreSQL
+-- hash-joins the first): the subscriptions sorted by customer key look their customer up, then sorted
+-- by car key their car, so each lookup reads the next pages of customer_profile or car_timeline
+-- instead of a random page per row (a million subscriptions: 22.8 s of CPU as one join,
+-- docs/design/warehouse-memory.md). Temporary tables keep the sorted order (SQLite drops a
+-- subquery's ORDER BY under a join); CROSS JOIN keeps SQLite's join order, the sorted table first.
+CREATE TEMP TABLE subscription_timeline_by_customer AS
+SELECT s.hk_subscription, s.id, s.hk_customer, s.hk_car, s.term_month, s.start_date
+FROM {{ ref('sat_subscription_current') }} s
+ORDER BY s.hk_customer;
+
+CREATE TEMP TABLE subscription_timeline_by_car AS
+SELECT b.hk_subscription, b.id, b.hk_car, b.term_month, b.start_date, c.id AS customer_id, c.type AS customer_type, c.address_city
+FROM temp.subscription_timeline_by_customer b CROSS JOIN {{ ref('customer_profile') }} c ON c.hk_customer = b.hk_customer
+ORDER BY b.hk_car;
+
+SELECT v.hk_subscription, v.id, v.customer_id, v.car_id, v.brand, v.customer_type, v.address_city, v.term_month, v.start_day, v.end_day,
+       {{ month_start('v.start_day') }} AS start_month,
+       {{ month_start('v.last_day') }} AS last_month
+FROM (
+  SELECT u.*, {{ add_days('u.end_day', -1) }} AS last_day
+  FROM (
+    SELECT t.*, {{ add_months_clamped('t.start_day', 't.term_months') }} AS end_day
+    FROM (
+      SELECT b.hk_subscription, b.id, b.customer_id, r.id AS car_id, r.brand, b.customer_type, b.address_city, b.term_month,
+             {{ day('b.start_date') }} AS start_day,
+             CASE b.term_month WHEN 'six' THEN 6 WHEN 'twelve' THEN 12 END AS term_months
+      FROM temp.subscription_timeline_by_car b CROSS JOIN {{ ref('car_timeline') }} r ON r.hk_car = b.hk_car
+    ) t
+  ) u
+) v

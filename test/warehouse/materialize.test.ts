@@ -281,6 +281,19 @@ describeEachEngine('materializations', (engine) => {
       expect(await rows('SELECT k, total, n FROM totals ORDER BY k')).to.deep.equal([{ k: 1, total: 15, n: 2 }, { k: 2, total: 20, n: 1 }]);
     });
 
+    it('builds the table whole by its key-ordered build statements on SQLite (no hash joins), by its first on PostgreSQL; later runs by the first', async () => {
+      await load('2024-01-01', [[1, 10], [2, 20]]);
+      // Build statements that differ from the first only to show which ran: a temporary table, then the rows.
+      const build = [`CREATE TEMP TABLE plus AS SELECT k, sum(v) + 1000 AS total FROM up GROUP BY k ORDER BY k`, `SELECT k, total FROM ${dialectOf(wh).tempTable('plus')}`];
+      const ordered = { ...keyed(), statements: [...keyed().statements, ...build] };
+      await runModel(wh, ordered, PARAMS);
+      const whole = engine === 'sqlite' ? [1010, 1020] : [10, 20];
+      expect(await totals()).to.deep.equal([{ k: 1, total: whole[0] }, { k: 2, total: whole[1] }]);
+      await load('2024-01-02', [[2, 5]]);
+      await runModel(wh, ordered, PARAMS);
+      expect(await totals()).to.deep.equal([{ k: 1, total: whole[0] }, { k: 2, total: 25 }]);
+    });
+
     it('builds the table whole again when it was dropped', async () => {
       await load('2024-01-01', [[1, 10]]);
       await runModel(wh, keyed(), PARAMS);

@@ -146,6 +146,30 @@ describe('warehouse transactions', () => {
     expect(seen).to.deep.equal([{ v: 'committed' }]);
   });
 
+  it("run a write transaction's prepare step while another writer holds the lock, on the connection the transaction then uses", async () => {
+    await db.run("INSERT INTO t VALUES ('committed')");
+    const writing = gate();
+    const done = gate();
+    const writer = db.transaction(async (t) => {
+      await t.run("INSERT INTO t VALUES ('pending')");
+      writing.open();
+      await done.opened;
+    });
+    await writing.opened;
+    const prepared = gate();
+    const staged = db.transaction(async (t) => t.all<{ v: string }>('SELECT v FROM temp.staged'), {
+      prepare: async (t) => {
+        await t.run('CREATE TEMP TABLE staged AS SELECT v FROM t');
+        prepared.open();
+      },
+    });
+    // The step ran while the first writer still held the lock, and saw the last commit only.
+    await prepared.opened;
+    done.open();
+    await writer;
+    expect(await staged).to.deep.equal([{ v: 'committed' }]);
+  });
+
   it('refuse a session used after its transaction ended, naming the file', async () => {
     const session = await db.transaction(async (t) => t);
     const err = await session.run("INSERT INTO t VALUES ('late')").catch((e: unknown) => e);

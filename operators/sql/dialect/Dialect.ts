@@ -36,4 +36,17 @@ export interface Dialect {
   tempTable(name: string): string;
   /** Statements run at the start of a model's or data test's transaction, local to that transaction. */
   readonly transactionSettings: readonly string[];
+  /**
+   * True when the engine joins two large tables by hashing or merging them. SQLite joins only by
+   * looking each row up in the other table's B-tree, in the order the rows come: a keyed model with
+   * key-ordered build statements (after its second) is built whole by them instead of its first.
+   */
+  readonly hashJoins: boolean;
+  /**
+   * True when a vault load first sorts the ds's raw rows into a temporary table, as a step of its own
+   * before its write transaction ({@link Model.staging}), instead of inside it. SQLite: writers run one
+   * at a time, and the sort is most of a load, so staging it lets one model sort on the second core
+   * while another writes. PostgreSQL keeps one statement.
+   */
+  readonly stagedReads: boolean;
 }

@@ -37,4 +37,6 @@ export const postgresDialect: Dialect = {
   tempTable: (name) => `pg_temp.${name}`,
   // Sorts and hashes of a model's set-based statements in memory rather than in temporary files.
   transactionSettings: ["SET LOCAL work_mem = '128MB'"],
+  hashJoins: true,
+  stagedReads: false,
 };

@@ -26,4 +26,6 @@ export const sqliteDialect: Dialect = {
   // None: the page cache, memory map and temp store are the warehouse's settings, set on every
   // connection (SqliteWarehouse.ts, docs/design/warehouse-memory.md).
   transactionSettings: [],
+  hashJoins: false,
+  stagedReads: true,
 };
