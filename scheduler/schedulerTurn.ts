@@ -303,8 +303,8 @@ async function pickClaims(
   const taken = new Set<number>();
   const runningPerDag = new Map<string, number>();
   for (const run of window) {
-    for (const ti of [...(tis.get(run.id)?.values() ?? [])].flat()) {
-      if (ti.state === 'running') runningPerDag.set(run.dag_id, (runningPerDag.get(run.dag_id) ?? 0) + 1);
+    for (const rows of tis.get(run.id)?.values() ?? []) {
+      for (const ti of rows) if (ti.state === 'running') runningPerDag.set(run.dag_id, (runningPerDag.get(run.dag_id) ?? 0) + 1);
     }
   }
   for (const r of ready) {
