@@ -130,8 +130,8 @@ describe('warehouse transactions', () => {
     expect((await next).changes).to.equal(1);
   });
 
-  it('let a reader see the last commit while a writer is in the middle of its transaction', async () => {
-    await db.run("INSERT INTO t VALUES ('committed')");
+  /** A write transaction that has inserted 'pending' and holds the write lock until `finish()`. */
+  async function writerInTheMiddle(): Promise<{ finish: () => Promise<void> }> {
     const writing = gate();
     const done = gate();
     const writer = db.transaction(async (t) => {
@@ -140,22 +140,20 @@ describe('warehouse transactions', () => {
       await done.opened;
     });
     await writing.opened;
+    return { finish: () => (done.open(), writer) };
+  }
+
+  it('let a reader see the last commit while a writer is in the middle of its transaction', async () => {
+    await db.run("INSERT INTO t VALUES ('committed')");
+    const writer = await writerInTheMiddle();
     const seen = await db.transaction((t) => t.all<{ v: string }>('SELECT v FROM t'), { write: false });
-    done.open();
-    await writer;
+    await writer.finish();
     expect(seen).to.deep.equal([{ v: 'committed' }]);
   });
 
   it("run a write transaction's prepare step while another writer holds the lock, on the connection the transaction then uses", async () => {
     await db.run("INSERT INTO t VALUES ('committed')");
-    const writing = gate();
-    const done = gate();
-    const writer = db.transaction(async (t) => {
-      await t.run("INSERT INTO t VALUES ('pending')");
-      writing.open();
-      await done.opened;
-    });
-    await writing.opened;
+    const writer = await writerInTheMiddle();
     const prepared = gate();
     const staged = db.transaction(async (t) => t.all<{ v: string }>('SELECT v FROM temp.staged'), {
       prepare: async (t) => {
@@ -165,8 +163,7 @@ describe('warehouse transactions', () => {
     });
     // The step ran while the first writer still held the lock, and saw the last commit only.
     await prepared.opened;
-    done.open();
-    await writer;
+    await writer.finish();
     expect(await staged).to.deep.equal([{ v: 'committed' }]);
   });
 
