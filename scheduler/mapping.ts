@@ -102,6 +102,17 @@ export function instancesByTask(tis: Iterable<TiRow>): Map<string, TiRow[]> {
   return out;
 }
 
+/** Instances by run, then by task (instancesByTask). */
+export function instancesByRun(tis: Iterable<TiRow>): Map<number, Map<string, TiRow[]>> {
+  const byRun = new Map<number, TiRow[]>();
+  for (const ti of tis) {
+    const list = byRun.get(ti.run_pk);
+    if (list) list.push(ti);
+    else byRun.set(ti.run_pk, [ti]);
+  }
+  return new Map([...byRun].map(([runPk, list]) => [runPk, instancesByTask(list)]));
+}
+
 /** The ids of a DAG's mapped tasks, computed once per loaded DAG. */
 const mappedIdsOf = new WeakMap<Dag, ReadonlySet<string>>();
 

@@ -13,13 +13,13 @@
 import { recordCompletionAlerts, recordRunAlerts } from './alerts/outbox.js';
 import type { Dag, Logger, Task } from './interfaces.js';
 import type { Sql } from './metadata/interfaces.js';
-import type { ClaimStamp, CompletionRow, RunRow, RunScope, Statements, TiRow } from './metadata/statements.js';
+import type { ClaimStamp, CompletionRow, NewTaskInstance, RunRow, RunScope, Statements, TiRow } from './metadata/statements.js';
 import { lockedPoolBudget, poolUseOfClaims } from './poolClaims.js';
 import { retryPolicyFor } from './retryPolicy.js';
 import type { Settings } from './settings.js';
 import { evaluateTriggerRule, isDue, runOutcome, type StoredState } from './triggerRules.js';
 import { extendBatch } from './turnBatch.js';
-import { countedStates, hasMappedTasks, instancesByTask, isMappedTask, mappedInstances, parseExpansion, UNMAPPED } from './mapping.js';
+import { countedStates, hasMappedTasks, instancesByRun, instancesByTask, isMappedTask, mappedInstances, parseExpansion, UNMAPPED } from './mapping.js';
 
 /** One claimed call: one task instance, or several of one task (a batch), oldest first. */
 export interface Claim {
@@ -164,7 +164,8 @@ function withStarted(active: ActiveRuns, started: readonly RunRow[], instances: 
   const running = new Map(active.running);
   for (const run of started) running.set(run.dag_id, [...(running.get(run.dag_id) ?? []), run]);
   const tis = new Map(active.tis);
-  for (const run of started) tis.set(run.id, instancesByTask(instances.filter((ti) => ti.run_pk === run.id)));
+  const byRun = instancesByRun(instances);
+  for (const run of started) tis.set(run.id, byRun.get(run.id) ?? new Map());
   return { running, queued: active.queued, tis };
 }
 
@@ -190,7 +191,7 @@ async function expandMapped(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string
   if (pending.length === 0) return 0;
   const st = ctx.statements;
   const stored = new Map((await st.resultsOf(sql, pending.map((p) => p.expansion.id))).map((r) => [r.id, r.result]));
-  const rows = [];
+  const rows: NewTaskInstance[] = [];
   const broken: { id: number; error: string }[] = [];
   for (const p of pending) {
     try {
@@ -213,16 +214,6 @@ async function expandMapped(sql: Sql, ctx: TurnContext, dags: ReadonlyMap<string
   return rows.length + broken.length;
 }
 
-/** Instances by run, then by task (instancesByTask). */
-function instancesByRun(tis: readonly TiRow[]): Map<number, Map<string, TiRow[]>> {
-  const byRun = new Map<number, TiRow[]>();
-  for (const ti of tis) {
-    const list = byRun.get(ti.run_pk);
-    if (list) list.push(ti);
-    else byRun.set(ti.run_pk, [ti]);
-  }
-  return new Map([...byRun].map(([runPk, list]) => [runPk, instancesByTask(list)]));
-}
 
 /** Each DAG's oldest max-active-runs running runs in scope: tasks run in logical-date order. */
 function windowOf(dags: ReadonlyMap<string, Dag>, active: ActiveRuns, scope: RunScope): RunRow[] {

@@ -6,7 +6,7 @@ import type { Dag, Task } from './interfaces.js';
 import type { Sql } from './metadata/interfaces.js';
 import type { RunRow, TiRow } from './metadata/statements.js';
 import { createInstances, type TurnContext } from './schedulerTurn.js';
-import { countedStates, instancesByTask, isMappedTask } from './mapping.js';
+import { countedStates, instancesByRun, isMappedTask } from './mapping.js';
 import { evaluateTriggerRule, isDue } from './triggerRules.js';
 
 /** The runs after `first` that continue its interval without a gap, up to the batch cap. */
@@ -41,15 +41,10 @@ export async function extendBatch(
   const queued = candidates.filter((r) => r.state === 'queued');
   if (queued.length > 0) await createInstances(sql, ctx, dag, queued);
   const tis = await ctx.statements.taskInstancesOf(sql, candidates.map((r) => r.id), [task.id, ...task.upstream]);
-  const byRun = new Map<number, TiRow[]>();
-  for (const ti of tis) {
-    const list = byRun.get(ti.run_pk);
-    if (list) list.push(ti);
-    else byRun.set(ti.run_pk, [ti]);
-  }
+  const byRun = instancesByRun(tis);
   const out: { ti: TiRow; run: RunRow }[] = [];
   for (const run of candidates) {
-    const m = instancesByTask(byRun.get(run.id) ?? []);
+    const m = byRun.get(run.id) ?? new Map<string, TiRow[]>();
     // A batched task is never mapped (dag.ts), so its one instance is the first; its upstream may be.
     const ti = m.get(task.id)?.[0];
     if (!ti || taken.has(ti.id)) break;
