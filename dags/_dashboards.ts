@@ -61,6 +61,7 @@ export default defineDashboards({
   ],
   rejects: { table: 'rejects', loadColumn: 'source', dateColumn: 'processing_date', reasonColumn: 'reason' },
   dataTests: [
+    { dagId: 'ingest', taskId: 'test_vault' },
     { dagId: 'ingest', taskId: 'test_core' },
     { dagId: 'marts_daily', taskId: 'test_marts_daily' },
     { dagId: 'marts_monthly', taskId: 'test_marts_monthly' },

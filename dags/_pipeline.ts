@@ -28,3 +28,12 @@ export function dagOfTest(test: DataTest, registry: ModelRegistry): PipelineDag 
 export function selectionOf(dag: PipelineDag): ModelSelection {
   return { model: (m) => dagOfModel(m) === dag, test: (t, registry) => dagOfTest(t, registry) === dag };
 }
+
+/**
+ * True for a data test that reads only the vault's loaded tables (hubs, the link, satellites: the
+ * incremental models) and raw sources. The ingest DAG runs these in a test task of their own, which
+ * starts once the vault is loaded and runs beside the timelines built from it, instead of after them.
+ */
+export function readsOnlyVault(test: DataTest, registry: ModelRegistry): boolean {
+  return test.refs.every((r) => registry.model(r).config.materialized === 'incremental');
+}

@@ -219,6 +219,41 @@ describe('SQL operator', function () {
     expect(Object.keys(modelTaskSpecs(selectionOf('marts_monthly'), { registry }))).to.deep.equal(['monthly', 'data_tests']);
   });
 
+  it('starts a test task once the models its tests read are built, so a model no test reads runs beside it', () => {
+    const dir = sqlDir(tmp.dir, {
+      'core/base.sql': "-- materialized: table\n-- columns: id TEXT\nSELECT id FROM {{ source('cars') }}",
+      'core/slow.sql': "-- materialized: table\n-- columns: id TEXT\nSELECT id FROM {{ ref('base') }}",
+      'core/narrow.sql': "-- materialized: table\n-- columns: id TEXT\nSELECT id FROM {{ ref('base') }}",
+      'marts/other.sql': "-- materialized: table\n-- columns: id TEXT\nSELECT id FROM {{ ref('base') }}",
+      'tests/base_ok.sql': "SELECT * FROM {{ ref('base') }} WHERE id IS NULL",
+      'tests/raw_ok.sql': "SELECT * FROM {{ source('cars') }} WHERE id IS NULL",
+      'tests/narrow_ok.sql': "SELECT * FROM {{ ref('narrow') }} WHERE id IS NULL",
+    });
+    const registry = ModelRegistry.load(dir);
+    const core = (m: { layer: string }) => m.layer === 'core';
+    const specs = modelTaskSpecs(
+      { model: core, test: (t) => !t.name.startsWith('no_personal_columns') },
+      { registry, sourceTask: (s) => `load_${s}`, testTaskId: 'test_rest', testGroups: [{ id: 'test_base', test: (t) => t.refs.every((r) => r === 'base') }] },
+    );
+    const tasks = Object.fromEntries(Object.entries(specs).map(([id, t]) => [id, [...(t.upstream ?? [])].sort()]));
+    expect(tasks).to.deep.equal({
+      base: ['load_cars'],
+      slow: ['base'],
+      narrow: ['base'],
+      // base_ok and raw_ok (no ref at all: every() holds) go to the group; neither waits for slow or narrow
+      test_base: ['base', 'load_cars'],
+      test_rest: ['narrow'],
+    });
+    expect(specs.test_base.description).to.equal('data tests: base_ok, raw_ok');
+
+    // Tests reading nothing of the DAG (here a mart of another DAG) wait for every model of it.
+    const marts = modelTaskSpecs({ model: core, test: (t) => t.name === 'no_personal_columns__other' }, { registry });
+    expect([...(marts.data_tests.upstream ?? [])].sort()).to.deep.equal(['base', 'narrow', 'slow']);
+
+    const clash = () => modelTaskSpecs({ model: core, test: () => true }, { registry, testGroups: [{ id: 'slow', test: () => true }] });
+    expect(clash).to.throw(ModelError, "test task 'slow' has the id of another task of the DAG");
+  });
+
   it('wires the company DAGs: extract, load, vault in ref order, tests; marts batched and waiting for ingest', async () => {
     const daily = (await import('../../dags/marts_daily.js')).default;
     expect([daily.id, daily.schedule, daily.catchup, daily.waitFor]).to.deep.equal(['marts_daily', '@daily', true, ['ingest']]);
@@ -239,6 +274,8 @@ describe('SQL operator', function () {
     expect(up('sat_customer_current')).to.have.members(['sat_customer', 'hub_customer']);
     // the keyed timeline also reads the loads of the vault tables behind them (its changed keys)
     expect(up('subscription_timeline')).to.have.members(['sat_subscription_current', 'customer_profile', 'car_timeline', 'sat_subscription', 'link_subscription', 'sat_customer', 'sat_car']);
-    expect(up('test_core')).to.include.members(['hub_car', 'sat_subscription_current', 'subscription_timeline']);
+    // the vault's tests run beside the timelines; the rest wait for what they read
+    expect(up('test_vault')).to.have.members(['hub_car', 'hub_customer', 'hub_subscription', 'link_subscription', 'sat_car', 'sat_customer', 'sat_customer_pii', 'sat_subscription', 'load_cars', 'load_customers', 'load_subscriptions']);
+    expect(up('test_core')).to.have.members(['customer_profile', 'sat_subscription_current', 'hub_subscription', 'subscription_timeline']);
   });
 });
