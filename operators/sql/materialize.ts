@@ -20,7 +20,12 @@ export interface ModelRunResult {
   readonly deleted: number;
   /** Rows inserted. */
   readonly inserted: number;
+  /** The whole run: its prepare step, the wait for the warehouse's write lock, and the write. */
   readonly ms: number;
+  /** Of `ms`, the staged reads before the write transaction (0 without them). */
+  readonly prepareMs: number;
+  /** Of `ms`, the write transaction once it held the write lock; the rest was the wait for it. */
+  readonly writeMs: number;
 }
 
 /**
@@ -233,23 +238,37 @@ const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncre
 
 /** Runs `model` (rendered for the warehouse's dialect: ModelRegistry.forDialect) once with `params`; one transaction. */
 export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
-  const started = Date.now();
+  const started = performance.now();
   const dialect = dialectOf(warehouse);
   const staging = model.config.materialized === 'incremental' ? (model.staging ?? []) : [];
+  let prepareMs = 0;
   // A vault load's staged sorts (Dialect.stagedReads) fill the temporary tables its statements read,
   // before its write transaction and on the same connection: SQLite runs them beside another writer.
   const prepare =
     staging.length === 0
       ? undefined
       : async (db: Queryable) => {
+          const from = performance.now();
           for (const stmt of staging) await execute(db, stmt, params, { model: model.name, dialect });
+          prepareMs = performance.now() - from;
         };
+  let writeStarted = started;
   const { deleted, inserted } = await warehouse.transaction(
     async (db) => {
+      writeStarted = performance.now();
       await tuneConnection(db, dialect);
       return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
     },
     { prepare },
   );
-  return { model: model.name, materialized: model.config.materialized, deleted, inserted, ms: Date.now() - started };
+  const ended = performance.now();
+  return {
+    model: model.name,
+    materialized: model.config.materialized,
+    deleted,
+    inserted,
+    ms: Math.round(ended - started),
+    prepareMs: Math.round(prepareMs),
+    writeMs: Math.round(ended - writeStarted),
+  };
 }

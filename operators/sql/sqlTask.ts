@@ -46,7 +46,13 @@ export function modelTask(name: string, opts: SqlTaskOptions = {}): TaskFn {
       ctx.signal?.throwIfAborted();
       const params = paramsFor(ivs);
       const r = await runModel(db, model, params);
-      ctx.log.info(`model ${model.name} (${r.materialized}): ${r.deleted} deleted, ${r.inserted} inserted in ${r.ms} ms`, { ...params, ...r });
+      // The write lock is the warehouse's (one writer on SQLite): the wait for it says a model was
+      // slow because others wrote, not because of its own SQL.
+      const prepared = r.prepareMs > 0 ? `prepared in ${r.prepareMs} ms, ` : '';
+      ctx.log.info(
+        `model ${model.name} (${r.materialized}): ${r.deleted} deleted, ${r.inserted} inserted in ${r.ms} ms (${prepared}waited ${r.ms - r.prepareMs - r.writeMs} ms for the writer, wrote in ${r.writeMs} ms)`,
+        { ...params, ...r },
+      );
       results.push(r);
     }
     return results;

@@ -317,3 +317,35 @@ describeEachEngine('materializations', (engine) => {
     expect(seen).to.deep.equal({ cache_size: -32 * 1024 });
   });
 });
+
+describe('a model run on SQLite', () => {
+  const tmp = useTmpWarehouse();
+
+  it("tells its staged reads and its own write from the wait for another writer's lock", async () => {
+    const wh = await openWarehouse(tmp.warehouse);
+    await wh.exec('CREATE TABLE src (k INTEGER); INSERT INTO src VALUES (1), (2), (3)');
+    const staged = model('staged', { materialized: 'incremental' }, ['INSERT INTO staged (k) SELECT k FROM temp.staged_src'], { columns: ['k INTEGER'] });
+    const withStaging: Model = { ...staged, staging: ['CREATE TEMP TABLE staged_src AS SELECT k FROM src ORDER BY k'] };
+    // Another writer holds the lock for HOLD_MS once the run has asked for it.
+    const HOLD_MS = 400;
+    let release!: () => void;
+    const holding = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const hasLock = new Promise<void>((resolve) => (locked = resolve));
+    const other = wh.transaction(async (db) => {
+      await db.run('INSERT INTO src VALUES (4)');
+      locked();
+      await holding;
+    });
+    await hasLock;
+    const run = runModel(wh, withStaging, PARAMS);
+    setTimeout(release, HOLD_MS);
+    const r = await run;
+    await other;
+    expect(r).to.include({ inserted: 3 }); // what was committed when its reads were staged
+    expect(r.prepareMs).to.be.at.least(0);
+    expect(r.ms - r.prepareMs - r.writeMs, 'the wait').to.be.at.least(HOLD_MS - 50);
+    expect(r.writeMs, 'its own write').to.be.below(r.ms - (HOLD_MS - 50));
+    await wh.close();
+  });
+});
