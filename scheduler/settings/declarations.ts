@@ -220,6 +220,14 @@ export const SETTINGS = {
       default: 'file',
       doc: 'where large sorts spill: `file` or `memory`',
     }),
+    // One bound on the caches and sorts of every connection at once, however many tasks have one open:
+    // SQLite recycles cache pages and spills sorts sooner near it, instead of growing.
+    heapMb: setting({
+      env: 'DRIVETRAIN_WAREHOUSE_HEAP_MB',
+      schema: int(0),
+      default: 128,
+      doc: "SQLite's soft heap limit, all connections, MB; `0` = none",
+    }),
   },
   task: {
     retries: setting({ env: 'DRIVETRAIN_TASK_RETRIES', schema: int(0), default: 3, doc: 'default retries of a task' }),

@@ -53,28 +53,30 @@ describe('warehouse connections', () => {
     expect(settings).to.deep.equal({ busyTimeoutMs: BUSY_TIMEOUT_MS, synchronous: 1, walLimit: 64 * 1024 * 1024 });
   });
 
-  it('give every connection the page cache, memory map and temp store of the warehouse settings', async () => {
-    const db = await openWarehouse(file, { cacheMb: 16, mmapMb: 8, tempStore: 'memory' });
+  it('give every connection the page cache, memory map, temp store and heap limit of the warehouse settings', async () => {
+    const db = await openWarehouse(file, { cacheMb: 16, mmapMb: 8, tempStore: 'memory', heapMb: 64 });
     const memory = async (q: Queryable) => ({
       cacheKib: (await q.get<{ cache_size: number }>('PRAGMA cache_size'))!.cache_size,
       mmapBytes: (await q.get<{ mmap_size: number }>('PRAGMA mmap_size'))!.mmap_size,
       tempStore: (await q.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
+      heapBytes: (await q.get<{ soft_heap_limit: number }>('PRAGMA soft_heap_limit'))!.soft_heap_limit,
     });
-    const wanted = { cacheKib: -16 * 1024, mmapBytes: 8 * 1024 * 1024, tempStore: 2 };
+    const wanted = { cacheKib: -16 * 1024, mmapBytes: 8 * 1024 * 1024, tempStore: 2, heapBytes: 64 * 1024 * 1024 };
     expect(await db.transaction(memory)).to.deep.equal(wanted);
     expect(await db.transaction(memory, { write: false })).to.deep.equal(wanted);
     expect(await memory(db)).to.deep.equal(wanted);
   });
 
-  it('keep sorts and temporary tables in files and map nothing by default, so they do not grow the process', async () => {
+  it('keep sorts and temporary tables in files, map nothing and bound all of SQLite by default, so they do not grow the process', async () => {
     const db = await openWarehouse(file);
     const seen = await db.transaction(async (t) => ({
       cacheKib: (await t.get<{ cache_size: number }>('PRAGMA cache_size'))!.cache_size,
       mmapBytes: (await t.get<{ mmap_size: number }>('PRAGMA mmap_size'))!.mmap_size,
       tempStore: (await t.get<{ temp_store: number }>('PRAGMA temp_store'))!.temp_store,
+      heapBytes: (await t.get<{ soft_heap_limit: number }>('PRAGMA soft_heap_limit'))!.soft_heap_limit,
     }));
-    expect(seen).to.deep.equal({ cacheKib: -DEFAULT_MEMORY.cacheMb * 1024, mmapBytes: 0, tempStore: 1 });
-    expect(DEFAULT_MEMORY).to.deep.equal({ cacheMb: 32, mmapMb: 0, tempStore: 'file' });
+    expect(seen).to.deep.equal({ cacheKib: -DEFAULT_MEMORY.cacheMb * 1024, mmapBytes: 0, tempStore: 1, heapBytes: 128 * 1024 * 1024 });
+    expect(DEFAULT_MEMORY).to.deep.equal({ cacheMb: 32, mmapMb: 0, tempStore: 'file', heapMb: 128 });
   });
 
   it('end what a transaction sets on its connection with the transaction', async () => {
