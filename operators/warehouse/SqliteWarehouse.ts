@@ -74,10 +74,12 @@ export class SqliteWarehouse implements Warehouse {
   readonly kind = 'sqlite';
   private readonly writes = new WriteQueue();
   /**
-   * Write transactions' prepare steps, one at a time, each holding its turn until its transaction
-   * has the write lock: a prepared connection holds temporary tables and what it keeps of its page
-   * cache, so one being prepared or waiting beside the writer uses the second core without multiplying
-   * the memory (many waiting behind a long load peaked at 747 MB instead of 418).
+   * Write transactions' prepare steps, one at a time: one runs on the second core beside the writer.
+   * A prepared connection then waits for the write lock without holding this turn, so the next step
+   * runs meanwhile; what the waiting connections keep in memory is bounded by the soft heap limit
+   * (SqliteMemory.heapMb), and their temporary tables are files. (Before that limit, prepared
+   * connections waiting behind a long load peaked at 747 MB instead of 418: each turn was held until
+   * the write lock.)
    */
   private readonly preparing = new WriteQueue();
   /** Read transactions in progress (not queued), for {@link close} to wait for. */
@@ -127,16 +129,8 @@ export class SqliteWarehouse implements Warehouse {
       // The connection is opened for the prepare step and kept for the transaction: its temporary
       // tables are the transaction's input. The step runs outside any transaction of the main file (a
       // temporary table is the connection's own), so it reads what was committed when it started.
-      const { done } = await this.preparing.run(async () => {
-        const connection = await prepared(this.location, this.memory, prepare);
-        let started!: () => void;
-        const turn = new Promise<void>((resolve) => (started = resolve));
-        const done = this.writes.run(() => (started(), inTransaction(connection, this.memory, 'BEGIN IMMEDIATE', fn)));
-        await Promise.race([turn, done.catch(() => undefined)]);
-        // Wrapped: the transaction's end is awaited by the caller, not by this turn.
-        return { done };
-      });
-      return done;
+      const connection = await this.preparing.run(() => prepared(this.location, this.memory, prepare));
+      return this.writes.run(() => inTransaction(connection, this.memory, 'BEGIN IMMEDIATE', fn));
     }
     const reading = inTransaction(this.location, this.memory, 'BEGIN DEFERRED', fn);
     const settled = reading.catch(() => undefined).finally(() => this.reading.delete(settled));

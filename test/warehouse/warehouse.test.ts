@@ -169,6 +169,33 @@ describe('warehouse transactions', () => {
     expect(await staged).to.deep.equal([{ v: 'committed' }]);
   });
 
+  it('run the next prepare step while an earlier prepared transaction still waits for the lock, then write in prepare order', async () => {
+    await db.run("INSERT INTO t VALUES ('committed')");
+    const writer = await writerInTheMiddle();
+    const written: string[] = [];
+    const preparedTx = (name: string) => {
+      const ready = gate();
+      const tx = db.transaction(
+        async (t) => {
+          written.push(name);
+          return t.all<{ v: string }>(`SELECT v FROM temp.${name}`);
+        },
+        { prepare: async (t) => (await t.run(`CREATE TEMP TABLE ${name} AS SELECT v FROM t`), ready.open()) },
+      );
+      return { tx, ready };
+    };
+    const first = preparedTx('first');
+    await first.ready.opened;
+    // The first transaction is prepared and waits for the writer; the second prepares meanwhile.
+    const second = preparedTx('second');
+    await second.ready.opened;
+    expect(written).to.deep.equal([]);
+    await writer.finish();
+    expect(await first.tx).to.deep.equal([{ v: 'committed' }]);
+    expect(await second.tx).to.deep.equal([{ v: 'committed' }]);
+    expect(written).to.deep.equal(['first', 'second']);
+  });
+
   it('refuse a session used after its transaction ended, naming the file', async () => {
     const session = await db.transaction(async (t) => t);
     const err = await session.run("INSERT INTO t VALUES ('late')").catch((e: unknown) => e);
