@@ -2,12 +2,11 @@
  * The load operator: replaces the raw table's processing_date = ds partition from the complete lake
  * partition for ds (never calling the source), in ONE transaction. It reads the partition, validates
  * each row (bad rows go to `rejects` with a one-line reason), computes the vault's hash columns and
- * writes the rows and rejects; then the books are checked (lake rows = loaded + rejected, before the
- * commit: a mismatch rolls back) and the reject share (after commit: the rows and rejects stay for
- * inspection, and the task fails with NonRetryableError so the DAG stops before the vault). Reading,
- * validating and hashing happen in a {@link PartitionPreparer}, writing in a {@link BatchSink}
- * (interfaces.ts): fast/ implements both for speed (docs/design/load-fast-path.md). On SQLite the rows
- * are staged in temporary tables before the write lock, which the load then holds only to copy them in.
+ * inserts the rows and rejects together; then the books are checked (lake rows = loaded + rejected,
+ * inside the transaction: a mismatch rolls back) and the reject share (after commit: the rows and
+ * rejects stay for inspection, and the task fails with NonRetryableError so the DAG stops before the
+ * vault). Reading, validating and hashing happen in a {@link PartitionPreparer}, inserting in a
+ * {@link BatchSink} (interfaces.ts): fast/ implements both for speed (docs/design/load-fast-path.md).
  */
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
@@ -24,7 +23,6 @@ import { fastPartitionPreparer } from './fast/FastPartitionPreparer.js';
 import { PartitionWriter } from './fast/PartitionWriter.js';
 import type { BatchSink, PartitionPreparer, PartitionToLoad } from './interfaces.js';
 import { ensureRawTables } from './models.js';
-import { rawColumns } from './fields.js';
 import { RowCountMismatchError } from './RowCountMismatchError.js';
 
 /** Options of {@link loadTask}. */
@@ -50,12 +48,12 @@ export interface LoadResult {
   readonly rejected: number;
 }
 
-/** Which of `ids` are already in the partition being filled, `table` (one scan of it per 500 ids). */
-async function existingIds(session: WarehouseSession, table: string, ds: string, ids: readonly string[]): Promise<Set<string>> {
+/** Which of `ids` are already in the raw partition (one scan of the partition per 500 ids). */
+async function existingIds(session: WarehouseSession, entity: Entity, ds: string, ids: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < ids.length; i += 500) {
     const chunk = ids.slice(i, i + 500);
-    const rows = await session.all<{ id: string }>(`SELECT DISTINCT id FROM ${table} WHERE processing_date = ? AND id IN (${chunk.map(() => '?').join(',')})`, [ds, ...chunk]);
+    const rows = await session.all<{ id: string }>(`SELECT DISTINCT id FROM "${entity}" WHERE processing_date = ? AND id IN (${chunk.map(() => '?').join(',')})`, [ds, ...chunk]);
     for (const r of rows) found.add(r.id);
   }
   return found;
@@ -93,72 +91,6 @@ function checkRejectShare(result: LoadResult, maxRejectShare: number): void {
   }
 }
 
-/** Rows a load put into its sink. */
-interface FilledCounts {
-  readonly loaded: number;
-  readonly rejected: number;
-}
-
-/** The temporary tables a SQLite load stages its rows and rejects in (the connection's own). */
-const stagingTable = (entity: Entity) => `staged_${entity}`;
-const STAGED_REJECTS = 'staged_rejects';
-
-/** Runs the preparer over the partition into `sink`; the books (lake rows = loaded + rejected) must balance. */
-async function fillPartition(ctx: TaskContext, partition: PartitionToLoad, preparer: PartitionPreparer, sink: BatchSink): Promise<FilledCounts> {
-  const { entity, ds, manifest } = partition;
-  let loaded = 0;
-  let rejected = 0;
-  try {
-    for await (const prepared of preparer.prepare(partition, (ids) => sink.inserted(ids))) {
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      if (prepared.into === 'rows') loaded += prepared.batch.rows;
-      else rejected += prepared.batch.rows;
-      await sink.write(prepared);
-    }
-    await sink.flush();
-  } finally {
-    await sink.close();
-  }
-  if (loaded + rejected !== manifest.rows) {
-    throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
-  }
-  return { loaded, rejected };
-}
-
-/** The raw partition and its rejects, deleted (the load replaces them). */
-async function deletePartition(session: WarehouseSession, entity: Entity, ds: string): Promise<void> {
-  await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
-  await session.run(`DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
-}
-
-/** SQLite, before the write lock: the partition's rows and rejects into the connection's temporary tables. */
-async function stageRows(session: WarehouseSession, entity: Entity, ds: string, fill: (session: WarehouseSession, sink: BatchSink) => Promise<FilledCounts>): Promise<FilledCounts> {
-  await session.run(`CREATE TEMP TABLE "${stagingTable(entity)}" AS SELECT * FROM main."${entity}" WHERE 0`);
-  await session.run(`CREATE TEMP TABLE "${STAGED_REJECTS}" AS SELECT * FROM main.rejects WHERE 0`);
-  const lookup = (ids: readonly string[]) => existingIds(session, `temp."${stagingTable(entity)}"`, ds, ids);
-  return fill(session, new PartitionWriter(session, entity, ds, lookup, { rows: stagingTable(entity), rejects: STAGED_REJECTS }));
-}
-
-/**
- * SQLite, holding the write lock: the partition replaced by the staged rows, in their lake order. The
- * copies must count what was staged, or the transaction rolls back.
- */
-async function replaceFromStaging(session: WarehouseSession, entity: Entity, ds: string, staged: FilledCounts): Promise<FilledCounts> {
-  // The transaction's connection is its own and closes with it, so this setting ends with the load:
-  // the WAL it writes is copied into the database in the background after the commit, not by the
-  // commit itself, so the next load need not wait for the copy (docs/design/wal-checkpoint.md).
-  await session.run('PRAGMA wal_autocheckpoint = 0');
-  await deletePartition(session, entity, ds);
-  const columns = rawColumns(entity).map((c) => `"${c}"`).join(', ');
-  const rejectColumns = '"source", "processing_date", "raw_json", "reason"';
-  const rows = await session.run(`INSERT INTO main."${entity}" (${columns}) SELECT ${columns} FROM temp."${stagingTable(entity)}" ORDER BY rowid`);
-  const rejects = await session.run(`INSERT INTO main.rejects (${rejectColumns}) SELECT ${rejectColumns} FROM temp."${STAGED_REJECTS}" ORDER BY rowid`);
-  if (rows.changes !== staged.loaded || rejects.changes !== staged.rejected) {
-    throw new Error(`load of ${entity} for ${ds}: staged ${staged.loaded} rows and ${staged.rejected} rejects, copied ${rows.changes} and ${rejects.changes}`);
-  }
-  return staged;
-}
-
 /** Loads the lake partition of ctx.ds for `entity` into its raw table. */
 export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<LoadResult> {
   const { entity } = opts;
@@ -174,28 +106,34 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   if (checkpointError) ctx.log.warn(`the warehouse's last background WAL checkpoint failed: ${checkpointError.message}`);
   const preparer = opts.preparer ?? (await fastPartitionPreparer(ctx.settings.load, ctx.log));
   const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal };
-  const fill = (session: WarehouseSession, sink: BatchSink) => fillPartition(ctx, partition, preparer, sink);
-  let counts: FilledCounts;
-  if (sqlite) {
-    // Staged: the rows go into temporary tables of the transaction's connection in its prepare step,
-    // beside other writers and other loads; the write lock is held only to replace the partition by
-    // them (a million rows: ~0.7 s against ~6 s of parsing, validating and hashing; design/load-fast-path.md).
-    let staged: FilledCounts | undefined;
-    counts = await warehouse.transaction((session) => replaceFromStaging(session, entity, ds, staged!), {
-      prepare: async (session) => {
-        staged = await stageRows(session, entity, ds, fill);
-      },
-      prepareConcurrently: true,
-    });
-  } else {
-    counts = await warehouse.transaction(async (session) => {
-      await deletePartition(session, entity, ds);
-      // PostgreSQL: COPY ... FROM STDIN straight into the raw table; it has no single writer to spare.
-      const lookup = (ids: readonly string[]) => existingIds(session, `"${entity}"`, ds, ids);
-      return fill(session, session instanceof PostgresSession ? new CopyPartitionWriter(session, entity, ds, lookup) : new PartitionWriter(session, entity, ds, lookup));
-    });
-  }
-  const { loaded, rejected } = counts;
+  let loaded = 0;
+  let rejected = 0;
+
+  await warehouse.transaction(async (session) => {
+    // The transaction's connection is its own and closes with it, so this setting ends with the load:
+    // the WAL it writes is copied into the database in the background after the commit, not by the
+    // commit itself, so the next load need not wait for the copy (docs/design/wal-checkpoint.md).
+    if (sqlite) await session.run('PRAGMA wal_autocheckpoint = 0');
+    await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
+    await session.run(`DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
+    const lookup = (ids: readonly string[]) => existingIds(session, entity, ds, ids);
+    // PostgreSQL: COPY ... FROM STDIN; SQLite: prepared statements over packed batches (fast/).
+    const sink: BatchSink = session instanceof PostgresSession ? new CopyPartitionWriter(session, entity, ds, lookup) : new PartitionWriter(session, entity, ds, lookup);
+    try {
+      for await (const prepared of preparer.prepare(partition, (ids) => sink.inserted(ids))) {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        if (prepared.into === 'rows') loaded += prepared.batch.rows;
+        else rejected += prepared.batch.rows;
+        await sink.write(prepared);
+      }
+      await sink.flush();
+    } finally {
+      await sink.close();
+    }
+    if (loaded + rejected !== manifest.rows) {
+      throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
+    }
+  });
   if (sqlite) {
     // Durable before the task reports success, as when the commit ran the checkpoint itself.
     await syncWal(target);

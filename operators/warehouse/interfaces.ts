@@ -68,11 +68,6 @@ export interface TransactionOptions {
    * runs it inside the transaction.
    */
   readonly prepare?: (session: WarehouseSession) => Promise<void>;
-  /**
-   * Of a prepare step: true runs it at once, beside other prepare steps, instead of one at a time (a
-   * raw load, whose work is its own threads' parsing and hashing, not a large sort in SQLite). Default false.
-   */
-  readonly prepareConcurrently?: boolean;
 }
 
 /**

@@ -11,8 +11,7 @@ import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPrepa
 import { RowCountMismatchError } from '../../operators/load/RowCountMismatchError.js';
 import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
 import { isIsoDateTime } from '../../operators/load/validation.js';
-import { closeWarehouses, openWarehouse, settleWarehouses } from '../../operators/warehouse/registry.js';
-import type { PartitionPreparer } from '../../operators/load/interfaces.js';
+import { closeWarehouses, settleWarehouses } from '../../operators/warehouse/registry.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { generateRows } from '../../source/generator.js';
@@ -236,39 +235,6 @@ describe('load operator', () => {
       await closeSharedPrepareWorkerPool();
       resetBreakers();
     }
-  });
-
-  it('stages the partition while another writer holds the lock, and takes the lock only to replace the partition', async () => {
-    await writeLake(settings, 'cars', [car('old')]);
-    await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: DS }));
-    await writeLake(settings, 'cars', [car('a'), car('b'), car('b'), car('c', { engine_type: 'warp' })]);
-    const warehouse = await openWarehouse(settings.warehouseDb, settings.warehouse);
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding!: () => void;
-    const held = new Promise<void>((resolve) => (holding = resolve));
-    const other = warehouse.transaction(async () => (holding(), released));
-    await held;
-    // The preparer runs through the whole partition while the other writer still holds the lock.
-    let staged!: () => void;
-    const allStaged = new Promise<void>((resolve) => (staged = resolve));
-    const plain = new PlainPartitionPreparer(2);
-    const preparer: PartitionPreparer = {
-      async *prepare(partition) {
-        yield* plain.prepare(partition);
-        staged();
-      },
-    };
-    const load = loadTask({ entity: 'cars', preparer })(testTaskContext(settings, { ds: DS }));
-    await allStaged;
-    expect(await query(settings.warehouseDb, 'SELECT id FROM cars'), 'the partition as it was, until the lock is free').to.deep.equal([{ id: 'old' }]);
-    release();
-    await other;
-    // A repeated id is found in the staged rows, as it was in the raw partition.
-    expect(await load).to.deep.equal({ entity: 'cars', ds: DS, fetched: 4, loaded: 2, rejected: 2 });
-    expect(await query(settings.warehouseDb, 'SELECT id FROM cars ORDER BY rowid')).to.deep.equal([{ id: 'a' }, { id: 'b' }]);
-    const reasons = await query<{ reason: string }>(settings.warehouseDb, "SELECT reason FROM rejects WHERE source = 'cars' ORDER BY rowid");
-    expect(reasons.map((r) => r.reason.split(':')[0])).to.deep.equal(['id', 'engine_type']);
   });
 
   it('leaves the same rows when the same ds is loaded twice, and other days untouched', async () => {

@@ -19,11 +19,9 @@ export class PartitionWriter implements BatchSink {
     ds: string,
     /** Which of some ids the raw partition holds (a query on the same connection). */
     private readonly lookup: (ids: readonly string[]) => Promise<ReadonlySet<string>>,
-    /** The tables written: default the raw table and `rejects`; a staged load's are temporary tables like them. */
-    tables: { readonly rows: string; readonly rejects: string } = { rows: entity, rejects: 'rejects' },
   ) {
-    this.rows = new BatchWriter(session, tables.rows, insertColumns(entity), [['processing_date', ds]]);
-    this.rejects = new BatchWriter(session, tables.rejects, ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
+    this.rows = new BatchWriter(session, entity, insertColumns(entity), [['processing_date', ds]]);
+    this.rejects = new BatchWriter(session, 'rejects', ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
   }
 
   write(prepared: PreparedBatch): Promise<void> {
