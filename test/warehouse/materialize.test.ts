@@ -7,6 +7,7 @@ import { openWarehouse } from '../../operators/warehouse/registry.js';
 import type { Warehouse } from '../../operators/warehouse/interfaces.js';
 import { dialectOf } from '../../operators/sql/dialect/dialectOf.js';
 import { describeEachEngine } from '../helpers/engines.js';
+import { gate } from '../helpers/gate.js';
 import { useTmpWarehouse } from '../helpers/tmp.js';
 
 /** A model as the registry would give it, with only what a materialization reads. */
@@ -328,18 +329,15 @@ describe('a model run on SQLite', () => {
     const withStaging: Model = { ...staged, staging: ['CREATE TEMP TABLE staged_src AS SELECT k FROM src ORDER BY k'] };
     // Another writer holds the lock for HOLD_MS once the run has asked for it.
     const HOLD_MS = 400;
-    let release!: () => void;
-    const holding = new Promise<void>((resolve) => (release = resolve));
-    let locked!: () => void;
-    const hasLock = new Promise<void>((resolve) => (locked = resolve));
+    const [locked, released] = [gate(), gate()];
     const other = wh.transaction(async (db) => {
       await db.run('INSERT INTO src VALUES (4)');
-      locked();
-      await holding;
+      locked.open();
+      await released.opened;
     });
-    await hasLock;
+    await locked.opened;
     const run = runModel(wh, withStaging, PARAMS);
-    setTimeout(release, HOLD_MS);
+    setTimeout(released.open, HOLD_MS);
     const r = await run;
     await other;
     expect(r).to.include({ inserted: 3 }); // what was committed when its reads were staged

@@ -5,6 +5,7 @@ import { BUSY_TIMEOUT_MS, DEFAULT_MEMORY, SqliteWarehouse } from '../../operator
 import { WarehouseClosedError } from '../../operators/warehouse/WarehouseClosedError.js';
 import { execFile, queryFile } from '../helpers/sqliteFile.js';
 import { useTmpDir } from '../helpers/tmp.js';
+import { gate } from '../helpers/gate.js';
 
 /** The page size and journal mode a warehouse transaction's connection reports. */
 async function layout(db: Warehouse): Promise<{ pageSize: number; journal: string }> {
@@ -13,13 +14,6 @@ async function layout(db: Warehouse): Promise<{ pageSize: number; journal: strin
     const mode = await t.get<{ journal_mode: string }>('PRAGMA journal_mode');
     return { pageSize: page!.page_size, journal: mode!.journal_mode };
   });
-}
-
-/** A promise and the function that resolves it. */
-function gate(): { opened: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => (open = resolve));
-  return { opened, open };
 }
 
 describe('warehouse connections', () => {
