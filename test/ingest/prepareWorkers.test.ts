@@ -74,6 +74,23 @@ describe('load prepare workers', () => {
     expect(await query(shared.warehouseDb, rejects)).to.deep.equal(expectedRejects);
   });
 
+  it('stops its workers when the last load using them ends, and starts them again for the next load', async () => {
+    const lines = customerLines();
+    const pool = await sharedPrepareWorkerPool(1, 25);
+    await loadWith(tmp.path('first'), 1, lines);
+    const sentByFirst = pool.blocksSent;
+    expect(sentByFirst, 'blocks the worker prepared in the first load').to.be.greaterThan(0);
+    expect(pool.running, 'workers running between loads').to.equal(0);
+    let runningDuring = 0;
+    await loadWith(tmp.path('second'), 1, lines, async () => {
+      while (pool.inFlight === 0) await new Promise((resolve) => setImmediate(resolve));
+      runningDuring = pool.running;
+    });
+    expect(runningDuring, 'workers running during the second load').to.equal(1);
+    expect(pool.blocksSent, 'blocks the new worker prepared').to.be.greaterThan(sentByFirst);
+    expect(pool.running).to.equal(0);
+  });
+
   it('a load whose worker dies with blocks in flight prepares them itself and leaves the same tables', async () => {
     const lines = customerLines();
     const alone = await loadWith(tmp.path('alone'), 0, lines);

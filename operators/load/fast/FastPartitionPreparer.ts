@@ -168,6 +168,16 @@ export class FastPartitionPreparer implements PartitionPreparer {
   }
 
   async *prepare(partition: PartitionToLoad, inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncGenerator<PreparedBatch> {
+    // The workers run while a load uses them; without them (they failed to start) the load prepares alone.
+    const release = await this.opts.workers?.lease().catch(() => undefined);
+    try {
+      yield* this.prepareWith(partition, inserted);
+    } finally {
+      release?.();
+    }
+  }
+
+  private async *prepareWith(partition: PartitionToLoad, inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncGenerator<PreparedBatch> {
     const queue = new BlockQueue(partition, this.opts);
     const { lakeDir, entity, ds, manifest } = partition;
     const allocate = (size: number): Buffer => queue.blockMemory.take(size);
