@@ -82,8 +82,8 @@ export class SqliteWarehouse implements Warehouse {
    * the write lock.)
    */
   private readonly preparing = new WriteQueue();
-  /** Read transactions in progress (not queued), for {@link close} to wait for. */
-  private readonly reading = new Set<Promise<unknown>>();
+  /** Transactions in progress outside the queues (reads; prepared writes), for {@link close} to wait for. */
+  private readonly unqueued = new Set<Promise<unknown>>();
   private closed = false;
 
   private constructor(
@@ -129,13 +129,18 @@ export class SqliteWarehouse implements Warehouse {
       // The connection is opened for the prepare step and kept for the transaction: its temporary
       // tables are the transaction's input. The step runs outside any transaction of the main file (a
       // temporary table is the connection's own), so it reads what was committed when it started.
-      const connection = await this.preparing.run(() => prepared(this.location, this.memory, prepare));
-      return this.writes.run(() => inTransaction(connection, this.memory, 'BEGIN IMMEDIATE', fn));
+      const connection = this.preparing.run(() => prepared(this.location, this.memory, prepare));
+      // Tracked whole: between the end of its prepare turn and its turn to write it is in neither queue.
+      return this.outsideQueues(connection.then((c) => this.writes.run(() => inTransaction(c, this.memory, 'BEGIN IMMEDIATE', fn))));
     }
-    const reading = inTransaction(this.location, this.memory, 'BEGIN DEFERRED', fn);
-    const settled = reading.catch(() => undefined).finally(() => this.reading.delete(settled));
-    this.reading.add(settled);
-    return reading;
+    return this.outsideQueues(inTransaction(this.location, this.memory, 'BEGIN DEFERRED', fn));
+  }
+
+  /** `work`, tracked until it settles so that {@link close} waits for it. */
+  private outsideQueues<T>(work: Promise<T>): Promise<T> {
+    const settled = work.catch(() => undefined).finally(() => this.unqueued.delete(settled));
+    this.unqueued.add(settled);
+    return work;
   }
 
   /**
@@ -151,9 +156,7 @@ export class SqliteWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // A prepared transaction joins the writers' queue before its prepare turn ends.
-    await this.preparing.idle();
-    await Promise.all([this.writes.idle(), ...this.reading]);
+    await Promise.all([this.writes.idle(), ...this.unqueued]);
     await this.shared.close();
   }
 

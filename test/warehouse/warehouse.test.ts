@@ -196,6 +196,26 @@ describe('warehouse transactions', () => {
     expect(err).to.be.instanceOf(WarehouseClosedError).and.to.include({ name: 'WarehouseClosedError', location: file, what: 'session' });
   });
 
+  it('close only once a transaction closed on in its prepare step has written', async () => {
+    const [preparing, go] = [gate(), gate()];
+    const order: string[] = [];
+    const tx = db
+      .transaction((t) => t.run("INSERT INTO t SELECT v FROM temp.seen"), {
+        prepare: async (t) => {
+          await t.run("CREATE TEMP TABLE seen AS SELECT 'prepared' AS v");
+          preparing.open();
+          await go.opened;
+        },
+      })
+      .then(() => order.push('written'));
+    await preparing.opened;
+    const closing = db.close().then(() => order.push('closed'));
+    go.open();
+    await Promise.all([tx, closing]);
+    expect(order).to.deep.equal(['written', 'closed']);
+    expect(await queryFile(file, 'SELECT v FROM t')).to.deep.equal([{ v: 'prepared' }]);
+  });
+
   it('refuse statements after close', async () => {
     await db.close();
     const err = await db.all('SELECT 1').catch((e: unknown) => e);
