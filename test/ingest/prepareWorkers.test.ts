@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { LakeBlock } from '../../operators/lake/reader.js';
 import { BlobPool } from '../../operators/load/fast/BlobPool.js';
 import { PrepareWorkerError } from '../../operators/load/fast/PrepareWorkerError.js';
@@ -89,6 +92,13 @@ describe('load prepare workers', () => {
     expect(runningDuring, 'workers running during the second load').to.equal(1);
     expect(pool.blocksSent, 'blocks the new worker prepared').to.be.greaterThan(sentByFirst);
     expect(pool.running).to.equal(0);
+  });
+
+  it("stops esbuild's service once the workers' code is bundled, and keeps the workers it started", () => {
+    // A process of its own: this one's esbuild service may have been started by other tests.
+    const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'ingest', 'workerBundle.ts');
+    const out = execFileSync(process.execPath, ['--import', 'tsx', fixture], { encoding: 'utf8' });
+    expect(JSON.parse(out)).to.deep.equal({ started: 0, running: 1 });
   });
 
   it('a load whose worker dies with blocks in flight prepares them itself and leaves the same tables', async () => {

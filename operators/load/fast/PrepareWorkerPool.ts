@@ -44,13 +44,21 @@ const ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'prepareWo
 
 let bundle: Promise<string> | undefined;
 
-/** The worker's code as one script (built once per process); an IIFE, since an eval'd worker's top level is the global scope. */
+/**
+ * The worker's code as one script (built once per process); an IIFE, since an eval'd worker's top level
+ * is the global scope. esbuild's build runs in a service process of its own (~40 MB resident), which
+ * would stay for the process's life: it is stopped once the script is built. tsx's transforms do not
+ * use it (they run in tsx's loader, with a service of their own), and a later build starts a new one.
+ */
 function workerCode(): Promise<string> {
-  bundle ??= import('esbuild')
-    .then((esbuild) =>
-      esbuild.build({ entryPoints: [ENTRY], bundle: true, platform: 'node', format: 'iife', target: 'node20', write: false, logLevel: 'silent' }),
-    )
-    .then((r) => r.outputFiles[0].text);
+  bundle ??= import('esbuild').then(async (esbuild) => {
+    try {
+      const r = await esbuild.build({ entryPoints: [ENTRY], bundle: true, platform: 'node', format: 'iife', target: 'node20', write: false, logLevel: 'silent' });
+      return r.outputFiles[0].text;
+    } finally {
+      await esbuild.stop();
+    }
+  });
   bundle.catch(() => (bundle = undefined));
   return bundle;
 }
