@@ -62,7 +62,7 @@ export const DEFAULT_MEMORY: SqliteMemory = {
 export function memoryPragmas(memory: SqliteMemory): string {
   // A negative cache_size is KiB; temp_store FILE lets a sort larger than the cache spill to a
   // temporary file instead of growing in memory. The soft heap limit holds however many connections
-  // tasks have open at once (caches of 32 MB each, and sorts of up to about twice that beside them):
+  // tasks have open at once (a cache each, and sorts of up to about twice that beside them):
   // the first day at scale peaked 60-100 MB lower with it at the same speed (docs/benchmarks.md).
   return (
     `PRAGMA cache_size=-${memory.cacheMb * 1024}; PRAGMA mmap_size=${memory.mmapMb * 1024 * 1024}; ` +

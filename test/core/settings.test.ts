@@ -82,7 +82,7 @@ describe('settings', () => {
   });
 
   it("reads the warehouse's memory settings and names the variable of a bad one", () => {
-    expect(loadWith({}).warehouse).to.deep.equal({ cacheMb: 32, mmapMb: 0, tempStore: 'file', heapMb: 128 });
+    expect(loadWith({}).warehouse).to.deep.equal({ cacheMb: 8, mmapMb: 0, tempStore: 'file', heapMb: 128 });
     const s = loadWith({ DRIVETRAIN_WAREHOUSE_CACHE_MB: '256', DRIVETRAIN_WAREHOUSE_MMAP_MB: '4096', DRIVETRAIN_WAREHOUSE_TEMP_STORE: 'memory', DRIVETRAIN_WAREHOUSE_HEAP_MB: '0' });
     expect(s.warehouse).to.deep.equal({ cacheMb: 256, mmapMb: 4096, tempStore: 'memory', heapMb: 0 });
     expect(configErrorOf({ DRIVETRAIN_WAREHOUSE_HEAP_MB: '-1' }).setting).to.equal('DRIVETRAIN_WAREHOUSE_HEAP_MB');

@@ -5,6 +5,7 @@ import { ModelError } from '../../operators/sql/ModelError.js';
 import type { Model, ModelConfig } from '../../operators/sql/registry.js';
 import { openWarehouse } from '../../operators/warehouse/registry.js';
 import type { Warehouse } from '../../operators/warehouse/interfaces.js';
+import { DEFAULT_MEMORY } from '../../operators/warehouse/SqliteWarehouse.js';
 import { dialectOf } from '../../operators/sql/dialect/dialectOf.js';
 import { describeEachEngine } from '../helpers/engines.js';
 import { gate } from '../helpers/gate.js';
@@ -310,12 +311,12 @@ describeEachEngine('materializations', (engine) => {
       expect(after, 'local to the transaction').to.not.deep.equal({ work_mem: '128MB' });
       return;
     }
-    // SQLite's page cache is the warehouse's memory setting (32 MB by default), not raised per run.
+    // SQLite's page cache is the warehouse's memory setting (DEFAULT_MEMORY), not raised per run.
     const seen = await wh.transaction(async (db) => {
       await tuneConnection(db, dialectOf(wh));
       return db.get('PRAGMA cache_size');
     });
-    expect(seen).to.deep.equal({ cache_size: -32 * 1024 });
+    expect(seen).to.deep.equal({ cache_size: -DEFAULT_MEMORY.cacheMb * 1024 });
   });
 });
 

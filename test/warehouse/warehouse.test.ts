@@ -70,7 +70,7 @@ describe('warehouse connections', () => {
       heapBytes: (await t.get<{ soft_heap_limit: number }>('PRAGMA soft_heap_limit'))!.soft_heap_limit,
     }));
     expect(seen).to.deep.equal({ cacheKib: -DEFAULT_MEMORY.cacheMb * 1024, mmapBytes: 0, tempStore: 1, heapBytes: 128 * 1024 * 1024 });
-    expect(DEFAULT_MEMORY).to.deep.equal({ cacheMb: 32, mmapMb: 0, tempStore: 'file', heapMb: 128 });
+    expect(DEFAULT_MEMORY).to.deep.equal({ cacheMb: 8, mmapMb: 0, tempStore: 'file', heapMb: 128 });
   });
 
   it('end what a transaction sets on its connection with the transaction', async () => {
