@@ -199,6 +199,7 @@ function addFile(models: Map<string, Model>, tests: Map<string, DataTest>, f: Re
     columns: f.shape.columns ?? (config.columns ? [...config.columns] : undefined),
     primaryKey: f.shape.primaryKey ?? (config.primaryKey ? [...config.primaryKey] : undefined),
     indexes: [...(f.shape.indexes ?? []), ...(config.indexes ?? []).map((i) => [...i])],
+    appendedIndexes: f.shape.appendedIndexes,
   };
   if (config.materialized !== 'view' && !shape.columns) throw new ModelError(`model '${name}': a ${config.materialized} model needs a 'columns' header`, name, file);
   if (config.materialized === 'keyed') {

@@ -23,6 +23,12 @@ export interface TableShape {
   primaryKey?: string[];
   /** Extra indexes, each a list of columns. */
   indexes?: string[][];
+  /**
+   * Those of `indexes` whose entries every load writes in key order, as it writes the table's rows
+   * (led by load_date, then the order the load inserts in): a first load keeps them, where building
+   * them after would sort entries that arrive sorted.
+   */
+  appendedIndexes?: string[][];
 }
 
 /** What a macro sees while rendering one model. */

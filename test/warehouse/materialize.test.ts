@@ -160,6 +160,25 @@ describeEachEngine('materializations', (engine) => {
       expect(await rows('SELECT count(*) AS n FROM sat')).to.deep.equal([{ n: 4 }]);
     });
 
+    it('keeps the indexes a first load appends to in order, and builds the others once it has loaded', async () => {
+      // Each row records the table's secondary indexes as its statement saw them.
+      const present =
+        engine === 'sqlite'
+          ? "(SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'seen' AND name NOT LIKE 'sqlite_%' ORDER BY name))"
+          : "(SELECT string_agg(indexname::text, ',' ORDER BY indexname) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'seen' AND indexname NOT LIKE '%_pkey')";
+      const seen = model('seen', { materialized: 'incremental' }, [`INSERT INTO seen (k, load_date, v) SELECT k, :load_date, ${present} FROM src`], {
+        columns: ['k INTEGER NOT NULL', 'load_date TEXT NOT NULL', 'v TEXT'],
+        primaryKey: ['k', 'load_date'],
+        indexes: [['load_date'], ['v']],
+        appendedIndexes: [['load_date']],
+      });
+      await wh.exec('CREATE TABLE src (k INTEGER); INSERT INTO src VALUES (1)');
+      await runModel(wh, seen, PARAMS);
+      await runModel(wh, seen, { ...PARAMS, load_date: '2024-01-05 00:00:00' });
+      expect(await rows('SELECT v FROM seen ORDER BY load_date')).to.deep.equal([{ v: 'seen__load_date' }, { v: 'seen__load_date,seen__v' }]);
+      expect(await names('index')).to.deep.equal(['seen__load_date', 'seen__v']);
+    });
+
     it('logs a load of a run without a load date under an empty date', async () => {
       const plain = model('plain', { materialized: 'incremental' }, ['INSERT INTO plain (k) VALUES (1)'], { columns: ['k INTEGER'] });
       const { load_date: _unused, ...withoutLoadDate } = PARAMS;
