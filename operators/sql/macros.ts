@@ -63,12 +63,12 @@ function satPart(args: MacroArgs, ctx: RenderContext, entity: string): { fields:
 }
 
 /**
- * The ds's raw rows with a hash key as CTE `r`, sorted by the table's key (`key`, ending with that hash
- * key) once, before the vault table is
- * probed: the probes and the inserts then walk the table's primary key B-tree in order, each page read
- * once, instead of one random page per row (hash keys are random), which with a page cache smaller than
- * the table meant a page read per row (docs/design/warehouse-memory.md). The rows leave `r` in key
- * order, so the insert appends to the B-tree without a second sort.
+ * The ds's raw rows with a hash key as CTE `r`, sorted once by the table's primary key (`key`, which
+ * ends with that hash key) before the vault table is probed: the probes and the inserts then walk the
+ * table's primary key B-tree in order, each page read once, instead of one random page per row (hash
+ * keys are random), which with a page cache smaller than the table meant a page read per row
+ * (docs/design/warehouse-memory.md). The rows leave `r` in key order, so the insert appends to the
+ * B-tree without a second sort.
  *
  * With staged reads (SQLite) the sort, most of a load's time, fills a temporary table in a staging
  * statement run before the write transaction (beside another model's writing), and `r` reads that
