@@ -172,6 +172,32 @@ function probeMetadata(conn: Promise<PlainConnection>, write: boolean): Promise<
   return probing;
 }
 
+/** How often a write probe waiting for the lock looks whether the loop has blocked meanwhile. */
+const BLOCK_WATCH_MS = 100;
+
+/**
+ * The write probe, unless the loop counts as blocked before it has written: true once it wrote, false
+ * when the loop blocked first. A probe that comes just as a block starts (the loop stamped less than
+ * BLOCKED_AFTER_MS ago) asks for a write, and the blocked thread may be the one holding the lock (a DAG
+ * import between two statements of a turn): the write then waits for the whole block, and the probe
+ * went unanswered for as long (seen once in CI with a DAG file whose import spins).
+ */
+async function wroteBeforeBlock(conn: Promise<PlainConnection>): Promise<boolean> {
+  const wrote = probeMetadata(conn, true).then(() => true);
+  let watch: NodeJS.Timeout | undefined;
+  const blocked = new Promise<false>((resolve) => {
+    watch = setInterval(() => blockedMs() > 0 && resolve(false), BLOCK_WATCH_MS);
+  });
+  try {
+    const first = await Promise.race([wrote, blocked]);
+    // The write goes on: its failure, if any, is not this answer's (the next probe's, if it still waits).
+    if (!first) wrote.catch(() => undefined);
+    return first;
+  } finally {
+    clearInterval(watch);
+  }
+}
+
 /**
  * The report while the loop is blocked: healthy while a running task may still be working within
  * its timeout (or, with no task running, for as long as a DAG import may take); past that, the loop
@@ -207,7 +233,16 @@ async function health(): Promise<HealthReport> {
     if (age > opts.staleLoopMs) return { healthy: false, reason: `scheduler loop last ticked ${Math.round(age / 1000)} s ago` };
   }
   try {
-    await probeMetadata(conn, blocked === 0);
+    if (blocked === 0) {
+      if (!(await wroteBeforeBlock(conn))) {
+        report = blockedReport(blockedMs(), opts);
+        if (!report.healthy) return report;
+      }
+    } else if (!probing) {
+      // A write probe still waiting holds the connection's queue (a read would wait behind it), and
+      // waits on the lock the blocked thread may hold: the blocked-loop report says what is known.
+      await probeMetadata(conn, false);
+    }
   } catch (err) {
     return { healthy: false, reason: `metadata database: ${errorData(err).message}` };
   }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { queryFile } from '../helpers/sqliteFile.js';
+import { openDb, queryFile } from '../helpers/sqliteFile.js';
 import { testEnv, useTmpDir } from '../helpers/tmp.js';
 import { REPO, freePort } from './imageApp.js';
 import { probe, spawnChild, stop, waitFor, type Child } from './daemon.js';
@@ -225,6 +225,26 @@ describe('the heartbeat thread: a blocked event loop', function () {
     for (const r of late) expect(r.status, r.body).to.equal(200);
     await waitFor(daemon, url('/healthz'), (r) => r.status === 200 && r.body === '{"status":"ok"}', 10_000);
     expect(daemon.output()).to.contain('"dags":["quiet","spinning"]');
+  });
+
+  it('answers /healthz from the first moment of a block while the metadata write lock is held, instead of waiting for the lock', async function () {
+    writeFileSync(path.join(dagsDir(), 'quiet.ts'), blockingDag('quiet', 0));
+    const { daemon, url } = await startDaemon();
+    writeFileSync(path.join(dagsDir(), 'spinning.ts'), spinningImport('spinning', BLOCK_MS));
+    await outHas('import start main', 30_000, [daemon]);
+    const since = Date.now();
+    // The lock held through the block, as the blocked thread itself may hold it (a DAG import between
+    // two statements of a turn): a probe within the first second still asks for a write, which waits.
+    const holder = await openDb(metadataFile(), { busyTimeoutMs: 10_000 });
+    try {
+      await holder.exec('BEGIN IMMEDIATE');
+      const blocked = await probeThroughBlock([url('/healthz')], since, 'import done main');
+      for (const r of blocked) expect(r.status, r.body).to.equal(200);
+      await holder.exec('COMMIT');
+    } finally {
+      await holder.close();
+    }
+    await waitFor(daemon, url('/healthz'), (r) => r.status === 200 && r.body === '{"status":"ok"}', 10_000);
   });
 
   it('stops renewing the lease of a task blocked past its timeout, so another daemon records the attempt lost', async function () {
