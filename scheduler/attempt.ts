@@ -8,7 +8,7 @@ import { TaskTimeoutError } from './errors/TaskTimeoutError.js';
 import { NonRetryableError } from './errors/NonRetryableError.js';
 import { isTaskSkipped, TaskSkippedError } from './errors/TaskSkippedError.js';
 import { expansionOf, UNMAPPED, type Expansion } from './mapping.js';
-import type { Clock, DataInterval, Logger, SensorEnv, TaskContext } from './interfaces.js';
+import type { Clock, DataInterval, Logger, SensorEnv, SensorOptions, TaskContext } from './interfaces.js';
 import { resolveParams } from './params.js';
 import { encodeResult, upstreamAccessor, type UpstreamResults } from './taskResults.js';
 import { openAttemptLog, type AttemptRef } from './logging.js';
@@ -41,6 +41,9 @@ export interface AttemptDeps {
   /** What a sensor's poke reads from the metadata (dagSucceeded); default none (a poke using it fails). */
   readonly sensorEnv?: SensorEnv;
 }
+
+/** An attempt's log: every instance of the call's file (logging.ts). */
+type AttemptLog = ReturnType<typeof openAttemptLog>;
 
 /** A sensor's poke that said no and is poked again (sensor.ts): when, and its first poke to keep. */
 export interface Sensing {
@@ -77,9 +80,7 @@ export function completionsOf(
   shutdown: AbortSignal,
   settings: Settings,
   rescheduleAtMs?: number,
-  sensing?: Sensing,
 ): CompletionRow[] {
-  if (sensing !== undefined) return sensingCompletions(claim, outcome, sensing);
   const endIso = new Date().toISOString();
   const error = outcome.ok ? undefined : outcome.error;
   const interrupted = !outcome.ok && outcome.aborted && shutdown.aborted && !(error instanceof TaskTimeoutError);
@@ -127,18 +128,50 @@ function sensingCompletions(claim: Claim, outcome: AttemptOutcome, sensing: Sens
 }
 
 /**
- * A sensor's poke outcome: true is success (no result), false a reschedule or, past the timeout, a
- * SensorTimeoutError (a skip with softFail). Another task's outcome is returned as it is.
+ * The completions of a sensor call whose pokes answered, one answer per instance (`met`): a met
+ * instance succeeds; one not met is poked again later (up_for_reschedule, its try given back) or, past
+ * its own first poke's timeout, fails with SensorTimeoutError (skips with softFail). A batched call's
+ * log (every instance's file) gets a line per outcome naming its runs' days, not a line per run: with
+ * a line per run, each of a batch of 400 files held 800 lines.
  */
-function settleSensor(claim: Claim, outcome: AttemptOutcome, pokedAtMs: number, deps: AttemptDeps, log: Logger): { outcome: AttemptOutcome; sensing?: Sensing } {
-  const options = claim.task.sensor;
-  if (options === undefined || !outcome.ok) return { outcome };
-  if (outcome.value === true) return { outcome: { ...outcome, value: undefined } };
-  const ti = claim.items[0].ti;
-  const decision = notMetDecision(claim.task.id, options, ti.first_poke_at ?? pokedAtMs, (deps.clock ?? systemClock).now().getTime(), Date.now());
-  if (decision.kind === 'timeout') return { outcome: { ok: false, error: decision.error, durationS: outcome.durationS, aborted: false } };
-  log.info(`rescheduled, not a try: next poke not before ${new Date(decision.nextPokeAtMs).toISOString()}`);
-  return { outcome, sensing: decision };
+function sensorCompletions(claim: Claim, met: readonly boolean[], durationS: number, pokedAtMs: number, deps: AttemptDeps, log: AttemptLog): CompletionRow[] {
+  const options = claim.task.sensor!;
+  const clockMs = (deps.clock ?? systemClock).now().getTime();
+  const succeeded: string[] = [];
+  const rescheduled: { day: string; at: number }[] = [];
+  const timedOut: { day: string; error: Error }[] = [];
+  const completions = claim.items.flatMap((item, i) => {
+    const one: Claim = { ...claim, items: [item] };
+    const day = item.run.data_interval_start.slice(0, 10);
+    if (met[i]) {
+      succeeded.push(day);
+      return completionsOf(one, { ok: true, value: undefined, durationS }, deps.shutdown, deps.settings);
+    }
+    const decision = notMetDecision(claim.task.id, options, item.ti.first_poke_at ?? pokedAtMs, clockMs, Date.now());
+    if (decision.kind === 'timeout') {
+      timedOut.push({ day, error: decision.error });
+      return completionsOf(one, { ok: false, error: decision.error, durationS, aborted: false }, deps.shutdown, deps.settings);
+    }
+    rescheduled.push({ day, at: decision.nextPokeAtMs });
+    return sensingCompletions(one, { ok: true, value: undefined, durationS }, decision);
+  });
+  const of = (days: readonly string[]): string => (claim.items.length === 1 ? '' : ` for ${days.length} of ${claim.items.length} runs (${daysText(days)})`);
+  if (succeeded.length > 0) log.info(`attempt succeeded${of(succeeded)}`, { durationS });
+  if (rescheduled.length > 0) {
+    log.info(`rescheduled${of(rescheduled.map((r) => r.day))}, not a try: next poke not before ${new Date(Math.min(...rescheduled.map((r) => r.at))).toISOString()}`);
+  }
+  if (timedOut.length > 0) {
+    const error = timedOut[0].error;
+    if (claim.items.length > 1) log.info(`timed out${of(timedOut.map((t) => t.day))}`);
+    if (isTaskSkipped(error)) log.info(`attempt skipped: ${error.reason}`);
+    else log.logError(error);
+  }
+  return completions;
+}
+
+/** Days for a log line: a few listed, more as their first and last. */
+function daysText(days: readonly string[]): string {
+  return days.length <= 3 ? days.join(', ') : `${days[0]} to ${days[days.length - 1]}`;
 }
 
 /**
@@ -169,7 +202,7 @@ function keptResult(taskId: string, outcome: AttemptOutcome): AttemptOutcome {
 }
 
 /** The attempt's last log line: success, skip, or the error (a deferral logged its own). */
-function logOutcome(log: ReturnType<typeof openAttemptLog>, settled: { outcome: AttemptOutcome; rescheduleAtMs?: number }, durationS: number): void {
+function logOutcome(log: AttemptLog, settled: { outcome: AttemptOutcome; rescheduleAtMs?: number }, durationS: number): void {
   const o = settled.outcome;
   if (o.ok) log.info('attempt succeeded', o.value === undefined ? { durationS } : { durationS, returned: o.value });
   else if (isTaskSkipped(o.error)) log.info(`attempt skipped: ${o.error.reason}`);
@@ -229,41 +262,52 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     paramsError = new NonRetryableError((err as Error).message, { cause: err });
   }
   const sensorOptions = task.sensor;
+  const contextOf = (signal: AbortSignal, covered: Claim['items']): TaskContext =>
+    buildTaskContext({
+      dagId: dag.id,
+      taskId: task.id,
+      runId: covered[0].run.run_id,
+      tryNumber: covered[0].ti.try_number,
+      intervals: covered.map((i) => intervalOf(i.run)),
+      signal,
+      log,
+      settings: deps.settings,
+      params,
+      upstream: upstreamAccessor(task.id, task.upstream, deps.upstreamResults ?? new Map()),
+      map,
+    });
+  // A sensor answers for each instance of its call: a batched one pokes once per run, with that run's
+  // own context, so a poke never has to know about batches.
+  const pokeEach = async (options: SensorOptions, ctx: TaskContext): Promise<boolean[]> => {
+    const env = deps.sensorEnv ?? NO_SENSOR_ENV;
+    if (items.length === 1) return [await pokeOnce(options, ctx, env)];
+    const met: boolean[] = [];
+    for (const item of items) met.push(await pokeOnce(options, contextOf(ctx.signal, [item]), env, false));
+    return met;
+  };
   const run = async (ctx: TaskContext): Promise<unknown> => {
     if (paramsError !== undefined) throw paramsError;
-    if (sensorOptions !== undefined) return pokeOnce(sensorOptions, ctx, deps.sensorEnv ?? NO_SENSOR_ENV);
+    if (sensorOptions !== undefined) return pokeEach(sensorOptions, ctx);
     if (expanding) return expandOnce(task, ctx);
     return task.run(ctx);
   };
   // The timeout counts from the first poke's start, on the executor's clock.
   const pokedAtMs = (deps.clock ?? systemClock).now().getTime();
-  const ran = await runAttempt(
-    task.id,
-    run,
-    (signal) =>
-      buildTaskContext({
-        dagId: dag.id,
-        taskId: task.id,
-        runId: first.run.run_id,
-        tryNumber: first.ti.try_number,
-        intervals,
-        signal,
-        log,
-        settings: deps.settings,
-        params,
-        upstream: upstreamAccessor(task.id, task.upstream, deps.upstreamResults ?? new Map()),
-        map,
-      }),
-    { timeoutS: attemptTimeoutS(task, dag, deps.settings), signal: AbortSignal.any([deps.shutdown, deps.leaseLost]) },
-  );
-  const sensed = settleSensor(claim, ran, pokedAtMs, deps, log);
-  const outcome = keptResult(task.id, sensed.outcome);
-  const settled = settleDeferral(outcome, deps.settings, log);
-  // A poke that said no was logged by settleSensor: it is neither a success nor a failure.
-  if (sensed.sensing === undefined) logOutcome(log, settled, outcome.durationS);
-  const completions = completionsOf(claim, settled.outcome, deps.shutdown, deps.settings, settled.rescheduleAtMs, sensed.sensing);
+  const ran = await runAttempt(task.id, run, (signal) => contextOf(signal, items), {
+    timeoutS: attemptTimeoutS(task, dag, deps.settings),
+    signal: AbortSignal.any([deps.shutdown, deps.leaseLost]),
+  });
+  let completions: CompletionRow[];
+  if (sensorOptions !== undefined && ran.ok) completions = sensorCompletions(claim, ran.value as boolean[], ran.durationS, pokedAtMs, deps, log);
+  else {
+    // A poke that threw is an ordinary failure, with the task's retries.
+    const outcome = keptResult(task.id, ran);
+    const settled = settleDeferral(outcome, deps.settings, log);
+    logOutcome(log, settled, outcome.durationS);
+    completions = completionsOf(claim, settled.outcome, deps.shutdown, deps.settings, settled.rescheduleAtMs);
+  }
   const last = completions[completions.length - 1];
   taskAttemptsCounter.inc({ dag_id: dag.id, task_id: task.id, outcome: last.state });
-  taskDurationHistogram.observe({ dag_id: dag.id, task_id: task.id }, outcome.durationS);
+  taskDurationHistogram.observe({ dag_id: dag.id, task_id: task.id }, ran.durationS);
   return { completions, logClosed: log.close().catch(() => undefined) };
 }

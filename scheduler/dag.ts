@@ -150,6 +150,9 @@ export function taskGroup<G extends string, K extends string>(
 /**
  * `waitFor` as sensors: a `wait_for_<dag>` sensor task per waited-for DAG (dagCaughtUp), and every
  * root task depends on them all. A task of that id already in the DAG is an error, not overwritten.
+ * The sensors are batched: a backfill pokes a range of runs in one call, so the batch tasks after them
+ * find those runs ready together and take them in one call too (one run at a time otherwise: each
+ * sensor's success made one run ready, and a two-year backfill ran its marts day by day).
  */
 function withWaitForSensors(dagId: string, tasks: readonly Task[], waitFor: readonly string[], options: DagSpec['waitForSensor']): Task[] {
   if (waitFor.length === 0) return [...tasks];
@@ -158,7 +161,7 @@ function withWaitForSensors(dagId: string, tasks: readonly Task[], waitFor: read
   if (clash) throw new DagDefinitionError(`DAG '${dagId}': task '${clash}' clashes with the sensor its waitFor adds`, dagId);
   const sensors: Task[] = waitFor.map((other, i) => {
     const spec = sensorFor(dagId, { poke: dagCaughtUp(other), pokeIntervalS: options?.pokeIntervalS, timeoutS: options?.timeoutS, description: `waits for DAG '${other}' to succeed through this run's interval` });
-    return { id: sensorIds[i], run: spec.run, upstream: [], triggerRule: 'all_success', retries: undefined, retryDelayS: undefined, timeoutS: undefined, batch: false, description: spec.description, sensor: spec.sensor, pool: DEFAULT_POOL, poolSlots: 1 };
+    return { id: sensorIds[i], run: spec.run, upstream: [], triggerRule: 'all_success', retries: undefined, retryDelayS: undefined, timeoutS: undefined, batch: true, description: spec.description, sensor: spec.sensor, pool: DEFAULT_POOL, poolSlots: 1 };
   });
   const rooted = tasks.map((t) => (t.upstream.length === 0 ? { ...t, upstream: [...sensorIds] } : t));
   return [...sensors, ...rooted];
@@ -173,11 +176,9 @@ function sensorFor(dagId: string, spec: Parameters<typeof sensor>[0]): ReturnTyp
   }
 }
 
-/** A task spec's sensor options (set by sensor()); a sensor cannot be batched. */
-function sensorOf(t: TaskSpec, taskId: string, dagId: string): Pick<Task, 'sensor'> {
-  if (t.sensor === undefined) return {};
-  if (t.batch) throw new DagDefinitionError(`DAG '${dagId}': sensor task '${taskId}' cannot be batch: true`, dagId);
-  return { sensor: t.sensor };
+/** A task spec's sensor options (set by sensor()); a batched sensor pokes each run of its call once (attempt.ts). */
+function sensorOf(t: TaskSpec): Pick<Task, 'sensor'> {
+  return t.sensor === undefined ? {} : { sensor: t.sensor };
 }
 
 /** A task spec's mapping (expand, mapLabel); a mapped task cannot be a sensor nor batched. */
@@ -257,7 +258,7 @@ export function defineDag<K extends string>(spec: DagSpec<K>): Dag {
       pool: poolOf(t.pool, id, dagId),
       poolSlots: positiveInt(t.poolSlots ?? 1, `poolSlots of task '${id}'`, dagId),
       description: t.description,
-      ...sensorOf(t as TaskSpec, id, dagId),
+      ...sensorOf(t as TaskSpec),
       ...mappingOf(t as TaskSpec, id, dagId),
       ...callbacksOf(t, `task '${id}'`, dagId),
     };

@@ -178,7 +178,7 @@ export interface TaskSpec<U extends string = string> extends AlertCallbacks {
   readonly retryDelayS?: number;
   /** Timeout of one attempt in seconds; the signal is aborted then; 0 = none. Default: the DAG's, else DRIVETRAIN_TASK_TIMEOUT_S. */
   readonly timeoutS?: number;
-  /** The task can take several consecutive intervals in one call during a backfill. Default false. */
+  /** The task can take several consecutive intervals in one call during a backfill (a sensor pokes each one's run). Default false. */
   readonly batch?: boolean;
   /** The pool (DRIVETRAIN_POOLS) whose slots it takes while it runs, across every process. Default `default_pool`. */
   readonly pool?: string;

@@ -20,7 +20,7 @@ export const DEFAULT_POKE_INTERVAL_S = 60;
 export const DEFAULT_SENSOR_TIMEOUT_S = 7 * 24 * 3600;
 
 /** What sensor() takes: a task spec whose work is `poke`. */
-export type SensorSpec<U extends string = string> = Omit<TaskSpec<U>, 'run' | 'batch' | 'sensor'> & {
+export type SensorSpec<U extends string = string> = Omit<TaskSpec<U>, 'run' | 'sensor'> & {
   /** The condition: true when met. */
   readonly poke: PokeFn;
   /** Seconds between pokes. Default 60. */
@@ -59,10 +59,13 @@ function positive(value: number, what: string): number {
   return value;
 }
 
-/** One poke, its answer in the attempt's log: each poke appends to the try's log file. */
-export async function pokeOnce(options: SensorOptions, ctx: TaskContext, env: SensorEnv): Promise<boolean> {
+/**
+ * One poke, its answer in the attempt's log when `logged` (a batched call logs its pokes' answers
+ * together instead, attempt.ts): each poke appends to the try's log file.
+ */
+export async function pokeOnce(options: SensorOptions, ctx: TaskContext, env: SensorEnv, logged = true): Promise<boolean> {
   const met = (await options.poke(ctx, env)) === true;
-  ctx.log.info(met ? 'poke: condition met' : 'poke: condition not met yet');
+  if (logged) ctx.log.info(met ? 'poke: condition met' : 'poke: condition not met yet');
   return met;
 }
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { defineDag } from '../../scheduler/dag.js';
@@ -455,5 +455,34 @@ forEachMetadataEngine('executor', (engine) => {
     await h.addRuns(dag, '2024-01-01', '2024-01-03', 'scheduled');
     await h.drain([dag], { batching: true });
     expect(calls).to.deep.equal([1, 1, 1]);
+  });
+
+  it("pokes a range of backfill runs' waitFor sensors in one call, each run's own interval, so the batch task after them takes the met ones in one call", async () => {
+    h = await openHarness(engine.env());
+    const calls: string[] = [];
+    const up = defineDag({ id: 'up', schedule: '@daily', startDate: '2024-01-01', tasks: { t: { run: () => undefined } } });
+    const down = defineDag({
+      id: 'down',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      waitFor: ['up'],
+      waitForSensor: { pokeIntervalS: 0.05, timeoutS: 0.3 },
+      tasks: { load: { batch: true, run: (ctx) => void calls.push(`${ctx.intervals.length} ${ctx.ds}`) } },
+    });
+    // The DAG waited for has succeeded through the 6th: the 7th to the 10th wait until their sensors time out.
+    await h.addRuns(up, '2024-01-06', '2024-01-06');
+    await h.drain([up]);
+    await h.addRuns(down, '2024-01-01', '2024-01-10');
+    await h.drain([down], { batching: true });
+    expect(calls).to.deep.equal(['6 2024-01-01']);
+    const sensors = (await h.tis('down')).filter((t) => t.task_id === 'wait_for_up').sort((a, b) => a.run_id.localeCompare(b.run_id));
+    expect(sensors.map((t) => t.state)).to.deep.equal([...Array(6).fill('success'), ...Array(4).fill('failed')]);
+    expect(sensors[9].last_error).to.match(/^SensorTimeoutError/);
+    // One call, one log in each instance's file: a line per outcome, naming the days.
+    const log = (runId: string) => readFileSync(attemptLogPath(h.settings.logDir, { dagId: 'down', runId, taskId: 'wait_for_up', attempt: 1 }), 'utf8');
+    expect(log(sensors[0].run_id))
+      .to.include('attempt succeeded for 6 of 10 runs (2024-01-01 to 2024-01-06)')
+      .and.to.include('rescheduled for 4 of 10 runs (2024-01-07 to 2024-01-10), not a try');
+    expect(log(sensors[9].run_id)).to.include('timed out for 4 of 4 runs (2024-01-07 to 2024-01-10)').and.to.include('SensorTimeoutError');
   });
 });
