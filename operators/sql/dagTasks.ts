@@ -8,6 +8,7 @@
 import type { TaskSpec } from '../../scheduler/interfaces.js';
 import { dataTestTask, defaultRegistry, modelTask } from './sqlTask.js';
 import { ModelError } from './ModelError.js';
+import { parameterNames } from './template.js';
 import type { DataTest, Model, ModelRegistry } from './registry.js';
 
 /** Which models and data tests one DAG runs; the DAG file decides, this module only wires. */
@@ -60,8 +61,20 @@ function testUpstream(tests: readonly DataTest[], names: readonly string[], sour
 }
 
 /**
- * Task specs of one DAG's models (id = model name) and its data-test task(s). Partition models and the
- * data-test tasks of a DAG with partition models are `batch: true`: a backfill may hand them a range of intervals.
+ * Whether a backfill may hand the model's task a range of intervals in one call. A partition model
+ * computes the range in one statement. A table model that reads no run parameter is rebuilt the same
+ * whatever the interval, so one rebuild is what the range's would all have written (type_distribution
+ * was rebuilt once per month of a backfill, one after another: 24 x 0.55 s at scale).
+ */
+function batchable(m: Model): boolean {
+  if (m.config.materialized === 'partition') return true;
+  return m.config.materialized === 'table' && m.statements.every((s) => parameterNames(s).length === 0);
+}
+
+/**
+ * Task specs of one DAG's models (id = model name) and its data-test task(s). Batchable models
+ * ({@link batchable}) and the data-test tasks of a DAG with one are `batch: true`: a backfill may hand
+ * them a range of intervals.
  */
 export function modelTaskSpecs(select: ModelSelection, opts: ModelTaskSpecsOptions = {}): Record<string, TaskSpec> {
   const registry = opts.registry ?? defaultRegistry();
@@ -78,14 +91,14 @@ export function modelTaskSpecs(select: ModelSelection, opts: ModelTaskSpecsOptio
     specs[name] = {
       run: modelTask(name, factoryOpts),
       upstream: [...new Set(upstream)],
-      batch: m.config.materialized === 'partition',
+      batch: batchable(m),
       description: m.config.description,
     };
   }
   const tests = [...registry.tests.values()].filter((t) => select.test(t, registry));
   const groups = [...(opts.testGroups ?? []), { id: opts.testTaskId ?? 'data_tests', test: () => true }];
   // Batchable exactly when the DAG's models are: a test then checks the whole range at once.
-  const batch = names.some((n) => registry.model(n).config.materialized === 'partition');
+  const batch = names.some((n) => batchable(registry.model(n)));
   for (const group of groups) {
     const mine = tests.filter((t) => groups.find((g) => g.test(t, registry)) === group);
     if (mine.length === 0) continue;

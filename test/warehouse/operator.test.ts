@@ -203,6 +203,7 @@ describe('SQL operator', function () {
       'marts/daily_a.sql': "-- materialized: partition\n-- partition_by: day\n-- partition_column: day\n-- columns: day TEXT\nSELECT id AS day FROM {{ ref('base') }}",
       'marts/daily_b.sql': "-- materialized: partition\n-- partition_by: day\n-- partition_column: day\n-- columns: day TEXT\nSELECT day FROM {{ ref('daily_a') }}",
       'marts/monthly.sql': "-- materialized: table\n-- columns: n INTEGER\nSELECT count(*) AS n FROM {{ ref('base') }}",
+      'marts/as_of.sql': "-- materialized: table\n-- columns: n INTEGER\nSELECT count(*) AS n FROM {{ ref('base') }} WHERE id < :end_day",
       'tests/b_ok.sql': "SELECT * FROM {{ ref('daily_b') }} WHERE day IS NULL",
     });
     const registry = ModelRegistry.load(dir);
@@ -216,7 +217,13 @@ describe('SQL operator', function () {
       ['data_tests', ['daily_a', 'daily_b'], true],
     ]);
     // Every mart gets the no-personal-columns test, so even a mart without tests of its own has a test task.
-    expect(Object.keys(modelTaskSpecs(selectionOf('marts_monthly'), { registry }))).to.deep.equal(['monthly', 'data_tests']);
+    // A table is rebuilt whole: batched unless it reads a run parameter, which would differ per interval.
+    const monthly = modelTaskSpecs(selectionOf('marts_monthly'), { registry });
+    expect(Object.entries(monthly).map(([id, t]) => [id, t.batch]).sort()).to.deep.equal([
+      ['as_of', false],
+      ['data_tests', true],
+      ['monthly', true],
+    ]);
   });
 
   it('starts a test task once the models its tests read are built, so a model no test reads runs beside it', () => {
@@ -258,13 +265,14 @@ describe('SQL operator', function () {
     const daily = (await import('../../dags/marts_daily.js')).default;
     expect([daily.id, daily.schedule, daily.catchup, daily.waitFor]).to.deep.equal(['marts_daily', '@daily', true, ['ingest']]);
     expect(daily.tasks.filter((t) => t.batch).map((t) => t.id).sort()).to.deep.equal(
-      ['cars_deliveries', 'defleeted_cars_volumes', 'infleeted_cars_volumes', 'test_marts_daily'],
+      ['cars_deliveries', 'defleeted_cars_volumes', 'infleeted_cars_volumes', 'test_marts_daily', 'wait_for_ingest'],
     );
     const monthly = (await import('../../dags/marts_monthly.js')).default;
     expect([monthly.id, monthly.schedule, monthly.catchup, monthly.waitFor]).to.deep.equal(['marts_monthly', '@monthly', true, ['ingest']]);
     // waitFor is the wait_for_ingest sensor before the roots.
     expect(monthly.tasks.map((t) => t.id).sort()).to.deep.equal(['test_marts_monthly', 'type_distribution', 'type_share', 'wait_for_ingest']);
     expect(monthly.tasks.find((t) => t.id === 'type_distribution')!.upstream).to.deep.equal(['wait_for_ingest']);
+    expect(monthly.tasks.every((t) => t.batch)).to.equal(true);
     const ingest = (await import('../../dags/ingest.js')).default;
     expect([ingest.id, ingest.schedule, ingest.catchup]).to.deep.equal(['ingest', '@daily', false]);
     const up = (id: string) => ingest.tasks.find((t) => t.id === id)!.upstream;
