@@ -6,7 +6,8 @@
  * their tests). Then the same rows
  * are imported by the sqlite3 CLI (the floor), a copy of them with a few changes (1% of customers
  * moved, 0.2% of cars deregistered, 0.5% of subscriptions repriced) is served from a SQLite file, and
- * the next day is backfilled on the same home.
+ * the next day is backfilled on the same home. Last, the marts of two years are backfilled on that
+ * warehouse (`--from 2022-01-01 --dag marts_daily --dag marts_monthly`), the command as a whole.
  *
  * Per day it prints wall time, rows/s, CPU, the backfill's peak RSS (`/usr/bin/time -v` and the
  * process tree's RSS sampled every 100 ms), and per phase (extract, load, vault, marts, tests) the span
@@ -43,6 +44,8 @@ const sizes: DatasetSizes = {
 const TOTAL = sizes.cars + sizes.customers + sizes.subscriptions;
 const DAY1 = '2024-01-31';
 const DAY2 = '2024-02-01';
+/** Where the two-year mart backfill starts: the mart DAGs' start date. */
+const MARTS_FROM = '2022-01-01';
 const nextDay = (day: string): string => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'drivetrain.ts');
 const TIME = '/usr/bin/time';
@@ -81,15 +84,21 @@ interface BackfillRun {
   readonly maxRssKb: number | undefined;
   readonly samples: readonly Sample[];
   readonly startedMs: number;
+  /** Task instances the backfill ran, from its summary line. */
+  readonly taskInstances: number | undefined;
 }
 
-/** Runs one backfill of `day` in a child process with `env`, sampling the process tree's RSS. */
-async function backfill(day: string, base: NodeJS.ProcessEnv): Promise<BackfillRun> {
+/**
+ * Runs one backfill up to `day` in a child process with `env`, sampling the process tree's RSS: of
+ * `day` alone, or from `opts.from` for `opts.dags`.
+ */
+async function backfill(day: string, base: NodeJS.ProcessEnv, opts: { readonly from?: string; readonly dags?: readonly string[] } = {}): Promise<BackfillRun> {
   // The morning after the day: its interval is the last completed one, whatever the date the bench runs on.
   const env = { ...base, DRIVETRAIN_NOW: `${nextDay(day)}T01:00:00Z` };
   // As an operator backfills yesterday: the DAGs with catchup (marts_daily; marts_monthly has no
   // completed month in range), and the snapshot ingest they wait for, once, for the same interval.
-  const command = [process.execPath, '--import', 'tsx', BIN, 'backfill', '--from', day, '--to', day];
+  const dags = (opts.dags ?? []).flatMap((d) => ['--dag', d]);
+  const command = [process.execPath, '--import', 'tsx', BIN, 'backfill', '--from', opts.from ?? day, '--to', day, ...dags];
   const timed = existsSync(TIME);
   const child = timed
     ? spawn(TIME, ['-v', ...command], { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -109,7 +118,7 @@ async function backfill(day: string, base: NodeJS.ProcessEnv): Promise<BackfillR
   if (code !== 0) {
     process.stdout.write(out.slice(-4000));
     process.stderr.write(err.slice(-4000));
-    throw new Error(`bench day: the backfill of ${day} exited with ${code}`);
+    throw new Error(`bench day: the backfill to ${day} exited with ${code}`);
   }
   const field = (name: string): number | undefined => {
     const m = new RegExp(`${name}: ([0-9.]+)`).exec(err);
@@ -117,7 +126,15 @@ async function backfill(day: string, base: NodeJS.ProcessEnv): Promise<BackfillR
   };
   const user = field('User time \\(seconds\\)');
   const system = field('System time \\(seconds\\)');
-  return { wallS, cpuS: user === undefined || system === undefined ? undefined : user + system, maxRssKb: field('Maximum resident set size \\(kbytes\\)'), samples, startedMs };
+  const instances = /\((\d+) task instances run\)/.exec(out);
+  return {
+    wallS,
+    cpuS: user === undefined || system === undefined ? undefined : user + system,
+    maxRssKb: field('Maximum resident set size \\(kbytes\\)'),
+    samples,
+    startedMs,
+    taskInstances: instances ? Number(instances[1]) : undefined,
+  };
 }
 
 function ownRssKb(pid: number): number {
@@ -260,9 +277,21 @@ async function main(): Promise<void> {
   process.stdout.write(`  satellite versions by load date: ${await satelliteVersions(warehouseDb)}\n`);
   process.stdout.write(`  warehouse file ${(statSync(warehouseDb).size / 2 ** 20).toFixed(0)} MB\n\n`);
 
-  const peak = Math.max(day1.peakKb, day2.peakKb);
+  // Then the marts of two years on this vault, as an operator backfills them: the command, not its SQL alone
+  // (bench/warehouse.ts times the models' statements): runs, sensors, batches, attempt logs.
+  const marts = await backfill(DAY2, env, { from: MARTS_FROM, dags: ['marts_daily', 'marts_monthly'] });
+  const martsPeakKb = Math.max(0, ...marts.samples.map((x) => x.rssKb), marts.maxRssKb ?? 0);
+  process.stdout.write(
+    `TWO-YEAR MART BACKFILL ('drivetrain backfill --from ${MARTS_FROM} --to ${DAY2} --dag marts_daily --dag marts_monthly' on this warehouse): ` +
+      `${marts.wallS.toFixed(1)} s, ${marts.taskInstances ?? '?'} task instances; CPU ${marts.cpuS === undefined ? 'n/a' : `${marts.cpuS.toFixed(1)} s`}; peak RSS ${mb(martsPeakKb)}\n\n`,
+  );
+
+  const peak = Math.max(day1.peakKb, day2.peakKb, martsPeakKb);
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
-  process.stdout.write(`GOALS (at scale ${scale}): first day ${day1.wallS.toFixed(1)} s <= 60 s (aim 30 s) ${met(day1.wallS <= 60)}; next day ${day2.wallS.toFixed(1)} s <= 30 s ${met(day2.wallS <= 30)}; peak RSS ${mb(peak)} <= 512 MB ${met(peak <= 512 * 1024)}\n`);
+  process.stdout.write(
+    `GOALS (at scale ${scale}): first day ${day1.wallS.toFixed(1)} s <= 60 s (aim 30 s) ${met(day1.wallS <= 60)}; next day ${day2.wallS.toFixed(1)} s <= 30 s ${met(day2.wallS <= 30)}; ` +
+      `two-year mart backfill ${marts.wallS.toFixed(1)} s <= 15 s ${met(marts.wallS <= 15)}; peak RSS ${mb(peak)} <= 512 MB ${met(peak <= 512 * 1024)}\n`,
+  );
 }
 
 try {
