@@ -224,15 +224,30 @@ async function runIncremental(db: Queryable, model: Model, params: RunParams, di
   return { deleted: 0, inserted };
 }
 
-/** The run's partition and every later one (the projection); nothing before it is touched. */
-async function runPartition(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<Counts> {
+/** The temporary table a staged partition model's rows are computed into before its write transaction. */
+const STAGED_ROWS = '_staged_partition_rows';
+
+/** The SELECT of a partition model's rows: the run's partition and every later one. */
+function partitionRows(model: Model): string {
+  const cols = model.shape.columns!.map(columnName).join(', ');
+  const from = model.config.partitionBy === 'month' ? ':start_month' : ':start_day';
+  return `SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${model.config.partitionColumn!} >= ${from}`;
+}
+
+/**
+ * The run's partition and every later one (the projection); nothing before it is touched. A staged
+ * model's rows are already in temp.{@link STAGED_ROWS} (runModel's prepare step).
+ */
+async function runPartition(db: Queryable, model: Model, params: RunParams, dialect: Dialect, staged = false): Promise<Counts> {
   const opts = { model: model.name, dialect };
   await ensureTable(db, model, dialect);
   const cols = model.shape.columns!.map(columnName).join(', ');
   const key = model.config.partitionColumn!;
   const from = model.config.partitionBy === 'month' ? ':start_month' : ':start_day';
   const deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} >= ${from}`, params, opts);
-  const inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} >= ${from}`, params, opts);
+  const rows = staged ? `SELECT ${cols} FROM temp.${STAGED_ROWS}` : partitionRows(model);
+  const inserted = await execute(db, `INSERT INTO ${model.name} (${cols}) ${rows}`, params, opts);
+  if (staged) await db.run(`DROP TABLE temp.${STAGED_ROWS}`);
   return { deleted, inserted };
 }
 
@@ -248,7 +263,9 @@ const MATERIALIZATIONS = { view: runView, table: runTable, incremental: runIncre
 export async function runModel(warehouse: Warehouse, model: Model, params: RunParams): Promise<ModelRunResult> {
   const started = performance.now();
   const dialect = dialectOf(warehouse);
-  const staging = model.config.materialized === 'incremental' ? (model.staging ?? []) : [];
+  // A staged partition model's rows, computed before the write transaction like a vault load's sorts.
+  const stagedRows = model.config.staged && dialect.stagedReads;
+  const staging = model.config.materialized === 'incremental' ? (model.staging ?? []) : stagedRows ? [`CREATE TEMP TABLE ${STAGED_ROWS} AS ${partitionRows(model)}`] : [];
   let prepareMs = 0;
   // A vault load's staged sorts (Dialect.stagedReads) fill the temporary tables its statements read,
   // before its write transaction and on the same connection: SQLite runs them beside another writer.
@@ -265,6 +282,7 @@ export async function runModel(warehouse: Warehouse, model: Model, params: RunPa
     async (db) => {
       writeStarted = performance.now();
       await tuneConnection(db, dialect);
+      if (stagedRows) return runPartition(db, model, params, dialect, true);
       return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
     },
     { prepare },

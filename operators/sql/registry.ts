@@ -27,6 +27,12 @@ export interface ModelConfig {
   readonly partitionBy?: 'day' | 'month';
   /** The column holding the partition key ('YYYY-MM-DD', months as their first day). */
   readonly partitionColumn?: string;
+  /**
+   * Of a partition model (`staged: true`): its rows are computed into a temporary table before its write
+   * transaction, on an engine with staged reads (SQLite), so other models write while a long SELECT
+   * runs; the write lock is then held for the delete and the copy only. Default false.
+   */
+  readonly staged: boolean;
   /** Column definitions; generating macros (hub, sat, link) supply their own. */
   readonly columns?: readonly string[];
   /** Primary key columns. */
@@ -80,7 +86,7 @@ export interface DataTest {
 /** The default sql/ folder of this repository, found relative to this module. */
 export const DEFAULT_SQL_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'sql');
 
-const HEADER_KEYS = new Set(['test_scope', 'materialized', 'partition_by', 'partition_column', 'columns', 'primary_key', 'indexes', 'tests', 'severity', 'description']);
+const HEADER_KEYS = new Set(['test_scope', 'materialized', 'partition_by', 'partition_column', 'staged', 'columns', 'primary_key', 'indexes', 'tests', 'severity', 'description']);
 
 function parseHeader(name: string, text: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -123,12 +129,16 @@ function parseConfig(name: string, header: Record<string, string>, isTest: boole
     if (partitionBy !== 'day' && partitionBy !== 'month') throw new ModelError(`model '${name}': bad partition_by '${header.partition_by ?? ''}'`, name, header.partition_by);
     if (!header.partition_column) throw new ModelError(`model '${name}': partition model without partition_column`, name);
   }
+  if (header.staged !== undefined && header.staged !== 'true' && header.staged !== 'false') throw new ModelError(`model '${name}': bad staged '${header.staged}' (true or false)`, name, header.staged);
+  const staged = header.staged === 'true';
+  if (staged && materialized !== 'partition') throw new ModelError(`model '${name}': staged is for partition models, not '${materialized}'`, name, header.staged);
   const severity = (header.severity ?? 'error') as ModelConfig['severity'];
   if (severity !== 'error' && severity !== 'warn') throw new ModelError(`model '${name}': bad severity '${severity}'`, name, severity);
   return {
     materialized,
     partitionBy,
     partitionColumn: header.partition_column,
+    staged,
     columns: csv(header.columns),
     primaryKey: csv(header.primary_key),
     indexes: header.indexes?.split(';').map((i) => csv(i)!).filter((i) => i.length > 0),

@@ -13,7 +13,7 @@ import { useTmpWarehouse } from '../helpers/tmp.js';
 
 /** A model as the registry would give it, with only what a materialization reads. */
 function model(name: string, config: Partial<ModelConfig> & Pick<ModelConfig, 'materialized'>, statements: string[], shape: Model['shape'] = {}): Model {
-  return { name, layer: 'marts', file: `${name}.sql`, config: { tests: [], severity: 'error', ...config }, statements, refs: [], sources: [], shape };
+  return { name, layer: 'marts', file: `${name}.sql`, config: { tests: [], severity: 'error', staged: false, ...config }, statements, refs: [], sources: [], shape };
 }
 
 const PARAMS = { ds: '2024-01-03', start_day: '2024-01-03', end_day: '2024-01-04', start_month: '2024-01-01', end_month: '2024-02-01', load_date: '2024-01-04 00:00:00' };
@@ -227,6 +227,20 @@ describeEachEngine('materializations', (engine) => {
       ]);
     });
 
+    it('gives a staged model the same rows, and leaves no staging table behind', async () => {
+      const staged = { ...daily, name: 'per_day_staged', config: { ...daily.config, staged: true } };
+      await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-04'), ('2024-01-04')");
+      await runModel(wh, staged, { ...PARAMS, start_day: '2024-01-01' });
+      await wh.exec("INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-05')");
+      expect(await runModel(wh, staged, PARAMS)).to.include({ deleted: 2, inserted: 3 });
+      expect(await rows('SELECT day, n FROM per_day_staged ORDER BY day')).to.deep.equal([
+        { day: '2024-01-02', n: 1 },
+        { day: '2024-01-03', n: 2 },
+        { day: '2024-01-04', n: 2 },
+        { day: '2024-01-05', n: 1 },
+      ]);
+    });
+
     it('is one transaction: a replacement that fails leaves the partition as it was', async () => {
       await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2024-01-03')");
       await runModel(wh, daily, PARAMS);
@@ -364,6 +378,31 @@ describe('a model run on SQLite', () => {
     expect(r.prepareMs).to.be.at.least(0);
     expect(r.ms - r.prepareMs - r.writeMs, 'the wait').to.be.at.least(HOLD_MS - 50);
     expect(r.writeMs, 'its own write').to.be.below(r.ms - (HOLD_MS - 50));
+    await wh.close();
+  });
+
+  it("computes a staged partition model's rows before it waits for another writer's lock", async () => {
+    const wh = await openWarehouse(tmp.warehouse);
+    await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2024-01-03'), ('2024-01-04')");
+    const config = { materialized: 'partition', partitionBy: 'day', partitionColumn: 'day' } as const;
+    const shape = { columns: ['day TEXT NOT NULL', 'n INTEGER NOT NULL'], primaryKey: ['day'] };
+    const select = ['SELECT day, count(*) AS n FROM src GROUP BY day'];
+    const staged = model('staged_days', { ...config, staged: true }, select, shape);
+    const plain = model('plain_days', config, select, shape);
+    const [locked, released] = [gate(), gate()];
+    const other = wh.transaction(async (db) => {
+      await db.run("INSERT INTO src VALUES ('2024-01-05')");
+      locked.open();
+      await released.opened;
+    });
+    await locked.opened;
+    const runs = [runModel(wh, staged, PARAMS), runModel(wh, plain, PARAMS)];
+    setTimeout(released.open, 200);
+    const [s, p] = await Promise.all(runs);
+    await other;
+    // The staged rows are what was committed before the other writer's; the plain SELECT ran after it.
+    expect(s).to.include({ inserted: 2 });
+    expect(p).to.include({ inserted: 3 });
     await wh.close();
   });
 });

@@ -65,6 +65,9 @@ describe('SQL operator', function () {
     expect(bad({ 'marts/a.sql': '-- materialized: view\nSELECT {{ nope(1) }}' })).to.throw(ModelError, "unknown macro 'nope'");
     expect(bad({ 'marts/a.sql': "-- materialized: view\nSELECT * FROM {{ ref('missing') }}" })).to.throw(ModelError, "'a' refs unknown model 'missing'");
     expect(bad({ 'marts/a.sql': '-- colour: blue\nSELECT 1' })).to.throw(ModelError, "unknown header key 'colour'");
+    const partition = '-- materialized: partition\n-- partition_by: day\n-- partition_column: day\n-- columns: day TEXT\n';
+    expect(bad({ 'marts/a.sql': `${partition}-- staged: yes\nSELECT 1 AS day` })).to.throw(ModelError, "model 'a': bad staged 'yes' (true or false)");
+    expect(bad({ 'marts/a.sql': '-- materialized: table\n-- staged: true\nSELECT 1' })).to.throw(ModelError, "model 'a': staged is for partition models, not 'table'");
     const keyed = '-- materialized: keyed\n-- columns: k TEXT\n-- primary_key: k\n';
     expect(bad({ 'marts/a.sql': `${keyed}SELECT 1 AS k` })).to.throw(ModelError, "model 'a': a keyed model needs two SELECTs");
     expect(bad({ 'core/v.sql': '-- materialized: view\nSELECT 1 AS k', 'marts/a.sql': `${keyed}SELECT k FROM {{ ref('v') }}; SELECT k FROM {{ ref('v') }} WHERE k IN {{ loads('v') }}` }))
