@@ -92,9 +92,11 @@ export const LOADS_PARAM_PREFIX = 'loads__';
 
 /**
  * A keyed model: the table equals its SELECT (statement 1) at all times. A first run, a new table or
- * a changed SELECT (its hash differs) builds it whole; later runs delete and re-insert only the keys statement 2 returns: the keys
+ * a changed SELECT (its hash differs) builds it whole; later runs re-derive only the keys statement 2 returns: the keys
  * whose upstream rows changed in the loads since the table's last run, bound as JSON arrays of load
- * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ.
+ * dates (`:loads__sat_car`). Upstream tables are insert-only, so no other key's rows can differ. Of
+ * those keys, a key whose rows all come out as they are stays untouched; the others' rows are
+ * deleted and inserted (the counts the run reports).
  *
  * Optional statements after the second build the same rows as statement 1 in key order, for an
  * engine without hash joins (SQLite) to build the table whole with: temporary tables sorted by each
@@ -135,18 +137,29 @@ async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect:
     }
     const all = { ...params, ...loads };
     const changed = dialect.tempTable('_changed_keys');
+    const fresh = dialect.tempTable('_changed_rows');
     // The changed keys, once, in key order: the delete and the insert probe the table by them.
     await db.run(`DROP TABLE IF EXISTS ${changed}`);
+    await db.run(`DROP TABLE IF EXISTS ${fresh}`);
     await execute(db, `CREATE TEMP TABLE _changed_keys AS SELECT DISTINCT * FROM (${model.statements[1]}) AS k ORDER BY 1`, all, opts);
     const key = pk[0];
-    deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} IN (SELECT * FROM ${changed})`, all, opts);
+    // Their rows as the SELECT gives them now; only those that differ from the table's are written.
+    // A key whose upstream rows changed often keeps its row (a subscription repriced: the timeline
+    // holds no price), and each row written costs a probe of every index at a random page.
+    // Typed as the table's columns, so a value compares as it would be stored.
+    await db.run(`CREATE TEMP TABLE _changed_rows AS SELECT ${cols} FROM ${model.name} WHERE 1 = 0`);
+    await execute(db, `INSERT INTO ${fresh} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} IN (SELECT * FROM ${changed})`, all, opts);
+    const current = `SELECT ${cols} FROM ${model.name} WHERE ${key} IN (SELECT * FROM ${changed})`;
+    // Set difference (EXCEPT) compares NULLs as equal, so a row with a NULL is not rewritten either.
+    deleted = await execute(db, `DELETE FROM ${model.name} WHERE ${key} IN (SELECT ${key} FROM (${current} EXCEPT SELECT ${cols} FROM ${fresh}) AS gone)`, all, opts);
     inserted = await execute(
       db,
-      `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} IN (SELECT * FROM ${changed}) ORDER BY ${pk.join(', ')}`,
+      `INSERT INTO ${model.name} (${cols}) SELECT ${cols} FROM (SELECT ${cols} FROM ${fresh} EXCEPT ${current}) AS m ORDER BY ${pk.join(', ')}`,
       all,
       opts,
     );
     await db.run(`DROP TABLE ${changed}`);
+    await db.run(`DROP TABLE ${fresh}`);
   }
   await db.run(`INSERT INTO ${MODEL_STATE} (model, definition, seq) VALUES (?, ?, ?) ON CONFLICT (model) DO UPDATE SET definition = excluded.definition, seq = excluded.seq`, [
     model.name,

@@ -99,10 +99,15 @@ describeEachEngine('materializations', (engine) => {
     const keyed = model('two_keyed', { materialized: 'keyed' }, ['SELECT a, b, max(v) AS v FROM up2 GROUP BY a, b', `SELECT DISTINCT a FROM up2 WHERE load_date IN ${dialectOf(wh).jsonTextValues(':loads__up2')}`], shape);
     await runModel(wh, up, PARAMS);
     expect(await runModel(wh, keyed, PARAMS)).to.include({ inserted: 3 });
+    // A new row for a = 1: its two rows stay as they are, the third is added.
     await wh.exec("DELETE FROM src; INSERT INTO src VALUES (1, 3, 'w')");
     await runModel(wh, up, { ...PARAMS, load_date: '2024-01-05 00:00:00' });
-    expect(await runModel(wh, keyed, PARAMS)).to.include({ deleted: 2, inserted: 3 });
-    expect(await rows('SELECT a, b, v FROM two_keyed ORDER BY a, b')).to.deep.equal([{ a: 1, b: 1, v: 'z' }, { a: 1, b: 2, v: 'y' }, { a: 1, b: 3, v: 'w' }, { a: 2, b: 1, v: 'x' }]);
+    expect(await runModel(wh, keyed, PARAMS)).to.include({ deleted: 0, inserted: 1 });
+    // One of them changes: the key's rows are written again, all of them.
+    await wh.exec("DELETE FROM src; INSERT INTO src VALUES (1, 1, 'zz')");
+    await runModel(wh, up, { ...PARAMS, load_date: '2024-01-06 00:00:00' });
+    expect(await runModel(wh, keyed, PARAMS)).to.include({ deleted: 3, inserted: 3 });
+    expect(await rows('SELECT a, b, v FROM two_keyed ORDER BY a, b')).to.deep.equal([{ a: 1, b: 1, v: 'zz' }, { a: 1, b: 2, v: 'y' }, { a: 1, b: 3, v: 'w' }, { a: 2, b: 1, v: 'x' }]);
   });
 
   describe('view', () => {
@@ -276,6 +281,20 @@ describeEachEngine('materializations', (engine) => {
       await load('2024-01-02', [[2, 5], [4, 40]]);
       expect(await runModel(wh, keyed(), PARAMS)).to.include({ deleted: 1, inserted: 2 });
       expect(await totals()).to.deep.equal([{ k: 1, total: -1 }, { k: 2, total: 25 }, { k: 3, total: -1 }, { k: 4, total: 40 }]);
+    });
+
+    it('writes only the rows that differ among the keys the loads touched, a NULL equal to a NULL', async () => {
+      const changedKeys = `SELECT DISTINCT k FROM up WHERE load_date IN ${dialectOf(wh).jsonTextValues(':loads__up')}`;
+      const nullable = model('totals', { materialized: 'keyed' }, ['SELECT k, nullif(sum(v), 0) AS total FROM up GROUP BY k', changedKeys], {
+        ...shape,
+        columns: ['k INTEGER NOT NULL', 'total INTEGER'],
+      });
+      await load('2024-01-01', [[1, 0], [2, 20], [3, 30]]);
+      await runModel(wh, nullable, PARAMS);
+      // Every key is touched; only 3's total moves (1 stays NULL, 2 stays 20).
+      await load('2024-01-02', [[1, 0], [2, 0], [3, 5]]);
+      expect(await runModel(wh, nullable, PARAMS)).to.include({ deleted: 1, inserted: 1 });
+      expect(await totals()).to.deep.equal([{ k: 1, total: null }, { k: 2, total: 20 }, { k: 3, total: 35 }]);
     });
 
     it('changes nothing when no load came since its last run', async () => {
