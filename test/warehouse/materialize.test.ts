@@ -206,18 +206,22 @@ describeEachEngine('materializations', (engine) => {
       primaryKey: ['month'],
     });
 
-    it('replaces the run day and every later day, and leaves the days before it as they were', async () => {
+    it('replaces the run day and every later day, and leaves the days before it as they were, staged or not', async () => {
+      // staged: the rows computed into a temporary table before the write transaction (SQLite only).
+      const staged = { ...daily, name: 'per_day_staged', config: { ...daily.config, staged: true } };
       await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-04'), ('2024-01-04')");
-      await runModel(wh, daily, { ...PARAMS, start_day: '2024-01-01' });
+      for (const m of [daily, staged]) await runModel(wh, m, { ...PARAMS, start_day: '2024-01-01' });
       // The source changes everywhere; a run for 2024-01-03 must take the new values from that day on only.
       await wh.exec("INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-05')");
-      expect(await runModel(wh, daily, PARAMS)).to.include({ materialized: 'partition', deleted: 2, inserted: 3 });
-      expect(await rows('SELECT day, n FROM per_day ORDER BY day')).to.deep.equal([
-        { day: '2024-01-02', n: 1 },
-        { day: '2024-01-03', n: 2 },
-        { day: '2024-01-04', n: 2 },
-        { day: '2024-01-05', n: 1 },
-      ]);
+      for (const m of [daily, staged]) {
+        expect(await runModel(wh, m, PARAMS), m.name).to.include({ materialized: 'partition', deleted: 2, inserted: 3 });
+        expect(await rows(`SELECT day, n FROM ${m.name} ORDER BY day`), m.name).to.deep.equal([
+          { day: '2024-01-02', n: 1 },
+          { day: '2024-01-03', n: 2 },
+          { day: '2024-01-04', n: 2 },
+          { day: '2024-01-05', n: 1 },
+        ]);
+      }
     });
 
     it('replaces by month from the run month on for a monthly partition', async () => {
@@ -229,20 +233,6 @@ describeEachEngine('materializations', (engine) => {
         { month: '2023-12-01', n: 1 },
         { month: '2024-01-01', n: 2 },
         { month: '2024-02-01', n: 1 },
-      ]);
-    });
-
-    it('gives a staged model the same rows, and leaves no staging table behind', async () => {
-      const staged = { ...daily, name: 'per_day_staged', config: { ...daily.config, staged: true } };
-      await wh.exec("CREATE TABLE src (day TEXT); INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-04'), ('2024-01-04')");
-      await runModel(wh, staged, { ...PARAMS, start_day: '2024-01-01' });
-      await wh.exec("INSERT INTO src VALUES ('2024-01-02'), ('2024-01-03'), ('2024-01-05')");
-      expect(await runModel(wh, staged, PARAMS)).to.include({ deleted: 2, inserted: 3 });
-      expect(await rows('SELECT day, n FROM per_day_staged ORDER BY day')).to.deep.equal([
-        { day: '2024-01-02', n: 1 },
-        { day: '2024-01-03', n: 2 },
-        { day: '2024-01-04', n: 2 },
-        { day: '2024-01-05', n: 1 },
       ]);
     });
 
@@ -375,6 +365,18 @@ describeEachEngine('materializations', (engine) => {
 describe('a model run on SQLite', () => {
   const tmp = useTmpWarehouse();
 
+  /** Another writer, holding the write lock from the moment it ran `sql` until `release()`; `done` settles after. */
+  async function otherWriter(wh: Warehouse, sql: string): Promise<{ release: () => void; done: Promise<void> }> {
+    const [locked, released] = [gate(), gate()];
+    const done = wh.transaction(async (db) => {
+      await db.run(sql);
+      locked.open();
+      await released.opened;
+    });
+    await locked.opened;
+    return { release: released.open, done };
+  }
+
   it("tells its staged reads and its own write from the wait for another writer's lock", async () => {
     const wh = await openWarehouse(tmp.warehouse);
     await wh.exec('CREATE TABLE src (k INTEGER); INSERT INTO src VALUES (1), (2), (3)');
@@ -382,17 +384,11 @@ describe('a model run on SQLite', () => {
     const withStaging: Model = { ...staged, staging: ['CREATE TEMP TABLE staged_src AS SELECT k FROM src ORDER BY k'] };
     // Another writer holds the lock for HOLD_MS once the run has asked for it.
     const HOLD_MS = 400;
-    const [locked, released] = [gate(), gate()];
-    const other = wh.transaction(async (db) => {
-      await db.run('INSERT INTO src VALUES (4)');
-      locked.open();
-      await released.opened;
-    });
-    await locked.opened;
+    const other = await otherWriter(wh, 'INSERT INTO src VALUES (4)');
     const run = runModel(wh, withStaging, PARAMS);
-    setTimeout(released.open, HOLD_MS);
+    setTimeout(other.release, HOLD_MS);
     const r = await run;
-    await other;
+    await other.done;
     expect(r).to.include({ inserted: 3 }); // what was committed when its reads were staged
     expect(r.prepareMs).to.be.at.least(0);
     expect(r.ms - r.prepareMs - r.writeMs, 'the wait').to.be.at.least(HOLD_MS - 50);
@@ -408,17 +404,11 @@ describe('a model run on SQLite', () => {
     const select = ['SELECT day, count(*) AS n FROM src GROUP BY day'];
     const staged = model('staged_days', { ...config, staged: true }, select, shape);
     const plain = model('plain_days', config, select, shape);
-    const [locked, released] = [gate(), gate()];
-    const other = wh.transaction(async (db) => {
-      await db.run("INSERT INTO src VALUES ('2024-01-05')");
-      locked.open();
-      await released.opened;
-    });
-    await locked.opened;
+    const other = await otherWriter(wh, "INSERT INTO src VALUES ('2024-01-05')");
     const runs = [runModel(wh, staged, PARAMS), runModel(wh, plain, PARAMS)];
-    setTimeout(released.open, 200);
+    setTimeout(other.release, 200);
     const [s, p] = await Promise.all(runs);
-    await other;
+    await other.done;
     // The staged rows are what was committed before the other writer's; the plain SELECT ran after it.
     expect(s).to.include({ inserted: 2 });
     expect(p).to.include({ inserted: 3 });
