@@ -127,27 +127,40 @@ function sensingCompletions(claim: Claim, outcome: AttemptOutcome, sensing: Sens
   }));
 }
 
+/** What one poke of a sensor call said: met or not, or the error it threw (a batched call's runs fail apart). */
+type PokeAnswer = boolean | { readonly error: unknown };
+
 /**
- * The completions of a sensor call whose pokes answered, one answer per instance (`met`): a met
- * instance succeeds; one not met is poked again later (up_for_reschedule, its try given back) or, past
- * its own first poke's timeout, fails with SensorTimeoutError (skips with softFail). A batched call's
- * log (every instance's file) gets a line per outcome naming its runs' days, not a line per run: with
- * a line per run, each of a batch of 400 files held 800 lines.
+ * The completions of a sensor call whose pokes answered, one answer per instance: a met instance
+ * succeeds; one not met is poked again later (up_for_reschedule, its try given back) or, past its own
+ * first poke's timeout, fails with SensorTimeoutError (skips with softFail); one whose poke threw fails
+ * that try, with the task's retries. A batched call's log (every instance's file) gets a line per
+ * outcome naming its runs' days, not a line per run: with a line per run, each of a batch of 400 files
+ * held 800 lines.
  */
-function sensorCompletions(claim: Claim, met: readonly boolean[], durationS: number, pokedAtMs: number, deps: AttemptDeps, log: AttemptLog): CompletionRow[] {
+function sensorCompletions(claim: Claim, answers: readonly PokeAnswer[], durationS: number, pokedAtMs: number, deps: AttemptDeps, log: AttemptLog): CompletionRow[] {
   const options = claim.task.sensor!;
+  const batched = claim.items.length > 1;
+  // One reading of each clock: the rescheduled runs come due together and stay one batch.
   const clockMs = (deps.clock ?? systemClock).now().getTime();
+  const wallMs = Date.now();
   const succeeded: string[] = [];
   const rescheduled: { day: string; at: number }[] = [];
   const timedOut: { day: string; error: Error }[] = [];
   const completions = claim.items.flatMap((item, i) => {
     const one: Claim = { ...claim, items: [item] };
     const day = item.run.data_interval_start.slice(0, 10);
-    if (met[i]) {
+    const answer = answers[i];
+    if (typeof answer === 'object') {
+      if (batched) log.info(`${day}: the poke failed`);
+      log.logError(answer.error);
+      return completionsOf(one, { ok: false, error: answer.error, durationS, aborted: false }, deps.shutdown, deps.settings);
+    }
+    if (answer) {
       succeeded.push(day);
       return completionsOf(one, { ok: true, value: undefined, durationS }, deps.shutdown, deps.settings);
     }
-    const decision = notMetDecision(claim.task.id, options, item.ti.first_poke_at ?? pokedAtMs, clockMs, Date.now());
+    const decision = notMetDecision(claim.task.id, options, item.ti.first_poke_at ?? pokedAtMs, clockMs, wallMs);
     if (decision.kind === 'timeout') {
       timedOut.push({ day, error: decision.error });
       return completionsOf(one, { ok: false, error: decision.error, durationS, aborted: false }, deps.shutdown, deps.settings);
@@ -155,14 +168,12 @@ function sensorCompletions(claim: Claim, met: readonly boolean[], durationS: num
     rescheduled.push({ day, at: decision.nextPokeAtMs });
     return sensingCompletions(one, { ok: true, value: undefined, durationS }, decision);
   });
-  const of = (days: readonly string[]): string => (claim.items.length === 1 ? '' : ` for ${days.length} of ${claim.items.length} runs (${daysText(days)})`);
+  const of = (days: readonly string[]): string => (batched ? ` for ${days.length} of ${claim.items.length} runs (${daysText(days)})` : '');
   if (succeeded.length > 0) log.info(`attempt succeeded${of(succeeded)}`, { durationS });
-  if (rescheduled.length > 0) {
-    log.info(`rescheduled${of(rescheduled.map((r) => r.day))}, not a try: next poke not before ${new Date(Math.min(...rescheduled.map((r) => r.at))).toISOString()}`);
-  }
+  if (rescheduled.length > 0) log.info(`rescheduled${of(rescheduled.map((r) => r.day))}, not a try: next poke not before ${new Date(rescheduled[0].at).toISOString()}`);
   if (timedOut.length > 0) {
     const error = timedOut[0].error;
-    if (claim.items.length > 1) log.info(`timed out${of(timedOut.map((t) => t.day))}`);
+    if (batched) log.info(`timed out${of(timedOut.map((t) => t.day))}`);
     if (isTaskSkipped(error)) log.info(`attempt skipped: ${error.reason}`);
     else log.logError(error);
   }
@@ -277,13 +288,22 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
       map,
     });
   // A sensor answers for each instance of its call: a batched one pokes once per run, with that run's
-  // own context, so a poke never has to know about batches.
-  const pokeEach = async (options: SensorOptions, ctx: TaskContext): Promise<boolean[]> => {
+  // own context, so a poke never has to know about batches; a poke that throws fails its own run only.
+  const pokeEach = async (options: SensorOptions, ctx: TaskContext): Promise<PokeAnswer[]> => {
     const env = deps.sensorEnv ?? NO_SENSOR_ENV;
     if (items.length === 1) return [await pokeOnce(options, ctx, env)];
-    const met: boolean[] = [];
-    for (const item of items) met.push(await pokeOnce(options, contextOf(ctx.signal, [item]), env, false));
-    return met;
+    const answers: PokeAnswer[] = [];
+    for (const item of items) {
+      // Shutdown, a lost lease or the call's timeout: the runs not poked yet are the call's to settle.
+      ctx.signal.throwIfAborted();
+      try {
+        answers.push(await pokeOnce(options, contextOf(ctx.signal, [item]), env, false));
+      } catch (error) {
+        if (ctx.signal.aborted) throw error;
+        answers.push({ error });
+      }
+    }
+    return answers;
   };
   const run = async (ctx: TaskContext): Promise<unknown> => {
     if (paramsError !== undefined) throw paramsError;
@@ -298,7 +318,7 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     signal: AbortSignal.any([deps.shutdown, deps.leaseLost]),
   });
   let completions: CompletionRow[];
-  if (sensorOptions !== undefined && ran.ok) completions = sensorCompletions(claim, ran.value as boolean[], ran.durationS, pokedAtMs, deps, log);
+  if (sensorOptions !== undefined && ran.ok) completions = sensorCompletions(claim, ran.value as PokeAnswer[], ran.durationS, pokedAtMs, deps, log);
   else {
     // A poke that threw is an ordinary failure, with the task's retries.
     const outcome = keptResult(task.id, ran);
@@ -306,8 +326,8 @@ export async function runClaim(claim: Claim, deps: AttemptDeps): Promise<{ compl
     logOutcome(log, settled, outcome.durationS);
     completions = completionsOf(claim, settled.outcome, deps.shutdown, deps.settings, settled.rescheduleAtMs);
   }
-  const last = completions[completions.length - 1];
-  taskAttemptsCounter.inc({ dag_id: dag.id, task_id: task.id, outcome: last.state });
+  // An attempt per instance: a batched call's instances may end differently (a sensor's).
+  for (const c of completions) taskAttemptsCounter.inc({ dag_id: dag.id, task_id: task.id, outcome: c.state });
   taskDurationHistogram.observe({ dag_id: dag.id, task_id: task.id }, ran.durationS);
   return { completions, logClosed: log.close().catch(() => undefined) };
 }

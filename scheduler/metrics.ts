@@ -39,7 +39,7 @@ export const taskInstancesGauge = new Gauge({
 /** Finished task attempts, by outcome. */
 export const taskAttemptsCounter = new Counter({
   name: 'drivetrain_task_attempts_total',
-  help: 'Task attempts finished, by DAG, task and outcome (success, failed, up_for_retry)',
+  help: 'Task attempts finished, by DAG, task and outcome (success, failed, up_for_retry); a batched call counts one per instance it covered',
   labelNames: ['dag_id', 'task_id', 'outcome'] as const,
   registers: [registry],
 });

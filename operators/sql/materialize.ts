@@ -146,8 +146,8 @@ async function runKeyed(db: Queryable, model: Model, params: RunParams, dialect:
     // Their rows as the SELECT gives them now; only those that differ from the table's are written.
     // A key whose upstream rows changed often keeps its row (a subscription repriced: the timeline
     // holds no price), and each row written costs a probe of every index at a random page.
-    // Typed as the table's columns, so a value compares as it would be stored.
-    await db.run(`CREATE TEMP TABLE _changed_rows AS SELECT ${cols} FROM ${model.name} WHERE 1 = 0`);
+    // Declared as the table's columns (types and collations), so a value compares as it would be stored.
+    await db.run(`CREATE TEMP TABLE _changed_rows (${model.shape.columns!.join(', ')})`);
     await execute(db, `INSERT INTO ${fresh} (${cols}) SELECT ${cols} FROM (${model.statements[0]}) AS m WHERE m.${key} IN (SELECT * FROM ${changed})`, all, opts);
     const current = `SELECT ${cols} FROM ${model.name} WHERE ${key} IN (SELECT * FROM ${changed})`;
     // Set difference (EXCEPT) compares NULLs as equal, so a row with a NULL is not rewritten either.

@@ -3,10 +3,11 @@ import { forEachMetadataEngine } from '../helpers/metadataEngines.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { defineDag } from '../../scheduler/dag.js';
+import { defineDag, sensor } from '../../scheduler/dag.js';
 import { NonRetryableError } from '../../scheduler/errors/NonRetryableError.js';
 import type { TaskContext } from '../../scheduler/interfaces.js';
 import { attemptLogPath } from '../../scheduler/logging.js';
+import { taskAttemptsCounter } from '../../scheduler/metrics.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { Executor } from '../../scheduler/executor.js';
 import { openHarness, waitUntil, type Harness } from './harness.js';
@@ -484,5 +485,37 @@ forEachMetadataEngine('executor', (engine) => {
       .to.include('attempt succeeded for 6 of 10 runs (2024-01-01 to 2024-01-06)')
       .and.to.include('rescheduled for 4 of 10 runs (2024-01-07 to 2024-01-10), not a try');
     expect(log(sensors[9].run_id)).to.include('timed out for 4 of 4 runs (2024-01-07 to 2024-01-10)').and.to.include('SensorTimeoutError');
+  });
+
+  it('fails only the run whose poke threw in a batched sensor call, and counts an attempt per instance', async () => {
+    h = await openHarness(engine.env());
+    const calls: string[] = [];
+    const attempts = async (outcome: string) =>
+      (await taskAttemptsCounter.get()).values.find((v) => v.labels.dag_id === 'flaky' && v.labels.task_id === 'ready' && v.labels.outcome === outcome)?.value ?? 0;
+    const [succeededBefore, failedBefore] = [await attempts('success'), await attempts('failed')];
+    const dag = defineDag({
+      id: 'flaky',
+      schedule: '@daily',
+      startDate: '2024-01-01',
+      tasks: {
+        ready: sensor({
+          batch: true,
+          retries: 0,
+          poke: (ctx) => {
+            if (ctx.ds === '2024-01-03') throw new Error('the marker file is unreadable');
+            return true;
+          },
+        }),
+        load: { batch: true, upstream: ['ready'], run: (ctx) => void calls.push(`${ctx.intervals.length} ${ctx.ds}`) },
+      },
+    });
+    await h.addRuns(dag, '2024-01-01', '2024-01-05');
+    await h.drain([dag], { batching: true });
+    const states = (await h.tis('flaky')).filter((t) => t.task_id === 'ready').sort((a, b) => a.run_id.localeCompare(b.run_id));
+    expect(states.map((t) => t.state)).to.deep.equal(['success', 'success', 'failed', 'success', 'success']);
+    expect(states[2].last_error).to.equal('Error: the marker file is unreadable');
+    // The runs after the failed one go on in a batch of their own.
+    expect(calls).to.deep.equal(['2 2024-01-01', '2 2024-01-04']);
+    expect([(await attempts('success')) - succeededBefore, (await attempts('failed')) - failedBefore]).to.deep.equal([4, 1]);
   });
 });
