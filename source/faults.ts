@@ -52,6 +52,11 @@ export class FaultInjector {
     return { hang: false, failStatus: undefined };
   }
 
+  /** True when some rows are served malformed ({@link maybeMalform} needs each row as an object). */
+  malforms(): boolean {
+    return this.options.malformedRate > 0;
+  }
+
   /** The row as served: itself, or (for a stable share of ids) a copy broken in one field. */
   maybeMalform(entity: EntityName, row: Row): Row {
     const rate = this.options.malformedRate;

@@ -11,7 +11,7 @@ import { ENTITIES, sourceRoutes, type EntityName } from '../operators/entities.j
 import { batchJson } from './batchJson.js';
 import type { DatasetSizes, Row } from './generator.js';
 import { openApiDocument } from './openapi.js';
-import { BadCursorError, GeneratedRowSource, SqliteRowSource, type RowBatch, type RowSource } from './rowSource.js';
+import { BadCursorError, GeneratedRowSource, SqliteRowSource, type JsonBatch, type RowSource } from './rowSource.js';
 
 /** Options of {@link startSourceServer}. */
 export interface SourceServerOptions {
@@ -94,6 +94,19 @@ async function write(res: http.ServerResponse, chunk: string | Buffer): Promise<
   return !res.destroyed;
 }
 
+/** The body's rows as JSON batches: the source's own, or its row objects rendered here (malformed by the faults). */
+async function* jsonBatches(source: RowSource, faults: FaultInjector, entity: EntityName, after: string | undefined, limit: number): AsyncGenerator<JsonBatch | { json: string | Buffer; count: number; next: string }> {
+  if (source.jsonBatches && !faults.malforms()) {
+    yield* source.jsonBatches(entity, after, limit);
+    return;
+  }
+  for await (const batch of source.batches(entity, after, limit)) {
+    if (batch.rows.length === 0) continue;
+    // The faults' malformations touch strings only; a RawText value passes through them as it is.
+    yield { json: batchJson(batch.rows.map((row) => faults.maybeMalform(entity, row as Row)), batch.raw ?? false), count: batch.rows.length, next: batch.next };
+  }
+}
+
 async function streamRows(
   res: http.ServerResponse,
   source: RowSource,
@@ -103,9 +116,9 @@ async function streamRows(
   limit: number,
   paged: boolean,
 ): Promise<void> {
-  const iterator = source.batches(entity, after, limit)[Symbol.asyncIterator]();
+  const iterator = jsonBatches(source, faults, entity, after, limit);
   // Pull the first batch before the headers, so a bad cursor is still a clean 400.
-  let first: IteratorResult<RowBatch>;
+  let first: IteratorResult<{ json: string | Buffer; count: number; next: string }>;
   try {
     first = await iterator.next();
   } catch (err) {
@@ -117,15 +130,13 @@ async function streamRows(
   let served = 0;
   let next: string | undefined;
   for (let step = first; !step.done; step = await iterator.next()) {
-    const rows = step.value.rows;
-    if (rows.length === 0) continue;
-    // The faults' malformations touch strings only; a RawText value passes through them as it is.
-    const json = batchJson(rows.map((row) => faults.maybeMalform(entity, row as Row)), step.value.raw ?? false);
-    const chunk = served === 0 ? json : typeof json === 'string' ? `,${json}` : Buffer.concat([COMMA, json]);
-    served += rows.length;
+    const { json, count } = step.value;
+    // A batch's bytes are written as they are (a page is ~1.4 MB): the comma before them on its own.
+    const written = (served === 0 || (await write(res, COMMA))) && (await write(res, json));
+    served += count;
     next = step.value.next;
-    if (!(await write(res, chunk))) {
-      await iterator.return?.();
+    if (!written) {
+      await iterator.return(undefined);
       return;
     }
   }

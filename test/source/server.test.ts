@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import { generateRows } from '../../source/generator.js';
-import { GeneratedRowSource, pageQuery, SqliteRowSource } from '../../source/rowSource.js';
+import { batchJson } from '../../source/batchJson.js';
+import { GeneratedRowSource, jsonPageQuery, pageQuery, SqliteRowSource } from '../../source/rowSource.js';
 import { startSourceServer, type SourceServer } from '../../source/server.js';
 import { SourceFileError } from '../../source/SourceFileError.js';
 import { useTmpDir } from '../helpers/tmp.js';
@@ -131,8 +132,44 @@ describe('source service', () => {
         // Without an index on id, paging by id read and sorted the whole table for every page.
         expect(plan.join('; '), `${entity}, resume ${resume}`).to.not.match(/TEMP B-TREE/);
         if (resume) expect(plan, entity).to.deep.equal([`SEARCH ${entity} USING INTEGER PRIMARY KEY (rowid>?)`]);
+        const json = (await queryFile<{ detail: string }>(file, `EXPLAIN QUERY PLAN ${jsonPageQuery(entity, resume)}`, params)).map((p) => p.detail);
+        expect(json.join('; '), `JSON of ${entity}, resume ${resume}`).to.not.match(/TEMP B-TREE/);
+        if (resume) expect(json, entity).to.include(`SEARCH ${entity} USING INTEGER PRIMARY KEY (rowid>?)`);
       }
     }
+  });
+
+  it('serves the values SQLite renders as JSON as its row objects give them: doubles exactly, datetimes with T, a page with a BLOB from its objects', async () => {
+    const file = path.join(tmp.dir, 'source.db');
+    await makeSourceDb(file);
+    await execFile(file, `
+      INSERT INTO subscriptions VALUES ('s2', 'c2', 'b-car', '2023-12-10', 1700000000, 'six', 0.1 + 0.2), ('s3', 'c2', 'b-car', NULL, '2024-01-01 00:00:00', 'six', 1.0 / 3),
+        ('s4', NULL, NULL, 17.5, 'soon', 'twelve', 1e20), ('s5', 'c1', 'a-car', '2023-12-10 00:05:14.393870', NULL, 'six', 1e300 * 1e10),
+        ('s6', 'c1', 'a-car', NULL, NULL, 'six', 'four hundred'), ('s7', 'c1', 'a-car', NULL, NULL, 'six', 123456789012345678);
+      INSERT INTO cars (id, brand) VALUES ('c-car', X'00FF'), ('d-car', 'after the BLOB');
+    `);
+    const source = await SqliteRowSource.open(file);
+    server = await startSourceServer({ source });
+    for (const entity of ['cars', 'subscriptions'] as const) {
+      // What the row objects give: the service's rows before SQLite rendered them.
+      const objects: unknown[] = [];
+      for await (const batch of source.batches(entity, undefined, 100)) objects.push(...(JSON.parse(`[${batchJson(batch.rows, batch.raw ?? false).toString()}]`) as unknown[]));
+      const unpaged = (await getJson(`${server.url}/${entity}/`)).body;
+      expect(unpaged, entity).to.deep.equal(objects);
+      expect((await allPages(server.url, entity, 2)).rows, `${entity} in pages of 2`).to.deep.equal(objects);
+    }
+    const text = await (await fetch(`${server.url}/subscriptions/`)).text();
+    // SQLite's own 15 digits would read back as 0.3; 450.0 keeps its form (a REAL, as Python's JSON writes it).
+    for (const rate of ['0.30000000000000004', '450.0', '"monthly_rate":null', '"four hundred"']) expect(text).to.include(rate);
+    const subs = JSON.parse(text) as Record<string, unknown>[];
+    expect(subs.map((s) => [s.created_at, s.start_date])).to.deep.equal([
+      ['2023-12-10T00:05:14.393870', '2023-12-27T00:05:14.393870'], ['2023-12-10', 1700000000], [null, '2024-01-01T00:00:00'],
+      [17.5, 'soon'], ['2023-12-10T00:05:14.393870', null], [null, null], [null, null],
+    ]);
+    expect(subs.map((s) => s.monthly_rate)).to.deep.equal([450, 0.1 + 0.2, 1 / 3, 1e20, null, 'four hundred', 123456789012345680]);
+    // Malformed rows need the objects: with the faults on, the rows are no longer SQLite's JSON.
+    server.faults.malformedRate = 1;
+    expect((await getJson(`${server.url}/subscriptions/`)).body).to.not.deep.equal(subs);
   });
 
   it('refuses a file without one of the tables, or with one it cannot page by rowid, naming the table', async () => {
