@@ -1,9 +1,11 @@
 /**
- * What every scheduler command opens: the settings (loaded once per process), the scheduler log, the
- * metadata database and the DAG bag. close() releases them in reverse order.
+ * What every scheduler command opens: the settings (loaded once per process; they set V8's heap
+ * growth), the scheduler log, the metadata database and the DAG bag. close() releases them in
+ * reverse order.
  */
 import { clockFromSettings } from '../clock.js';
 import { loadConfiguredDagBag, type DagBag } from '../dagLoader.js';
+import { applyHeapGrowth } from '../heapGrowth.js';
 import { UsageError } from '../errors/UsageError.js';
 import type { Clock, Dag } from '../interfaces.js';
 import { createSchedulerLogger, type SchedulerLogger } from '../logging.js';
@@ -24,6 +26,7 @@ export function settingsOnce(): Settings {
   if (cachedSettings) return cachedSettings;
   const settings = loadSettings();
   preflight(settings);
+  applyHeapGrowth(settings.heapGrowthPercent);
   cachedSettings = settings;
   return cachedSettings;
 }
