@@ -1,0 +1,28 @@
+/**
+ * Runs work at most `width` at a time, each in its turn: a piece of work starts when every piece
+ * queued before it has started and one of the running ones has finished (whether it succeeded or not).
+ */
+export class TurnQueue {
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(
+    /** How many may run at once. */
+    readonly width: number,
+  ) {
+    if (!Number.isInteger(width) || width < 1) throw new RangeError(`TurnQueue width '${width}' is not a positive integer`);
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.running < this.width) this.running++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      // The turn passes straight to the next in line, so nothing queued later can overtake it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
