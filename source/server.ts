@@ -94,8 +94,11 @@ async function write(res: http.ServerResponse, chunk: string | Buffer): Promise<
   return !res.destroyed;
 }
 
+/** Rows of the body as JSON: a source's {@link JsonBatch}, or rows rendered here, as text or bytes. */
+type BodyBatch = Omit<JsonBatch, 'json'> & { readonly json: string | Buffer };
+
 /** The body's rows as JSON batches: the source's own, or its row objects rendered here (malformed by the faults). */
-async function* jsonBatches(source: RowSource, faults: FaultInjector, entity: EntityName, after: string | undefined, limit: number): AsyncGenerator<JsonBatch | { json: string | Buffer; count: number; next: string }> {
+async function* jsonBatches(source: RowSource, faults: FaultInjector, entity: EntityName, after: string | undefined, limit: number): AsyncGenerator<BodyBatch> {
   if (source.jsonBatches && !faults.malforms()) {
     yield* source.jsonBatches(entity, after, limit);
     return;
@@ -118,7 +121,7 @@ async function streamRows(
 ): Promise<void> {
   const iterator = jsonBatches(source, faults, entity, after, limit);
   // Pull the first batch before the headers, so a bad cursor is still a clean 400.
-  let first: IteratorResult<{ json: string | Buffer; count: number; next: string }>;
+  let first: IteratorResult<BodyBatch>;
   try {
     first = await iterator.next();
   } catch (err) {
