@@ -98,7 +98,7 @@ async function write(res: http.ServerResponse, chunk: string | Buffer): Promise<
 type BodyBatch = Omit<JsonBatch, 'json'> & { readonly json: string | Buffer };
 
 /** The body's rows as JSON batches: the source's own, or its row objects rendered here (malformed by the faults). */
-async function* jsonBatches(source: RowSource, faults: FaultInjector, entity: EntityName, after: string | undefined, limit: number): AsyncGenerator<BodyBatch> {
+async function* bodyBatches(source: RowSource, faults: FaultInjector, entity: EntityName, after: string | undefined, limit: number): AsyncGenerator<BodyBatch> {
   if (source.jsonBatches && !faults.malforms()) {
     yield* source.jsonBatches(entity, after, limit);
     return;
@@ -119,7 +119,7 @@ async function streamRows(
   limit: number,
   paged: boolean,
 ): Promise<void> {
-  const iterator = jsonBatches(source, faults, entity, after, limit);
+  const iterator = bodyBatches(source, faults, entity, after, limit);
   // Pull the first batch before the headers, so a bad cursor is still a clean 400.
   let first: IteratorResult<BodyBatch>;
   try {

@@ -33,13 +33,16 @@ export function addCustomersCommand(program: Command): Command {
     .description('null the personal fields (names, street address) of these customers in the lake, the raw table, rejects and sat_customer_pii; marts are not touched')
     .argument('<id...>', "customers' ids as the source has them");
   return handle(erase, async (ids: string[]) => {
-    const [{ erasePersonalData, changedAnything }, { loadSettings }, { clockFromSettings }, { closeWarehouses, warehouseOf }] = await Promise.all([
+    const [{ erasePersonalData, changedAnything }, { loadSettings }, { clockFromSettings }, { closeWarehouses, warehouseOf }, { applyHeapGrowth }] = await Promise.all([
       import('./erase.js'),
       import('../../scheduler/settings/loadSettings.js'),
       import('../../scheduler/clock.js'),
       import('../warehouse/registry.js'),
+      import('../../scheduler/heapGrowth.js'),
     ]);
     const settings = loadSettings();
+    // It rewrites lake partitions and raw tables as the pipeline does, with the same heap setting.
+    applyHeapGrowth(settings.heapGrowthPercent);
     try {
       const report = await erasePersonalData({
         entity: 'customers',

@@ -78,8 +78,9 @@ export class SqliteWarehouse implements Warehouse {
    * Write transactions' prepare steps, two at a time: after the last raw load the vault's models all
    * become ready at once, and their sorts, one at a time, left the second core idle while the writer
    * waited for the next one (the day bench's next day: 5.1-5.2 s from the last raw load to the last
-   * vault write, 4.1-4.8 s two at a time, and the whole day 26.9-27.2 s against 25.4-25.5 s). A prepared connection then waits for the write lock without holding
-   * its turn, so the next step runs meanwhile; what the waiting connections keep in memory is bounded
+   * vault write, 4.1-4.8 s two at a time, and the whole day 26.9-27.2 s against 25.4-25.5 s). A
+   * prepared connection then waits for the write lock without holding its turn, so the next step runs
+   * meanwhile; what the waiting connections keep in memory is bounded
    * by the soft heap limit (SqliteMemory.heapMb), and their temporary tables are files. (Before that
    * limit, prepared connections waiting behind a long load peaked at 747 MB instead of 418: each turn
    * was held until the write lock.)

@@ -63,7 +63,7 @@ export interface TransactionOptions {
   /**
    * Of a write transaction: work that only reads the database (and fills temporary tables), run first
    * on the transaction's connection. SQLite runs it before the write lock is taken, outside the queue
-   * of this process's writers but one at a time, so one model's reading and sorting overlaps another's
+   * of this process's writers but two at a time, so models' reading and sorting overlaps another's
    * writing (docs/design/warehouse-memory.md); what it reads is the last committed state. PostgreSQL
    * runs it inside the transaction.
    */

@@ -35,11 +35,15 @@ describe('turn queue', () => {
     expect(log.filter((l) => l.endsWith('starts'))).to.deep.equal(['a starts', 'b starts', 'c starts', 'd starts']);
   });
 
-  it('passes on a failure to its caller only, and gives the turn to the next', async () => {
+  it('passes on a failure to its caller only, a rejection or a throw, and gives the turn to the next', async () => {
     const queue = new TurnQueue(1);
     const failed = queue.run(() => Promise.reject(new Error('disk full')));
+    const thrown = queue.run((): Promise<string> => {
+      throw new Error('bad statement');
+    });
     const next = queue.run(async () => 'ran');
     expect(await failed.catch((err: Error) => err.message)).to.equal('disk full');
+    expect(await thrown.catch((err: Error) => err.message)).to.equal('bad statement');
     expect(await next).to.equal('ran');
   });
 
