@@ -14,7 +14,6 @@ import { SqliteConnection } from './SqliteConnection.js';
 import { SqliteSession } from './SqliteSession.js';
 import { WarehouseClosedError } from './WarehouseClosedError.js';
 import { TurnQueue } from './TurnQueue.js';
-import { WriteQueue } from './WriteQueue.js';
 
 /**
  * Page size of a NEW warehouse file; an existing file keeps its own (SQLite changes it only by VACUUM,
@@ -73,7 +72,14 @@ export function memoryPragmas(memory: SqliteMemory): string {
 
 export class SqliteWarehouse implements Warehouse {
   readonly kind = 'sqlite';
-  private readonly writes = new WriteQueue();
+  /**
+   * This process's writers, one at a time. SQLite has one writer anyway, but
+   * node-sqlite3 runs each statement on libuv's small thread pool: writers waiting in the busy handler
+   * occupy those threads, the lock holder's next statement then finds none free, and everything stalls
+   * for the whole busy timeout. Queuing in-process writers keeps the busy timeout for what it is for:
+   * another process (the daemon and a CLI backfill) holding the lock.
+   */
+  private readonly writes = new TurnQueue(1);
   /**
    * Write transactions' prepare steps, two at a time: after the last raw load the vault's models all
    * become ready at once, and their sorts, one at a time, left the second core idle while the writer

@@ -5,6 +5,8 @@
 export class TurnQueue {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
+  /** Settles once everything queued so far has settled. */
+  private tail: Promise<unknown> = Promise.resolve();
 
   constructor(
     /** How many may run at once. */
@@ -13,7 +15,19 @@ export class TurnQueue {
     if (!Number.isInteger(width) || width < 1) throw new RangeError(`TurnQueue width '${width}' is not a positive integer`);
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const work = this.inTurn(fn);
+    const settled = work.catch(() => undefined);
+    this.tail = this.tail.then(() => settled);
+    return work;
+  }
+
+  /** Waits for everything queued so far. */
+  async idle(): Promise<void> {
+    await this.tail;
+  }
+
+  private async inTurn<T>(fn: () => Promise<T>): Promise<T> {
     if (this.running < this.width) this.running++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {

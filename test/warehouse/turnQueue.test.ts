@@ -52,3 +52,46 @@ describe('turn queue', () => {
     expect(() => new TurnQueue(1.5)).to.throw(RangeError, "TurnQueue width '1.5' is not a positive integer");
   });
 });
+
+describe('turn queue of width 1 (the warehouse writers)', () => {
+  it('starts a writer only after the one before it has finished, in the order they asked', async () => {
+    const queue = new TurnQueue(1);
+    const order: string[] = [];
+    let finishA!: () => void;
+    const a = queue.run(async () => {
+      order.push('a starts');
+      await new Promise<void>((resolve) => (finishA = resolve));
+      order.push('a ends');
+    });
+    const b = queue.run(async () => {
+      order.push('b starts');
+    });
+    await turns(5);
+    expect(order).to.deep.equal(['a starts']);
+    finishA();
+    await Promise.all([a, b]);
+    expect(order).to.deep.equal(['a starts', 'a ends', 'b starts']);
+  });
+
+  it('passes on a writer failure to its caller only, and runs the next writer', async () => {
+    const queue = new TurnQueue(1);
+    const failed = queue.run(() => Promise.reject(new Error('disk full')));
+    const next = queue.run(async () => 'ran');
+    expect(await failed.catch((err: Error) => err.message)).to.equal('disk full');
+    expect(await next).to.equal('ran');
+  });
+
+  it('is idle once every writer queued so far has finished', async () => {
+    const queue = new TurnQueue(1);
+    const done: number[] = [];
+    void queue.run(async () => {
+      done.push(1);
+    });
+    void queue.run(async () => {
+      await turns(2);
+      done.push(2);
+    });
+    await queue.idle();
+    expect(done).to.deep.equal([1, 2]);
+  });
+});
