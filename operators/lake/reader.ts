@@ -51,6 +51,11 @@ export interface LakeBlockOptions {
   readonly linesPerBlock: number;
   /** Memory for a block of `size` bytes; default a new buffer each (Buffer.allocUnsafeSlow). */
   readonly allocate?: (size: number) => Buffer;
+  /**
+   * Blocks read ahead of the one handed out, so that the part files are read and decompressed (on
+   * libuv's threads) while the caller works on a block, not only when it asks for the next. Default 0.
+   */
+  readonly readAhead?: number;
 }
 
 /** The block being cut: pieces of decompressed chunks, copied into one buffer when it is full. */
@@ -112,7 +117,35 @@ class PartStream {
  * is parsed dies young (strings held across young-generation GCs were most of what the load's thread
  * promoted to its old generation).
  */
-export async function* readLakeBlocks(lakeDir: string, entity: string, ds: string, opts: LakeBlockOptions): AsyncGenerator<LakeBlock> {
+export function readLakeBlocks(lakeDir: string, entity: string, ds: string, opts: LakeBlockOptions): AsyncGenerator<LakeBlock> {
+  const blocks = cutBlocks(lakeDir, entity, ds, opts);
+  return opts.readAhead ? readingAhead(blocks, opts.readAhead) : blocks;
+}
+
+/** `source`'s values, with up to `depth` more asked for while the caller holds one. */
+async function* readingAhead<T>(source: AsyncGenerator<T>, depth: number): AsyncGenerator<T> {
+  const asked: Promise<IteratorResult<T>>[] = [];
+  try {
+    for (;;) {
+      // An async generator queues the calls: it runs on to the next value while this one is used.
+      while (asked.length <= depth) {
+        const next = source.next();
+        // Handled when its turn comes; until then a failure (a part not matching its checksum) must not
+        // count as unhandled, which would end the process.
+        next.catch(() => undefined);
+        asked.push(next);
+      }
+      const next = await asked.shift()!;
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Stopped early: what was asked ahead is not wanted, its failures included.
+    await source.return(undefined);
+  }
+}
+
+async function* cutBlocks(lakeDir: string, entity: string, ds: string, opts: LakeBlockOptions): AsyncGenerator<LakeBlock> {
   const { linesPerBlock, allocate = Buffer.allocUnsafeSlow } = opts;
   if (!Number.isInteger(linesPerBlock) || linesPerBlock < 1) throw new RangeError(`linesPerBlock '${linesPerBlock}' is not a positive integer`);
   const m = opts.manifest ?? (await readManifest(lakeDir, entity, ds));

@@ -56,6 +56,34 @@ describe('raw data lake', () => {
     expect(blocks[2].bytes.toString()).to.equal('{"id":"5"}\n');
   });
 
+  it('reads blocks ahead while the caller holds one, and a part failing its checksum reaches the caller as an error, not as an unhandled rejection', async () => {
+    const lake = path.join(tmp.dir, 'lake');
+    const w = await LakePartitionWriter.open(lake, 'cars', DS, { partRows: 2 });
+    for (const lines of [['{"id":"1"}', '{"id":"2"}'], ['{"id":"3"}', '{"id":"4"}'], ['{"id":"5"}']]) await w.writeLines(lines);
+    const m = await w.commit('u', new Date());
+    expect(m.parts.map((p) => p.rows)).to.deep.equal([2, 2, 1]);
+    writeFileSync(path.join(lake, 'cars', `ds=${DS}`, '_SUCCESS'), JSON.stringify({ ...m, parts: [m.parts[0], { ...m.parts[1], sha256: '0'.repeat(64) }, m.parts[2]] }));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const blocks = readLakeBlocks(lake, 'cars', DS, { linesPerBlock: 1, readAhead: 5 });
+      expect((await blocks.next()).value?.bytes.toString()).to.equal('{"id":"1"}\n');
+      // While the caller holds its first block, the reader runs ahead into the broken part.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).to.deep.equal([]);
+      const read: string[] = [];
+      const err = await (async () => {
+        for await (const b of blocks) read.push(b.bytes.toString());
+      })().then(() => undefined, (e: unknown) => e);
+      expect(read).to.deep.equal(['{"id":"2"}\n', '{"id":"3"}\n', '{"id":"4"}\n']);
+      expect(err).to.be.instanceOf(LakePartitionError);
+      expect((err as Error).message).to.match(/part-00001\.ndjson\.gz has \d+ bytes, sha256/);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('decodes a block in pieces without splitting a long line or a multi-byte character', () => {
     const long = `{"id":"x","note":"${'ä'.repeat(70_000)}"}`;
     const lines = ['{"id":"a"}', long, '', 'ß'.repeat(40_000), '{"id":"b"}'];
