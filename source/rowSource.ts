@@ -122,12 +122,19 @@ function needsObject(column: string, text: boolean): string {
   return text ? `typeof(${column}) = 'blob'` : `CASE typeof(${column}) WHEN 'blob' THEN 1 WHEN 'real' THEN NOT (${exactReal(column)}) ELSE 0 END`;
 }
 
-/** A field's value as the API serves it ({@link apiRow}), in SQL. */
-function fieldJson(field: string): string {
+/**
+ * A field's value as the API serves it ({@link apiRow}), in SQL, written as the row objects' JSON writes
+ * it: a whole REAL as an integer (JSON.stringify(310.0) is `310`, SQLite's JSON `310.0`), so a row's
+ * bytes do not depend on the path its page took, nor on whether the file or the generator serves it
+ * (the next day's load copies the rows whose bytes did not change: operators/load/fast/CarryMatcher.ts).
+ * `text`: its column has TEXT affinity, so it holds no number.
+ */
+function fieldJson(field: string, text: boolean): string {
   // The file stores '2023-10-21 23:17:35.945166'; the API prints ISO with 'T'.
-  return DATETIME_FIELDS.has(field)
-    ? `CASE WHEN typeof(${field}) = 'text' AND substr(${field}, 11, 1) = ' ' THEN substr(${field}, 1, 10) || 'T' || substr(${field}, 12) ELSE ${field} END`
-    : field;
+  const iso = DATETIME_FIELDS.has(field) ? `WHEN typeof(${field}) = 'text' AND substr(${field}, 11, 1) = ' ' THEN substr(${field}, 1, 10) || 'T' || substr(${field}, 12) ` : '';
+  // Only an exactReal reaches the JSON, so a whole one is within 2^53: its integer is exact.
+  const whole = text ? '' : `WHEN typeof(${field}) = 'real' AND ${field} = CAST(${field} AS INTEGER) THEN CAST(${field} AS INTEGER) `;
+  return iso || whole ? `CASE ${iso}${whole}ELSE ${field} END` : field;
 }
 
 /**
@@ -138,7 +145,7 @@ function fieldJson(field: string): string {
  */
 export function jsonPageQuery(entity: EntityName, resume: boolean, textFields: ReadonlySet<string> = new Set()): string {
   const fields = FIELDS[entity];
-  const object = `json_object(${fields.map((f) => `'${f}', ${fieldJson(f)}`).join(', ')})`;
+  const object = `json_object(${fields.map((f) => `'${f}', ${fieldJson(f, textFields.has(f))}`).join(', ')})`;
   const objects = fields.map((f) => needsObject(f, textFields.has(f))).join(' OR ');
   const page = `SELECT _rowid_ AS r, ${object} AS j, ${objects} AS o FROM ${entity}${resume ? ' WHERE _rowid_ > ?' : ''} ORDER BY _rowid_ LIMIT ?`;
   // The aggregate reads the subquery's rows in its ORDER BY: a subquery with a LIMIT is not flattened
