@@ -19,6 +19,8 @@ export class CopyPartitionWriter implements BatchSink {
   /** The COPY a batch was last written to: the other one is ended before the next switch. */
   private current: PostgresCopy | undefined;
   private readonly rowNul: (s: string) => string;
+  /** "load of <entity> for <ds>", for errors. */
+  private readonly what: string;
 
   constructor(
     session: PostgresSession,
@@ -31,10 +33,13 @@ export class CopyPartitionWriter implements BatchSink {
     this.rejects = session.copyInto('"rejects"', ['raw_json', 'reason', 'source', 'processing_date']);
     this.rowConstants = [ds];
     this.rejectConstants = [entity, ds];
-    this.rowNul = refuseNul(`load of ${entity} for ${ds}`);
+    this.what = `load of ${entity} for ${ds}`;
+    this.rowNul = refuseNul(this.what);
   }
 
   async write(prepared: PreparedBatch): Promise<void> {
+    // PostgreSQL loads every line: no previous partition is given to its preparer (loadTask.ts).
+    if (prepared.into === 'carried') throw new Error(`${this.what}: a PostgreSQL load copies no rows from a previous partition`);
     const into = prepared.into === 'rows' ? this.rows : this.rejects;
     const text =
       prepared.into === 'rows' ? copyText(prepared.batch, this.rowConstants, this.rowNul) : copyText(prepared.batch, this.rejectConstants, escapeNul);

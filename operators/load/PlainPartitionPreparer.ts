@@ -9,7 +9,7 @@ import type { PartitionPreparer, PartitionToLoad, PreparedBatch } from './interf
 import { duplicateReason, lakeLineReject, parseLine, rowValues } from './rows.js';
 
 /** `values` (one array per row) as one JSON batch. */
-function jsonBatch(into: PreparedBatch['into'], values: unknown[][]): PreparedBatch {
+function jsonBatch(into: 'rows' | 'rejects', values: unknown[][]): PreparedBatch {
   return { into, batch: { rows: values.length, json: JSON.stringify(values) } };
 }
 
@@ -26,9 +26,10 @@ export class PlainPartitionPreparer implements PartitionPreparer {
     const seen = new Set<string>();
     let rows: unknown[][] = [];
     let rejects: unknown[][] = [];
+    let lakeLine = 0;
     for await (const block of readLakeBlocks(lakeDir, entity, ds, { manifest, linesPerBlock: this.batchRows })) {
       const lines = decodeLines(block.bytes);
-      for (let i = 0; i < lines.length; i++) {
+      for (let i = 0; i < lines.length; i++, lakeLine++) {
         const line = lines[i];
         const parsed = (lines.undecodable && lakeLineReject(lines.undecodable, i)) || parseLine(entity, line);
         if ('reason' in parsed) {
@@ -37,7 +38,7 @@ export class PlainPartitionPreparer implements PartitionPreparer {
           rejects.push([line, duplicateReason(parsed.row.id as string)]);
         } else {
           seen.add(parsed.row.id as string);
-          rows.push(rowValues(entity, parsed.row));
+          rows.push(rowValues(entity, parsed.row, lakeLine));
         }
         if (rows.length >= this.batchRows) {
           yield jsonBatch('rows', rows);

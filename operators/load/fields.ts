@@ -25,7 +25,14 @@ export const VAULT_FIELDS: Readonly<Record<Entity, readonly string[]>> = perEnti
   ...(ENTITY_SPECS[e].personal.length > 0 ? [PII_HASHDIFF_COLUMN] : []),
 ]);
 
+/**
+ * The raw column holding the row's line number in its lake partition (0-based): where the row came
+ * from, and what lets the next day's load copy the rows whose line did not change
+ * (fast/CarryMatcher.ts, docs/design/load-fast-path.md).
+ */
+export const LAKE_LINE_COLUMN = 'lake_line';
+
 /** Every column of a raw table, in table order. */
 export function rawColumns(entity: Entity): readonly string[] {
-  return [...SOURCE_FIELDS[entity], 'processing_date', ...VAULT_FIELDS[entity]];
+  return [...SOURCE_FIELDS[entity], 'processing_date', ...VAULT_FIELDS[entity], LAKE_LINE_COLUMN];
 }

@@ -7,6 +7,7 @@
 import type { Entity } from '../entities.js';
 import type { LakeManifest } from '../lake/manifest.js';
 import type { InsertBatch } from './fast/BatchBuilder.js';
+import type { PreviousPartition } from './fast/PreviousPartition.js';
 
 /** The lake partition a load reads. */
 export interface PartitionToLoad {
@@ -20,14 +21,25 @@ export interface PartitionToLoad {
   readonly manifest: LakeManifest;
   /** The task's signal: a wait on other threads stops when it aborts. */
   readonly signal?: AbortSignal;
+  /** The raw partition whose rows may be copied for lines that did not change (SQLite only). */
+  readonly previous?: PreviousPartition;
 }
 
-/** Rows for one INSERT into the raw table (`rows`) or into `rejects`. */
-export interface PreparedBatch {
-  readonly into: 'rows' | 'rejects';
-  /** The rows, in a form only the writer reads; `batch.rows` is their count. */
-  readonly batch: InsertBatch;
+/** Rows copied from the previous raw partition: `ranges` holds, per run of them, the first and last
+ * rowid there, the first's line in the previous lake partition and its line in this one (the rest
+ * follow one line a row in both). */
+export interface CarriedRows {
+  readonly rows: number;
+  readonly ranges: readonly number[];
 }
+
+/**
+ * Rows for one INSERT into the raw table (`rows`) or into `rejects`, in a form only the writer reads,
+ * or rows carried from the previous partition (`carried`); `batch.rows` is their count.
+ */
+export type PreparedBatch =
+  | { readonly into: 'rows' | 'rejects'; readonly batch: InsertBatch }
+  | { readonly into: 'carried'; readonly batch: CarriedRows };
 
 /** Turns a lake partition into batches: every line valid and new in the raw batches, else in a reject batch. */
 export interface PartitionPreparer {

@@ -13,16 +13,20 @@ import type { TaskContext, TaskFn } from '../../scheduler/interfaces.js';
 import { rowsLoadedCounter, rowsRejectedCounter } from '../../scheduler/metrics.js';
 import type { Entity } from '../entities.js';
 import { checkpointInBackground, isSqliteFile, lastCheckpointError, openWarehouse, syncWal, warehouseOf } from '../warehouse/registry.js';
-import type { WarehouseSession } from '../warehouse/interfaces.js';
+import type { Warehouse, WarehouseSession } from '../warehouse/interfaces.js';
 import { PostgresSession } from '../warehouse/PostgresSession.js';
+import { SqliteSession } from '../warehouse/SqliteSession.js';
 import { CopyPartitionWriter } from './CopyPartitionWriter.js';
 import { LakePartitionError } from '../lake/LakePartitionError.js';
 import type { LakeManifest } from '../lake/manifest.js';
 import { readManifest } from '../lake/reader.js';
 import { fastPartitionPreparer } from './fast/FastPartitionPreparer.js';
 import { PartitionWriter } from './fast/PartitionWriter.js';
+import { CarrySourceError } from './fast/CarrySourceError.js';
+import { readPreviousPartition, unchangedSince, type PreviousPartition } from './fast/PreviousPartition.js';
 import type { BatchSink, PartitionPreparer, PartitionToLoad } from './interfaces.js';
 import { ensureRawTables } from './models.js';
+import { recordRawPartition } from './rawPartitions.js';
 import { RowCountMismatchError } from './RowCountMismatchError.js';
 
 /** Options of {@link loadTask}. */
@@ -47,6 +51,9 @@ export interface LoadResult {
   readonly loaded: number;
   readonly rejected: number;
 }
+
+/** The name the warehouse file is attached under, on a SQLite load's connection, to copy unchanged rows from. */
+const CARRY_SCHEMA = 'carry_source';
 
 /** Which of `ids` are already in the raw partition (one scan of the partition per 500 ids). */
 async function existingIds(session: WarehouseSession, entity: Entity, ds: string, ids: readonly string[]): Promise<Set<string>> {
@@ -91,6 +98,90 @@ function checkRejectShare(result: LoadResult, maxRejectShare: number): void {
   }
 }
 
+/** What one replacement of a raw partition wrote. */
+interface Replaced {
+  readonly loaded: number;
+  readonly rejected: number;
+  /** Rows of `loaded` copied from the previous partition `from` (undefined: none was used). */
+  readonly carried: number;
+  readonly from: string | undefined;
+}
+
+/** What {@link replacePartition} replaces the partition with, and how. */
+interface Replacement {
+  readonly entity: Entity;
+  readonly manifest: LakeManifest;
+  readonly warehouse: Warehouse;
+  readonly preparer: PartitionPreparer;
+  /** SQLite only: copy the rows of lines that did not change since the previous partition. */
+  readonly carry: boolean;
+}
+
+/**
+ * Replaces the raw partition of ctx.ds and its rejects in one transaction, checking the books. With
+ * `carry`, the previous partition's rows (fast/PreviousPartition.ts) are read before the write lock and
+ * checked again under it; the lines that did not change get their rows copied (fast/CarryMatcher.ts).
+ */
+async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Replaced> {
+  const { entity, manifest, warehouse, preparer } = r;
+  const { ds } = ctx;
+  let loaded = 0;
+  let rejected = 0;
+  let carried = 0;
+  let previous: PreviousPartition | undefined;
+  let from: string | undefined;
+  const findPrevious = async (session: WarehouseSession): Promise<void> => {
+    if (!(session instanceof SqliteSession)) return;
+    try {
+      previous = await readPreviousPartition(session, ctx.settings.lakeDir, entity, ds);
+      // The connection, and so the name, ends with the load.
+      if (previous) await session.attachReadOnly(CARRY_SCHEMA);
+    } catch (err) {
+      // Copying only saves time: without the previous partition, every line is prepared.
+      previous = undefined;
+      ctx.log.warn(`the previous partition of ${entity} could not be read to copy unchanged rows: ${(err as Error).message}; loading every line`);
+    }
+  };
+
+  await warehouse.transaction(
+    async (session) => {
+      // The transaction's connection is its own and closes with it, so this setting ends with the load:
+      // the WAL it writes is copied into the database in the background after the commit, not by the
+      // commit itself, so the next load need not wait for the copy (docs/design/wal-checkpoint.md).
+      if (warehouse.kind === 'sqlite') await session.run('PRAGMA wal_autocheckpoint = 0');
+      if (previous && !(await unchangedSince(session, previous))) previous = undefined;
+      from = previous?.ds;
+      await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
+      await session.run(`DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
+      await recordRawPartition(session, entity, ds, manifest);
+      const lookup = (ids: readonly string[]) => existingIds(session, entity, ds, ids);
+      // PostgreSQL: COPY ... FROM STDIN; SQLite: prepared statements over packed batches (fast/).
+      const sink: BatchSink =
+        session instanceof PostgresSession
+          ? new CopyPartitionWriter(session, entity, ds, lookup)
+          : new PartitionWriter(session, entity, ds, lookup, previous ? { schema: CARRY_SCHEMA, ds: previous.ds } : undefined);
+      const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal, previous };
+      try {
+        for await (const prepared of preparer.prepare(partition, (ids) => sink.inserted(ids))) {
+          if (ctx.signal.aborted) throw ctx.signal.reason;
+          if (prepared.into === 'rejects') rejected += prepared.batch.rows;
+          else loaded += prepared.batch.rows;
+          if (prepared.into === 'carried') carried += prepared.batch.rows;
+          await sink.write(prepared);
+        }
+        await sink.flush();
+      } finally {
+        await sink.close();
+      }
+      if (loaded + rejected !== manifest.rows) {
+        throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
+      }
+    },
+    { prepare: r.carry ? findPrevious : undefined },
+  );
+  return { loaded, rejected, carried, from };
+}
+
 /** Loads the lake partition of ctx.ds for `entity` into its raw table. */
 export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<LoadResult> {
   const { entity } = opts;
@@ -105,35 +196,16 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   const checkpointError = sqlite ? lastCheckpointError(target) : undefined;
   if (checkpointError) ctx.log.warn(`the warehouse's last background WAL checkpoint failed: ${checkpointError.message}`);
   const preparer = opts.preparer ?? (await fastPartitionPreparer(ctx.settings.load, ctx.log));
-  const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal };
-  let loaded = 0;
-  let rejected = 0;
-
-  await warehouse.transaction(async (session) => {
-    // The transaction's connection is its own and closes with it, so this setting ends with the load:
-    // the WAL it writes is copied into the database in the background after the commit, not by the
-    // commit itself, so the next load need not wait for the copy (docs/design/wal-checkpoint.md).
-    if (sqlite) await session.run('PRAGMA wal_autocheckpoint = 0');
-    await session.run(`DELETE FROM "${entity}" WHERE processing_date = ?`, [ds]);
-    await session.run(`DELETE FROM rejects WHERE source = ? AND processing_date = ?`, [entity, ds]);
-    const lookup = (ids: readonly string[]) => existingIds(session, entity, ds, ids);
-    // PostgreSQL: COPY ... FROM STDIN; SQLite: prepared statements over packed batches (fast/).
-    const sink: BatchSink = session instanceof PostgresSession ? new CopyPartitionWriter(session, entity, ds, lookup) : new PartitionWriter(session, entity, ds, lookup);
-    try {
-      for await (const prepared of preparer.prepare(partition, (ids) => sink.inserted(ids))) {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        if (prepared.into === 'rows') loaded += prepared.batch.rows;
-        else rejected += prepared.batch.rows;
-        await sink.write(prepared);
-      }
-      await sink.flush();
-    } finally {
-      await sink.close();
-    }
-    if (loaded + rejected !== manifest.rows) {
-      throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
-    }
-  });
+  const load = (carry: boolean): Promise<Replaced> => replacePartition(ctx, { entity, manifest, warehouse, preparer, carry });
+  let replaced: Replaced;
+  try {
+    replaced = await load(sqlite);
+  } catch (err) {
+    if (!(err instanceof CarrySourceError)) throw err;
+    ctx.log.warn(`${err.message}; loading every line instead`);
+    replaced = await load(false);
+  }
+  const { loaded, rejected, carried, from } = replaced;
   if (sqlite) {
     // Durable before the task reports success, as when the commit ran the checkpoint itself.
     await syncWal(target);
@@ -143,7 +215,8 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   rowsLoadedCounter.inc({ entity }, loaded);
   rowsRejectedCounter.inc({ entity }, rejected);
   const result: LoadResult = { entity, ds, fetched: manifest.rows, loaded, rejected };
-  ctx.log.info(`loaded ${entity} for ${ds}: fetched ${manifest.rows} = loaded ${loaded} + rejected ${rejected}`, { ...result });
+  const copiedNote = from === undefined ? '' : `; ${carried} rows of unchanged lines copied from ${from}`;
+  ctx.log.info(`loaded ${entity} for ${ds}: fetched ${manifest.rows} = loaded ${loaded} + rejected ${rejected}${copiedNote}`, { ...result, carried });
   checkRejectShare(result, ctx.settings.load.maxRejectShare);
   return result;
 }

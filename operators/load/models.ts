@@ -7,7 +7,8 @@
  */
 import { ENTITIES, type Entity } from '../entities.js';
 import type { Warehouse, WarehouseSession } from '../warehouse/interfaces.js';
-import { rawColumns } from './fields.js';
+import { LAKE_LINE_COLUMN, rawColumns } from './fields.js';
+import { RAW_PARTITIONS_DDL } from './rawPartitions.js';
 
 
 const ready = new WeakMap<Warehouse, Promise<void>>();
@@ -15,6 +16,7 @@ const ready = new WeakMap<Warehouse, Promise<void>>();
 /** A raw column's type; `kind` picks the engine's name of an 8-byte float (PostgreSQL's REAL has 4). */
 function columnType(column: string, kind: Warehouse['kind']): string {
   if (column === 'id' || column === 'processing_date') return 'TEXT NOT NULL';
+  if (column === LAKE_LINE_COLUMN) return 'INTEGER';
   if (column !== 'monthly_rate') return 'TEXT';
   return kind === 'postgres' ? 'DOUBLE PRECISION' : 'REAL';
 }
@@ -29,6 +31,7 @@ export function rawTablesDdl(kind: Warehouse['kind'] = 'sqlite'): string {
   statements.push(
     'CREATE TABLE IF NOT EXISTS "rejects" ("source" TEXT NOT NULL, "processing_date" TEXT NOT NULL, "raw_json" TEXT NOT NULL, "reason" TEXT NOT NULL)',
     'CREATE INDEX IF NOT EXISTS "rejects_source_processing_date" ON "rejects" ("source", "processing_date")',
+    RAW_PARTITIONS_DDL,
   );
   return statements.join(';\n');
 }

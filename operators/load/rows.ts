@@ -4,14 +4,14 @@
  * for every line, whichever thread runs them.
  */
 import type { Entity } from '../entities.js';
-import { SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
+import { LAKE_LINE_COLUMN, SOURCE_FIELDS, VAULT_FIELDS } from './fields.js';
 import { pushVaultValues } from './hashing.js';
 import { fastValidRow, validateRow, type ValidRow } from './validation.js';
 
-/** The columns a load inserts values for, per entity: source fields, then the vault's (processing_date
- * is the same for every row, so it is bound once per batch). */
+/** The columns a load inserts values for, per entity: source fields, the vault's, then the row's lake
+ * line (processing_date is the same for every row, so it is bound once per batch). */
 export function insertColumns(entity: Entity): readonly string[] {
-  return [...SOURCE_FIELDS[entity], ...VAULT_FIELDS[entity]];
+  return [...SOURCE_FIELDS[entity], ...VAULT_FIELDS[entity], LAKE_LINE_COLUMN];
 }
 
 /** A lake line parsed and validated: the row, or why it is rejected. */
@@ -35,12 +35,14 @@ export function lakeLineReject(undecodable: ReadonlyMap<number, string>, i: numb
   return reason === undefined ? undefined : { reason };
 }
 
-/** The values of a valid row in {@link insertColumns} order, its hash keys and hashdiff computed. */
-export function rowValues(entity: Entity, row: ValidRow): unknown[] {
+/** The values of a valid row from line `lakeLine` of its partition in {@link insertColumns} order, its
+ * hash keys and hashdiff computed. */
+export function rowValues(entity: Entity, row: ValidRow, lakeLine: number): unknown[] {
   const fields = SOURCE_FIELDS[entity];
   const values: unknown[] = [];
   for (let i = 0; i < fields.length; i++) values.push(row[fields[i]] ?? null);
   pushVaultValues(entity, row, values);
+  values.push(lakeLine);
   return values;
 }
 

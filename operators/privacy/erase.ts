@@ -3,7 +3,8 @@
  * are nulled, for the given business keys, everywhere the pipeline keeps them: every lake partition
  * (rewritten in place, operators/lake/rewrite.ts), the raw table, `rejects` and the PII satellite
  * (`sat_<hub>_pii`, its hashdiff kept so its history still reads as it was). Each erasure is recorded in
- * `erasures` by hash key and time, nothing personal. The same on a SQLite and a PostgreSQL warehouse;
+ * `erasures` by hash key and time, nothing personal; the entity's `raw_partitions` records go, so the next
+ * load copies no row a previous partition held. The same on a SQLite and a PostgreSQL warehouse;
  * how each removes the rows' old versions is the warehouse's (Warehouse.purgeOldVersions). Nothing else changes: marts hold no personal data,
  * and the main satellite keeps what they read. Why it is built this way: docs/design/personal-data.md.
  */
@@ -16,6 +17,7 @@ import { MANIFEST_FILE } from '../lake/manifest.js';
 import { readLakeBlocks } from '../lake/reader.js';
 import { rewritePartition } from '../lake/rewrite.js';
 import { hashKey } from '../load/hashing.js';
+import { RAW_PARTITIONS_TABLE } from '../load/rawPartitions.js';
 import { validateRow } from '../load/validation.js';
 import { dialectOf } from '../sql/dialect/dialectOf.js';
 import type { Dialect } from '../sql/dialect/Dialect.js';
@@ -296,6 +298,8 @@ export async function erasePersonalData(opts: EraseOptions): Promise<ErasureRepo
     const raw = await nullRows(layout, session, dialect, layout.entity, [...keys]);
     const satellite = await nullRows(layout, session, dialect, layout.satellite, [...keys]);
     const mainSatellite = await nullRows(layout, session, dialect, layout.mainSatellite, [...keys]);
+    // The raw rows no longer are what their lake lines load as: the next load must not copy them.
+    if (await tableExists(session, dialect, RAW_PARTITIONS_TABLE)) await session.run(`DELETE FROM "${RAW_PARTITIONS_TABLE}" WHERE entity = ?`, [layout.entity]);
     const out: KeyErasure[] = [];
     for (const k of keyErasures) {
       const done: KeyErasure = {

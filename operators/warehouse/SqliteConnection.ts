@@ -15,6 +15,8 @@ export interface SqliteOpenOptions {
   readonly create?: boolean;
   /** How long a statement waits for another connection's lock before SQLITE_BUSY; default SQLite's 0. */
   readonly busyTimeoutMs?: number;
+  /** Read names that start with `file:` as URIs, here and in ATTACH (`?mode=ro`). Default false. */
+  readonly uri?: boolean;
 }
 
 export class SqliteConnection implements Queryable {
@@ -27,9 +29,9 @@ export class SqliteConnection implements Queryable {
 
   /** Opens `file`; rejects with node-sqlite3's error (SQLITE_CANTOPEN ...) when it cannot. */
   static open(file: string, opts: SqliteOpenOptions = {}): Promise<SqliteConnection> {
-    const mode = opts.readOnly
-      ? sqlite3.OPEN_READONLY
-      : sqlite3.OPEN_READWRITE | (opts.create === false ? 0 : sqlite3.OPEN_CREATE);
+    const mode =
+      (opts.readOnly ? sqlite3.OPEN_READONLY : sqlite3.OPEN_READWRITE | (opts.create === false ? 0 : sqlite3.OPEN_CREATE)) |
+      (opts.uri ? sqlite3.OPEN_URI : 0);
     return new Promise((resolve, reject) => {
       const db = new sqlite3.Database(file, mode, (err) => {
         if (err) return reject(err);

@@ -86,8 +86,10 @@ export class SqliteWarehouse implements Warehouse {
    * waited for the next one (the day bench's next day: 5.1-5.2 s from the last raw load to the last
    * vault write, 4.1-4.8 s two at a time, and the whole day 26.9-27.2 s against 25.4-25.5 s). A
    * prepared connection then waits for the write lock without holding its turn, so the next step runs
-   * meanwhile; what the waiting connections keep in memory is bounded
-   * by the soft heap limit (SqliteMemory.heapMb), and their temporary tables are files. (Before that
+   * meanwhile; what the waiting connections keep in SQLite's memory is bounded
+   * by the soft heap limit (SqliteMemory.heapMb), and their temporary tables are files. (A raw load's
+   * prepare step reads the previous partition's rowids and ids into the JavaScript heap, ~25 MB a
+   * million rows, held while it waits: operators/load/fast/PreviousPartition.ts.) (Before that
    * limit, prepared connections waiting behind a long load peaked at 747 MB instead of 418: each turn
    * was held until the write lock.)
    */
@@ -178,7 +180,8 @@ export class SqliteWarehouse implements Warehouse {
 
 /** A new connection to `file` with the warehouse's settings. */
 async function connect(file: string, memory: SqliteMemory): Promise<SqliteConnection> {
-  const connection = await SqliteConnection.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS });
+  // URIs: a session may attach its own file read-only (SqliteSession.attachReadOnly).
+  const connection = await SqliteConnection.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS, uri: true });
   try {
     await connection.exec(CONNECTION_PRAGMAS + memoryPragmas(memory));
   } catch (err) {

@@ -43,7 +43,7 @@ describe('load operator', () => {
     expect(result).to.deep.equal({ entity: 'cars', ds: DS, fetched: 2, loaded: 2, rejected: 0 });
     const loaded = await query(settings.warehouseDb, 'SELECT * FROM cars ORDER BY rowid');
     expect(loaded[1]).to.deep.equal({
-      ...rows[1], processing_date: DS, hk_car: hashKey('c2'), hashdiff: hashDiff('cars', rows[1]),
+      ...rows[1], processing_date: DS, hk_car: hashKey('c2'), hashdiff: hashDiff('cars', rows[1]), lake_line: 1,
     });
     expect(loaded[0].hk_car).to.equal(hashKey('C1'));
   });
@@ -310,7 +310,7 @@ describe('load operator', () => {
     const cols = await query<{ name: string; notnull: number; pk: number }>(settings.warehouseDb, 'PRAGMA table_info(subscriptions)');
     expect(cols.map((c) => c.name)).to.deep.equal([
       'id', 'customer_id', 'car_id', 'created_at', 'start_date', 'term_month', 'monthly_rate', 'processing_date',
-      'hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff',
+      'hk_subscription', 'hk_customer', 'hk_car', 'hk_subscription_link', 'hashdiff', 'lake_line',
     ]);
     expect(cols.filter((c) => c.notnull).map((c) => c.name)).to.deep.equal(['id', 'processing_date']);
     expect(cols.some((c) => c.pk)).to.equal(false);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LakeBlock } from '../../operators/lake/reader.js';
+import type { BlockToPrepare } from '../../operators/load/fast/blockPreparer.js';
 import { BlobPool } from '../../operators/load/fast/BlobPool.js';
 import { PrepareWorkerError } from '../../operators/load/fast/PrepareWorkerError.js';
 import { closeSharedPrepareWorkerPool, PrepareWorkerPool, sharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
@@ -15,8 +15,8 @@ import { useTmpDir } from '../helpers/tmp.js';
 import { loadInNewHome } from './lakeLoad.js';
 
 /** `lines` as the lake reader hands them out: one block of UTF-8 bytes. */
-function blockOf(lines: readonly string[]): LakeBlock {
-  return { bytes: Buffer.from(lines.map((l) => `${l}\n`).join('')), lines: lines.length };
+function blockOf(lines: readonly string[]): BlockToPrepare {
+  return { bytes: Buffer.from(lines.map((l) => `${l}\n`).join('')), lines: lines.length, lakeLines: Int32Array.from(lines.keys()) };
 }
 
 const query = <T extends object = Record<string, unknown>>(file: string, sql: string) => queryFile<T>(file, sql);
@@ -51,7 +51,7 @@ describe('load prepare workers', () => {
     this.timeout(90_000);
     const pool = await sharedPrepareWorkerPool(1, 25);
     expect(pool.tryPrepare('customers', blockOf(['{"id":"x"}'])), 'a small block').to.be.instanceOf(Promise);
-    expect(pool.tryPrepare('customers', { bytes: Buffer.alloc(pool.maxBlockBytes + 1, 32), lines: 1 }), 'a block over the limit').to.equal(undefined);
+    expect(pool.tryPrepare('customers', { bytes: Buffer.alloc(pool.maxBlockBytes + 1, 32), lines: 1, lakeLines: Int32Array.of(0) }), 'a block over the limit').to.equal(undefined);
     // Sent to the worker, this row took the process down: the worker's heap is sized for ordinary rows.
     const big = JSON.stringify({ ...JSON.parse(customerLines()[1]), address_street: 'x'.repeat(40 * 1024 * 1024) });
     const settings = await loadWith(tmp.path('big'), 1, [customerLines()[0], big]);

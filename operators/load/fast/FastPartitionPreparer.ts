@@ -7,6 +7,7 @@
  * none) are confirmed against the rows inserted at the end. Nothing here touches the database.
  */
 import { NonRetryableError } from '../../../scheduler/errors/NonRetryableError.js';
+import { LakePartitionError } from '../../lake/LakePartitionError.js';
 import type { Logger } from '../../../scheduler/interfaces.js';
 import { decodeLines, type LakeLines } from '../../lake/lines.js';
 import { readLakeBlocks, type LakeBlock } from '../../lake/reader.js';
@@ -14,6 +15,9 @@ import type { PartitionPreparer, PartitionToLoad, PreparedBatch } from '../inter
 import { duplicateReason, parseLine, rowValues } from '../rows.js';
 import type { ValidRow } from '../validation.js';
 import { BlobPool } from './BlobPool.js';
+import { CarriedRuns } from './CarriedRuns.js';
+import { CarryMatcher, type BlockMatch } from './CarryMatcher.js';
+import { CarrySourceError } from './CarrySourceError.js';
 import { prepareBlock, rejectBatchBuilder, rowBatchBuilder, type PreparedBlock } from './blockPreparer.js';
 import { IdHashSet } from './IdHashSet.js';
 import { PrepareWorkerError } from './PrepareWorkerError.js';
@@ -34,12 +38,17 @@ export interface FastPreparerOptions {
 interface Suspect {
   readonly line: string;
   readonly row: ValidRow;
+  readonly lakeLine: number;
 }
 
 /** A block on its way: prepared here (done), or by a worker (done once its answer came). */
 interface QueuedBlock {
-  /** Kept until handed out: for repeated ids, and for a worker that fails. */
+  /** The block as read, kept until handed out: for repeated ids, and for a worker that fails. */
   readonly block: LakeBlock;
+  /** The lake line of its first line. */
+  readonly firstLine: number;
+  /** Its lines carried from the previous partition; the rest is what was prepared. */
+  readonly match: BlockMatch | undefined;
   readonly prepared: PreparedBlock | Promise<PreparedBlock>;
   done: boolean;
 }
@@ -47,6 +56,14 @@ interface QueuedBlock {
 /** Blocks prepared here ahead of the one being handed out, besides those the workers hold: bounds the
  * memory held (docs/design/load-fast-path.md). */
 const QUEUED_HERE = 2;
+
+/** Carried rows copied by one statement: few statements, each a short turn of the writer's thread. */
+const CARRIED_PER_STATEMENT = 20_000;
+
+/** Lake blocks read ahead (of this partition and of the previous one), decompressed while a block is worked on. */
+const READ_AHEAD = 2;
+
+const NOTHING_PREPARED: PreparedBlock = { batch: undefined, idHashes: new Uint32Array(0), lineOf: new Int32Array(0), rejects: [] };
 
 /** `promise`, or a rejection with the signal's reason once it aborts. */
 function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -59,6 +76,13 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
   });
 }
 
+/** The lake lines of the lines a block prepares: consecutive, or the rest of a matched block. */
+function lakeLinesOf(firstLine: number, lines: number, match: BlockMatch | undefined): Int32Array {
+  const numbers = new Int32Array(match ? match.restIndex.length : lines);
+  for (let k = 0; k < numbers.length; k++) numbers[k] = firstLine + (match ? match.restIndex[k] : k);
+  return numbers;
+}
+
 /** One partition's blocks in flight, handed out in lake order with their repeated ids set aside. */
 class BlockQueue {
   private readonly queue: QueuedBlock[] = [];
@@ -69,8 +93,11 @@ class BlockQueue {
   /** The partition's ids seen so far: a compact hash filter, not a Set of the strings (IdHashSet.ts). */
   private readonly seen: IdHashSet;
   readonly suspects: Suspect[] = [];
+  /** Carried rows not yet handed out. */
+  private carried = new CarriedRuns();
   readonly maxQueued: number;
-  /** The blocks' bytes, reused once a block is handed out: at most maxQueued blocks are held at once. */
+  /** The blocks' bytes, reused once a block is handed out: at most maxQueued blocks are held at once,
+   * besides those read ahead. */
   readonly blockMemory: BlobPool;
 
   constructor(
@@ -94,57 +121,99 @@ class BlockQueue {
   }
 
   /** A block prepared on this thread, its packed memory back to `blobs` once the INSERT has started. */
-  private prepareHere(lines: LakeLines, skip?: ReadonlySet<number>): PreparedBlock {
-    const block = prepareBlock(this.partition.entity, lines, this.builder, skip);
+  private prepareHere(lines: LakeLines, lakeLines: Int32Array, skip?: ReadonlySet<number>): PreparedBlock {
+    const block = prepareBlock(this.partition.entity, lines, this.builder, lakeLines, skip);
     const memory = block.batch?.packed?.blob.buffer as ArrayBuffer | undefined;
     return memory ? { ...block, batch: { ...block.batch!, release: () => this.blobs.give(memory) } } : block;
   }
 
-  /** Queues a block: to a worker with room, else prepared here now. */
-  add(block: LakeBlock): void {
-    const promise = this.opts.workers?.tryPrepare(this.partition.entity, block);
+  /**
+   * Queues a block whose first line is lake line `firstLine`, less the lines `match` carries: to a
+   * worker with room, else prepared here now.
+   */
+  add(block: LakeBlock, firstLine: number, match?: BlockMatch): void {
+    const toPrepare = match?.rest ?? block;
+    const lakeLines = lakeLinesOf(firstLine, block.lines, match);
+    const queued = { block, firstLine, match };
+    if (toPrepare.lines === 0) {
+      this.queue.push({ ...queued, prepared: NOTHING_PREPARED, done: true });
+      return;
+    }
+    const promise = this.opts.workers?.tryPrepare(this.partition.entity, { ...toPrepare, lakeLines });
     if (!promise) {
-      this.queue.push({ block, prepared: this.prepareHere(decodeLines(block.bytes)), done: true });
+      this.queue.push({ ...queued, prepared: this.prepareHere(decodeLines(toPrepare.bytes), lakeLines), done: true });
       return;
     }
     // A worker that fails or dies leaves the block to this thread: the workers only make a load faster.
     const prepared = promise.catch((err: unknown) => {
-      if (err instanceof PrepareWorkerError) return this.prepareHere(decodeLines(block.bytes));
+      if (err instanceof PrepareWorkerError) return this.prepareHere(decodeLines(toPrepare.bytes), lakeLines);
       throw err;
     });
-    const queued: QueuedBlock = { block, prepared, done: false };
-    const done = (): void => void (queued.done = true);
+    const entry: QueuedBlock = { ...queued, prepared, done: false };
+    const done = (): void => void (entry.done = true);
     prepared.then(done, done);
-    this.queue.push(queued);
+    this.queue.push(entry);
   }
 
-  /** The batches of the head block, its rows checked for repeated ids in lake order. */
+  /**
+   * The batches of the head block: its carried rows and its prepared ones, their ids checked for
+   * repeats in lake order (a carried line whose id came earlier is prepared instead, as a suspect).
+   */
   async *handOut(): AsyncGenerator<PreparedBatch> {
-    const { block: read, prepared, done } = this.queue.shift()!;
+    const { block: read, firstLine, match, prepared, done } = this.queue.shift()!;
     const block = done ? await prepared : await unlessAborted(prepared as Promise<PreparedBlock>, this.partition.signal);
     for (const reject of block.rejects) {
       const full = this.rejects.add([reject[0], reject[1]]);
       if (full) yield { into: 'rejects', batch: full };
     }
+    const rows = block.lineOf.length;
+    const carriedLines = match?.lineIndex.length ?? 0;
+    const previous = this.partition.previous;
+    const carried = this.carried;
     let repeated: Set<number> | undefined;
-    for (let k = 0; k < block.lineOf.length; k++) {
-      if (!this.seen.addHashes(block.idHashes[2 * k], block.idHashes[2 * k + 1])) (repeated ??= new Set()).add(block.lineOf[k]);
+    let repeatedCarried: number[] | undefined;
+    // Prepared rows and carried lines, merged in lake order: the first of an id wins.
+    for (let k = 0, c = 0; k < rows || c < carriedLines; ) {
+      const rowAt = k < rows ? (match ? match.restIndex[block.lineOf[k]] : block.lineOf[k]) : Infinity;
+      const carriedAt = c < carriedLines ? match!.lineIndex[c] : Infinity;
+      if (rowAt < carriedAt) {
+        if (!this.seen.addHashes(block.idHashes[2 * k], block.idHashes[2 * k + 1])) (repeated ??= new Set()).add(block.lineOf[k]);
+        k++;
+      } else {
+        const j = match!.previousLine[c++];
+        if (this.seen.addHashes(previous!.idHashes[2 * j], previous!.idHashes[2 * j + 1])) carried.add(previous!.rowids[j], j, firstLine + carriedAt);
+        else (repeatedCarried ??= []).push(carriedAt);
+      }
+    }
+    if (repeatedCarried) {
+      const lines = decodeLines(read.bytes);
+      for (const i of repeatedCarried) this.suspect(lines[i], firstLine + i);
     }
     let batch = block.batch;
     if (repeated) {
       // Rare: the batch must go without those rows; prepare the block again here, leaving them out.
-      const lines = decodeLines(read.bytes);
-      for (const i of repeated) this.suspect(lines[i]);
-      batch = this.prepareHere(lines, repeated).batch;
+      const lines = decodeLines((match?.rest ?? read).bytes);
+      const lakeLines = lakeLinesOf(firstLine, read.lines, match);
+      for (const i of repeated) this.suspect(lines[i], lakeLines[i]);
+      batch = this.prepareHere(lines, lakeLines, repeated).batch;
     }
     this.blockMemory.give(read.bytes.buffer as ArrayBuffer);
+    if (carried.size >= CARRIED_PER_STATEMENT) yield this.takeCarried()!;
     if (batch) yield { into: 'rows', batch };
   }
 
+  /** The carried rows not yet handed out, as one batch (undefined when none). */
+  takeCarried(): PreparedBatch | undefined {
+    if (this.carried.size === 0) return undefined;
+    const batch = this.carried.batch();
+    this.carried = new CarriedRuns();
+    return { into: 'carried', batch };
+  }
+
   /** Holds a valid line whose id was probably seen, failing the load when too many are held. */
-  private suspect(line: string): void {
+  private suspect(line: string, lakeLine: number): void {
     const { entity, ds, manifest } = this.partition;
-    this.suspects.push({ line, row: (parseLine(entity, line) as { row: ValidRow }).row });
+    this.suspects.push({ line, row: (parseLine(entity, line) as { row: ValidRow }).row, lakeLine });
     // The slack covers the filter's false hits (normally none: see IdHashSet).
     const max = this.opts.maxRejectShare === undefined ? Infinity : Math.floor(this.opts.maxRejectShare * manifest.rows) + 100;
     if (this.suspects.length > max) {
@@ -179,17 +248,39 @@ export class FastPartitionPreparer implements PartitionPreparer {
 
   private async *prepareWith(partition: PartitionToLoad, inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncGenerator<PreparedBatch> {
     const queue = new BlockQueue(partition, this.opts);
-    const { lakeDir, entity, ds, manifest } = partition;
+    const { lakeDir, entity, ds, manifest, previous } = partition;
     const allocate = (size: number): Buffer => queue.blockMemory.take(size);
-    for await (const block of readLakeBlocks(lakeDir, entity, ds, { manifest, linesPerBlock: this.opts.batchRows, allocate })) {
-      queue.add(block);
-      // Hand out what is ready in order; wait for the head only when the queue is full.
-      while (queue.headDue) yield* queue.handOut();
+    const matcher = previous && new CarryMatcher(previous, lakeDir, this.opts.batchRows, READ_AHEAD);
+    try {
+      let firstLine = 0;
+      for await (const block of readLakeBlocks(lakeDir, entity, ds, { manifest, linesPerBlock: this.opts.batchRows, allocate, readAhead: READ_AHEAD })) {
+        queue.add(block, firstLine, matcher && (await this.fromPrevious(matcher, matcher.match(block))));
+        firstLine += block.lines;
+        // Hand out what is ready in order; wait for the head only when the queue is full.
+        while (queue.headDue) yield* queue.handOut();
+      }
+      while (queue.length > 0) yield* queue.handOut();
+      // Every part of the previous lake partition checked against its checksum before the rows copied
+      // against it can commit.
+      if (matcher) await this.fromPrevious(matcher, matcher.finish());
+    } finally {
+      await matcher?.close();
     }
-    while (queue.length > 0) yield* queue.handOut();
+    const carried = queue.takeCarried();
+    if (carried) yield carried;
     const last = queue.lastRejects();
     if (last) yield last;
     if (queue.suspects.length > 0) yield* this.decide(partition, queue.suspects, inserted);
+  }
+
+  /** `work` on the previous lake partition; that partition unreadable is a CarrySourceError. */
+  private async fromPrevious<T>(matcher: CarryMatcher, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (err instanceof LakePartitionError) throw new CarrySourceError(matcher.entity, matcher.ds, err.message, { cause: err });
+      throw err;
+    }
   }
 
   /** Suspects decided exactly: a duplicate when the id is really in the partition already, else a row. */
@@ -205,7 +296,7 @@ export class FastPartitionPreparer implements PartitionPreparer {
         if (full) yield { into: 'rejects', batch: full };
       } else {
         ids.add(id);
-        const full = rows.add(rowValues(entity, s.row));
+        const full = rows.add(rowValues(entity, s.row, s.lakeLine));
         if (full) yield { into: 'rows', batch: full };
       }
     }

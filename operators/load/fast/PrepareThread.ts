@@ -9,9 +9,8 @@
  */
 import { receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import type { Entity } from '../../entities.js';
-import type { LakeBlock } from '../../lake/reader.js';
 import type { InsertBatch } from './BatchBuilder.js';
-import type { PreparedBlock } from './blockPreparer.js';
+import type { BlockToPrepare, PreparedBlock } from './blockPreparer.js';
 import { BlobPool } from './BlobPool.js';
 import type { PackedBatch } from './packedBatch.js';
 import { PrepareWorkerError } from './PrepareWorkerError.js';
@@ -81,14 +80,14 @@ export class PrepareThread {
    * answer. A copy, moved: the caller keeps its block (to prepare it itself should this thread fail),
    * and no memory is allocated per block on either side.
    */
-  prepare(id: number, entity: Entity, batchRows: number, block: LakeBlock): Promise<PreparedBlock> {
+  prepare(id: number, entity: Entity, batchRows: number, block: BlockToPrepare): Promise<PreparedBlock> {
     return new Promise<PreparedBlock>((resolve, reject) => {
       if (this.failure) return reject(this.failure);
       const bytes = this.carriers.take(block.bytes.length);
       block.bytes.copy(bytes);
       const returned = this.returned.splice(0);
       try {
-        this.worker.postMessage({ id, entity, batchRows, bytes, returned } satisfies PrepareRequest, [bytes.buffer as ArrayBuffer, ...returned]);
+        this.worker.postMessage({ id, entity, batchRows, bytes, lakeLines: block.lakeLines, returned } satisfies PrepareRequest, [bytes.buffer as ArrayBuffer, ...returned]);
       } catch (err) {
         return reject(new PrepareWorkerError(`load prepare worker ${this.worker.threadId}: the block could not be sent: ${(err as Error).message}`, this.worker.threadId, { cause: err }));
       }

@@ -12,8 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Entity } from '../../entities.js';
-import type { LakeBlock } from '../../lake/reader.js';
-import type { PreparedBlock } from './blockPreparer.js';
+import type { BlockToPrepare, PreparedBlock } from './blockPreparer.js';
 import { PrepareThread } from './PrepareThread.js';
 import type { PrepareWorkerData } from './prepareWorker.js';
 
@@ -125,7 +124,7 @@ export class PrepareWorkerPool {
    * Sends the block to a worker with room and returns its prepared form to come; undefined when every
    * worker is full (or none is running): the caller prepares the block itself.
    */
-  tryPrepare(entity: Entity, block: LakeBlock): Promise<PreparedBlock> | undefined {
+  tryPrepare(entity: Entity, block: BlockToPrepare): Promise<PreparedBlock> | undefined {
     if (block.lines > this.batchRows) throw new RangeError(`a block of ${block.lines} lines is over the pool's ${this.batchRows}`);
     if (block.bytes.length > this.maxBlockBytes) return undefined;
     let best: PrepareThread | undefined;

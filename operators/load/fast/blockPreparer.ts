@@ -10,6 +10,12 @@ import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
 import { insertColumns, lakeLineReject, parseLine, rowValues } from '../rows.js';
 import { IdHashSet } from './IdHashSet.js';
 import type { LakeLines } from '../../lake/lines.js';
+import type { LakeBlock } from '../../lake/reader.js';
+
+/** Lake lines to prepare, with each one's number in its partition (the raw rows' `lake_line`). */
+export interface BlockToPrepare extends LakeBlock {
+  readonly lakeLines: Int32Array;
+}
 
 /** A block prepared: the batch of its valid rows, and its rejects. */
 export interface PreparedBlock {
@@ -36,9 +42,10 @@ export function rejectBatchBuilder(batchRows: number): BatchBuilder {
 
 /**
  * Prepares `lines` into one batch with `builder` (the caller's, so its packing heuristic carries from
- * block to block; it must hold no rows). Lines whose index is in `skip` are left out of the batch.
+ * block to block; it must hold no rows). `lakeLines[i]` is line i's number in its lake partition. Lines
+ * whose index is in `skip` are left out of the batch.
  */
-export function prepareBlock(entity: Entity, lines: LakeLines, builder: BatchBuilder, skip?: ReadonlySet<number>): PreparedBlock {
+export function prepareBlock(entity: Entity, lines: LakeLines, builder: BatchBuilder, lakeLines: ArrayLike<number>, skip?: ReadonlySet<number>): PreparedBlock {
   const idHashes = new Uint32Array(lines.length * 2);
   const lineOf = new Int32Array(lines.length);
   let rows = 0;
@@ -55,7 +62,7 @@ export function prepareBlock(entity: Entity, lines: LakeLines, builder: BatchBui
     IdHashSet.hash(parsed.row.id as string, idHashes, rows * 2);
     lineOf[rows++] = i;
     // A block is at most a batch, so a full batch can only come at its last line.
-    batch = builder.add(rowValues(entity, parsed.row)) ?? batch;
+    batch = builder.add(rowValues(entity, parsed.row, lakeLines[i])) ?? batch;
   }
   return { batch: batch ?? builder.take(), idHashes: idHashes.slice(0, rows * 2), lineOf: lineOf.slice(0, rows), rejects };
 }

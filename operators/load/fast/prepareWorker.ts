@@ -16,6 +16,8 @@ export interface PrepareRequest {
   readonly batchRows: number;
   /** The block's lines as UTF-8 bytes, each ending in '\n' (a copy, moved here). */
   readonly bytes: Uint8Array;
+  /** Each line's number in its lake partition (a copy). */
+  readonly lakeLines: Int32Array;
   /** Packed batches' memory the load is done with (moved back here). */
   readonly returned: readonly ArrayBuffer[];
 }
@@ -45,7 +47,7 @@ requests.on('message', (req: PrepareRequest) => {
     const key = `${req.entity}/${req.batchRows}`;
     let builder = builders.get(key);
     if (!builder) builders.set(key, (builder = rowBatchBuilder(req.entity, req.batchRows, allocate)));
-    const block = prepareBlock(req.entity, decodeLines(req.bytes), builder);
+    const block = prepareBlock(req.entity, decodeLines(req.bytes), builder, req.lakeLines);
     const blob = block.batch?.packed?.blob;
     const moved = [req.bytes.buffer as ArrayBuffer];
     if (blob) moved.push(blob.buffer as ArrayBuffer);
