@@ -7,6 +7,7 @@
  */
 import type { BulkInsert, PreparedStatement, WarehouseSession } from '../../warehouse/interfaces.js';
 import type { InsertBatch } from './BatchBuilder.js';
+import { InFlight } from './InFlight.js';
 import { packedInsertSql, packedParams } from './packedBatch.js';
 
 /** The SQLite warehouse's bulk insert of load batches. */
@@ -14,7 +15,7 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
   private jsonStatement: Promise<PreparedStatement> | undefined;
   /** Packed-form statements by column layouts (a handful per table: see packedBatch.ts). */
   private readonly packedStatements = new Map<string, Promise<PreparedStatement>>();
-  private inflight: Promise<void> | undefined;
+  private readonly inflight = new InFlight();
 
   constructor(
     /** The load transaction's session. */
@@ -28,7 +29,7 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
 
   /** Waits for the batch in flight, then starts inserting `batch` (awaited by the next write or flush). */
   async write(batch: InsertBatch): Promise<void> {
-    if (this.inflight) await this.inflight;
+    await this.inflight.done();
     const constants = this.constants.map(([, v]) => v);
     let p: Promise<void>;
     if (batch.packed) {
@@ -48,21 +49,17 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
       );
       p = (await this.jsonStatement).run([batch.json ?? '[]', ...constants]).then(() => undefined);
     }
-    // Awaited by the next write or by flush(); this keeps a failure from being unhandled meanwhile.
-    p.catch(() => {});
-    this.inflight = p;
+    this.inflight.track(p);
   }
 
   /** Waits until every batch written is in. */
-  async flush(): Promise<void> {
-    const p = this.inflight;
-    this.inflight = undefined;
-    if (p) await p;
+  flush(): Promise<void> {
+    return this.inflight.done();
   }
 
   /** Finalizes the statements (after a failure too). */
   async close(): Promise<void> {
-    await this.inflight?.catch(() => {});
+    await this.inflight.settled();
     for (const s of [this.jsonStatement, ...this.packedStatements.values()]) {
       const stmt = await s?.catch(() => undefined);
       await stmt?.finalize().catch(() => undefined);

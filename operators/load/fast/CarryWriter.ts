@@ -14,6 +14,7 @@ import { LAKE_LINE_COLUMN } from '../fields.js';
 import type { CarriedRows } from '../interfaces.js';
 import { insertColumns } from '../rows.js';
 import { CarrySourceError } from './CarrySourceError.js';
+import { InFlight } from './InFlight.js';
 
 /** Where carried rows come from. */
 export interface CarrySource {
@@ -25,7 +26,7 @@ export interface CarrySource {
 
 export class CarryWriter {
   private statement: Promise<PreparedStatement> | undefined;
-  private inflight: Promise<void> | undefined;
+  private readonly inflight = new InFlight();
 
   constructor(
     private readonly session: WarehouseSession,
@@ -36,7 +37,7 @@ export class CarryWriter {
 
   /** Waits for the batch in flight, then starts copying `batch`. */
   async write(batch: CarriedRows): Promise<void> {
-    if (this.inflight) await this.inflight;
+    await this.inflight.done();
     const copied = insertColumns(this.entity).filter((c) => c !== LAKE_LINE_COLUMN);
     // The runs as a table first: a JSON value read in the row's expressions costs SQLite a lookup a row
     // (2.5 s a million cars in the sqlite3 CLI against 1.4 s).
@@ -52,21 +53,17 @@ export class CarryWriter {
     const p = (await this.statement).run([JSON.stringify(ranges), this.ds, this.source.ds]).then(({ changes }) => {
       if (changes !== batch.rows) throw new CarrySourceError(this.entity, this.source.ds, `${changes} of ${batch.rows} rows were where they were read`);
     });
-    // Awaited by the next write or by flush(); this keeps a failure from being unhandled meanwhile.
-    p.catch(() => {});
-    this.inflight = p;
+    this.inflight.track(p);
   }
 
   /** Waits until every batch written is in. */
-  async flush(): Promise<void> {
-    const p = this.inflight;
-    this.inflight = undefined;
-    if (p) await p;
+  flush(): Promise<void> {
+    return this.inflight.done();
   }
 
   /** Finalizes the statement (after a failure too). */
   async close(): Promise<void> {
-    await this.inflight?.catch(() => {});
+    await this.inflight.settled();
     const stmt = await this.statement?.catch(() => undefined);
     await stmt?.finalize().catch(() => undefined);
     this.statement = undefined;
