@@ -5,12 +5,15 @@ import { gzipSync } from 'node:zlib';
 import type { Entity } from '../../operators/entities.js';
 import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareWorkerPool.js';
 import { readPreviousPartition, unchangedSince } from '../../operators/load/fast/PreviousPartition.js';
+import { CarrySourceError } from '../../operators/load/fast/CarrySourceError.js';
+import { CarryWriter } from '../../operators/load/fast/CarryWriter.js';
 import type { PartitionPreparer } from '../../operators/load/interfaces.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPreparer.js';
 import { erasePersonalData } from '../../operators/privacy/erase.js';
 import { partitionDir } from '../../operators/lake/manifest.js';
-import { closeWarehouses } from '../../operators/warehouse/registry.js';
+import { closeWarehouses, openWarehouse } from '../../operators/warehouse/registry.js';
+import type { SqliteSession } from '../../operators/warehouse/SqliteSession.js';
 import type { Settings } from '../../scheduler/settings.js';
 import { FaultInjector, noFaults } from '../../source/faults.js';
 import { generateRows } from '../../source/generator.js';
@@ -195,5 +198,33 @@ describe('carrying unchanged rows from the previous partition', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('copies a run of rows only while each is still the row of its line in the previous partition, else fails the batch as a CarrySourceError', async () => {
+    const day1 = firstDay('cars');
+    const { settings } = await loadBoth(tmp.path('short'), 'cars', day1, day1, ENV);
+    const warehouse = await openWarehouse(settings.warehouseDb);
+    const [a, b] = await warehouse.all<{ rowid: number; lake_line: number }>(`SELECT rowid, lake_line FROM cars WHERE processing_date = '${DAY2}' ORDER BY rowid LIMIT 2`);
+    expect(b).to.deep.equal({ rowid: a.rowid + 1, lake_line: a.lake_line + 1 });
+    const copy = (previousLine: number): Promise<unknown> =>
+      warehouse
+        .transaction(
+          async (session) => {
+            const writer = new CarryWriter(session, 'cars', '2024-01-20', { schema: 'carry_source', ds: DAY2 });
+            try {
+              await writer.write({ rows: 2, ranges: [a.rowid, b.rowid, previousLine, 0] });
+              await writer.flush();
+            } finally {
+              await writer.close();
+            }
+          },
+          { prepare: (session) => (session as SqliteSession).attachReadOnly('carry_source') },
+        )
+        .then(() => undefined, (e: unknown) => e);
+    expect(await copy(a.lake_line)).to.equal(undefined);
+    expect(await warehouse.all("SELECT lake_line FROM cars WHERE processing_date = '2024-01-20' ORDER BY lake_line")).to.deep.equal([{ lake_line: 0 }, { lake_line: 1 }]);
+    const err = await copy(a.lake_line + 1);
+    expect(err).to.be.instanceOf(CarrySourceError).and.include({ name: 'CarrySourceError', entity: 'cars', ds: DAY2 });
+    expect((err as Error).message).to.equal(`the previous partition cars/ds=${DAY2} could not be used to copy unchanged rows: 0 of 2 rows were where they were read`);
   });
 });

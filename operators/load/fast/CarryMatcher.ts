@@ -129,7 +129,9 @@ export class CarryMatcher {
    * once it has read it whole, and rows copied against its lines must not commit before that.
    */
   async finish(): Promise<void> {
-    await this.load(Infinity);
+    // The matching is over: only the checks are wanted, not the lines (which would all be kept).
+    this.blocks = [];
+    while (!this.ended) if ((await this.source.next()).done) this.ended = true;
   }
 
   /** Stops reading the previous partition. */

@@ -185,18 +185,22 @@ class BlockQueue {
         else (repeatedCarried ??= []).push(carriedAt);
       }
     }
+    const held: Array<{ readonly at: number; readonly line: string; readonly lakeLine: number }> = [];
     if (repeatedCarried) {
       const lines = decodeLines(read.bytes);
-      for (const i of repeatedCarried) this.suspect(lines[i], firstLine + i);
+      for (const i of repeatedCarried) held.push({ at: i, line: lines[i], lakeLine: firstLine + i });
     }
     let batch = block.batch;
     if (repeated) {
       // Rare: the batch must go without those rows; prepare the block again here, leaving them out.
       const lines = decodeLines((match?.rest ?? read).bytes);
       const lakeLines = lakeLinesOf(firstLine, read.lines, match);
-      for (const i of repeated) this.suspect(lines[i], lakeLines[i]);
+      for (const i of repeated) held.push({ at: match ? match.restIndex[i] : i, line: lines[i], lakeLine: lakeLines[i] });
       batch = this.prepareHere(lines, lakeLines, repeated).batch;
     }
+    // In lake order: of two suspects with one id, the first becomes the row.
+    held.sort((a, b) => a.at - b.at);
+    for (const h of held) this.suspect(h.line, h.lakeLine);
     this.blockMemory.give(read.bytes.buffer as ArrayBuffer);
     if (carried.size >= CARRIED_PER_STATEMENT) yield this.takeCarried()!;
     if (batch) yield { into: 'rows', batch };

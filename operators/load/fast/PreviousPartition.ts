@@ -61,11 +61,15 @@ async function stampOf(db: Queryable, entity: Entity, ds: string): Promise<Parti
  */
 export async function readPreviousPartition(db: Queryable, lakeDir: string, entity: Entity, ds: string): Promise<PreviousPartition | undefined> {
   await db.run('BEGIN');
+  let previous: PreviousPartition | undefined;
   try {
-    return await readInSnapshot(db, lakeDir, entity, ds);
-  } finally {
-    await db.run('COMMIT');
+    previous = await readInSnapshot(db, lakeDir, entity, ds);
+  } catch (err) {
+    await db.run('ROLLBACK').catch(() => undefined);
+    throw err;
   }
+  await db.run('COMMIT');
+  return previous;
 }
 
 async function readInSnapshot(db: Queryable, lakeDir: string, entity: Entity, ds: string): Promise<PreviousPartition | undefined> {
