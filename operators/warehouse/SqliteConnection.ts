@@ -53,7 +53,7 @@ export class SqliteConnection implements Queryable {
     return new Promise((resolve, reject) =>
       this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
         if (err) reject(err);
-        else resolve({ changes: this.changes });
+        else resolve({ changes: this.changes, lastRowid: this.lastID });
       }),
     );
   }

@@ -10,7 +10,7 @@ export class SqliteStatement implements PreparedStatement {
     return new Promise((resolve, reject) =>
       this.statement.run(params, function (this: sqlite3.RunResult, err: Error | null) {
         if (err) reject(err);
-        else resolve({ changes: this.changes });
+        else resolve({ changes: this.changes, lastRowid: this.lastID });
       }),
     );
   }

@@ -11,6 +11,11 @@ export type Params = readonly unknown[] | Readonly<Record<string, unknown>>;
 export interface RunResult {
   /** Rows the statement inserted, updated or deleted (meaningless for DDL). */
   readonly changes: number;
+  /**
+   * SQLite: the rowid of the last row the connection inserted (node-sqlite3's `lastID`). The rows one
+   * INSERT adds to a table of its own rowids get consecutive ones, so with `changes` it gives their range.
+   */
+  readonly lastRowid?: number;
 }
 
 /** Statements against one connection (a warehouse's shared one, or a transaction's own). */
