@@ -59,6 +59,11 @@ export class CopyPartitionWriter implements BatchSink {
     this.current = undefined;
   }
 
+  /** PostgreSQL rows have no rowid to name them by. */
+  preparedRowids(): undefined {
+    return undefined;
+  }
+
   async close(): Promise<void> {
     this.current = undefined;
     await this.rows.close();

@@ -11,8 +11,8 @@ import { PII_HASHDIFF_COLUMN } from './fields.js';
 const NULL_MARK = '^^';
 const SEPARATOR = '||';
 
-/** The normalised text of one value: trimmed, upper-cased, null as '^^'. */
-function normalise(value: unknown): string {
+/** The normalised text of one value: trimmed, upper-cased, null as '^^'. Equal texts, equal hash keys. */
+export function normalise(value: unknown): string {
   if (value === null || value === undefined) return NULL_MARK;
   const text = String(value).trim().toUpperCase();
   return text === '' ? NULL_MARK : text;

@@ -23,6 +23,18 @@ export interface PartitionToLoad {
   readonly signal?: AbortSignal;
   /** The raw partition whose rows may be copied for lines that did not change (SQLite only). */
   readonly previous?: PreviousPartition;
+  /** Where a preparer that checks the rows' business keys says what it found (KeyCheck). */
+  readonly keys?: KeyCheck;
+}
+
+/**
+ * Whether a partition's rows have distinct business keys once normalised as hash keys are (trimmed,
+ * upper-cased: `a1` and `A1 ` are one key). A satellite load may skip copied rows only then: with two
+ * rows of one key, which one it compares depends on every row of the partition (docs/design/vault-loads.md).
+ */
+export interface KeyCheck {
+  /** Set by the preparer once every row is out: true when no two rows share a key, false when two may. */
+  unique?: boolean;
 }
 
 /** Rows copied from the previous raw partition: `ranges` holds, per run of them, the first and last
@@ -59,6 +71,11 @@ export interface BatchSink {
   inserted(ids: readonly string[]): Promise<ReadonlySet<string>>;
   /** Waits until every batch written is in. */
   flush(): Promise<void>;
+  /**
+   * Once flushed: the rowids of the rows written from `rows` batches (not carried), as first, last pairs
+   * of consecutive ones; undefined where rows have no rowid (PostgreSQL).
+   */
+  preparedRowids(): readonly number[] | undefined;
   /** Releases the statements (after a failure too). */
   close(): Promise<void>;
 }

@@ -24,9 +24,9 @@ import { fastPartitionPreparer } from './fast/FastPartitionPreparer.js';
 import { PartitionWriter } from './fast/PartitionWriter.js';
 import { CarrySourceError } from './fast/CarrySourceError.js';
 import { readPreviousPartition, unchangedSince, type PreviousPartition } from './fast/PreviousPartition.js';
-import type { BatchSink, PartitionPreparer, PartitionToLoad } from './interfaces.js';
+import type { BatchSink, KeyCheck, PartitionPreparer, PartitionToLoad } from './interfaces.js';
 import { ensureRawTables } from './models.js';
-import { recordRawPartition } from './rawPartitions.js';
+import { recordLoadedPartition, recordRawPartition } from './rawPartitions.js';
 import { RowCountMismatchError } from './RowCountMismatchError.js';
 
 /** Options of {@link loadTask}. */
@@ -130,6 +130,7 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
   let carried = 0;
   let previous: PreviousPartition | undefined;
   let from: string | undefined;
+  let freshRowids: readonly number[] | undefined;
   const findPrevious = async (session: WarehouseSession): Promise<void> => {
     if (!(session instanceof SqliteSession)) return;
     try {
@@ -160,7 +161,8 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
         session instanceof PostgresSession
           ? new CopyPartitionWriter(session, entity, ds, lookup)
           : new PartitionWriter(session, entity, ds, lookup, previous ? { schema: CARRY_SCHEMA, ds: previous.ds } : undefined);
-      const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal, previous };
+      const keys: KeyCheck = {};
+      const partition: PartitionToLoad = { lakeDir: ctx.settings.lakeDir, entity, ds, manifest, signal: ctx.signal, previous, keys };
       try {
         for await (const prepared of preparer.prepare(partition, (ids) => sink.inserted(ids))) {
           if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -170,12 +172,16 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
           await sink.write(prepared);
         }
         await sink.flush();
+        freshRowids = sink.preparedRowids();
       } finally {
         await sink.close();
       }
       if (loaded + rejected !== manifest.rows) {
         throw new Error(`load of ${entity} for ${ds}: books do not balance: lake has ${manifest.rows} rows, loaded ${loaded} + rejected ${rejected}`);
       }
+      // For the vault loads: which rows are copies of the previous partition's (copiedRows.ts).
+      const copiedFrom = previous && carried > 0 ? { ds: previous.ds, loadId: previous.stamp.loadId } : undefined;
+      await recordLoadedPartition(session, entity, ds, { copiedFrom, freshRowids, uniqueKeys: keys.unique }, loaded - carried);
     },
     { prepare: r.carry ? findPrevious : undefined },
   );

@@ -8,7 +8,7 @@
 import { ENTITIES, type Entity } from '../entities.js';
 import type { Warehouse, WarehouseSession } from '../warehouse/interfaces.js';
 import { LAKE_LINE_COLUMN, rawColumns } from './fields.js';
-import { RAW_PARTITIONS_DDL } from './rawPartitions.js';
+import { RAW_PARTITION_LOAD_COLUMNS, RAW_PARTITIONS_DDL, RAW_PARTITIONS_TABLE } from './rawPartitions.js';
 
 
 const ready = new WeakMap<Warehouse, Promise<void>>();
@@ -38,17 +38,25 @@ export function rawTablesDdl(kind: Warehouse['kind'] = 'sqlite'): string {
 
 /**
  * Adds the vault columns a raw table made by an earlier version lacks (the PII hashdiff came with the
- * PII satellite); the next load of a partition fills them.
+ * PII satellite), and the columns `raw_partitions` gained; the next load of a partition fills them.
  */
 async function addMissingColumns(session: WarehouseSession, kind: Warehouse['kind']): Promise<void> {
   for (const entity of ENTITIES) {
-    const columns =
-      kind === 'postgres'
-        ? `SELECT column_name::text AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '${entity}'`
-        : `SELECT name FROM pragma_table_info('${entity}')`;
-    const have = new Set((await session.all<{ name: string }>(columns)).map((c) => c.name));
+    const have = new Set((await session.all<{ name: string }>(columnsOf(entity, kind))).map((c) => c.name));
     for (const c of rawColumns(entity)) if (!have.has(c)) await session.run(`ALTER TABLE "${entity}" ADD COLUMN "${c}" ${columnType(c, kind)}`);
   }
+  // A record's later columns came with the vault loads that skip copied rows; NULL says nothing.
+  const have = new Set((await session.all<{ name: string }>(columnsOf(RAW_PARTITIONS_TABLE, kind))).map((c) => c.name));
+  for (const c of RAW_PARTITION_LOAD_COLUMNS) {
+    if (!have.has(c)) await session.run(`ALTER TABLE "${RAW_PARTITIONS_TABLE}" ADD COLUMN "${c}" ${c === 'unique_keys' ? 'INTEGER' : 'TEXT'}`);
+  }
+}
+
+/** A query of the names of `table`'s columns. */
+function columnsOf(table: string, kind: Warehouse['kind']): string {
+  return kind === 'postgres'
+    ? `SELECT column_name::text AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = '${table}'`
+    : `SELECT name FROM pragma_table_info('${table}')`;
 }
 
 /** Creates the raw tables of `warehouse` on first use in this process (idempotent). */

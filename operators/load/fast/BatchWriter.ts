@@ -5,7 +5,7 @@
  * node-sqlite3 converts every bound parameter on the JS thread, while
  * unpacking runs in SQLite on its own thread.
  */
-import type { BulkInsert, PreparedStatement, WarehouseSession } from '../../warehouse/interfaces.js';
+import type { BulkInsert, PreparedStatement, RunResult, WarehouseSession } from '../../warehouse/interfaces.js';
 import type { InsertBatch } from './BatchBuilder.js';
 import { InFlight } from './InFlight.js';
 import { packedInsertSql, packedParams } from './packedBatch.js';
@@ -16,6 +16,8 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
   /** Packed-form statements by column layouts (a handful per table: see packedBatch.ts). */
   private readonly packedStatements = new Map<string, Promise<PreparedStatement>>();
   private readonly inflight = new InFlight();
+  /** With `keepRowids`: the rowid range of each batch inserted, as first, last pairs. */
+  readonly rowids: number[] | undefined;
 
   constructor(
     /** The load transaction's session. */
@@ -25,7 +27,11 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
     private readonly columns: readonly string[],
     /** Columns with the same value in every row (processing_date, source): bound once per batch. */
     private readonly constants: ReadonlyArray<readonly [column: string, value: unknown]> = [],
-  ) {}
+    /** Whether to keep the rowids the batches got ({@link rowids}). Default false. */
+    keepRowids = false,
+  ) {
+    this.rowids = keepRowids ? [] : undefined;
+  }
 
   /** Waits for the batch in flight, then starts inserting `batch` (awaited by the next write or flush). */
   async write(batch: InsertBatch): Promise<void> {
@@ -39,7 +45,7 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
         statement = this.session.prepare(packedInsertSql(this.table, this.columns, this.constants.map(([c]) => c), layouts));
         this.packedStatements.set(layouts, statement);
       }
-      p = (await statement).run(packedParams(batch.packed, constants)).then(() => undefined);
+      p = (await statement).run(packedParams(batch.packed, constants)).then((r) => this.inserted(r));
       // node-sqlite3 copied the blob when the statement was run (synchronously, above).
       batch.release?.();
     } else {
@@ -47,9 +53,15 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
         `INSERT INTO "${this.table}" (${[...this.columns, ...this.constants.map(([c]) => c)].map((c) => `"${c}"`).join(',')}) ` +
           `SELECT ${[...this.columns.map((_, i) => `value->>${i}`), ...this.constants.map((_, i) => `?${i + 2}`)].join(',')} FROM json_each(?1)`,
       );
-      p = (await this.jsonStatement).run([batch.json ?? '[]', ...constants]).then(() => undefined);
+      p = (await this.jsonStatement).run([batch.json ?? '[]', ...constants]).then((r) => this.inserted(r));
     }
     this.inflight.track(p);
+  }
+
+  private inserted({ changes, lastRowid }: RunResult): void {
+    if (!this.rowids || changes === 0) return;
+    if (lastRowid === undefined) throw new Error(`insert into ${this.table}: the warehouse did not say which rowids the rows got`);
+    this.rowids.push(lastRowid - changes + 1, lastRowid);
   }
 
   /** Waits until every batch written is in. */

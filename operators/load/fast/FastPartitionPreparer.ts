@@ -12,6 +12,7 @@ import type { Logger } from '../../../scheduler/interfaces.js';
 import { decodeLines, type LakeLines } from '../../lake/lines.js';
 import { readLakeBlocks, type LakeBlock } from '../../lake/reader.js';
 import type { PartitionPreparer, PartitionToLoad, PreparedBatch } from '../interfaces.js';
+import { normalise } from '../hashing.js';
 import { duplicateReason, parseLine, rowValues } from '../rows.js';
 import type { ValidRow } from '../validation.js';
 import { BlobPool } from './BlobPool.js';
@@ -63,7 +64,7 @@ const CARRIED_PER_STATEMENT = 20_000;
 /** Lake blocks read ahead (of this partition and of the previous one), decompressed while a block is worked on. */
 const READ_AHEAD = 2;
 
-const NOTHING_PREPARED: PreparedBlock = { batch: undefined, idHashes: new Uint32Array(0), lineOf: new Int32Array(0), rejects: [] };
+const NOTHING_PREPARED: PreparedBlock = { batch: undefined, idHashes: new Uint32Array(0), keyHashes: new Uint32Array(0), lineOf: new Int32Array(0), rejects: [] };
 
 /** `promise`, or a rejection with the signal's reason once it aborts. */
 function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
@@ -92,6 +93,9 @@ class BlockQueue {
   private readonly rejects;
   /** The partition's ids seen so far: a compact hash filter, not a Set of the strings (IdHashSet.ts). */
   private readonly seen: IdHashSet;
+  /** The rows' business keys, normalised (KeyCheck): false once two rows may share one. */
+  private readonly keys: IdHashSet;
+  keysUnique = true;
   readonly suspects: Suspect[] = [];
   /** Carried rows not yet handed out. */
   private carried = new CarriedRuns();
@@ -109,6 +113,12 @@ class BlockQueue {
     this.builder = rowBatchBuilder(partition.entity, opts.batchRows, (size) => this.blobs.take(size));
     this.rejects = rejectBatchBuilder(opts.batchRows);
     this.seen = new IdHashSet(partition.manifest.rows);
+    this.keys = new IdHashSet(partition.manifest.rows);
+  }
+
+  /** Notes the business key of a row that goes into the partition, by its two hashes. */
+  addKey(h1: number, h2: number): void {
+    if (!this.keys.addHashes(h1, h2)) this.keysUnique = false;
   }
 
   get length(): number {
@@ -178,11 +188,14 @@ class BlockQueue {
       const carriedAt = c < carriedLines ? match!.lineIndex[c] : Infinity;
       if (rowAt < carriedAt) {
         if (!this.seen.addHashes(block.idHashes[2 * k], block.idHashes[2 * k + 1])) (repeated ??= new Set()).add(block.lineOf[k]);
+        else this.addKey(block.keyHashes[2 * k], block.keyHashes[2 * k + 1]);
         k++;
       } else {
         const j = match!.previousLine[c++];
-        if (this.seen.addHashes(previous!.idHashes[2 * j], previous!.idHashes[2 * j + 1])) carried.add(previous!.rowids[j], j, firstLine + carriedAt);
-        else (repeatedCarried ??= []).push(carriedAt);
+        if (this.seen.addHashes(previous!.idHashes[2 * j], previous!.idHashes[2 * j + 1])) {
+          carried.add(previous!.rowids[j], j, firstLine + carriedAt);
+          this.addKey(previous!.keyHashes[2 * j], previous!.keyHashes[2 * j + 1]);
+        } else (repeatedCarried ??= []).push(carriedAt);
       }
     }
     const held: Array<{ readonly at: number; readonly line: string; readonly lakeLine: number }> = [];
@@ -274,7 +287,8 @@ export class FastPartitionPreparer implements PartitionPreparer {
     if (carried) yield carried;
     const last = queue.lastRejects();
     if (last) yield last;
-    if (queue.suspects.length > 0) yield* this.decide(partition, queue.suspects, inserted);
+    if (queue.suspects.length > 0) yield* this.decide(partition, queue, inserted);
+    if (partition.keys) partition.keys.unique = queue.keysUnique;
   }
 
   /** `work` on the previous lake partition; that partition unreadable is a CarrySourceError. */
@@ -288,8 +302,10 @@ export class FastPartitionPreparer implements PartitionPreparer {
   }
 
   /** Suspects decided exactly: a duplicate when the id is really in the partition already, else a row. */
-  private async *decide(partition: PartitionToLoad, suspects: readonly Suspect[], inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncGenerator<PreparedBatch> {
+  private async *decide(partition: PartitionToLoad, queue: BlockQueue, inserted: (ids: readonly string[]) => Promise<ReadonlySet<string>>): AsyncGenerator<PreparedBatch> {
     const { entity } = partition;
+    const { suspects } = queue;
+    const key = new Uint32Array(2);
     const ids = new Set(await inserted([...new Set(suspects.map((s) => s.row.id as string))]));
     const rows = rowBatchBuilder(entity, this.opts.batchRows);
     const rejects = rejectBatchBuilder(this.opts.batchRows);
@@ -300,6 +316,8 @@ export class FastPartitionPreparer implements PartitionPreparer {
         if (full) yield { into: 'rejects', batch: full };
       } else {
         ids.add(id);
+        IdHashSet.hash(normalise(id), key, 0);
+        queue.addKey(key[0], key[1]);
         const full = rows.add(rowValues(entity, s.row, s.lakeLine));
         if (full) yield { into: 'rows', batch: full };
       }

@@ -25,7 +25,7 @@ export class PartitionWriter implements BatchSink {
     /** Where carried rows are copied from; none: no carried rows. */
     carryFrom?: CarrySource,
   ) {
-    this.rows = new BatchWriter(session, entity, insertColumns(entity), [['processing_date', ds]]);
+    this.rows = new BatchWriter(session, entity, insertColumns(entity), [['processing_date', ds]], true);
     this.rejects = new BatchWriter(session, 'rejects', ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
     this.carried = carryFrom === undefined ? undefined : new CarryWriter(session, entity, ds, carryFrom);
   }
@@ -47,6 +47,10 @@ export class PartitionWriter implements BatchSink {
     await this.rows.flush();
     await this.carried?.flush();
     await this.rejects.flush();
+  }
+
+  preparedRowids(): readonly number[] {
+    return this.rows.rowids!;
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,7 @@ import type { LakeManifest } from '../../lake/manifest.js';
 import { readManifest } from '../../lake/reader.js';
 import type { Queryable } from '../../warehouse/interfaces.js';
 import { LAKE_LINE_COLUMN } from '../fields.js';
+import { normalise } from '../hashing.js';
 import { lakeDigest, loadFormat, RAW_PARTITIONS_TABLE } from '../rawPartitions.js';
 import { IdHashSet } from './IdHashSet.js';
 
@@ -27,6 +28,8 @@ export interface PreviousPartition {
   readonly rowids: Float64Array;
   /** Per lake line: its row's id as two {@link IdHashSet.hash}es (0 where no row). */
   readonly idHashes: Uint32Array;
+  /** Per lake line: its row's business key, normalised as its hash key is, as two hashes (0 where no row). */
+  readonly keyHashes: Uint32Array;
   /** Which load wrote it, and where its rows lie, when read. */
   readonly stamp: PartitionStamp;
 }
@@ -89,6 +92,7 @@ async function readInSnapshot(db: Queryable, lakeDir: string, entity: Entity, ds
 
   const rowids = new Float64Array(manifest.rows).fill(-1);
   const idHashes = new Uint32Array(manifest.rows * 2);
+  const keyHashes = new Uint32Array(manifest.rows * 2);
   // In rowid order through the processing_date index; the aggregates see the LIMITed subquery's rows in
   // its order, so the three lists line up.
   for (let after = Number.MIN_SAFE_INTEGER, seen = 0; seen < stamp.rows; ) {
@@ -110,11 +114,12 @@ async function readInSnapshot(db: Queryable, lakeDir: string, entity: Entity, ds
       if (ids[i].includes('\uFFFD')) continue;
       rowids[line] = Number(r[i]);
       IdHashSet.hash(ids[i], idHashes, line * 2);
+      IdHashSet.hash(normalise(ids[i]), keyHashes, line * 2);
     }
     seen += chunk.n;
     after = chunk.last;
   }
-  return { entity, ds: previous, manifest, rowids, idHashes, stamp };
+  return { entity, ds: previous, manifest, rowids, idHashes, keyHashes, stamp };
 }
 
 /** True when the partition is as {@link readPreviousPartition} read it (checked under the write lock). */

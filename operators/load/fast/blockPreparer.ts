@@ -8,6 +8,7 @@
 import type { Entity } from '../../entities.js';
 import { BatchBuilder, type InsertBatch } from './BatchBuilder.js';
 import { insertColumns, lakeLineReject, parseLine, rowValues } from '../rows.js';
+import { normalise } from '../hashing.js';
 import { IdHashSet } from './IdHashSet.js';
 import type { LakeLines } from '../../lake/lines.js';
 import type { LakeBlock } from '../../lake/reader.js';
@@ -24,6 +25,8 @@ export interface PreparedBlock {
   /** Each row of `batch`, in order: its id's two {@link IdHashSet.hash}es (the load checks them for
    * duplicates; numbers cross to the load's thread cheaper than strings)... */
   readonly idHashes: Uint32Array;
+  /** ...its business key's, normalised as its hash key is (two values a row, as `idHashes`)... */
+  readonly keyHashes: Uint32Array;
   /** ...and the index of its line in the block. */
   readonly lineOf: Int32Array;
   /** The lines that failed, with their one-line reason. */
@@ -47,6 +50,7 @@ export function rejectBatchBuilder(batchRows: number): BatchBuilder {
  */
 export function prepareBlock(entity: Entity, lines: LakeLines, builder: BatchBuilder, lakeLines: ArrayLike<number>, skip?: ReadonlySet<number>): PreparedBlock {
   const idHashes = new Uint32Array(lines.length * 2);
+  const keyHashes = new Uint32Array(lines.length * 2);
   const lineOf = new Int32Array(lines.length);
   let rows = 0;
   const rejects: Array<readonly [string, string]> = [];
@@ -60,9 +64,10 @@ export function prepareBlock(entity: Entity, lines: LakeLines, builder: BatchBui
     }
     if (skip?.has(i)) continue;
     IdHashSet.hash(parsed.row.id as string, idHashes, rows * 2);
+    IdHashSet.hash(normalise(parsed.row.id), keyHashes, rows * 2);
     lineOf[rows++] = i;
     // A block is at most a batch, so a full batch can only come at its last line.
     batch = builder.add(rowValues(entity, parsed.row, lakeLines[i])) ?? batch;
   }
-  return { batch: batch ?? builder.take(), idHashes: idHashes.slice(0, rows * 2), lineOf: lineOf.slice(0, rows), rejects };
+  return { batch: batch ?? builder.take(), idHashes: idHashes.slice(0, rows * 2), keyHashes: keyHashes.slice(0, rows * 2), lineOf: lineOf.slice(0, rows), rejects };
 }
