@@ -4,6 +4,7 @@
  * generic data tests. The vault patterns follow AutomateDV: insert-only, keys hashed at load.
  */
 import { PII_HASHDIFF_COLUMN } from '../load/fields.js';
+import { RAW_PARTITIONS_TABLE } from '../load/rawPartitions.js';
 import { DESCRIPTIVE_FIELDS, PERSONAL_FIELDS } from '../load/hashing.js';
 import type { Entity } from '../entities.js';
 import { ModelError } from './ModelError.js';
@@ -74,14 +75,18 @@ function satPart(args: MacroArgs, ctx: RenderContext, entity: string): { fields:
  * statement run before the write transaction (beside another model's writing), and `r` reads that
  * table in the order its rows were inserted.
  */
-function keyOrdered(ctx: RenderContext, raw: string, key: readonly string[], columns: readonly string[], where?: string): string {
+function keyOrdered(ctx: RenderContext, raw: string, key: readonly string[], columns: readonly string[], opts: { where?: string; perKey?: boolean } = {}): string {
   const hk = key[key.length - 1];
-  const sorted =
-    `SELECT ${[...key, ...columns.filter((c) => !key.includes(c))].map((c) => `r.${c}`).join(', ')} FROM ${raw} r\n` +
-    `  WHERE r.processing_date = :ds AND r.${hk} IS NOT NULL${where ? ` AND ${where}` : ''} ORDER BY ${key.map((c) => `r.${c}`).join(', ')}`;
+  const select = `SELECT ${[...key, ...columns.filter((c) => !key.includes(c))].map((c) => `r.${c}`).join(', ')}`;
+  const where = `r.processing_date = :ds AND r.${hk} IS NOT NULL${opts.where ? ` AND ${opts.where}` : ''} ORDER BY ${key.map((c) => `r.${c}`).join(', ')}`;
+  const sorted = `${select} FROM ${raw} r\n  WHERE ${where}`;
   if (!ctx.dialect.stagedReads) return `WITH r AS MATERIALIZED (${sorted})\n`;
   const name = `_staged_${ctx.staging.length}`;
-  ctx.staging.push(`CREATE TEMP TABLE ${name} AS ${sorted}`);
+  // The rows the load did not copy, by the rowid ranges it recorded, each read as a range of the table.
+  const fresh =
+    `${select} FROM ${RAW_PARTITIONS_TABLE} f CROSS JOIN json_each(f.fresh_rowids) j CROSS JOIN ${raw} r\n` +
+    `  WHERE f.entity = '${raw}' AND f.processing_date = :ds AND r.rowid BETWEEN j.value->>0 AND j.value->>1 AND ${where}`;
+  ctx.staging.push({ table: name, sql: `CREATE TEMP TABLE ${name} AS ${sorted}`, freshSql: `CREATE TEMP TABLE ${name} AS ${fresh}`, source: raw, perKey: opts.perKey ?? false });
   return `WITH r AS (SELECT * FROM ${ctx.dialect.tempTable(name)})\n`;
 }
 
@@ -107,7 +112,7 @@ const hub: Macro = (args, ctx) => {
       ident(ctx, column ?? '');
       return (
         `INSERT INTO ${ctx.model} (${hk}, ${bk}, load_date, record_source)\n` +
-        keyOrdered(ctx, raw, [hk], [column], `r.${column} IS NOT NULL`) +
+        keyOrdered(ctx, raw, [hk], [column], { where: `r.${column} IS NOT NULL` }) +
         `SELECT r.${hk}, r.${column}, :load_date, '${recordSource(raw)}' FROM r\n` +
         `WHERE NOT EXISTS (SELECT 1 FROM ${ctx.model} h WHERE h.${hk} = r.${hk})\n` +
         `ON CONFLICT DO NOTHING;`
@@ -143,7 +148,7 @@ const link: Macro = (args, ctx) => {
   const cols = [hk, ...keys];
   return (
     `INSERT INTO ${ctx.model} (${cols.join(', ')}, load_date, record_source)\n` +
-    keyOrdered(ctx, raw, [keys[0], hk], keys, required.map((c) => `r.${c} IS NOT NULL`).join(' AND ') || undefined) +
+    keyOrdered(ctx, raw, [keys[0], hk], keys, { where: required.map((c) => `r.${c} IS NOT NULL`).join(' AND ') || undefined }) +
     `SELECT ${cols.map((c) => `r.${c}`).join(', ')}, :load_date, '${recordSource(raw)}' FROM r\n` +
     `WHERE NOT EXISTS (SELECT 1 FROM ${ctx.model} k WHERE k.${keys[0]} = r.${keys[0]} AND k.${hk} = r.${hk})\n` +
     `ON CONFLICT DO NOTHING;`
@@ -185,7 +190,7 @@ const sat: Macro = (args, ctx) => {
   };
   return (
     `INSERT INTO ${ctx.model} (${hk}, load_date, hashdiff, record_source, ${fields.join(', ')})\n` +
-    keyOrdered(ctx, raw, [hk], [hashdiff, ...fields]) +
+    keyOrdered(ctx, raw, [hk], [hashdiff, ...fields], { perKey: true }) +
     `SELECT r.${hk}, :load_date, r.${hashdiff}, '${recordSource(raw)}', ${fields.map((f) => `r.${f}`).join(', ')}\n` +
     `FROM r\n` +
     // One probe per raw row: the key's latest row at or before this load, read straight from the

@@ -7,6 +7,7 @@ import type { Queryable, Warehouse } from '../warehouse/interfaces.js';
 import type { Dialect } from './dialect/Dialect.js';
 import { dialectOf } from './dialect/dialectOf.js';
 import { sqliteDialect } from './dialect/sqlite.js';
+import { isClean, planStaging, recordRun, type StagingPlan } from './copiedRows.js';
 import { ModelError } from './ModelError.js';
 import type { RunParams } from './params.js';
 import type { Model } from './registry.js';
@@ -20,6 +21,8 @@ export interface ModelRunResult {
   readonly deleted: number;
   /** Rows inserted. */
   readonly inserted: number;
+  /** The raw tables of which this vault load read only the rows their load did not copy (copiedRows.ts). */
+  readonly freshOnly: readonly string[];
   /** The whole run: its prepare step, the wait for the warehouse's write lock, and the write. */
   readonly ms: number;
   /** Of `ms`, the staged reads before the write transaction (0 without them). */
@@ -224,8 +227,19 @@ async function runTable(db: Queryable, model: Model, params: RunParams, dialect:
  * appends to in order (a hub's or satellite's by load date) stays: a million appends cost less than
  * sorting them (a hub of 1M keys: 0.55-0.81 s of CPU against 0.92-0.96 s).
  */
-async function runIncremental(db: Queryable, model: Model, params: RunParams, dialect: Dialect): Promise<Counts> {
+async function runIncremental(db: Queryable, model: Model, params: RunParams, dialect: Dialect, staged?: StagingPlan): Promise<Counts & { freshOnly?: readonly string[] }> {
   const isNew = await ensureTable(db, model, dialect);
+  // The staged reads' choice, checked under the write lock: anything it rested on changed since, and
+  // they are staged again here, as the choice is now (copiedRows.ts).
+  let plan = staged;
+  if (staged) {
+    plan = await planStaging(db, model, params, isNew);
+    if (plan.basis !== staged.basis) {
+      for (const read of model.staging!) await db.run(`DROP TABLE IF EXISTS ${dialect.tempTable(read.table)}`);
+      for (const stmt of plan.statements) await execute(db, stmt, params, { model: model.name, dialect });
+    }
+  }
+  const clean = plan !== undefined && (isNew || (await isClean(db, model, params)));
   if (isNew) await dropIndexes(db, model, model.shape.appendedIndexes);
   let inserted = 0;
   for (const stmt of model.statements) inserted += await execute(db, stmt, params, { model: model.name, dialect });
@@ -234,7 +248,8 @@ async function runIncremental(db: Queryable, model: Model, params: RunParams, di
     await ensureStateTables(db, dialect);
     await db.run(`INSERT INTO ${LOAD_LOG} (model, load_date, inserted) VALUES (?, ?, ?)`, [model.name, params.load_date ?? '', inserted]);
   }
-  return { deleted: 0, inserted };
+  if (plan) await recordRun(db, model, params, plan, clean);
+  return { deleted: 0, inserted, freshOnly: plan?.freshOnly };
 }
 
 /** The temporary table a staged partition model's rows are computed into before its write transaction. */
@@ -278,24 +293,32 @@ export async function runModel(warehouse: Warehouse, model: Model, params: RunPa
   const dialect = dialectOf(warehouse);
   // A staged partition model's rows, computed before the write transaction like a vault load's sorts.
   const stagedRows = model.config.staged && dialect.stagedReads;
-  const staging = model.config.materialized === 'incremental' ? (model.staging ?? []) : stagedRows ? [`CREATE TEMP TABLE ${STAGED_ROWS} AS ${partitionRows(model)}`] : [];
+  const stagedReads = model.config.materialized === 'incremental' && (model.staging?.length ?? 0) > 0;
+  let plan: StagingPlan | undefined;
   let prepareMs = 0;
   // A vault load's staged sorts (Dialect.stagedReads) fill the temporary tables its statements read,
   // before its write transaction and on the same connection: SQLite runs them beside another writer.
+  const stage = async (db: Queryable): Promise<readonly string[]> => {
+    if (!stagedReads) return [`CREATE TEMP TABLE ${STAGED_ROWS} AS ${partitionRows(model)}`];
+    const exists = await db.get(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [model.name]);
+    plan = await planStaging(db, model, params, exists === undefined);
+    return plan.statements;
+  };
   const prepare =
-    staging.length === 0
+    !stagedReads && !stagedRows
       ? undefined
       : async (db: Queryable) => {
           const from = performance.now();
-          for (const stmt of staging) await execute(db, stmt, params, { model: model.name, dialect });
+          for (const stmt of await stage(db)) await execute(db, stmt, params, { model: model.name, dialect });
           prepareMs = performance.now() - from;
         };
   let writeStarted = started;
-  const { deleted, inserted } = await warehouse.transaction(
-    async (db) => {
+  const { deleted, inserted, freshOnly } = await warehouse.transaction(
+    async (db): Promise<Counts & { freshOnly?: readonly string[] }> => {
       writeStarted = performance.now();
       await tuneConnection(db, dialect);
       if (stagedRows) return runPartition(db, model, params, dialect, true);
+      if (model.config.materialized === 'incremental') return runIncremental(db, model, params, dialect, plan);
       return MATERIALIZATIONS[model.config.materialized](db, model, params, dialect);
     },
     { prepare },
@@ -306,6 +329,7 @@ export async function runModel(warehouse: Warehouse, model: Model, params: RunPa
     materialized: model.config.materialized,
     deleted,
     inserted,
+    freshOnly: freshOnly ?? [],
     ms: Math.round(ended - started),
     prepareMs: Math.round(prepareMs),
     writeMs: Math.round(ended - writeStarted),

@@ -11,7 +11,7 @@ import type { Dialect } from './dialect/Dialect.js';
 import { sqliteDialect } from './dialect/sqlite.js';
 import { MACROS, renderGenericTest, type GenericTestSpec } from './macros.js';
 import { ModelError } from './ModelError.js';
-import { parameterNames, renderTemplate, splitStatements, type RenderContext, type TableShape } from './template.js';
+import { parameterNames, renderTemplate, splitStatements, type RenderContext, type StagingStatement, type TableShape } from './template.js';
 
 /** How a model's result is written. */
 export type Materialization = 'view' | 'table' | 'incremental' | 'partition' | 'keyed';
@@ -68,7 +68,7 @@ export interface Model {
    * Of an incremental model on an engine with staged reads: statements that fill temporary tables its
    * statements read, run before its write transaction on the same connection (materialize.ts).
    */
-  readonly staging?: readonly string[];
+  readonly staging?: readonly StagingStatement[];
 }
 
 /** One data test: SQL returning the offending rows. */
@@ -173,7 +173,7 @@ interface RenderedFile {
   /** The table shape the template's macros declared. */
   readonly shape: TableShape;
   /** What the template's macros staged. */
-  readonly staging: readonly string[];
+  readonly staging: readonly StagingStatement[];
 }
 
 function renderFile(layer: string, file: string, dialect: Dialect): RenderedFile {

@@ -49,8 +49,9 @@ export function modelTask(name: string, opts: SqlTaskOptions = {}): TaskFn {
       // The write lock is the warehouse's (one writer on SQLite): the wait for it says a model was
       // slow because others wrote, not because of its own SQL.
       const prepared = r.prepareMs > 0 ? `prepared in ${r.prepareMs} ms, ` : '';
+      const fresh = r.freshOnly.length > 0 ? `; read only the rows not copied from the previous partition of ${r.freshOnly.join(', ')}` : '';
       ctx.log.info(
-        `model ${model.name} (${r.materialized}): ${r.deleted} deleted, ${r.inserted} inserted in ${r.ms} ms (${prepared}waited ${r.ms - r.prepareMs - r.writeMs} ms for the writer, wrote in ${r.writeMs} ms)`,
+        `model ${model.name} (${r.materialized}): ${r.deleted} deleted, ${r.inserted} inserted in ${r.ms} ms (${prepared}waited ${r.ms - r.prepareMs - r.writeMs} ms for the writer, wrote in ${r.writeMs} ms)${fresh}`,
         { ...params, ...r },
       );
       results.push(r);

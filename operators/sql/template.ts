@@ -31,6 +31,27 @@ export interface TableShape {
   appendedIndexes?: string[][];
 }
 
+/**
+ * A read a generating macro stages before the model's write transaction (Dialect.stagedReads): the ds's
+ * rows of one raw table, sorted into a temporary table the model's statements read.
+ */
+export interface StagingStatement {
+  /** The temporary table it fills. */
+  readonly table: string;
+  /** Fills the temporary table from every row of the raw partition. */
+  readonly sql: string;
+  /**
+   * The same from only the rows the partition's load did not copy from the previous partition, found by
+   * the rowid ranges it recorded (`raw_partitions.fresh_rowids`): what the load runs when the copies
+   * cannot change its result (copiedRows.ts).
+   */
+  readonly freshSql: string;
+  /** The raw table it reads (an entity's). */
+  readonly source: string;
+  /** True when skipping copied rows also needs the rows' business keys distinct (a satellite compares each key's one row). */
+  readonly perKey: boolean;
+}
+
 /** What a macro sees while rendering one model. */
 export interface RenderContext {
   /** The model being rendered (its table name). */
@@ -42,8 +63,8 @@ export interface RenderContext {
   source(name: string): string;
   /** Set by generating macros (hub, link, sat). */
   shape: TableShape;
-  /** Statements generating macros stage before the model's write transaction (Dialect.stagedReads). */
-  readonly staging: string[];
+  /** Reads generating macros stage before the model's write transaction (Dialect.stagedReads). */
+  readonly staging: StagingStatement[];
 }
 
 /** A macro renders SQL text from literal arguments. */

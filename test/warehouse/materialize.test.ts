@@ -381,7 +381,8 @@ describe('a model run on SQLite', () => {
     const wh = await openWarehouse(tmp.warehouse);
     await wh.exec('CREATE TABLE src (k INTEGER); INSERT INTO src VALUES (1), (2), (3)');
     const staged = model('staged', { materialized: 'incremental' }, ['INSERT INTO staged (k) SELECT k FROM temp.staged_src'], { columns: ['k INTEGER'] });
-    const withStaging: Model = { ...staged, staging: ['CREATE TEMP TABLE staged_src AS SELECT k FROM src ORDER BY k'] };
+    const read = 'CREATE TEMP TABLE staged_src AS SELECT k FROM src ORDER BY k';
+    const withStaging: Model = { ...staged, staging: [{ table: 'staged_src', sql: read, freshSql: read, source: 'src', perKey: false }] };
     // Another writer holds the lock for HOLD_MS once the run has asked for it.
     const HOLD_MS = 400;
     const other = await otherWriter(wh, 'INSERT INTO src VALUES (4)');
