@@ -107,8 +107,9 @@ export function circuitOpen(hb: HostBreaker, cause?: unknown): CircuitOpenError 
   const now = Date.now();
   const opened = hb.openedAt?.getTime() ?? now;
   let until = opened + hb.resetTimeoutMs;
-  // Half-open with the trial still out: its answer decides soon.
-  if (until <= now) until = now + Math.min(hb.resetTimeoutMs, TRIAL_WAIT_MS);
+  // Half-open with the trial still out: its answer decides soon. Told by the breaker's state, not only by
+  // the clock: its reset timer may fire a millisecond before openedAt (taken in the 'open' listener) + reset.
+  if (until <= now || hb.breaker.halfOpen) until = now + Math.min(hb.resetTimeoutMs, TRIAL_WAIT_MS);
   return new CircuitOpenError(hb.host, new Date(until), hb.origin, hb.downSince ?? new Date(opened), cause === undefined ? undefined : { cause });
 }
 
