@@ -105,6 +105,10 @@ interface Replaced {
   /** Rows of `loaded` copied from the previous partition `from` (undefined: none was used). */
   readonly carried: number;
   readonly from: string | undefined;
+  /** The whole replacement, its read of the previous partition before the write lock, and its write once it held the lock (ms). */
+  readonly ms: number;
+  readonly prepareMs: number;
+  readonly writeMs: number;
 }
 
 /** What {@link replacePartition} replaces the partition with, and how. */
@@ -131,8 +135,12 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
   let previous: PreviousPartition | undefined;
   let from: string | undefined;
   let freshRowids: readonly number[] | undefined;
+  const started = performance.now();
+  let prepareMs = 0;
+  let writeStarted = started;
   const findPrevious = async (session: WarehouseSession): Promise<void> => {
     if (!(session instanceof SqliteSession)) return;
+    const from = performance.now();
     try {
       previous = await readPreviousPartition(session, ctx.settings.lakeDir, entity, ds);
       // The connection, and so the name, ends with the load.
@@ -142,10 +150,12 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
       previous = undefined;
       ctx.log.warn(`the previous partition of ${entity} could not be read to copy unchanged rows: ${(err as Error).message}; loading every line`);
     }
+    prepareMs = performance.now() - from;
   };
 
   await warehouse.transaction(
     async (session) => {
+      writeStarted = performance.now();
       // The transaction's connection is its own and closes with it, so this setting ends with the load:
       // the WAL it writes is copied into the database in the background after the commit, not by the
       // commit itself, so the next load need not wait for the copy (docs/design/wal-checkpoint.md).
@@ -185,7 +195,8 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
     },
     { prepare: r.carry ? findPrevious : undefined },
   );
-  return { loaded, rejected, carried, from };
+  const ended = performance.now();
+  return { loaded, rejected, carried, from, ms: ended - started, prepareMs, writeMs: ended - writeStarted };
 }
 
 /** Loads the lake partition of ctx.ds for `entity` into its raw table. */
@@ -211,7 +222,7 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
     ctx.log.warn(`${err.message}; loading every line instead`);
     replaced = await load(false);
   }
-  const { loaded, rejected, carried, from } = replaced;
+  const { loaded, rejected, carried, from, ms, prepareMs, writeMs } = replaced;
   if (sqlite) {
     // Durable before the task reports success, as when the commit ran the checkpoint itself.
     await syncWal(target);
@@ -222,7 +233,10 @@ export async function loadEntity(ctx: TaskContext, opts: LoadOptions): Promise<L
   rowsRejectedCounter.inc({ entity }, rejected);
   const result: LoadResult = { entity, ds, fetched: manifest.rows, loaded, rejected };
   const copiedNote = from === undefined ? '' : `; ${carried} rows of unchanged lines copied from ${from}`;
-  ctx.log.info(`loaded ${entity} for ${ds}: fetched ${manifest.rows} = loaded ${loaded} + rejected ${rejected}${copiedNote}`, { ...result, carried });
+  // As a model's line says it: the wait for the write lock is other writers' time, not this load's.
+  const prepared = from === undefined ? '' : `read the previous partition in ${Math.round(prepareMs)} ms, `;
+  const times = `(${prepared}waited ${Math.round(ms - prepareMs - writeMs)} ms for the writer, wrote in ${Math.round(writeMs)} ms)`;
+  ctx.log.info(`loaded ${entity} for ${ds}: fetched ${manifest.rows} = loaded ${loaded} + rejected ${rejected}${copiedNote} ${times}`, { ...result, carried });
   checkRejectShare(result, ctx.settings.load.maxRejectShare);
   return result;
 }

@@ -125,6 +125,7 @@ describe('carrying unchanged rows from the previous partition', () => {
     const day1 = firstDay('cars', 45_000);
     const { settings, info } = await loadBoth(tmp.path('proof'), 'cars', day1, day1, ENV);
     expect(carriedIn(info)).to.equal((await queryFile<{ n: number }>(settings.warehouseDb, `SELECT count(*) AS n FROM cars WHERE processing_date = '${DAY1}'`))[0].n);
+    expect(info.filter((l) => / copied from 2024-01-14 \(read the previous partition in \d+ ms, waited \d+ ms for the writer, wrote in \d+ ms\)$/.test(l))).to.have.length(1);
     await execFile(settings.warehouseDb, `UPDATE cars SET brand = 'by hand' WHERE processing_date = '${DAY2}' AND lake_line IN (7, 44000)`);
     await writeLake(settings, 'cars', day1, '2024-01-16');
     await loadTask({ entity: 'cars' })(testTaskContext(settings, { ds: '2024-01-16' }));
