@@ -140,7 +140,7 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
   let writeStarted = started;
   const findPrevious = async (session: WarehouseSession): Promise<void> => {
     if (!(session instanceof SqliteSession)) return;
-    const from = performance.now();
+    const readStarted = performance.now();
     try {
       previous = await readPreviousPartition(session, ctx.settings.lakeDir, entity, ds);
       // The connection, and so the name, ends with the load.
@@ -150,7 +150,7 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
       previous = undefined;
       ctx.log.warn(`the previous partition of ${entity} could not be read to copy unchanged rows: ${(err as Error).message}; loading every line`);
     }
-    prepareMs = performance.now() - from;
+    prepareMs = performance.now() - readStarted;
   };
 
   await warehouse.transaction(
@@ -191,7 +191,8 @@ async function replacePartition(ctx: TaskContext, r: Replacement): Promise<Repla
       }
       // For the vault loads: which rows are copies of the previous partition's (copiedRows.ts).
       const copiedFrom = previous && carried > 0 ? { ds: previous.ds, loadId: previous.stamp.loadId } : undefined;
-      await recordLoadedPartition(session, entity, ds, { copiedFrom, freshRowids, uniqueKeys: keys.unique }, loaded - carried);
+      const unrecorded = await recordLoadedPartition(session, entity, ds, { copiedFrom, freshRowids, uniqueKeys: keys.unique }, loaded - carried);
+      if (unrecorded) ctx.log.warn(`the rows of ${entity} for ${ds} not copied could not be told apart (${unrecorded}); the vault loads will read every row`);
     },
     { prepare: r.carry ? findPrevious : undefined },
   );

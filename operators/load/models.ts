@@ -47,8 +47,8 @@ async function addMissingColumns(session: WarehouseSession, kind: Warehouse['kin
   }
   // A record's later columns came with the vault loads that skip copied rows; NULL says nothing.
   const have = new Set((await session.all<{ name: string }>(columnsOf(RAW_PARTITIONS_TABLE, kind))).map((c) => c.name));
-  for (const c of RAW_PARTITION_LOAD_COLUMNS) {
-    if (!have.has(c)) await session.run(`ALTER TABLE "${RAW_PARTITIONS_TABLE}" ADD COLUMN "${c}" ${c === 'unique_keys' ? 'INTEGER' : 'TEXT'}`);
+  for (const [c, type] of Object.entries(RAW_PARTITION_LOAD_COLUMNS)) {
+    if (!have.has(c)) await session.run(`ALTER TABLE "${RAW_PARTITIONS_TABLE}" ADD COLUMN "${c}" ${type}`);
   }
 }
 

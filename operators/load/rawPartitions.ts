@@ -16,14 +16,14 @@ export const RAW_PARTITIONS_TABLE = 'raw_partitions';
  * The columns a record gains once its load is done (NULL before, and where unknown), which the vault
  * loads read to skip copied rows (operators/sql/copiedRows.ts): the partition the load copied rows from
  * and that partition's load_id then; the rowids of the rows it did not copy, as a JSON array of
- * [first, last] ranges; and whether the rows' business keys are distinct once normalised (1 or 0).
+ * {@link FreshRange}s; and whether the rows' business keys are distinct once normalised (1 or 0).
  */
-export const RAW_PARTITION_LOAD_COLUMNS = ['copied_from', 'copied_load_id', 'fresh_rowids', 'unique_keys'] as const;
+export const RAW_PARTITION_LOAD_COLUMNS = { copied_from: 'TEXT', copied_load_id: 'TEXT', fresh_rowids: 'TEXT', unique_keys: 'INTEGER' } as const;
 
 export const RAW_PARTITIONS_DDL =
   `CREATE TABLE IF NOT EXISTS "${RAW_PARTITIONS_TABLE}" ("entity" TEXT NOT NULL, "processing_date" TEXT NOT NULL, ` +
   `"lake_digest" TEXT NOT NULL, "load_format" TEXT NOT NULL, "load_id" TEXT NOT NULL, ` +
-  `"copied_from" TEXT, "copied_load_id" TEXT, "fresh_rowids" TEXT, "unique_keys" INTEGER, PRIMARY KEY ("entity", "processing_date"))`;
+  `${Object.entries(RAW_PARTITION_LOAD_COLUMNS).map(([c, type]) => `"${c}" ${type}, `).join('')}PRIMARY KEY ("entity", "processing_date"))`;
 
 /**
  * Bumped whenever the same lake line would load as another raw row for a reason the declaration does
@@ -74,29 +74,62 @@ export interface LoadedPartition {
 }
 
 /**
- * Completes the partition's record inside the load's transaction, once its rows are in. The fresh rows'
- * ranges are checked against the table first (each all rows of this partition, as many as were
- * prepared): a range that is not, and the record says nothing about copies, so no vault load skips rows.
+ * One range of `fresh_rowids`: consecutive rowids of rows the load did not copy, and the lake lines of
+ * its first and last row. Rowids of a table without an INTEGER PRIMARY KEY may change (a VACUUM may
+ * renumber them, keeping their order): the lines tell whether a range still names the same rows.
  */
-export async function recordLoadedPartition(db: Queryable, entity: Entity, ds: string, loaded: LoadedPartition, prepared: number): Promise<void> {
-  let { copiedFrom, freshRowids } = loaded;
-  if (copiedFrom && !(freshRowids && (await rangesHold(db, entity, ds, freshRowids, prepared)))) copiedFrom = freshRowids = undefined;
-  const ranges: number[][] = [];
-  for (let i = 0; freshRowids && i < freshRowids.length; i += 2) ranges.push([freshRowids[i], freshRowids[i + 1]]);
+export type FreshRange = readonly [firstRowid: number, lastRowid: number, firstLine: number, lastLine: number];
+
+/**
+ * Completes the partition's record inside the load's transaction, once its rows are in. The fresh rows'
+ * ranges are checked against the table first ({@link freshRanges}); when they do not hold, the record
+ * says nothing about copies, so no vault load skips rows, and the reason is returned.
+ */
+export async function recordLoadedPartition(db: Queryable, entity: Entity, ds: string, loaded: LoadedPartition, prepared: number): Promise<string | undefined> {
+  const checked = loaded.copiedFrom ? await freshRanges(db, entity, ds, loaded.freshRowids, prepared) : undefined;
+  const ranges = typeof checked === 'string' ? undefined : checked;
+  const copiedFrom = ranges ? loaded.copiedFrom : undefined;
   await db.run(
     `UPDATE "${RAW_PARTITIONS_TABLE}" SET copied_from = ?, copied_load_id = ?, fresh_rowids = ?, unique_keys = ? WHERE entity = ? AND processing_date = ?`,
-    [copiedFrom?.ds ?? null, copiedFrom?.loadId ?? null, copiedFrom ? JSON.stringify(ranges) : null, loaded.uniqueKeys === undefined ? null : Number(loaded.uniqueKeys), entity, ds],
+    [copiedFrom?.ds ?? null, copiedFrom?.loadId ?? null, ranges ? JSON.stringify(ranges) : null, loaded.uniqueKeys === undefined ? null : Number(loaded.uniqueKeys), entity, ds],
   );
+  return typeof checked === 'string' ? checked : undefined;
 }
 
-/** True when the ranges hold `prepared` rowids in all, every one a row of the partition. */
-async function rangesHold(db: Queryable, entity: Entity, ds: string, rowids: readonly number[], prepared: number): Promise<boolean> {
+/**
+ * The ranges with their first and last rows' lake lines, or why they do not hold: they must come in
+ * order without overlapping, each be rows of this partition only, and hold `prepared` rows in all.
+ */
+async function freshRanges(db: Queryable, entity: Entity, ds: string, rowids: readonly number[] | undefined, prepared: number): Promise<FreshRange[] | string> {
+  if (!rowids) return 'the writer kept no rowids';
+  const ranges: FreshRange[] = [];
   let total = 0;
   for (let i = 0; i < rowids.length; i += 2) {
     const [first, last] = [rowids[i], rowids[i + 1]];
-    const found = await db.get<{ n: number }>(`SELECT count(*) AS n FROM "${entity}" WHERE rowid BETWEEN ? AND ? AND processing_date = ?`, [first, last, ds]);
-    if (found?.n !== last - first + 1) return false;
+    const where = `rowids ${first}..${last}`;
+    if (!(last >= first) || (i > 0 && first <= rowids[i - 1])) return `${where} are out of order or overlap the range before`;
+    const found = await db.get<{ n: number; first_line: number | null; last_line: number | null }>(
+      `SELECT count(*) AS n, (SELECT lake_line FROM "${entity}" WHERE rowid = ?1) AS first_line, (SELECT lake_line FROM "${entity}" WHERE rowid = ?2) AS last_line ` +
+        `FROM "${entity}" WHERE rowid BETWEEN ?1 AND ?2 AND processing_date = ?3`,
+      [first, last, ds],
+    );
+    if (!found || found.n !== last - first + 1 || found.first_line === null || found.last_line === null) return `${where} are not all rows of ${ds}`;
+    ranges.push([first, last, found.first_line, found.last_line]);
     total += found.n;
   }
-  return total === prepared;
+  return total === prepared ? ranges : `the ranges hold ${total} rows, ${prepared} were prepared`;
+}
+
+/**
+ * A query of how many of a record's fresh ranges (?1, its `fresh_rowids`) no longer name the rows they
+ * named for the partition (?2): each must still be all rows of it, from the same first to the same last line.
+ */
+export function staleFreshRangesSql(entity: string): string {
+  const t = `"${entity}"`;
+  return (
+    `SELECT count(*) AS stale FROM json_each(?1) j WHERE ` +
+    `(SELECT count(*) FROM ${t} r WHERE r.rowid BETWEEN j.value->>0 AND j.value->>1 AND r.processing_date = ?2) <> (j.value->>1) - (j.value->>0) + 1 ` +
+    `OR (SELECT r.lake_line FROM ${t} r WHERE r.rowid = j.value->>0) IS NOT (j.value->>2) ` +
+    `OR (SELECT r.lake_line FROM ${t} r WHERE r.rowid = j.value->>1) IS NOT (j.value->>3)`
+  );
 }

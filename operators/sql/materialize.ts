@@ -7,7 +7,8 @@ import type { Queryable, Warehouse } from '../warehouse/interfaces.js';
 import type { Dialect } from './dialect/Dialect.js';
 import { dialectOf } from './dialect/dialectOf.js';
 import { sqliteDialect } from './dialect/sqlite.js';
-import { isClean, planStaging, recordRun, type StagingPlan } from './copiedRows.js';
+import { planStaging, type StagingPlan } from './copiedRows.js';
+import { isClean, recordRun } from './vaultRuns.js';
 import { ModelError } from './ModelError.js';
 import type { RunParams } from './params.js';
 import type { Model } from './registry.js';
@@ -233,7 +234,7 @@ async function runIncremental(db: Queryable, model: Model, params: RunParams, di
   // they are staged again here, as the choice is now (copiedRows.ts).
   let plan = staged;
   if (staged) {
-    plan = await planStaging(db, model, params, isNew);
+    plan = await planStaging(db, dialect, model, params, isNew);
     if (plan.basis !== staged.basis) {
       for (const read of model.staging!) await db.run(`DROP TABLE IF EXISTS ${dialect.tempTable(read.table)}`);
       for (const stmt of plan.statements) await execute(db, stmt, params, { model: model.name, dialect });
@@ -300,8 +301,8 @@ export async function runModel(warehouse: Warehouse, model: Model, params: RunPa
   // before its write transaction and on the same connection: SQLite runs them beside another writer.
   const stage = async (db: Queryable): Promise<readonly string[]> => {
     if (!stagedReads) return [`CREATE TEMP TABLE ${STAGED_ROWS} AS ${partitionRows(model)}`];
-    const exists = await db.get(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`, [model.name]);
-    plan = await planStaging(db, model, params, exists === undefined);
+    const exists = (await db.all(dialect.tableColumns(model.name))).length > 0;
+    plan = await planStaging(db, dialect, model, params, !exists);
     return plan.statements;
   };
   const prepare =

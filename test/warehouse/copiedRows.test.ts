@@ -6,8 +6,9 @@ import { closeSharedPrepareWorkerPool } from '../../operators/load/fast/PrepareW
 import type { PartitionPreparer } from '../../operators/load/interfaces.js';
 import { loadTask } from '../../operators/load/loadTask.js';
 import { PlainPartitionPreparer } from '../../operators/load/PlainPartitionPreparer.js';
+import { recordLoadedPartition } from '../../operators/load/rawPartitions.js';
 import { sqliteDialect } from '../../operators/sql/dialect/sqlite.js';
-import { runModel } from '../../operators/sql/materialize.js';
+import { execute, runModel } from '../../operators/sql/materialize.js';
 import { paramsFor } from '../../operators/sql/params.js';
 import { defaultRegistry } from '../../operators/sql/sqlTask.js';
 import type { Warehouse } from '../../operators/warehouse/interfaces.js';
@@ -18,7 +19,7 @@ import { queryFile } from '../helpers/sqliteFile.js';
 import { testTaskContext } from '../helpers/taskContext.js';
 import { testSettings, useTmpDir } from '../helpers/tmp.js';
 import { writeLake } from '../ingest/lakeLoad.js';
-import { dayInterval, runModelDag, tableRows } from './fixtures.js';
+import { createRawTables, dayInterval, hashKey, runModelDag, tableRows, writeRaw, type Row } from './fixtures.js';
 
 const [DAY1, DAY2, DAY3] = ['2024-01-14', '2024-01-15', '2024-01-16'];
 /** Small batches: a partition in many blocks, its fresh rows in many rowid ranges. */
@@ -151,6 +152,30 @@ describe('vault loads skipping copied rows', function () {
     const changedIds = day2.subscriptions.filter((l) => !day1.subscriptions.includes(l)).map((l) => (JSON.parse(l) as { id: string }).id);
     expect(fresh.map((r) => r.id)).to.deep.equal([...changedIds].sort());
     expect(ranges.length, 'one range per batch with a changed line').to.be.above(1);
+    // A vault load's read of the fresh rows stages exactly those.
+    const read = defaultRegistry().forDialect(sqliteDialect).model('sat_subscription').staging![0];
+    const staged = await (await openWarehouse(settings.warehouseDb)).transaction(async (t) => {
+      await execute(t, read.freshSql, paramsFor([dayInterval(DAY2)]));
+      return t.all<{ hk_subscription: string }>(`SELECT hk_subscription FROM temp.${read.table} ORDER BY 1`);
+    });
+    expect(staged.map((r) => r.hk_subscription)).to.deep.equal(changedIds.map((id) => hashKey(id)).sort());
+  });
+
+  it('keep no fresh rows for a partition whose ranges do not hold, and say why', async () => {
+    const settings = home('bad-ranges');
+    await load(settings, DAY1, day1);
+    await load(settings, DAY2, day2);
+    const db = await openWarehouse(settings.warehouseDb);
+    const [{ load_id: loadId }] = await db.all<{ load_id: string }>(`SELECT load_id FROM raw_partitions WHERE entity = 'cars' AND processing_date = '${DAY1}'`);
+    const [{ first }] = await db.all<{ first: number }>(`SELECT min(rowid) AS first FROM cars WHERE processing_date = '${DAY2}'`);
+    const record = (rowids: number[], prepared: number) =>
+      db.transaction((t) => recordLoadedPartition(t, 'cars', DAY2, { copiedFrom: { ds: DAY1, loadId }, freshRowids: rowids, uniqueKeys: true }, prepared));
+    expect(await record([first, first + 9, first + 5, first + 20], 26)).to.equal(`rowids ${first + 5}..${first + 20} are out of order or overlap the range before`);
+    expect(await record([first - 10, first + 9], 20)).to.equal(`rowids ${first - 10}..${first + 9} are not all rows of ${DAY2}`);
+    expect(await record([first, first + 9], 11)).to.equal('the ranges hold 10 rows, 11 were prepared');
+    expect(await db.all(`SELECT copied_from, fresh_rowids FROM raw_partitions WHERE entity = 'cars' AND processing_date = '${DAY2}'`)).to.deep.equal([
+      { copied_from: null, fresh_rowids: null },
+    ]);
   });
 
   it("read every row of a satellite's partition whose business keys repeat once normalised, and still skip for its hub", async () => {
@@ -189,15 +214,26 @@ describe('vault loads skipping copied rows', function () {
     expect(elsewhere, 'the next day gives the versions the rerun dropped').to.not.be.empty;
     expect(await vault(rerun)).to.deep.equal(await vault(rerunFull));
     expect(await skipped(rerun, DAY2)).to.deep.equal(Object.fromEntries(VAULT.map((m) => [m, []])));
-    // The first day's raw partitions loaded again after its vault loads: the next day copies from a load they never read.
-    const [reloaded, full] = [home('reloaded'), home('full')];
-    await ingestDay(reloaded, DAY1, day1);
-    await load(reloaded, DAY1, day1);
-    await ingestDay(reloaded, DAY2, day2);
+    // The first day's raw partitions loaded again, with the other cities, after its vault loads: the
+    // next day copies those lines from a load the vault never read.
+    const [reloaded, reloadedFull] = [home('reloaded'), home('reloaded-full')];
+    for (const settings of [reloaded, reloadedFull]) {
+      const preparer = settings === reloadedFull ? plain : undefined;
+      await ingestDay(settings, DAY1, day1, preparer);
+      await load(settings, DAY1, moved, preparer);
+      await ingestDay(settings, DAY2, movedNext, preparer);
+    }
+    expect(await vault(reloaded)).to.deep.equal(await vault(reloadedFull));
     expect(await skipped(reloaded, DAY2)).to.deep.equal(Object.fromEntries(VAULT.map((m) => [m, []])));
+    // The model's definition changed since its last load (a new version of its macro).
+    const [redefined, full] = [home('redefined'), home('full')];
+    await ingestDay(redefined, DAY1, day1);
+    await (await openWarehouse(redefined.warehouseDb)).run(`UPDATE _drivetrain_vault_runs SET definition = 'earlier' WHERE model = 'sat_car'`);
+    await ingestDay(redefined, DAY2, day2);
+    expect((await skipped(redefined, DAY2)).sat_car).to.deep.equal([]);
     await ingestDay(full, DAY1, day1, plain);
     await ingestDay(full, DAY2, day2, plain);
-    expect(await vault(reloaded)).to.deep.equal(await vault(full));
+    expect(await vault(redefined)).to.deep.equal(await vault(full));
   });
 
   it('read every row into a table created again, as its first load', async () => {
@@ -209,6 +245,34 @@ describe('vault loads skipping copied rows', function () {
     }
     expect(await vault(copying)).to.deep.equal(await vault(full));
     expect((await skipped(copying, DAY2)).sat_customer).to.deep.equal([]);
+  });
+
+  it('read every row when the recorded rowids no longer name the rows the load did not copy (a VACUUM may renumber them)', async () => {
+    const [copying, full] = [home('copying'), home('full')];
+    await ingestDay(copying, DAY1, day1);
+    await load(copying, DAY2, day2);
+    // The day's cars moved to other rowids, in order, as a renumbering leaves them.
+    await (await openWarehouse(copying.warehouseDb)).run(`UPDATE cars SET rowid = rowid + 10000000 WHERE processing_date = '${DAY2}'`);
+    await runModelDag(copying, 'ingest', [dayInterval(DAY2)]);
+    await ingestDay(full, DAY1, day1, plain);
+    await ingestDay(full, DAY2, day2, plain);
+    expect(await vault(copying)).to.deep.equal(await vault(full));
+    expect(await skipped(copying, DAY2)).to.deep.equal({ ...SKIPPING_ALL, hub_car: ['subscriptions'], sat_car: [] });
+  });
+
+  it('run on a warehouse whose raw_partitions predates the columns they read, before any load added them', async () => {
+    const settings = home('old');
+    const file = settings.warehouseDb;
+    await createRawTables(file);
+    const db = await openWarehouse(file);
+    await db.exec(
+      'DROP TABLE raw_partitions; CREATE TABLE raw_partitions ("entity" TEXT NOT NULL, "processing_date" TEXT NOT NULL, ' +
+        '"lake_digest" TEXT NOT NULL, "load_format" TEXT NOT NULL, "load_id" TEXT NOT NULL, PRIMARY KEY ("entity", "processing_date"))',
+    );
+    for (const e of ENTITIES) await writeRaw(file, e, DAY1, day1[e].map((l) => JSON.parse(l) as Row));
+    await runModelDag(settings, 'ingest', [dayInterval(DAY1)]);
+    expect(await tableRows(file, 'hub_car')).to.have.length(day1.cars.length);
+    expect(await skipped(settings, DAY1)).to.deep.equal(Object.fromEntries(VAULT.map((m) => [m, []])));
   });
 
   it('stage their reads again under the write lock when the raw partition was loaded again after they were staged', async () => {

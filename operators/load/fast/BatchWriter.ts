@@ -27,10 +27,9 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
     private readonly columns: readonly string[],
     /** Columns with the same value in every row (processing_date, source): bound once per batch. */
     private readonly constants: ReadonlyArray<readonly [column: string, value: unknown]> = [],
-    /** Whether to keep the rowids the batches got ({@link rowids}). Default false. */
-    keepRowids = false,
+    opts: { /** Whether to keep the rowids the batches got ({@link rowids}). Default false. */ readonly keepRowids?: boolean } = {},
   ) {
-    this.rowids = keepRowids ? [] : undefined;
+    this.rowids = opts.keepRowids ? [] : undefined;
   }
 
   /** Waits for the batch in flight, then starts inserting `batch` (awaited by the next write or flush). */
@@ -45,7 +44,7 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
         statement = this.session.prepare(packedInsertSql(this.table, this.columns, this.constants.map(([c]) => c), layouts));
         this.packedStatements.set(layouts, statement);
       }
-      p = (await statement).run(packedParams(batch.packed, constants)).then((r) => this.inserted(r));
+      p = (await statement).run(packedParams(batch.packed, constants)).then((r) => this.noteRowids(r));
       // node-sqlite3 copied the blob when the statement was run (synchronously, above).
       batch.release?.();
     } else {
@@ -53,14 +52,14 @@ export class BatchWriter implements BulkInsert<InsertBatch> {
         `INSERT INTO "${this.table}" (${[...this.columns, ...this.constants.map(([c]) => c)].map((c) => `"${c}"`).join(',')}) ` +
           `SELECT ${[...this.columns.map((_, i) => `value->>${i}`), ...this.constants.map((_, i) => `?${i + 2}`)].join(',')} FROM json_each(?1)`,
       );
-      p = (await this.jsonStatement).run([batch.json ?? '[]', ...constants]).then((r) => this.inserted(r));
+      p = (await this.jsonStatement).run([batch.json ?? '[]', ...constants]).then((r) => this.noteRowids(r));
     }
     this.inflight.track(p);
   }
 
-  private inserted({ changes, lastRowid }: RunResult): void {
+  private noteRowids({ changes, lastRowid }: RunResult): void {
     if (!this.rowids || changes === 0) return;
-    if (lastRowid === undefined) throw new Error(`insert into ${this.table}: the warehouse did not say which rowids the rows got`);
+    if (lastRowid === undefined) throw new Error(`insert into ${this.table}: the warehouse said ${changes} rows went in but not their last rowid`);
     this.rowids.push(lastRowid - changes + 1, lastRowid);
   }
 

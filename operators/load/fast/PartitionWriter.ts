@@ -25,7 +25,7 @@ export class PartitionWriter implements BatchSink {
     /** Where carried rows are copied from; none: no carried rows. */
     carryFrom?: CarrySource,
   ) {
-    this.rows = new BatchWriter(session, entity, insertColumns(entity), [['processing_date', ds]], true);
+    this.rows = new BatchWriter(session, entity, insertColumns(entity), [['processing_date', ds]], { keepRowids: true });
     this.rejects = new BatchWriter(session, 'rejects', ['raw_json', 'reason'], [['source', entity], ['processing_date', ds]]);
     this.carried = carryFrom === undefined ? undefined : new CarryWriter(session, entity, ds, carryFrom);
   }
