@@ -73,7 +73,9 @@ function satPart(args: MacroArgs, ctx: RenderContext, entity: string): { fields:
  *
  * With staged reads (SQLite) the sort, most of a load's time, fills a temporary table in a staging
  * statement run before the write transaction (beside another model's writing), and `r` reads that
- * table in the order its rows were inserted.
+ * table in the order its rows were inserted. The statement comes in two forms: every row of the
+ * partition, or only those its load did not copy from the previous partition (copiedRows.ts chooses);
+ * `perKey`: skipping copied rows also needs the partition's keys distinct (a satellite's read).
  */
 function keyOrdered(ctx: RenderContext, raw: string, key: readonly string[], columns: readonly string[], opts: { where?: string; perKey?: boolean } = {}): string {
   const hk = key[key.length - 1];

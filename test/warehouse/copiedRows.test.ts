@@ -109,16 +109,21 @@ describe('vault loads skipping copied rows', function () {
   };
   /** A preparer that copies nothing: every vault load reads every row. */
   const plain = new PlainPartitionPreparer(40);
+  /** Runs `steps` in two new homes, one whose loads copy unchanged rows and one whose loads copy nothing; returns them in that order. */
+  const bothWays = async (name: string, steps: (settings: Settings, preparer: PartitionPreparer | undefined) => Promise<void>): Promise<[Settings, Settings]> => {
+    const [copying, full] = [home(name), home(`${name}-full`)];
+    await steps(copying, undefined);
+    await steps(full, plain);
+    return [copying, full];
+  };
   const day1 = snapshot();
   const day2 = next(day1, 'b', 9);
   const day3 = next(day2, 'c', 13);
 
   it('read only the rows the loads did not copy, day after day, and leave the vault as loads of every row do', async () => {
-    const [copying, full] = [home('copying'), home('full')];
-    for (const [ds, lines] of [[DAY1, day1], [DAY2, day2], [DAY3, day3]] as const) {
-      await ingestDay(copying, ds, lines);
-      await ingestDay(full, ds, lines, plain);
-    }
+    const [copying, full] = await bothWays('days', async (settings, preparer) => {
+      for (const [ds, lines] of [[DAY1, day1], [DAY2, day2], [DAY3, day3]] as const) await ingestDay(settings, ds, lines, preparer);
+    });
     expect(await skipped(copying, DAY1), 'the first day copies nothing').to.deep.equal(Object.fromEntries(VAULT.map((m) => [m, []])));
     expect(await skipped(copying, DAY2)).to.deep.equal(SKIPPING_ALL);
     expect(await skipped(copying, DAY3)).to.deep.equal(SKIPPING_ALL);
@@ -186,11 +191,10 @@ describe('vault loads skipping copied rows', function () {
       { ...day1, cars: twin(day1.cars) },
       { ...day2, cars: twin(day2.cars) },
     ];
-    const [copying, full] = [home('copying'), home('full')];
-    for (const [ds, lines] of [[DAY1, days[0]], [DAY2, days[1]]] as const) {
-      await ingestDay(copying, ds, lines);
-      await ingestDay(full, ds, lines, plain);
-    }
+    const [copying, full] = await bothWays('twins', async (settings, preparer) => {
+      await ingestDay(settings, DAY1, days[0], preparer);
+      await ingestDay(settings, DAY2, days[1], preparer);
+    });
     const unique = await queryFile<{ unique_keys: number }>(copying.warehouseDb, `SELECT unique_keys FROM raw_partitions WHERE entity = 'cars' AND processing_date = '${DAY2}'`);
     expect(unique).to.deep.equal([{ unique_keys: 0 }]);
     expect(await vault(copying)).to.deep.equal(await vault(full));
@@ -203,26 +207,22 @@ describe('vault loads skipping copied rows', function () {
     // the new cities' lines: read, they give new versions; skipped, they would give none.
     const moved: Lines = { ...day1, customers: day1.customers.map((l, i) => (i % 7 === 4 ? edited(l, 'address_city', 'Elsewhere') : l)) };
     const movedNext = next(moved, 'b', 9);
-    const [rerun, rerunFull] = [home('rerun'), home('rerun-full')];
-    for (const settings of [rerun, rerunFull]) {
-      const preparer = settings === rerunFull ? plain : undefined;
+    const [rerun, rerunFull] = await bothWays('rerun', async (settings, preparer) => {
       await ingestDay(settings, DAY1, day1, preparer);
       await ingestDay(settings, DAY1, moved, preparer);
       await ingestDay(settings, DAY2, movedNext, preparer);
-    }
+    });
     const elsewhere = await queryFile(rerun.warehouseDb, `SELECT 1 FROM sat_customer WHERE address_city = 'Elsewhere' AND load_date = '${paramsFor([dayInterval(DAY2)]).load_date}'`);
     expect(elsewhere, 'the next day gives the versions the rerun dropped').to.not.be.empty;
     expect(await vault(rerun)).to.deep.equal(await vault(rerunFull));
     expect(await skipped(rerun, DAY2)).to.deep.equal(Object.fromEntries(VAULT.map((m) => [m, []])));
     // The first day's raw partitions loaded again, with the other cities, after its vault loads: the
     // next day copies those lines from a load the vault never read.
-    const [reloaded, reloadedFull] = [home('reloaded'), home('reloaded-full')];
-    for (const settings of [reloaded, reloadedFull]) {
-      const preparer = settings === reloadedFull ? plain : undefined;
+    const [reloaded, reloadedFull] = await bothWays('reloaded', async (settings, preparer) => {
       await ingestDay(settings, DAY1, day1, preparer);
       await load(settings, DAY1, moved, preparer);
       await ingestDay(settings, DAY2, movedNext, preparer);
-    }
+    });
     expect(await vault(reloaded)).to.deep.equal(await vault(reloadedFull));
     expect(await skipped(reloaded, DAY2)).to.deep.equal(Object.fromEntries(VAULT.map((m) => [m, []])));
     // The model's definition changed since its last load (a new version of its macro).
@@ -237,12 +237,11 @@ describe('vault loads skipping copied rows', function () {
   });
 
   it('read every row into a table created again, as its first load', async () => {
-    const [copying, full] = [home('copying'), home('full')];
-    for (const settings of [copying, full]) {
-      await ingestDay(settings, DAY1, day1, settings === full ? plain : undefined);
+    const [copying, full] = await bothWays('dropped', async (settings, preparer) => {
+      await ingestDay(settings, DAY1, day1, preparer);
       await (await openWarehouse(settings.warehouseDb)).run('DROP TABLE sat_customer');
-      await ingestDay(settings, DAY2, day2, settings === full ? plain : undefined);
-    }
+      await ingestDay(settings, DAY2, day2, preparer);
+    });
     expect(await vault(copying)).to.deep.equal(await vault(full));
     expect((await skipped(copying, DAY2)).sat_customer).to.deep.equal([]);
   });
