@@ -203,7 +203,8 @@ export async function tuneConnection(db: Queryable, dialect: Dialect = sqliteDia
   for (const statement of dialect.transactionSettings) await db.run(statement);
 }
 
-type Counts = { deleted: number; inserted: number };
+/** What a materialization wrote; a vault load with staged reads also says which raw tables it read only the fresh rows of. */
+type Counts = { deleted: number; inserted: number; freshOnly?: readonly string[] };
 
 /**
  * Emptied and refilled inside one transaction rather than built aside and renamed: readers see the old
@@ -228,7 +229,7 @@ async function runTable(db: Queryable, model: Model, params: RunParams, dialect:
  * appends to in order (a hub's or satellite's by load date) stays: a million appends cost less than
  * sorting them (a hub of 1M keys: 0.55-0.81 s of CPU against 0.92-0.96 s).
  */
-async function runIncremental(db: Queryable, model: Model, params: RunParams, dialect: Dialect, staged?: StagingPlan): Promise<Counts & { freshOnly?: readonly string[] }> {
+async function runIncremental(db: Queryable, model: Model, params: RunParams, dialect: Dialect, staged?: StagingPlan): Promise<Counts> {
   const isNew = await ensureTable(db, model, dialect);
   // The staged reads' choice, checked under the write lock: anything it rested on changed since, and
   // they are staged again here, as the choice is now (copiedRows.ts).
@@ -315,7 +316,7 @@ export async function runModel(warehouse: Warehouse, model: Model, params: RunPa
         };
   let writeStarted = started;
   const { deleted, inserted, freshOnly } = await warehouse.transaction(
-    async (db): Promise<Counts & { freshOnly?: readonly string[] }> => {
+    async (db): Promise<Counts> => {
       writeStarted = performance.now();
       await tuneConnection(db, dialect);
       if (stagedRows) return runPartition(db, model, params, dialect, true);
